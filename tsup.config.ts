@@ -1,0 +1,22 @@
+import { defineConfig } from "tsup"
+
+// One entry per subpath export; test/package.test.ts checks that these, the
+// package.json exports and the API reports name the same set.
+export const entries = {
+  "index": "src/index.ts",
+  "testing/index": "src/testing/index.ts"
+}
+
+export default defineConfig({
+  entry: entries,
+  format: ["esm", "cjs"],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: "es2022",
+  platform: "node",
+  splitting: true,
+  // Transports and testing load the package's own root entry, so there is
+  // only ever one Transport service tag and one set of error classes.
+  external: ["smsforge", "effect", /^effect\//, "libphonenumber-js", /^libphonenumber-js\//, "otplib", "fast-check"]
+})

@@ -1,0 +1,16 @@
+import { fileURLToPath } from "node:url"
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^smsforge$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+      { find: /^smsforge\/testing$/, replacement: fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)) }
+    ]
+  },
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000
+  }
+})
