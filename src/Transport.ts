@@ -332,6 +332,11 @@ export interface Transport {
    * default, which ignores the handler.
    */
   readonly listen: (handler: FeedbackHandler) => Effect.Effect<void>
+  /**
+   * Maps the carrier's own delivery status word (`DELIVRD`, `undelivered`,
+   * `2`) to ours, for receipts the host feeds in from a webhook.
+   */
+  readonly mapStatus: (providerStatus: string) => DeliveryStatus | undefined
 }
 
 /**
@@ -362,6 +367,7 @@ export const make = (options: {
   readonly capabilities: Capabilities
   readonly submit: (submission: Submission) => Effect.Effect<SubmitResult, TransportErrorReason>
   readonly listen?: ((handler: FeedbackHandler) => Effect.Effect<void>) | undefined
+  readonly mapStatus?: ((providerStatus: string) => DeliveryStatus | undefined) | undefined
 }): Transport => {
   const ok = Metric.withAttributes(submissions, { transport: options.name, outcome: "accepted" })
   const submit = (submission: Submission): Effect.Effect<SubmitResult, TransportError> =>
@@ -377,9 +383,45 @@ export const make = (options: {
     name: options.name,
     capabilities: options.capabilities,
     submit,
-    listen: options.listen ?? (() => Effect.void)
+    listen: options.listen ?? (() => Effect.void),
+    mapStatus: (status) => options.mapStatus?.(status) ?? mapCommonStatus(status)
   }
 }
+
+const commonStatuses = new Map<string, DeliveryStatus>(Object.entries({
+  // ours
+  enroute: "enroute",
+  delivered: "delivered",
+  undelivered: "undelivered",
+  expired: "expired",
+  rejected: "rejected",
+  failed: "failed",
+  // SMPP 3.4 receipt `stat:` words and message_state names
+  delivrd: "delivered",
+  undeliv: "undelivered",
+  rejectd: "rejected",
+  deleted: "failed",
+  unknown: "enroute",
+  acceptd: "enroute",
+  // words HTTP carriers commonly use
+  accepted: "enroute",
+  queued: "enroute",
+  sending: "enroute",
+  sent: "enroute",
+  buffered: "enroute",
+  scheduled: "enroute"
+} satisfies Record<string, DeliveryStatus>))
+
+/**
+ * Our status for the delivery status words carriers commonly use (SMPP's
+ * `DELIVRD`/`UNDELIV`/`EXPIRED`, HTTP carriers' `delivered`/`failed`), or
+ * `undefined` for a word it does not know.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const mapCommonStatus = (providerStatus: string): DeliveryStatus | undefined =>
+  commonStatuses.get(providerStatus.trim().toLowerCase())
 
 /**
  * Provides a single transport as the {@link Transport} service.

@@ -1,4 +1,12 @@
 /**
+ * Test support for smsforge and for applications that use it: a sandbox
+ * carrier, fast-check generators and a conformance suite for transports.
+ *
+ * @module
  * @since 0.1.0
  */
-export const placeholder = 1
+
+/**
+ * @since 0.1.0
+ */
+export * as Sandbox from "./Sandbox.ts"

@@ -1,0 +1,107 @@
+/**
+ * The same idempotency key, within a window, sends once.
+ *
+ * **Details**
+ * - Keys are scoped per tenant. The first request with a key reserves it for
+ *   its message; later requests with that key get the first message back and
+ *   never submit again, also when both race.
+ * - A key reused with a different request body is refused, as payment APIs do:
+ *   silently answering with another message's receipt would hide a bug.
+ * - Reservation is the only primitive a store needs, so Redis (`SET NX PX`) or
+ *   SQL (`INSERT … ON CONFLICT DO NOTHING`) stores can replace the memory one.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+
+/**
+ * Who holds a key.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Reservation {
+  readonly messageId: string
+  /** A digest of the request that reserved the key. */
+  readonly fingerprint: string
+}
+
+/**
+ * Storage for idempotency keys.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class IdempotencyStore extends Context.Service<IdempotencyStore, {
+  /**
+   * Reserves `key` for `reservation` until `ttl` passes. Answers `None` when
+   * this call reserved it, or the earlier reservation.
+   */
+  readonly reserve: (
+    key: string,
+    reservation: Reservation,
+    ttl: Duration.Duration
+  ) => Effect.Effect<Option.Option<Reservation>>
+  /** Frees a key whose request was refused before anything was sent. */
+  readonly release: (key: string, messageId: string) => Effect.Effect<void>
+}>()("smsforge/Idempotency/IdempotencyStore") {}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface MemoryStoreOptions {
+  /** Most keys kept; the oldest go first. Default 100,000. */
+  readonly capacity?: number | undefined
+}
+
+/**
+ * Creates an in-memory key store.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<IdempotencyStore["Service"]> =>
+  Effect.sync(() => {
+    const capacity = Math.max(1, options.capacity ?? 100_000)
+    const keys = new Map<string, { readonly reservation: Reservation; readonly expiresAt: number }>()
+    return IdempotencyStore.of({
+      // Synchronous check-and-set: two fibers cannot interleave inside it.
+      reserve: (key, reservation, ttl) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const held = keys.get(key)
+          if (held !== undefined && held.expiresAt > now) return Option.some(held.reservation)
+          keys.delete(key)
+          keys.set(key, { reservation, expiresAt: now + Duration.toMillis(ttl) })
+          for (const [oldest, entry] of keys) {
+            if (keys.size <= capacity && entry.expiresAt > now) break
+            keys.delete(oldest)
+          }
+          return Option.none()
+        }),
+      release: (key, messageId) =>
+        Effect.sync(() => {
+          if (keys.get(key)?.reservation.messageId === messageId) keys.delete(key)
+        })
+    })
+  })
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory = (options: MemoryStoreOptions = {}): Layer.Layer<IdempotencyStore> =>
+  Layer.effect(IdempotencyStore, makeMemory(options))
+
+/**
+ * The store key of a tenant's idempotency key.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const scopedKey = (tenant: string | undefined, key: string): string => `${tenant ?? ""}\u0000${key}`

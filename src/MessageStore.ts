@@ -1,0 +1,325 @@
+/**
+ * Where messages and their status history live.
+ *
+ * **Details**
+ * - A message's status moves only forward: `accepted → queued → submitted →
+ *   delivered`, or to a terminal `failed`, `undelivered`, `expired`,
+ *   `rejected` or `canceled`. {@link transition} is the one rule, and every
+ *   store applies it, so receipts that arrive out of order or twice never move
+ *   a status backwards.
+ * - The memory store keeps a bounded number of messages for a bounded time,
+ *   so memory stays flat however many messages go through.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import type { MessageEncoding } from "./Transport.ts"
+
+// models
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type MessageStatus =
+  | "accepted"
+  | "queued"
+  | "submitted"
+  | "delivered"
+  | "failed"
+  | "undelivered"
+  | "expired"
+  | "rejected"
+  | "canceled"
+
+/**
+ * The statuses a message ends in.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type TerminalStatus = "delivered" | "failed" | "undelivered" | "expired" | "rejected" | "canceled"
+
+const rank: Record<MessageStatus, number> = {
+  accepted: 0,
+  queued: 1,
+  submitted: 2,
+  delivered: 3,
+  failed: 3,
+  undelivered: 3,
+  expired: 3,
+  rejected: 3,
+  canceled: 3
+}
+
+/**
+ * @category predicates
+ * @since 0.1.0
+ */
+export const isTerminal = (status: MessageStatus): status is TerminalStatus => rank[status] === 3
+
+/**
+ * One step of a message's history.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StatusChange {
+  readonly status: MessageStatus
+  /** Epoch milliseconds. */
+  readonly at: number
+  /** Why, for failures: a reason tag or a carrier error code. */
+  readonly reason?: string | undefined
+}
+
+/**
+ * What was decided about a route for one message.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RouteDecision {
+  readonly route: string
+  readonly transport: string
+  readonly reason: string
+  readonly outcome?: string | undefined
+  readonly attempts: number
+}
+
+/**
+ * A message as stored.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StoredMessage {
+  readonly id: string
+  readonly tenant?: string | undefined
+  readonly to: string
+  readonly country: string
+  readonly from?: string | undefined
+  readonly purpose: "transactional" | "marketing"
+  readonly text: string
+  readonly encoding: MessageEncoding
+  readonly segmentCount: number
+  readonly template?: { readonly id: string; readonly version: number; readonly locale: string } | undefined
+  readonly status: MessageStatus
+  readonly history: ReadonlyArray<StatusChange>
+  readonly route?: string | undefined
+  readonly transport?: string | undefined
+  readonly providerMessageId?: string | undefined
+  /** Receipts per segment, for carriers that answer per part. */
+  readonly segmentIds?: ReadonlyArray<string> | undefined
+  readonly segmentStatuses?: Readonly<Record<string, MessageStatus>> | undefined
+  readonly attempts: number
+  readonly decisions: ReadonlyArray<RouteDecision>
+  readonly idempotencyKey?: string | undefined
+  /** Epoch milliseconds. */
+  readonly createdAt: number
+  readonly sendAt?: number | undefined
+  readonly validUntil?: number | undefined
+  readonly metadata?: Readonly<Record<string, string | number | boolean>> | undefined
+}
+
+/**
+ * Fields a status change may set alongside the status.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type MessagePatch = Partial<
+  Pick<
+    StoredMessage,
+    "route" | "transport" | "providerMessageId" | "segmentIds" | "segmentStatuses" | "attempts" | "decisions" | "from"
+  >
+>
+
+// errors
+
+/**
+ * A status change the life-cycle does not allow.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidTransition extends Schema.TaggedError<InvalidTransition>("smsforge/MessageStore/InvalidTransition")(
+  "InvalidTransition",
+  { from: Schema.String, to: Schema.String }
+) {
+  override get message(): string {
+    return `A message cannot move from ${this.from} to ${this.to}`
+  }
+}
+
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export class MessageNotFound extends Schema.TaggedError<MessageNotFound>("smsforge/MessageStore/MessageNotFound")(
+  "MessageNotFound",
+  { field: Schema.String }
+) {}
+
+// rules
+
+/**
+ * The life-cycle rule: a status moves only forward, and a terminal status is
+ * final.
+ *
+ * @category rules
+ * @since 0.1.0
+ */
+export const transition = (
+  from: MessageStatus,
+  to: MessageStatus
+): Result.Result<MessageStatus, InvalidTransition> =>
+  rank[to] > rank[from] ? Result.succeed(to) : Result.fail(new InvalidTransition({ from, to }))
+
+/**
+ * Applies a status change to a message, or answers why it cannot.
+ *
+ * @category rules
+ * @since 0.1.0
+ */
+export const applyChange = (
+  message: StoredMessage,
+  change: StatusChange,
+  patch: MessagePatch = {}
+): Result.Result<StoredMessage, InvalidTransition> =>
+  Result.map(transition(message.status, change.status), (status) => ({
+    ...message,
+    ...patch,
+    status,
+    history: [...message.history, change]
+  }))
+
+// service
+
+/**
+ * Storage primitives for messages. Every operation is an effect so that
+ * Redis- or SQL-backed stores can replace the memory one.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class MessageStore extends Context.Service<MessageStore, {
+  readonly insert: (message: StoredMessage) => Effect.Effect<void>
+  readonly get: (id: string) => Effect.Effect<Option.Option<StoredMessage>>
+  /** Applies {@link applyChange} atomically; answers the updated message. */
+  readonly transition: (
+    id: string,
+    change: StatusChange,
+    patch?: MessagePatch
+  ) => Effect.Effect<StoredMessage, MessageNotFound | InvalidTransition>
+  /** Sets fields without a status change (per-segment receipts). */
+  readonly annotate: (id: string, patch: MessagePatch) => Effect.Effect<StoredMessage, MessageNotFound>
+  /** Finds a message by the carrier's id for it or for one of its segments. */
+  readonly findByProviderId: (transport: string, providerMessageId: string) => Effect.Effect<Option.Option<StoredMessage>>
+  /** Messages in one status, oldest first. */
+  readonly list: (options: { readonly status: MessageStatus; readonly limit?: number | undefined }) => Effect.Effect<
+    ReadonlyArray<StoredMessage>
+  >
+  readonly size: Effect.Effect<number>
+}>()("smsforge/MessageStore") {}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface MemoryStoreOptions {
+  /** Most messages kept; the oldest go first. Default 100,000. */
+  readonly capacity?: number | undefined
+  /** How long a message is kept. Default 7 days. */
+  readonly retention?: Duration.Input | undefined
+}
+
+/**
+ * Creates an in-memory store with bounded retention.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<MessageStore["Service"]> =>
+  Effect.sync(() => {
+    const capacity = Math.max(1, options.capacity ?? 100_000)
+    const retention = Duration.toMillis(options.retention ?? "7 days")
+    // Insertion order is creation order, so the oldest message is always first.
+    const messages = new Map<string, StoredMessage>()
+    const byProvider = new Map<string, string>()
+    const providerKey = (transport: string, id: string) => `${transport}\u0000${id}`
+
+    const providerIds = (message: StoredMessage): ReadonlyArray<string> =>
+      message.transport === undefined || message.providerMessageId === undefined
+        ? []
+        : [message.providerMessageId, ...(message.segmentIds ?? [])].map((id) => providerKey(message.transport!, id))
+    const forget = (message: StoredMessage) => {
+      messages.delete(message.id)
+      for (const key of providerIds(message)) byProvider.delete(key)
+    }
+    const save = (message: StoredMessage) => {
+      messages.set(message.id, message)
+      for (const key of providerIds(message)) byProvider.set(key, message.id)
+      return message
+    }
+    const evict = (now: number) => {
+      for (const oldest of messages.values()) {
+        if (messages.size > capacity || oldest.createdAt < now - retention) forget(oldest)
+        else break
+      }
+    }
+
+    return MessageStore.of({
+      insert: (message) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          messages.set(message.id, message)
+          evict(now)
+        }),
+      get: (id) => Effect.sync(() => Option.fromUndefinedOr(messages.get(id))),
+      transition: (id, change, patch) =>
+        Effect.suspend((): Effect.Effect<StoredMessage, MessageNotFound | InvalidTransition> => {
+          const current = messages.get(id)
+          if (current === undefined) return Effect.fail(new MessageNotFound({ field: "id" }))
+          const next = applyChange(current, change, patch)
+          if (Result.isFailure(next)) return Effect.fail(next.failure)
+          return Effect.succeed(save(next.success))
+        }),
+      annotate: (id, patch) =>
+        Effect.suspend(() => {
+          const current = messages.get(id)
+          return current === undefined
+            ? Effect.fail(new MessageNotFound({ field: "id" }))
+            : Effect.succeed(save({ ...current, ...patch }))
+        }),
+      findByProviderId: (transport, providerMessageId) =>
+        Effect.sync(() => {
+          const id = byProvider.get(providerKey(transport, providerMessageId))
+          return Option.fromUndefinedOr(id === undefined ? undefined : messages.get(id))
+        }),
+      list: ({ limit = Number.POSITIVE_INFINITY, status }) =>
+        Effect.sync(() => {
+          const found: Array<StoredMessage> = []
+          for (const message of messages.values()) {
+            if (found.length >= limit) break
+            if (message.status === status) found.push(message)
+          }
+          return found
+        }),
+      size: Effect.sync(() => messages.size)
+    })
+  })
+
+/**
+ * The in-memory store.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory = (options: MemoryStoreOptions = {}): Layer.Layer<MessageStore> =>
+  Layer.effect(MessageStore, makeMemory(options))

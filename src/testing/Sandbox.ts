@@ -1,0 +1,271 @@
+/**
+ * A carrier for tests: it records every submission and fails, throttles,
+ * delays, delivers and replies when told to.
+ *
+ * **Details**
+ * - Time comes from the Effect `Clock`, so latency and throttle windows move
+ *   with `TestClock.adjust` and no test sleeps on the wall clock.
+ * - Random failures come from a seeded generator: the same seed gives the
+ *   same failures, run after run.
+ * - `deliver` and `reply` hand receipts and replies to the pipeline's
+ *   listener, exactly as a real carrier's connection would.
+ *
+ * **Example** (Failing the next two submissions)
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Sandbox } from "smsforge/testing"
+ *
+ * const program = Effect.gen(function*() {
+ *   const sandbox = yield* Sandbox.make()
+ *   yield* sandbox.failNext(2)
+ *   return yield* sandbox.outbox
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Transport from "../Transport.ts"
+
+/**
+ * A submission the sandbox accepted.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SentMessage extends Transport.Submission {
+  readonly providerMessageId: string
+  /** Epoch milliseconds by the Effect clock. */
+  readonly submittedAt: number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface SandboxOptions {
+  readonly name?: string | undefined
+  readonly capabilities?: Partial<Transport.Capabilities> | undefined
+  /** Seed for `failureRate`; the same seed fails the same submissions. */
+  readonly seed?: number | undefined
+  /** Probability in [0, 1] that a submission fails with `Unavailable`. */
+  readonly failureRate?: number | undefined
+  /** Time each submission takes, on the Effect clock. */
+  readonly latency?: Duration.Input | undefined
+  /** Emit a `delivered` receipt as soon as a submission is accepted. */
+  readonly autoDeliver?: boolean | undefined
+}
+
+/**
+ * A transport with controls for tests.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SandboxTransport extends Transport.Transport {
+  /** Every accepted submission, oldest first. */
+  readonly outbox: Effect.Effect<ReadonlyArray<SentMessage>>
+  /** Submissions attempted, failed ones included. */
+  readonly attempts: Effect.Effect<number>
+  readonly clear: Effect.Effect<void>
+  /** Fail the next `count` submissions (default reason `Unavailable`). */
+  readonly failNext: (count: number, reason?: Transport.TransportErrorReason) => Effect.Effect<void>
+  /** Fail every submission until `recover`. */
+  readonly failAlways: (reason?: Transport.TransportErrorReason) => Effect.Effect<void>
+  readonly recover: Effect.Effect<void>
+  /** Refuse one recipient (default reason `InvalidNumber`). */
+  readonly rejectNumber: (to: string, reason?: Transport.TransportErrorReason) => Effect.Effect<void>
+  /** Answer `Throttled` beyond `perSecond` submissions in any one-second window. */
+  readonly throttle: (perSecond: number, retryAfter?: Duration.Input) => Effect.Effect<void>
+  readonly setLatency: (latency: Duration.Input) => Effect.Effect<void>
+  /** Send a delivery receipt for one accepted submission to the pipeline. */
+  readonly deliver: (
+    providerMessageId: string,
+    status?: Transport.DeliveryStatus,
+    errorCode?: string
+  ) => Effect.Effect<void>
+  /** Send a delivery receipt for every accepted submission. */
+  readonly deliverAll: (status?: Transport.DeliveryStatus) => Effect.Effect<void>
+  /** A person's reply reaching the pipeline. */
+  readonly reply: (message: { readonly from: string; readonly to?: string; readonly text: string }) => Effect.Effect<void>
+}
+
+interface Faults {
+  readonly failNext: number
+  readonly nextReason: Transport.TransportErrorReason | undefined
+  readonly always: Transport.TransportErrorReason | undefined
+  readonly rejected: ReadonlyMap<string, Transport.TransportErrorReason>
+  readonly throttle: { readonly perSecond: number; readonly retryAfter: Duration.Duration } | undefined
+  readonly latency: Duration.Duration
+}
+
+// mulberry32: tiny, fast and good enough to pick which submissions fail.
+const seededRandom = (seed: number) => {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const toDuration = (input: Duration.Input | undefined, fallback: Duration.Duration): Duration.Duration => {
+  if (input === undefined) return fallback
+  const decoded = Duration.fromInput(input)
+  return decoded._tag === "Some" ? decoded.value : fallback
+}
+
+const defaultCapabilities: Transport.Capabilities = {
+  channel: "sms",
+  unicode: true,
+  concatenation: true,
+  deliveryReceipts: true,
+  inbound: true,
+  senderTypes: ["alphanumeric", "long-code", "short-code", "toll-free"]
+}
+
+/**
+ * Creates a sandbox transport.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxTransport> =>
+  Effect.sync(() => {
+    const name = options.name ?? "sandbox"
+    const random = seededRandom(options.seed ?? 1)
+    const failureRate = options.failureRate ?? 0
+    const sent: Array<SentMessage> = []
+    let attempts = 0
+    let counter = 0
+    let window = { start: 0, count: 0 }
+    let listener: Transport.FeedbackHandler | undefined
+    let faults: Faults = {
+      failNext: 0,
+      nextReason: undefined,
+      always: undefined,
+      rejected: new Map(),
+      throttle: undefined,
+      latency: toDuration(options.latency, Duration.zero)
+    }
+    const update = (f: (current: Faults) => Faults) =>
+      Effect.sync(() => {
+        faults = f(faults)
+      })
+
+    const decide = (submission: Transport.Submission, now: number): Transport.TransportErrorReason | undefined => {
+      const current = faults
+      const rejected = current.rejected.get(submission.to)
+      if (rejected !== undefined) return rejected
+      if (current.always !== undefined) return current.always
+      if (current.failNext > 0) {
+        faults = { ...current, failNext: current.failNext - 1 }
+        return current.nextReason ?? new Transport.Unavailable({})
+      }
+      if (current.throttle !== undefined) {
+        if (now - window.start >= 1000) window = { start: now, count: 0 }
+        if (window.count >= current.throttle.perSecond) {
+          return new Transport.Throttled({ retryAfter: current.throttle.retryAfter })
+        }
+        window = { start: window.start, count: window.count + 1 }
+      }
+      if (failureRate > 0 && random() < failureRate) return new Transport.Unavailable({ code: "sandbox-random" })
+      return undefined
+    }
+
+    const feed = (feedback: Transport.Feedback) => (listener === undefined ? Effect.void : listener(feedback))
+
+    const deliver = (providerMessageId: string, status: Transport.DeliveryStatus = "delivered", errorCode?: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        feed({
+          _tag: "DeliveryReport",
+          transport: name,
+          providerMessageId,
+          status,
+          providerStatus: status,
+          errorCode,
+          at
+        })
+      )
+
+    const submit = (submission: Transport.Submission) =>
+      Effect.gen(function*() {
+        const latency = faults.latency
+        if (Duration.toMillis(latency) > 0) yield* Effect.sleep(latency)
+        const now = yield* Clock.currentTimeMillis
+        attempts++
+        const failure = decide(submission, now)
+        if (failure !== undefined) return yield* Effect.fail(failure)
+        const providerMessageId = `${name}-${++counter}`
+        sent.push({ ...submission, providerMessageId, submittedAt: now })
+        if (options.autoDeliver === true) yield* deliver(providerMessageId)
+        return { providerMessageId }
+      })
+
+    const transport = Transport.make({
+      name,
+      capabilities: { ...defaultCapabilities, ...options.capabilities },
+      submit,
+      listen: (handler) =>
+        Effect.sync(() => {
+          listener = handler
+        })
+    })
+
+    const sandbox: SandboxTransport = {
+      ...transport,
+      outbox: Effect.sync(() => sent.slice()),
+      attempts: Effect.sync(() => attempts),
+      clear: Effect.sync(() => {
+        sent.length = 0
+        attempts = 0
+      }),
+      failNext: (count, reason) =>
+        update((f) => ({ ...f, failNext: Math.max(0, Math.floor(count)), nextReason: reason })),
+      failAlways: (reason) => update((f) => ({ ...f, always: reason ?? new Transport.Unavailable({}) })),
+      recover: update((f) => ({ ...f, always: undefined, failNext: 0, throttle: undefined })),
+      rejectNumber: (to, reason) =>
+        update((f) => ({
+          ...f,
+          rejected: new Map(f.rejected).set(to, reason ?? new Transport.InvalidNumber({}))
+        })),
+      throttle: (perSecond, retryAfter = "1 second") =>
+        update((f) => ({
+          ...f,
+          throttle: { perSecond, retryAfter: toDuration(retryAfter, Duration.seconds(1)) }
+        })),
+      setLatency: (latency) =>
+        update((f) => ({
+          ...f,
+          latency: toDuration(latency, Duration.zero)
+        })),
+      deliver,
+      deliverAll: (status) => Effect.forEach(sent.slice(), (m) => deliver(m.providerMessageId, status), { discard: true }),
+      reply: (message) =>
+        Effect.flatMap(Clock.currentTimeMillis, (receivedAt) =>
+          feed({
+            _tag: "InboundMessage",
+            transport: name,
+            from: message.from,
+            to: message.to ?? "sandbox",
+            text: message.text,
+            receivedAt
+          })
+        )
+    }
+    return sandbox
+  })
+
+/**
+ * Provides a sandbox as the pipeline's only transport.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: SandboxOptions = {}): Layer.Layer<Transport.Transport> =>
+  Layer.effect(Transport.Transport, make(options))
