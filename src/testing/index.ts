@@ -10,3 +10,8 @@
  * @since 0.1.0
  */
 export * as Sandbox from "./Sandbox.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as TransportConformance from "./TransportConformance.ts"
