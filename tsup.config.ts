@@ -16,6 +16,8 @@ export default defineConfig({
   target: "es2022",
   platform: "node",
   splitting: true,
+  // tsup's own CJS chunk splitting (sucrase) breaks `yield*` inside `??`; rollup's does not.
+  treeshake: true,
   // Transports and testing load the package's own root entry, so there is
   // only ever one Transport service tag and one set of error classes.
   external: ["smsforge", "effect", /^effect\//, "libphonenumber-js", /^libphonenumber-js\//, "otplib", "fast-check"]

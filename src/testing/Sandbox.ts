@@ -28,7 +28,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Transport from "../Transport.ts"
+import { Transport } from "smsforge"
 
 /**
  * A submission the sandbox accepted.
@@ -68,6 +68,8 @@ export interface SandboxOptions {
 export interface SandboxTransport extends Transport.Transport {
   /** Every accepted submission, oldest first. */
   readonly outbox: Effect.Effect<ReadonlyArray<SentMessage>>
+  /** The outbox, for tests written with Promises. */
+  readonly sent: () => ReadonlyArray<SentMessage>
   /** Submissions attempted, failed ones included. */
   readonly attempts: Effect.Effect<number>
   readonly clear: Effect.Effect<void>
@@ -136,130 +138,139 @@ const defaultCapabilities: Transport.Capabilities = {
  * @since 0.1.0
  */
 export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxTransport> =>
-  Effect.sync(() => {
-    const name = options.name ?? "sandbox"
-    const random = seededRandom(options.seed ?? 1)
-    const failureRate = options.failureRate ?? 0
-    const sent: Array<SentMessage> = []
-    let attempts = 0
-    let counter = 0
-    let window = { start: 0, count: 0 }
-    let listener: Transport.FeedbackHandler | undefined
-    let faults: Faults = {
-      failNext: 0,
-      nextReason: undefined,
-      always: undefined,
-      rejected: new Map(),
-      throttle: undefined,
-      latency: toDuration(options.latency, Duration.zero)
-    }
-    const update = (f: (current: Faults) => Faults) =>
-      Effect.sync(() => {
-        faults = f(faults)
-      })
+  Effect.sync(() => makeUnsafe(options))
 
-    const decide = (submission: Transport.Submission, now: number): Transport.TransportErrorReason | undefined => {
-      const current = faults
-      const rejected = current.rejected.get(submission.to)
-      if (rejected !== undefined) return rejected
-      if (current.always !== undefined) return current.always
-      if (current.failNext > 0) {
-        faults = { ...current, failNext: current.failNext - 1 }
-        return current.nextReason ?? new Transport.Unavailable({})
-      }
-      if (current.throttle !== undefined) {
-        if (now - window.start >= 1000) window = { start: now, count: 0 }
-        if (window.count >= current.throttle.perSecond) {
-          return new Transport.Throttled({ retryAfter: current.throttle.retryAfter })
-        }
-        window = { start: window.start, count: window.count + 1 }
-      }
-      if (failureRate > 0 && random() < failureRate) return new Transport.Unavailable({ code: "sandbox-random" })
-      return undefined
-    }
-
-    const feed = (feedback: Transport.Feedback) => (listener === undefined ? Effect.void : listener(feedback))
-
-    const deliver = (providerMessageId: string, status: Transport.DeliveryStatus = "delivered", errorCode?: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
-        feed({
-          _tag: "DeliveryReport",
-          transport: name,
-          providerMessageId,
-          status,
-          providerStatus: status,
-          errorCode,
-          at
-        })
-      )
-
-    const submit = (submission: Transport.Submission) =>
-      Effect.gen(function*() {
-        const latency = faults.latency
-        if (Duration.toMillis(latency) > 0) yield* Effect.sleep(latency)
-        const now = yield* Clock.currentTimeMillis
-        attempts++
-        const failure = decide(submission, now)
-        if (failure !== undefined) return yield* Effect.fail(failure)
-        const providerMessageId = `${name}-${++counter}`
-        sent.push({ ...submission, providerMessageId, submittedAt: now })
-        if (options.autoDeliver === true) yield* deliver(providerMessageId)
-        return { providerMessageId }
-      })
-
-    const transport = Transport.make({
-      name,
-      capabilities: { ...defaultCapabilities, ...options.capabilities },
-      submit,
-      listen: (handler) =>
-        Effect.sync(() => {
-          listener = handler
-        })
+/**
+ * Creates a sandbox transport outside Effect, for tests written with Promises.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
+  const name = options.name ?? "sandbox"
+  const random = seededRandom(options.seed ?? 1)
+  const failureRate = options.failureRate ?? 0
+  const sent: Array<SentMessage> = []
+  let attempts = 0
+  let counter = 0
+  let window = { start: 0, count: 0 }
+  let listener: Transport.FeedbackHandler | undefined
+  let faults: Faults = {
+    failNext: 0,
+    nextReason: undefined,
+    always: undefined,
+    rejected: new Map(),
+    throttle: undefined,
+    latency: toDuration(options.latency, Duration.zero)
+  }
+  const update = (f: (current: Faults) => Faults) =>
+    Effect.sync(() => {
+      faults = f(faults)
     })
 
-    const sandbox: SandboxTransport = {
-      ...transport,
-      outbox: Effect.sync(() => sent.slice()),
-      attempts: Effect.sync(() => attempts),
-      clear: Effect.sync(() => {
-        sent.length = 0
-        attempts = 0
-      }),
-      failNext: (count, reason) =>
-        update((f) => ({ ...f, failNext: Math.max(0, Math.floor(count)), nextReason: reason })),
-      failAlways: (reason) => update((f) => ({ ...f, always: reason ?? new Transport.Unavailable({}) })),
-      recover: update((f) => ({ ...f, always: undefined, failNext: 0, throttle: undefined })),
-      rejectNumber: (to, reason) =>
-        update((f) => ({
-          ...f,
-          rejected: new Map(f.rejected).set(to, reason ?? new Transport.InvalidNumber({}))
-        })),
-      throttle: (perSecond, retryAfter = "1 second") =>
-        update((f) => ({
-          ...f,
-          throttle: { perSecond, retryAfter: toDuration(retryAfter, Duration.seconds(1)) }
-        })),
-      setLatency: (latency) =>
-        update((f) => ({
-          ...f,
-          latency: toDuration(latency, Duration.zero)
-        })),
-      deliver,
-      deliverAll: (status) => Effect.forEach(sent.slice(), (m) => deliver(m.providerMessageId, status), { discard: true }),
-      reply: (message) =>
-        Effect.flatMap(Clock.currentTimeMillis, (receivedAt) =>
-          feed({
-            _tag: "InboundMessage",
-            transport: name,
-            from: message.from,
-            to: message.to ?? "sandbox",
-            text: message.text,
-            receivedAt
-          })
-        )
+  const decide = (submission: Transport.Submission, now: number): Transport.TransportErrorReason | undefined => {
+    const current = faults
+    const rejected = current.rejected.get(submission.to)
+    if (rejected !== undefined) return rejected
+    if (current.always !== undefined) return current.always
+    if (current.failNext > 0) {
+      faults = { ...current, failNext: current.failNext - 1 }
+      return current.nextReason ?? new Transport.Unavailable({})
     }
-    return sandbox
+    if (current.throttle !== undefined) {
+      if (now - window.start >= 1000) window = { start: now, count: 0 }
+      if (window.count >= current.throttle.perSecond) {
+        return new Transport.Throttled({ retryAfter: current.throttle.retryAfter })
+      }
+      window = { start: window.start, count: window.count + 1 }
+    }
+    if (failureRate > 0 && random() < failureRate) return new Transport.Unavailable({ code: "sandbox-random" })
+    return undefined
+  }
+
+  const feed = (feedback: Transport.Feedback) => (listener === undefined ? Effect.void : listener(feedback))
+
+  const deliver = (providerMessageId: string, status: Transport.DeliveryStatus = "delivered", errorCode?: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (at) =>
+      feed({
+        _tag: "DeliveryReport",
+        transport: name,
+        providerMessageId,
+        status,
+        providerStatus: status,
+        errorCode,
+        at
+      })
+    )
+
+  const submit = (submission: Transport.Submission) =>
+    Effect.gen(function*() {
+      const latency = faults.latency
+      if (Duration.toMillis(latency) > 0) yield* Effect.sleep(latency)
+      const now = yield* Clock.currentTimeMillis
+      attempts++
+      const failure = decide(submission, now)
+      if (failure !== undefined) return yield* Effect.fail(failure)
+      const providerMessageId = `${name}-${++counter}`
+      sent.push({ ...submission, providerMessageId, submittedAt: now })
+      if (options.autoDeliver === true) yield* deliver(providerMessageId)
+      return { providerMessageId }
+    })
+
+  const transport = Transport.make({
+    name,
+    capabilities: { ...defaultCapabilities, ...options.capabilities },
+    submit,
+    listen: (handler) =>
+      Effect.sync(() => {
+        listener = handler
+      })
   })
+
+  const sandbox: SandboxTransport = {
+    ...transport,
+    outbox: Effect.sync(() => sent.slice()),
+    sent: () => sent.slice(),
+    attempts: Effect.sync(() => attempts),
+    clear: Effect.sync(() => {
+      sent.length = 0
+      attempts = 0
+    }),
+    failNext: (count, reason) =>
+      update((f) => ({ ...f, failNext: Math.max(0, Math.floor(count)), nextReason: reason })),
+    failAlways: (reason) => update((f) => ({ ...f, always: reason ?? new Transport.Unavailable({}) })),
+    recover: update((f) => ({ ...f, always: undefined, failNext: 0, throttle: undefined })),
+    rejectNumber: (to, reason) =>
+      update((f) => ({
+        ...f,
+        rejected: new Map(f.rejected).set(to, reason ?? new Transport.InvalidNumber({}))
+      })),
+    throttle: (perSecond, retryAfter = "1 second") =>
+      update((f) => ({
+        ...f,
+        throttle: { perSecond, retryAfter: toDuration(retryAfter, Duration.seconds(1)) }
+      })),
+    setLatency: (latency) =>
+      update((f) => ({
+        ...f,
+        latency: toDuration(latency, Duration.zero)
+      })),
+    deliver,
+    deliverAll: (status) => Effect.forEach(sent.slice(), (m) => deliver(m.providerMessageId, status), { discard: true }),
+    reply: (message) =>
+      Effect.flatMap(Clock.currentTimeMillis, (receivedAt) =>
+        feed({
+          _tag: "InboundMessage",
+          transport: name,
+          from: message.from,
+          to: message.to ?? "sandbox",
+          text: message.text,
+          receivedAt
+        })
+      )
+  }
+  return sandbox
+}
 
 /**
  * Provides a sandbox as the pipeline's only transport.

@@ -20,7 +20,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Transport from "../Transport.ts"
+import { Transport } from "smsforge"
 
 /**
  * A transport broke a rule of the contract.

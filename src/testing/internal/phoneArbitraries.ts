@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import type * as Brand from "effect/Brand"
 import * as fc from "fast-check"
 import examples from "libphonenumber-js/examples.mobile.json"
 import {
@@ -27,7 +28,13 @@ import {
   parsePhoneNumberWithError,
   type PhoneNumber as LibPhoneNumber
 } from "libphonenumber-js/max"
-import type { E164 } from "../../PhoneNumbers.ts"
+
+/**
+ * The same type as `PhoneNumbers.E164` (brands compare by their key), spelt
+ * out here so that the testing entry's declarations do not reach into the main
+ * entry's private chunks.
+ */
+type E164 = string & Brand.Brand<"smsforge/E164">
 
 /**
  * The kind of number {@link phoneNumber} generates.
@@ -50,6 +57,10 @@ export interface GeneratedPhoneNumber {
   readonly country: string
   /** As dialled inside the country, for example `07400 123456` in GB. */
   readonly national: string
+  /**
+   * The kind asked for. Where the plan shares ranges (`+1`), the number parses
+   * as `fixed-line-or-mobile`, which counts as both.
+   */
   readonly type: GeneratedNumberType
 }
 
@@ -177,6 +188,11 @@ export const phoneCountries = (type: GeneratedNumberType = "mobile"): ReadonlyAr
  * Valid phone numbers of the given countries (all by default) and type
  * (mobile by default).
  *
+ * **Gotchas**
+ * - Throws when none of `countries` has a number of that type (an unknown
+ *   code, or a territory whose metadata has no fixed-line range): a mistake in
+ *   the test, reported when the arbitrary is built.
+ *
  * **Example** (A UK or German mobile number)
  *
  * ```ts
@@ -187,7 +203,7 @@ export const phoneCountries = (type: GeneratedNumberType = "mobile"): ReadonlyAr
  * // => [{ e164: "+447400123456", country: "GB", national: "07400 123456", type: "mobile" }]
  * ```
  *
- * @category arbitraries
+ * @category constructors
  * @since 0.1.0
  */
 export const phoneNumber = (options?: {
@@ -209,9 +225,29 @@ export const phoneNumber = (options?: {
 }
 
 /**
+ * One fixed, valid number of a country and type — the first a test can use
+ * where a generated one is not needed. For mobile numbers it is
+ * libphonenumber's own example (`+447400123456` in GB).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const exampleNumber = (
+  country: string,
+  type: GeneratedNumberType = "mobile"
+): GeneratedPhoneNumber | undefined => {
+  const code = country.toUpperCase() as CountryCode
+  const seed = seeds().get(code)
+  if (seed === undefined) return undefined
+  if (type === "mobile") return toGenerated(seed, code, "mobile")
+  const arbitrary = arbitraryFor(code, "fixed-line")
+  return arbitrary === undefined ? undefined : fc.sample(arbitrary, { numRuns: 1, seed: 1 })[0]
+}
+
+/**
  * Valid mobile numbers of any country, in E.164.
  *
- * @category arbitraries
+ * @category constructors
  * @since 0.1.0
  */
 export const e164: fc.Arbitrary<E164> = fc.constant(null).chain(() => {
@@ -227,7 +263,7 @@ const letters = fc.string({ unit: fc.constantFrom(..."abcdefghijklmnopqrstuvwxyz
  * country: no digits, `+` with an unassigned calling code, too few or too
  * many digits after `+` (more than E.164's 15 included), stray `+` signs.
  *
- * @category arbitraries
+ * @category constructors
  * @since 0.1.0
  */
 export const malformedPhoneInput: fc.Arbitrary<string> = fc.oneof(

@@ -1,0 +1,826 @@
+/**
+ * Consent records and the send-time decision: may this recipient get this
+ * message for this purpose, now?
+ *
+ * **Details**
+ * - Per recipient (E.164) and tenant, the store keeps a state per purpose —
+ *   `transactional`, `marketing`, `all`, and user topics — each with its
+ *   evidence: source, time, the text agreed to, and the request's origin.
+ * - The latest express choice wins. Each change gets a sequence number. A
+ *   STOP (revoking marketing) blocks marketing until a later grant of
+ *   marketing; a revocation of `all` blocks every purpose, transactional
+ *   included, until a later grant of `all` (which only lifts that opt-out)
+ *   or a later grant of the purpose itself.
+ * - Marketing needs a granted consent (`ConsentRequired` otherwise);
+ *   anything to a recipient who opted out of the purpose fails with
+ *   `OptedOut`. Transactional messages need no consent.
+ * - Double opt-in: {@link Consent} `requestConfirmation` records a pending
+ *   consent and answers the confirmation text to send; a positive reply
+ *   (YES, Y, START, OUI, 是 …, matched by the Inbound module) calls
+ *   `confirm`, which turns it into a grant with the original text as
+ *   evidence.
+ * - Quiet hours are read in the recipient's local time: the zone comes from
+ *   a per-recipient override, else the number's country (a small table; a
+ *   country spanning several zones uses a representative zone, or all of
+ *   them with `multiZone: "strictest"`). Inside the window a marketing
+ *   message is deferred to the window's end (`Decision` `Defer`) or refused
+ *   (`QuietHours`), as configured. Local time comes from
+ *   `Intl.DateTimeFormat`, so daylight-saving changes are exact.
+ * - Frequency caps count sends per recipient and purpose over rolling
+ *   24-hour and 7-day windows; the pipeline calls `record` after each send.
+ * - Every change is appended to the Audit log and published on Events when
+ *   those services are present.
+ *
+ * **Gotchas**
+ * - Quiet hours are off until configured.
+ * - Consent keys on the exact E.164 string: normalise numbers first.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Semaphore from "effect/Semaphore"
+import * as Audit from "./Audit.ts"
+import * as Events from "./Events.ts"
+import * as time from "./internal/consentTime.ts"
+
+// models
+
+/**
+ * Why a message is sent.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Purpose = "transactional" | "marketing"
+
+/**
+ * What a grant or revocation applies to: a purpose, or `all` of them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Scope = Purpose | "all"
+
+/**
+ * Where a consent change came from.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Origin {
+  readonly ip?: string | undefined
+  readonly userAgent?: string | undefined
+  readonly requestId?: string | undefined
+  /** `"sms"`, `"web"`, `"app"`, `"paper"`, `"call"` … */
+  readonly channel?: string | undefined
+}
+
+/**
+ * The proof kept with every state.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Evidence {
+  /** `"api"`, `"keyword"`, `"double-opt-in"`, `"web-form"`, `"import"` … */
+  readonly source: string
+  /** The text the person agreed to (or the confirmation request they answered). */
+  readonly text?: string | undefined
+  /** The keyword of an SMS reply, as the person typed it. */
+  readonly keyword?: string | undefined
+  readonly origin?: Origin | undefined
+}
+
+/**
+ * The state of one purpose or topic.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface PurposeState {
+  readonly status: "granted" | "revoked"
+  /** Epoch milliseconds. */
+  readonly at: number
+  /** Order of the change within the record: higher is later. */
+  readonly seq: number
+  readonly evidence: Evidence
+}
+
+/**
+ * A consent awaiting the person's confirmation (double opt-in).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface PendingState {
+  readonly at: number
+  readonly expiresAt: number
+  readonly evidence: Evidence
+}
+
+/**
+ * Everything kept about one recipient within one tenant.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConsentRecord {
+  readonly to: string
+  readonly tenant: string
+  /** Keys: `transactional`, `marketing`, `all`, and `topic:<name>`. */
+  readonly purposes: { readonly [key: string]: PurposeState }
+  readonly pending: { readonly [key: string]: PendingState }
+  /** An IANA zone that overrides the country's. */
+  readonly timeZone?: string | undefined
+  readonly seq: number
+}
+
+/**
+ * The answer of {@link Consent} `check` when the message may go.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Decision =
+  | { readonly _tag: "Allow"; readonly timeZone: string }
+  /** Quiet hours: send at `until` (epoch milliseconds) instead. */
+  | { readonly _tag: "Defer"; readonly until: number; readonly timeZone: string }
+
+/**
+ * A local time of day, `"HH:MM"` on a 24-hour clock.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type HourMinute = `${number}:${number}`
+
+/**
+ * Quiet hours in the recipient's local time.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface QuietHoursOptions {
+  /**
+   * Local `HH:MM` when quiet hours begin, e.g. `"21:00"`. A malformed time
+   * falls back to the 21:00–08:00 window, with a warning: quiet hours are
+   * never turned off by a typo.
+   */
+  readonly start: HourMinute
+  /** Local `HH:MM` when they end, e.g. `"08:00"`; may be earlier than `start` (overnight). */
+  readonly end: HourMinute
+  /** Defer to the end of the window (default) or refuse with `QuietHours`. */
+  readonly mode?: "defer" | "refuse" | undefined
+  /** Purposes the window applies to; `["marketing"]` by default. */
+  readonly purposes?: ReadonlyArray<Purpose> | undefined
+  /**
+   * For countries spanning several zones without a per-recipient zone:
+   * use the country's representative zone (default) or respect the window
+   * in every zone of the country.
+   */
+  readonly multiZone?: "representative" | "strictest" | undefined
+  /** Other windows by country, e.g. `{ FR: { start: "20:00", end: "10:00" } }`. */
+  readonly byCountry?: { readonly [country: string]: { readonly start: HourMinute; readonly end: HourMinute } } | undefined
+}
+
+/**
+ * Sends allowed per recipient and purpose in rolling windows.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface FrequencyCap {
+  /** At most this many in any 24 hours. */
+  readonly perDay?: number | undefined
+  /** At most this many in any 7 days. */
+  readonly perWeek?: number | undefined
+}
+
+/**
+ * Options of {@link make} and {@link layer}.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConsentOptions {
+  readonly quietHours?: QuietHoursOptions | undefined
+  readonly frequencyCaps?: { readonly [purpose in Purpose]?: FrequencyCap } | undefined
+  /** Zones by ISO country overriding the built-in table, e.g. `{ US: "America/Chicago" }`. */
+  readonly timeZones?: { readonly [country: string]: string } | undefined
+  /** Zone when neither the recipient nor the country has one; `"UTC"` by default. */
+  readonly defaultTimeZone?: string | undefined
+  /** How long a double opt-in waits for its confirmation; 48 hours by default. */
+  readonly confirmationTtlMillis?: number | undefined
+  /** The confirmation request text; `{purpose}` is replaced. */
+  readonly confirmationText?: string | undefined
+  /** Topics need their own grant, not just `marketing`. Off by default. */
+  readonly requireTopicConsent?: boolean | undefined
+}
+
+/**
+ * A grant, a revocation or a confirmation request.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConsentChange {
+  /** The person, in E.164. */
+  readonly to: string
+  /** `marketing` by default. */
+  readonly purpose?: Scope | undefined
+  readonly topic?: string | undefined
+  readonly tenant?: string | undefined
+  /** `"api"` by default. */
+  readonly source?: string | undefined
+  readonly text?: string | undefined
+  readonly keyword?: string | undefined
+  readonly origin?: Origin | undefined
+  /** Epoch milliseconds; the clock's time when absent. */
+  readonly at?: number | undefined
+}
+
+/**
+ * What {@link Consent} `check` is asked.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CheckRequest {
+  readonly to: string
+  /** ISO 3166 alpha-2 country of the number, for its time zone. */
+  readonly country?: string | undefined
+  readonly purpose: Purpose
+  readonly topic?: string | undefined
+  readonly tenant?: string | undefined
+  /** When the message would go (epoch ms); the clock's time when absent. */
+  readonly at?: number | undefined
+  /** Alias of `at`. */
+  readonly now?: number | undefined
+}
+
+/**
+ * A confirmation to send for a double opt-in.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConfirmationRequest {
+  readonly to: string
+  readonly tenant: string
+  readonly purpose: string
+  readonly text: string
+  readonly expiresAt: number
+  /** The confirmation itself is transactional. */
+  readonly messagePurpose: "transactional"
+}
+
+/**
+ * A consent change, as published on Events.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConsentChanged {
+  readonly _tag: "ConsentChanged"
+  readonly tenant: string
+  readonly purpose: string
+  readonly status: "granted" | "revoked" | "pending"
+  readonly source: string
+  /** Only when `LogPhoneNumbers` is on. */
+  readonly to?: string | undefined
+  readonly at: number
+}
+
+// errors
+
+/**
+ * Marketing to a recipient without a granted consent.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ConsentRequired extends Schema.TaggedError<ConsentRequired>("smsforge/Consent/ConsentRequired")(
+  "ConsentRequired",
+  { field: Schema.String, purpose: Schema.optional(Schema.String) }
+) {
+  override get message(): string {
+    return `Consent required for ${this.field}`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The recipient opted out of this purpose (or of everything: `purpose` `all`).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class OptedOut extends Schema.TaggedError<OptedOut>("smsforge/Consent/OptedOut")("OptedOut", {
+  field: Schema.String,
+  purpose: Schema.String
+}) {
+  override get message(): string {
+    return `${this.field} opted out of ${this.purpose}`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Inside the recipient's quiet hours, configured to refuse; `until` is when they end.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class QuietHours extends Schema.TaggedError<QuietHours>("smsforge/Consent/QuietHours")("QuietHours", {
+  field: Schema.String,
+  until: Schema.Number
+}) {
+  override get message(): string {
+    return `Quiet hours for ${this.field}`
+  }
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * Too many messages of this purpose to this recipient in the window.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class FrequencyCapExceeded extends Schema.TaggedError<FrequencyCapExceeded>(
+  "smsforge/Consent/FrequencyCapExceeded"
+)("FrequencyCapExceeded", {
+  field: Schema.String,
+  purpose: Schema.String,
+  window: Schema.Literals(["day", "week"]),
+  limit: Schema.Number,
+  retryAfter: Schema.DurationFromMillis
+}) {
+  override get message(): string {
+    return `Frequency cap per ${this.window} exceeded for ${this.field}`
+  }
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * A time zone the platform does not know.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidTimeZone extends Schema.TaggedError<InvalidTimeZone>("smsforge/Consent/InvalidTimeZone")(
+  "InvalidTimeZone",
+  { field: Schema.String }
+) {
+  override get message(): string {
+    return `Invalid time zone in ${this.field}`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Every reason a consent check or change can fail for.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const ConsentErrorReason = Schema.Union([ConsentRequired, OptedOut, QuietHours, FrequencyCapExceeded, InvalidTimeZone])
+
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type ConsentErrorReason = typeof ConsentErrorReason.Type
+
+/**
+ * A refused consent check or change.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ConsentError extends Schema.TaggedError<ConsentError>("smsforge/ConsentError")("ConsentError", {
+  reason: ConsentErrorReason
+}) {
+  override get message(): string {
+    return this.reason.message
+  }
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
+}
+
+// service
+
+/**
+ * Records consent and decides at send time.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Consent extends Context.Service<Consent, {
+  /** Records a consent; for `all`, lifts an opt-out of everything (marketing still needs its own grant). */
+  readonly grant: (change: ConsentChange) => Effect.Effect<ConsentRecord>
+  /** Records an opt-out of a purpose, a topic, or `all`. */
+  readonly revoke: (change: ConsentChange) => Effect.Effect<ConsentRecord>
+  /** The record, if any. */
+  readonly get: (to: string, tenant?: string) => Effect.Effect<Option.Option<ConsentRecord>>
+  /** May a message go? `Allow`, `Defer` (quiet hours) or a typed refusal. */
+  readonly check: (request: CheckRequest) => Effect.Effect<Decision, ConsentError>
+  /** Counts one send for frequency caps; the pipeline calls it after a send. */
+  readonly record: (to: string, purpose: Purpose, at?: number, tenant?: string) => Effect.Effect<void>
+  /** Starts a double opt-in: records a pending consent and answers the text to send. */
+  readonly requestConfirmation: (change: ConsentChange) => Effect.Effect<ConfirmationRequest>
+  /**
+   * Confirms every unexpired pending consent of a recipient (their positive
+   * reply); answers the purposes confirmed, empty when nothing was pending.
+   * The evidence's source is `"double-opt-in"`, with the confirmation text,
+   * the reply keyword and the origin.
+   */
+  readonly confirm: (change: Omit<ConsentChange, "purpose" | "topic" | "text">) => Effect.Effect<ReadonlyArray<string>>
+  /** Whether the recipient has an unexpired pending confirmation. */
+  readonly hasPending: (to: string, tenant?: string) => Effect.Effect<boolean>
+  /** Sets or clears (`undefined`) the recipient's own time zone. */
+  readonly setTimeZone: (to: string, timeZone: string | undefined, tenant?: string) => Effect.Effect<void, ConsentError>
+}>()("smsforge/Consent") {}
+
+const DEFAULT_TENANT = "default"
+const DAY = 86_400_000
+const WEEK = 7 * DAY
+
+const keyOf = (scope: Scope, topic: string | undefined): string => (topic === undefined ? scope : `topic:${topic}`)
+
+const emptyRecord = (to: string, tenant: string): ConsentRecord => ({ to, tenant, purposes: {}, pending: {}, seq: 0 })
+
+const later = (a: PurposeState | undefined, b: PurposeState | undefined): PurposeState | undefined =>
+  a === undefined ? b : b === undefined ? a : b.seq > a.seq ? b : a
+
+/**
+ * The pure consent rule: whether a record lets a message of `purpose` (and
+ * `topic`) go, ignoring quiet hours and caps.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const evaluate = (
+  record: ConsentRecord | undefined,
+  purpose: Purpose,
+  topic?: string | undefined,
+  options: { readonly requireTopicConsent?: boolean | undefined } = {}
+): ConsentRequired | OptedOut | undefined => {
+  const all = record?.purposes["all"]
+  const own = record?.purposes[purpose]
+  // An opt-out of everything wins over every earlier choice; a later express choice for the purpose wins over it.
+  if (all?.status === "revoked" && later(own, all) === all) return new OptedOut({ field: "to", purpose: "all" })
+  if (own?.status === "revoked") return new OptedOut({ field: "to", purpose })
+  if (purpose === "marketing" && own?.status !== "granted") return new ConsentRequired({ field: "to", purpose })
+  if (topic !== undefined) {
+    const key = keyOf(purpose, topic)
+    const state = record?.purposes[key]
+    if (all?.status === "revoked" && later(state, all) === all) return new OptedOut({ field: "to", purpose: "all" })
+    if (state?.status === "revoked") return new OptedOut({ field: "to", purpose: key })
+    if (options.requireTopicConsent === true && state?.status !== "granted") {
+      return new ConsentRequired({ field: "to", purpose: key })
+    }
+  }
+  return undefined
+}
+
+/**
+ * Builds the consent service on the {@link ConsentStore} in context.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
+  const store = yield* ConsentStore
+  const lock = yield* Semaphore.make(1)
+  const logNumbers = yield* Events.LogPhoneNumbers
+  const ttl = options.confirmationTtlMillis ?? 2 * DAY
+  const warnings: Array<string> = []
+  let defaultZone = "UTC"
+  if (options.defaultTimeZone !== undefined) {
+    if (time.isValidTimeZone(options.defaultTimeZone)) defaultZone = options.defaultTimeZone
+    else warnings.push("defaultTimeZone is not a known time zone; using UTC")
+  }
+  const zoneOverrides: Record<string, string> = {}
+  for (const [country, zone] of Object.entries(options.timeZones ?? {})) {
+    if (time.isValidTimeZone(zone)) zoneOverrides[country.toUpperCase()] = zone
+    else warnings.push(`timeZones.${country} is not a known time zone; using the built-in table`)
+  }
+  const quiet = options.quietHours
+  const compile = (w: { readonly start: string; readonly end: string }, field: string): time.LocalWindow => {
+    const compiled = compileWindow(w.start, w.end)
+    if (compiled !== undefined) return compiled
+    warnings.push(`${field} is not HH:MM to HH:MM; using 21:00 to 08:00`)
+    return { start: 21 * 60, end: 8 * 60 }
+  }
+  const window = quiet === undefined ? undefined : compile(quiet, "quietHours")
+  const windowsByCountry = new Map<string, time.LocalWindow>()
+  for (const [country, w] of Object.entries(quiet?.byCountry ?? {})) {
+    windowsByCountry.set(country.toUpperCase(), compile(w, `quietHours.byCountry.${country}`))
+  }
+  for (const warning of warnings) yield* Effect.logWarning(`smsforge/Consent: ${warning}`)
+  const quietPurposes = new Set<string>(quiet?.purposes ?? ["marketing"])
+
+  const now = (at: number | undefined) => (at === undefined ? Clock.currentTimeMillis : Effect.succeed(at))
+
+  const notify = (record: ConsentRecord, purpose: string, status: "granted" | "revoked" | "pending", evidence: Evidence, at: number) =>
+    Effect.gen(function*() {
+      yield* Audit.append({
+        kind: "consent",
+        at,
+        tenant: record.tenant,
+        to: record.to,
+        data: {
+          purpose,
+          status,
+          source: evidence.source,
+          ...(evidence.keyword === undefined ? {} : { keyword: evidence.keyword }),
+          ...(evidence.text === undefined ? {} : { text: evidence.text }),
+          ...(evidence.origin?.requestId === undefined ? {} : { requestId: evidence.origin.requestId }),
+          ...(evidence.origin?.channel === undefined ? {} : { channel: evidence.origin.channel })
+        }
+      })
+      const event: ConsentChanged = {
+        _tag: "ConsentChanged",
+        tenant: record.tenant,
+        purpose,
+        status,
+        source: evidence.source,
+        ...(logNumbers ? { to: record.to } : {}),
+        at
+      }
+      // `ConsentChanged` travels on the shared bus; subscribers match on `_tag`.
+      yield* Events.publish(event as unknown as Events.SmsEvent)
+    })
+
+  const modify = <A>(
+    to: string,
+    tenant: string | undefined,
+    f: (record: ConsentRecord) => readonly [A, ConsentRecord]
+  ): Effect.Effect<readonly [A, ConsentRecord]> =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      const t = tenant ?? DEFAULT_TENANT
+      const current = Option.getOrElse(yield* store.get(t, to), () => emptyRecord(to, t))
+      const [a, next] = f(current)
+      if (next !== current) yield* store.put(next)
+      return [a, next] as const
+    }))
+
+  const evidenceOf = (change: ConsentChange, source: string): Evidence => ({
+    source: change.source ?? source,
+    ...(change.text === undefined ? {} : { text: change.text }),
+    ...(change.keyword === undefined ? {} : { keyword: change.keyword }),
+    ...(change.origin === undefined ? {} : { origin: change.origin })
+  })
+
+  const setState = (change: ConsentChange, status: "granted" | "revoked") =>
+    Effect.gen(function*() {
+      const at = yield* now(change.at)
+      const key = keyOf(change.purpose ?? "marketing", change.topic)
+      const evidence = evidenceOf(change, "api")
+      const [, record] = yield* modify(change.to, change.tenant, (r) => {
+        const seq = r.seq + 1
+        const pending = { ...r.pending }
+        // A revocation cancels what was waiting for confirmation (all of it for `all`); a grant fulfils it.
+        if (key === "all" && status === "revoked") for (const k of Object.keys(pending)) delete pending[k]
+        else delete pending[key]
+        return [undefined, { ...r, seq, pending, purposes: { ...r.purposes, [key]: { status, at, seq, evidence } } }] as const
+      })
+      yield* notify(record, key, status, evidence, at)
+      return record
+    })
+
+  const zonesFor = (record: ConsentRecord | undefined, country: string | undefined): ReadonlyArray<string> => {
+    if (record?.timeZone !== undefined) return [record.timeZone]
+    if (country === undefined) return [defaultZone]
+    const c = country.toUpperCase()
+    if (zoneOverrides[c] !== undefined) return [zoneOverrides[c]]
+    const representative = time.countryTimeZones[c]
+    if (representative === undefined) return [defaultZone]
+    if (quiet?.multiZone === "strictest") return time.countryZones[c] ?? [representative]
+    return [representative]
+  }
+
+  const check = (request: CheckRequest): Effect.Effect<Decision, ConsentError> =>
+    Effect.gen(function*() {
+      const at = yield* now(request.at ?? request.now)
+      const tenant = request.tenant ?? DEFAULT_TENANT
+      const record = Option.getOrUndefined(yield* store.get(tenant, request.to))
+      const refusal = evaluate(record, request.purpose, request.topic, options)
+      if (refusal !== undefined) return yield* new ConsentError({ reason: refusal })
+      const cap = options.frequencyCaps?.[request.purpose]
+      if (cap !== undefined && (cap.perDay !== undefined || cap.perWeek !== undefined)) {
+        const sends = yield* store.sends(tenant, request.to, request.purpose, at - WEEK)
+        for (const [limit, span, name] of [[cap.perDay, DAY, "day"], [cap.perWeek, WEEK, "week"]] as const) {
+          if (limit === undefined) continue
+          const inWindow = sends.filter((s) => s > at - span && s <= at)
+          if (inWindow.length >= limit) {
+            // The window frees a slot when its oldest counted send leaves it.
+            const oldest = inWindow[inWindow.length - limit] ?? at
+            return yield* new ConsentError({
+              reason: new FrequencyCapExceeded({
+                field: "to",
+                purpose: request.purpose,
+                window: name,
+                limit,
+                retryAfter: Duration.millis(Math.max(0, oldest + span - at))
+              })
+            })
+          }
+        }
+      }
+      const zones = zonesFor(record, request.country)
+      const zone = zones[0] ?? defaultZone
+      if (quiet !== undefined && quietPurposes.has(request.purpose)) {
+        const w = (request.country === undefined ? undefined : windowsByCountry.get(request.country.toUpperCase())) ?? window
+        if (w !== undefined) {
+          const until = time.quietUntilAll(at, zones, w)
+          if (until !== undefined) {
+            if (quiet.mode === "refuse") {
+              return yield* new ConsentError({ reason: new QuietHours({ field: "to", until }) })
+            }
+            return { _tag: "Defer", until, timeZone: zone } as const
+          }
+        }
+      }
+      return { _tag: "Allow", timeZone: zone } as const
+    })
+
+  const requestConfirmation = (change: ConsentChange): Effect.Effect<ConfirmationRequest> =>
+    Effect.gen(function*() {
+      const at = yield* now(change.at)
+      const key = keyOf(change.purpose ?? "marketing", change.topic)
+      const text = change.text ??
+        (options.confirmationText ?? "Reply YES to receive {purpose} messages. Reply STOP to opt out.").replaceAll(
+          "{purpose}",
+          change.topic ?? change.purpose ?? "marketing"
+        )
+      const evidence = evidenceOf({ ...change, text }, "double-opt-in")
+      const [, record] = yield* modify(change.to, change.tenant, (r) => [
+        undefined,
+        { ...r, pending: { ...r.pending, [key]: { at, expiresAt: at + ttl, evidence } } }
+      ])
+      yield* notify(record, key, "pending", evidence, at)
+      return { to: change.to, tenant: record.tenant, purpose: key, text, expiresAt: at + ttl, messagePurpose: "transactional" }
+    })
+
+  const confirm = (change: Omit<ConsentChange, "purpose" | "topic" | "text">): Effect.Effect<ReadonlyArray<string>> =>
+    Effect.gen(function*() {
+      const at = yield* now(change.at)
+      const [confirmed, record] = yield* modify<ReadonlyArray<readonly [string, Evidence]>>(change.to, change.tenant, (r) => {
+        const keys = Object.keys(r.pending).filter((k) => (r.pending[k]?.expiresAt ?? 0) > at)
+        if (keys.length === 0 && Object.keys(r.pending).length === 0) return [[], r]
+        let seq = r.seq
+        const purposes: Record<string, PurposeState> = { ...r.purposes }
+        const out: Array<readonly [string, Evidence]> = []
+        for (const k of keys) {
+          const p = r.pending[k]
+          if (p === undefined) continue
+          const evidence: Evidence = {
+            source: "double-opt-in",
+            ...(p.evidence.text === undefined ? {} : { text: p.evidence.text }),
+            ...(change.keyword === undefined ? {} : { keyword: change.keyword }),
+            ...(change.origin ?? p.evidence.origin) === undefined ? {} : { origin: change.origin ?? p.evidence.origin }
+          }
+          seq++
+          purposes[k] = { status: "granted", at, seq, evidence }
+          out.push([k, evidence])
+        }
+        return [out, { ...r, seq, purposes, pending: {} }]
+      })
+      for (const [k, evidence] of confirmed) yield* notify(record, k, "granted", evidence, at)
+      return confirmed.map(([k]) => k)
+    })
+
+  return Consent.of({
+    grant: (change) => setState(change, "granted"),
+    revoke: (change) => setState(change, "revoked"),
+    get: (to, tenant) => store.get(tenant ?? DEFAULT_TENANT, to),
+    check,
+    record: (to, purpose, at, tenant) =>
+      Effect.flatMap(now(at), (t) => store.recordSend(tenant ?? DEFAULT_TENANT, to, purpose, t)),
+    requestConfirmation,
+    confirm,
+    hasPending: (to, tenant) =>
+      Effect.gen(function*() {
+        const at = yield* Clock.currentTimeMillis
+        const record = yield* store.get(tenant ?? DEFAULT_TENANT, to)
+        return Option.isSome(record) && Object.values(record.value.pending).some((p) => p.expiresAt > at)
+      }),
+    setTimeZone: (to, timeZone, tenant) =>
+      timeZone !== undefined && !time.isValidTimeZone(timeZone)
+        ? Effect.fail(new ConsentError({ reason: new InvalidTimeZone({ field: "timeZone" }) }))
+        : Effect.asVoid(modify(to, tenant, (r) => {
+          const { timeZone: _, ...rest } = r
+          return [undefined, timeZone === undefined ? rest : { ...rest, timeZone }] as const
+        }))
+  })
+})
+
+const compileWindow = (start: string, end: string): time.LocalWindow | undefined => {
+  const s = time.parseHourMinute(start)
+  const e = time.parseHourMinute(end)
+  return s === undefined || e === undefined ? undefined : { start: s, end: e }
+}
+
+/**
+ * The consent service on the {@link ConsentStore} in context.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: ConsentOptions = {}): Layer.Layer<Consent, never, ConsentStore> =>
+  Layer.effect(Consent, make(options))
+
+/**
+ * The local time zone the service uses for a country (the built-in table).
+ *
+ * @category utils
+ * @since 0.1.0
+ */
+export const timeZoneForCountry = (country: string): string => time.timeZoneForCountry(country)
+
+// store
+
+/**
+ * Where consent records and send counts are kept: a few primitives, so that
+ * Redis or SQL can replace the memory default.
+ *
+ * **Details**
+ * `Consent` serialises its read-modify-write cycles within one process; a
+ * shared backend should make `put` conditional on `seq` (compare-and-set) for
+ * several processes.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class ConsentStore extends Context.Service<ConsentStore, {
+  readonly get: (tenant: string, to: string) => Effect.Effect<Option.Option<ConsentRecord>>
+  readonly put: (record: ConsentRecord) => Effect.Effect<void>
+  /** Counts one send of `purpose` at `at`. */
+  readonly recordSend: (tenant: string, to: string, purpose: string, at: number) => Effect.Effect<void>
+  /** Times of the sends of `purpose` after `since`, oldest first. */
+  readonly sends: (tenant: string, to: string, purpose: string, since: number) => Effect.Effect<ReadonlyArray<number>>
+}>()("smsforge/Consent/ConsentStore") {}
+
+/**
+ * Builds an in-memory store. Send times older than 8 days are dropped as new
+ * ones arrive.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeStoreMemory: Effect.Effect<ConsentStore["Service"]> = Effect.sync(() => {
+  const records = new Map<string, ConsentRecord>()
+  const sends = new Map<string, Array<number>>()
+  const key = (tenant: string, to: string) => `${tenant}\u0000${to}`
+  return ConsentStore.of({
+    get: (tenant, to) => Effect.sync(() => Option.fromUndefinedOr(records.get(key(tenant, to)))),
+    put: (record) => Effect.sync(() => void records.set(key(record.tenant, record.to), record)),
+    recordSend: (tenant, to, purpose, at) =>
+      Effect.sync(() => {
+        const k = `${key(tenant, to)}\u0000${purpose}`
+        const list = (sends.get(k) ?? []).filter((t) => t > at - 8 * DAY)
+        let i = list.length
+        while (i > 0 && (list[i - 1] ?? 0) > at) i--
+        list.splice(i, 0, at)
+        sends.set(k, list)
+      }),
+    sends: (tenant, to, purpose, since) =>
+      Effect.sync(() => (sends.get(`${key(tenant, to)}\u0000${purpose}`) ?? []).filter((t) => t > since))
+  })
+})
+
+/**
+ * An in-memory store, for tests and single-process applications.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerStoreMemory: Layer.Layer<ConsentStore> = Layer.effect(ConsentStore, makeStoreMemory)
+
+/**
+ * The consent service on an in-memory store: nothing to start.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory = (options: ConsentOptions = {}): Layer.Layer<Consent> =>
+  layer(options).pipe(Layer.provide(layerStoreMemory))

@@ -1,0 +1,927 @@
+/**
+ * Carrier-aware routing with failover: rules as data, composable strategies,
+ * sticky senders, region rules, and per route a circuit breaker, a rate
+ * limiter and a retry schedule.
+ *
+ * **Details**
+ * - Rules are a config object decoded by Schema ({@link RoutingRulesInput});
+ *   a bad field fails with `InvalidRoutingRules` naming it
+ *   (`routes[1].transport`). {@link Router} `setRules` swaps them at run time.
+ * - A route names a transport and what it may carry: countries or number
+ *   prefixes (either matches), purposes, tenants, a sender pool per country,
+ *   a price per segment per country, a maximum rate and UTC time windows.
+ * - The strategy is a list of sort keys applied in order: `"health"` (routes
+ *   whose circuit state cannot be read go last), `"priority"` (lower first), `"least-cost"` (price ×
+ *   segments, unknown prices last) and `"weighted"` (a seeded weighted draw
+ *   per message). The default is `["health", "priority"]`. Routes whose
+ *   circuit is open are always skipped; a half-open one gets its probe.
+ * - Every dispatch records its decisions: each route, why it was chosen or
+ *   skipped, how many submissions it took and how it ended. They are in the
+ *   {@link Dispatch} and in `AllRoutesFailed`.
+ * - Per route: the transport's and the route's rate are paced by
+ *   effect/persistence `RateLimiter` (the caller waits, no in-memory queue),
+ *   each submission goes through an effect/persistence `CircuitBreaker`
+ *   keyed by the route, and retries follow {@link Retry.schedule} up to the
+ *   message's `validUntil`. When a route gives up, the next candidate is
+ *   tried.
+ * - Region rules (China's 【signature】, approved templates and per-number
+ *   limits; the UK's opt-out wording for marketing) are data too:
+ *   {@link presets}, extended or replaced with the rules' `regionRules`.
+ *
+ * **Gotchas**
+ * - A rate is enforced as a minimum spacing between submissions
+ *   (`1000 / maxPerSecond` ms), so no one-second window ever holds more than
+ *   `maxPerSecond`; at most 1000 per second per route.
+ * - When several routes share a transport, the transport's own
+ *   `capabilities.maxPerSecond` is exact; each route's `maxPerSecond` paces
+ *   that route's reservations.
+ * - Per-number limits count messages the router let through (a refused one
+ *   counts in no window), before any route is tried; a message that then
+ *   fails on every route still counts.
+ * - Region presets apply by default. Pass `regionRules: []` to turn them off.
+ *
+ * **Example** (Two carriers, cheapest first)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Router, Transport } from "smsforge"
+ *
+ * const carrier = (name: string) =>
+ *   Transport.make({
+ *     name,
+ *     capabilities: { channel: "sms", unicode: true, concatenation: true, deliveryReceipts: true, inbound: false, senderTypes: ["long-code"] },
+ *     submit: () => Effect.succeed({ providerMessageId: `${name}-1` })
+ *   })
+ *
+ * const program = Effect.gen(function*() {
+ *   const router = yield* Router.make({
+ *     transports: [carrier("a"), carrier("b")],
+ *     rules: {
+ *       strategy: ["health", "least-cost", "priority"],
+ *       routes: [
+ *         { name: "a", transport: "a", price: { "*": 0.05 } },
+ *         { name: "b", transport: "b", price: { GB: 0.03, "*": 0.06 } }
+ *       ]
+ *     }
+ *   })
+ *   return yield* router.dispatch(
+ *     { messageId: "m1", to: { e164: "+447700900123", country: "GB" }, purpose: "transactional", text: "Hi", segmentCount: 1, encoding: "GSM-7" },
+ *     { to: "+447700900123", text: "Hi", segments: ["Hi"], encoding: "GSM-7", clientReference: "m1", purpose: "transactional" }
+ *   )
+ * }).pipe(Effect.scoped)
+ * // => { route: "b", transport: "b", attempts: 1, … }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import * as RateLimiter from "effect/persistence/RateLimiter"
+import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import { hashKey } from "./internal/routeHash.ts"
+import * as RouteRegion from "./internal/routeRegion.ts"
+import { decodeRules, type RouteRule, type Rules } from "./internal/routeRules.ts"
+import * as RouteSelect from "./internal/routeSelect.ts"
+import * as Retry from "./Retry.ts"
+import type * as Transport from "./Transport.ts"
+
+// models
+
+/**
+ * Why a message is sent; `"verification"` is for one-time codes, which some
+ * region rules limit per number.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Purpose = "transactional" | "marketing" | "verification"
+
+/**
+ * A region rule as written in config: which recipients and purposes it
+ * applies to, and its check.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RegionRuleInput {
+  readonly name: string
+  readonly countries?: ReadonlyArray<string> | undefined
+  readonly prefixes?: ReadonlyArray<string> | undefined
+  readonly purposes?: ReadonlyArray<Purpose> | undefined
+  readonly check:
+    /** The text starts with `open`, a non-empty signature, then `close` (【Acme】). */
+    | { readonly _tag: "SignaturePrefix"; readonly open: string; readonly close: string }
+    /** The text matches a regular expression. */
+    | { readonly _tag: "TextPattern"; readonly pattern: string; readonly flags?: string | undefined }
+    /** The message comes from an approved template. */
+    | { readonly _tag: "ApprovedTemplate" }
+    /** At most `limit` messages per recipient in each `window` ("1 minute", "1 day"). */
+    | {
+      readonly _tag: "PerNumberLimit"
+      readonly limits: ReadonlyArray<{ readonly limit: number; readonly window: string }>
+    }
+}
+
+/**
+ * A UTC time window: hours `from` (inclusive) to `to` (exclusive), wrapping
+ * midnight when `from > to`; `days` are 0 (Sunday) to 6.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TimeWindowInput {
+  readonly days?: ReadonlyArray<number> | undefined
+  readonly from: number
+  readonly to: number
+}
+
+/**
+ * A route as written in config.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RouteInput {
+  readonly name: string
+  /** The `name` of one of the router's transports. */
+  readonly transport: string
+  readonly enabled?: boolean | undefined
+  /** Lower goes first under `"priority"`; default: the route's position. */
+  readonly priority?: number | undefined
+  /** Relative weight under `"weighted"`; default 1; 0 always goes last. */
+  readonly weight?: number | undefined
+  /** ISO 3166 alpha-2 codes; a recipient matches a country or a prefix. */
+  readonly countries?: ReadonlyArray<string> | undefined
+  /** E.164 prefixes such as `"+4477"`. */
+  readonly prefixes?: ReadonlyArray<string> | undefined
+  readonly purposes?: ReadonlyArray<Purpose> | undefined
+  readonly tenants?: ReadonlyArray<string> | undefined
+  /** Sender pool per country; `"*"` for every other country. */
+  readonly senders?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /** Price per segment per country; `"*"` for every other country. */
+  readonly price?: Readonly<Record<string, number>> | undefined
+  /** At most 1000. */
+  readonly maxPerSecond?: number | undefined
+  readonly windows?: ReadonlyArray<TimeWindowInput> | undefined
+}
+
+/**
+ * The routing rules as written in config, before decoding.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RoutingRulesInput {
+  /** Sort keys applied in order; default `["health", "priority"]`. */
+  readonly strategy?: ReadonlyArray<"priority" | "weighted" | "least-cost" | "health"> | undefined
+  readonly routes: ReadonlyArray<RouteInput>
+  /** Default {@link presets}`.all`; `[]` turns region rules off. */
+  readonly regionRules?: ReadonlyArray<RegionRuleInput> | undefined
+  /** Default {@link alphanumericRefused}. */
+  readonly alphanumericRefused?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * The recipient as the router needs it; `PhoneNumbers.PhoneNumber` fits.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Recipient {
+  readonly e164: string
+  /** ISO 3166 alpha-2, or `"001"` for non-geographic numbers. */
+  readonly country: string
+}
+
+/**
+ * What the router decides on.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RouteRequest {
+  readonly messageId: string
+  readonly to: Recipient
+  readonly purpose: Purpose
+  readonly tenant?: string | undefined
+  /** The sender the caller asks for; the route's pool decides when absent or not allowed. */
+  readonly from?: string | undefined
+  readonly text: string
+  readonly segmentCount: number
+  readonly encoding: Transport.MessageEncoding
+  /** Epoch milliseconds; no submission starts after it. */
+  readonly validUntil?: number | undefined
+  readonly template?: { readonly id: string; readonly approved: boolean } | undefined
+}
+
+/**
+ * The submission handed to the chosen transport; the router fills `from`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type DispatchSubmission = Omit<Transport.Submission, "from"> & { readonly from?: string | undefined }
+
+/**
+ * What was decided about one route for one message.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RouteDecision {
+  readonly route: string
+  readonly transport: string
+  /** Why the route was chosen (its rank and the strategy's keys) or skipped. */
+  readonly reason: string
+  /** `"submitted"`, or the tag of the route's last failure. */
+  readonly outcome?: string | undefined
+  /** Submissions made on this route. */
+  readonly attempts: number
+}
+
+/**
+ * A message a carrier accepted.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Dispatch {
+  readonly route: string
+  readonly transport: string
+  readonly from?: string | undefined
+  readonly providerMessageId: string
+  readonly segmentIds?: ReadonlyArray<string> | undefined
+  /** Submissions over every route tried. */
+  readonly attempts: number
+  readonly decisions: ReadonlyArray<RouteDecision>
+}
+
+/**
+ * A route that may carry a message, in the order the router would try it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Candidate {
+  readonly route: string
+  readonly transport: string
+  readonly from?: string | undefined
+  /** Price per segment × segments, when the route has a price for the country. */
+  readonly cost?: number | undefined
+  readonly reason: string
+}
+
+/**
+ * A route's state, for dashboards and health checks.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RouteStatus {
+  readonly name: string
+  readonly transport: string
+  readonly enabled: boolean
+  readonly circuit: "Closed" | "Open" | "HalfOpen" | "Unknown"
+  /** The effective rate: the lower of the route's and the transport's. */
+  readonly maxPerSecond?: number | undefined
+}
+
+// errors
+
+const RouteDecisionSchema = Schema.Struct({
+  route: Schema.String,
+  transport: Schema.String,
+  reason: Schema.String,
+  outcome: Schema.optional(Schema.String),
+  attempts: Schema.Number
+})
+
+const RouteFailureSchema = Schema.Struct({
+  route: Schema.String,
+  transport: Schema.String,
+  reason: Schema.String,
+  attempts: Schema.Number
+})
+
+/**
+ * No route accepts this recipient, purpose or tenant.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NoRoute extends Schema.TaggedError<NoRoute>("smsforge/Router/NoRoute")("NoRoute", {
+  field: Schema.String
+}) {
+  override get message(): string {
+    return `NoRoute: ${this.field}`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Every candidate route failed or was skipped; `failures` holds each route's
+ * last reason, `decisions` the whole story.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class AllRoutesFailed extends Schema.TaggedError<AllRoutesFailed>("smsforge/Router/AllRoutesFailed")(
+  "AllRoutesFailed",
+  {
+    failures: Schema.Array(RouteFailureSchema),
+    decisions: Schema.Array(RouteDecisionSchema),
+    attempts: Schema.Number
+  }
+) {
+  override get message(): string {
+    return `AllRoutesFailed: ${this.failures.map((f) => `${f.route}=${f.reason}`).join(", ")}`
+  }
+  get isRetryable(): boolean {
+    return this.failures.some((f) => transient.has(f.reason))
+  }
+}
+
+/**
+ * A per-number limit of a region rule refused the message; try again after
+ * `retryAfter`.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RateLimited extends Schema.TaggedError<RateLimited>("smsforge/Router/RateLimited")("RateLimited", {
+  field: Schema.String,
+  rule: Schema.optional(Schema.String),
+  retryAfter: Schema.DurationFromMillis
+}) {
+  override get message(): string {
+    return `RateLimited: ${this.field}`
+  }
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * The message breaks a region rule (`rule` names it), for example a Chinese
+ * text without a leading 【signature】.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RegionRuleViolation extends Schema.TaggedError<RegionRuleViolation>("smsforge/Router/RegionRuleViolation")(
+  "RegionRuleViolation",
+  { field: Schema.String, rule: Schema.String }
+) {
+  override get message(): string {
+    return `RegionRuleViolation: ${this.rule} (${this.field})`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The routing rules do not decode; `field` is the path of the offending
+ * value, for example `routes[1].maxPerSecond`.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidRoutingRules extends Schema.TaggedError<InvalidRoutingRules>("smsforge/Router/InvalidRoutingRules")(
+  "InvalidRoutingRules",
+  { field: Schema.String, problem: Schema.String }
+) {
+  override get message(): string {
+    return `InvalidRoutingRules: ${this.field}: ${this.problem}`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Every reason routing can fail for.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const RoutingErrorReason = Schema.Union([NoRoute, AllRoutesFailed, RateLimited, RegionRuleViolation, InvalidRoutingRules])
+
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type RoutingErrorReason = typeof RoutingErrorReason.Type
+
+/**
+ * A routing failure.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RoutingError extends Schema.TaggedError<RoutingError>("smsforge/RoutingError")("RoutingError", {
+  reason: RoutingErrorReason
+}) {
+  override get message(): string {
+    return `Router: ${this.reason.message}`
+  }
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
+}
+
+/**
+ * Submissions a failed dispatch made, over every route.
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const attemptsOf = (error: RoutingError): number =>
+  error.reason._tag === "AllRoutesFailed" ? error.reason.attempts : 0
+
+/**
+ * The decisions a failed dispatch recorded (empty when it failed before
+ * choosing a route).
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const decisionsOf = (error: RoutingError): ReadonlyArray<RouteDecision> =>
+  error.reason._tag === "AllRoutesFailed" ? error.reason.decisions : []
+
+// presets
+
+/**
+ * Region rule presets, as data: `china` (a leading 【signature】, approved
+ * templates only, per-number limits for verification codes: 1 a minute, 5 an
+ * hour, 10 a day) and `uk` (marketing carries opt-out wording: "STOP",
+ * "opt out" or "unsubscribe"). `all` is both, the default.
+ *
+ * **Example** (Adding a rule of your own)
+ *
+ * ```ts
+ * import { Router } from "smsforge"
+ *
+ * const regionRules = [
+ *   ...Router.presets.all,
+ *   { name: "in-dlt-template", countries: ["IN"], check: { _tag: "ApprovedTemplate" } }
+ * ]
+ * ```
+ *
+ * @category presets
+ * @since 0.1.0
+ */
+export const presets: {
+  readonly china: ReadonlyArray<RegionRuleInput>
+  readonly uk: ReadonlyArray<RegionRuleInput>
+  readonly all: ReadonlyArray<RegionRuleInput>
+} = { china: RouteRegion.china, uk: RouteRegion.uk, all: RouteRegion.all }
+
+/**
+ * Countries whose carriers refuse alphanumeric sender IDs by default; a
+ * numeric sender from the route's pool is used for them.
+ *
+ * @category presets
+ * @since 0.1.0
+ */
+export const alphanumericRefused: ReadonlyArray<string> = RouteSelect.alphanumericRefused
+
+/**
+ * Decodes routing rules without building a router, for validating config.
+ *
+ * @category decoding
+ * @since 0.1.0
+ */
+export const validateRules = (
+  rules: unknown,
+  transports: ReadonlyArray<string>
+): Effect.Effect<void, RoutingError> => Effect.asVoid(decode(rules, transports))
+
+const decode = (rules: unknown, transports: ReadonlyArray<string>): Effect.Effect<Rules, RoutingError> =>
+  Effect.suspend(() => {
+    const decoded = decodeRules(rules, {
+      transports,
+      defaultRegionRules: RouteRegion.all,
+      defaultAlphanumericRefused: RouteSelect.alphanumericRefused
+    })
+    return decoded._tag === "Ok"
+      ? Effect.succeed(decoded.rules)
+      : Effect.fail(new RoutingError({ reason: new InvalidRoutingRules(decoded.problem) }))
+  })
+
+// service
+
+/**
+ * The router.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Router extends Context.Service<Router, {
+  /** Picks routes for a message and submits it, failing over until a carrier accepts it. */
+  readonly dispatch: (request: RouteRequest, submission: DispatchSubmission) => Effect.Effect<Dispatch, RoutingError>
+  /** The candidates `dispatch` would try now, in order, without submitting or counting limits. */
+  readonly plan: (request: RouteRequest) => Effect.Effect<ReadonlyArray<Candidate>, RoutingError>
+  /** Replaces the rules; running dispatches finish on the rules they started with. */
+  readonly setRules: (rules: unknown) => Effect.Effect<void, RoutingError>
+  readonly routes: Effect.Effect<ReadonlyArray<RouteStatus>>
+}>()("smsforge/Router") {}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface RouterOptions {
+  /** Routing rules ({@link RoutingRulesInput}); one route per transport, in order, when absent. */
+  readonly rules?: unknown
+  readonly transports: ReadonlyArray<Transport.Transport>
+  /** Seeds the weighted draw and the retry jitter: the same seed, the same choices. */
+  readonly seed?: number | string | undefined
+  readonly retry?: Retry.PolicyOptions | undefined
+  /** Consecutive failures that open a route's circuit (default 5), and how long it stays open (default 30 s). */
+  readonly circuitBreaker?: {
+    readonly failures?: number | undefined
+    readonly openDuration?: Duration.Input | undefined
+  } | undefined
+  /** The longest a dispatch waits for a route's rate slot before failing over (default: until `validUntil`). */
+  readonly maxRateWait?: Duration.Input | undefined
+  /** Failures after which the router stops failing over (default `["InvalidNumber"]`). */
+  readonly terminalReasons?: ReadonlyArray<string> | undefined
+  /**
+   * Where rate limits and circuits live. Defaults: the stores in the context
+   * if any, else memory. Provide Redis stores to share them between processes.
+   */
+  readonly stores?: {
+    readonly rateLimiter?: Layer.Layer<RateLimiter.RateLimiterStore> | undefined
+    readonly circuitBreaker?: Layer.Layer<CircuitBreaker.CircuitBreakerStore> | undefined
+  } | undefined
+}
+
+const transient = new Set(["Throttled", "Unavailable", "Timeout", "CircuitOpen", "CircuitHalfOpen", "RouteSaturated"])
+
+type Health = RouteSelect.Health
+
+interface RouteOutcome {
+  readonly attempts: number
+  readonly result:
+    | { readonly _tag: "Submitted"; readonly value: Transport.SubmitResult }
+    | { readonly _tag: "Failed"; readonly reason: string }
+}
+
+class RouteSaturated {
+  readonly _tag = "RouteSaturated"
+  readonly reason: "RouteSaturated" | "DeadlineExceeded" | "RateLimiterUnavailable"
+  constructor(reason: "RouteSaturated" | "DeadlineExceeded" | "RateLimiterUnavailable") {
+    this.reason = reason
+  }
+}
+
+const healthOf = (state: CircuitBreaker.State): Health => {
+  switch (state._tag) {
+    case "Closed":
+      return "Closed"
+    case "Open":
+      return Duration.toMillis(state.retryAfter) > 0 ? "Open" : "HalfOpen"
+    case "HalfOpen":
+      return state.probing ? "Open" : "HalfOpen"
+  }
+}
+
+const classify = (exit: Exit.Exit<Transport.SubmitResult, Transport.TransportError>): CircuitBreaker.Outcome => {
+  if (Exit.isSuccess(exit)) return CircuitBreaker.success
+  const error = Exit.findErrorOption(exit)
+  if (Option.isNone(error)) return CircuitBreaker.failure()
+  switch (error.value.reason._tag) {
+    // the message's fault, or the carrier asking us to slow down: says nothing about the route's health
+    case "Rejected":
+    case "InvalidNumber":
+    case "Blocked":
+    case "Throttled":
+      return CircuitBreaker.ignored
+    default:
+      return CircuitBreaker.failure()
+  }
+}
+
+const toMillis = (input: Duration.Input | undefined): number | undefined => {
+  if (input === undefined) return undefined
+  const decoded = Duration.fromInput(input)
+  return Option.isSome(decoded) ? Duration.toMillis(decoded.value) : undefined
+}
+
+/**
+ * Builds a router in the current scope (its circuit breakers live there).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options: RouterOptions) {
+  const scope = yield* Scope.Scope
+  const transports = new Map<string, Transport.Transport>()
+  for (let i = 0; i < options.transports.length; i++) {
+    const transport = options.transports[i]!
+    if (transports.has(transport.name)) {
+      return yield* Effect.fail(
+        new RoutingError({ reason: new InvalidRoutingRules({ field: `transports[${i}].name`, problem: "Duplicate transport name" }) })
+      )
+    }
+    transports.set(transport.name, transport)
+  }
+  const names = [...transports.keys()]
+  const initial = options.rules ?? { routes: names.map((name) => ({ name, transport: name })) }
+  const rulesRef = yield* Ref.make(yield* decode(initial, names))
+
+  // stores: explicit, else from the context, else memory
+  const rateStoreLayer = options.stores?.rateLimiter ??
+    Option.match(yield* Effect.serviceOption(RateLimiter.RateLimiterStore), {
+      onNone: () => RateLimiter.layerStoreMemory,
+      onSome: (store) => Layer.succeed(RateLimiter.RateLimiterStore, store)
+    })
+  const breakerStoreLayer = options.stores?.circuitBreaker ??
+    Option.match(yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore), {
+      onNone: () => CircuitBreaker.layerStoreMemory(),
+      onSome: (store) => Layer.succeed(CircuitBreaker.CircuitBreakerStore, store)
+    })
+  const rateStore = yield* Layer.buildWithScope(rateStoreLayer, scope)
+  const breakerStore = yield* Layer.buildWithScope(breakerStoreLayer, scope)
+  const limiter = yield* Effect.provide(RateLimiter.make, rateStore)
+  const breaker = yield* CircuitBreaker.make({
+    tripPolicy: CircuitBreaker.consecutive(Math.max(1, Math.floor(options.circuitBreaker?.failures ?? 5))),
+    openDuration: options.circuitBreaker?.openDuration ?? "30 seconds",
+    onStoreError: "allow"
+  }).pipe(Effect.provide(breakerStore))
+
+  const policy = Retry.policy(options.retry)
+  const seed = options.seed
+  const seedText = seed === undefined ? "" : String(seed)
+  const maxRateWait = toMillis(options.maxRateWait)
+  const terminal = new Set(options.terminalReasons ?? ["InvalidNumber"])
+
+  const circuitKey = (route: string) => `smsforge/Router/circuit/${route}`
+
+  const health = (route: string): Effect.Effect<Health> =>
+    breaker.state(circuitKey(route)).pipe(
+      Effect.map(healthOf),
+      Effect.orElseSucceed((): Health => "Unknown")
+    )
+
+  const fail = (reason: RoutingErrorReason) => Effect.fail(new RoutingError({ reason }))
+
+  const checkRegion = (rules: Rules, request: RouteRequest): Effect.Effect<void, RoutingError> =>
+    Effect.gen(function*() {
+      const violation = RouteRegion.checkContent(rules.regionRules, request)
+      if (violation !== undefined) return yield* fail(new RegionRuleViolation(violation))
+      for (const rule of rules.regionRules) {
+        if (rule.check._tag !== "PerNumberLimit" || !RouteRegion.applies(rule, request)) continue
+        const who = hashKey(request.to.e164)
+        const keyOf = (i: number) => `smsforge/Router/region/${rule.name}/${i}/${who}`
+        // look first (zero tokens), so a refused message counts in no window
+        for (let i = 0; i < rule.check.limits.length; i++) {
+          const limit = rule.check.limits[i]!
+          const seen = yield* Effect.result(limiter.consume({
+            algorithm: "fixed-window",
+            onExceeded: "fail",
+            key: keyOf(i),
+            limit: limit.limit,
+            window: Duration.millis(limit.windowMillis),
+            tokens: 0
+          }))
+          if (Result.isSuccess(seen) && seen.success.remaining < 1) {
+            return yield* fail(new RateLimited({ field: "to", rule: rule.name, retryAfter: seen.success.resetAfter }))
+          }
+        }
+        for (let i = 0; i < rule.check.limits.length; i++) {
+          const limit = rule.check.limits[i]!
+          const consumed = yield* Effect.result(limiter.consume({
+            algorithm: "fixed-window",
+            onExceeded: "fail",
+            key: keyOf(i),
+            limit: limit.limit,
+            window: Duration.millis(limit.windowMillis)
+          }))
+          if (Result.isFailure(consumed)) {
+            const reason = consumed.failure.reason
+            const retryAfter = reason._tag === "RateLimitExceeded" ? reason.retryAfter : Duration.millis(limit.windowMillis)
+            return yield* fail(new RateLimited({ field: "to", rule: rule.name, retryAfter }))
+          }
+        }
+      }
+    })
+
+  const snapshotHealth = (rules: Rules, request: RouteRequest) =>
+    Effect.gen(function*() {
+      const map = new Map<string, Health>()
+      for (const route of rules.routes) {
+        if (RouteSelect.matches(route, request)) map.set(route.name, yield* health(route.name))
+      }
+      return map
+    })
+
+  const planFor = (rules: Rules, request: RouteRequest) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const healthMap = yield* snapshotHealth(rules, request)
+      const planned = RouteSelect.plan(rules, request, {
+        now,
+        seed,
+        health: (route) => healthMap.get(route.name) ?? "Unknown"
+      })
+      if (planned.matched === 0) return yield* fail(new NoRoute({ field: "to" }))
+      return planned
+    })
+
+  const ratesOf = (route: RouteRule, transport: Transport.Transport): ReadonlyArray<readonly [string, number]> => {
+    const rates: Array<readonly [string, number]> = []
+    if (route.maxPerSecond !== undefined) rates.push([`smsforge/Router/rate/route/${route.name}`, route.maxPerSecond])
+    const carrier = transport.capabilities.maxPerSecond
+    if (carrier !== undefined && carrier > 0) rates.push([`smsforge/Router/rate/transport/${transport.name}`, carrier])
+    return rates
+  }
+
+  /** Waits for the route's and the transport's rate slots (shared through the RateLimiter store). */
+  const pace = (rates: ReadonlyArray<readonly [string, number]>, validUntil: number | undefined) =>
+    Effect.gen(function*() {
+      for (const [key, perSecond] of rates) {
+        const slot = yield* limiter.consume({
+          algorithm: "token-bucket",
+          onExceeded: "delay",
+          key,
+          limit: 1,
+          window: Duration.millis(1000 / perSecond)
+        }).pipe(Effect.mapError(() => new RouteSaturated("RateLimiterUnavailable")))
+        const wait = Duration.toMillis(slot.delay)
+        if (wait <= 0) continue
+        if (maxRateWait !== undefined && wait > maxRateWait) return yield* Effect.fail(new RouteSaturated("RouteSaturated"))
+        if (validUntil !== undefined) {
+          const now = yield* Clock.currentTimeMillis
+          if (now + wait > validUntil) return yield* Effect.fail(new RouteSaturated("DeadlineExceeded"))
+        }
+        yield* Effect.sleep(Duration.millis(wait))
+      }
+    })
+
+  // In-process spacing, checked and claimed in one step right before a
+  // submission: a fiber that wakes late from its rate slot must not end up
+  // closer than the spacing to the next one.
+  const lastSubmit = new Map<string, number>()
+  const gate = (rates: ReadonlyArray<readonly [string, number]>): Effect.Effect<void> =>
+    rates.length === 0 ? Effect.void : Effect.gen(function*() {
+      while (true) {
+        const now = yield* Clock.currentTimeMillis
+        let wait = 0
+        for (const [key, perSecond] of rates) {
+          const last = lastSubmit.get(key)
+          if (last !== undefined) wait = Math.max(wait, last + 1000 / perSecond - now)
+        }
+        if (wait <= 1e-6) {
+          for (const [key] of rates) lastSubmit.set(key, now)
+          return
+        }
+        yield* Effect.sleep(Duration.millis(wait))
+      }
+    })
+
+  const tryRoute = (
+    candidate: RouteSelect.Candidate,
+    request: RouteRequest,
+    submission: DispatchSubmission
+  ): Effect.Effect<RouteOutcome> =>
+    Effect.suspend(() => {
+      const route = candidate.route
+      const transport = transports.get(route.transport)!
+      const sent: Transport.Submission = { ...submission, from: candidate.from }
+      let attempts = 0
+      const rates = ratesOf(route, transport)
+      const once = Effect.flatMap(
+        pace(rates, request.validUntil),
+        () =>
+          breaker.execute(
+            Effect.flatMap(gate(rates), () => {
+              attempts++
+              return transport.submit(sent)
+            }),
+            { key: circuitKey(route.name), classify }
+          )
+      )
+      return Retry.retry(once, policy, {
+        seed: `${seedText}\u0000${request.messageId}\u0000${route.name}`,
+        deadline: request.validUntil
+      }).pipe(
+        Effect.result,
+        Effect.map((result): RouteOutcome => {
+          if (Result.isSuccess(result)) return { attempts, result: { _tag: "Submitted", value: result.success } }
+          const error = result.failure
+          const reason = error instanceof RouteSaturated
+            ? error.reason
+            : error._tag === "TransportError"
+            ? error.reason._tag
+            : error.reason._tag
+          return { attempts, result: { _tag: "Failed", reason } }
+        })
+      )
+    })
+
+  const dispatch = (request: RouteRequest, submission: DispatchSubmission): Effect.Effect<Dispatch, RoutingError> =>
+    Effect.gen(function*() {
+      const rules = yield* Ref.get(rulesRef)
+      yield* checkRegion(rules, request)
+      const planned = yield* planFor(rules, request)
+      const decisions: Array<RouteDecision> = []
+      const failures: Array<{ route: string; transport: string; reason: string; attempts: number }> = []
+      for (const s of planned.skipped) {
+        decisions.push({ route: s.route.name, transport: s.route.transport, reason: s.reason, outcome: s.tag, attempts: 0 })
+        failures.push({ route: s.route.name, transport: s.route.transport, reason: s.tag, attempts: 0 })
+      }
+      let total = 0
+      let stop: string | undefined
+      for (const candidate of planned.candidates) {
+        const route = candidate.route
+        if (stop === undefined && request.validUntil !== undefined && (yield* Clock.currentTimeMillis) >= request.validUntil) {
+          stop = "DeadlineExceeded"
+        }
+        if (stop !== undefined) {
+          decisions.push({ route: route.name, transport: route.transport, reason: `${candidate.reason}; not tried: ${stop}`, outcome: stop, attempts: 0 })
+          failures.push({ route: route.name, transport: route.transport, reason: stop, attempts: 0 })
+          continue
+        }
+        const outcome = yield* tryRoute(candidate, request, submission)
+        total += outcome.attempts
+        if (outcome.result._tag === "Submitted") {
+          decisions.push({ route: route.name, transport: route.transport, reason: candidate.reason, outcome: "submitted", attempts: outcome.attempts })
+          const accepted = outcome.result.value
+          return {
+            route: route.name,
+            transport: route.transport,
+            from: candidate.from,
+            providerMessageId: accepted.providerMessageId,
+            segmentIds: accepted.segmentIds,
+            attempts: total,
+            decisions
+          } satisfies Dispatch
+        }
+        const reason = outcome.result.reason
+        decisions.push({ route: route.name, transport: route.transport, reason: candidate.reason, outcome: reason, attempts: outcome.attempts })
+        failures.push({ route: route.name, transport: route.transport, reason, attempts: outcome.attempts })
+        if (terminal.has(reason)) stop = reason
+      }
+      return yield* fail(new AllRoutesFailed({ failures, decisions, attempts: total }))
+    }).pipe(Effect.withSpan("smsforge/Router.dispatch", { attributes: { purpose: request.purpose } }, { captureStackTrace: false }))
+
+  const plan = (request: RouteRequest): Effect.Effect<ReadonlyArray<Candidate>, RoutingError> =>
+    Effect.gen(function*() {
+      const rules = yield* Ref.get(rulesRef)
+      const planned = yield* planFor(rules, request)
+      return planned.candidates.map((c): Candidate => ({
+        route: c.route.name,
+        transport: c.route.transport,
+        from: c.from,
+        cost: c.cost,
+        reason: c.reason
+      }))
+    })
+
+  const setRules = (rules: unknown): Effect.Effect<void, RoutingError> =>
+    Effect.flatMap(decode(rules, names), (decoded) => Ref.set(rulesRef, decoded))
+
+  const routes: Effect.Effect<ReadonlyArray<RouteStatus>> = Effect.gen(function*() {
+    const rules = yield* Ref.get(rulesRef)
+    const out: Array<RouteStatus> = []
+    for (const route of rules.routes) {
+      const carrier = transports.get(route.transport)?.capabilities.maxPerSecond
+      const rates = [route.maxPerSecond, carrier].filter((n): n is number => n !== undefined)
+      const state = yield* breaker.state(circuitKey(route.name)).pipe(
+        Effect.map((s): RouteStatus["circuit"] => s._tag),
+        Effect.orElseSucceed((): RouteStatus["circuit"] => "Unknown")
+      )
+      out.push({
+        name: route.name,
+        transport: route.transport,
+        enabled: route.enabled,
+        circuit: state,
+        maxPerSecond: rates.length === 0 ? undefined : Math.min(...rates)
+      })
+    }
+    return out
+  })
+
+  return Router.of({ dispatch, plan, setRules, routes })
+})
+
+/**
+ * Provides the {@link Router}.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options: RouterOptions): Layer.Layer<Router, RoutingError> => Layer.effect(Router, make(options))

@@ -1,0 +1,847 @@
+/**
+ * The send pipeline: a request goes in, a receipt or a typed failure comes out.
+ *
+ * **Details**
+ * - `send` decodes the request, normalises the recipient, applies idempotency,
+ *   consent, templates and encoding, hands the message to the router and
+ *   records every status change in the MessageStore and on the Events bus.
+ * - `sendAt` in the future stores the message and sends it at that time on
+ *   the Effect clock; `cancel` stops it.
+ * - Delivery receipts and replies come back through `deliveryReceipt` and
+ *   `inbound` (or a transport's own connection) and move statuses only forward.
+ * - `Sms.layer(config)` builds the whole pipeline with in-memory stores;
+ *   `Sms.layerPipeline(config)` leaves the stores to you.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberMap from "effect/FiberMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as RateLimiter from "effect/persistence/RateLimiter"
+import type * as Scope from "effect/Scope"
+import { createHash, randomUUID } from "node:crypto"
+import * as Consent from "./Consent.ts"
+import * as Encoding from "./Encoding.ts"
+import * as Events from "./Events.ts"
+import * as Idempotency from "./Idempotency.ts"
+import * as Inbound from "./Inbound.ts"
+import * as MessageStore from "./MessageStore.ts"
+import * as PhoneNumbers from "./PhoneNumbers.ts"
+import * as Router from "./Router.ts"
+import * as SendRequest from "./SendRequest.ts"
+import * as Templates from "./Templates.ts"
+import * as Transport from "./Transport.ts"
+import * as Verification from "./Verification.ts"
+
+// models
+
+/**
+ * What `send` answers.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Receipt {
+  readonly id: string
+  readonly status: MessageStore.MessageStatus
+  /** E.164. */
+  readonly to: string
+  readonly country: string
+  readonly encoding: Transport.MessageEncoding
+  readonly segmentCount: number
+  /** The route that carried the message; absent until it was submitted. */
+  readonly route?: string | undefined
+  readonly transport?: string | undefined
+  readonly providerMessageId?: string | undefined
+  /** Submissions made, retries and failovers included. */
+  readonly attempts: number
+  /** Epoch milliseconds, for scheduled messages. */
+  readonly sendAt?: number | undefined
+}
+
+/**
+ * One entry of `sendBatch`'s answer, in the order of the requests.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type BatchResult =
+  | { readonly ok: true; readonly receipt: Receipt }
+  | { readonly ok: false; readonly error: SmsError }
+
+/**
+ * What happened to a delivery receipt.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ReceiptOutcome {
+  /** `applied`: the status moved; `ignored`: duplicate or out of order; `pending`: no message yet. */
+  readonly outcome: "applied" | "ignored" | "pending"
+  readonly messageId?: string | undefined
+  readonly status?: MessageStore.MessageStatus | undefined
+}
+
+/**
+ * The pipeline's configuration.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SmsConfig {
+  /** Carriers, in priority order. Without them the `Transport` service is used. */
+  readonly transports?: ReadonlyArray<Transport.Transport | Effect.Effect<Transport.Transport, unknown, Scope.Scope>> | undefined
+  /** Routing rules (see the Router module); one route per transport when absent. */
+  readonly routing?: unknown
+  /** Country for numbers written in national format, ISO 3166 alpha-2. */
+  readonly defaultCountry?: string | undefined
+  readonly numbers?: PhoneNumbers.PhoneNumberPolicy | undefined
+  /** Replace typographic look-alikes so a text stays GSM-7. Default `false`. */
+  readonly smartEncoding?: boolean | undefined
+  /** Longest message accepted, in segments. Default 10. */
+  readonly maxSegments?: number | undefined
+  /** How long an idempotency key holds. Default 24 hours. */
+  readonly idempotencyWindow?: Duration.Input | undefined
+  /** How long carriers keep trying when a request names no validity. Default 48 hours. */
+  readonly validity?: Duration.Input | undefined
+  /** Requests of a batch in flight at once. Default 16. */
+  readonly batchConcurrency?: number | undefined
+  /** How often messages past their validity without a final receipt are expired. Default 1 minute. */
+  readonly expirySweep?: Duration.Input | undefined
+  readonly templates?: ReadonlyArray<Templates.TemplateDefinition> | undefined
+  readonly messages?: MessageStore.MemoryStoreOptions | undefined
+  readonly consent?: Consent.ConsentOptions | undefined
+  readonly inbound?: Inbound.InboundOptions | undefined
+  readonly verification?: Verification.VerificationOptions | undefined
+}
+
+// errors
+
+/**
+ * A scheduled message can no longer be canceled.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class NotCancelable extends Schema.TaggedError<NotCancelable>("smsforge/Sms/NotCancelable")("NotCancelable", {
+  field: Schema.String,
+  status: Schema.String
+}) {}
+
+/**
+ * A message that went through every route without being accepted, retried
+ * again, or a receipt that cannot be read.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const SmsErrorReason = Schema.Union([
+  SendRequest.InvalidRequest,
+  MessageStore.MessageNotFound,
+  NotCancelable,
+  ...PhoneNumbers.PhoneNumberErrorReason.members,
+  ...Templates.TemplateErrorReason.members,
+  ...Consent.ConsentErrorReason.members,
+  ...Router.RoutingErrorReason.members
+])
+
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type SmsErrorReason = typeof SmsErrorReason.Type
+
+/**
+ * Why a request was not sent. `reason._tag` names it: `InvalidRequest`,
+ * `InvalidPhoneNumber`, `ConsentRequired`, `TemplateNotFound`,
+ * `AllRoutesFailed` and so on.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class SmsError extends Schema.TaggedError<SmsError>("smsforge/SmsError")("SmsError", {
+  reason: SmsErrorReason
+}) {
+  override get message(): string {
+    return this.reason.message
+  }
+}
+
+const fail = (reason: SmsErrorReason) => Effect.fail(new SmsError({ reason }))
+
+// service
+
+/**
+ * The pipeline.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Sms extends Context.Service<Sms, {
+  /** Sends one message. The request is untrusted input: anything malformed is an `InvalidRequest`. */
+  readonly send: (request: unknown) => Effect.Effect<Receipt, SmsError>
+  /** Sends many; one result per request, in order. One bad request never fails the others. */
+  readonly sendBatch: (requests: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<BatchResult>>
+  /** A stored message with its status history. */
+  readonly get: (id: string) => Effect.Effect<MessageStore.StoredMessage, SmsError>
+  /** Cancels a message that waits for its `sendAt`. */
+  readonly cancel: (id: string) => Effect.Effect<MessageStore.StoredMessage, SmsError>
+  /** Feeds a delivery receipt in. */
+  readonly deliveryReceipt: (report: unknown) => Effect.Effect<ReceiptOutcome, SmsError>
+  /** Feeds a reply in: keywords change consent and the confirmation goes out. */
+  readonly inbound: (message: unknown) => Effect.Effect<Inbound.InboundResult, SmsError>
+  /** Messages that ended `failed`, oldest first. */
+  readonly deadLetters: (options?: { readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<MessageStore.StoredMessage>>
+  /** Sends a failed message again as a new message. */
+  readonly retry: (id: string) => Effect.Effect<Receipt, SmsError>
+}>()("smsforge/Sms") {}
+
+const toReceipt = (message: MessageStore.StoredMessage): Receipt => ({
+  id: message.id,
+  status: message.status,
+  to: message.to,
+  country: message.country,
+  encoding: message.encoding,
+  segmentCount: message.segmentCount,
+  route: message.route,
+  transport: message.transport,
+  providerMessageId: message.providerMessageId,
+  attempts: message.attempts,
+  sendAt: message.sendAt
+})
+
+const deliveryToStatus: Record<Transport.DeliveryStatus, MessageStore.MessageStatus | undefined> = {
+  enroute: undefined,
+  delivered: "delivered",
+  undelivered: "undelivered",
+  expired: "expired",
+  rejected: "rejected",
+  failed: "failed"
+}
+
+const ReportInput = Schema.Struct({
+  providerMessageId: Schema.String.check(Schema.isMinLength(1)),
+  transport: Schema.String.check(Schema.isMinLength(1)),
+  status: Schema.String.check(Schema.isMinLength(1)),
+  errorCode: Schema.optional(Schema.String),
+  at: Schema.optional(Schema.Union([Schema.Finite, Schema.String, Schema.Date]))
+})
+const decodeReport = Schema.decodeUnknownResult(ReportInput)
+
+const fingerprint = (request: SendRequest.DecodedRequest, to: string): string =>
+  createHash("sha256")
+    .update(JSON.stringify([to, request.content, request.from, request.purpose, request.sendAt, request.metadata]))
+    .digest("base64url")
+
+const newId = (): string => `msg_${randomUUID().replaceAll("-", "")}`
+
+/**
+ * Builds the pipeline from its services.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(
+  config: SmsConfig,
+  transports: ReadonlyArray<Transport.Transport>
+) {
+  const phones = yield* PhoneNumbers.PhoneNumbers
+  const templates = yield* Templates.Templates
+  const router = yield* Router.Router
+  const store = yield* MessageStore.MessageStore
+  const keys = yield* Idempotency.IdempotencyStore
+  const consent = yield* Effect.serviceOption(Consent.Consent)
+  const inboundService = yield* Inbound.Inbound
+  const logNumbers = yield* Events.LogPhoneNumbers
+  const events = yield* Effect.serviceOption(Events.Events)
+  const scheduled = yield* FiberMap.make<string>()
+
+  const maxSegments = config.maxSegments ?? 10
+  const idempotencyWindow = Duration.fromInputUnsafe(config.idempotencyWindow ?? "24 hours")
+  const defaultValidity = Duration.toMillis(config.validity ?? "48 hours")
+  const concurrency = config.batchConcurrency ?? 16
+  const smartEncoding = config.smartEncoding ?? false
+  const policy = config.numbers ?? {}
+  const phoneOptions = config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }
+  const withReceipts = new Set(transports.filter((t) => t.capabilities.deliveryReceipts).map((t) => t.name))
+  const byName = new Map(transports.map((t) => [t.name, t]))
+  // Sends are counted only for purposes with a frequency cap, so memory does not grow otherwise.
+  const capped = new Set(Object.keys(config.consent?.frequencyCaps ?? {}))
+  // Sends in flight by message id, so a racing duplicate waits for the first outcome.
+  const inflight = new Map<string, Deferred.Deferred<Receipt, SmsError>>()
+  // Receipts that arrived before their submit answer, by transport and provider id.
+  const early = new Map<string, { readonly report: Transport.DeliveryReport; readonly keptUntil: number }>()
+
+  const publish = (event: Events.SmsEvent) =>
+    events._tag === "Some" ? events.value.publish(event) : Effect.void
+
+  const changed = (message: MessageStore.StoredMessage, previous?: MessageStore.MessageStatus) => {
+    const last = message.history[message.history.length - 1]
+    return publish({
+      _tag: "StatusChanged",
+      messageId: message.id,
+      tenant: message.tenant,
+      status: message.status,
+      previous,
+      reason: last?.reason,
+      route: message.route,
+      to: logNumbers ? message.to : undefined,
+      at: last?.at ?? message.createdAt
+    })
+  }
+
+  const move = (
+    message: MessageStore.StoredMessage,
+    status: MessageStore.MessageStatus,
+    patch?: MessageStore.MessagePatch,
+    reason?: string
+  ) =>
+    Effect.gen(function*() {
+      const at = yield* Clock.currentTimeMillis
+      const next = yield* store.transition(message.id, { status, at, reason }, patch)
+      yield* changed(next, message.status)
+      return next
+    })
+
+  const applyReport = (
+    message: MessageStore.StoredMessage,
+    report: Transport.DeliveryReport
+  ): Effect.Effect<ReceiptOutcome> =>
+    Effect.gen(function*() {
+      const status = deliveryToStatus[report.status]
+      if (status === undefined) return { outcome: "ignored", messageId: message.id, status: message.status } as const
+      let target: MessageStore.MessageStatus = status
+      const parts = message.segmentIds
+      if (parts !== undefined && parts.length > 1 && parts.includes(report.providerMessageId)) {
+        const statuses = { ...message.segmentStatuses, [report.providerMessageId]: status }
+        const annotated = yield* Effect.orDie(store.annotate(message.id, { segmentStatuses: statuses }))
+        const failedPart = parts.map((id) => statuses[id]).find((s) => s !== undefined && s !== "delivered")
+        if (failedPart !== undefined) target = failedPart
+        else if (parts.every((id) => statuses[id] === "delivered")) target = "delivered"
+        else return { outcome: "applied", messageId: message.id, status: annotated.status } as const
+      }
+      const moved = yield* Effect.result(move(message, target, undefined, report.errorCode ?? report.providerStatus))
+      return Result.isSuccess(moved)
+        ? { outcome: "applied", messageId: message.id, status: moved.success.status } as const
+        : { outcome: "ignored", messageId: message.id, status: message.status } as const
+    })
+
+  const earlyKey = (transport: string, id: string) => `${transport}\u0000${id}`
+
+  const receive = (report: Transport.DeliveryReport): Effect.Effect<ReceiptOutcome> =>
+    Effect.gen(function*() {
+      const found = yield* store.findByProviderId(report.transport, report.providerMessageId)
+      if (Option.isSome(found)) return yield* applyReport(found.value, report)
+      const now = yield* Clock.currentTimeMillis
+      for (const [key, entry] of early) {
+        if (entry.keptUntil > now && early.size < 10_000) break
+        early.delete(key)
+      }
+      early.set(earlyKey(report.transport, report.providerMessageId), { report, keptUntil: now + 10 * 60_000 })
+      return { outcome: "pending" } as const
+    })
+
+  const applyEarly = (message: MessageStore.StoredMessage) =>
+    Effect.gen(function*() {
+      if (early.size === 0 || message.transport === undefined) return
+      for (const id of [message.providerMessageId, ...(message.segmentIds ?? [])]) {
+        if (id === undefined) continue
+        const key = earlyKey(message.transport, id)
+        const entry = early.get(key)
+        if (entry === undefined) continue
+        early.delete(key)
+        const current = yield* store.get(message.id)
+        if (Option.isSome(current)) yield* applyReport(current.value, entry.report)
+      }
+    })
+
+  const dispatch = (message: MessageStore.StoredMessage, template: Templates.Rendered | undefined) =>
+    Effect.gen(function*() {
+      const queued = yield* Effect.orDie(move(message, "queued"))
+      const number = yield* Effect.orDie(phones.normalize(message.to))
+      const result = yield* Effect.result(router.dispatch(
+        {
+          messageId: message.id,
+          to: number,
+          purpose: message.purpose,
+          tenant: message.tenant,
+          from: message.from,
+          text: message.text,
+          segmentCount: message.segmentCount,
+          encoding: message.encoding,
+          validUntil: message.validUntil,
+          template: template === undefined ? undefined : { id: template.id, approved: template.approved }
+        },
+        {
+          to: message.to,
+          from: message.from,
+          text: message.text,
+          segments: Encoding.analyze(message.text, { smartEncoding: false }).segments,
+          encoding: message.encoding,
+          validUntil: message.validUntil,
+          clientReference: message.id,
+          purpose: message.purpose,
+          template: template === undefined ? undefined : {
+            id: template.id,
+            version: template.version,
+            providerTemplateCode: template.providerTemplateCode,
+            variables: template.variables
+          }
+        }
+      ))
+      if (Result.isFailure(result)) {
+        const error = result.failure
+        yield* Effect.orDie(move(queued, "failed", { attempts: Router.attemptsOf(error), decisions: Router.decisionsOf(error) }, error.reason._tag))
+        return yield* fail(error.reason)
+      }
+      const sent = result.success
+      const submitted = yield* Effect.orDie(move(queued, "submitted", {
+        route: sent.route,
+        transport: sent.transport,
+        from: sent.from,
+        providerMessageId: sent.providerMessageId,
+        segmentIds: sent.segmentIds,
+        attempts: sent.attempts,
+        decisions: sent.decisions
+      }))
+      yield* applyEarly(submitted)
+      if (consent._tag === "Some" && capped.has(submitted.purpose)) {
+        yield* consent.value.record(submitted.to, submitted.purpose, submitted.history[submitted.history.length - 1]?.at, submitted.tenant)
+      }
+      return toReceipt(submitted)
+    })
+
+  const accept = (request: SendRequest.DecodedRequest, number: PhoneNumbers.PhoneNumber, id: string, bypassConsent: boolean) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      let sendAt = request.sendAt !== undefined && request.sendAt > now ? request.sendAt : undefined
+      if (!bypassConsent && consent._tag === "Some") {
+        const decision = yield* consent.value.check({
+          to: number.e164,
+          country: number.country,
+          purpose: request.purpose,
+          tenant: request.tenant,
+          at: sendAt ?? now
+        }).pipe(Effect.mapError((error) => new SmsError({ reason: error.reason })))
+        if (decision._tag === "Defer") sendAt = decision.until
+      }
+      let rendered: Templates.Rendered | undefined
+      let text: string
+      if (request.content._tag === "Template") {
+        rendered = yield* templates.render({
+          id: request.content.id,
+          locale: request.content.locale,
+          variables: request.content.variables
+        }).pipe(Effect.mapError((error) => new SmsError({ reason: error.reason })))
+        text = rendered.text
+      } else {
+        text = request.content.text
+      }
+      const analysis = Encoding.analyze(text, { smartEncoding })
+      if (analysis.segments.length > maxSegments) {
+        return yield* fail(new SendRequest.InvalidRequest({
+          field: request.content._tag === "Template" ? "variables" : "text",
+          problem: `longer than ${maxSegments} segments`
+        }))
+      }
+      const message: MessageStore.StoredMessage = {
+        id,
+        tenant: request.tenant,
+        to: number.e164,
+        country: number.country,
+        from: request.from,
+        purpose: request.purpose,
+        text: analysis.text,
+        encoding: analysis.encoding,
+        segmentCount: analysis.segments.length,
+        template: rendered === undefined
+          ? undefined
+          : { id: rendered.id, version: rendered.version, locale: rendered.locale },
+        status: "accepted",
+        history: [{ status: "accepted", at: now }],
+        attempts: 0,
+        decisions: [],
+        idempotencyKey: request.idempotencyKey,
+        createdAt: now,
+        sendAt,
+        validUntil: (sendAt ?? now) + (request.validity ?? defaultValidity),
+        metadata: request.metadata
+      }
+      yield* store.insert(message)
+      yield* changed(message)
+      if (sendAt === undefined) return yield* dispatch(message, rendered)
+      // Consent is asked again when the time comes: the person may have opted out meanwhile.
+      const recheck = bypassConsent || consent._tag === "None"
+        ? Effect.succeed(message)
+        : consent.value.check({ to: message.to, country: message.country, purpose: message.purpose, tenant: message.tenant }).pipe(
+          Effect.as(message),
+          Effect.catch((error) =>
+            Effect.andThen(
+              Effect.ignore(move(message, "rejected", undefined, error.reason._tag)),
+              Effect.fail(new SmsError({ reason: error.reason }))
+            )
+          )
+        )
+      yield* FiberMap.run(
+        scheduled,
+        id,
+        Effect.sleep(Duration.millis(sendAt - now)).pipe(
+          Effect.andThen(recheck),
+          Effect.andThen((current) => dispatch(current, rendered)),
+          Effect.ignore
+        )
+      )
+      return toReceipt(message)
+    })
+
+  const sendDecoded = (request: SendRequest.DecodedRequest, bypassConsent: boolean) =>
+    Effect.gen(function*() {
+      const number = yield* phones.normalize(request.to, phoneOptions).pipe(
+        Effect.flatMap((n) => phones.check(n, policy)),
+        Effect.mapError((error) => new SmsError({ reason: error.reason }))
+      )
+      const id = newId()
+      if (request.idempotencyKey === undefined) return yield* accept(request, number, id, bypassConsent)
+      const key = Idempotency.scopedKey(request.tenant, request.idempotencyKey)
+      const print = fingerprint(request, number.e164)
+      const held = yield* keys.reserve(key, { messageId: id, fingerprint: print }, idempotencyWindow)
+      if (Option.isSome(held)) {
+        if (held.value.fingerprint !== print) {
+          return yield* fail(new SendRequest.InvalidRequest({ field: "idempotencyKey", problem: "already used for a different request" }))
+        }
+        const running = inflight.get(held.value.messageId)
+        if (running !== undefined) return yield* Deferred.await(running)
+        const first = yield* store.get(held.value.messageId)
+        if (Option.isSome(first)) return toReceipt(first.value)
+        return yield* fail(new MessageStore.MessageNotFound({ field: "idempotencyKey" }))
+      }
+      const done = Deferred.makeUnsafe<Receipt, SmsError>()
+      inflight.set(id, done)
+      const exit = yield* Effect.exit(accept(request, number, id, bypassConsent))
+      inflight.delete(id)
+      Deferred.doneUnsafe(done, exit)
+      if (Exit.isFailure(exit)) {
+        // Refused before anything was stored: the key may be used again.
+        const stored = yield* store.get(id)
+        if (Option.isNone(stored)) yield* keys.release(key, id)
+      }
+      return yield* exit
+    })
+
+  const send = (input: unknown, bypassConsent = false): Effect.Effect<Receipt, SmsError> =>
+    Effect.suspend(() => {
+      const decoded = SendRequest.decode(input)
+      return Result.isFailure(decoded) ? fail(decoded.failure) : sendDecoded(decoded.success, bypassConsent)
+    })
+
+  const get = (id: string) =>
+    Effect.flatMap(store.get(id), (found) =>
+      Option.isSome(found) ? Effect.succeed(found.value) : fail(new MessageStore.MessageNotFound({ field: "id" })))
+
+  const deliveryReceipt = (input: unknown): Effect.Effect<ReceiptOutcome, SmsError> =>
+    Effect.gen(function*() {
+      const decoded = decodeReport(input)
+      if (Result.isFailure(decoded)) {
+        return yield* fail(new SendRequest.InvalidRequest({ field: "receipt", problem: "not a delivery receipt" }))
+      }
+      const report = decoded.success
+      const transport = byName.get(report.transport)
+      if (transport === undefined) {
+        return yield* fail(new SendRequest.InvalidRequest({ field: "transport", problem: "not a configured transport" }))
+      }
+      const status = transport.mapStatus(report.status)
+      if (status === undefined) {
+        return yield* fail(new SendRequest.InvalidRequest({ field: "status", problem: "not a status this transport reports" }))
+      }
+      const at = report.at === undefined
+        ? yield* Clock.currentTimeMillis
+        : typeof report.at === "number"
+        ? report.at
+        : new Date(report.at).getTime()
+      return yield* receive({
+        _tag: "DeliveryReport",
+        transport: report.transport,
+        providerMessageId: report.providerMessageId,
+        status,
+        providerStatus: report.status,
+        errorCode: report.errorCode,
+        at: Number.isFinite(at) ? at : yield* Clock.currentTimeMillis
+      })
+    })
+
+  const inbound = (input: unknown): Effect.Effect<Inbound.InboundResult, SmsError> =>
+    Effect.gen(function*() {
+      const result = yield* inboundService.handle(input).pipe(
+        Effect.mapError((error) => new SmsError({ reason: error.reason }))
+      )
+      yield* publish({
+        _tag: "InboundReceived",
+        transport: result.message.transport,
+        action: result.action,
+        text: result.message.text,
+        from: logNumbers ? result.message.from : undefined,
+        at: result.message.receivedAt
+      })
+      const reply = result.replyMessage
+      if (reply !== undefined) {
+        // The confirmation of an opt-out must still reach the person who opted out.
+        yield* Effect.ignore(send({
+          to: reply.to,
+          text: reply.text,
+          from: reply.from,
+          purpose: reply.purpose,
+          ...(reply.tenant === undefined ? {} : { tenant: reply.tenant })
+        }, reply.bypassConsent))
+      }
+      return result
+    })
+
+  const onFeedback = (feedback: Transport.Feedback): Effect.Effect<void> =>
+    feedback._tag === "DeliveryReport"
+      ? Effect.asVoid(receive(feedback))
+      : Effect.asVoid(Effect.ignore(inbound(feedback)))
+  yield* Effect.forEach(transports, (t) => t.listen(onFeedback), { discard: true })
+
+  // Messages past their validity without a final receipt end `expired`.
+  const expireDue = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const waiting = yield* store.list({ status: "submitted" })
+    for (const message of waiting) {
+      if (message.validUntil !== undefined && message.validUntil <= now && withReceipts.has(message.transport ?? "")) {
+        yield* Effect.ignore(move(message, "expired", undefined, "validity period passed"))
+      }
+    }
+  })
+  yield* Effect.forkScoped(Effect.repeat(expireDue, Schedule.spaced(config.expirySweep ?? "1 minute")))
+
+  return Sms.of({
+    send: (request) => send(request),
+    sendBatch: (requests) =>
+      Effect.forEach(
+        requests,
+        (request) =>
+          Effect.match(send(request), {
+            onFailure: (error): BatchResult => ({ ok: false, error }),
+            onSuccess: (receipt): BatchResult => ({ ok: true, receipt })
+          }),
+        { concurrency }
+      ),
+    get,
+    cancel: (id) =>
+      Effect.gen(function*() {
+        const message = yield* get(id)
+        if (message.status !== "accepted" || message.sendAt === undefined) {
+          return yield* fail(new NotCancelable({ field: "id", status: message.status }))
+        }
+        yield* FiberMap.remove(scheduled, id)
+        return yield* move(message, "canceled", undefined, "canceled").pipe(
+          Effect.mapError(() => new SmsError({ reason: new NotCancelable({ field: "id", status: message.status }) }))
+        )
+      }),
+    deliveryReceipt,
+    inbound,
+    deadLetters: (options) => store.list({ status: "failed", limit: options?.limit }),
+    retry: (id) =>
+      Effect.gen(function*() {
+        const message = yield* get(id)
+        if (message.status !== "failed") {
+          return yield* fail(new SendRequest.InvalidRequest({ field: "id", problem: "not a failed message" }))
+        }
+        const now = yield* Clock.currentTimeMillis
+        const again: MessageStore.StoredMessage = {
+          ...message,
+          id: newId(),
+          status: "accepted",
+          history: [{ status: "accepted", at: now, reason: `retry of ${message.id}` }],
+          attempts: 0,
+          decisions: [],
+          route: undefined,
+          transport: undefined,
+          providerMessageId: undefined,
+          segmentIds: undefined,
+          idempotencyKey: undefined,
+          createdAt: now,
+          sendAt: undefined,
+          validUntil: now + defaultValidity
+        }
+        yield* store.insert(again)
+        yield* changed(again)
+        return yield* dispatch(again, undefined)
+      })
+  })
+})
+
+const resolveTransports = (config: SmsConfig) =>
+  Effect.gen(function*() {
+    const given = yield* Effect.forEach(config.transports ?? [], (t) =>
+      Effect.isEffect(t) ? Effect.orDie(t) : Effect.succeed(t))
+    if (given.length > 0) return given
+    const single = yield* Effect.serviceOption(Transport.Transport)
+    return Option.isSome(single) ? [single.value] : []
+  })
+
+const verificationStatus: Record<MessageStore.MessageStatus, "pending" | "delivered" | "failed"> = {
+  accepted: "pending",
+  queued: "pending",
+  submitted: "pending",
+  delivered: "delivered",
+  failed: "failed",
+  undelivered: "failed",
+  expired: "failed",
+  rejected: "failed",
+  canceled: "failed"
+}
+
+// Verification codes go through the pipeline on SMS; voice and email codes go
+// straight to a transport of that channel, and are stored so receipts match.
+const makeVerificationSender = (transports: ReadonlyArray<Transport.Transport>) =>
+  Effect.gen(function*() {
+    const sms = yield* Sms
+    const store = yield* MessageStore.MessageStore
+    const phones = yield* PhoneNumbers.PhoneNumbers
+    const sendError = (code: string) => new Verification.VerificationSendError({ code })
+    return Verification.VerificationSender.of({
+      send: ({ channel, tenant, text, to }) => {
+        if (channel === "sms") {
+          return sms.send({ to, text, purpose: "transactional", ...(tenant === undefined ? {} : { tenant }) }).pipe(
+            Effect.map((receipt) => ({ messageId: receipt.id })),
+            Effect.mapError((error) => sendError(error.reason._tag))
+          )
+        }
+        const transport = transports.find((t) => t.capabilities.channel === channel)
+        if (transport === undefined) return Effect.fail(sendError("NoTransportForChannel"))
+        return Effect.gen(function*() {
+          const number = yield* Effect.mapError(phones.normalize(to), (e) => sendError(e.reason._tag))
+          const now = yield* Clock.currentTimeMillis
+          const id = newId()
+          const result = yield* transport.submit({
+            to: number.e164,
+            text,
+            segments: [text],
+            encoding: Encoding.analyze(text).encoding,
+            clientReference: id,
+            purpose: "transactional"
+          }).pipe(Effect.mapError((e) => sendError(e.reason._tag)))
+          yield* store.insert({
+            id,
+            tenant,
+            to: number.e164,
+            country: number.country,
+            purpose: "transactional",
+            text,
+            encoding: "UCS-2",
+            segmentCount: 1,
+            status: "submitted",
+            history: [{ status: "submitted", at: now, reason: channel }],
+            route: transport.name,
+            transport: transport.name,
+            providerMessageId: result.providerMessageId,
+            attempts: 1,
+            decisions: [],
+            createdAt: now
+          })
+          yield* Effect.orDie(store.annotate(id, { providerMessageId: result.providerMessageId, transport: transport.name }))
+          return { messageId: id }
+        })
+      },
+      deliveryStatus: (messageId) =>
+        Effect.map(store.get(messageId), (m) => (Option.isSome(m) ? verificationStatus[m.value.status] : "pending"))
+    })
+  })
+
+/**
+ * The stores the pipeline keeps its state in; `Sms.layer` provides memory
+ * ones, and Redis- or SQL-backed layers can replace any of them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Stores =
+  | MessageStore.MessageStore
+  | Idempotency.IdempotencyStore
+  | Templates.TemplateStore
+  | Consent.ConsentStore
+  | Verification.VerificationStore
+  | RateLimiter.RateLimiter
+
+/**
+ * The services `Sms.layer` provides.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Services =
+  | Sms
+  | Stores
+  | PhoneNumbers.PhoneNumbers
+  | Templates.Templates
+  | Router.Router
+  | Consent.Consent
+  | Inbound.Inbound
+  | Events.Events
+  | Verification.Verification
+
+/**
+ * The pipeline on stores you provide.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerPipeline = (
+  config: SmsConfig = {}
+): Layer.Layer<Exclude<Services, Stores>, SmsError | Router.RoutingError | Templates.TemplateError | Verification.VerificationError, Stores> =>
+  Layer.unwrap(Effect.map(resolveTransports(config), (transports) => {
+    const base = Layer.mergeAll(
+      PhoneNumbers.layer({
+        ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
+        ...(config.numbers === undefined ? {} : { policy: config.numbers })
+      }),
+      Router.layer({ rules: config.routing, transports }),
+      Templates.layer({ templates: config.templates ?? [] }),
+      Events.layer(),
+      Consent.layer(config.consent ?? {})
+    )
+    const inbound = Inbound.layer({ defaultCountry: config.defaultCountry, ...config.inbound }).pipe(
+      Layer.provideMerge(base)
+    )
+    const sms = Layer.effect(Sms, make(config, transports)).pipe(Layer.provideMerge(inbound))
+    const verification = Verification.layer(config.verification ?? {}).pipe(
+      Layer.provide(Layer.effect(Verification.VerificationSender, makeVerificationSender(transports))),
+      Layer.provideMerge(sms)
+    )
+    return verification
+  }))
+
+/**
+ * In-memory stores for every part of the pipeline.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerStoresMemory = (config: SmsConfig = {}): Layer.Layer<Stores> =>
+  Layer.mergeAll(
+    MessageStore.layerMemory(config.messages ?? {}),
+    Idempotency.layerMemory(),
+    Templates.layerStoreMemory,
+    Consent.layerStoreMemory,
+    Verification.layerStoreMemory,
+    RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory))
+  )
+
+/**
+ * The whole pipeline with in-memory stores: nothing to start.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (config: SmsConfig = {}): Layer.Layer<Services, SmsError | Router.RoutingError | Templates.TemplateError | Verification.VerificationError> =>
+  layerPipeline(config).pipe(Layer.provideMerge(layerStoresMemory(config)))

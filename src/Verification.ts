@@ -1,0 +1,1743 @@
+/**
+ * One-time-code verification: send a code to a phone number, check what the
+ * person typed, with resends, channel fallback, authenticator-app (TOTP)
+ * codes and the fraud guards a hosted verify product has.
+ *
+ * **Details**
+ * - Codes are RFC 4226 HOTP values computed by otplib from a per-verification
+ *   secret and a counter that moves on every resend, so a resend replaces the
+ *   code and the old one stops working. The secret is derived from a random
+ *   nonce (stored) and a pepper (kept in memory), and only a keyed hash of the
+ *   current code is stored; checks compare hashes in constant time. No code
+ *   appears in a result, error, event or log line.
+ * - `check` answers `approved` once; the verification is then spent. A wrong
+ *   code answers `pending` until `maxChecks` wrong codes (5 by default), after
+ *   which every check, the right code included, fails with `TooManyAttempts`.
+ * - Resends honour a cooldown (30 s) and a per-recipient send window
+ *   (5 per 10 minutes); both errors carry `retryAfter`.
+ * - Fraud guards run before every send: a country allow-list and number types
+ *   (premium-rate and unknown types refused), rate limits per recipient,
+ *   per number prefix, per client key (an IP address, a device id) and per
+ *   tenant through `effect/persistence` `RateLimiter`, and a velocity guard
+ *   that blocks a number range (country code and first digits) when sends to
+ *   it spike without successful checks (SMS pumping). Every block is published
+ *   as a `Blocked` event.
+ * - With more than one channel configured, a send that has no delivery
+ *   receipt after `fallbackAfter` is repeated, with the same code, on the next
+ *   channel by a fiber scoped to the layer. The verification records which
+ *   channel delivered.
+ *
+ * **Gotchas**
+ * - The pepper is random per process unless configured. Instances sharing a
+ *   Redis or SQL `VerificationStore` must share one `pepper`, or a code sent by
+ *   one instance is refused by another.
+ * - The velocity guard keeps its counters in the process; each instance
+ *   guards its own traffic.
+ * - Expiries are counted when they are observed (a check, resend, cancel or
+ *   start after the time to live), not by a timer.
+ *
+ * **Example** (Sign-up with a code)
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Verification } from "smsforge"
+ *
+ * const signUp = Effect.gen(function*() {
+ *   const verify = yield* Verification.Verification
+ *   const started = yield* verify.start({ to: "+447700900123" })
+ *   const checked = yield* verify.check({ verificationId: started.verificationId, code: "123456" })
+ *   return checked.status // "approved" | "pending" | "expired" | "canceled"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as RateLimiter from "effect/persistence/RateLimiter"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Events from "./Events.ts"
+import * as otp from "./internal/otp.ts"
+import * as texts from "./internal/verificationText.ts"
+import { makeVelocityGuard } from "./internal/verificationVelocity.ts"
+import { type E164, type NumberType, type PhoneNumber, PhoneNumberError, PhoneNumbers } from "./PhoneNumbers.ts"
+
+// models
+
+/**
+ * How a code reaches the person.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export const Channel = Schema.Literals(["sms", "voice", "email"])
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type Channel = typeof Channel.Type
+
+/**
+ * Where a verification stands.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type VerificationStatus = "pending" | "approved" | "expired" | "canceled"
+
+/**
+ * Sends a code.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StartRequest {
+  /** The recipient, E.164 or national format with `defaultCountry`. */
+  readonly to: string
+  /** The first channel; the layer's first channel when absent. */
+  readonly channel?: Channel | undefined
+  /** BCP 47 tag (`"pt-BR"`); picks the built-in text's language, English when unknown. */
+  readonly locale?: string | undefined
+  /** Separates verifications and rate limits of different customers of the host. */
+  readonly tenant?: string | undefined
+  /** The caller's IP address or client id, for the per-client rate limit. */
+  readonly clientKey?: string | undefined
+  /** ISO 3166-1 alpha-2 country for national-format input. */
+  readonly defaultCountry?: string | undefined
+}
+
+/**
+ * A pending verification, as `start` and `resend` answer it. Never the code.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StartResult {
+  readonly verificationId: string
+  readonly to: E164
+  readonly channel: Channel
+  readonly status: "pending"
+  /** Epoch milliseconds. */
+  readonly expiresAt: number
+  /** Codes sent for this verification so far, fallbacks included. */
+  readonly sendAttempts: number
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type StartInput = StartRequest
+
+/**
+ * Names a verification: by id, or by recipient (the latest verification of
+ * that number in the tenant).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface VerificationTarget {
+  readonly verificationId?: string | undefined
+  readonly to?: string | undefined
+  readonly tenant?: string | undefined
+  readonly defaultCountry?: string | undefined
+}
+
+/**
+ * A code to check.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CheckRequest extends VerificationTarget {
+  /** What the person typed; spaces and dashes are ignored. */
+  readonly code: string
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type CheckInput = CheckRequest
+
+/**
+ * The answer to a check.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CheckResult {
+  readonly verificationId: string
+  readonly to: E164
+  readonly status: VerificationStatus
+  /** The channel that delivered the code, or the latest one used. */
+  readonly channel: Channel
+  /** Wrong codes still allowed before the verification locks. */
+  readonly attemptsLeft: number
+  /** Epoch milliseconds. */
+  readonly expiresAt: number
+}
+
+/**
+ * Sends a new code for a pending verification.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ResendRequest extends VerificationTarget {
+  readonly channel?: Channel | undefined
+  readonly locale?: string | undefined
+  readonly clientKey?: string | undefined
+}
+
+/**
+ * What a verification looks like from outside: no code, no secret.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface VerificationInfo {
+  readonly verificationId: string
+  readonly to: E164
+  readonly country: string
+  readonly tenant?: string | undefined
+  readonly status: VerificationStatus
+  /** The channel that delivered the code, or the latest one used. */
+  readonly channel: Channel
+  /** Set once a delivery receipt or a successful check showed which channel worked. */
+  readonly deliveredChannel?: Channel | undefined
+  readonly locked: boolean
+  readonly sendAttempts: number
+  readonly wrongChecks: number
+  readonly createdAt: number
+  readonly expiresAt: number
+  readonly approvedAt?: number | undefined
+  readonly sends: ReadonlyArray<{ readonly channel: Channel; readonly at: number; readonly fallback: boolean }>
+}
+
+/**
+ * An authenticator-app enrolment: the URI to show as a QR code.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TotpEnrollment {
+  readonly subject: string
+  /** `otpauth://totp/…`; it contains the secret, so show it once and do not log it. */
+  readonly uri: Redacted.Redacted<string>
+  readonly secret: Redacted.Redacted<string>
+}
+
+/**
+ * The answer to an authenticator-app check.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TotpCheckResult {
+  readonly subject: string
+  readonly status: "approved" | "pending"
+  readonly attemptsLeft: number
+}
+
+/**
+ * Counts per country since the layer started.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface CountryStats {
+  readonly starts: number
+  readonly sends: number
+  readonly approvals: number
+  readonly expiries: number
+  readonly blocks: number
+  /** approvals / starts, 0 before the first start. */
+  readonly conversion: number
+}
+
+/**
+ * Conversion numbers, overall and per country.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface VerificationStats extends CountryStats {
+  readonly countries: Readonly<Record<string, CountryStats>>
+  readonly blockedRanges: ReadonlyArray<{ readonly range: string; readonly until: number }>
+}
+
+/**
+ * A rate limit: at most `limit` sends per `window`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RateLimit {
+  readonly limit: number
+  readonly window: Duration.Input
+}
+
+/**
+ * Layer options; every field has a default.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface VerificationOptions {
+  /** Digits per code, 4 to 10. Default 6. */
+  readonly codeLength?: number | undefined
+  /** Time to live of a code. Default 10 minutes. */
+  readonly ttl?: Duration.Input | undefined
+  /** Wrong checks before a verification locks. Default 5. */
+  readonly maxChecks?: number | undefined
+  /** Minimum time between two sends of one verification. Default 30 seconds. */
+  readonly resendCooldown?: Duration.Input | undefined
+  /** Sends per recipient and window. Default 5 per 10 minutes. */
+  readonly maxSends?: RateLimit | undefined
+  /** Channels in fallback order. Default `["sms"]` (no fallback). */
+  readonly channels?: ReadonlyArray<Channel> | undefined
+  /** How long a send may stay without a delivery receipt before the next channel is tried. Default 30 seconds. */
+  readonly fallbackAfter?: Duration.Input | undefined
+  /** How long a finished verification is kept for `expired` / `canceled` answers. Default 1 hour. */
+  readonly retention?: Duration.Input | undefined
+  /** Key for code hashes and secrets. Random per process by default; share one between instances that share a store. */
+  readonly pepper?: Redacted.Redacted<string> | Uint8Array | undefined
+  /** Prefixed to the built-in texts: `"Acme: Your verification code is …"`. */
+  readonly brand?: string | undefined
+  /** Replaces the built-in texts. The result must contain `code`. */
+  readonly text?: ((context: {
+    readonly code: string
+    readonly minutes: number
+    readonly locale: string
+    readonly channel: Channel
+    readonly brand?: string | undefined
+  }) => string) | undefined
+  /** Countries (ISO alpha-2) a code may be sent to; all when absent. */
+  readonly allowedCountries?: ReadonlyArray<string> | undefined
+  /** Number types a code may be sent to. Default mobile and fixed-line-or-mobile. */
+  readonly allowedTypes?: ReadonlyArray<NumberType> | undefined
+  readonly defaultCountry?: string | undefined
+  /**
+   * Rate limits; `false` turns one off. Defaults: prefix 200 per hour (3
+   * national digits), client key 20 per hour, tenant 1,000 per minute;
+   * `recipient` is off because `maxSends` limits each recipient already — set
+   * it for a longer window (10 per day, say).
+   */
+  readonly rateLimits?: {
+    readonly recipient?: RateLimit | false | undefined
+    readonly prefix?: (RateLimit & { readonly digits?: number | undefined }) | false | undefined
+    readonly client?: RateLimit | false | undefined
+    readonly tenant?: RateLimit | false | undefined
+  } | undefined
+  /** The SMS-pumping velocity guard; `false` turns it off. */
+  readonly velocity?: {
+    readonly window?: Duration.Input | undefined
+    /** Sends without a successful check allowed per range and window. Default 30. */
+    readonly maxUnconverted?: number | undefined
+    readonly blockFor?: Duration.Input | undefined
+    /** National digits after the country code that name a range. Default 4. */
+    readonly rangeDigits?: number | undefined
+  } | false | undefined
+  /** Authenticator-app settings. */
+  readonly totp?: {
+    readonly issuer?: string | undefined
+    readonly digits?: number | undefined
+    readonly period?: number | undefined
+  } | undefined
+}
+
+// errors
+
+/**
+ * Too many wrong codes: the verification is locked, even for the right code.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class TooManyAttempts extends Schema.TaggedError<TooManyAttempts>("smsforge/Verification/TooManyAttempts")(
+  "TooManyAttempts",
+  { field: Schema.String, retryAfter: Schema.optional(Schema.DurationFromMillis) }
+) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The recipient had its maximum number of sends in the window.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class TooManySends extends Schema.TaggedError<TooManySends>("smsforge/Verification/TooManySends")(
+  "TooManySends",
+  { field: Schema.String, retryAfter: Schema.DurationFromMillis }
+) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * A resend came before the cooldown ended.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ResendCooldown extends Schema.TaggedError<ResendCooldown>("smsforge/Verification/ResendCooldown")(
+  "ResendCooldown",
+  { field: Schema.String, retryAfter: Schema.DurationFromMillis }
+) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * No such verification, or it was already approved (spent).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class VerificationNotFound extends Schema.TaggedError<VerificationNotFound>(
+  "smsforge/Verification/VerificationNotFound"
+)("VerificationNotFound", { field: Schema.String }) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * A rate limit refused the send; `scope` says which.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class RateLimited extends Schema.TaggedError<RateLimited>("smsforge/Verification/RateLimited")("RateLimited", {
+  field: Schema.String,
+  scope: Schema.Literals(["recipient", "prefix", "client", "tenant"]),
+  retryAfter: Schema.DurationFromMillis
+}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * A fraud guard refused the recipient.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class Blocked extends Schema.TaggedError<Blocked>("smsforge/Verification/Blocked")("Blocked", {
+  field: Schema.String,
+  reason: Schema.Literals(["country", "number-type", "velocity"]),
+  retryAfter: Schema.optional(Schema.DurationFromMillis)
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The code is not 4 to 10 digits of the configured length.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidCode extends Schema.TaggedError<InvalidCode>("smsforge/Verification/InvalidCode")("InvalidCode", {
+  field: Schema.String
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * A request field (or a layer option) is malformed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("smsforge/Verification/InvalidRequest")(
+  "InvalidRequest",
+  { field: Schema.String, problem: Schema.String }
+) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * The sender could not send the code.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class DeliveryFailed extends Schema.TaggedError<DeliveryFailed>("smsforge/Verification/DeliveryFailed")(
+  "DeliveryFailed",
+  { channel: Channel, cause: Schema.optional(Schema.Defect()) }
+) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * The verification store failed.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>("smsforge/Verification/StoreUnavailable")(
+  "StoreUnavailable",
+  { cause: Schema.optional(Schema.Defect()) }
+) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/**
+ * Every reason a verification operation can fail for.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export const VerificationErrorReason = Schema.Union([
+  TooManyAttempts,
+  TooManySends,
+  ResendCooldown,
+  VerificationNotFound,
+  RateLimited,
+  Blocked,
+  InvalidCode,
+  InvalidRequest,
+  DeliveryFailed,
+  StoreUnavailable
+])
+
+/**
+ * @category errors
+ * @since 0.1.0
+ */
+export type VerificationErrorReason = typeof VerificationErrorReason.Type
+
+/**
+ * A failed verification operation.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class VerificationError extends Schema.TaggedError<VerificationError>("smsforge/VerificationError")(
+  "VerificationError",
+  { reason: VerificationErrorReason }
+) {
+  override get message(): string {
+    const reason = this.reason
+    return "field" in reason ? `${reason.field}: ${reason._tag}` : reason._tag
+  }
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
+}
+
+/**
+ * What a {@link VerificationSender} fails with; `code` names the cause in the
+ * sender's vocabulary (`"AllRoutesFailed"`, `"Throttled"`).
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class VerificationSendError extends Schema.TaggedError<VerificationSendError>(
+  "smsforge/Verification/VerificationSendError"
+)("VerificationSendError", {
+  code: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}
+
+const fail = (reason: VerificationErrorReason) => Effect.fail(new VerificationError({ reason }))
+
+/** Answered by a step whose compare-and-set lost; the step runs again. */
+const Retry: unique symbol = Symbol.for("smsforge/Verification/Retry")
+
+// sender
+
+/**
+ * How codes leave: the SMS pipeline in production, a recording fake in tests.
+ *
+ * **Details**
+ * - `send` answers once the message is accepted for delivery, with an id
+ *   that `deliveryStatus` understands.
+ * - `deliveryStatus` answers `pending` until a delivery receipt arrives;
+ *   fallback to the next channel happens while it is still `pending` (or
+ *   `failed`) after `fallbackAfter`.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class VerificationSender extends Context.Service<VerificationSender, {
+  readonly send: (message: {
+    readonly to: E164
+    readonly text: string
+    readonly channel: Channel
+    readonly tenant?: string | undefined
+    readonly locale?: string | undefined
+  }) => Effect.Effect<{ readonly messageId: string }, VerificationSendError>
+  readonly deliveryStatus: (messageId: string) => Effect.Effect<"pending" | "delivered" | "failed">
+}>()("smsforge/Verification/VerificationSender") {}
+
+// store
+
+/**
+ * A verification as stored. JSON-safe; holds a hash of the current code and
+ * the nonce its secret derives from, never the code.
+ *
+ * @category store
+ * @since 0.1.0
+ */
+export interface VerificationRecord {
+  readonly _tag: "Verification"
+  readonly id: string
+  readonly to: string
+  readonly country: string
+  readonly range: string
+  readonly prefix: string
+  readonly tenant?: string | undefined
+  readonly locale: string
+  readonly channels: ReadonlyArray<Channel>
+  readonly channel: Channel
+  readonly status: VerificationStatus
+  readonly nonce: string
+  readonly counter: number
+  readonly codeHash: string
+  readonly createdAt: number
+  readonly expiresAt: number
+  readonly lastSentAt: number
+  readonly sendAttempts: number
+  readonly wrongChecks: number
+  readonly deliveredChannel?: Channel | undefined
+  readonly approvedAt?: number | undefined
+  readonly sends: ReadonlyArray<{
+    readonly channel: Channel
+    readonly at: number
+    readonly counter: number
+    readonly fallback: boolean
+    readonly messageId?: string | undefined
+  }>
+}
+
+/**
+ * The latest verification of one recipient.
+ *
+ * @category store
+ * @since 0.1.0
+ */
+export interface RecipientPointer {
+  readonly _tag: "Pointer"
+  readonly id: string
+}
+
+/**
+ * An authenticator-app enrolment as stored; the secret is sealed with a key
+ * derived from the pepper.
+ *
+ * @category store
+ * @since 0.1.0
+ */
+export interface TotpRecord {
+  readonly _tag: "Totp"
+  readonly subject: string
+  readonly sealedSecret: string
+  readonly lastTimeStep: number
+  readonly wrongChecks: number
+  readonly lockedUntil: number
+  readonly createdAt: number
+}
+
+/**
+ * @category store
+ * @since 0.1.0
+ */
+export type StoredValue = VerificationRecord | RecipientPointer | TotpRecord
+
+/**
+ * A stored value and the version a compare-and-set must name.
+ *
+ * @category store
+ * @since 0.1.0
+ */
+export interface Versioned {
+  readonly value: StoredValue
+  readonly version: number
+}
+
+/**
+ * Where verification state lives: a versioned key-value store with three
+ * primitives, so a Redis (`WATCH`/Lua) or SQL (`UPDATE … WHERE version = ?`)
+ * store is short.
+ *
+ * **Details**
+ * - `set` writes only when the stored version equals `expectedVersion`
+ *   (`undefined`: only when the key is absent) and answers whether it wrote;
+ *   a written value gets version `expectedVersion + 1` (0 when created).
+ * - Values whose `expiresAt` (epoch milliseconds, by the Effect `Clock`) has
+ *   passed are absent.
+ *
+ * @category store
+ * @since 0.1.0
+ */
+export class VerificationStore extends Context.Service<VerificationStore, {
+  readonly get: (key: string) => Effect.Effect<Option.Option<Versioned>, VerificationError>
+  readonly set: (
+    key: string,
+    value: StoredValue,
+    options: { readonly expectedVersion: number | undefined; readonly expiresAt: number }
+  ) => Effect.Effect<boolean, VerificationError>
+  readonly remove: (key: string) => Effect.Effect<void, VerificationError>
+}>()("smsforge/Verification/VerificationStore") {}
+
+// service
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export type StartError = VerificationError | PhoneNumberError
+
+/**
+ * The verification service.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class Verification extends Context.Service<Verification, {
+  /** Creates a verification (or reuses the pending one of that recipient, as a resend) and sends a code. */
+  readonly start: (request: StartRequest) => Effect.Effect<StartResult, StartError>
+  /** Checks a code: `approved` once, `pending` when wrong, `expired`, `canceled`. */
+  readonly check: (request: CheckRequest) => Effect.Effect<CheckResult, StartError>
+  /** Sends a new code; the previous one stops working. */
+  readonly resend: (request: ResendRequest) => Effect.Effect<StartResult, StartError>
+  /** Cancels a pending verification; answers the resulting status. */
+  readonly cancel: (request: VerificationTarget) => Effect.Effect<CheckResult, StartError>
+  /** Reads a verification (no code, no secret). */
+  readonly get: (request: VerificationTarget) => Effect.Effect<VerificationInfo, StartError>
+  readonly totp: {
+    /** Enrols (or re-enrols) an authenticator app for `subject` (a user id). */
+    readonly enroll: (request: {
+      readonly subject: string
+      readonly label?: string | undefined
+      readonly tenant?: string | undefined
+    }) => Effect.Effect<TotpEnrollment, VerificationError>
+    /** Checks an authenticator-app code; a code is accepted once (replay refused). */
+    readonly check: (request: {
+      readonly subject: string
+      readonly code: string
+      readonly tenant?: string | undefined
+    }) => Effect.Effect<TotpCheckResult, VerificationError>
+    readonly remove: (request: {
+      readonly subject: string
+      readonly tenant?: string | undefined
+    }) => Effect.Effect<void, VerificationError>
+  }
+  /** Conversion numbers since the layer started. */
+  readonly stats: Effect.Effect<VerificationStats>
+  /** Lifts a velocity block on a range such as `+4477009`. */
+  readonly unblock: (range: string) => Effect.Effect<void>
+}>()("smsforge/Verification") {}
+
+// make
+
+const isChannel = Schema.is(Channel)
+const LOCALE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,4}$/
+const VERIFICATION_ID = /^vrf_[A-Za-z0-9_-]{16,64}$/
+const SUBJECT_MAX = 256
+
+const starts = Metric.counter("smsforge_verification_starts", { description: "Verifications started, by country" })
+const approvals = Metric.counter("smsforge_verification_approvals", {
+  description: "Verifications approved, by country"
+})
+const expiries = Metric.counter("smsforge_verification_expiries", {
+  description: "Verifications found expired, by country"
+})
+const sendsMetric = Metric.counter("smsforge_verification_sends", { description: "Codes sent, by country and channel" })
+const blocksMetric = Metric.counter("smsforge_verification_blocks", {
+  description: "Sends refused by a fraud guard, by reason"
+})
+
+const millisOf = (input: Duration.Input | undefined, fallback: number): number =>
+  input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
+
+interface Settings {
+  readonly digits: number
+  readonly ttl: number
+  readonly maxChecks: number
+  readonly cooldown: number
+  readonly maxSends: { readonly limit: number; readonly window: number }
+  readonly channels: ReadonlyArray<Channel>
+  readonly fallbackAfter: number
+  readonly retention: number
+  readonly recipient: { readonly limit: number; readonly window: number } | undefined
+  readonly prefix: { readonly limit: number; readonly window: number; readonly digits: number } | undefined
+  readonly client: { readonly limit: number; readonly window: number } | undefined
+  readonly tenant: { readonly limit: number; readonly window: number } | undefined
+  readonly velocity:
+    | { readonly windowMillis: number; readonly maxUnconverted: number; readonly blockMillis: number; readonly rangeDigits: number }
+    | undefined
+  readonly totpDigits: number
+  readonly totpPeriod: number
+}
+
+const invalidOption = (field: string, problem: string) =>
+  new VerificationError({ reason: new InvalidRequest({ field: `options.${field}`, problem }) })
+
+const settingsOf = (options: VerificationOptions): Effect.Effect<Settings, VerificationError> =>
+  Effect.suspend(() => {
+    const positiveInt = (n: number) => Number.isInteger(n) && n > 0
+    const rate = (name: string, value: RateLimit | false | undefined, fallback: RateLimit | undefined) => {
+      if (value === false) return undefined
+      const chosen = value ?? fallback
+      if (chosen === undefined) return undefined
+      const window = Duration.toMillis(Duration.fromInputUnsafe(chosen.window))
+      if (!positiveInt(chosen.limit) || !(window > 0)) throw invalidOption(name, "limit and window must be positive")
+      return { limit: chosen.limit, window }
+    }
+    try {
+      const digits = options.codeLength ?? 6
+      if (!Number.isInteger(digits) || digits < 4 || digits > 10) throw invalidOption("codeLength", "4 to 10")
+      const maxChecks = options.maxChecks ?? 5
+      if (!positiveInt(maxChecks)) throw invalidOption("maxChecks", "a positive integer")
+      const channels = options.channels ?? ["sms"]
+      if (channels.length === 0 || !channels.every(isChannel) || new Set(channels).size !== channels.length) {
+        throw invalidOption("channels", "distinct channels, at least one")
+      }
+      const rl = options.rateLimits ?? {}
+      const prefixRate = rate("rateLimits.prefix", rl.prefix, { limit: 200, window: "1 hour" })
+      const prefixDigits = (rl.prefix === false ? undefined : rl.prefix?.digits) ?? 3
+      const v = options.velocity
+      const totpDigits = options.totp?.digits ?? 6
+      if (!Number.isInteger(totpDigits) || totpDigits < 6 || totpDigits > 8) throw invalidOption("totp.digits", "6 to 8")
+      const totpPeriod = options.totp?.period ?? 30
+      if (!positiveInt(totpPeriod)) throw invalidOption("totp.period", "a positive integer")
+      const settings: Settings = {
+        digits,
+        ttl: millisOf(options.ttl, 10 * 60_000),
+        maxChecks,
+        cooldown: millisOf(options.resendCooldown, 30_000),
+        maxSends: rate("maxSends", options.maxSends, { limit: 5, window: "10 minutes" })!,
+        channels,
+        fallbackAfter: millisOf(options.fallbackAfter, 30_000),
+        retention: millisOf(options.retention, 60 * 60_000),
+        // `maxSends` already limits each recipient; this one adds a longer window when set.
+        recipient: rate("rateLimits.recipient", rl.recipient, undefined),
+        prefix: prefixRate === undefined ? undefined : { ...prefixRate, digits: prefixDigits },
+        client: rate("rateLimits.client", rl.client, { limit: 20, window: "1 hour" }),
+        tenant: rate("rateLimits.tenant", rl.tenant, { limit: 1000, window: "1 minute" }),
+        velocity: v === false ? undefined : {
+          windowMillis: millisOf(v?.window, 60 * 60_000),
+          maxUnconverted: v?.maxUnconverted ?? 30,
+          blockMillis: millisOf(v?.blockFor, 60 * 60_000),
+          rangeDigits: v?.rangeDigits ?? 4
+        },
+        totpDigits,
+        totpPeriod
+      }
+      if (!(settings.ttl > 0)) throw invalidOption("ttl", "positive")
+      if (!(settings.cooldown >= 0)) throw invalidOption("resendCooldown", "not negative")
+      if (!(settings.fallbackAfter > 0)) throw invalidOption("fallbackAfter", "positive")
+      return Effect.succeed(settings)
+    } catch (error) {
+      if (error instanceof VerificationError) return Effect.fail(error)
+      return Effect.fail(invalidOption("*", "unreadable option"))
+    }
+  })
+
+const pepperOf = (pepper: VerificationOptions["pepper"]): otp.Pepper => {
+  if (pepper === undefined) return otp.newPepper()
+  if (pepper instanceof Uint8Array) return otp.pepperFrom(pepper)
+  return otp.pepperFrom(Buffer.from(Redacted.value(pepper), "utf8"))
+}
+
+const cleanCode = (code: unknown): string | undefined =>
+  typeof code === "string" && code.length <= 64 ? code.replace(/[\s-]/g, "") : undefined
+
+const isText = (value: unknown, max: number): value is string =>
+  typeof value === "string" && value.length > 0 && value.length <= max
+
+interface Counts {
+  starts: number
+  sends: number
+  approvals: number
+  expiries: number
+  blocks: number
+}
+
+const tenantPart = (tenant: string | undefined) => (tenant === undefined ? "" : encodeURIComponent(tenant))
+const verificationKey = (id: string) => `v:${id}`
+const pointerKey = (tenant: string | undefined, e164: string) => `r:${tenantPart(tenant)}:${e164}`
+const totpKey = (tenant: string | undefined, subject: string) => `t:${tenantPart(tenant)}:${encodeURIComponent(subject)}`
+
+/**
+ * Builds the service from a {@link VerificationStore}, a
+ * {@link VerificationSender}, `PhoneNumbers` and a `RateLimiter`; the
+ * fallback fibers live in the surrounding scope.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options: VerificationOptions = {}) {
+  const settings = yield* settingsOf(options)
+  const store = yield* VerificationStore
+  const sender = yield* VerificationSender
+  const phoneNumbers = yield* PhoneNumbers
+  const limiter = yield* RateLimiter.RateLimiter
+  const events = yield* Effect.serviceOption(Events.Events)
+  const fibers = yield* FiberSet.make<void, never>()
+  const pepper = pepperOf(options.pepper)
+  const velocity = settings.velocity === undefined ? undefined : makeVelocityGuard(settings.velocity)
+  const totpIssuer = options.totp?.issuer ?? options.brand ?? "smsforge"
+  const allowedCountries = options.allowedCountries === undefined
+    ? undefined
+    : new Set(options.allowedCountries.map((c) => c.toUpperCase()))
+  const allowedTypes = new Set<NumberType>(options.allowedTypes ?? ["mobile", "fixed-line-or-mobile"])
+
+  // stats and events
+
+  const totals: Counts = { starts: 0, sends: 0, approvals: 0, expiries: 0, blocks: 0 }
+  const perCountry = new Map<string, Counts>()
+  const count = (country: string, field: keyof Counts) => {
+    totals[field] += 1
+    let c = perCountry.get(country)
+    if (c === undefined) {
+      c = { starts: 0, sends: 0, approvals: 0, expiries: 0, blocks: 0 }
+      perCountry.set(country, c)
+    }
+    c[field] += 1
+  }
+  const metricCache = new Map<string, Metric.Metric<number, unknown>>()
+  const metric = (base: Metric.Metric<number, unknown>, name: string, attributes: Record<string, string>) => {
+    const key = `${name}|${Object.values(attributes).join("|")}`
+    let m = metricCache.get(key)
+    if (m === undefined) {
+      m = Metric.withAttributes(base, attributes)
+      metricCache.set(key, m)
+    }
+    return m
+  }
+  const bump = (base: Metric.Metric<number, unknown>, name: string, attributes: Record<string, string>) =>
+    Metric.update(metric(base, name, attributes), 1)
+
+  const publish = (event: Events.SmsEvent): Effect.Effect<void> =>
+    events._tag === "Some" ? events.value.publish(event) : Effect.void
+
+  const changed = (record: VerificationRecord, status: string, at: number): Effect.Effect<void> =>
+    events._tag === "None" ? Effect.void : publish({
+      _tag: "VerificationChanged",
+      verificationId: record.id,
+      status,
+      channel: record.channel,
+      country: record.country,
+      at
+    })
+
+  const blocked = (reason: "country" | "number-type" | "velocity", subject: string | undefined, country: string) =>
+    Effect.flatMap(Clock.currentTimeMillis, (at) => {
+      count(country, "blocks")
+      return Effect.andThen(
+        bump(blocksMetric, "blocks", { reason, country }),
+        publish({ _tag: "Blocked", scope: "verification", reason, subject, at })
+      )
+    })
+
+  // store helpers
+
+  const loadRecord = (key: string) =>
+    Effect.map(store.get(key), (found) =>
+      found._tag === "Some" && found.value.value._tag === "Verification"
+        ? { record: found.value.value, version: found.value.version }
+        : undefined)
+
+  const keepUntil = (record: VerificationRecord) => record.expiresAt + settings.retention
+
+  const save = (record: VerificationRecord, version: number | undefined) =>
+    store.set(verificationKey(record.id), record, { expectedVersion: version, expiresAt: keepUntil(record) })
+
+  /** Runs `body` until its compare-and-set wins (bounded). */
+  const casLoop = <A, E, R>(
+    body: Effect.Effect<A | typeof Retry, E, R>,
+    attempt = 0
+  ): Effect.Effect<A, E | VerificationError, R> =>
+    Effect.flatMap(body, (a): Effect.Effect<A, E | VerificationError, R> =>
+      a !== Retry
+        ? Effect.succeed(a as A)
+        : attempt >= 16
+        ? fail(new StoreUnavailable({}))
+        : casLoop(body, attempt + 1))
+
+  // input
+
+  const resolveNumber = (to: unknown, defaultCountry: unknown) =>
+    Effect.gen(function*() {
+      if (!isText(to, 256)) return yield* fail(new InvalidRequest({ field: "to", problem: "a phone number string" }))
+      if (defaultCountry !== undefined && !(typeof defaultCountry === "string" && /^[A-Za-z]{2}$/.test(defaultCountry))) {
+        return yield* fail(new InvalidRequest({ field: "defaultCountry", problem: "ISO 3166-1 alpha-2" }))
+      }
+      const country = (defaultCountry as string | undefined) ?? options.defaultCountry
+      return yield* phoneNumbers.normalize(to, country === undefined ? { field: "to" } : { defaultCountry: country, field: "to" })
+    })
+
+  /** The country allow-list and number types (premium-rate and unknown refused by default). */
+  const guardNumber = (n: PhoneNumber): Effect.Effect<never, VerificationError> | undefined => {
+    const reason = allowedCountries !== undefined && !allowedCountries.has(n.country)
+      ? "country" as const
+      : !allowedTypes.has(n.type)
+      ? "number-type" as const
+      : undefined
+    return reason === undefined
+      ? undefined
+      : Effect.andThen(blocked(reason, undefined, n.country), fail(new Blocked({ field: "to", reason })))
+  }
+
+  // Field checks answer the refusal, or undefined when the field is fine.
+  const badTenant = (tenant: unknown) =>
+    tenant === undefined || isText(tenant, 128)
+      ? undefined
+      : new InvalidRequest({ field: "tenant", problem: "a string of 1 to 128 characters" })
+
+  const badLocale = (locale: unknown) =>
+    locale === undefined || (typeof locale === "string" && LOCALE.test(locale))
+      ? undefined
+      : new InvalidRequest({ field: "locale", problem: "a BCP 47 language tag" })
+
+  const badChannel = (channel: unknown) =>
+    channel === undefined || (isChannel(channel) && settings.channels.includes(channel))
+      ? undefined
+      : new InvalidRequest({ field: "channel", problem: `one of ${settings.channels.join(", ")}` })
+
+  const badClientKey = (clientKey: unknown) =>
+    clientKey === undefined || isText(clientKey, 256)
+      ? undefined
+      : new InvalidRequest({ field: "clientKey", problem: "a string of 1 to 256 characters" })
+
+  const checkTenant = (tenant: unknown) => {
+    const bad = badTenant(tenant)
+    return bad === undefined ? Effect.succeed(tenant as string | undefined) : fail(bad)
+  }
+
+  /** Finds the verification a target names; `undefined` fields fail with the field named. */
+  const locate = (target: VerificationTarget) =>
+    Effect.gen(function*() {
+      if (typeof target !== "object" || target === null) {
+        return yield* fail(new InvalidRequest({ field: "verificationId", problem: "a request object" }))
+      }
+      const tenant = yield* checkTenant(target.tenant)
+      if (target.verificationId !== undefined) {
+        if (typeof target.verificationId !== "string" || !VERIFICATION_ID.test(target.verificationId)) {
+          return yield* fail(new InvalidRequest({ field: "verificationId", problem: "an id from start" }))
+        }
+        const found = yield* loadRecord(verificationKey(target.verificationId))
+        if (found === undefined || found.record.tenant !== tenant) {
+          return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+        }
+        return found
+      }
+      if (target.to === undefined) {
+        return yield* fail(new InvalidRequest({ field: "to", problem: "verificationId or to is required" }))
+      }
+      const n = yield* resolveNumber(target.to, target.defaultCountry)
+      const pointer = yield* store.get(pointerKey(tenant, n.e164))
+      if (pointer._tag === "None" || pointer.value.value._tag !== "Pointer") {
+        return yield* fail(new VerificationNotFound({ field: "to" }))
+      }
+      const found = yield* loadRecord(verificationKey(pointer.value.value.id))
+      if (found === undefined) return yield* fail(new VerificationNotFound({ field: "to" }))
+      return found
+    })
+
+  // texts
+
+  const textFor = (record: VerificationRecord, code: string, channel: Channel, now: number): string => {
+    const minutes = Math.max(1, Math.ceil((record.expiresAt - now) / 60_000))
+    const shown = channel === "voice" ? texts.spellOut(code) : code
+    if (options.text !== undefined) {
+      return options.text({ code: shown, minutes, locale: record.locale, channel, brand: options.brand })
+    }
+    return texts.render(texts.resolveLocale(record.locale), { code: shown, minutes, brand: options.brand })
+  }
+
+  const codeOf = (record: VerificationRecord): string =>
+    otp.hotp(otp.deriveSecret(pepper, record.nonce), record.counter, settings.digits)
+
+  // guards
+
+  const consume = (
+    scope: "recipient" | "prefix" | "client" | "tenant" | "sends",
+    key: string,
+    rate: { readonly limit: number; readonly window: number }
+  ) =>
+    limiter.consume({ key: `smsforge/verification/${scope}/${key}`, limit: rate.limit, window: rate.window }).pipe(
+      Effect.catchTag("RateLimiterError", (error) => {
+        const reason = error.reason
+        if (reason._tag === "RateLimitStoreError") return fail(new StoreUnavailable({ cause: reason }))
+        return scope === "sends"
+          ? fail(new TooManySends({ field: "to", retryAfter: reason.retryAfter }))
+          : fail(new RateLimited({ field: scope === "client" ? "clientKey" : scope === "tenant" ? "tenant" : "to", scope, retryAfter: reason.retryAfter }))
+      })
+    )
+
+  const guardSend = (
+    record: Pick<VerificationRecord, "to" | "range" | "prefix" | "country" | "tenant">,
+    clientKey: string | undefined,
+    now: number
+  ) =>
+    Effect.gen(function*() {
+      if (velocity !== undefined) {
+        const until = velocity.blockedUntil(record.range, now)
+        if (until > 0) {
+          yield* blocked("velocity", record.range, record.country)
+          return yield* fail(new Blocked({ field: "to", reason: "velocity", retryAfter: Duration.millis(until - now) }))
+        }
+      }
+      const t = tenantPart(record.tenant)
+      yield* consume("sends", `${t}:${record.to}`, settings.maxSends)
+      if (settings.recipient !== undefined) yield* consume("recipient", `${t}:${record.to}`, settings.recipient)
+      if (settings.prefix !== undefined) yield* consume("prefix", `${t}:${record.prefix}`, settings.prefix)
+      if (settings.client !== undefined && clientKey !== undefined) {
+        yield* consume("client", `${t}:${clientKey}`, settings.client)
+      }
+      if (settings.tenant !== undefined && record.tenant !== undefined) {
+        yield* consume("tenant", t, settings.tenant)
+      }
+      if (velocity !== undefined) {
+        const verdict = velocity.send(record.range, now)
+        if (verdict._tag === "Blocked") {
+          yield* blocked("velocity", record.range, record.country)
+          return yield* fail(new Blocked({ field: "to", reason: "velocity", retryAfter: Duration.millis(verdict.until - now) }))
+        }
+      }
+    })
+
+  // sending
+
+  const deliver = (record: VerificationRecord, code: string, channel: Channel, now: number) =>
+    sender.send({
+      to: record.to as E164,
+      text: textFor(record, code, channel, now),
+      channel,
+      tenant: record.tenant,
+      locale: record.locale
+    }).pipe(
+      Effect.mapError((cause) => new VerificationError({ reason: new DeliveryFailed({ channel, cause }) }))
+    )
+
+  /** Stores the provider's message id on the send it belongs to. */
+  const noteMessageId = (id: string, counter: number, index: number, messageId: string) =>
+    casLoop(Effect.gen(function*() {
+      const found = yield* loadRecord(verificationKey(id))
+      if (found === undefined || found.record.counter !== counter) return undefined
+      const sends = found.record.sends.map((s, i) => (i === index ? { ...s, messageId } : s))
+      const ok = yield* save({ ...found.record, sends }, found.version)
+      return ok ? undefined : Retry
+    }))
+
+  const nextChannel = (channels: ReadonlyArray<Channel>, current: Channel): Channel | undefined => {
+    const i = channels.indexOf(current)
+    return i < 0 ? undefined : channels[i + 1]
+  }
+
+  const fallbackLoop = (id: string, startIndex: number): Effect.Effect<void, VerificationError> =>
+    Effect.gen(function*() {
+      let index = startIndex
+      while (true) {
+        yield* Effect.sleep(Duration.millis(settings.fallbackAfter))
+        const found = yield* loadRecord(verificationKey(id))
+        if (found === undefined) return
+        const record = found.record
+        const now = yield* Clock.currentTimeMillis
+        if (
+          record.status !== "pending" || now >= record.expiresAt || record.wrongChecks >= settings.maxChecks ||
+          record.sends.length !== index + 1
+        ) return
+        const last = record.sends[index]!
+        if (last.messageId !== undefined) {
+          const status = yield* sender.deliveryStatus(last.messageId)
+          if (status === "delivered") {
+            yield* casLoop(Effect.gen(function*() {
+              const again = yield* loadRecord(verificationKey(id))
+              if (again === undefined || again.record.deliveredChannel !== undefined) return undefined
+              return (yield* save({ ...again.record, deliveredChannel: last.channel }, again.version)) ? undefined : Retry
+            }))
+            return
+          }
+        }
+        const next = nextChannel(record.channels, last.channel)
+        if (next === undefined) return
+        const updated: VerificationRecord = {
+          ...record,
+          channel: next,
+          sendAttempts: record.sendAttempts + 1,
+          sends: [...record.sends, { channel: next, at: now, counter: record.counter, fallback: true }]
+        }
+        // A concurrent check or resend won: it decides what happens next.
+        if (!(yield* save(updated, found.version))) return
+        index += 1
+        count(record.country, "sends")
+        yield* bump(sendsMetric, "sends", { country: record.country, channel: next })
+        yield* changed(updated, "fallback", now)
+        const sent = yield* Effect.result(deliver(updated, codeOf(updated), next, now))
+        if (sent._tag === "Success") {
+          yield* noteMessageId(id, record.counter, index, sent.success.messageId)
+        } else {
+          yield* changed(updated, "delivery-failed", now)
+        }
+      }
+    })
+
+  const scheduleFallback = (record: VerificationRecord) =>
+    nextChannel(record.channels, record.channel) === undefined
+      ? Effect.void
+      : Effect.asVoid(FiberSet.run(fibers, Effect.ignore(fallbackLoop(record.id, record.sends.length - 1))))
+
+  const channelOrder = (first: Channel): ReadonlyArray<Channel> => [
+    first,
+    ...settings.channels.filter((c) => c !== first)
+  ]
+
+  const resultOf = (record: VerificationRecord): StartResult => ({
+    verificationId: record.id,
+    to: record.to as E164,
+    channel: record.channel,
+    status: "pending",
+    expiresAt: record.expiresAt,
+    sendAttempts: record.sendAttempts
+  })
+
+  /**
+   * Sends a new code for `existing` (a resend) or for a new verification of
+   * `fresh`, after the cooldown and every guard.
+   */
+  const issue = (args: {
+    readonly existing: { readonly record: VerificationRecord; readonly version: number } | undefined
+    readonly fresh:
+      | { readonly number: PhoneNumber; readonly tenant: string | undefined; readonly pointerVersion: number | undefined }
+      | undefined
+    readonly channel: Channel | undefined
+    readonly locale: string | undefined
+    readonly clientKey: string | undefined
+  }): Effect.Effect<StartResult | typeof Retry, StartError> =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const previous = args.existing?.record
+      if (previous !== undefined) {
+        const wait = previous.lastSentAt + settings.cooldown - now
+        if (wait > 0) return yield* fail(new ResendCooldown({ field: "to", retryAfter: Duration.millis(wait) }))
+      }
+      let base: Omit<VerificationRecord, "channel" | "channels" | "counter" | "codeHash" | "expiresAt" | "lastSentAt" | "sendAttempts" | "sends" | "locale">
+      if (previous !== undefined) {
+        base = previous
+      } else {
+        const n = args.fresh!.number
+        const velocityDigits = settings.velocity?.rangeDigits ?? 4
+        base = {
+          _tag: "Verification",
+          id: `vrf_${otp.randomToken(18)}`,
+          to: n.e164,
+          country: n.country,
+          range: `+${n.countryCallingCode}${n.nationalNumber.slice(0, velocityDigits)}`,
+          prefix: `+${n.countryCallingCode}${n.nationalNumber.slice(0, settings.prefix?.digits ?? 3)}`,
+          tenant: args.fresh!.tenant,
+          status: "pending",
+          nonce: otp.randomToken(24),
+          createdAt: now,
+          wrongChecks: 0
+        }
+      }
+      yield* guardSend(base, args.clientKey, now)
+      const channel = args.channel ?? previous?.channels[0] ?? settings.channels[0]!
+      const counter = previous === undefined ? 0 : previous.counter + 1
+      const draft: VerificationRecord = {
+        ...base,
+        locale: args.locale ?? previous?.locale ?? "en",
+        channels: channelOrder(channel),
+        channel,
+        counter,
+        codeHash: "",
+        expiresAt: now + settings.ttl,
+        lastSentAt: now,
+        sendAttempts: (previous?.sendAttempts ?? 0) + 1,
+        sends: [...(previous?.sends ?? []).slice(-8), { channel, at: now, counter, fallback: false }],
+        deliveredChannel: undefined
+      }
+      const code = codeOf(draft)
+      const record: VerificationRecord = { ...draft, codeHash: otp.hashCode(pepper, draft.id, counter, code) }
+      if (!(yield* save(record, args.existing?.version))) return Retry
+      if (previous === undefined) {
+        const ok = yield* store.set(pointerKey(record.tenant, record.to), { _tag: "Pointer", id: record.id }, {
+          expectedVersion: args.fresh!.pointerVersion,
+          expiresAt: keepUntil(record)
+        })
+        if (!ok) {
+          yield* store.remove(verificationKey(record.id))
+          return Retry
+        }
+      } else {
+        // Keep the pointer as long as the record it names.
+        const key = pointerKey(record.tenant, record.to)
+        const pointer = yield* store.get(key)
+        if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer" && pointer.value.value.id === record.id) {
+          yield* store.set(key, pointer.value.value, {
+            expectedVersion: pointer.value.version,
+            expiresAt: keepUntil(record)
+          })
+        }
+      }
+      if (previous === undefined) {
+        count(record.country, "starts")
+        yield* bump(starts, "starts", { country: record.country })
+      }
+      count(record.country, "sends")
+      yield* bump(sendsMetric, "sends", { country: record.country, channel })
+      const sent = yield* Effect.result(deliver(record, code, channel, now))
+      if (sent._tag === "Failure") {
+        // No cooldown for a code that never left.
+        yield* casLoop(Effect.gen(function*() {
+          const found = yield* loadRecord(verificationKey(record.id))
+          if (found === undefined || found.record.counter !== counter) return undefined
+          return (yield* save({ ...found.record, lastSentAt: previous?.lastSentAt ?? -Infinity }, found.version))
+            ? undefined
+            : Retry
+        }))
+        yield* changed(record, "delivery-failed", now)
+        return yield* Effect.fail(sent.failure)
+      }
+      // Message ids matter only to fallback, which asks for delivery receipts.
+      if (settings.channels.length > 1) {
+        yield* noteMessageId(record.id, counter, record.sends.length - 1, sent.success.messageId)
+      }
+      if (events._tag === "Some") yield* changed(record, "pending", now)
+      if (settings.channels.length > 1) yield* scheduleFallback(record)
+      return resultOf(record)
+    })
+
+  const isLive = (record: VerificationRecord, now: number) =>
+    record.status === "pending" && now < record.expiresAt
+
+  /** Marks a pending verification past its time to live as expired, once. */
+  const expire = (found: { readonly record: VerificationRecord; readonly version: number }, now: number) =>
+    Effect.gen(function*() {
+      const record: VerificationRecord = { ...found.record, status: "expired" }
+      if (!(yield* save(record, found.version))) return false
+      count(record.country, "expiries")
+      yield* bump(expiries, "expiries", { country: record.country })
+      yield* changed(record, "expired", now)
+      return true
+    })
+
+  const start = (request: StartRequest): Effect.Effect<StartResult, StartError> =>
+    casLoop(Effect.gen(function*() {
+      if (typeof request !== "object" || request === null) {
+        return yield* fail(new InvalidRequest({ field: "to", problem: "a request object" }))
+      }
+      const bad = badTenant(request.tenant) ?? badChannel(request.channel) ?? badLocale(request.locale) ??
+        badClientKey(request.clientKey)
+      if (bad !== undefined) return yield* fail(bad)
+      const { channel, clientKey, locale, tenant } = request
+      const n = yield* resolveNumber(request.to, request.defaultCountry)
+      const refused = guardNumber(n)
+      if (refused !== undefined) return yield* refused
+      const now = yield* Clock.currentTimeMillis
+      const pointer = yield* store.get(pointerKey(tenant, n.e164))
+      let existing: { record: VerificationRecord; version: number } | undefined
+      if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer") {
+        existing = yield* loadRecord(verificationKey(pointer.value.value.id))
+      }
+      if (existing !== undefined && existing.record.status === "pending" && now >= existing.record.expiresAt) {
+        if (!(yield* expire(existing, now))) return Retry
+        existing = undefined
+      }
+      const reusable = existing !== undefined && isLive(existing.record, now) &&
+        existing.record.wrongChecks < settings.maxChecks
+      return yield* issue({
+        existing: reusable ? existing : undefined,
+        fresh: reusable ? undefined : { number: n, tenant, pointerVersion: pointer._tag === "Some" ? pointer.value.version : undefined },
+        channel,
+        locale,
+        clientKey
+      })
+    }))
+
+  const checkResult = (record: VerificationRecord, status: VerificationStatus): CheckResult => ({
+    verificationId: record.id,
+    to: record.to as E164,
+    status,
+    channel: record.deliveredChannel ?? record.channel,
+    attemptsLeft: Math.max(0, settings.maxChecks - record.wrongChecks),
+    expiresAt: record.expiresAt
+  })
+
+  /** The channel whose send carried the approved code. */
+  const succeededChannel = (record: VerificationRecord): Effect.Effect<Channel> => {
+    if (record.deliveredChannel !== undefined) return Effect.succeed(record.deliveredChannel)
+    const candidates = record.sends.filter((s) => s.counter === record.counter)
+    if (candidates.length <= 1) return Effect.succeed(candidates[0]?.channel ?? record.channel)
+    return Effect.gen(function*() {
+      for (let i = candidates.length - 1; i >= 0; i--) {
+        const s = candidates[i]!
+        if (s.messageId !== undefined && (yield* sender.deliveryStatus(s.messageId)) === "delivered") return s.channel
+      }
+      return record.channel
+    })
+  }
+
+  const check = (request: CheckRequest) =>
+    Effect.gen(function*() {
+      const code = cleanCode(typeof request === "object" && request !== null ? request.code : undefined)
+      if (code === undefined || !/^\d+$/.test(code) || code.length !== settings.digits) {
+        return yield* fail(new InvalidCode({ field: "code" }))
+      }
+      let first: { readonly record: VerificationRecord; readonly version: number } | undefined = yield* locate(request)
+      const id = first.record.id
+      return yield* casLoop(Effect.gen(function*() {
+        const found = first ?? (yield* loadRecord(verificationKey(id)))
+        first = undefined
+        if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+        const record = found.record
+        const now = yield* Clock.currentTimeMillis
+        if (record.status === "approved") return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+        if (record.status !== "pending") return checkResult(record, record.status)
+        if (now >= record.expiresAt) {
+          return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
+        }
+        if (record.wrongChecks >= settings.maxChecks) {
+          return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.expiresAt - now) }))
+        }
+        const right = otp.sameHash(otp.hashCode(pepper, record.id, record.counter, code), record.codeHash)
+        if (right) {
+          const deliveredChannel = yield* succeededChannel(record)
+          const approved: VerificationRecord = { ...record, status: "approved", approvedAt: now, deliveredChannel }
+          if (!(yield* save(approved, found.version))) return Retry
+          count(record.country, "approvals")
+          velocity?.approve(record.range, now)
+          yield* bump(approvals, "approvals", { country: record.country })
+          if (events._tag === "Some") yield* changed(approved, "approved", now)
+          return checkResult(approved, "approved")
+        }
+        const wrong: VerificationRecord = { ...record, wrongChecks: record.wrongChecks + 1 }
+        if (!(yield* save(wrong, found.version))) return Retry
+        if (wrong.wrongChecks >= settings.maxChecks) yield* changed(wrong, "locked", now)
+        return checkResult(wrong, "pending")
+      }))
+    })
+
+  const resend = (request: ResendRequest) =>
+    Effect.gen(function*() {
+      const bad = badChannel(request?.channel) ?? badLocale(request?.locale) ?? badClientKey(request?.clientKey)
+      if (bad !== undefined) return yield* fail(bad)
+      const { channel, clientKey, locale } = request
+      const first = yield* locate(request)
+      return yield* casLoop(Effect.gen(function*() {
+        const found = yield* loadRecord(verificationKey(first.record.id))
+        const now = yield* Clock.currentTimeMillis
+        if (found === undefined || found.record.status !== "pending") {
+          return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+        }
+        if (now >= found.record.expiresAt) {
+          yield* expire(found, now)
+          return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+        }
+        if (found.record.wrongChecks >= settings.maxChecks) {
+          return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(found.record.expiresAt - now) }))
+        }
+        return yield* issue({ existing: found, fresh: undefined, channel, locale, clientKey })
+      }))
+    })
+
+  const cancel = (request: VerificationTarget) =>
+    Effect.gen(function*() {
+      const first = yield* locate(request)
+      return yield* casLoop(Effect.gen(function*() {
+        const found = yield* loadRecord(verificationKey(first.record.id))
+        if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+        const now = yield* Clock.currentTimeMillis
+        const record = found.record
+        if (record.status !== "pending") return checkResult(record, record.status)
+        if (now >= record.expiresAt) return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
+        const canceled: VerificationRecord = { ...record, status: "canceled" }
+        if (!(yield* save(canceled, found.version))) return Retry
+        yield* changed(canceled, "canceled", now)
+        return checkResult(canceled, "canceled")
+      }))
+    })
+
+  const get = (request: VerificationTarget) =>
+    Effect.gen(function*() {
+      const { record } = yield* locate(request)
+      const now = yield* Clock.currentTimeMillis
+      const status: VerificationStatus = record.status === "pending" && now >= record.expiresAt
+        ? "expired"
+        : record.status
+      const info: VerificationInfo = {
+        verificationId: record.id,
+        to: record.to as E164,
+        country: record.country,
+        tenant: record.tenant,
+        status,
+        channel: record.deliveredChannel ?? record.channel,
+        deliveredChannel: record.deliveredChannel,
+        locked: record.wrongChecks >= settings.maxChecks,
+        sendAttempts: record.sendAttempts,
+        wrongChecks: record.wrongChecks,
+        createdAt: record.createdAt,
+        expiresAt: record.expiresAt,
+        approvedAt: record.approvedAt,
+        sends: record.sends.map((s) => ({ channel: s.channel, at: s.at, fallback: s.fallback }))
+      }
+      return info
+    })
+
+  // TOTP
+
+  const checkSubject = (subject: unknown) =>
+    isText(subject, SUBJECT_MAX)
+      ? Effect.succeed(subject)
+      : fail(new InvalidRequest({ field: "subject", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
+
+  const totpEnroll = (request: { readonly subject: string; readonly label?: string | undefined; readonly tenant?: string | undefined }) =>
+    Effect.gen(function*() {
+      const subject = yield* checkSubject(request?.subject)
+      const tenant = yield* checkTenant(request.tenant)
+      if (request.label !== undefined && !isText(request.label, SUBJECT_MAX)) {
+        return yield* fail(new InvalidRequest({ field: "label", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
+      }
+      const now = yield* Clock.currentTimeMillis
+      const secret = otp.totpSecret()
+      const key = totpKey(tenant, subject)
+      const current = yield* store.get(key)
+      const record: TotpRecord = {
+        _tag: "Totp",
+        subject,
+        sealedSecret: otp.seal(pepper, secret),
+        lastTimeStep: -1,
+        wrongChecks: 0,
+        lockedUntil: 0,
+        createdAt: now
+      }
+      const ok = yield* store.set(key, record, {
+        expectedVersion: current._tag === "Some" ? current.value.version : undefined,
+        expiresAt: Number.POSITIVE_INFINITY
+      })
+      if (!ok) return yield* fail(new StoreUnavailable({}))
+      const enrollment: TotpEnrollment = {
+        subject,
+        secret: Redacted.make(secret),
+        uri: Redacted.make(otp.totpUri({
+          issuer: totpIssuer,
+          label: request.label ?? subject,
+          secret,
+          digits: settings.totpDigits,
+          period: settings.totpPeriod
+        }))
+      }
+      return enrollment
+    })
+
+  const totpCheck = (request: { readonly subject: string; readonly code: string; readonly tenant?: string | undefined }) =>
+    Effect.gen(function*() {
+      const subject = yield* checkSubject(request?.subject)
+      const tenant = yield* checkTenant(request.tenant)
+      const code = cleanCode(request.code)
+      if (code === undefined || !/^\d+$/.test(code) || code.length !== settings.totpDigits) {
+        return yield* fail(new InvalidCode({ field: "code" }))
+      }
+      const key = totpKey(tenant, subject)
+      return yield* casLoop(Effect.gen(function*() {
+        const found = yield* store.get(key)
+        if (found._tag === "None" || found.value.value._tag !== "Totp") {
+          return yield* fail(new VerificationNotFound({ field: "subject" }))
+        }
+        const record = found.value.value
+        const now = yield* Clock.currentTimeMillis
+        if (record.lockedUntil > now) {
+          return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.lockedUntil - now) }))
+        }
+        const wrongChecks = record.lockedUntil > 0 ? 0 : record.wrongChecks
+        const secret = otp.unseal(pepper, record.sealedSecret)
+        const step = secret === undefined ? undefined : otp.totpVerify({
+          secret,
+          code,
+          epochSeconds: Math.floor(now / 1000),
+          digits: settings.totpDigits,
+          period: settings.totpPeriod,
+          afterTimeStep: record.lastTimeStep
+        })
+        const next: TotpRecord = step !== undefined
+          ? { ...record, lastTimeStep: step, wrongChecks: 0, lockedUntil: 0 }
+          : wrongChecks + 1 >= settings.maxChecks
+          ? { ...record, wrongChecks: wrongChecks + 1, lockedUntil: now + settings.ttl }
+          : { ...record, wrongChecks: wrongChecks + 1, lockedUntil: 0 }
+        const ok = yield* store.set(key, next, {
+          expectedVersion: found.value.version,
+          expiresAt: Number.POSITIVE_INFINITY
+        })
+        if (!ok) return Retry
+        const result: TotpCheckResult = {
+          subject,
+          status: step !== undefined ? "approved" : "pending",
+          attemptsLeft: step !== undefined ? settings.maxChecks : Math.max(0, settings.maxChecks - next.wrongChecks)
+        }
+        return result
+      }))
+    })
+
+  const totpRemove = (request: { readonly subject: string; readonly tenant?: string | undefined }) =>
+    Effect.gen(function*() {
+      const subject = yield* checkSubject(request?.subject)
+      const tenant = yield* checkTenant(request.tenant)
+      yield* store.remove(totpKey(tenant, subject))
+    })
+
+  const statsOf = (c: Counts): CountryStats => ({
+    starts: c.starts,
+    sends: c.sends,
+    approvals: c.approvals,
+    expiries: c.expiries,
+    blocks: c.blocks,
+    conversion: c.starts === 0 ? 0 : c.approvals / c.starts
+  })
+
+  const stats = Effect.map(Clock.currentTimeMillis, (now): VerificationStats => {
+    const countries: Record<string, CountryStats> = {}
+    for (const [country, c] of perCountry) countries[country] = statsOf(c)
+    return { ...statsOf(totals), countries, blockedRanges: velocity?.blocked(now) ?? [] }
+  })
+
+  // No tracing span per call: a span costs more than the whole check. The
+  // pipeline's send span covers the code's delivery.
+  return Verification.of({
+    start,
+    check,
+    resend,
+    cancel,
+    get,
+    totp: { enroll: totpEnroll, check: totpCheck, remove: totpRemove },
+    stats,
+    unblock: (range) => Effect.sync(() => velocity?.unblock(range))
+  })
+})
+
+// layers
+
+/**
+ * The service, given a store, a sender, `PhoneNumbers` and a `RateLimiter`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options: VerificationOptions = {}
+): Layer.Layer<
+  Verification,
+  VerificationError,
+  VerificationStore | VerificationSender | PhoneNumbers | RateLimiter.RateLimiter
+> => Layer.effect(Verification, make(options))
+
+/**
+ * Keeps verification state in process memory.
+ *
+ * **Details**
+ * Entries past their `expiresAt` are dropped when read and swept as new
+ * entries arrive, so memory follows the number of live verifications.
+ *
+ * @category store
+ * @since 0.1.0
+ */
+export const makeStoreMemory: Effect.Effect<VerificationStore["Service"]> = Effect.sync(() => {
+  type Entry = { value: StoredValue; version: number; expiresAt: number }
+  const entries = new Map<string, Entry>()
+  // A cursor that walks the map a few entries per write, dropping expired
+  // ones: memory follows the live entries without a timer or a full scan.
+  let cursor: Iterator<[string, Entry]> = entries.entries()
+  const sweep = (now: number) => {
+    for (let n = 0; n < 4; n++) {
+      const next = cursor.next()
+      if (next.done === true) {
+        cursor = entries.entries()
+        return
+      }
+      if (next.value[1].expiresAt <= now) entries.delete(next.value[0])
+    }
+  }
+  const live = (key: string, now: number) => {
+    const entry = entries.get(key)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt <= now) {
+      entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+  return VerificationStore.of({
+    get: (key) =>
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          const entry = live(key, clock.currentTimeMillisUnsafe())
+          return entry === undefined
+            ? Option.none<Versioned>()
+            : Option.some<Versioned>({ value: entry.value, version: entry.version })
+        })
+      ),
+    set: (key, value, options) =>
+      Effect.clockWith((clock) =>
+        Effect.sync(() => {
+          const now = clock.currentTimeMillisUnsafe()
+          const entry = live(key, now)
+          if ((entry === undefined ? undefined : entry.version) !== options.expectedVersion) return false
+          const version = entry === undefined ? 0 : entry.version + 1
+          entries.set(key, { value, version, expiresAt: options.expiresAt })
+          sweep(now)
+          return true
+        })
+      ),
+    remove: (key) => Effect.sync(() => void entries.delete(key))
+  })
+})
+
+/**
+ * @category store
+ * @since 0.1.0
+ */
+export const layerStoreMemory: Layer.Layer<VerificationStore> = Layer.effect(VerificationStore, makeStoreMemory)
+
+const rateLimiterMemory: Layer.Layer<RateLimiter.RateLimiter> = RateLimiter.layer.pipe(
+  Layer.provide(RateLimiter.layerStoreMemory)
+)
+
+/**
+ * The service with memory state and an in-memory rate limiter; needs a
+ * sender and `PhoneNumbers`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemoryWith = (
+  options: VerificationOptions = {}
+): Layer.Layer<Verification, VerificationError, VerificationSender | PhoneNumbers> =>
+  layer(options).pipe(Layer.provide(Layer.mergeAll(layerStoreMemory, rateLimiterMemory)))
+
+/**
+ * {@link layerMemoryWith} with the default options.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMemory: Layer.Layer<Verification, VerificationError, VerificationSender | PhoneNumbers> =
+  layerMemoryWith()

@@ -1,0 +1,89 @@
+/**
+ * Region rules: presets as data, and the pure part of their evaluation
+ * (text and template checks). Per-number limits need a RateLimiter and run
+ * in Router.
+ *
+ * @internal
+ */
+import type { RegionRuleInput } from "../Router.ts"
+import type { Purpose, RegionRuleSpec } from "./routeRules.ts"
+import { matchesRecipient, type Recipient } from "./routeSelect.ts"
+
+/** China (+86): a 【signature】 leads the text, only approved templates, per-number limits for codes. */
+export const china: ReadonlyArray<RegionRuleInput> = [
+  { name: "cn-signature", countries: ["CN"], prefixes: ["+86"], check: { _tag: "SignaturePrefix", open: "【", close: "】" } },
+  { name: "cn-approved-template", countries: ["CN"], prefixes: ["+86"], check: { _tag: "ApprovedTemplate" } },
+  {
+    name: "cn-verification-limit",
+    countries: ["CN"],
+    prefixes: ["+86"],
+    purposes: ["verification"],
+    check: {
+      _tag: "PerNumberLimit",
+      limits: [
+        { limit: 10, window: "1 day" },
+        { limit: 5, window: "1 hour" },
+        { limit: 1, window: "1 minute" }
+      ]
+    }
+  }
+]
+
+/** United Kingdom: marketing must tell the recipient how to opt out. */
+export const uk: ReadonlyArray<RegionRuleInput> = [
+  {
+    name: "uk-marketing-opt-out",
+    countries: ["GB"],
+    prefixes: ["+44"],
+    purposes: ["marketing"],
+    check: { _tag: "TextPattern", pattern: "\\b(?:stop|opt[ -]?out|unsubscribe)\\b", flags: "i" }
+  }
+]
+
+export const all: ReadonlyArray<RegionRuleInput> = [...china, ...uk]
+
+export interface RegionRequest {
+  readonly to: Recipient
+  readonly purpose: Purpose
+  readonly text: string
+  readonly template?: { readonly id: string; readonly approved: boolean } | undefined
+}
+
+export const applies = (rule: RegionRuleSpec, request: RegionRequest): boolean =>
+  matchesRecipient(rule.countries, rule.prefixes, request.to) &&
+  (rule.purposes === undefined || rule.purposes.includes(request.purpose))
+
+export interface ContentViolation {
+  readonly field: "text" | "template"
+  readonly rule: string
+}
+
+/** The first text or template rule a message breaks, if any. */
+export const checkContent = (
+  rules: ReadonlyArray<RegionRuleSpec>,
+  request: RegionRequest
+): ContentViolation | undefined => {
+  for (const rule of rules) {
+    if (!applies(rule, request)) continue
+    const check = rule.check
+    switch (check._tag) {
+      case "SignaturePrefix": {
+        const close = request.text.indexOf(check.close, check.open.length)
+        if (!request.text.startsWith(check.open) || close <= check.open.length) return { field: "text", rule: rule.name }
+        break
+      }
+      case "TextPattern": {
+        check.pattern.lastIndex = 0
+        if (!check.pattern.test(request.text)) return { field: "text", rule: rule.name }
+        break
+      }
+      case "ApprovedTemplate": {
+        if (request.template === undefined || !request.template.approved) return { field: "template", rule: rule.name }
+        break
+      }
+      case "PerNumberLimit":
+        break
+    }
+  }
+  return undefined
+}

@@ -1,0 +1,290 @@
+/**
+ * Candidate selection: which routes may carry a message, with which sender,
+ * in which order and why. Pure and deterministic for a seed.
+ *
+ * @internal
+ */
+import { hash32, prng, seedOf } from "./routeHash.ts"
+import type { Purpose, RouteRule, Rules, StrategyKey } from "./routeRules.ts"
+
+export interface Recipient {
+  readonly e164: string
+  readonly country: string
+}
+
+export interface SelectRequest {
+  readonly messageId: string
+  readonly to: Recipient
+  readonly purpose: Purpose
+  readonly tenant?: string | undefined
+  readonly from?: string | undefined
+  readonly segmentCount: number
+}
+
+export type Health = "Closed" | "Open" | "HalfOpen" | "Unknown"
+
+export interface Candidate {
+  readonly route: RouteRule
+  readonly from: string | undefined
+  readonly cost: number | undefined
+  readonly health: Health
+  readonly reason: string
+}
+
+export interface Skipped {
+  readonly route: RouteRule
+  readonly tag: "OutsideWindow" | "NoSender" | "CircuitOpen"
+  readonly reason: string
+}
+
+export interface Plan {
+  /** Routes whose filters (country or prefix, purpose, tenant) accept the message. */
+  readonly matched: number
+  readonly candidates: ReadonlyArray<Candidate>
+  readonly skipped: ReadonlyArray<Skipped>
+}
+
+// filters
+
+export const matchesRecipient = (
+  countries: ReadonlyArray<string> | undefined,
+  prefixes: ReadonlyArray<string> | undefined,
+  to: Recipient
+): boolean => {
+  if (countries === undefined && prefixes === undefined) return true
+  if (countries !== undefined && countries.includes(to.country)) return true
+  if (prefixes !== undefined && prefixes.some((p) => to.e164.startsWith(p))) return true
+  return false
+}
+
+export const matches = (route: RouteRule, request: SelectRequest): boolean =>
+  route.enabled &&
+  matchesRecipient(route.countries, route.prefixes, request.to) &&
+  (route.purposes === undefined || route.purposes.includes(request.purpose)) &&
+  (route.tenants === undefined || (request.tenant !== undefined && route.tenants.includes(request.tenant)))
+
+/** Whether `now` (epoch ms) falls in one of the route's UTC windows; no windows means always. */
+export const inWindow = (route: RouteRule, now: number): boolean => {
+  if (route.windows === undefined || route.windows.length === 0) return true
+  const date = new Date(now)
+  const day = date.getUTCDay()
+  const hour = date.getUTCHours()
+  return route.windows.some((w) => {
+    if (w.from === w.to || (w.from === 0 && w.to === 24)) return w.days === undefined || w.days.includes(day)
+    if (w.from < w.to) return (w.days === undefined || w.days.includes(day)) && hour >= w.from && hour < w.to
+    // wraps midnight: the part after midnight belongs to the previous day's window
+    if (hour >= w.from) return w.days === undefined || w.days.includes(day)
+    if (hour < w.to) return w.days === undefined || w.days.includes((day + 6) % 7)
+    return false
+  })
+}
+
+// senders
+
+/**
+ * Countries whose carriers refuse alphanumeric sender IDs (a message from
+ * `ACME` is dropped or rewritten), so a numeric sender is used instead.
+ * Sources: carrier and aggregator country guides; extend or replace it with
+ * the rules' `alphanumericRefused`.
+ */
+export const alphanumericRefused: ReadonlyArray<string> = [
+  "US", // United States: 10DLC, toll-free or short code only
+  "CA", // Canada
+  "PR", // Puerto Rico (NANP)
+  "CN", // China: registered numeric sender only
+  "BR", // Brazil
+  "AR", // Argentina
+  "CL", // Chile
+  "CO", // Colombia
+  "CR", // Costa Rica
+  "EC", // Ecuador
+  "MX", // Mexico
+  "PE", // Peru
+  "UY", // Uruguay
+  "KR", // South Korea: pre-registered numeric sender
+  "JP", // Japan: domestic carriers rewrite alphanumeric senders
+  "VN" // Vietnam: registered brand names only through local carriers
+]
+
+export const isNumericSender = (sender: string): boolean => /^\+?[0-9]{3,15}$/.test(sender)
+
+/** Rendezvous hashing: the same recipient keeps its sender while the pool changes around it. */
+export const pickSticky = (pool: ReadonlyArray<string>, recipient: string, salt: string): string | undefined => {
+  let best: string | undefined
+  let bestScore = -1
+  for (const sender of pool) {
+    const score = hash32(`${salt}\u0000${recipient}\u0000${sender}`)
+    if (score > bestScore) {
+      best = sender
+      bestScore = score
+    }
+  }
+  return best
+}
+
+export type SenderChoice =
+  | { readonly _tag: "Sender"; readonly from: string | undefined; readonly note: string }
+  | { readonly _tag: "NoSender"; readonly reason: string }
+
+export const chooseSender = (route: RouteRule, request: SelectRequest, refused: ReadonlySet<string>): SenderChoice => {
+  const country = request.to.country
+  const numericOnly = refused.has(country)
+  const allowed = (s: string) => !numericOnly || isNumericSender(s)
+  const explicit = request.from
+  if (explicit !== undefined && allowed(explicit)) {
+    return { _tag: "Sender", from: explicit, note: "sender from request" }
+  }
+  if (route.senders === undefined) {
+    if (explicit !== undefined) return { _tag: "NoSender", reason: `alphanumeric sender refused in ${country}, no numeric sender pool` }
+    return { _tag: "Sender", from: undefined, note: "transport's default sender" }
+  }
+  const own = route.senders[country]
+  const any = route.senders["*"]
+  const pool = (own ?? any ?? []).filter(allowed)
+  if (pool.length > 0) {
+    const from = pickSticky(pool, request.to.e164, route.name)
+    return {
+      _tag: "Sender",
+      from,
+      note: `sticky sender from ${own !== undefined ? country : "*"} pool${numericOnly ? " (numeric only)" : ""}`
+    }
+  }
+  // numeric fallback: the country's pool had only alphanumeric senders
+  const fallback = (any ?? []).filter(isNumericSender)
+  if (numericOnly && fallback.length > 0) {
+    return { _tag: "Sender", from: pickSticky(fallback, request.to.e164, route.name), note: "numeric fallback sender" }
+  }
+  return {
+    _tag: "NoSender",
+    reason: numericOnly ? `no numeric sender for ${country}` : `no sender for ${country}`
+  }
+}
+
+// prices
+
+export const priceOf = (route: RouteRule, country: string): number | undefined =>
+  route.price === undefined ? undefined : route.price[country] ?? route.price["*"]
+
+// ordering
+
+// A half-open circuit ranks with closed ones: it needs its probe to recover.
+const healthRank = (h: Health): number => (h === "Closed" || h === "HalfOpen" ? 0 : h === "Unknown" ? 1 : 2)
+
+interface Keyed {
+  readonly route: RouteRule
+  readonly from: string | undefined
+  readonly cost: number | undefined
+  readonly health: Health
+  readonly draw: number
+}
+
+const describe = (key: StrategyKey, c: Keyed, segments: number, country: string): string => {
+  switch (key) {
+    case "priority":
+      return `priority ${c.route.priority}`
+    case "weighted":
+      return `weight ${c.route.weight} (draw ${c.draw.toFixed(3)})`
+    case "least-cost": {
+      const price = priceOf(c.route, country)
+      return price === undefined ? "no price" : `cost ${c.cost} = ${price} × ${segments} segment${segments === 1 ? "" : "s"}`
+    }
+    case "health":
+      return `circuit ${c.health}`
+  }
+}
+
+const compareBy = (key: StrategyKey, a: Keyed, b: Keyed): number => {
+  switch (key) {
+    case "priority":
+      return a.route.priority - b.route.priority
+    case "weighted":
+      return b.draw - a.draw
+    case "least-cost": {
+      const ca = a.cost ?? Number.POSITIVE_INFINITY
+      const cb = b.cost ?? Number.POSITIVE_INFINITY
+      return ca === cb ? 0 : ca < cb ? -1 : 1
+    }
+    case "health":
+      return healthRank(a.health) - healthRank(b.health)
+  }
+}
+
+/**
+ * Weighted draw without replacement (Efraimidis–Spirakis): each route gets
+ * `u^(1/w)`, larger first. A route with weight 0 always comes last.
+ */
+const drawFor = (random: () => number, weight: number): number => {
+  const u = random()
+  return weight <= 0 ? -1 + u * 1e-9 : Math.pow(u, 1 / weight)
+}
+
+export interface PlanContext {
+  readonly now: number
+  readonly seed: number | string | undefined
+  readonly health: (route: RouteRule) => Health
+}
+
+/**
+ * Orders the routes that may carry a message. Routes outside their time
+ * window, without an allowed sender, or with an open circuit are skipped with
+ * a reason.
+ */
+export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Plan => {
+  const random = prng(hash32(request.messageId, seedOf(ctx.seed)))
+  const skipped: Array<Skipped> = []
+  const keyed: Array<Keyed & { readonly note: string }> = []
+  let matched = 0
+  for (const route of rules.routes) {
+    // draw for every route, matched or not, so a route's draw does not depend on the others' filters
+    const draw = drawFor(random, route.weight)
+    if (!matches(route, request)) continue
+    matched++
+    if (!inWindow(route, ctx.now)) {
+      skipped.push({ route, tag: "OutsideWindow", reason: "skipped: outside its time window" })
+      continue
+    }
+    const sender = chooseSender(route, request, rules.alphanumericRefused)
+    if (sender._tag === "NoSender") {
+      skipped.push({ route, tag: "NoSender", reason: `skipped: ${sender.reason}` })
+      continue
+    }
+    const health = ctx.health(route)
+    if (health === "Open") {
+      skipped.push({ route, tag: "CircuitOpen", reason: "skipped: circuit open" })
+      continue
+    }
+    const price = priceOf(route, request.to.country)
+    keyed.push({
+      route,
+      from: sender.from,
+      cost: price === undefined ? undefined : price * request.segmentCount,
+      health,
+      draw,
+      note: sender.note
+    })
+  }
+  const strategy = rules.strategy
+  keyed.sort((a, b) => {
+    for (const key of strategy) {
+      const c = compareBy(key, a, b)
+      if (c !== 0) return c
+    }
+    return a.route.index - b.route.index
+  })
+  // reasons are built on first read: most dispatches only read the first candidate's
+  const candidates = keyed.map((c, i): Candidate => {
+    let reason: string | undefined
+    return {
+      route: c.route,
+      from: c.from,
+      cost: c.cost,
+      health: c.health,
+      get reason() {
+        return reason ??= `rank ${i + 1}/${keyed.length} by ${strategy.join(", ")}: ${
+          strategy.map((k) => describe(k, c, request.segmentCount, request.to.country)).join("; ")
+        }; ${c.note}`
+      }
+    }
+  })
+  return { matched, candidates, skipped }
+}

@@ -1,0 +1,273 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Clock, Duration, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import fc from "fast-check"
+import * as Router from "../src/Router.ts"
+import * as Transport from "../src/Transport.ts"
+
+// fault patterns a carrier can show
+
+type Fault =
+  | { readonly _tag: "Healthy" }
+  | { readonly _tag: "FailNext"; readonly n: number }
+  | { readonly _tag: "FailAlways" }
+  | { readonly _tag: "DownFor"; readonly from: number; readonly duration: number }
+  | { readonly _tag: "Throttled"; readonly every: number; readonly retryAfter: number }
+  | { readonly _tag: "Flaky"; readonly seed: number; readonly rate: number }
+
+const faultArb: fc.Arbitrary<Fault> = fc.oneof(
+  fc.constant<Fault>({ _tag: "Healthy" }),
+  fc.record({ _tag: fc.constant("FailNext" as const), n: fc.integer({ min: 1, max: 12 }) }),
+  fc.constant<Fault>({ _tag: "FailAlways" }),
+  fc.record({ _tag: fc.constant("DownFor" as const), from: fc.integer({ min: 0, max: 5_000 }), duration: fc.integer({ min: 100, max: 60_000 }) }),
+  fc.record({ _tag: fc.constant("Throttled" as const), every: fc.integer({ min: 1, max: 4 }), retryAfter: fc.integer({ min: 0, max: 3_000 }) }),
+  fc.record({ _tag: fc.constant("Flaky" as const), seed: fc.nat(), rate: fc.double({ min: 0.05, max: 0.9, noNaN: true }) })
+)
+
+interface RouteSpec {
+  readonly fault: Fault
+  /** Carrier TPS in capabilities, or a route rule maxPerSecond. */
+  readonly rate: { readonly where: "transport" | "route"; readonly perSecond: number } | undefined
+}
+
+const routeArb: fc.Arbitrary<RouteSpec> = fc.record({
+  fault: faultArb,
+  rate: fc.option(
+    fc.record({ where: fc.constantFrom("transport" as const, "route" as const), perSecond: fc.constantFrom(1, 2, 5, 10, 20, 50) }),
+    { nil: undefined }
+  )
+})
+
+interface Scenario {
+  readonly routes: ReadonlyArray<RouteSpec>
+  readonly messages: number
+  readonly concurrent: boolean
+  readonly gaps: ReadonlyArray<number>
+  readonly maxAttempts: number
+  readonly base: number
+  readonly failures: number
+  readonly openMillis: number
+  readonly validity: number | undefined
+  readonly strategy: ReadonlyArray<"priority" | "weighted" | "least-cost" | "health">
+  readonly seed: number
+}
+
+const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
+  routes: fc.array(routeArb, { minLength: 1, maxLength: 4 }),
+  messages: fc.integer({ min: 1, max: 20 }),
+  concurrent: fc.boolean(),
+  gaps: fc.array(fc.integer({ min: 0, max: 3_000 }), { minLength: 20, maxLength: 20 }),
+  maxAttempts: fc.integer({ min: 1, max: 4 }),
+  base: fc.integer({ min: 10, max: 2_000 }),
+  failures: fc.integer({ min: 1, max: 5 }),
+  openMillis: fc.integer({ min: 100, max: 30_000 }),
+  validity: fc.option(fc.integer({ min: 1, max: 120_000 }), { nil: undefined }),
+  strategy: fc.shuffledSubarray(["priority", "weighted", "least-cost", "health"] as const, { minLength: 1 }),
+  seed: fc.nat()
+})
+
+const mulberry = (seed: number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const isHealthy = (spec: RouteSpec) => spec.fault._tag === "Healthy"
+
+interface Submit {
+  readonly route: string
+  readonly message: string
+  readonly at: number
+  readonly circuit: string
+  readonly accepted: boolean
+}
+
+const run = (scenario: Scenario) =>
+  Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const submits: Array<Submit> = []
+    let router: Router.Router["Service"] | undefined
+    const transports = scenario.routes.map((spec, i) => {
+      const name = `r${i}`
+      const random = spec.fault._tag === "Flaky" ? mulberry(spec.fault.seed) : () => 1
+      let calls = 0
+      return Transport.make({
+        name,
+        capabilities: {
+          channel: "sms",
+          unicode: true,
+          concatenation: true,
+          deliveryReceipts: true,
+          inbound: false,
+          senderTypes: ["long-code"],
+          ...(spec.rate?.where === "transport" ? { maxPerSecond: spec.rate.perSecond } : {})
+        },
+        submit: (s) =>
+          Effect.gen(function*() {
+            const at = yield* Clock.currentTimeMillis
+            const status = yield* router!.routes
+            const circuit = status.find((r) => r.name === name)?.circuit ?? "missing"
+            const n = calls++
+            const fault = spec.fault
+            let reason: Transport.TransportErrorReason | undefined
+            switch (fault._tag) {
+              case "FailNext":
+                if (n < fault.n) reason = new Transport.Unavailable({})
+                break
+              case "FailAlways":
+                reason = new Transport.Timeout({})
+                break
+              case "DownFor":
+                if (at >= start + fault.from && at < start + fault.from + fault.duration) reason = new Transport.Unavailable({})
+                break
+              case "Throttled":
+                if (n % fault.every === 0) reason = new Transport.Throttled({ retryAfter: Duration.millis(fault.retryAfter) })
+                break
+              case "Flaky":
+                if (random() < fault.rate) reason = new Transport.Unavailable({})
+                break
+            }
+            submits.push({ route: name, message: s.clientReference, at, circuit, accepted: reason === undefined })
+            if (reason !== undefined) return yield* Effect.fail(reason)
+            return { providerMessageId: `${name}-${n}` }
+          })
+      })
+    })
+    router = yield* Router.make({
+      transports,
+      seed: scenario.seed,
+      retry: { maxAttempts: scenario.maxAttempts, base: Duration.millis(scenario.base) },
+      circuitBreaker: { failures: scenario.failures, openDuration: Duration.millis(scenario.openMillis) },
+      rules: {
+        strategy: scenario.strategy,
+        routes: scenario.routes.map((spec, i) => ({
+          name: `r${i}`,
+          transport: `r${i}`,
+          weight: i + 1,
+          price: { "*": (i * 7) % 3 },
+          ...(spec.rate?.where === "route" ? { maxPerSecond: spec.rate.perSecond } : {})
+        }))
+      }
+    })
+    const messages = Array.from({ length: scenario.messages }, (_, i) => `m${i}`)
+    const one = (id: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const request: Router.RouteRequest = {
+          messageId: id,
+          to: { e164: "+447700900123", country: "GB" },
+          purpose: "transactional",
+          text: "Hello",
+          segmentCount: 1,
+          encoding: "GSM-7",
+          validUntil: scenario.validity === undefined ? undefined : now + scenario.validity
+        }
+        return yield* router!.dispatch(request, {
+          to: request.to.e164,
+          text: "Hello",
+          segments: ["Hello"],
+          encoding: "GSM-7",
+          clientReference: id,
+          purpose: "transactional",
+          validUntil: request.validUntil
+        })
+      })
+    const exits: Array<Exit.Exit<Router.Dispatch, Router.RoutingError>> = []
+    if (scenario.concurrent) {
+      const fibers = yield* Effect.forEach(messages, (id, i) =>
+        Effect.forkChild(Effect.delay(Effect.exit(one(id)), Duration.millis(scenario.gaps[i % scenario.gaps.length]!))))
+      yield* TestClock.adjust("2 days")
+      for (const fiber of fibers) exits.push(yield* Fiber.join(fiber))
+    } else {
+      const fiber = yield* Effect.forkChild(Effect.forEach(messages, (id, i) =>
+        Effect.delay(Effect.exit(one(id)), Duration.millis(scenario.gaps[i % scenario.gaps.length]!))))
+      yield* TestClock.adjust("2 days")
+      exits.push(...(yield* Fiber.join(fiber)))
+    }
+    return { exits, submits }
+  })
+
+const check = (scenario: Scenario) =>
+  Effect.gen(function*() {
+    const { exits, submits } = yield* run(scenario)
+    // 1. every dispatch ends in exactly one outcome: a Dispatch or a typed RoutingError
+    assert.strictEqual(exits.length, scenario.messages)
+    for (const exit of exits) {
+      if (Exit.isFailure(exit)) {
+        assert.isFalse(Cause.hasDies(exit.cause), "no defects")
+        assert.isFalse(Cause.hasInterrupts(exit.cause), "no interruptions")
+        const error = Exit.findErrorOption(exit)
+        assert.isTrue(error._tag === "Some" && error.value instanceof Router.RoutingError)
+      }
+    }
+    for (let i = 0; i < exits.length; i++) {
+      const id = `m${i}`
+      const exit = exits[i]!
+      const mine = submits.filter((s) => s.message === id)
+      // 2. one submission per attempt, never a duplicate acceptance
+      const accepted = mine.filter((s) => s.accepted)
+      assert.isAtMost(accepted.length, 1, `${id} accepted more than once`)
+      if (Exit.isSuccess(exit)) {
+        assert.strictEqual(mine.length, exit.value.attempts)
+        assert.strictEqual(accepted.length, 1)
+        assert.strictEqual(accepted[0]!.route, exit.value.route)
+        assert.strictEqual(exit.value.decisions.at(-1)!.outcome, "submitted")
+        assert.strictEqual(exit.value.decisions.reduce((n, d) => n + d.attempts, 0), mine.length)
+      } else {
+        assert.strictEqual(accepted.length, 0)
+        assert.strictEqual(mine.length, Router.attemptsOf(Exit.findErrorOption(exit).pipe((o) => o._tag === "Some" ? o.value : assert.fail("no error"))))
+      }
+      // per route: no more submissions than maxAttempts
+      for (let r = 0; r < scenario.routes.length; r++) {
+        assert.isAtMost(mine.filter((s) => s.route === `r${r}`).length, scenario.maxAttempts)
+      }
+    }
+    // 3. never to a route whose circuit is open
+    for (const s of submits) assert.notStrictEqual(s.circuit, "Open", `${s.route} submitted while open`)
+    // 4. never faster than a route's rate: no one-second window holds more than perSecond
+    scenario.routes.forEach((spec, r) => {
+      if (spec.rate === undefined) return
+      const times = submits.filter((s) => s.route === `r${r}`).map((s) => s.at).sort((a, b) => a - b)
+      const limit = spec.rate.perSecond
+      for (let i = limit; i < times.length; i++) {
+        assert.isAtLeast(times[i]! - times[i - limit]!, 1000 - 1e-6, `r${r} over ${limit}/s`)
+      }
+    })
+    // 5. a healthy eligible route means success (without a deadline that could cut it short)
+    if (scenario.validity === undefined && scenario.routes.some(isHealthy)) {
+      for (const exit of exits) assert.isTrue(Exit.isSuccess(exit), "a healthy route exists")
+    }
+  })
+
+describe("Router properties", () => {
+  it("hold for any fault pattern of the carriers (TestClock)", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, (scenario) =>
+        Effect.runPromise(check(scenario).pipe(Effect.scoped, Effect.provide(TestClock.layer())))),
+      { numRuns: 150 }
+    )
+  })
+
+  it.effect("concurrent dispatches on one rate-limited route keep its pace", () =>
+    Effect.scoped(check({
+      routes: [{ fault: { _tag: "Flaky", seed: 3, rate: 0.3 }, rate: { where: "transport", perSecond: 20 } }, {
+        fault: { _tag: "Healthy" },
+        rate: { where: "route", perSecond: 5 }
+      }],
+      messages: 200,
+      concurrent: true,
+      gaps: [0],
+      maxAttempts: 3,
+      base: 100,
+      failures: 5,
+      openMillis: 1_000,
+      validity: undefined,
+      strategy: ["health", "priority"],
+      seed: 1
+    })))
+})

@@ -1,0 +1,413 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Config, ConfigProvider, Duration, Effect, Exit, Redacted } from "effect"
+import { TestClock } from "effect/testing"
+import fc from "fast-check"
+import * as Crypto from "node:crypto"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import { Transport } from "smsforge"
+import { TransportConformance } from "smsforge/testing"
+import { afterAll, beforeAll } from "vitest"
+import * as Twilio from "../../transports/twilio/index.ts"
+import { classify } from "../../transports/twilio/internal/classify.ts"
+
+// A faithful local Twilio: checks each request as the REST API documents it.
+
+interface Seen {
+  readonly method: string
+  readonly path: string
+  readonly headers: Http.IncomingHttpHeaders
+  readonly raw: string
+}
+type Handler = (req: Seen, res: Http.ServerResponse) => void
+let handler: Handler = (_req, res) => res.writeHead(500).end()
+const seen: Array<Seen> = []
+let server: Http.Server
+let baseUrl = ""
+
+beforeAll(async () => {
+  server = Http.createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      const s = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw: Buffer.concat(chunks).toString("utf8") }
+      seen.push(s)
+      handler(s, res)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+})
+
+const ACCOUNT = "AC0123456789abcdef0123456789abcdef"
+const TOKEN = "s3cr3t-auth-token-value"
+const authToken = Redacted.make(TOKEN)
+
+const json = (res: Http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
+  res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body))
+
+const submission = (overrides: Partial<Transport.Submission> = {}): Transport.Submission => ({
+  to: "+447700900123",
+  text: "Your code is 123456",
+  segments: ["Your code is 123456"],
+  encoding: "GSM-7",
+  clientReference: "msg_1",
+  purpose: "transactional",
+  ...overrides
+})
+
+/** Twilio's documented success answer (trimmed). */
+const created = (sid: string, to: string, body: string) => ({
+  account_sid: ACCOUNT,
+  api_version: "2010-04-01",
+  body,
+  date_created: "Thu, 24 Aug 2023 05:01:45 +0000",
+  direction: "outbound-api",
+  error_code: null,
+  error_message: null,
+  from: "+14155552345",
+  num_segments: "1",
+  price: null,
+  sid,
+  status: "queued",
+  to,
+  uri: `/2010-04-01/Accounts/${ACCOUNT}/Messages/${sid}.json`
+})
+
+const expectBasic = (headers: Http.IncomingHttpHeaders, user: string, password: string) => {
+  const header = headers.authorization ?? ""
+  assert.match(header, /^Basic /)
+  assert.strictEqual(Buffer.from(header.slice(6), "base64").toString("utf8"), `${user}:${password}`)
+}
+
+const twilio = (overrides: Partial<Twilio.TwilioConfig> = {}) =>
+  Twilio.make({ accountSid: ACCOUNT, authToken, from: "+14155552345", baseUrl, ...overrides })
+
+describe("Twilio submit", () => {
+  it.effect("posts the documented form to Messages.json with Basic auth", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      handler = (req, res) => {
+        const form = new URLSearchParams(req.raw)
+        json(res, 201, created("SM1234567890abcdef1234567890abcdef", form.get("To") ?? "", form.get("Body") ?? ""))
+      }
+      const transport = yield* twilio({ statusCallback: "https://example.com/twilio/status" })
+      const result = yield* transport.submit(submission({ validUntil: 3_600_000 }))
+      assert.strictEqual(result.providerMessageId, "SM1234567890abcdef1234567890abcdef")
+      const req = seen[0]!
+      assert.strictEqual(req.method, "POST")
+      assert.strictEqual(req.path, `/2010-04-01/Accounts/${ACCOUNT}/Messages.json`)
+      assert.strictEqual(req.headers["content-type"], "application/x-www-form-urlencoded")
+      expectBasic(req.headers, ACCOUNT, TOKEN)
+      assert.deepStrictEqual([...new URLSearchParams(req.raw)], [
+        ["To", "+447700900123"],
+        ["From", "+14155552345"],
+        ["Body", "Your code is 123456"],
+        ["StatusCallback", "https://example.com/twilio/status"],
+        ["ValidityPeriod", "3600"]
+      ])
+    }))
+
+  it.effect("sends UCS-2 text UTF-8 percent-encoded, API key auth and a messaging service", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      handler = (_req, res) => json(res, 201, created("SMaaaa", "+8613800138000", "x"))
+      const text = "Ваш код 123456 😀"
+      const transport = yield* twilio({
+        from: undefined,
+        messagingServiceSid: "MG0123456789abcdef0123456789abcdef",
+        apiKey: { sid: "SK0123456789abcdef0123456789abcdef", secret: Redacted.make("key-secret") }
+      })
+      yield* transport.submit(submission({ to: "+8613800138000", text, segments: [text], encoding: "UCS-2" }))
+      const req = seen[0]!
+      expectBasic(req.headers, "SK0123456789abcdef0123456789abcdef", "key-secret")
+      assert.include(req.raw, "Body=%D0%92%D0%B0%D1%88+%D0%BA%D0%BE%D0%B4+123456+%F0%9F%98%80")
+      const form = new URLSearchParams(req.raw)
+      assert.strictEqual(form.get("Body"), text)
+      assert.strictEqual(form.get("MessagingServiceSid"), "MG0123456789abcdef0123456789abcdef")
+      assert.isNull(form.get("From"))
+    }))
+
+  it.effect("ValidityPeriod is clamped to Twilio's 36000 s; a passed validUntil is refused", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_000_000)
+      seen.length = 0
+      handler = (_req, res) => json(res, 201, created("SMv", "+447700900123", "x"))
+      const transport = yield* twilio()
+      yield* transport.submit(submission({ validUntil: 1_000_000 + 86_400_000 }))
+      assert.strictEqual(new URLSearchParams(seen[0]!.raw).get("ValidityPeriod"), "36000")
+      const expired = yield* Effect.flip(transport.submit(submission({ validUntil: 999_000 })))
+      assert.strictEqual(expired.reason._tag, "Rejected")
+      assert.strictEqual(seen.length, 1)
+    }))
+
+  it.effect("refuses a submission without any sender", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio({ from: undefined })
+      const error = yield* Effect.flip(transport.submit(submission()))
+      assert.strictEqual(error.reason._tag, "Rejected")
+    }))
+
+  // Documented Twilio error answers → our reasons.
+  const cases: ReadonlyArray<[status: number, code: number | undefined, message: string, tag: Transport.TransportErrorReason["_tag"]]> = [
+    [429, 20429, "Too Many Requests", "Throttled"],
+    [400, 21211, "The 'To' number +1555 is not a valid phone number.", "InvalidNumber"],
+    [400, 21614, "'To' number is not a valid mobile number", "InvalidNumber"],
+    [400, 21610, "Attempt to send to unsubscribed recipient", "Blocked"],
+    [401, 20003, "Authenticate", "AuthenticationFailed"],
+    [401, 20005, "Account not active", "InsufficientFunds"],
+    [400, 21606, "The 'From' phone number provided is not a valid message-capable Twilio phone number.", "Rejected"],
+    [400, 21602, "Message body is required.", "Rejected"],
+    [500, undefined, "Internal Server Error", "Unavailable"],
+    [503, 20500, "Service Unavailable", "Unavailable"]
+  ]
+  for (const [status, code, message, tag] of cases) {
+    it.effect(`HTTP ${status} / ${code ?? "-"} → ${tag}`, () =>
+      Effect.gen(function*() {
+        handler = (_req, res) =>
+          json(res, status, { code: code ?? null, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }, status === 429 ? { "retry-after": "7" } : {})
+        const transport = yield* twilio()
+        const error = yield* Effect.flip(transport.submit(submission()))
+        assert.strictEqual(error._tag, "TransportError")
+        assert.strictEqual(error.transport, "twilio")
+        assert.strictEqual(error.reason._tag, tag)
+        if (error.reason._tag === "Throttled") {
+          assert.strictEqual(Duration.toMillis(error.reason.retryAfter!), 7000)
+        }
+      }))
+  }
+
+  it("classify table", () => {
+    const table: ReadonlyArray<[number, number | undefined, string]> = [
+      [429, undefined, "Throttled"],
+      [400, 20429, "Throttled"],
+      [400, 21211, "InvalidNumber"],
+      [400, 21217, "InvalidNumber"],
+      [400, 21612, "InvalidNumber"],
+      [400, 21614, "InvalidNumber"],
+      [400, 21610, "Blocked"],
+      [400, 21408, "Blocked"],
+      [401, 20003, "AuthenticationFailed"],
+      [403, undefined, "AuthenticationFailed"],
+      [401, 20005, "InsufficientFunds"],
+      [502, undefined, "Unavailable"],
+      [400, 21602, "Rejected"],
+      [404, 20404, "Rejected"]
+    ]
+    for (const [status, code, tag] of table) assert.strictEqual(classify(status, code, undefined)._tag, tag, `${status}/${code}`)
+    assert.strictEqual(classify(400, 30000, undefined, "Insufficient funds in account")._tag, "InsufficientFunds")
+    fc.assert(fc.property(fc.integer({ min: 500, max: 599 }), fc.option(fc.integer({ min: 30000, max: 39999 }), { nil: undefined }), (s, c) =>
+      classify(s, c, undefined)._tag === "Unavailable"))
+  })
+
+  it.effect("never leaks the auth token into errors", () =>
+    Effect.gen(function*() {
+      handler = (_req, res) => json(res, 401, { code: 20003, message: "Authenticate", more_info: "https://www.twilio.com/docs/errors/20003", status: 401 })
+      const transport = yield* twilio()
+      const error = yield* Effect.flip(transport.submit(submission()))
+      for (const rendered of [JSON.stringify(error), error.message, String(error), JSON.stringify(error.reason)]) {
+        assert.notInclude(rendered, TOKEN)
+        assert.notInclude(rendered, Buffer.from(`${ACCOUNT}:${TOKEN}`).toString("base64"))
+      }
+      const unreachable = yield* Twilio.make({ accountSid: ACCOUNT, authToken, from: "+1", baseUrl: "http://127.0.0.1:1" })
+      const network = yield* Effect.flip(unreachable.submit(submission()))
+      assert.strictEqual(network.reason._tag, "Unavailable")
+      assert.notInclude(JSON.stringify(network), TOKEN)
+    }))
+
+  it.live("a carrier that never answers → Timeout", () =>
+    Effect.gen(function*() {
+      handler = () => {/* never answers */}
+      const transport = yield* twilio({ timeout: Duration.millis(100) })
+      const error = yield* Effect.flip(transport.submit(submission()))
+      assert.strictEqual(error.reason._tag, "Timeout")
+      assert.isTrue(error.isRetryable)
+    }))
+})
+
+// Status callbacks: the signature is recomputed here as Twilio documents it.
+
+const sign = (url: string, params: Record<string, string>) =>
+  Crypto.createHmac("sha1", TOKEN)
+    .update(url + Object.keys(params).sort().map((k) => k + params[k]).join(""))
+    .digest("base64")
+
+const callbackUrl = "https://example.com/twilio/status?tenant=acme"
+const statusParams = (status: string, extra: Record<string, string> = {}) => ({
+  AccountSid: ACCOUNT,
+  ApiVersion: "2010-04-01",
+  From: "+14155552345",
+  MessageSid: "SM1234567890abcdef1234567890abcdef",
+  MessageStatus: status,
+  SmsSid: "SM1234567890abcdef1234567890abcdef",
+  SmsStatus: status,
+  To: "+447700900123",
+  ...extra
+})
+
+describe("Twilio layerConfig", () => {
+  it.effect("reads credentials from Config, the token as Redacted", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      handler = (_req, res) => json(res, 201, created("SMcfg", "+447700900123", "x"))
+      const config = {
+        accountSid: Config.String("TWILIO_ACCOUNT_SID"),
+        authToken: Config.Redacted("TWILIO_AUTH_TOKEN"),
+        from: Config.String("TWILIO_FROM"),
+        baseUrl: Config.succeed(baseUrl)
+      }
+      const result = yield* Effect.flatMap(Effect.service(Transport.Transport), (t) => t.submit(submission())).pipe(
+        Effect.provide(Twilio.layerConfig(config)),
+        Effect.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({
+          TWILIO_ACCOUNT_SID: ACCOUNT,
+          TWILIO_AUTH_TOKEN: TOKEN,
+          TWILIO_FROM: "+14155552345"
+        })))
+      )
+      assert.strictEqual(result.providerMessageId, "SMcfg")
+      expectBasic(seen[0]!.headers, ACCOUNT, TOKEN)
+    }))
+})
+
+describe("Twilio webhooks", () => {
+  const statuses: ReadonlyArray<[string, Record<string, string>, Transport.DeliveryStatus]> = [
+    ["queued", {}, "enroute"],
+    ["sending", {}, "enroute"],
+    ["sent", {}, "enroute"],
+    ["delivered", {}, "delivered"],
+    ["undelivered", { ErrorCode: "30003" }, "undelivered"],
+    ["undelivered", { ErrorCode: "30036" }, "expired"],
+    ["failed", { ErrorCode: "30008" }, "failed"]
+  ]
+  for (const [status, extra, expected] of statuses) {
+    it.effect(`MessageStatus ${status} ${extra["ErrorCode"] ?? ""} → ${expected}`, () =>
+      Effect.gen(function*() {
+        const transport = yield* twilio()
+        const params = statusParams(status, extra)
+        const report = yield* transport.parseStatusCallback({ url: callbackUrl, params, signature: sign(callbackUrl, params) })
+        assert.strictEqual(report._tag, "DeliveryReport")
+        assert.strictEqual(report.transport, "twilio")
+        assert.strictEqual(report.providerMessageId, "SM1234567890abcdef1234567890abcdef")
+        assert.strictEqual(report.status, expected)
+        assert.strictEqual(report.providerStatus, status)
+        assert.strictEqual(report.errorCode, extra["ErrorCode"])
+      }))
+  }
+
+  it.effect("forged callbacks are rejected with a typed error", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio()
+      const params = statusParams("delivered")
+      const good = sign(callbackUrl, params)
+      const forgeries = [
+        { url: callbackUrl, params: { ...params, MessageStatus: "failed" }, signature: good }, // tampered
+        { url: "https://evil.example/twilio/status?tenant=acme", params, signature: good }, // other URL
+        { url: callbackUrl, params, signature: undefined }, // unsigned
+        { url: callbackUrl, params, signature: Crypto.createHmac("sha1", "other-token").update("x").digest("base64") }
+      ]
+      for (const forged of forgeries) {
+        const error = yield* Effect.flip(transport.parseStatusCallback(forged))
+        assert.strictEqual(error._tag, "TwilioWebhookError")
+        assert.strictEqual(error.reason._tag, "InvalidSignature")
+        assert.notInclude(JSON.stringify(error) + error.message, TOKEN)
+      }
+    }))
+
+  it.effect("a URL signed with or without the default port verifies", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio()
+      const params = statusParams("delivered")
+      const withPort = "https://example.com:443/twilio/status?tenant=acme"
+      const report = yield* transport.parseStatusCallback({ url: callbackUrl, params, signature: sign(withPort, params) })
+      assert.strictEqual(report.status, "delivered")
+      yield* transport.parseStatusCallback({ url: withPort, params, signature: sign(callbackUrl, params) })
+      const otherPort = yield* Effect.flip(
+        transport.parseStatusCallback({ url: callbackUrl, params, signature: sign("https://example.com:8443/twilio/status?tenant=acme", params) })
+      )
+      assert.strictEqual(otherPort.reason._tag, "InvalidSignature")
+    }))
+
+  it.effect("an unknown status is a malformed webhook", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio()
+      const params = statusParams("teleported")
+      const error = yield* Effect.flip(transport.parseStatusCallback({ url: callbackUrl, params, signature: sign(callbackUrl, params) }))
+      assert.strictEqual(error.reason._tag, "MalformedWebhook")
+      assert.strictEqual(error.reason.field, "MessageStatus")
+    }))
+
+  it.effect("inbound messages", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio()
+      const url = "https://example.com/twilio/inbound"
+      const params = {
+        AccountSid: ACCOUNT,
+        Body: "STOP",
+        From: "+447700900123",
+        MessageSid: "SMabcdef",
+        NumMedia: "0",
+        NumSegments: "1",
+        SmsMessageSid: "SMabcdef",
+        To: "+14155552345"
+      }
+      const message = yield* transport.parseInbound({ url, params, signature: sign(url, params) })
+      assert.deepStrictEqual(message, {
+        _tag: "InboundMessage",
+        transport: "twilio",
+        from: "+447700900123",
+        to: "+14155552345",
+        text: "STOP",
+        receivedAt: 0,
+        providerMessageId: "SMabcdef"
+      })
+      const forged = yield* Effect.exit(transport.parseInbound({ url, params: { ...params, Body: "START" }, signature: sign(url, params) }))
+      assert.isTrue(Exit.isFailure(forged))
+    }))
+
+  it("signatures verify for any parameters and break on any change", () => {
+    const key = fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{0,8}$/)
+    fc.assert(fc.property(fc.dictionary(key, fc.string(), { minKeys: 1 }), (params) => {
+      const signature = sign(callbackUrl, params)
+      if (!Twilio.verifySignature(authToken, { url: callbackUrl, params, signature })) return false
+      const k = Object.keys(params)[0]!
+      return !Twilio.verifySignature(authToken, { url: callbackUrl, params: { ...params, [k]: params[k] + "x" }, signature })
+    }))
+  })
+})
+
+describe("Twilio conformance", () => {
+  let n = 0
+  const carrier: Handler = (req, res) => {
+    const form = new URLSearchParams(req.raw)
+    if (form.get("To") === "+15005550001") {
+      return json(res, 400, { code: 21211, message: "The 'To' number is not a valid phone number.", more_info: "https://www.twilio.com/docs/errors/21211", status: 400 })
+    }
+    json(res, 201, created(`SM${(++n).toString(16).padStart(32, "0")}`, form.get("To") ?? "", form.get("Body") ?? ""))
+  }
+  const make = Effect.suspend(() => {
+    handler = carrier
+    return twilio()
+  })
+  for (const c of TransportConformance.suite({ make, recipient: "+447700900123", refusedRecipient: "+15005550001", secrets: [TOKEN] })) {
+    it.effect(c.name, () => Effect.scoped(c.run))
+  }
+})
+
+describe("Twilio properties", () => {
+  it("any text reaches the server unchanged, in Body", async () => {
+    await fc.assert(fc.asyncProperty(fc.string({ unit: "grapheme", minLength: 1, maxLength: 200 }), async (text) => {
+      let body: string | null = null
+      handler = (req, res) => {
+        body = new URLSearchParams(req.raw).get("Body")
+        json(res, 201, created("SMprop", "+447700900123", "x"))
+      }
+      const transport = await Effect.runPromise(twilio())
+      await Effect.runPromise(transport.submit(submission({ text, segments: [text], encoding: "UCS-2" })))
+      return body === text
+    }), { numRuns: 40 })
+  })
+})

@@ -1,0 +1,365 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Redacted } from "effect"
+import { TestClock } from "effect/testing"
+import fc from "fast-check"
+import * as Crypto from "node:crypto"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import { Transport } from "smsforge"
+import { TransportConformance } from "smsforge/testing"
+import { afterAll, beforeAll } from "vitest"
+import * as Vonage from "../../transports/vonage/index.ts"
+import { classifyStatus } from "../../transports/vonage/internal/classify.ts"
+
+// A faithful local Vonage SMS API.
+
+interface Seen {
+  readonly method: string
+  readonly path: string
+  readonly headers: Http.IncomingHttpHeaders
+  readonly raw: string
+}
+type Handler = (req: Seen, res: Http.ServerResponse) => void
+let handler: Handler = (_req, res) => res.writeHead(500).end()
+const seen: Array<Seen> = []
+let server: Http.Server
+let baseUrl = ""
+
+beforeAll(async () => {
+  server = Http.createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      const s = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw: Buffer.concat(chunks).toString("utf8") }
+      seen.push(s)
+      handler(s, res)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+})
+
+const API_KEY = "abcd1234"
+const API_SECRET = "Vonage-api-secret-42"
+const SIG_SECRET = "Vonage-signature-secret-99"
+
+const json = (res: Http.ServerResponse, status: number, body: unknown) =>
+  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body))
+
+const submission = (overrides: Partial<Transport.Submission> = {}): Transport.Submission => ({
+  to: "+447700900123",
+  text: "Your code is 123456",
+  segments: ["Your code is 123456"],
+  encoding: "GSM-7",
+  clientReference: "msg_1",
+  purpose: "transactional",
+  ...overrides
+})
+
+/** Vonage's documented success answer, one entry per part. */
+const accepted = (ids: ReadonlyArray<string>) => ({
+  "message-count": String(ids.length),
+  messages: ids.map((id) => ({
+    to: "447700900123",
+    "message-id": id,
+    status: "0",
+    "remaining-balance": "3.14159265",
+    "message-price": "0.03330000",
+    network: "12345",
+    "client-ref": "msg_1"
+  }))
+})
+const refused = (status: string, text: string) => ({ "message-count": "1", messages: [{ status, "error-text": text }] })
+
+/** Server-side signature, written from Vonage's signing guide. */
+const vonageSig = (method: string, secret: string, params: Record<string, string>) => {
+  const data = Object.keys(params).filter((k) => k !== "sig").sort()
+    .map((k) => `&${k}=${params[k]!.replace(/&/g, "_").replace(/=/g, "_")}`).join("")
+  return method === "md5hash"
+    ? Crypto.createHash("md5").update(data + secret).digest("hex")
+    : Crypto.createHmac(method, secret).update(data).digest("hex")
+}
+
+const vonage = (overrides: Partial<Vonage.VonageConfig> = {}) =>
+  Vonage.make({ apiKey: API_KEY, apiSecret: Redacted.make(API_SECRET), from: "Acme", baseUrl, ...overrides })
+
+describe("Vonage submit", () => {
+  it.effect("posts the documented form to /sms/json", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      handler = (_req, res) => json(res, 200, accepted(["0A0000000123ABCD1"]))
+      const transport = yield* vonage({ callback: "https://example.com/vonage/dlr" })
+      const result = yield* transport.submit(submission({ validUntil: 3_600_000 }))
+      assert.deepStrictEqual(result, { providerMessageId: "0A0000000123ABCD1" })
+      const req = seen[0]!
+      assert.strictEqual(req.method, "POST")
+      assert.strictEqual(req.path, "/sms/json")
+      assert.strictEqual(req.headers["content-type"], "application/x-www-form-urlencoded")
+      assert.deepStrictEqual(Object.fromEntries(new URLSearchParams(req.raw)), {
+        api_key: API_KEY,
+        api_secret: API_SECRET,
+        from: "Acme",
+        to: "447700900123",
+        text: "Your code is 123456",
+        type: "text",
+        "client-ref": "msg_1",
+        callback: "https://example.com/vonage/dlr",
+        ttl: "3600000"
+      })
+    }))
+
+  it.effect("UCS-2 goes out as type=unicode; multipart answers give one id per part", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      handler = (_req, res) => json(res, 200, accepted(["0A01", "0A02"]))
+      const text = "你好，您的验证码是 123456。".repeat(5)
+      const transport = yield* vonage()
+      const result = yield* transport.submit(submission({ to: "+8613800138000", text, segments: [text.slice(0, 67), text.slice(67)], encoding: "UCS-2" }))
+      assert.deepStrictEqual(result, { providerMessageId: "0A01", segmentIds: ["0A01", "0A02"] })
+      const form = new URLSearchParams(seen[0]!.raw)
+      assert.strictEqual(form.get("type"), "unicode")
+      assert.strictEqual(form.get("text"), text)
+      assert.include(seen[0]!.raw, "text=%E4%BD%A0%E5%A5%BD")
+    }))
+
+  for (const method of ["md5hash", "md5", "sha1", "sha256", "sha512"] as const) {
+    it.effect(`signed requests (${method}) carry timestamp + sig and no api_secret`, () =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(1_700_000_000_000)
+        seen.length = 0
+        handler = (req, res) => {
+          const params = Object.fromEntries(new URLSearchParams(req.raw))
+          const ok = params["sig"] === vonageSig(method, SIG_SECRET, params) && params["timestamp"] === "1700000000"
+          json(res, 200, ok ? accepted(["0B01"]) : refused("14", "Invalid Signature"))
+        }
+        const transport = yield* vonage({ apiSecret: undefined, signatureSecret: Redacted.make(SIG_SECRET), signatureMethod: method })
+        const result = yield* transport.submit(submission({ text: "a&b=c" }))
+        assert.strictEqual(result.providerMessageId, "0B01")
+        const form = new URLSearchParams(seen[0]!.raw)
+        assert.isNull(form.get("api_secret"))
+        assert.notInclude(seen[0]!.raw, SIG_SECRET)
+      }))
+  }
+
+  const cases: ReadonlyArray<[string, string, Transport.TransportErrorReason["_tag"]]> = [
+    ["1", "Throughput Rate Exceeded - please wait [ 30 ] and retry", "Throttled"],
+    ["2", "Missing to param", "Rejected"],
+    ["3", "Invalid to address", "Rejected"],
+    ["4", "Bad Credentials", "AuthenticationFailed"],
+    ["5", "Internal Error", "Unavailable"],
+    ["6", "Invalid Message", "Rejected"],
+    ["7", "Number barred", "Blocked"],
+    ["8", "Partner account barred", "Rejected"],
+    ["9", "Partner quota exceeded", "InsufficientFunds"],
+    ["14", "Invalid Signature", "AuthenticationFailed"],
+    ["15", "Illegal Sender Address - rejected", "Rejected"],
+    ["29", "Non White-listed Destination - rejected", "Blocked"],
+    ["33", "Number de-activated", "InvalidNumber"]
+  ]
+  for (const [status, text, tag] of cases) {
+    it.effect(`status ${status} → ${tag}`, () =>
+      Effect.gen(function*() {
+        handler = (_req, res) => json(res, 200, refused(status, text))
+        const transport = yield* vonage()
+        const error = yield* Effect.flip(transport.submit(submission()))
+        assert.strictEqual(error.transport, "vonage")
+        assert.strictEqual(error.reason._tag, tag)
+        assert.strictEqual(error.reason.code, status)
+      }))
+  }
+
+  it.effect("ttl is clamped to Vonage's 20 s – 7 days window", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      handler = (_req, res) => json(res, 200, accepted(["0T01"]))
+      const transport = yield* vonage()
+      yield* transport.submit(submission({ validUntil: 5_000 }))
+      yield* transport.submit(submission({ validUntil: 30 * 86_400_000 }))
+      assert.deepStrictEqual(seen.map((r) => new URLSearchParams(r.raw).get("ttl")), ["20000", "604800000"])
+      const expired = yield* Effect.flip(transport.submit(submission({ validUntil: 500 })))
+      assert.strictEqual(expired.reason._tag, "Rejected")
+    }))
+
+  it.effect("a failed part fails the message; HTTP errors without a body are classified", () =>
+    Effect.gen(function*() {
+      handler = (_req, res) => json(res, 200, { "message-count": "2", messages: [accepted(["0A01"]).messages[0], refused("1", "Throttled").messages[0]] })
+      const transport = yield* vonage()
+      assert.strictEqual((yield* Effect.flip(transport.submit(submission()))).reason._tag, "Throttled")
+      handler = (_req, res) => res.writeHead(503).end("Service Unavailable")
+      assert.strictEqual((yield* Effect.flip(transport.submit(submission()))).reason._tag, "Unavailable")
+      handler = (_req, res) => res.writeHead(429, { "retry-after": "2" }).end()
+      const throttled = yield* Effect.flip(transport.submit(submission()))
+      assert.strictEqual(throttled.reason._tag, "Throttled")
+      if (throttled.reason._tag === "Throttled") assert.strictEqual(Duration.toMillis(throttled.reason.retryAfter!), 2000)
+      handler = (_req, res) => json(res, 401, { type: "https://developer.nexmo.com/api-errors#unauthorized", title: "Unauthorized" })
+      assert.strictEqual((yield* Effect.flip(transport.submit(submission()))).reason._tag, "AuthenticationFailed")
+    }))
+
+  it("status table is total and stable", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 99 }), (n) => {
+      const reason = classifyStatus(String(n))
+      return reason.code === String(n)
+    }))
+  })
+
+  it.effect("never leaks secrets into errors", () =>
+    Effect.gen(function*() {
+      handler = (_req, res) => json(res, 200, refused("4", "Bad Credentials"))
+      const transport = yield* vonage()
+      const error = yield* Effect.flip(transport.submit(submission()))
+      for (const rendered of [JSON.stringify(error), error.message, String(error)]) assert.notInclude(rendered, API_SECRET)
+      const down = yield* Vonage.make({ apiKey: API_KEY, apiSecret: Redacted.make(API_SECRET), from: "Acme", baseUrl: "http://127.0.0.1:1" })
+      const network = yield* Effect.flip(down.submit(submission()))
+      assert.strictEqual(network.reason._tag, "Unavailable")
+      assert.notInclude(JSON.stringify(network) + network.message, API_SECRET)
+    }))
+
+  it.live("a carrier that never answers → Timeout", () =>
+    Effect.gen(function*() {
+      handler = () => {/* never answers */}
+      const transport = yield* vonage({ timeout: Duration.millis(100) })
+      const error = yield* Effect.flip(transport.submit(submission()))
+      assert.strictEqual(error.reason._tag, "Timeout")
+    }))
+})
+
+describe("Vonage webhooks", () => {
+  const dlr = (status: string, errCode: string) => ({
+    msisdn: "447700900123",
+    to: "Acme",
+    "network-code": "23410",
+    messageId: "0A0000000123ABCD1",
+    price: "0.03330000",
+    status,
+    scts: "2001011400",
+    "err-code": errCode,
+    "api-key": API_KEY,
+    "client-ref": "msg_1",
+    "message-timestamp": "2020-01-01 12:00:00"
+  })
+
+  const statuses: ReadonlyArray<[string, string, Transport.DeliveryStatus]> = [
+    ["delivered", "0", "delivered"],
+    ["expired", "1", "expired"],
+    ["failed", "4", "failed"],
+    ["rejected", "6", "rejected"],
+    ["accepted", "0", "enroute"],
+    ["buffered", "0", "enroute"],
+    ["unknown", "1", "undelivered"]
+  ]
+  for (const [status, err, expected] of statuses) {
+    it.effect(`unsigned receipt ${status} → ${expected}`, () =>
+      Effect.gen(function*() {
+        const transport = yield* vonage()
+        const report = yield* transport.parseDeliveryReceipt(dlr(status, err))
+        assert.deepStrictEqual(report, {
+          _tag: "DeliveryReport",
+          transport: "vonage",
+          providerMessageId: "0A0000000123ABCD1",
+          status: expected,
+          providerStatus: status,
+          at: Date.UTC(2020, 0, 1, 12, 0, 0),
+          errorCode: err
+        })
+      }))
+  }
+
+  it.effect("signed receipts are verified; forged, unsigned and stale ones refused", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_700_000_000_000)
+      const transport = yield* vonage({ signatureSecret: Redacted.make(SIG_SECRET), signatureMethod: "sha256" })
+      const params: Record<string, string> = { ...dlr("delivered", "0"), timestamp: "1700000000", nonce: "6d1f5e9a" }
+      const signed = { ...params, sig: vonageSig("sha256", SIG_SECRET, params) }
+      const report = yield* transport.parseDeliveryReceipt(signed)
+      assert.strictEqual(report.status, "delivered")
+      const reject = (input: unknown, field: string) =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(transport.parseDeliveryReceipt(input))
+          assert.strictEqual(error._tag, "VonageWebhookError")
+          assert.strictEqual(error.reason._tag, "InvalidSignature")
+          assert.strictEqual(error.reason.field, field)
+          assert.notInclude(JSON.stringify(error) + error.message, SIG_SECRET)
+        })
+      yield* reject({ ...signed, status: "failed" }, "sig")
+      yield* reject(params, "sig")
+      yield* reject({ ...params, sig: vonageSig("sha256", "guess", params) }, "sig")
+      const stale = { ...params, timestamp: "1699990000" }
+      yield* reject({ ...stale, sig: vonageSig("sha256", SIG_SECRET, stale) }, "timestamp")
+      const bad = yield* Effect.flip(transport.parseDeliveryReceipt("not an object"))
+      assert.strictEqual(bad.reason._tag, "MalformedWebhook")
+    }))
+
+  it.effect("inbound messages, concatenated parts included", () =>
+    Effect.gen(function*() {
+      const transport = yield* vonage()
+      const message = yield* transport.parseInbound({
+        "api-key": API_KEY,
+        msisdn: "447700900123",
+        to: "447700900000",
+        messageId: "0A0000001234567B",
+        text: "STOP",
+        type: "text",
+        keyword: "STOP",
+        "message-timestamp": "2020-01-01 12:00:00",
+        concat: "true",
+        "concat-ref": "1",
+        "concat-total": "2",
+        "concat-part": "1"
+      })
+      assert.deepStrictEqual(message, {
+        _tag: "InboundMessage",
+        transport: "vonage",
+        from: "+447700900123",
+        to: "+447700900000",
+        text: "STOP",
+        receivedAt: Date.UTC(2020, 0, 1, 12, 0, 0),
+        providerMessageId: "0A0000001234567B",
+        part: { reference: 1, index: 1, count: 2 }
+      })
+      const missing = yield* Effect.flip(transport.parseInbound({ to: "447700900000", text: "hi" }))
+      assert.strictEqual(missing.reason._tag, "MalformedWebhook")
+    }))
+
+  it("signature property: our signer agrees with the server-side one", () => {
+    const key = fc.stringMatching(/^[a-z][a-z-]{0,8}$/)
+    fc.assert(fc.property(fc.dictionary(key, fc.string()), fc.constantFrom("md5hash", "md5", "sha1", "sha256", "sha512" as const), (params, method) =>
+      Vonage.computeSignature(Redacted.make(SIG_SECRET), params, method) === vonageSig(method, SIG_SECRET, params)))
+  })
+})
+
+describe("Vonage conformance", () => {
+  let n = 0
+  const carrier: Handler = (req, res) => {
+    const form = new URLSearchParams(req.raw)
+    if (form.get("to") === "15005550001") return json(res, 200, refused("33", "Number de-activated"))
+    const parts = Math.max(1, Math.ceil((form.get("text") ?? "").length / 153))
+    json(res, 200, accepted(Array.from({ length: parts }, () => `0C${(++n).toString(16).padStart(14, "0")}`)))
+  }
+  const make = Effect.suspend(() => {
+    handler = carrier
+    return vonage()
+  })
+  for (const c of TransportConformance.suite({ make, recipient: "+447700900123", refusedRecipient: "+15005550001", secrets: [API_SECRET] })) {
+    it.effect(c.name, () => Effect.scoped(c.run))
+  }
+})
+
+describe("Vonage properties", () => {
+  it("any text reaches the server unchanged and the server's signature check passes", async () => {
+    await fc.assert(fc.asyncProperty(fc.string({ unit: "grapheme", minLength: 1, maxLength: 200 }), async (text) => {
+      let ok = false
+      handler = (req, res) => {
+        const params = Object.fromEntries(new URLSearchParams(req.raw))
+        ok = params["text"] === text && params["sig"] === vonageSig("sha1", SIG_SECRET, params)
+        json(res, 200, accepted(["0Dprop"]))
+      }
+      const transport = await Effect.runPromise(vonage({ apiSecret: undefined, signatureSecret: Redacted.make(SIG_SECRET), signatureMethod: "sha1" }))
+      await Effect.runPromise(transport.submit(submission({ text, segments: [text], encoding: "UCS-2" })))
+      return ok
+    }), { numRuns: 40 })
+  })
+})

@@ -1,0 +1,7 @@
+/**
+ * Alibaba Cloud SMS (dysmsapi): `smsforge/transports/aliyun`.
+ *
+ * @module
+ * @since 0.1.0
+ */
+export * from "./AliyunTransport.ts"

@@ -1,0 +1,672 @@
+/**
+ * An SMPP 3.4 client (ESME) as a smsforge transport, on the `smpp` package.
+ *
+ * **Details**
+ * - Binds as a transceiver, or as a transmitter plus a receiver, and keeps the
+ *   binds alive with `enquire_link`; a lost link reconnects and re-binds on
+ *   the `reconnect` schedule. Closing the Layer scope waits for in-flight
+ *   requests, unbinds and closes the sockets.
+ * - `submit_sm` goes out with data_coding 0 (GSM 03.38, unpacked) or 8
+ *   (UCS-2). A message longer than one segment becomes one UDH part per
+ *   `Submission.segments` entry (8-bit reference, esm_class 0x40), or one
+ *   `message_payload` when `longMessages: "payload"`.
+ * - At most `windowSize` requests are outstanding on the transmitting bind.
+ * - `deliver_sm` receipts and inbound messages go to the `listen` handler; the
+ *   `deliver_sm_resp` is sent with ESME_ROK only once the handler's effect has
+ *   completed (the receipt is stored), otherwise with ESME_RX_T_APPN so the
+ *   SMSC redelivers it.
+ *
+ * **Gotchas**
+ * - A request in flight when the connection drops fails with `Unavailable`,
+ *   and one without an answer after `requestTimeout` fails with `Timeout`;
+ *   both are retryable and the transport never re-sends on its own, so a
+ *   message is sent again only when the pipeline retries it. The SMSC may
+ *   have accepted a request whose answer was lost (`Timeout`): SMPP has no
+ *   idempotency key, so that retry can duplicate the message.
+ * - The parts of a long message are submitted in order; a failure stops the
+ *   remaining parts, but parts already accepted stay accepted.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Latch from "effect/Latch"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import smpp from "smpp"
+import type { Pdu, PduValue, Session } from "smpp"
+import { Transport } from "smsforge"
+import { classify, classifyBind, Status } from "./internal/classify.ts"
+import {
+  absoluteTime,
+  address,
+  buildParts,
+  canonicalId,
+  dataCoding,
+  type IdFormats,
+  readDeliver,
+  statusOfStat,
+  statusOfState
+} from "./internal/codec.ts"
+
+// models
+
+/**
+ * How the transport binds: one transceiver session, or a transmitter for
+ * `submit_sm` plus a receiver for `deliver_sm`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type BindMode = "transceiver" | "transmitter-receiver"
+
+/**
+ * How a message longer than one segment is carried: one `submit_sm` per
+ * segment with a concatenation UDH, or the whole text in one `message_payload`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type LongMessages = "udh" | "payload"
+
+/**
+ * Type of number and numbering plan of an address.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TonNpi {
+  readonly ton: number
+  readonly npi: number
+}
+
+/**
+ * TON/NPI per kind of address, for senders and recipients; the defaults
+ * follow common SMSC practice.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface AddressRules {
+  /** A sender ID with letters (at most 11 characters). Default TON 5 (alphanumeric), NPI 0. */
+  readonly alphanumeric?: TonNpi | undefined
+  /** `+` and digits. Default TON 1 (international), NPI 1 (E.164); the `+` is dropped. */
+  readonly international?: TonNpi | undefined
+  /** Up to 8 digits. Default TON 3 (network specific), NPI 0. */
+  readonly shortCode?: TonNpi | undefined
+  /** More than 8 digits without `+`. Default TON 0 (unknown), NPI 1. */
+  readonly national?: TonNpi | undefined
+}
+
+/**
+ * How an SMSC writes a message id: as hexadecimal or decimal digits of one
+ * number, or as an opaque string kept verbatim.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type IdFormat = "hex" | "decimal" | "opaque"
+
+/**
+ * A failure reason a vendor-specific command_status can be mapped to.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type CommandStatusReason = Transport.TransportErrorReason["_tag"]
+
+/**
+ * Connection, bind and submission settings.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SmppConfig {
+  /** The transport's name in routes, errors and metrics. Default `"smpp"`. */
+  readonly name?: string | undefined
+  readonly host: string
+  /** Default 2775. */
+  readonly port?: number | undefined
+  readonly systemId: string
+  /** Never logged; sent only in the bind PDU. */
+  readonly password: Redacted.Redacted<string>
+  readonly systemType?: string | undefined
+  /** Default `"transceiver"`. */
+  readonly bindMode?: BindMode | undefined
+  /** Outstanding `submit_sm` requests at most. Default 10. */
+  readonly windowSize?: number | undefined
+  /** Default 30 seconds. */
+  readonly enquireLinkInterval?: Duration.Input | undefined
+  /** How long a request (bind, submit_sm, enquire_link) waits for its answer. Default 10 seconds. */
+  readonly requestTimeout?: Duration.Input | undefined
+  /**
+   * Delays between reconnect attempts, fed with the last failure. Default:
+   * exponential from 200 ms, capped at 30 s, jittered, forever. A schedule
+   * that ends leaves the link down: submissions then fail with the last
+   * connection failure.
+   */
+  readonly reconnect?: Schedule.Schedule<unknown, Transport.TransportErrorReason> | undefined
+  /** Messages longer than one segment: UDH parts (default) or one `message_payload`. */
+  readonly longMessages?: LongMessages | undefined
+  /** Sender used when a submission has no `from`. */
+  readonly defaultFrom?: string | undefined
+  /** TON/NPI for senders and recipients by kind of address. */
+  readonly addressRules?: AddressRules | undefined
+  /** `service_type` of submit_sm. Default empty (SMSC default). */
+  readonly serviceType?: string | undefined
+  /** Ask for delivery receipts (registered_delivery 1). Default `true`. */
+  readonly deliveryReceipts?: boolean | undefined
+  /**
+   * How the SMSC writes message ids (`submit` for submit_sm_resp and the
+   * receipted_message_id TLV, `receiptText` for the `id:` of a receipt text).
+   * Ids are reconciled to the `submit` format, so `SubmitResult` and
+   * `DeliveryReport` carry the same string. Default opaque, same for both.
+   */
+  readonly messageIds?: { readonly submit?: IdFormat | undefined; readonly receiptText?: IdFormat | undefined } | undefined
+  /** Maps vendor-specific command_status values to reasons, for example `{ 0x400: "InsufficientFunds" }`. */
+  readonly commandStatus?: Readonly<Record<number, CommandStatusReason>> | undefined
+  /** Overrides of the advertised capabilities. */
+  readonly capabilities?: Partial<Transport.Capabilities> | undefined
+}
+
+// internals
+
+interface Connection {
+  readonly session: Session
+  /** Writes of one tick go out in one syscall: corked now, uncorked on the next tick. */
+  corked: boolean
+  readonly closed: Deferred.Deferred<void>
+  readonly pending: Set<Pending>
+  open: boolean
+  failure: Transport.TransportErrorReason | undefined
+}
+
+interface Link {
+  readonly role: "transceiver" | "transmitter" | "receiver"
+  current: Connection | undefined
+  readonly ready: Latch.Latch
+  lastFailure: Transport.TransportErrorReason
+}
+
+const connectionLost = () => new Transport.Unavailable({ code: "connection-lost" })
+
+const errorCode = (error: unknown): string =>
+  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
+    ? error.code
+    : "socket-error"
+
+const defaultReconnect: Schedule.Schedule<unknown, Transport.TransportErrorReason> = Schedule.exponential(
+  "200 millis"
+).pipe(
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(30)))),
+  Schedule.jittered
+)
+
+/** Writes a PDU, coalescing the writes of one tick into one socket write. */
+const send = (conn: Connection, pdu: Pdu, onResponse?: (response: Pdu) => void): boolean => {
+  if (!conn.corked) {
+    conn.corked = true
+    conn.session.socket.cork()
+    process.nextTick(() => {
+      conn.corked = false
+      conn.session.socket.uncork()
+    })
+  }
+  return conn.session.send(pdu, onResponse)
+}
+
+/** A request waiting for its response. */
+interface Pending {
+  /** Epoch milliseconds after which the sweeper fails it with `Timeout`. */
+  readonly deadline: number
+  readonly code: string
+  readonly fail: (reason: Transport.TransportErrorReason) => void
+}
+
+/**
+ * Sends a request PDU and waits for its response; fails when the connection
+ * goes, or with `Timeout` once a sweep finds it past `deadline`. One sweeper
+ * per link instead of a timer per request keeps the hot path cheap.
+ */
+const request = (
+  conn: Connection,
+  pdu: Pdu,
+  deadline = Infinity
+): Effect.Effect<Pdu, Transport.TransportErrorReason> =>
+  Effect.callback<Pdu, Transport.TransportErrorReason>((resume) => {
+    if (!conn.open) {
+      resume(Effect.fail(conn.failure ?? connectionLost()))
+      return
+    }
+    let done = false
+    const entry: Pending = {
+      deadline,
+      code: pdu.command,
+      fail: (reason) => {
+        if (done) return
+        done = true
+        conn.pending.delete(entry)
+        delete conn.session._callbacks[pdu.sequence_number]
+        resume(Effect.fail(reason))
+      }
+    }
+    conn.pending.add(entry)
+    const sent = send(conn, pdu, (response) => {
+      if (done) return
+      done = true
+      conn.pending.delete(entry)
+      resume(Effect.succeed(response))
+    })
+    if (!sent) {
+      entry.fail(conn.failure ?? connectionLost())
+      return
+    }
+    return Effect.sync(() => {
+      done = true
+      conn.pending.delete(entry)
+      delete conn.session._callbacks[pdu.sequence_number]
+    })
+  })
+
+const withTimeout = (millis: number, code: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+  Effect.timeoutOrElse(self, {
+    duration: millis,
+    orElse: () => Effect.fail(new Transport.Timeout({ code }))
+  })
+
+/** Receipt `stat:` words and `message_state` numbers; anything else falls back to the common words. */
+const mapStatus = (providerStatus: string): Transport.DeliveryStatus | undefined => {
+  const trimmed = providerStatus.trim()
+  if (/^\d$/.test(trimmed)) return statusOfState(Number(trimmed))?.status
+  return statusOfStat(trimmed)
+}
+
+// constructors
+
+/**
+ * Connects, binds and returns the transport; the bind lives in the scope.
+ *
+ * **Details**
+ * The first connect and bind happen before `make` succeeds, so a wrong
+ * password fails here with `AuthenticationFailed` and an unreachable SMSC
+ * with `Unavailable` or `Timeout`. Later losses reconnect in the background.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (
+  config: SmppConfig
+): Effect.Effect<Transport.Transport, Transport.TransportError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const name = config.name ?? "smpp"
+    const port = config.port ?? 2775
+    const windowSize = Math.max(1, Math.floor(config.windowSize ?? 10))
+    const requestTimeout = Duration.toMillis(Duration.fromInputUnsafe(config.requestTimeout ?? "10 seconds"))
+    const enquireLinkInterval = Duration.fromInputUnsafe(config.enquireLinkInterval ?? "30 seconds")
+    const reconnect = config.reconnect ?? defaultReconnect
+    const longMessages = config.longMessages ?? "udh"
+    const registeredDelivery = (config.deliveryReceipts ?? true) ? 1 : 0
+    const ids: IdFormats = {
+      submit: config.messageIds?.submit ?? "opaque",
+      receiptText: config.messageIds?.receiptText ?? config.messageIds?.submit ?? "opaque"
+    }
+    const overrides = config.commandStatus
+    const window = Semaphore.makeUnsafe(windowSize)
+    const clock = yield* Clock.Clock
+    const sweepEvery = Math.max(10, Math.min(1_000, Math.floor(requestTimeout / 10)))
+    let handler: Transport.FeedbackHandler | undefined
+    let closing = false
+    let reference = 0
+
+    const deliverFibers = yield* FiberSet.make<void, never>()
+    const runFork = yield* FiberSet.runtime(deliverFibers)<never>()
+
+    // deliver_sm: acknowledged only once the handler has kept it
+
+    const respond = (conn: Connection, pdu: Pdu, status: number): void => {
+      if (conn.open) send(conn, pdu.response({ command_status: status }))
+    }
+
+    const handleDeliver = (conn: Connection, pdu: Pdu): Effect.Effect<void> => {
+      let answered = false
+      const answer = (status: number) =>
+        Effect.sync(() => {
+          if (answered) return
+          answered = true
+          respond(conn, pdu, status)
+        })
+      return Effect.gen(function*() {
+        const read = readDeliver(pdu, ids)
+        if (read._tag === "Malformed") {
+          yield* Effect.logWarning(`smsforge/transports/smpp: deliver_sm without a usable ${read.field}`)
+          return yield* answer(Status.RX_P_APPN)
+        }
+        const current = handler
+        if (current === undefined) return yield* answer(Status.RX_T_APPN)
+        const now = yield* Clock.currentTimeMillis
+        const feedback: Transport.Feedback = read._tag === "Receipt"
+          ? {
+            _tag: "DeliveryReport",
+            transport: name,
+            providerMessageId: read.providerMessageId,
+            status: read.status,
+            providerStatus: read.providerStatus,
+            errorCode: read.errorCode,
+            at: now
+          }
+          : {
+            _tag: "InboundMessage",
+            transport: name,
+            from: read.from,
+            to: read.to,
+            text: read.text,
+            receivedAt: now,
+            part: read.part
+          }
+        const exit = yield* Effect.exit(current(feedback))
+        yield* answer(Exit.isSuccess(exit) ? Status.ROK : Status.RX_T_APPN)
+      }).pipe(Effect.onExit(() => answer(Status.RX_T_APPN)))
+    }
+
+    const onPdu = (conn: Connection, pdu: Pdu): void => {
+      if (pdu.isResponse()) return
+      switch (pdu.command) {
+        case "deliver_sm":
+          runFork(handleDeliver(conn, pdu))
+          return
+        case "enquire_link":
+          respond(conn, pdu, Status.ROK)
+          return
+        case "unbind":
+          respond(conn, pdu, Status.ROK)
+          conn.failure = new Transport.Unavailable({ code: "unbound-by-smsc" })
+          conn.session.close()
+          return
+        case "alert_notification":
+        case "outbind":
+          return
+        default:
+          respond(conn, pdu, Status.RINVCMDID)
+      }
+    }
+
+    // connections
+
+    const open: Effect.Effect<Connection, Transport.TransportErrorReason> = Effect.callback<
+      Connection,
+      Transport.TransportErrorReason
+    >((resume) => {
+      const session = smpp.connect({ host: config.host, port })
+      const conn: Connection = {
+        session,
+        closed: Deferred.makeUnsafe<void>(),
+        pending: new Set(),
+        corked: false,
+        open: false,
+        failure: undefined
+      }
+      session.socket.setNoDelay(true)
+      session.on("connect", () => {
+        conn.open = true
+        resume(Effect.succeed(conn))
+      })
+      session.on("error", (error: unknown) => {
+        conn.failure ??= new Transport.Unavailable({ code: errorCode(error) })
+        // socket errors close by themselves; a malformed PDU leaves the package's reader stuck
+        session.destroy()
+      })
+      session.on("close", () => {
+        conn.open = false
+        const failure = conn.failure ?? connectionLost()
+        conn.failure = failure
+        const pending = [...conn.pending]
+        conn.pending.clear()
+        for (const entry of pending) entry.fail(failure)
+        Deferred.doneUnsafe(conn.closed, Effect.void)
+        resume(Effect.fail(failure))
+      })
+      session.on("pdu", (pdu: Pdu) => {
+        // a throw here would stop the package's reader for good: drop the link instead
+        try {
+          onPdu(conn, pdu)
+        } catch (cause) {
+          conn.failure ??= new Transport.Unavailable({ code: "pdu-handling", cause })
+          session.destroy()
+        }
+      })
+      return Effect.sync(() => session.destroy())
+    })
+
+    const bind = (conn: Connection, role: Link["role"]) =>
+      request(
+        conn,
+        new smpp.PDU(`bind_${role}`, {
+          system_id: config.systemId,
+          password: Redacted.value(config.password),
+          system_type: config.systemType ?? "",
+          interface_version: 0x34
+        })
+      ).pipe(
+        Effect.flatMap((response) =>
+          response.command_status === Status.ROK
+            ? Effect.void
+            : Effect.fail(classifyBind(response.command_status, overrides))
+        )
+      )
+
+    const connect = (role: Link["role"]): Effect.Effect<Connection, Transport.TransportErrorReason> =>
+      Effect.flatMap(open, (conn) =>
+        bind(conn, role).pipe(
+          Effect.as(conn),
+          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => conn.session.destroy()))
+        )).pipe(withTimeout(requestTimeout, "bind"))
+
+    const makeLink = (role: Link["role"]) =>
+      Effect.gen(function*() {
+        const first = yield* connect(role)
+        const link: Link = { role, current: first, ready: Latch.makeUnsafe(true), lastFailure: connectionLost() }
+        const loop = Effect.gen(function*() {
+          let conn = first
+          while (true) {
+            link.current = conn
+            link.ready.openUnsafe()
+            const current = conn
+            // interrupted when the scope closes: whatever the finalizer left open goes
+            yield* Deferred.await(current.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => current.session.destroy())))
+            link.ready.closeUnsafe()
+            link.current = undefined
+            link.lastFailure = conn.failure ?? connectionLost()
+            if (closing) return
+            yield* Effect.logWarning(
+              `smsforge/transports/smpp: ${role} link lost (${link.lastFailure._tag} ${link.lastFailure.code ?? ""}), re-binding`
+            )
+            conn = yield* connect(role).pipe(
+              Effect.tapError((failure) => Effect.sync(() => (link.lastFailure = failure))),
+              Effect.retry(reconnect)
+            )
+          }
+        })
+        const keepAlive = Effect.gen(function*() {
+          while (true) {
+            yield* Effect.sleep(enquireLinkInterval)
+            const conn = link.current
+            if (conn === undefined) continue
+            const exit = yield* Effect.exit(request(conn, new smpp.PDU("enquire_link")).pipe(
+              withTimeout(requestTimeout, "enquire_link")
+            ))
+            if (Exit.isFailure(exit) && conn.open) {
+              conn.failure = new Transport.Timeout({ code: "enquire_link" })
+              conn.session.destroy()
+            }
+          }
+        })
+        const sweep = Effect.gen(function*() {
+          while (true) {
+            yield* Effect.sleep(sweepEvery)
+            const conn = link.current
+            if (conn === undefined || conn.pending.size === 0) continue
+            const now = clock.currentTimeMillisUnsafe()
+            for (const entry of [...conn.pending]) {
+              if (entry.deadline <= now) entry.fail(new Transport.Timeout({ code: entry.code }))
+            }
+          }
+        })
+        yield* Effect.forkScoped(Effect.ignore(loop))
+        yield* Effect.forkScoped(keepAlive)
+        yield* Effect.forkScoped(sweep)
+        return link
+      })
+
+    const mapInit = Effect.mapError((reason: Transport.TransportErrorReason) =>
+      new Transport.TransportError({ transport: name, reason })
+    )
+    const links: ReadonlyArray<Link> = config.bindMode === "transmitter-receiver"
+      ? [yield* mapInit(makeLink("transmitter")), yield* mapInit(makeLink("receiver"))]
+      : [yield* mapInit(makeLink("transceiver"))]
+    const tx = links[0]!
+
+    // graceful close: drain the window and the receipts in hand, unbind, close
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        closing = true
+        yield* Effect.ignore(Effect.timeout(window.take(windowSize), requestTimeout))
+        yield* Effect.ignore(Effect.timeout(FiberSet.awaitEmpty(deliverFibers), requestTimeout))
+        yield* Effect.forEach(links, (link) => {
+          const conn = link.current
+          if (conn === undefined || !conn.open) return Effect.void
+          return Effect.gen(function*() {
+            yield* Effect.ignore(request(conn, new smpp.PDU("unbind")).pipe(withTimeout(requestTimeout, "unbind")))
+            conn.failure = new Transport.Unavailable({ code: "closed" })
+            conn.session.close()
+            yield* Effect.ignore(Effect.timeout(Deferred.await(conn.closed), requestTimeout))
+            if (conn.open) conn.session.destroy()
+          })
+        }, { concurrency: "unbounded", discard: true })
+      })
+    )
+
+    // submit
+
+    const bound: Effect.Effect<Connection, Transport.TransportErrorReason> = Effect.suspend(() => {
+      const conn = tx.current
+      if (conn !== undefined && conn.open) return Effect.succeed(conn)
+      if (closing) return Effect.fail(new Transport.Unavailable({ code: "closed" }))
+      return Effect.timeoutOrElse(tx.ready.await, {
+        duration: requestTimeout,
+        orElse: () => Effect.fail(tx.lastFailure)
+      }).pipe(Effect.flatMap(() => bound))
+    })
+
+    const submitPdu = (params: Record<string, PduValue>): Effect.Effect<string, Transport.TransportErrorReason> =>
+      window.withPermit(
+        Effect.flatMap(bound, (conn) =>
+          request(conn, new smpp.PDU("submit_sm", params), clock.currentTimeMillisUnsafe() + requestTimeout).pipe(
+            Effect.flatMap((response) => {
+              if (response.command_status !== Status.ROK) {
+                return Effect.fail(classify(response.command_status, overrides))
+              }
+              const id = response["message_id"]
+              return typeof id === "string" && id !== ""
+                ? Effect.succeed(canonicalId(id, ids.submit, ids.submit))
+                : Effect.fail(new Transport.Unavailable({ code: "submit_sm_resp-without-message_id" }))
+            })
+          ))
+      )
+
+    const defaultSource = config.defaultFrom === undefined ? undefined : address(config.defaultFrom, config.addressRules)
+    const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> =>
+      Effect.gen(function*() {
+        reference = (reference + 1) & 0xff
+        const built = buildParts(submission, longMessages, reference)
+        if (built._tag === "TooLong") {
+          return yield* Effect.fail(new Transport.Rejected({ code: "message-too-long", detail: `${built.octets} octets` }))
+        }
+        const to = address(submission.to, config.addressRules)
+        if (to === undefined) return yield* Effect.fail(new Transport.InvalidNumber({ code: "destination_addr" }))
+        const fromValue = submission.from ?? config.defaultFrom
+        const from = fromValue === undefined
+          ? { ton: 0, npi: 0, addr: "" }
+          : fromValue === config.defaultFrom
+          ? defaultSource
+          : address(fromValue, config.addressRules)
+        if (from === undefined) return yield* Effect.fail(new Transport.Rejected({ code: "source_addr", detail: "sender" }))
+        let validity = ""
+        if (submission.validUntil !== undefined) {
+          const now = yield* Clock.currentTimeMillis
+          if (submission.validUntil <= now) {
+            return yield* Effect.fail(new Transport.Rejected({ code: "expired", detail: "validUntil" }))
+          }
+          validity = absoluteTime(submission.validUntil)
+        }
+        const base = {
+          service_type: config.serviceType ?? "",
+          source_addr_ton: from.ton,
+          source_addr_npi: from.npi,
+          source_addr: from.addr,
+          dest_addr_ton: to.ton,
+          dest_addr_npi: to.npi,
+          destination_addr: to.addr,
+          registered_delivery: registeredDelivery,
+          validity_period: validity,
+          data_coding: dataCoding(submission.encoding)
+        }
+        const segmentIds: Array<string> = []
+        for (const part of built.parts) {
+          const params: Record<string, PduValue> = { ...base, esm_class: part.esmClass, short_message: part.shortMessage }
+          if (part.messagePayload !== undefined) params["message_payload"] = part.messagePayload
+          segmentIds.push(yield* submitPdu(params))
+        }
+        return {
+          providerMessageId: segmentIds[0]!,
+          segmentIds: segmentIds.length > 1 ? segmentIds : undefined
+        }
+      })
+
+    const capabilities: Transport.Capabilities = {
+      channel: "sms",
+      unicode: true,
+      concatenation: true,
+      deliveryReceipts: registeredDelivery === 1,
+      inbound: true,
+      senderTypes: ["alphanumeric", "long-code", "short-code", "toll-free"],
+      ...config.capabilities
+    }
+
+    return Transport.make({
+      name,
+      capabilities,
+      submit,
+      listen: (next) => Effect.sync(() => (handler = next)),
+      mapStatus
+    })
+  })
+
+/**
+ * Provides the SMPP transport as the `Transport.Transport` service; the bind
+ * lives as long as the layer.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (config: SmppConfig): Layer.Layer<Transport.Transport, Transport.TransportError> =>
+  Layer.effect(Transport.Transport, make(config))
+
+/**
+ * Like {@link layer}, with the settings read from `Config`
+ * (for example `password: Config.redacted("SMPP_PASSWORD")`).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Wrap<SmppConfig>
+): Layer.Layer<Transport.Transport, Transport.TransportError | Config.ConfigError> =>
+  Layer.effect(Transport.Transport, Effect.flatMap(Config.unwrap(config), make))

@@ -1,0 +1,421 @@
+/**
+ * Twilio Programmable Messaging as a smsforge transport.
+ *
+ * **Details**
+ * - `submit` posts to `/2010-04-01/Accounts/{AccountSid}/Messages.json`,
+ *   form-encoded, with HTTP Basic authentication (the account SID and auth
+ *   token, or an API key SID and secret).
+ * - A `From` number or a `MessagingServiceSid` names the sender; a
+ *   submission's `from` wins over the configured one.
+ * - `validUntil` becomes `ValidityPeriod` (seconds, 1–36000).
+ * - Twilio error codes are classified once, here: `429`/`20429` → `Throttled`
+ *   (with `Retry-After`), `21211`/`21614`/… → `InvalidNumber`, `21610` →
+ *   `Blocked`, `20003` → `AuthenticationFailed`, `20005` → `InsufficientFunds`,
+ *   5xx → `Unavailable`, other 4xx → `Rejected`.
+ * - Status callbacks and inbound webhooks are verified with the
+ *   `X-Twilio-Signature` header (HMAC-SHA1 of the full URL and the sorted
+ *   POST parameters, keyed by the auth token) before they are decoded.
+ *
+ * **Gotchas**
+ * - The URL handed to {@link TwilioTransport.parseStatusCallback} must be the
+ *   exact URL Twilio called (scheme, host, port, query), as configured in
+ *   Twilio; behind a proxy, rebuild it from the forwarded headers.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { Transport } from "smsforge"
+import * as Http from "../../src/internal/http.ts"
+import { classify } from "./internal/classify.ts"
+
+// models
+
+/**
+ * How to reach and authenticate with Twilio.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TwilioConfig {
+  readonly accountSid: string
+  /** The account's auth token: signs webhooks, and authenticates requests when no `apiKey` is given. */
+  readonly authToken: Redacted.Redacted<string>
+  /** An API key (SID + secret) to authenticate REST requests with instead of the auth token. */
+  readonly apiKey?: { readonly sid: string; readonly secret: Redacted.Redacted<string> } | undefined
+  /** Default sender number or alphanumeric sender ID. */
+  readonly from?: string | undefined
+  /** Sends through a Messaging Service (used when neither the submission nor `from` names a sender). */
+  readonly messagingServiceSid?: string | undefined
+  /** URL Twilio posts status callbacks to. */
+  readonly statusCallback?: string | undefined
+  /** Defaults to `https://api.twilio.com`; override for tests or a proxy. */
+  readonly baseUrl?: string | undefined
+  /** Request timeout, default 10 seconds. */
+  readonly timeout?: Duration.Input | undefined
+  /** Transport name, default `"twilio"`. */
+  readonly name?: string | undefined
+  readonly capabilities?: Partial<Transport.Capabilities> | undefined
+}
+
+/**
+ * A webhook request as the host's HTTP server received it.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TwilioWebhook {
+  /** The full URL Twilio called, query string included. */
+  readonly url: string
+  /** The decoded form parameters of the POST body (or the query of a GET). */
+  readonly params: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  /** The `X-Twilio-Signature` header. */
+  readonly signature: string | undefined
+}
+
+/**
+ * The Twilio transport, with decoders for its webhooks.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface TwilioTransport extends Transport.Transport {
+  /** Verifies and decodes a message status callback. */
+  readonly parseStatusCallback: (webhook: TwilioWebhook) => Effect.Effect<Transport.DeliveryReport, TwilioWebhookError>
+  /** Verifies and decodes an incoming message webhook. */
+  readonly parseInbound: (webhook: TwilioWebhook) => Effect.Effect<Transport.InboundMessage, TwilioWebhookError>
+}
+
+// errors
+
+/**
+ * The webhook's `X-Twilio-Signature` is missing or does not match.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidSignature extends Schema.TaggedError<InvalidSignature>("smsforge/transports/twilio/InvalidSignature")(
+  "InvalidSignature",
+  { field: Schema.String }
+) {}
+
+/**
+ * The webhook lacks a parameter or carries an unknown value.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class MalformedWebhook extends Schema.TaggedError<MalformedWebhook>("smsforge/transports/twilio/MalformedWebhook")(
+  "MalformedWebhook",
+  { field: Schema.String }
+) {}
+
+/**
+ * Why a Twilio webhook was refused.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class TwilioWebhookError extends Schema.TaggedError<TwilioWebhookError>("smsforge/transports/twilio/TwilioWebhookError")(
+  "TwilioWebhookError",
+  { reason: Schema.Union([InvalidSignature, MalformedWebhook]) }
+) {
+  override get message(): string {
+    return `twilio webhook: ${this.reason._tag} (${this.reason.field})`
+  }
+}
+
+// signatures
+
+const flatten = (
+  params: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+): Array<readonly [string, string]> => {
+  const pairs: Array<readonly [string, string]> = []
+  for (const key of Object.keys(params).sort()) {
+    const value = params[key]
+    if (value === undefined) continue
+    if (typeof value === "string") pairs.push([key, value])
+    else for (const v of [...value].sort()) pairs.push([key, v])
+  }
+  return pairs
+}
+
+/**
+ * Computes the `X-Twilio-Signature` Twilio sends with a webhook: the base64
+ * HMAC-SHA1, keyed by the auth token, of the full URL followed by each POST
+ * parameter's name and value in name order.
+ *
+ * @category signatures
+ * @since 0.1.0
+ */
+export const computeSignature = (
+  authToken: Redacted.Redacted<string>,
+  url: string,
+  params: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+): string => {
+  let data = url
+  for (const [key, value] of flatten(params)) data += key + value
+  return Http.hmac("sha1", Redacted.value(authToken), data, "base64")
+}
+
+/**
+ * Checks a webhook's signature in constant time.
+ *
+ * @category signatures
+ * @since 0.1.0
+ */
+export const verifySignature = (authToken: Redacted.Redacted<string>, webhook: TwilioWebhook): boolean => {
+  const signature = webhook.signature
+  if (signature === undefined) return false
+  let matched = false
+  // no short-circuit: every candidate costs the same
+  for (const url of urlVariants(webhook.url)) {
+    if (Http.safeEqual(computeSignature(authToken, url, webhook.params), signature)) matched = true
+  }
+  return matched
+}
+
+/**
+ * The URL as given, plus the same URL with the default port added or removed:
+ * Twilio signs whichever form it called, and proxies often drop or add it.
+ */
+const urlVariants = (url: string): ReadonlyArray<string> => {
+  const match = /^(https?):\/\/([^/?#:]+)(:\d+)?(.*)$/i.exec(url)
+  if (match === null) return [url]
+  const [, scheme, host, port, rest] = match
+  const defaultPort = scheme?.toLowerCase() === "https" ? ":443" : ":80"
+  if (port === undefined) return [url, `${scheme}://${host}${defaultPort}${rest}`]
+  if (port === defaultPort) return [url, `${scheme}://${host}${rest}`]
+  return [url]
+}
+
+// webhooks
+
+const first = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
+  typeof value === "string" ? value : value?.[0]
+
+const malformed = (field: string) => new TwilioWebhookError({ reason: new MalformedWebhook({ field }) })
+
+const verified = (authToken: Redacted.Redacted<string>, webhook: TwilioWebhook): Effect.Effect<void, TwilioWebhookError> =>
+  verifySignature(authToken, webhook)
+    ? Effect.void
+    : Effect.fail(new TwilioWebhookError({ reason: new InvalidSignature({ field: "X-Twilio-Signature" }) }))
+
+const required = (
+  params: TwilioWebhook["params"],
+  ...names: ReadonlyArray<string>
+): Effect.Effect<string, TwilioWebhookError> => {
+  for (const name of names) {
+    const value = first(params[name])
+    if (value !== undefined && value !== "") return Effect.succeed(value)
+  }
+  return Effect.fail(malformed(names[0] ?? "params"))
+}
+
+/**
+ * Maps Twilio's `MessageStatus` to a delivery status; `undefined` for values
+ * that are not about an outbound message.
+ *
+ * @category webhooks
+ * @since 0.1.0
+ */
+export const deliveryStatus = (messageStatus: string, errorCode?: string): Transport.DeliveryStatus | undefined => {
+  switch (messageStatus) {
+    case "accepted":
+    case "scheduled":
+    case "queued":
+    case "sending":
+    case "sent":
+      return "enroute"
+    case "delivered":
+    case "read":
+      return "delivered"
+    case "undelivered":
+      return errorCode === "30036" ? "expired" : "undelivered"
+    case "failed":
+      return errorCode === "30036" ? "expired" : "failed"
+    case "canceled":
+      return "failed"
+    default:
+      return undefined
+  }
+}
+
+/**
+ * Builds the webhook decoders for one account.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeWebhooks = (config: { readonly authToken: Redacted.Redacted<string>; readonly name?: string | undefined }): {
+  readonly parseStatusCallback: TwilioTransport["parseStatusCallback"]
+  readonly parseInbound: TwilioTransport["parseInbound"]
+} => {
+  const transport = config.name ?? "twilio"
+  return {
+    parseStatusCallback: (webhook) =>
+      Effect.gen(function*() {
+        yield* verified(config.authToken, webhook)
+        const providerMessageId = yield* required(webhook.params, "MessageSid", "SmsSid")
+        const providerStatus = yield* required(webhook.params, "MessageStatus", "SmsStatus")
+        const errorCode = first(webhook.params["ErrorCode"])
+        const status = deliveryStatus(providerStatus, errorCode)
+        if (status === undefined) return yield* Effect.fail(malformed("MessageStatus"))
+        const at = yield* Clock.currentTimeMillis
+        const report: Transport.DeliveryReport = {
+          _tag: "DeliveryReport",
+          transport,
+          providerMessageId,
+          status,
+          providerStatus,
+          at,
+          ...(errorCode !== undefined && errorCode !== "" ? { errorCode } : {})
+        }
+        return report
+      }),
+    parseInbound: (webhook) =>
+      Effect.gen(function*() {
+        yield* verified(config.authToken, webhook)
+        const from = yield* required(webhook.params, "From")
+        const to = yield* required(webhook.params, "To")
+        const providerMessageId = yield* required(webhook.params, "MessageSid", "SmsMessageSid", "SmsSid")
+        const text = first(webhook.params["Body"]) ?? ""
+        const receivedAt = yield* Clock.currentTimeMillis
+        const message: Transport.InboundMessage = {
+          _tag: "InboundMessage",
+          transport,
+          from,
+          to,
+          text,
+          receivedAt,
+          providerMessageId
+        }
+        return message
+      })
+  }
+}
+
+// constructors
+
+/**
+ * What Twilio can carry; override with `config.capabilities`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const defaultCapabilities: Transport.Capabilities = {
+  channel: "sms",
+  unicode: true,
+  concatenation: true,
+  deliveryReceipts: true,
+  inbound: true,
+  senderTypes: ["alphanumeric", "long-code", "short-code", "toll-free"]
+}
+
+const twilioError = (json: unknown): { code: number | undefined; message: string | undefined } => {
+  const code = Http.getPath(json, "code")
+  const message = Http.getPath(json, "message")
+  return {
+    code: typeof code === "number" ? code : typeof code === "string" && /^\d+$/.test(code) ? Number(code) : undefined,
+    message: typeof message === "string" ? message : undefined
+  }
+}
+
+/**
+ * Builds a Twilio transport.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (config: TwilioConfig): Effect.Effect<TwilioTransport> =>
+  Effect.sync(() => {
+    const name = config.name ?? "twilio"
+    const baseUrl = (config.baseUrl ?? "https://api.twilio.com").replace(/\/+$/, "")
+    const url = `${baseUrl}/2010-04-01/Accounts/${encodeURIComponent(config.accountSid)}/Messages.json`
+    const timeout = config.timeout ?? Duration.seconds(10)
+    const authorization = config.apiKey !== undefined
+      ? Redacted.make(Http.basicAuth(config.apiKey.sid, Redacted.value(config.apiKey.secret)))
+      : Redacted.make(Http.basicAuth(config.accountSid, Redacted.value(config.authToken)))
+
+    const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const params: Array<readonly [string, string]> = [["To", submission.to]]
+        const from = submission.from ?? config.from
+        if (from !== undefined) params.push(["From", from])
+        else if (config.messagingServiceSid !== undefined) params.push(["MessagingServiceSid", config.messagingServiceSid])
+        else return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/NoSender", detail: "field from" }))
+        params.push(["Body", submission.text])
+        if (config.statusCallback !== undefined) params.push(["StatusCallback", config.statusCallback])
+        if (submission.validUntil !== undefined) {
+          const seconds = Math.floor((submission.validUntil - now) / 1000)
+          if (seconds < 1) {
+            return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/ValidityExpired", detail: "field validUntil" }))
+          }
+          params.push(["ValidityPeriod", String(Math.min(seconds, 36000))])
+        }
+        const response = yield* Http.request({
+          method: "POST",
+          url,
+          headers: {
+            authorization: Redacted.value(authorization),
+            "content-type": "application/x-www-form-urlencoded",
+            accept: "application/json"
+          },
+          body: Http.formEncode(params),
+          timeout
+        }).pipe(
+          Effect.mapError((failure) =>
+            failure._tag === "HttpTimeout"
+              ? new Transport.Timeout({ code: "timeout" })
+              : new Transport.Unavailable({ code: "network", cause: failure.cause })
+          )
+        )
+        if (response.status >= 200 && response.status < 300) {
+          const sid = Http.getPath(response.json, "sid")
+          if (typeof sid !== "string" || sid === "") {
+            return yield* Effect.fail(new Transport.Unavailable({ code: "smsforge/MalformedAnswer" }))
+          }
+          return { providerMessageId: sid }
+        }
+        const { code, message } = twilioError(response.json)
+        return yield* Effect.fail(classify(response.status, code, Http.retryAfterMillis(response.headers, now), message))
+      })
+
+    const webhooks = makeWebhooks({ authToken: config.authToken, name })
+    const transport = Transport.make({
+      name,
+      capabilities: { ...defaultCapabilities, ...config.capabilities },
+      submit,
+      mapStatus: (status: string) => deliveryStatus(status)
+    })
+    return { ...transport, ...webhooks }
+  })
+
+// layers
+
+/**
+ * Provides a Twilio transport as the `Transport` service.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (config: TwilioConfig): Layer.Layer<Transport.Transport> =>
+  Layer.effect(Transport.Transport, make(config))
+
+/**
+ * Provides a Twilio transport read from `Config`, for example
+ * `{ accountSid: Config.String("TWILIO_ACCOUNT_SID"), authToken: Config.Redacted("TWILIO_AUTH_TOKEN") }`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Wrap<TwilioConfig>
+): Layer.Layer<Transport.Transport, Config.ConfigError> =>
+  Layer.effect(Transport.Transport, Effect.flatMap(Config.unwrap(config), make))

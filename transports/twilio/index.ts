@@ -1,0 +1,7 @@
+/**
+ * Twilio Programmable Messaging: `smsforge/transports/twilio`.
+ *
+ * @module
+ * @since 0.1.0
+ */
+export * from "./TwilioTransport.ts"

@@ -1,0 +1,23 @@
+import * as Http from "../../../src/internal/http.ts"
+import type { SignatureMethod } from "../VonageTransport.ts"
+
+
+/**
+ * Vonage's request / webhook signature: the parameters other than `sig`,
+ * sorted by name, as `&name=value` with `&` and `=` in values replaced by `_`;
+ * then `md5(string + secret)` or `HMAC(secret, string)`, hex.
+ */
+export const sign = (
+  method: SignatureMethod,
+  secret: string,
+  params: Readonly<Record<string, string>>
+): string => {
+  let data = ""
+  for (const key of Object.keys(params).sort()) {
+    if (key === "sig") continue
+    data += `&${key}=${(params[key] ?? "").replace(/[&=]/g, "_")}`
+  }
+  return method === "md5hash"
+    ? Http.hash("md5", data + secret, "hex")
+    : Http.hmac(method, secret, data, "hex")
+}
