@@ -4,7 +4,12 @@ import { defineConfig } from "tsup"
 // package.json exports and the API reports name the same set.
 export const entries = {
   "index": "src/index.ts",
-  "testing/index": "src/testing/index.ts"
+  "testing/index": "src/testing/index.ts",
+  "transports/aliyun/index": "transports/aliyun/index.ts",
+  "transports/http/index": "transports/http/index.ts",
+  "transports/smpp/index": "transports/smpp/index.ts",
+  "transports/twilio/index": "transports/twilio/index.ts",
+  "transports/vonage/index": "transports/vonage/index.ts"
 }
 
 export default defineConfig({
@@ -20,5 +25,5 @@ export default defineConfig({
   treeshake: true,
   // Transports and testing load the package's own root entry, so there is
   // only ever one Transport service tag and one set of error classes.
-  external: ["smsforge", "effect", /^effect\//, "libphonenumber-js", /^libphonenumber-js\//, "otplib", "fast-check"]
+  external: ["smsforge", "smpp", "effect", /^effect\//, "libphonenumber-js", /^libphonenumber-js\//, "otplib", "fast-check"]
 })

@@ -185,8 +185,23 @@ export interface QuietHoursOptions {
    * in every zone of the country.
    */
   readonly multiZone?: "representative" | "strictest" | undefined
-  /** Other windows by country, e.g. `{ FR: { start: "20:00", end: "10:00" } }`. */
-  readonly byCountry?: { readonly [country: string]: { readonly start: HourMinute; readonly end: HourMinute } } | undefined
+  /**
+   * Whole local days without messages of these purposes, 0 = Sunday … 6 =
+   * Saturday; a deferral then lands at the window's end on the next allowed day.
+   */
+  readonly days?: ReadonlyArray<number> | undefined
+  /**
+   * Other rules by country, e.g. France's
+   * `{ FR: { start: "20:00", end: "08:00", days: [0] } }` (no commercial SMS
+   * on Sundays or at night).
+   */
+  readonly byCountry?: {
+    readonly [country: string]: {
+      readonly start: HourMinute
+      readonly end: HourMinute
+      readonly days?: ReadonlyArray<number> | undefined
+    }
+  } | undefined
 }
 
 /**
@@ -524,11 +539,17 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     else warnings.push(`timeZones.${country} is not a known time zone; using the built-in table`)
   }
   const quiet = options.quietHours
-  const compile = (w: { readonly start: string; readonly end: string }, field: string): time.LocalWindow => {
+  const compile = (
+    w: { readonly start: string; readonly end: string; readonly days?: ReadonlyArray<number> | undefined },
+    field: string
+  ): time.LocalWindow => {
+    const days = w.days === undefined ? undefined : new Set(w.days.filter((d) => Number.isInteger(d) && d >= 0 && d <= 6))
+    if (days !== undefined && days.size === 7) warnings.push(`${field}.days lists every day; ignoring days`)
+    const daysOption = days === undefined || days.size === 0 || days.size === 7 ? {} : { days }
     const compiled = compileWindow(w.start, w.end)
-    if (compiled !== undefined) return compiled
+    if (compiled !== undefined) return { ...compiled, ...daysOption }
     warnings.push(`${field} is not HH:MM to HH:MM; using 21:00 to 08:00`)
-    return { start: 21 * 60, end: 8 * 60 }
+    return { start: 21 * 60, end: 8 * 60, ...daysOption }
   }
   const window = quiet === undefined ? undefined : compile(quiet, "quietHours")
   const windowsByCountry = new Map<string, time.LocalWindow>()

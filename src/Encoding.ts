@@ -43,7 +43,6 @@ import {
   septets,
   type ShiftConfig,
   shiftConfigs,
-  type ShiftLanguage,
   smartReplacements,
   TABLE_SIZE,
   unionCosts
@@ -68,7 +67,7 @@ export type MessageEncoding = "GSM-7" | "UCS-2"
  * @category models
  * @since 0.1.0
  */
-export type Language = ShiftLanguage
+export type Language = "turkish" | "spanish" | "portuguese"
 
 /**
  * Options for {@link analyze}.
@@ -372,12 +371,14 @@ const smartEncode = (
 }
 
 const analyzeSlow = (text: string, options: AnalyzeOptions | undefined): Analysis => {
-  const language = options !== undefined && isShiftLanguage(options.languageShift) ? options.languageShift : undefined
+  // `?.`: untyped callers may pass null
+  const requested = options?.languageShift
+  const language = isShiftLanguage(requested) ? requested : undefined
   if (language !== undefined) {
     const shifted = bestShift(text, language, NONE)
     if (shifted !== undefined) return shifted
   }
-  if (options !== undefined && options.smartEncoding === true) {
+  if (options?.smartEncoding === true) {
     const smart = smartEncode(text)
     if (smart !== undefined) {
       const units = septets(smart.text, DEFAULT_COSTS)
@@ -402,6 +403,7 @@ const analyzeSlow = (text: string, options: AnalyzeOptions | undefined): Analysi
 
 const asText = (text: unknown): string => {
   if (typeof text === "string") return text
+  if (text === null || text === undefined) return ""
   try {
     return String(text)
   } catch {
@@ -416,7 +418,8 @@ const asText = (text: unknown): string => {
  *
  * **Details**
  * - Pure and total: never throws, whatever the input (lone surrogates are
- *   UCS-2 code units like any other).
+ *   UCS-2 code units like any other; from untyped callers, `null` and
+ *   `undefined` are an empty text and other values are converted with `String`).
  * - Pure GSM-7 texts take one table-lookup pass; a text is split only when it
  *   exceeds one segment.
  * - With `languageShift`, the pairing of locking and single shift tables with

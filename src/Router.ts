@@ -568,7 +568,7 @@ export interface RouterOptions {
   } | undefined
 }
 
-const transient = new Set(["Throttled", "Unavailable", "Timeout", "CircuitOpen", "CircuitHalfOpen", "RouteSaturated"])
+const transient = new Set(["Throttled", "Unavailable", "Timeout", "CircuitOpen", "CircuitHalfOpen", "RouteSaturated", "OutsideWindow"])
 
 type Health = RouteSelect.Health
 

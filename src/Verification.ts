@@ -44,7 +44,7 @@
  *
  * const signUp = Effect.gen(function*() {
  *   const verify = yield* Verification.Verification
- *   const started = yield* verify.start({ to: "+447700900123" })
+ *   const started = yield* verify.start({ to: "+447400123456" })
  *   const checked = yield* verify.check({ verificationId: started.verificationId, code: "123456" })
  *   return checked.status // "approved" | "pending" | "expired" | "canceled"
  * })
@@ -761,6 +761,8 @@ const isChannel = Schema.is(Channel)
 const LOCALE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,4}$/
 const VERIFICATION_ID = /^vrf_[A-Za-z0-9_-]{16,64}$/
 const SUBJECT_MAX = 256
+const toField = { field: "to" } as const
+const DIGITS = /^\d+$/
 
 const starts = Metric.counter("smsforge_verification_starts", { description: "Verifications started, by country" })
 const approvals = Metric.counter("smsforge_verification_approvals", {
@@ -985,15 +987,14 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
 
   // input
 
-  const resolveNumber = (to: unknown, defaultCountry: unknown) =>
-    Effect.gen(function*() {
-      if (!isText(to, 256)) return yield* fail(new InvalidRequest({ field: "to", problem: "a phone number string" }))
-      if (defaultCountry !== undefined && !(typeof defaultCountry === "string" && /^[A-Za-z]{2}$/.test(defaultCountry))) {
-        return yield* fail(new InvalidRequest({ field: "defaultCountry", problem: "ISO 3166-1 alpha-2" }))
-      }
-      const country = (defaultCountry as string | undefined) ?? options.defaultCountry
-      return yield* phoneNumbers.normalize(to, country === undefined ? { field: "to" } : { defaultCountry: country, field: "to" })
-    })
+  const resolveNumber = (to: unknown, defaultCountry: unknown): Effect.Effect<PhoneNumber, StartError> => {
+    if (!isText(to, 256)) return fail(new InvalidRequest({ field: "to", problem: "a phone number string" }))
+    if (defaultCountry !== undefined && !(typeof defaultCountry === "string" && /^[A-Za-z]{2}$/.test(defaultCountry))) {
+      return fail(new InvalidRequest({ field: "defaultCountry", problem: "ISO 3166-1 alpha-2" }))
+    }
+    const country = (defaultCountry as string | undefined) ?? options.defaultCountry
+    return phoneNumbers.normalize(to, country === undefined ? toField : { defaultCountry: country, field: "to" })
+  }
 
   /** The country allow-list and number types (premium-rate and unknown refused by default). */
   const guardNumber = (n: PhoneNumber): Effect.Effect<never, VerificationError> | undefined => {
@@ -1098,33 +1099,36 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     record: Pick<VerificationRecord, "to" | "range" | "prefix" | "country" | "tenant">,
     clientKey: string | undefined,
     now: number
-  ) =>
-    Effect.gen(function*() {
-      if (velocity !== undefined) {
-        const until = velocity.blockedUntil(record.range, now)
-        if (until > 0) {
-          yield* blocked("velocity", record.range, record.country)
-          return yield* fail(new Blocked({ field: "to", reason: "velocity", retryAfter: Duration.millis(until - now) }))
-        }
-      }
-      const t = tenantPart(record.tenant)
-      yield* consume("sends", `${t}:${record.to}`, settings.maxSends)
-      if (settings.recipient !== undefined) yield* consume("recipient", `${t}:${record.to}`, settings.recipient)
-      if (settings.prefix !== undefined) yield* consume("prefix", `${t}:${record.prefix}`, settings.prefix)
-      if (settings.client !== undefined && clientKey !== undefined) {
-        yield* consume("client", `${t}:${clientKey}`, settings.client)
-      }
-      if (settings.tenant !== undefined && record.tenant !== undefined) {
-        yield* consume("tenant", t, settings.tenant)
-      }
-      if (velocity !== undefined) {
-        const verdict = velocity.send(record.range, now)
-        if (verdict._tag === "Blocked") {
-          yield* blocked("velocity", record.range, record.country)
-          return yield* fail(new Blocked({ field: "to", reason: "velocity", retryAfter: Duration.millis(verdict.until - now) }))
-        }
-      }
-    })
+  ): Effect.Effect<void, VerificationError> => {
+    const refuse = (until: number) =>
+      Effect.andThen(
+        blocked("velocity", record.range, record.country),
+        fail(new Blocked({ field: "to", reason: "velocity", retryAfter: Duration.millis(until - now) }))
+      )
+    if (velocity !== undefined) {
+      const until = velocity.blockedUntil(record.range, now)
+      if (until > 0) return refuse(until)
+    }
+    const t = tenantPart(record.tenant)
+    let guards: Effect.Effect<unknown, VerificationError> = consume("sends", `${t}:${record.to}`, settings.maxSends)
+    if (settings.recipient !== undefined) {
+      guards = Effect.andThen(guards, consume("recipient", `${t}:${record.to}`, settings.recipient))
+    }
+    if (settings.prefix !== undefined) {
+      guards = Effect.andThen(guards, consume("prefix", `${t}:${record.prefix}`, settings.prefix))
+    }
+    if (settings.client !== undefined && clientKey !== undefined) {
+      guards = Effect.andThen(guards, consume("client", `${t}:${clientKey}`, settings.client))
+    }
+    if (settings.tenant !== undefined && record.tenant !== undefined) {
+      guards = Effect.andThen(guards, consume("tenant", t, settings.tenant))
+    }
+    if (velocity === undefined) return Effect.asVoid(guards)
+    return Effect.andThen(guards, Effect.suspend(() => {
+      const verdict = velocity.send(record.range, now)
+      return verdict._tag === "Blocked" ? refuse(verdict.until) : Effect.void
+    }))
+  }
 
   // sending
 
@@ -1207,10 +1211,11 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       ? Effect.void
       : Effect.asVoid(FiberSet.run(fibers, Effect.ignore(fallbackLoop(record.id, record.sends.length - 1))))
 
-  const channelOrder = (first: Channel): ReadonlyArray<Channel> => [
-    first,
-    ...settings.channels.filter((c) => c !== first)
-  ]
+  // One shared array per first channel: records reference it rather than copy it.
+  const orders = new Map<Channel, ReadonlyArray<Channel>>(
+    settings.channels.map((first) => [first, [first, ...settings.channels.filter((c) => c !== first)]])
+  )
+  const channelOrder = (first: Channel): ReadonlyArray<Channel> => orders.get(first) ?? [first]
 
   const resultOf = (record: VerificationRecord): StartResult => ({
     verificationId: record.id,
@@ -1398,15 +1403,15 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     })
   }
 
-  const check = (request: CheckRequest) =>
-    Effect.gen(function*() {
-      const code = cleanCode(typeof request === "object" && request !== null ? request.code : undefined)
-      if (code === undefined || !/^\d+$/.test(code) || code.length !== settings.digits) {
-        return yield* fail(new InvalidCode({ field: "code" }))
-      }
-      let first: { readonly record: VerificationRecord; readonly version: number } | undefined = yield* locate(request)
-      const id = first.record.id
-      return yield* casLoop(Effect.gen(function*() {
+  const check = (request: CheckRequest): Effect.Effect<CheckResult, StartError> => {
+    const code = cleanCode(typeof request === "object" && request !== null ? request.code : undefined)
+    if (code === undefined || !DIGITS.test(code) || code.length !== settings.digits) {
+      return fail(new InvalidCode({ field: "code" }))
+    }
+    return Effect.flatMap(locate(request), (located) => {
+      let first: { readonly record: VerificationRecord; readonly version: number } | undefined = located
+      const id = located.record.id
+      return casLoop(Effect.gen(function*() {
         const found = first ?? (yield* loadRecord(verificationKey(id)))
         first = undefined
         if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
@@ -1437,6 +1442,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
         return checkResult(wrong, "pending")
       }))
     })
+  }
 
   const resend = (request: ResendRequest) =>
     Effect.gen(function*() {

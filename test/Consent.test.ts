@@ -258,6 +258,21 @@ describe("Consent quiet hours", () => {
       defaultTimeZone: "Europe/London"
     })))
 
+  it.effect("quiet days: no French marketing on Sundays, deferred to Monday 08:00", () =>
+    Effect.gen(function*() {
+      const FR = "+33612345678"
+      yield* granted(FR)
+      // Saturday 2026-03-28 22:00 Paris (21:00Z, CET): the night runs into Sunday, then Monday 08:00 CEST (06:00Z).
+      yield* TestClock.setTime(Date.UTC(2026, 2, 28, 21, 0))
+      assert.deepStrictEqual(yield* check(FR, "FR"), { _tag: "Defer", until: Date.UTC(2026, 2, 30, 6, 0), timeZone: "Europe/Paris" })
+      // Sunday noon too.
+      yield* TestClock.setTime(Date.UTC(2026, 2, 29, 10, 0))
+      assert.deepStrictEqual(yield* check(FR, "FR"), { _tag: "Defer", until: Date.UTC(2026, 2, 30, 6, 0), timeZone: "Europe/Paris" })
+      // Monday 10:00 goes.
+      yield* TestClock.setTime(Date.UTC(2026, 2, 30, 8, 0))
+      assert.strictEqual((yield* check(FR, "FR"))._tag, "Allow")
+    }).pipe(withConsent({ quietHours: { ...quiet, byCountry: { FR: { start: "20:00", end: "08:00", days: [0] } } } })))
+
   it.effect("a malformed window keeps quiet hours on (21:00 to 08:00)", () =>
     Effect.gen(function*() {
       yield* granted(GB)
@@ -279,7 +294,7 @@ describe("Consent properties", () => {
       w.minute === target.minute
   }
 
-  it("a deferral always lands outside quiet hours, at the window's end or the first instant after a gap", () => {
+  it("a deferral always lands outside quiet hours: at the window's end, after a quiet day, or after a DST gap", () => {
     const zones = ["America/New_York", "Europe/London", "Australia/Sydney", "Asia/Shanghai", "America/Santiago", "Asia/Kolkata"]
     fc.assert(
       fc.property(
@@ -289,7 +304,7 @@ describe("Consent properties", () => {
         fc.integer({ min: 0, max: 23 }),
         (at, zone, startHour, endHour) => {
           fc.pre(startHour !== endHour)
-          const window = { start: startHour * 60, end: endHour * 60 }
+          const window = { start: startHour * 60, end: endHour * 60, ...(startHour % 3 === 0 ? { days: new Set([startHour % 7]) } : {}) }
           const until = time.quietUntil(at, zone, window)
           if (until === undefined) return true
           if (until <= at) return false
@@ -297,7 +312,9 @@ describe("Consent properties", () => {
           if (time.quietUntil(until, zone, window) !== undefined) return false
           const before = time.wallClock(until - 60_000, zone)
           const w = time.wallClock(until, zone)
-          return w.minute === 0 && (w.hour === endHour || before.hour !== (w.hour + 23) % 24)
+          // With quiet days, a deferral may also end at the local midnight after a quiet day.
+          return w.minute === 0 &&
+            (w.hour === endHour || ("days" in window && w.hour === 0) || before.hour !== (w.hour + 23) % 24)
         }
       ),
       { numRuns: 500 }

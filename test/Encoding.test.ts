@@ -374,6 +374,15 @@ describe("Encoding", () => {
       assert.isDefined(r.languageShift)
     })
 
+    it("never throws on what untyped callers pass", () => {
+      const loose = Encoding.analyze as (text: unknown, options?: unknown) => Encoding.Analysis
+      assert.strictEqual(loose("ğ“", null).encoding, "UCS-2")
+      assert.strictEqual(loose(12345).text, "12345")
+      assert.strictEqual(loose(undefined).text, "")
+      assert.strictEqual(loose({ toString: () => { throw new Error("no") } }).text, "")
+      assert.isFalse(Encoding.isGsm7("ğ", null as unknown as undefined))
+    })
+
     it("ignores an unknown language from untyped callers", () => {
       const options = { languageShift: "klingon" } as unknown as Encoding.AnalyzeOptions
       assert.strictEqual(Encoding.analyze("ğ", options).encoding, "UCS-2")

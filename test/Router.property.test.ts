@@ -2,6 +2,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Duration, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
+import * as RouteRegion from "../src/internal/routeRegion.ts"
+import { decodeRules, type Rules } from "../src/internal/routeRules.ts"
+import { alphanumericRefused, isNumericSender, plan } from "../src/internal/routeSelect.ts"
 import * as Router from "../src/Router.ts"
 import * as Transport from "../src/Transport.ts"
 
@@ -270,4 +273,111 @@ describe("Router properties", () => {
       strategy: ["health", "priority"],
       seed: 1
     })))
+})
+
+// pure selection rules
+
+const countryArb = fc.constantFrom("GB", "US", "CN", "DE", "FR", "BR")
+const senderArb = fc.oneof(fc.constantFrom("ACME", "Shop", "Bank1"), fc.stringMatching(/^\+1555[0-9]{7}$/))
+const routeInputArb = (i: number) =>
+  fc.record({
+    name: fc.constant(`r${i}`),
+    transport: fc.constant(`t${i % 2}`),
+    priority: fc.integer({ min: 0, max: 5 }),
+    weight: fc.integer({ min: 0, max: 5 }),
+    countries: fc.option(fc.uniqueArray(countryArb, { maxLength: 3 }), { nil: undefined }),
+    purposes: fc.option(fc.uniqueArray(fc.constantFrom("transactional", "marketing", "verification") as fc.Arbitrary<Router.Purpose>, { minLength: 1 }), { nil: undefined }),
+    senders: fc.option(fc.dictionary(fc.oneof(countryArb, fc.constant("*")), fc.array(senderArb, { maxLength: 3 })), { nil: undefined }),
+    price: fc.option(fc.dictionary(fc.oneof(countryArb, fc.constant("*")), fc.double({ min: 0, max: 1, noNaN: true })), { nil: undefined }),
+    windows: fc.option(fc.array(fc.record({ from: fc.integer({ min: 0, max: 23 }), to: fc.integer({ min: 0, max: 24 }) }), { maxLength: 2 }), { nil: undefined })
+  })
+
+const rulesArb = fc.integer({ min: 1, max: 6 }).chain((n) =>
+  fc.record({
+    strategy: fc.shuffledSubarray(["priority", "weighted", "least-cost", "health"] as const),
+    routes: fc.tuple(...Array.from({ length: n }, (_, i) => routeInputArb(i)))
+  })
+)
+
+const requestArb = fc.record({
+  messageId: fc.string(),
+  country: countryArb,
+  national: fc.stringMatching(/^[0-9]{9}$/),
+  purpose: fc.constantFrom("transactional", "marketing", "verification") as fc.Arbitrary<Router.Purpose>,
+  from: fc.option(senderArb, { nil: undefined }),
+  segmentCount: fc.integer({ min: 1, max: 10 })
+}).map((r) => ({
+  messageId: r.messageId,
+  to: { e164: `+${r.country === "US" ? "1" : "44"}${r.national}`, country: r.country },
+  purpose: r.purpose,
+  from: r.from,
+  segmentCount: r.segmentCount
+}))
+
+const decoded = (input: unknown): Rules => {
+  const result = decodeRules(input, { transports: ["t0", "t1"], defaultRegionRules: RouteRegion.all, defaultAlphanumericRefused: alphanumericRefused })
+  if (result._tag === "Problem") throw new Error(`${result.problem.field}: ${result.problem.problem}`)
+  return result.rules
+}
+
+describe("selection properties", () => {
+  it("generated rules decode; plans are deterministic, complete and ordered by the strategy", () => {
+    fc.assert(fc.property(rulesArb, requestArb, fc.nat(), fc.integer({ min: 0, max: 7 * 86_400_000 }), (input, request, seed, now) => {
+      const rules = decoded(input)
+      const ctx = { now, seed, health: () => "Closed" as const }
+      const p1 = plan(rules, request, ctx)
+      const p2 = plan(rules, request, ctx)
+      assert.deepStrictEqual(p1.candidates.map((c) => [c.route.name, c.from, c.reason]), p2.candidates.map((c) => [c.route.name, c.from, c.reason]))
+      // every matching route is either a candidate or skipped with a reason
+      assert.strictEqual(p1.candidates.length + p1.skipped.length, p1.matched)
+      // the first strategy key orders the candidates
+      const first = rules.strategy[0]
+      for (let i = 1; i < p1.candidates.length; i++) {
+        const a = p1.candidates[i - 1]!
+        const b = p1.candidates[i]!
+        if (first === "priority") assert.isAtMost(a.route.priority, b.route.priority)
+        if (first === "least-cost") assert.isAtMost(a.cost ?? Infinity, b.cost ?? Infinity)
+      }
+      // senders: numeric only where alphanumeric is refused; from a pool when the route has one
+      for (const c of p1.candidates) {
+        if (c.from !== undefined && rules.alphanumericRefused.has(request.to.country)) assert.isTrue(isNumericSender(c.from))
+        if (c.from === undefined) assert.isTrue(c.route.senders === undefined && request.from === undefined)
+      }
+    }), { numRuns: 300 })
+  })
+
+  it("a route's weighted draw does not depend on the other routes' filters", () => {
+    fc.assert(fc.property(rulesArb, requestArb, fc.nat(), (input, request, seed) => {
+      const rules = decoded({ ...input, strategy: ["weighted"] })
+      const all = plan(rules, request, { now: 0, seed, health: () => "Closed" })
+      const names = all.candidates.map((c) => c.route.name)
+      // dropping a candidate keeps the others' relative order
+      const without = plan({ ...rules, routes: rules.routes.map((r) => r.name === names[0] ? { ...r, enabled: false } : r) }, request, { now: 0, seed, health: () => "Closed" })
+      assert.deepStrictEqual(without.candidates.map((c) => c.route.name), names.slice(1))
+    }), { numRuns: 200 })
+  })
+
+  it("region presets: a leading 【signature】 passes, anything else fails, for CN only", () => {
+    const rules = decoded({ routes: [] }).regionRules
+    fc.assert(fc.property(fc.string({ minLength: 1 }).filter((s) => !s.includes("】")), fc.string(), countryArb, (signature, body, country) => {
+      const to = { e164: country === "CN" ? "+8613800138000" : "+447700900123", country }
+      const template = { id: "t", approved: true }
+      const signed = RouteRegion.checkContent(rules, { to, purpose: "transactional", text: `【${signature}】${body}`, template })
+      assert.isUndefined(signed)
+      const unsigned = RouteRegion.checkContent(rules, { to, purpose: "transactional", text: body.startsWith("【") ? `x${body}` : body, template })
+      assert.strictEqual(unsigned?.rule, country === "CN" ? "cn-signature" : undefined)
+    }))
+  })
+
+  it("UK marketing passes exactly when it carries opt-out wording", () => {
+    const rules = decoded({ routes: [] }).regionRules
+    const to = { e164: "+447700900123", country: "GB" }
+    fc.assert(fc.property(fc.stringMatching(/^[a-z ]{0,40}$/), fc.constantFrom("STOP", "Reply STOP", "opt out", "Opt-out", "unsubscribe"), (text, wording) => {
+      assert.isUndefined(RouteRegion.checkContent(rules, { to, purpose: "marketing", text: `${text} ${wording}` }))
+      assert.isUndefined(RouteRegion.checkContent(rules, { to, purpose: "transactional", text }))
+      const bare = RouteRegion.checkContent(rules, { to, purpose: "marketing", text })
+      const hasWording = /\b(?:stop|opt[ -]?out|unsubscribe)\b/i.test(text)
+      assert.strictEqual(bare === undefined, hasWording)
+    }))
+  })
 })

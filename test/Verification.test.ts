@@ -505,11 +505,21 @@ describe("Verification", () => {
         yield* verify.start({ to: "+4915123456780" })
         const prefix = failure(yield* Effect.exit(verify.start({ to: "+4915123456781" })))
         assert.strictEqual(prefix._tag === "RateLimited" ? prefix.scope : prefix._tag, "prefix")
+
+        // A recipient limit over a longer window than maxSends: the third start
+        // (after two spent verifications) is refused.
+        for (let i = 0; i < 2; i++) {
+          const { verificationId } = yield* verify.start({ to: "+33698765432" })
+          yield* verify.check({ verificationId, code: codeFor(box, "+33698765432") })
+        }
+        const recipient = failure(yield* Effect.exit(verify.start({ to: "+33698765432" })))
+        assert.strictEqual(recipient._tag === "RateLimited" ? recipient.scope : recipient._tag, "recipient")
       }).pipe(Effect.provide(env(box, {
         rateLimits: {
           client: { limit: 2, window: "1 hour" },
           tenant: { limit: 2, window: "1 minute" },
-          prefix: { limit: 2, window: "1 hour", digits: 4 }
+          prefix: { limit: 2, window: "1 hour", digits: 4 },
+          recipient: { limit: 2, window: "1 day" }
         },
         velocity: false
       })))
@@ -600,6 +610,53 @@ describe("Verification", () => {
         yield* verify.totp.remove({ subject: "user-1" })
         assert.strictEqual(reasonOf(yield* Effect.exit(verify.totp.check({ subject: "user-1", code }))), "VerificationNotFound")
       }).pipe(Effect.provide(env(box, { maxChecks: 3 })))
+    })
+  })
+
+  describe("events", () => {
+    it.effect("publishes each change of a verification, without numbers or codes", () => {
+      const box = makeOutbox()
+      return Effect.gen(function*() {
+        const events = yield* Events.Events
+        const sub = yield* events.subscribe
+        const verify = yield* Verification.Verification
+        const a = yield* verify.start({ to: UK })
+        yield* verify.check({ verificationId: a.verificationId, code: wrongCode(codeFor(box, UK)) })
+        yield* verify.check({ verificationId: a.verificationId, code: codeFor(box, UK) })
+        const b = yield* verify.start({ to: FR })
+        yield* verify.cancel({ to: FR })
+        yield* verify.start({ to: UK2 })
+        yield* TestClock.adjust("11 minutes")
+        yield* verify.resend({ to: UK2 }).pipe(Effect.exit)
+        const seen = (yield* PubSub.takeAll(sub)).map((e) =>
+          e._tag === "VerificationChanged" ? `${e.verificationId === b.verificationId ? "b" : "-"}:${e.status}:${e.country}` : e._tag
+        )
+        assert.deepStrictEqual(seen, [
+          "-:pending:GB",
+          "-:approved:GB",
+          "b:pending:FR",
+          "b:canceled:FR",
+          "-:pending:GB",
+          "-:expired:GB"
+        ])
+      }).pipe(Effect.scoped, Effect.provide(env(box)))
+    })
+
+    it.effect("resends, reads and cancels by recipient", () => {
+      const box = makeOutbox()
+      return Effect.gen(function*() {
+        const verify = yield* Verification.Verification
+        const { verificationId } = yield* verify.start({ to: UK, locale: "de" })
+        yield* TestClock.adjust("30 seconds")
+        const again = yield* verify.resend({ to: "+44 7400 123456", channel: "voice" })
+        assert.strictEqual(again.verificationId, verificationId)
+        assert.strictEqual(again.channel, "voice")
+        assert.match(box.sent[1]!.text, /^Ihr Bestätigungscode lautet \d(, \d){5}\./)
+        const info = yield* verify.get({ to: UK })
+        assert.deepStrictEqual(info.sends.map((s) => s.channel), ["sms", "voice"])
+        assert.strictEqual((yield* verify.cancel({ to: UK })).status, "canceled")
+        assert.strictEqual(reasonOf(yield* Effect.exit(verify.resend({ to: UK }))), "VerificationNotFound")
+      }).pipe(Effect.provide(env(box, { channels: ["sms", "voice"], fallbackAfter: "1 minute" })))
     })
   })
 

@@ -208,6 +208,8 @@ export const zonedTimeToEpoch = (
 export interface LocalWindow {
   readonly start: number // minutes after midnight
   readonly end: number
+  /** Whole local days without messages, 0 = Sunday … 6 = Saturday. */
+  readonly days?: ReadonlySet<number> | undefined
 }
 
 /** Parses `"HH:MM"` to minutes after midnight, or `undefined` when malformed. */
@@ -232,6 +234,27 @@ const inWindow = (minutes: number, window: LocalWindow): boolean =>
  * instant after it when the window ends (DST-correct).
  */
 export const quietUntil = (at: number, timeZone: string, window: LocalWindow): number | undefined => {
+  if (window.days === undefined || window.days.size === 0) return quietUntilDaily(at, timeZone, window)
+  let t = at
+  for (let i = 0; i < 16; i++) {
+    const w = wallClock(t, timeZone)
+    if (window.days.has(w.weekday)) {
+      // Skip to the next local midnight.
+      const next = new Date(Date.UTC(w.year, w.month - 1, w.day + 1))
+      t = zonedTimeToEpoch(
+        { year: next.getUTCFullYear(), month: next.getUTCMonth() + 1, day: next.getUTCDate(), hour: 0, minute: 0 },
+        timeZone
+      )
+      continue
+    }
+    const until = quietUntilDaily(t, timeZone, window)
+    if (until === undefined) break
+    t = until
+  }
+  return t === at ? undefined : t
+}
+
+const quietUntilDaily = (at: number, timeZone: string, window: LocalWindow): number | undefined => {
   const w = wallClock(at, timeZone)
   const minutes = w.hour * 60 + w.minute
   if (!inWindow(minutes, window)) return undefined

@@ -103,6 +103,8 @@ const isExtend = (cp: number): boolean =>
   (cp >= 0x20d0 && cp <= 0x20ff) || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0xfe20 && cp <= 0xfe2f) ||
   (cp >= 0x1f3fb && cp <= 0x1f3ff) || (cp >= 0xe0020 && cp <= 0xe007f) || (cp >= 0xe0100 && cp <= 0xe01ef)
 
+const isDiacritic = (unit: number): boolean => unit >= 0x300 && unit <= 0x36f
+
 const isRegionalIndicator = (cp: number): boolean => cp >= 0x1f1e6 && cp <= 0x1f1ff
 
 /** Controls break on both sides (GB4, GB5): a combining mark after one starts a new cluster. */
@@ -128,9 +130,14 @@ const PICTOGRAPHIC = [
 
 const isPictographic = (cp: number): boolean => {
   if (cp < 0xa9) return false
-  for (let i = 0; i < PICTOGRAPHIC.length; i += 2) {
-    if (cp < PICTOGRAPHIC[i]!) return false
-    if (cp <= PICTOGRAPHIC[i + 1]!) return true
+  // binary search over the [first, last] pairs
+  let lo = 0
+  let hi = PICTOGRAPHIC.length / 2 - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    if (cp < PICTOGRAPHIC[2 * mid]!) hi = mid - 1
+    else if (cp > PICTOGRAPHIC[2 * mid + 1]!) lo = mid + 1
+    else return true
   }
   return false
 }
@@ -212,6 +219,8 @@ const clusterAround = (
   if (isLow(text.charCodeAt(at)) && isHigh(text.charCodeAt(at - 1))) at--
   let start = at
   for (;;) {
+    // a run of combining diacritics (U+0300–U+036F) is one cluster: skip it without the full rules
+    while (start > floor && isDiacritic(text.charCodeAt(start)) && isDiacritic(text.charCodeAt(start - 1))) start--
     if (start <= floor) break
     const p = pair(text, start)
     if (p === UNKNOWN) return undefined
@@ -222,6 +231,7 @@ const clusterAround = (
   const n = text.length
   for (;;) {
     end += isHigh(text.charCodeAt(end)) && isLow(text.charCodeAt(end + 1)) ? 2 : 1
+    while (end < n && end < ceiling && isDiacritic(text.charCodeAt(end)) && isDiacritic(text.charCodeAt(end - 1))) end++
     if (end >= n || end >= ceiling) break
     const p = pair(text, end)
     if (p === UNKNOWN) return undefined

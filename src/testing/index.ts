@@ -15,3 +15,13 @@ export * as Sandbox from "./Sandbox.ts"
  * @since 0.1.0
  */
 export * as TransportConformance from "./TransportConformance.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Arbitraries from "./Arbitraries.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Codes from "./Codes.ts"

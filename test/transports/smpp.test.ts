@@ -333,6 +333,36 @@ describe("SmppTransport", () => {
       assert.strictEqual(result.providerMessageId, "msg-1")
     }))
 
+  it.effect("re-binds on the reconnect schedule while the SMSC refuses", () =>
+    Effect.gen(function*() {
+      const carrier = yield* startCarrier()
+      const transport = yield* SmppTransport.make(config(carrier, { reconnect: Schedule.spaced("1 second") }))
+      // from now on the SMSC is busy for two more binds
+      let busy = 2
+      const refuse = (session: Session) => {
+        session.removeAllListeners("bind_transceiver")
+        session.on("bind_transceiver", (pdu: Pdu) => {
+          carrier.binds.push(pdu.command)
+          if (busy-- > 0) {
+            session.send(pdu.response({ command_status: 0x08 }))
+            return
+          }
+          session.send(pdu.response({ system_id: "carrier" }))
+        })
+      }
+      const server = (carrier as Carrier & { server: Server }).server
+      server.on("session", refuse)
+      carrier.sessions[0]!.destroy()
+      yield* waitFor(() => carrier.binds.length === 2) // the first attempt is immediate
+      yield* TestClock.adjust("1 second")
+      yield* waitFor(() => carrier.binds.length === 3)
+      const pending = yield* Effect.forkChild(transport.submit(submission("after backoff")))
+      yield* TestClock.adjust("1 second")
+      yield* waitFor(() => carrier.binds.length === 4)
+      const result = yield* Fiber.join(pending)
+      assert.strictEqual(result.providerMessageId, "msg-1")
+    }))
+
   it.effect("drops and re-binds a link whose SMSC sends a malformed PDU", () =>
     Effect.gen(function*() {
       const carrier = yield* startCarrier()

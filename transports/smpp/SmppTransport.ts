@@ -52,6 +52,7 @@ import {
   canonicalId,
   dataCoding,
   type IdFormats,
+  type Part,
   readDeliver,
   statusOfStat,
   statusOfState
@@ -236,12 +237,21 @@ interface Pending {
  * goes, or with `Timeout` once a sweep finds it past `deadline`. One sweeper
  * per link instead of a timer per request keeps the hot path cheap.
  */
-const request = (
+const request: {
+  (conn: Connection, pdu: Pdu): Effect.Effect<Pdu, Transport.TransportErrorReason>
+  <A>(
+    conn: Connection,
+    pdu: Pdu,
+    deadline: number,
+    decode: (response: Pdu) => Effect.Effect<A, Transport.TransportErrorReason>
+  ): Effect.Effect<A, Transport.TransportErrorReason>
+} = <A>(
   conn: Connection,
   pdu: Pdu,
-  deadline = Infinity
-): Effect.Effect<Pdu, Transport.TransportErrorReason> =>
-  Effect.callback<Pdu, Transport.TransportErrorReason>((resume) => {
+  deadline = Infinity,
+  decode: (response: Pdu) => Effect.Effect<A | Pdu, Transport.TransportErrorReason> = Effect.succeed
+): Effect.Effect<A | Pdu, Transport.TransportErrorReason> =>
+  Effect.callback<A | Pdu, Transport.TransportErrorReason>((resume) => {
     if (!conn.open) {
       resume(Effect.fail(conn.failure ?? connectionLost()))
       return
@@ -263,7 +273,7 @@ const request = (
       if (done) return
       done = true
       conn.pending.delete(entry)
-      resume(Effect.succeed(response))
+      resume(decode(response))
     })
     if (!sent) {
       entry.fail(conn.failure ?? connectionLost())
@@ -565,70 +575,77 @@ export const make = (
       }).pipe(Effect.flatMap(() => bound))
     })
 
+    const decodeSubmit = (response: Pdu): Effect.Effect<string, Transport.TransportErrorReason> => {
+      if (response.command_status !== Status.ROK) return Effect.fail(classify(response.command_status, overrides))
+      const id = response["message_id"]
+      return typeof id === "string" && id !== ""
+        ? Effect.succeed(canonicalId(id, ids.submit, ids.submit))
+        : Effect.fail(new Transport.Unavailable({ code: "submit_sm_resp-without-message_id" }))
+    }
+
+    const submitOn = (conn: Connection, params: Record<string, PduValue>) =>
+      request(conn, new smpp.PDU("submit_sm", params), clock.currentTimeMillisUnsafe() + requestTimeout, decodeSubmit)
+
+    /** One submit_sm through the window, on the bound transmitter (waiting for a re-bind if needed). */
     const submitPdu = (params: Record<string, PduValue>): Effect.Effect<string, Transport.TransportErrorReason> =>
-      window.withPermit(
-        Effect.flatMap(bound, (conn) =>
-          request(conn, new smpp.PDU("submit_sm", params), clock.currentTimeMillisUnsafe() + requestTimeout).pipe(
-            Effect.flatMap((response) => {
-              if (response.command_status !== Status.ROK) {
-                return Effect.fail(classify(response.command_status, overrides))
-              }
-              const id = response["message_id"]
-              return typeof id === "string" && id !== ""
-                ? Effect.succeed(canonicalId(id, ids.submit, ids.submit))
-                : Effect.fail(new Transport.Unavailable({ code: "submit_sm_resp-without-message_id" }))
-            })
-          ))
-      )
+      window.withPermit(Effect.suspend(() => {
+        const conn = tx.current
+        return conn !== undefined && conn.open
+          ? submitOn(conn, params)
+          : Effect.flatMap(bound, (c) => submitOn(c, params))
+      }))
 
     const defaultSource = config.defaultFrom === undefined ? undefined : address(config.defaultFrom, config.addressRules)
-    const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> =>
-      Effect.gen(function*() {
-        reference = (reference + 1) & 0xff
-        const built = buildParts(submission, longMessages, reference)
-        if (built._tag === "TooLong") {
-          return yield* Effect.fail(new Transport.Rejected({ code: "message-too-long", detail: `${built.octets} octets` }))
+
+    const submitNow = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> => {
+      reference = (reference + 1) & 0xff
+      const built = buildParts(submission, longMessages, reference)
+      if (built._tag === "TooLong") {
+        return Effect.fail(new Transport.Rejected({ code: "message-too-long", detail: `${built.octets} octets` }))
+      }
+      const to = address(submission.to, config.addressRules)
+      if (to === undefined) return Effect.fail(new Transport.InvalidNumber({ code: "destination_addr" }))
+      const fromValue = submission.from ?? config.defaultFrom
+      const from = fromValue === undefined
+        ? { ton: 0, npi: 0, addr: "" }
+        : fromValue === config.defaultFrom
+        ? defaultSource
+        : address(fromValue, config.addressRules)
+      if (from === undefined) return Effect.fail(new Transport.Rejected({ code: "source_addr", detail: "sender" }))
+      let validity = ""
+      if (submission.validUntil !== undefined) {
+        if (submission.validUntil <= clock.currentTimeMillisUnsafe()) {
+          return Effect.fail(new Transport.Rejected({ code: "expired", detail: "validUntil" }))
         }
-        const to = address(submission.to, config.addressRules)
-        if (to === undefined) return yield* Effect.fail(new Transport.InvalidNumber({ code: "destination_addr" }))
-        const fromValue = submission.from ?? config.defaultFrom
-        const from = fromValue === undefined
-          ? { ton: 0, npi: 0, addr: "" }
-          : fromValue === config.defaultFrom
-          ? defaultSource
-          : address(fromValue, config.addressRules)
-        if (from === undefined) return yield* Effect.fail(new Transport.Rejected({ code: "source_addr", detail: "sender" }))
-        let validity = ""
-        if (submission.validUntil !== undefined) {
-          const now = yield* Clock.currentTimeMillis
-          if (submission.validUntil <= now) {
-            return yield* Effect.fail(new Transport.Rejected({ code: "expired", detail: "validUntil" }))
-          }
-          validity = absoluteTime(submission.validUntil)
-        }
-        const base = {
-          service_type: config.serviceType ?? "",
-          source_addr_ton: from.ton,
-          source_addr_npi: from.npi,
-          source_addr: from.addr,
-          dest_addr_ton: to.ton,
-          dest_addr_npi: to.npi,
-          destination_addr: to.addr,
-          registered_delivery: registeredDelivery,
-          validity_period: validity,
-          data_coding: dataCoding(submission.encoding)
-        }
-        const segmentIds: Array<string> = []
-        for (const part of built.parts) {
-          const params: Record<string, PduValue> = { ...base, esm_class: part.esmClass, short_message: part.shortMessage }
-          if (part.messagePayload !== undefined) params["message_payload"] = part.messagePayload
-          segmentIds.push(yield* submitPdu(params))
-        }
-        return {
-          providerMessageId: segmentIds[0]!,
-          segmentIds: segmentIds.length > 1 ? segmentIds : undefined
-        }
+        validity = absoluteTime(submission.validUntil)
+      }
+      const params = (part: Part): Record<string, PduValue> => ({
+        service_type: config.serviceType ?? "",
+        source_addr_ton: from.ton,
+        source_addr_npi: from.npi,
+        source_addr: from.addr,
+        dest_addr_ton: to.ton,
+        dest_addr_npi: to.npi,
+        destination_addr: to.addr,
+        esm_class: part.esmClass,
+        registered_delivery: registeredDelivery,
+        validity_period: validity,
+        data_coding: dataCoding(submission.encoding),
+        short_message: part.shortMessage,
+        ...(part.messagePayload === undefined ? {} : { message_payload: part.messagePayload })
       })
+      const [first, ...rest] = built.parts
+      if (first === undefined) return Effect.fail(new Transport.Rejected({ code: "empty-message" }))
+      if (rest.length === 0) {
+        return Effect.map(submitPdu(params(first)), (providerMessageId) => ({ providerMessageId }))
+      }
+      // parts in order; the first failure stops the rest
+      return Effect.map(
+        Effect.forEach(built.parts, (part) => submitPdu(params(part))),
+        (segmentIds) => ({ providerMessageId: segmentIds[0]!, segmentIds })
+      )
+    }
+    const submit = (submission: Transport.Submission) => Effect.suspend(() => submitNow(submission))
 
     const capabilities: Transport.Capabilities = {
       channel: "sms",
