@@ -587,8 +587,7 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
         ...(logNumbers ? { to: record.to } : {}),
         at
       }
-      // `ConsentChanged` travels on the shared bus; subscribers match on `_tag`.
-      yield* Events.publish(event as unknown as Events.SmsEvent)
+      yield* Events.publish(event)
     })
 
   const modify = <A>(

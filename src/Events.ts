@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
+import type { ConsentChanged } from "./Consent.ts"
 import type { MessageStatus } from "./MessageStore.ts"
 
 // models
@@ -91,7 +92,7 @@ export interface VerificationChanged {
  * @category models
  * @since 0.1.0
  */
-export type SmsEvent = StatusChanged | InboundReceived | Blocked | VerificationChanged
+export type SmsEvent = StatusChanged | InboundReceived | Blocked | VerificationChanged | ConsentChanged
 
 /**
  * Whether phone numbers may appear in events and log lines. Off by default:

@@ -29,6 +29,7 @@ import * as Schema from "effect/Schema"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import type * as Scope from "effect/Scope"
 import { createHash, randomUUID } from "node:crypto"
+import * as Audit from "./Audit.ts"
 import * as Consent from "./Consent.ts"
 import * as Encoding from "./Encoding.ts"
 import * as Events from "./Events.ts"
@@ -122,6 +123,12 @@ export interface SmsConfig {
   readonly consent?: Consent.ConsentOptions | undefined
   readonly inbound?: Inbound.InboundOptions | undefined
   readonly verification?: Verification.VerificationOptions | undefined
+  /**
+   * Records status changes, consent changes, routing outcomes and blocks in a
+   * hash-chained audit log. Off by default: an audit log grows with traffic,
+   * so pair it with `retention` and a durable store.
+   */
+  readonly audit?: Audit.AuditOptions | undefined
 }
 
 // errors
@@ -241,6 +248,18 @@ const fingerprint = (request: SendRequest.DecodedRequest, to: string): string =>
   createHash("sha256")
     .update(JSON.stringify([to, request.content, request.from, request.purpose, request.sendAt, request.metadata]))
     .digest("base64url")
+
+interface SendOptions {
+  /** The confirmation of an opt-out goes even to the person who opted out. */
+  readonly bypassConsent: boolean
+  /** One-time codes, which some region rules limit per number. */
+  readonly verification: boolean
+}
+const plain: SendOptions = { bypassConsent: false, verification: false }
+
+// How the verification sender reaches a pipeline's send with the verification purpose,
+// without putting it on the public service.
+const verificationSends = new WeakMap<Sms["Service"], (request: unknown) => Effect.Effect<Receipt, SmsError>>()
 
 const newId = (): string => `msg_${randomUUID().replaceAll("-", "")}`
 
@@ -364,7 +383,7 @@ export const make = Effect.fnUntraced(function*(
       }
     })
 
-  const dispatch = (message: MessageStore.StoredMessage, template: Templates.Rendered | undefined) =>
+  const dispatch = (message: MessageStore.StoredMessage, template: Templates.Rendered | undefined, options: SendOptions) =>
     Effect.gen(function*() {
       const queued = yield* Effect.orDie(move(message, "queued"))
       const number = yield* Effect.orDie(phones.normalize(message.to))
@@ -372,7 +391,7 @@ export const make = Effect.fnUntraced(function*(
         {
           messageId: message.id,
           to: number,
-          purpose: message.purpose,
+          purpose: options.verification ? "verification" : message.purpose,
           tenant: message.tenant,
           from: message.from,
           text: message.text,
@@ -420,11 +439,11 @@ export const make = Effect.fnUntraced(function*(
       return toReceipt(submitted)
     })
 
-  const accept = (request: SendRequest.DecodedRequest, number: PhoneNumbers.PhoneNumber, id: string, bypassConsent: boolean) =>
+  const accept = (request: SendRequest.DecodedRequest, number: PhoneNumbers.PhoneNumber, id: string, options: SendOptions) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       let sendAt = request.sendAt !== undefined && request.sendAt > now ? request.sendAt : undefined
-      if (!bypassConsent && consent._tag === "Some") {
+      if (!options.bypassConsent && consent._tag === "Some") {
         const decision = yield* consent.value.check({
           to: number.e164,
           country: number.country,
@@ -478,9 +497,9 @@ export const make = Effect.fnUntraced(function*(
       }
       yield* store.insert(message)
       yield* changed(message)
-      if (sendAt === undefined) return yield* dispatch(message, rendered)
+      if (sendAt === undefined) return yield* dispatch(message, rendered, options)
       // Consent is asked again when the time comes: the person may have opted out meanwhile.
-      const recheck = bypassConsent || consent._tag === "None"
+      const recheck = options.bypassConsent || consent._tag === "None"
         ? Effect.succeed(message)
         : consent.value.check({ to: message.to, country: message.country, purpose: message.purpose, tenant: message.tenant }).pipe(
           Effect.as(message),
@@ -496,21 +515,21 @@ export const make = Effect.fnUntraced(function*(
         id,
         Effect.sleep(Duration.millis(sendAt - now)).pipe(
           Effect.andThen(recheck),
-          Effect.andThen((current) => dispatch(current, rendered)),
+          Effect.andThen((current) => dispatch(current, rendered, options)),
           Effect.ignore
         )
       )
       return toReceipt(message)
     })
 
-  const sendDecoded = (request: SendRequest.DecodedRequest, bypassConsent: boolean) =>
+  const sendDecoded = (request: SendRequest.DecodedRequest, options: SendOptions) =>
     Effect.gen(function*() {
       const number = yield* phones.normalize(request.to, phoneOptions).pipe(
         Effect.flatMap((n) => phones.check(n, policy)),
         Effect.mapError((error) => new SmsError({ reason: error.reason }))
       )
       const id = newId()
-      if (request.idempotencyKey === undefined) return yield* accept(request, number, id, bypassConsent)
+      if (request.idempotencyKey === undefined) return yield* accept(request, number, id, options)
       const key = Idempotency.scopedKey(request.tenant, request.idempotencyKey)
       const print = fingerprint(request, number.e164)
       const held = yield* keys.reserve(key, { messageId: id, fingerprint: print }, idempotencyWindow)
@@ -526,7 +545,7 @@ export const make = Effect.fnUntraced(function*(
       }
       const done = Deferred.makeUnsafe<Receipt, SmsError>()
       inflight.set(id, done)
-      const exit = yield* Effect.exit(accept(request, number, id, bypassConsent))
+      const exit = yield* Effect.exit(accept(request, number, id, options))
       inflight.delete(id)
       Deferred.doneUnsafe(done, exit)
       if (Exit.isFailure(exit)) {
@@ -537,10 +556,10 @@ export const make = Effect.fnUntraced(function*(
       return yield* exit
     })
 
-  const send = (input: unknown, bypassConsent = false): Effect.Effect<Receipt, SmsError> =>
+  const send = (input: unknown, options: SendOptions = plain): Effect.Effect<Receipt, SmsError> =>
     Effect.suspend(() => {
       const decoded = SendRequest.decode(input)
-      return Result.isFailure(decoded) ? fail(decoded.failure) : sendDecoded(decoded.success, bypassConsent)
+      return Result.isFailure(decoded) ? fail(decoded.failure) : sendDecoded(decoded.success, options)
     })
 
   const get = (id: string) =>
@@ -583,6 +602,7 @@ export const make = Effect.fnUntraced(function*(
       const result = yield* inboundService.handle(input).pipe(
         Effect.mapError((error) => new SmsError({ reason: error.reason }))
       )
+      if (!result.complete) return result
       yield* publish({
         _tag: "InboundReceived",
         transport: result.message.transport,
@@ -600,7 +620,7 @@ export const make = Effect.fnUntraced(function*(
           from: reply.from,
           purpose: reply.purpose,
           ...(reply.tenant === undefined ? {} : { tenant: reply.tenant })
-        }, reply.bypassConsent))
+        }, { bypassConsent: reply.bypassConsent, verification: false }))
       }
       return result
     })
@@ -623,7 +643,7 @@ export const make = Effect.fnUntraced(function*(
   })
   yield* Effect.forkScoped(Effect.repeat(expireDue, Schedule.spaced(config.expirySweep ?? "1 minute")))
 
-  return Sms.of({
+  const service = Sms.of({
     send: (request) => send(request),
     sendBatch: (requests) =>
       Effect.forEach(
@@ -675,9 +695,11 @@ export const make = Effect.fnUntraced(function*(
         }
         yield* store.insert(again)
         yield* changed(again)
-        return yield* dispatch(again, undefined)
+        return yield* dispatch(again, undefined, plain)
       })
   })
+  verificationSends.set(service, (request) => send(request, { bypassConsent: false, verification: true }))
+  return service
 })
 
 const resolveTransports = (config: SmsConfig) =>
@@ -712,7 +734,7 @@ const makeVerificationSender = (transports: ReadonlyArray<Transport.Transport>) 
     return Verification.VerificationSender.of({
       send: ({ channel, tenant, text, to }) => {
         if (channel === "sms") {
-          return sms.send({ to, text, purpose: "transactional", ...(tenant === undefined ? {} : { tenant }) }).pipe(
+          return (verificationSends.get(sms) ?? sms.send)({ to, text, purpose: "transactional", ...(tenant === undefined ? {} : { tenant }) }).pipe(
             Effect.map((receipt) => ({ messageId: receipt.id })),
             Effect.mapError((error) => sendError(error.reason._tag))
           )
@@ -788,6 +810,7 @@ export type Services =
   | Consent.Consent
   | Inbound.Inbound
   | Events.Events
+  | Audit.Audit
   | Verification.Verification
 
 /**
@@ -808,10 +831,11 @@ export const layerPipeline = (
       Router.layer({ rules: config.routing, transports }),
       Templates.layer({ templates: config.templates ?? [] }),
       Events.layer(),
-      Consent.layer(config.consent ?? {})
+      Audit.layerMemory(config.audit ?? {})
     )
+    const withConsent = Consent.layer(config.consent ?? {}).pipe(Layer.provideMerge(base))
     const inbound = Inbound.layer({ defaultCountry: config.defaultCountry, ...config.inbound }).pipe(
-      Layer.provideMerge(base)
+      Layer.provideMerge(config.audit === undefined ? withConsent : Layer.merge(withConsent, Audit.layerRecordEvents.pipe(Layer.provide(withConsent))))
     )
     const sms = Layer.effect(Sms, make(config, transports)).pipe(Layer.provideMerge(inbound))
     const verification = Verification.layer(config.verification ?? {}).pipe(
