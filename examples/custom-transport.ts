@@ -160,7 +160,4 @@ const program = Effect.gen(function*() {
   server.close()
 })))
 
-Effect.runPromise(program).catch((error: unknown) => {
-  console.error(error)
-  process.exitCode = 1
-})
+await Effect.runPromise(program)

@@ -1,0 +1,14 @@
+// Every program in examples/ runs here, so the examples never rot.
+import { readdirSync } from "node:fs"
+import { join } from "node:path"
+import { describe, it } from "vitest"
+
+const dir = join(import.meta.dirname, "..", "examples")
+
+describe("examples", () => {
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()) {
+    it(`${file} runs to completion`, async () => {
+      await import(join(dir, file))
+    })
+  }
+})
