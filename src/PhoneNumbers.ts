@@ -504,7 +504,7 @@ export const E164 = Schema.String.pipe(
 
 /**
  * A phone number in international format (`+44 7400 123456`, `+1 (201)
- * 555-0123`), decoded to its canonical {@link E164} form; encodes as E.164.
+ * 555-0123`), decoded to its canonical `E164` form; encodes as E.164.
  *
  * **Details**
  * - There is no default country, so a national number fails; use the

@@ -355,7 +355,7 @@ const submissions = Metric.counter("smsforge_transport_submissions", {
  * Builds a transport from a carrier author's `submit`.
  *
  * **Details**
- * The author's `submit` fails with a {@link TransportErrorReason}; `make` wraps
+ * The author's `submit` fails with a `TransportErrorReason`; `make` wraps
  * it in {@link TransportError}, adds the `smsforge/Transport.submit` span and
  * counts outcomes on `smsforge_transport_submissions`.
  *
@@ -424,7 +424,7 @@ export const mapCommonStatus = (providerStatus: string): DeliveryStatus | undefi
   commonStatuses.get(providerStatus.trim().toLowerCase())
 
 /**
- * Provides a single transport as the {@link Transport} service.
+ * Provides a single transport as the `Transport` service.
  *
  * @category layers
  * @since 0.1.0
