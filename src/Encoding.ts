@@ -393,7 +393,10 @@ const analyzeSlow = (text: string, options: AnalyzeOptions | undefined): Analysi
       }
       // "…" becomes three septets: never pay more segments than UCS-2 would
       const segments = replaced.segments.length
-      if (segments === 1 || text.length <= UCS2_SINGLE || segments <= splitUcs2(text, UCS2_MULTI, undefined)) {
+      if (
+        segments === 1 ||
+        segments <= (text.length <= UCS2_SINGLE ? 1 : splitUcs2(text, UCS2_MULTI, undefined))
+      ) {
         return replaced
       }
     }

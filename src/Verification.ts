@@ -691,7 +691,8 @@ export interface Versioned {
  *   (`undefined`: only when the key is absent) and answers whether it wrote;
  *   a written value gets version `expectedVersion + 1` (0 when created).
  * - Values whose `expiresAt` (epoch milliseconds, by the Effect `Clock`) has
- *   passed are absent.
+ *   passed are absent; authenticator enrolments use `Number.MAX_SAFE_INTEGER`
+ *   (never). Values are JSON-safe.
  *
  * @category store
  * @since 0.1.0
@@ -925,18 +926,23 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     }
     c[field] += 1
   }
+  // Counters with their attributes, made once per (name, country, label).
   const metricCache = new Map<string, Metric.Metric<number, unknown>>()
-  const metric = (base: Metric.Metric<number, unknown>, name: string, attributes: Record<string, string>) => {
-    const key = `${name}|${Object.values(attributes).join("|")}`
+  const bump = (
+    base: Metric.Metric<number, unknown>,
+    name: string,
+    country: string,
+    label?: "channel" | "reason",
+    value?: string
+  ) => {
+    const key = label === undefined ? `${name}|${country}` : `${name}|${country}|${value}`
     let m = metricCache.get(key)
     if (m === undefined) {
-      m = Metric.withAttributes(base, attributes)
+      m = Metric.withAttributes(base, label === undefined ? { country } : { country, [label]: value ?? "" })
       metricCache.set(key, m)
     }
-    return m
+    return Metric.update(m, 1)
   }
-  const bump = (base: Metric.Metric<number, unknown>, name: string, attributes: Record<string, string>) =>
-    Metric.update(metric(base, name, attributes), 1)
 
   const publish = (event: Events.SmsEvent): Effect.Effect<void> =>
     events._tag === "Some" ? events.value.publish(event) : Effect.void
@@ -955,7 +961,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     Effect.flatMap(Clock.currentTimeMillis, (at) => {
       count(country, "blocks")
       return Effect.andThen(
-        bump(blocksMetric, "blocks", { reason, country }),
+        bump(blocksMetric, "blocks", country, "reason", reason),
         publish({ _tag: "Blocked", scope: "verification", reason, subject, at })
       )
     })
@@ -1035,26 +1041,31 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   }
 
   /** Finds the verification a target names; `undefined` fields fail with the field named. */
-  const locate = (target: VerificationTarget) =>
-    Effect.gen(function*() {
-      if (typeof target !== "object" || target === null) {
-        return yield* fail(new InvalidRequest({ field: "verificationId", problem: "a request object" }))
+  type Located = { readonly record: VerificationRecord; readonly version: number }
+
+  const locate = (target: VerificationTarget): Effect.Effect<Located, StartError> => {
+    if (typeof target !== "object" || target === null) {
+      return fail(new InvalidRequest({ field: "verificationId", problem: "a request object" }))
+    }
+    const bad = badTenant(target.tenant)
+    if (bad !== undefined) return fail(bad)
+    const tenant = target.tenant
+    if (target.verificationId !== undefined) {
+      // By id: one read, no generator.
+      if (typeof target.verificationId !== "string" || !VERIFICATION_ID.test(target.verificationId)) {
+        return fail(new InvalidRequest({ field: "verificationId", problem: "an id from start" }))
       }
-      const tenant = yield* checkTenant(target.tenant)
-      if (target.verificationId !== undefined) {
-        if (typeof target.verificationId !== "string" || !VERIFICATION_ID.test(target.verificationId)) {
-          return yield* fail(new InvalidRequest({ field: "verificationId", problem: "an id from start" }))
-        }
-        const found = yield* loadRecord(verificationKey(target.verificationId))
-        if (found === undefined || found.record.tenant !== tenant) {
-          return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-        }
-        return found
-      }
-      if (target.to === undefined) {
-        return yield* fail(new InvalidRequest({ field: "to", problem: "verificationId or to is required" }))
-      }
-      const n = yield* resolveNumber(target.to, target.defaultCountry)
+      return Effect.flatMap(loadRecord(verificationKey(target.verificationId)), (found) =>
+        found === undefined || found.record.tenant !== tenant
+          ? fail(new VerificationNotFound({ field: "verificationId" }))
+          : Effect.succeed(found))
+    }
+    if (target.to === undefined) {
+      return fail(new InvalidRequest({ field: "to", problem: "verificationId or to is required" }))
+    }
+    const to = target.to
+    return Effect.gen(function*() {
+      const n = yield* resolveNumber(to, target.defaultCountry)
       const pointer = yield* store.get(pointerKey(tenant, n.e164))
       if (pointer._tag === "None" || pointer.value.value._tag !== "Pointer") {
         return yield* fail(new VerificationNotFound({ field: "to" }))
@@ -1063,6 +1074,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       if (found === undefined) return yield* fail(new VerificationNotFound({ field: "to" }))
       return found
     })
+  }
 
   // texts
 
@@ -1074,6 +1086,9 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     }
     return texts.render(texts.resolveLocale(record.locale), { code: shown, minutes, brand: options.brand })
   }
+
+  const rangeDigits = settings.velocity?.rangeDigits ?? 4
+  const prefixDigits = settings.prefix?.digits ?? 3
 
   const codeOf = (record: VerificationRecord): string =>
     otp.hotp(otp.deriveSecret(pepper, record.nonce), record.counter, settings.digits)
@@ -1189,13 +1204,13 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
           ...record,
           channel: next,
           sendAttempts: record.sendAttempts + 1,
-          sends: [...record.sends, { channel: next, at: now, counter: record.counter, fallback: true }]
+          sends: [...record.sends, { channel: next, at: now, counter: record.counter, fallback: true, messageId: undefined }]
         }
         // A concurrent check or resend won: it decides what happens next.
         if (!(yield* save(updated, found.version))) return
         index += 1
         count(record.country, "sends")
-        yield* bump(sendsMetric, "sends", { country: record.country, channel: next })
+        yield* bump(sendsMetric, "sends", record.country, "channel", next)
         yield* changed(updated, "fallback", now)
         const sent = yield* Effect.result(deliver(updated, codeOf(updated), next, now))
         if (sent._tag === "Success") {
@@ -1238,52 +1253,55 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     readonly channel: Channel | undefined
     readonly locale: string | undefined
     readonly clientKey: string | undefined
+    readonly now?: number | undefined
   }): Effect.Effect<StartResult | typeof Retry, StartError> =>
     Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
+      const now = args.now ?? (yield* Clock.currentTimeMillis)
       const previous = args.existing?.record
       if (previous !== undefined) {
         const wait = previous.lastSentAt + settings.cooldown - now
         if (wait > 0) return yield* fail(new ResendCooldown({ field: "to", retryAfter: Duration.millis(wait) }))
       }
-      let base: Omit<VerificationRecord, "channel" | "channels" | "counter" | "codeHash" | "expiresAt" | "lastSentAt" | "sendAttempts" | "sends" | "locale">
-      if (previous !== undefined) {
-        base = previous
-      } else {
-        const n = args.fresh!.number
-        const velocityDigits = settings.velocity?.rangeDigits ?? 4
-        base = {
-          _tag: "Verification",
-          id: `vrf_${otp.randomToken(18)}`,
-          to: n.e164,
-          country: n.country,
-          range: `+${n.countryCallingCode}${n.nationalNumber.slice(0, velocityDigits)}`,
-          prefix: `+${n.countryCallingCode}${n.nationalNumber.slice(0, settings.prefix?.digits ?? 3)}`,
-          tenant: args.fresh!.tenant,
-          status: "pending",
-          nonce: otp.randomToken(24),
-          createdAt: now,
-          wrongChecks: 0
-        }
-      }
-      yield* guardSend(base, args.clientKey, now)
+      // One object literal with every field, in one order: every record has
+      // the same shape, and nothing is spread and copied twice.
+      const n = args.fresh?.number
+      const id = previous?.id ?? `vrf_${otp.randomToken(18)}`
+      const to = previous?.to ?? n!.e164
+      const country = previous?.country ?? n!.country
+      const range = previous?.range ?? `+${n!.countryCallingCode}${n!.nationalNumber.slice(0, rangeDigits)}`
+      const prefix = previous?.prefix ?? `+${n!.countryCallingCode}${n!.nationalNumber.slice(0, prefixDigits)}`
+      const tenant = previous === undefined ? args.fresh!.tenant : previous.tenant
+      yield* guardSend({ to, range, prefix, country, tenant }, args.clientKey, now)
       const channel = args.channel ?? previous?.channels[0] ?? settings.channels[0]!
       const counter = previous === undefined ? 0 : previous.counter + 1
-      const draft: VerificationRecord = {
-        ...base,
+      const nonce = previous?.nonce ?? otp.randomToken(24)
+      const code = otp.hotp(otp.deriveSecret(pepper, nonce), counter, settings.digits)
+      const record: VerificationRecord = {
+        _tag: "Verification",
+        id,
+        to,
+        country,
+        range,
+        prefix,
+        tenant,
         locale: args.locale ?? previous?.locale ?? "en",
         channels: channelOrder(channel),
         channel,
+        status: "pending",
+        nonce,
         counter,
-        codeHash: "",
+        codeHash: otp.hashCode(pepper, id, counter, code),
+        createdAt: previous?.createdAt ?? now,
         expiresAt: now + settings.ttl,
         lastSentAt: now,
         sendAttempts: (previous?.sendAttempts ?? 0) + 1,
-        sends: [...(previous?.sends ?? []).slice(-8), { channel, at: now, counter, fallback: false }],
-        deliveredChannel: undefined
+        wrongChecks: previous?.wrongChecks ?? 0,
+        deliveredChannel: undefined,
+        approvedAt: undefined,
+        sends: previous === undefined
+          ? [{ channel, at: now, counter, fallback: false, messageId: undefined }]
+          : [...previous.sends.slice(-8), { channel, at: now, counter, fallback: false, messageId: undefined }]
       }
-      const code = codeOf(draft)
-      const record: VerificationRecord = { ...draft, codeHash: otp.hashCode(pepper, draft.id, counter, code) }
       if (!(yield* save(record, args.existing?.version))) return Retry
       if (previous === undefined) {
         const ok = yield* store.set(pointerKey(record.tenant, record.to), { _tag: "Pointer", id: record.id }, {
@@ -1307,17 +1325,17 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       }
       if (previous === undefined) {
         count(record.country, "starts")
-        yield* bump(starts, "starts", { country: record.country })
+        yield* bump(starts, "starts", record.country)
       }
       count(record.country, "sends")
-      yield* bump(sendsMetric, "sends", { country: record.country, channel })
+      yield* bump(sendsMetric, "sends", record.country, "channel", channel)
       const sent = yield* Effect.result(deliver(record, code, channel, now))
       if (sent._tag === "Failure") {
         // No cooldown for a code that never left.
         yield* casLoop(Effect.gen(function*() {
           const found = yield* loadRecord(verificationKey(record.id))
           if (found === undefined || found.record.counter !== counter) return undefined
-          return (yield* save({ ...found.record, lastSentAt: previous?.lastSentAt ?? -Infinity }, found.version))
+          return (yield* save({ ...found.record, lastSentAt: previous?.lastSentAt ?? now - settings.cooldown }, found.version))
             ? undefined
             : Retry
         }))
@@ -1342,7 +1360,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       const record: VerificationRecord = { ...found.record, status: "expired" }
       if (!(yield* save(record, found.version))) return false
       count(record.country, "expiries")
-      yield* bump(expiries, "expiries", { country: record.country })
+      yield* bump(expiries, "expiries", record.country)
       yield* changed(record, "expired", now)
       return true
     })
@@ -1376,7 +1394,8 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
         fresh: reusable ? undefined : { number: n, tenant, pointerVersion: pointer._tag === "Some" ? pointer.value.version : undefined },
         channel,
         locale,
-        clientKey
+        clientKey,
+        now
       })
     }))
 
@@ -1432,7 +1451,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
           if (!(yield* save(approved, found.version))) return Retry
           count(record.country, "approvals")
           velocity?.approve(record.range, now)
-          yield* bump(approvals, "approvals", { country: record.country })
+          yield* bump(approvals, "approvals", record.country)
           if (events._tag === "Some") yield* changed(approved, "approved", now)
           return checkResult(approved, "approved")
         }
@@ -1539,7 +1558,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       }
       const ok = yield* store.set(key, record, {
         expectedVersion: current._tag === "Some" ? current.value.version : undefined,
-        expiresAt: Number.POSITIVE_INFINITY
+        expiresAt: Number.MAX_SAFE_INTEGER
       })
       if (!ok) return yield* fail(new StoreUnavailable({}))
       const enrollment: TotpEnrollment = {
@@ -1592,7 +1611,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
           : { ...record, wrongChecks: wrongChecks + 1, lockedUntil: 0 }
         const ok = yield* store.set(key, next, {
           expectedVersion: found.value.version,
-          expiresAt: Number.POSITIVE_INFINITY
+          expiresAt: Number.MAX_SAFE_INTEGER
         })
         if (!ok) return Retry
         const result: TotpCheckResult = {

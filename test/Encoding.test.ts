@@ -286,6 +286,9 @@ describe("Encoding", () => {
       assert.strictEqual(r.encoding, "UCS-2")
       assert.strictEqual(r.segments.length, 3)
       assert.strictEqual(checkLaws("…".repeat(100), { smartEncoding: true }).encoding, "GSM-7") // 2 and 2
+      const short = checkLaws("…".repeat(60), { smartEncoding: true }) // 1 UCS-2 segment; 180 septets = 2
+      assert.strictEqual(short.encoding, "UCS-2")
+      assert.strictEqual(short.segments.length, 1)
     })
 
     it("leaves GSM-7 text alone", () => {
@@ -466,6 +469,20 @@ describe("Encoding", () => {
       }))
     })
 
+    it("cut points resolved without Intl.Segmenter agree with it (known classes only)", () => {
+      // simple letters, emoji, ZWJ, variation selector, skin tone, tags, regional
+      // indicators, combining marks, controls: the classes decided locally
+      const known = fc.constantFrom(
+        "x", "П", "你", "각", "©", "😀", "👩", "❤", "♀", "🏴", "🇫", "🇷", "\u0301", "\u0308", "\u200d", "\ufe0f",
+        "\u{1f3fd}", "\u{e0067}", "\u{e007f}", "\r", "\n", "\u200b", "\u00ad", "\u20e3", "1", "\u{1f53e}", "\u2606"
+      )
+      fc.assert(fc.property(fc.array(known, { minLength: 40, maxLength: 160, size: "max" }), (parts) => {
+        const text = "П" + parts.join("")
+        const r = checkLaws(text)
+        if (r.segments.length > 1) assert.deepStrictEqual(r.segments, referenceUcs2(text, 67))
+      }))
+    })
+
     it("gsm7Text is GSM-7, one septet a character, ceil(n/153) segments when multipart", () => {
       fc.assert(fc.property(gsm7Text, (t) => {
         const r = checkLaws(t)
@@ -509,7 +526,7 @@ describe("Encoding", () => {
 
     it("smart encoding never makes a message cost more segments", () => {
       fc.assert(fc.property(
-        fc.array(fc.constantFrom("a", " ", "’", "“", "”", "–", "…", "\u00a0", "\u200b", "😀", "П"), {
+        fc.array(fc.constantFrom("a", " ", "’", "“", "”", "–", "…", "…", "…", "\u00a0", "\u200b", "😀", "П"), {
           size: "max",
           maxLength: 200
         }),

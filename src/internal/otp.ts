@@ -27,14 +27,18 @@ const toBuffer = (value: string | Uint8Array): Buffer =>
 // KeyObject; Node 20 is fastest with raw bytes. Measured, not guessed.
 const keyObjects = Number(process.versions.node.split(".")[0]) >= 22
 
+const hmacKey = (bytes: Buffer): crypto.KeyObject | Buffer => (keyObjects ? crypto.createSecretKey(bytes) : bytes)
+
 /**
- * An HMAC key in the form this Node version hashes fastest.
+ * The process's secret: its bytes, and the same as an HMAC key in the form
+ * this Node version hashes fastest.
  *
  * @internal
  */
-export type Pepper = crypto.KeyObject | Buffer
-
-const hmacKey = (bytes: Buffer): Pepper => (keyObjects ? crypto.createSecretKey(bytes) : bytes)
+export interface Pepper {
+  readonly bytes: Buffer
+  readonly key: crypto.KeyObject | Buffer
+}
 
 /**
  * otplib's crypto plugin over node:crypto: synchronous HMAC (so `generateSync`
@@ -80,21 +84,25 @@ export const randomToken = (bytes: number): string => {
 }
 
 /** @internal */
-export const newPepper = (): Pepper => hmacKey(crypto.randomBytes(32))
+export const newPepper = (): Pepper => pepperFrom(crypto.randomBytes(32))
 
 /** @internal */
-export const pepperFrom = (bytes: Uint8Array): Pepper => hmacKey(Buffer.from(bytes))
+export const pepperFrom = (input: Uint8Array): Pepper => {
+  // Always 32 bytes, whatever the configured length.
+  const bytes = crypto.createHash("sha256").update("smsforge/pepper\0").update(input).digest()
+  return { bytes, key: hmacKey(bytes) }
+}
 
 /**
- * The per-verification HOTP secret: derived from a random nonce kept in the
- * store and the pepper kept in memory, so a leaked store alone cannot
- * produce codes.
+ * The per-verification HOTP secret: the pepper (kept in memory) followed by a
+ * random nonce (kept in the store), so a leaked store alone cannot produce
+ * codes. At most 64 bytes, so HMAC uses it as its key unhashed.
  *
  * @internal
  */
 export const deriveSecret = (pepper: Pepper, nonce: string): Uint8Array => {
-  const digest = crypto.createHmac("sha256", pepper).update("smsforge/otp-secret\0").update(nonce).digest()
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength)
+  const secret = Buffer.concat([pepper.bytes, Buffer.from(nonce, "utf8")])
+  return new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength)
 }
 
 /**
@@ -111,7 +119,7 @@ export const hotp = (secret: Uint8Array, counter: number, digits: number): strin
  * @internal
  */
 export const hashCode = (pepper: Pepper, verificationId: string, counter: number, code: string): string =>
-  crypto.createHmac("sha256", pepper).update(`smsforge/otp-code\0${verificationId}\0${counter}\0${code}`).digest(
+  crypto.createHmac("sha256", pepper.key).update(`smsforge/otp-code\0${verificationId}\0${counter}\0${code}`).digest(
     "base64url"
   )
 
@@ -134,7 +142,7 @@ export const sameHash = (a: string, b: string): boolean => {
 // TOTP (authenticator apps)
 
 const sealKey = (pepper: Pepper): Buffer =>
-  crypto.createHmac("sha256", pepper).update("smsforge/totp-seal").digest()
+  crypto.createHmac("sha256", pepper.key).update("smsforge/totp-seal").digest()
 
 /**
  * Encrypts a TOTP secret with a key derived from the pepper (AES-256-GCM).
