@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import type { RouteDecision } from "./Router.ts"
 import type { MessageEncoding } from "./Transport.ts"
 
 // models
@@ -77,20 +78,6 @@ export interface StatusChange {
   readonly at: number
   /** Why, for failures: a reason tag or a carrier error code. */
   readonly reason?: string | undefined
-}
-
-/**
- * What was decided about a route for one message.
- *
- * @category models
- * @since 0.1.0
- */
-export interface RouteDecision {
-  readonly route: string
-  readonly transport: string
-  readonly reason: string
-  readonly outcome?: string | undefined
-  readonly attempts: number
 }
 
 /**

@@ -29,6 +29,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Transport } from "smsforge"
+import { prng } from "../internal/routeHash.ts"
 
 /**
  * A submission the sandbox accepted.
@@ -104,18 +105,6 @@ interface Faults {
   readonly latency: Duration.Duration
 }
 
-// mulberry32: tiny, fast and good enough to pick which submissions fail.
-const seededRandom = (seed: number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const toDuration = (input: Duration.Input | undefined, fallback: Duration.Duration): Duration.Duration => {
   if (input === undefined) return fallback
   const decoded = Duration.fromInput(input)
@@ -148,7 +137,7 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxTranspo
  */
 export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
   const name = options.name ?? "sandbox"
-  const random = seededRandom(options.seed ?? 1)
+  const random = prng(options.seed ?? 1)
   const failureRate = options.failureRate ?? 0
   const sent: Array<SentMessage> = []
   let attempts = 0

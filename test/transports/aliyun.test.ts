@@ -4,52 +4,17 @@ import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import { Transport } from "smsforge"
 import { TransportConformance } from "smsforge/testing"
-import { afterAll, beforeAll } from "vitest"
 import * as Aliyun from "../../transports/aliyun/index.ts"
 import { classify } from "../../transports/aliyun/internal/classify.ts"
 import * as Pop from "../../transports/aliyun/internal/pop.ts"
+import { fakeCarrier, type Handler, type Seen } from "./fakeCarrier.ts"
 
 // A faithful local dysmsapi: recomputes the POP v1 signature server-side.
 
-interface Seen {
-  readonly method: string
-  readonly path: string
-  readonly headers: Http.IncomingHttpHeaders
-  readonly query: Map<string, string>
-  readonly rawQuery: string
-}
-type Handler = (req: Seen, res: Http.ServerResponse) => void
-let handler: Handler = (_req, res) => res.writeHead(500).end()
-const seen: Array<Seen> = []
-let server: Http.Server
-let baseUrl = ""
-
-beforeAll(async () => {
-  server = Http.createServer((req, res) => {
-    req.resume()
-    req.on("end", () => {
-      const url = new URL(req.url ?? "/", "http://localhost")
-      const s = {
-        method: req.method ?? "",
-        path: url.pathname,
-        headers: req.headers,
-        query: new Map(url.searchParams),
-        rawQuery: url.search.slice(1)
-      }
-      seen.push(s)
-      handler(s, res)
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-})
+const carrier = fakeCarrier()
+const seen = carrier.seen
 
 const KEY_ID = "LTAI5tTestAccessKey"
 const SECRET = "aliyun-access-key-secret-0123"
@@ -68,7 +33,7 @@ const serverSignature = (method: string, secret: string, query: Map<string, stri
 }
 
 const dysmsapi = (answer: (req: Seen) => [number, unknown]): Handler => (req, res) => {
-  if (req.method !== "GET" || req.path !== "/") return json(res, 404, { Code: "InvalidAction.NotFound" })
+  if (req.method !== "GET" || req.pathname !== "/") return json(res, 404, { Code: "InvalidAction.NotFound" })
   if (req.query.get("AccessKeyId") !== KEY_ID) return json(res, 404, { Code: "InvalidAccessKeyId.NotFound", Message: "Specified access key is not found." })
   if (req.query.get("Signature") !== serverSignature("GET", SECRET, req.query)) {
     return json(res, 400, { Code: "SignatureDoesNotMatch", Message: "Specified signature is not matched with our calculation." })
@@ -92,7 +57,7 @@ const submission = (overrides: Partial<Transport.Submission> = {}): Transport.Su
 })
 
 const aliyun = (overrides: Partial<Aliyun.AliyunConfig> = {}) =>
-  Aliyun.make({ accessKeyId: KEY_ID, accessKeySecret: Redacted.make(SECRET), signName: "阿里云短信测试", baseUrl, ...overrides })
+  Aliyun.make({ accessKeyId: KEY_ID, accessKeySecret: Redacted.make(SECRET), signName: "阿里云短信测试", baseUrl: carrier.baseUrl, ...overrides })
 
 describe("Aliyun signing", () => {
   it("matches Alibaba Cloud's documented example", () => {
@@ -126,7 +91,7 @@ describe("Aliyun SendSms", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(Date.UTC(2026, 10, 23, 8, 30, 5, 123))
       seen.length = 0
-      handler = dysmsapi(() => [200, ok])
+      carrier.handler = dysmsapi(() => [200, ok])
       const transport = yield* aliyun()
       const result = yield* transport.submit(submission())
       assert.deepStrictEqual(result, { providerMessageId: "900619746936498440^0" })
@@ -170,7 +135,7 @@ describe("Aliyun SendSms", () => {
 
   it.effect("a wrong secret is caught by the server's signature check", () =>
     Effect.gen(function*() {
-      handler = dysmsapi(() => [200, ok])
+      carrier.handler = dysmsapi(() => [200, ok])
       const transport = yield* aliyun({ accessKeySecret: Redacted.make("wrong-secret") })
       const error = yield* Effect.flip(transport.submit(submission()))
       assert.strictEqual(error.reason._tag, "AuthenticationFailed")
@@ -196,7 +161,7 @@ describe("Aliyun SendSms", () => {
   for (const [code, message, tag] of cases) {
     it.effect(`${code} → ${tag}`, () =>
       Effect.gen(function*() {
-        handler = dysmsapi(() => [200, failure(code, message)])
+        carrier.handler = dysmsapi(() => [200, failure(code, message)])
         const error = yield* Effect.flip((yield* aliyun()).submit(submission()))
         assert.strictEqual(error.transport, "aliyun")
         assert.strictEqual(error.reason._tag, tag)
@@ -217,7 +182,7 @@ describe("Aliyun SendSms", () => {
 
   it.live("a carrier that never answers → Timeout", () =>
     Effect.gen(function*() {
-      handler = () => {/* never answers */}
+      carrier.handler = () => {/* never answers */}
       const error = yield* Effect.flip((yield* aliyun({ timeout: Duration.millis(100) })).submit(submission()))
       assert.strictEqual(error.reason._tag, "Timeout")
     }))
@@ -265,13 +230,13 @@ describe("Aliyun reports", () => {
 
 describe("Aliyun conformance", () => {
   let n = 0
-  const carrier = dysmsapi((req) =>
+  const playCarrier = dysmsapi((req) =>
     req.query.get("PhoneNumbers") === "15005550001"
       ? [200, failure("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号")]
       : [200, { ...ok, BizId: `${900619746936498440n + BigInt(++n)}^0` }]
   )
   const make = Effect.suspend(() => {
-    handler = carrier
+    carrier.handler = playCarrier
     // Alibaba Cloud sends by template: give every conformance submission one
     return Effect.map(aliyun(), (t): Transport.Transport => ({
       ...t,
@@ -289,7 +254,7 @@ describe("Aliyun properties", () => {
     const sign = fc.string({ unit: "grapheme", minLength: 1, maxLength: 12 })
     await fc.assert(fc.asyncProperty(variables, sign, async (vars, signName) => {
       let received: unknown = undefined
-      handler = dysmsapi((req) => {
+      carrier.handler = dysmsapi((req) => {
         received = { param: JSON.parse(req.query.get("TemplateParam") ?? "null"), sign: req.query.get("SignName") }
         return [200, ok]
       })

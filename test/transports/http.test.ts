@@ -1,48 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Redacted } from "effect"
 import fc from "fast-check"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import { Transport } from "smsforge"
 import { TransportConformance } from "smsforge/testing"
-import { afterAll, beforeAll } from "vitest"
 import * as HttpTransport from "../../transports/http/index.ts"
 import { classify, setPath } from "../../transports/http/internal/mapping.ts"
+import { fakeCarrier, type Handler, json } from "./fakeCarrier.ts"
 
-interface Seen {
-  readonly method: string
-  readonly path: string
-  readonly headers: Http.IncomingHttpHeaders
-  readonly raw: string
-}
-type Handler = (req: Seen, res: Http.ServerResponse) => void
-let handler: Handler = (_req, res) => res.writeHead(500).end()
-const seen: Array<Seen> = []
-let server: Http.Server
-let baseUrl = ""
-
-beforeAll(async () => {
-  server = Http.createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => {
-      const s = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw: Buffer.concat(chunks).toString("utf8") }
-      seen.push(s)
-      handler(s, res)
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-})
+const carrier = fakeCarrier()
+const seen = carrier.seen
 
 const TOKEN = "gw-bearer-token-7f3a"
-const json = (res: Http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
-  res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body))
-
 const submission = (overrides: Partial<Transport.Submission> = {}): Transport.Submission => ({
   to: "+447700900123",
   from: "Acme",
@@ -58,7 +26,7 @@ const submission = (overrides: Partial<Transport.Submission> = {}): Transport.Su
 const jsonGateway = (overrides: Partial<HttpTransport.HttpTransportConfig> = {}) =>
   HttpTransport.make({
     name: "textly",
-    url: `${baseUrl}/v1/messages`,
+    url: `${carrier.baseUrl}/v1/messages`,
     auth: { type: "bearer", token: Redacted.make(TOKEN) },
     headers: { "x-api-version": "2024-01" },
     fields: {
@@ -78,7 +46,7 @@ describe("HttpTransport", () => {
   it.effect("builds the mapped JSON request and reads the id by path", () =>
     Effect.gen(function*() {
       seen.length = 0
-      handler = (req, res) => {
+      carrier.handler = (req, res) => {
         if (req.headers.authorization !== `Bearer ${TOKEN}`) return json(res, 401, { error: { code: "unauthorized" } })
         json(res, 201, { data: { id: "txt_42", parts: ["txt_42_1", "txt_42_2"] } })
       }
@@ -102,10 +70,10 @@ describe("HttpTransport", () => {
   it.effect("form and query bodies, basic auth, redacted constants", () =>
     Effect.gen(function*() {
       seen.length = 0
-      handler = (_req, res) => json(res, 200, { result: { status: "0", msgid: 9001 } })
+      carrier.handler = (_req, res) => json(res, 200, { result: { status: "0", msgid: 9001 } })
       const form = yield* HttpTransport.make({
         name: "formgw",
-        url: `${baseUrl}/send`,
+        url: `${carrier.baseUrl}/send`,
         body: "form",
         auth: { type: "basic", username: "acme", password: Redacted.make("pw-123") },
         fields: { dst: "toDigits", txt: "text", key: { value: Redacted.make("const-secret") }, vars: "templateVariables" },
@@ -124,7 +92,7 @@ describe("HttpTransport", () => {
       const get = yield* HttpTransport.make({
         name: "getgw",
         method: "GET",
-        url: `${baseUrl}/api/sms?user=acme`,
+        url: `${carrier.baseUrl}/api/sms?user=acme`,
         fields: { to: "to", text: "text" },
         response: { messageId: "result.msgid", code: "result.status", successCodes: ["0"] }
       })
@@ -132,7 +100,7 @@ describe("HttpTransport", () => {
       assert.strictEqual(seen[1]!.method, "GET")
       assert.strictEqual(seen[1]!.path, "/api/sms?user=acme&to=%2B447700900123&text=%D0%9F%D1%80%D0%B8%D0%B2%D0%B5%D1%82")
       // a 200 answer with a non-success code is a failure
-      handler = (_req, res) => json(res, 200, { result: { status: "7" } })
+      carrier.handler = (_req, res) => json(res, 200, { result: { status: "7" } })
       const refused = yield* Effect.flip(get.submit(submission()))
       assert.strictEqual(refused.reason._tag, "Rejected")
       assert.strictEqual(refused.reason.code, "7")
@@ -151,7 +119,7 @@ describe("HttpTransport", () => {
   for (const [status, body, tag] of cases) {
     it.effect(`HTTP ${status} ${JSON.stringify(body)} → ${tag}`, () =>
       Effect.gen(function*() {
-        handler = (_req, res) => json(res, status, body, status === 429 ? { "retry-after": "3" } : {})
+        carrier.handler = (_req, res) => json(res, status, body, status === 429 ? { "retry-after": "3" } : {})
         const error = yield* Effect.flip((yield* jsonGateway()).submit(submission()))
         assert.strictEqual(error.transport, "textly")
         assert.strictEqual(error.reason._tag, tag)
@@ -161,10 +129,10 @@ describe("HttpTransport", () => {
 
   it.effect("status tables override the defaults", () =>
     Effect.gen(function*() {
-      handler = (_req, res) => json(res, 409, {})
+      carrier.handler = (_req, res) => json(res, 409, {})
       const transport = yield* jsonGateway({ errors: { byStatus: { "409": "Throttled", "4xx": "Blocked" } } })
       assert.strictEqual((yield* Effect.flip(transport.submit(submission()))).reason._tag, "Throttled")
-      handler = (_req, res) => json(res, 410, {})
+      carrier.handler = (_req, res) => json(res, 410, {})
       assert.strictEqual((yield* Effect.flip(transport.submit(submission()))).reason._tag, "Blocked")
     }))
 
@@ -189,7 +157,7 @@ describe("HttpTransport", () => {
 
   it.effect("never leaks secrets into errors", () =>
     Effect.gen(function*() {
-      handler = (_req, res) => json(res, 401, { error: { code: "unauthorized" } })
+      carrier.handler = (_req, res) => json(res, 401, { error: { code: "unauthorized" } })
       const error = yield* Effect.flip((yield* jsonGateway()).submit(submission()))
       for (const rendered of [JSON.stringify(error), error.message, String(error)]) assert.notInclude(rendered, TOKEN)
       const down = yield* jsonGateway({ url: "http://127.0.0.1:1/v1/messages" })
@@ -200,18 +168,18 @@ describe("HttpTransport", () => {
 
   it.live("a gateway that never answers → Timeout", () =>
     Effect.gen(function*() {
-      handler = () => {/* never answers */}
+      carrier.handler = () => {/* never answers */}
       const error = yield* Effect.flip((yield* jsonGateway({ timeout: Duration.millis(100) })).submit(submission()))
       assert.strictEqual(error.reason._tag, "Timeout")
     }))
 
   it.effect("layer provides the Transport service", () =>
     Effect.gen(function*() {
-      handler = (_req, res) => json(res, 200, { data: { id: "L1" } })
+      carrier.handler = (_req, res) => json(res, 200, { data: { id: "L1" } })
       const result = yield* Effect.flatMap(Effect.service(Transport.Transport), (t) => t.submit(submission())).pipe(
         Effect.provide(HttpTransport.layer({
           name: "layered",
-          url: `${baseUrl}/v1/messages`,
+          url: `${carrier.baseUrl}/v1/messages`,
           fields: { to: "to", text: "text" },
           response: { messageId: "data.id" }
         }))
@@ -222,13 +190,13 @@ describe("HttpTransport", () => {
 
 describe("HttpTransport conformance", () => {
   let n = 0
-  const carrier: Handler = (req, res) => {
+  const playCarrier: Handler = (req, res) => {
     const body = JSON.parse(req.raw) as { message: { to: string; body: string } }
     if (body.message.to === "+15005550001") return json(res, 400, { error: { code: "invalid_number" } })
     json(res, 201, { data: { id: `txt_${++n}` } })
   }
   const make = Effect.suspend(() => {
-    handler = carrier
+    carrier.handler = playCarrier
     return jsonGateway()
   })
   for (const c of TransportConformance.suite({ make, recipient: "+447700900123", refusedRecipient: "+15005550001", secrets: [TOKEN] })) {

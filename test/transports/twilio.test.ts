@@ -4,51 +4,20 @@ import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import { Transport } from "smsforge"
 import { TransportConformance } from "smsforge/testing"
-import { afterAll, beforeAll } from "vitest"
 import * as Twilio from "../../transports/twilio/index.ts"
 import { classify } from "../../transports/twilio/internal/classify.ts"
+import { fakeCarrier, type Handler, json } from "./fakeCarrier.ts"
 
 // A faithful local Twilio: checks each request as the REST API documents it.
 
-interface Seen {
-  readonly method: string
-  readonly path: string
-  readonly headers: Http.IncomingHttpHeaders
-  readonly raw: string
-}
-type Handler = (req: Seen, res: Http.ServerResponse) => void
-let handler: Handler = (_req, res) => res.writeHead(500).end()
-const seen: Array<Seen> = []
-let server: Http.Server
-let baseUrl = ""
-
-beforeAll(async () => {
-  server = Http.createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => {
-      const s = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw: Buffer.concat(chunks).toString("utf8") }
-      seen.push(s)
-      handler(s, res)
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-})
+const carrier = fakeCarrier()
+const seen = carrier.seen
 
 const ACCOUNT = "AC0123456789abcdef0123456789abcdef"
 const TOKEN = "s3cr3t-auth-token-value"
 const authToken = Redacted.make(TOKEN)
-
-const json = (res: Http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
-  res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body))
 
 const submission = (overrides: Partial<Transport.Submission> = {}): Transport.Submission => ({
   to: "+447700900123",
@@ -85,13 +54,13 @@ const expectBasic = (headers: Http.IncomingHttpHeaders, user: string, password: 
 }
 
 const twilio = (overrides: Partial<Twilio.TwilioConfig> = {}) =>
-  Twilio.make({ accountSid: ACCOUNT, authToken, from: "+14155552345", baseUrl, ...overrides })
+  Twilio.make({ accountSid: ACCOUNT, authToken, from: "+14155552345", baseUrl: carrier.baseUrl, ...overrides })
 
 describe("Twilio submit", () => {
   it.effect("posts the documented form to Messages.json with Basic auth", () =>
     Effect.gen(function*() {
       seen.length = 0
-      handler = (req, res) => {
+      carrier.handler = (req, res) => {
         const form = new URLSearchParams(req.raw)
         json(res, 201, created("SM1234567890abcdef1234567890abcdef", form.get("To") ?? "", form.get("Body") ?? ""))
       }
@@ -115,7 +84,7 @@ describe("Twilio submit", () => {
   it.effect("sends UCS-2 text UTF-8 percent-encoded, API key auth and a messaging service", () =>
     Effect.gen(function*() {
       seen.length = 0
-      handler = (_req, res) => json(res, 201, created("SMaaaa", "+8613800138000", "x"))
+      carrier.handler = (_req, res) => json(res, 201, created("SMaaaa", "+8613800138000", "x"))
       const text = "Ваш код 123456 😀"
       const transport = yield* twilio({
         from: undefined,
@@ -136,7 +105,7 @@ describe("Twilio submit", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(1_000_000)
       seen.length = 0
-      handler = (_req, res) => json(res, 201, created("SMv", "+447700900123", "x"))
+      carrier.handler = (_req, res) => json(res, 201, created("SMv", "+447700900123", "x"))
       const transport = yield* twilio()
       yield* transport.submit(submission({ validUntil: 1_000_000 + 86_400_000 }))
       assert.strictEqual(new URLSearchParams(seen[0]!.raw).get("ValidityPeriod"), "36000")
@@ -168,7 +137,7 @@ describe("Twilio submit", () => {
   for (const [status, code, message, tag] of cases) {
     it.effect(`HTTP ${status} / ${code ?? "-"} → ${tag}`, () =>
       Effect.gen(function*() {
-        handler = (_req, res) =>
+        carrier.handler = (_req, res) =>
           json(res, status, { code: code ?? null, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }, status === 429 ? { "retry-after": "7" } : {})
         const transport = yield* twilio()
         const error = yield* Effect.flip(transport.submit(submission()))
@@ -206,7 +175,7 @@ describe("Twilio submit", () => {
 
   it.effect("never leaks the auth token into errors", () =>
     Effect.gen(function*() {
-      handler = (_req, res) => json(res, 401, { code: 20003, message: "Authenticate", more_info: "https://www.twilio.com/docs/errors/20003", status: 401 })
+      carrier.handler = (_req, res) => json(res, 401, { code: 20003, message: "Authenticate", more_info: "https://www.twilio.com/docs/errors/20003", status: 401 })
       const transport = yield* twilio()
       const error = yield* Effect.flip(transport.submit(submission()))
       for (const rendered of [JSON.stringify(error), error.message, String(error), JSON.stringify(error.reason)]) {
@@ -221,7 +190,7 @@ describe("Twilio submit", () => {
 
   it.live("a carrier that never answers → Timeout", () =>
     Effect.gen(function*() {
-      handler = () => {/* never answers */}
+      carrier.handler = () => {/* never answers */}
       const transport = yield* twilio({ timeout: Duration.millis(100) })
       const error = yield* Effect.flip(transport.submit(submission()))
       assert.strictEqual(error.reason._tag, "Timeout")
@@ -253,12 +222,12 @@ describe("Twilio layerConfig", () => {
   it.effect("reads credentials from Config, the token as Redacted", () =>
     Effect.gen(function*() {
       seen.length = 0
-      handler = (_req, res) => json(res, 201, created("SMcfg", "+447700900123", "x"))
+      carrier.handler = (_req, res) => json(res, 201, created("SMcfg", "+447700900123", "x"))
       const config = {
         accountSid: Config.String("TWILIO_ACCOUNT_SID"),
         authToken: Config.Redacted("TWILIO_AUTH_TOKEN"),
         from: Config.String("TWILIO_FROM"),
-        baseUrl: Config.succeed(baseUrl)
+        baseUrl: Config.succeed(carrier.baseUrl)
       }
       const result = yield* Effect.flatMap(Effect.service(Transport.Transport), (t) => t.submit(submission())).pipe(
         Effect.provide(Twilio.layerConfig(config)),
@@ -381,7 +350,7 @@ describe("Twilio webhooks", () => {
 
 describe("Twilio conformance", () => {
   let n = 0
-  const carrier: Handler = (req, res) => {
+  const playCarrier: Handler = (req, res) => {
     const form = new URLSearchParams(req.raw)
     if (form.get("To") === "+15005550001") {
       return json(res, 400, { code: 21211, message: "The 'To' number is not a valid phone number.", more_info: "https://www.twilio.com/docs/errors/21211", status: 400 })
@@ -389,7 +358,7 @@ describe("Twilio conformance", () => {
     json(res, 201, created(`SM${(++n).toString(16).padStart(32, "0")}`, form.get("To") ?? "", form.get("Body") ?? ""))
   }
   const make = Effect.suspend(() => {
-    handler = carrier
+    carrier.handler = playCarrier
     return twilio()
   })
   for (const c of TransportConformance.suite({ make, recipient: "+447700900123", refusedRecipient: "+15005550001", secrets: [TOKEN] })) {
@@ -401,7 +370,7 @@ describe("Twilio properties", () => {
   it("any text reaches the server unchanged, in Body", async () => {
     await fc.assert(fc.asyncProperty(fc.string({ unit: "grapheme", minLength: 1, maxLength: 200 }), async (text) => {
       let body: string | null = null
-      handler = (req, res) => {
+      carrier.handler = (req, res) => {
         body = new URLSearchParams(req.raw).get("Body")
         json(res, 201, created("SMprop", "+447700900123", "x"))
       }

@@ -3,52 +3,20 @@ import { Duration, Effect, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Crypto from "node:crypto"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import { Transport } from "smsforge"
 import { TransportConformance } from "smsforge/testing"
-import { afterAll, beforeAll } from "vitest"
 import * as Vonage from "../../transports/vonage/index.ts"
 import { classifyStatus } from "../../transports/vonage/internal/classify.ts"
+import { fakeCarrier, type Handler, json } from "./fakeCarrier.ts"
 
 // A faithful local Vonage SMS API.
 
-interface Seen {
-  readonly method: string
-  readonly path: string
-  readonly headers: Http.IncomingHttpHeaders
-  readonly raw: string
-}
-type Handler = (req: Seen, res: Http.ServerResponse) => void
-let handler: Handler = (_req, res) => res.writeHead(500).end()
-const seen: Array<Seen> = []
-let server: Http.Server
-let baseUrl = ""
-
-beforeAll(async () => {
-  server = Http.createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (c: Buffer) => chunks.push(c))
-    req.on("end", () => {
-      const s = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw: Buffer.concat(chunks).toString("utf8") }
-      seen.push(s)
-      handler(s, res)
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-})
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-})
+const carrier = fakeCarrier()
+const seen = carrier.seen
 
 const API_KEY = "abcd1234"
 const API_SECRET = "Vonage-api-secret-42"
 const SIG_SECRET = "Vonage-signature-secret-99"
-
-const json = (res: Http.ServerResponse, status: number, body: unknown) =>
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body))
 
 const submission = (overrides: Partial<Transport.Submission> = {}): Transport.Submission => ({
   to: "+447700900123",
@@ -85,13 +53,13 @@ const vonageSig = (method: string, secret: string, params: Record<string, string
 }
 
 const vonage = (overrides: Partial<Vonage.VonageConfig> = {}) =>
-  Vonage.make({ apiKey: API_KEY, apiSecret: Redacted.make(API_SECRET), from: "Acme", baseUrl, ...overrides })
+  Vonage.make({ apiKey: API_KEY, apiSecret: Redacted.make(API_SECRET), from: "Acme", baseUrl: carrier.baseUrl, ...overrides })
 
 describe("Vonage submit", () => {
   it.effect("posts the documented form to /sms/json", () =>
     Effect.gen(function*() {
       seen.length = 0
-      handler = (_req, res) => json(res, 200, accepted(["0A0000000123ABCD1"]))
+      carrier.handler = (_req, res) => json(res, 200, accepted(["0A0000000123ABCD1"]))
       const transport = yield* vonage({ callback: "https://example.com/vonage/dlr" })
       const result = yield* transport.submit(submission({ validUntil: 3_600_000 }))
       assert.deepStrictEqual(result, { providerMessageId: "0A0000000123ABCD1" })
@@ -115,7 +83,7 @@ describe("Vonage submit", () => {
   it.effect("UCS-2 goes out as type=unicode; multipart answers give one id per part", () =>
     Effect.gen(function*() {
       seen.length = 0
-      handler = (_req, res) => json(res, 200, accepted(["0A01", "0A02"]))
+      carrier.handler = (_req, res) => json(res, 200, accepted(["0A01", "0A02"]))
       const text = "你好，您的验证码是 123456。".repeat(5)
       const transport = yield* vonage()
       const result = yield* transport.submit(submission({ to: "+8613800138000", text, segments: [text.slice(0, 67), text.slice(67)], encoding: "UCS-2" }))
@@ -131,7 +99,7 @@ describe("Vonage submit", () => {
       Effect.gen(function*() {
         yield* TestClock.setTime(1_700_000_000_000)
         seen.length = 0
-        handler = (req, res) => {
+        carrier.handler = (req, res) => {
           const params = Object.fromEntries(new URLSearchParams(req.raw))
           const ok = params["sig"] === vonageSig(method, SIG_SECRET, params) && params["timestamp"] === "1700000000"
           json(res, 200, ok ? accepted(["0B01"]) : refused("14", "Invalid Signature"))
@@ -163,7 +131,7 @@ describe("Vonage submit", () => {
   for (const [status, text, tag] of cases) {
     it.effect(`status ${status} → ${tag}`, () =>
       Effect.gen(function*() {
-        handler = (_req, res) => json(res, 200, refused(status, text))
+        carrier.handler = (_req, res) => json(res, 200, refused(status, text))
         const transport = yield* vonage()
         const error = yield* Effect.flip(transport.submit(submission()))
         assert.strictEqual(error.transport, "vonage")
@@ -175,7 +143,7 @@ describe("Vonage submit", () => {
   it.effect("ttl is clamped to Vonage's 20 s – 7 days window", () =>
     Effect.gen(function*() {
       seen.length = 0
-      handler = (_req, res) => json(res, 200, accepted(["0T01"]))
+      carrier.handler = (_req, res) => json(res, 200, accepted(["0T01"]))
       const transport = yield* vonage()
       yield* transport.submit(submission({ validUntil: 5_000 }))
       yield* transport.submit(submission({ validUntil: 30 * 86_400_000 }))
@@ -186,16 +154,16 @@ describe("Vonage submit", () => {
 
   it.effect("a failed part fails the message; HTTP errors without a body are classified", () =>
     Effect.gen(function*() {
-      handler = (_req, res) => json(res, 200, { "message-count": "2", messages: [accepted(["0A01"]).messages[0], refused("1", "Throttled").messages[0]] })
+      carrier.handler = (_req, res) => json(res, 200, { "message-count": "2", messages: [accepted(["0A01"]).messages[0], refused("1", "Throttled").messages[0]] })
       const transport = yield* vonage()
       assert.strictEqual((yield* Effect.flip(transport.submit(submission()))).reason._tag, "Throttled")
-      handler = (_req, res) => res.writeHead(503).end("Service Unavailable")
+      carrier.handler = (_req, res) => res.writeHead(503).end("Service Unavailable")
       assert.strictEqual((yield* Effect.flip(transport.submit(submission()))).reason._tag, "Unavailable")
-      handler = (_req, res) => res.writeHead(429, { "retry-after": "2" }).end()
+      carrier.handler = (_req, res) => res.writeHead(429, { "retry-after": "2" }).end()
       const throttled = yield* Effect.flip(transport.submit(submission()))
       assert.strictEqual(throttled.reason._tag, "Throttled")
       if (throttled.reason._tag === "Throttled") assert.strictEqual(Duration.toMillis(throttled.reason.retryAfter!), 2000)
-      handler = (_req, res) => json(res, 401, { type: "https://developer.nexmo.com/api-errors#unauthorized", title: "Unauthorized" })
+      carrier.handler = (_req, res) => json(res, 401, { type: "https://developer.nexmo.com/api-errors#unauthorized", title: "Unauthorized" })
       assert.strictEqual((yield* Effect.flip(transport.submit(submission()))).reason._tag, "AuthenticationFailed")
     }))
 
@@ -208,7 +176,7 @@ describe("Vonage submit", () => {
 
   it.effect("never leaks secrets into errors", () =>
     Effect.gen(function*() {
-      handler = (_req, res) => json(res, 200, refused("4", "Bad Credentials"))
+      carrier.handler = (_req, res) => json(res, 200, refused("4", "Bad Credentials"))
       const transport = yield* vonage()
       const error = yield* Effect.flip(transport.submit(submission()))
       for (const rendered of [JSON.stringify(error), error.message, String(error)]) assert.notInclude(rendered, API_SECRET)
@@ -220,7 +188,7 @@ describe("Vonage submit", () => {
 
   it.live("a carrier that never answers → Timeout", () =>
     Effect.gen(function*() {
-      handler = () => {/* never answers */}
+      carrier.handler = () => {/* never answers */}
       const transport = yield* vonage({ timeout: Duration.millis(100) })
       const error = yield* Effect.flip(transport.submit(submission()))
       assert.strictEqual(error.reason._tag, "Timeout")
@@ -333,14 +301,14 @@ describe("Vonage webhooks", () => {
 
 describe("Vonage conformance", () => {
   let n = 0
-  const carrier: Handler = (req, res) => {
+  const playCarrier: Handler = (req, res) => {
     const form = new URLSearchParams(req.raw)
     if (form.get("to") === "15005550001") return json(res, 200, refused("33", "Number de-activated"))
     const parts = Math.max(1, Math.ceil((form.get("text") ?? "").length / 153))
     json(res, 200, accepted(Array.from({ length: parts }, () => `0C${(++n).toString(16).padStart(14, "0")}`)))
   }
   const make = Effect.suspend(() => {
-    handler = carrier
+    carrier.handler = playCarrier
     return vonage()
   })
   for (const c of TransportConformance.suite({ make, recipient: "+447700900123", refusedRecipient: "+15005550001", secrets: [API_SECRET] })) {
@@ -352,7 +320,7 @@ describe("Vonage properties", () => {
   it("any text reaches the server unchanged and the server's signature check passes", async () => {
     await fc.assert(fc.asyncProperty(fc.string({ unit: "grapheme", minLength: 1, maxLength: 200 }), async (text) => {
       let ok = false
-      handler = (req, res) => {
+      carrier.handler = (req, res) => {
         const params = Object.fromEntries(new URLSearchParams(req.raw))
         ok = params["text"] === text && params["sig"] === vonageSig("sha1", SIG_SECRET, params)
         json(res, 200, accepted(["0Dprop"]))
