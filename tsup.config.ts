@@ -5,6 +5,8 @@ import { defineConfig } from "tsup"
 export const entries = {
   "index": "src/index.ts",
   "testing/index": "src/testing/index.ts",
+  "stores/postgres/index": "stores/postgres/index.ts",
+  "stores/redis/index": "stores/redis/index.ts",
   "transports/aliyun/index": "transports/aliyun/index.ts",
   "transports/http/index": "transports/http/index.ts",
   "transports/smpp/index": "transports/smpp/index.ts",
@@ -25,5 +27,5 @@ export default defineConfig({
   treeshake: true,
   // Transports and testing load the package's own root entry, so there is
   // only ever one Transport service tag and one set of error classes.
-  external: ["smsforge", "smpp", "effect", /^effect\//, "libphonenumber-js", /^libphonenumber-js\//, "otplib", "fast-check"]
+  external: ["smsforge", "smpp", "redis", "@effect/platform-node", /^@effect\/platform-node\//, "@effect/sql-pg", /^@effect\/sql-pg\//, "effect", /^effect\//, "libphonenumber-js", /^libphonenumber-js\//, "otplib", "fast-check"]
 })

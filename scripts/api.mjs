@@ -38,7 +38,8 @@ const base = load("api-extractor.json")
 const entries = [
   ["smsforge", "src/index.ts"],
   ["testing", "src/testing/index.ts"],
-  ...readdirSync("transports").map((name) => [`transports-${name}`, `transports/${name}/index.ts`])
+  ...readdirSync("transports").map((name) => [`transports-${name}`, `transports/${name}/index.ts`]),
+  ...readdirSync("stores").map((name) => [`stores-${name}`, `stores/${name}/index.ts`])
 ]
 for (const [entry, index] of entries) {
   const dir = index.slice(0, index.lastIndexOf("/"))

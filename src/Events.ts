@@ -125,11 +125,24 @@ export class Events extends Context.Service<Events, {
  * @since 0.1.0
  */
 export const make = (options: { readonly capacity?: number | undefined } = {}): Effect.Effect<Events["Service"]> =>
-  Effect.map(PubSub.sliding<SmsEvent>(options.capacity ?? 16_384), (pubsub) =>
-    Events.of({
-      publish: (event) => Effect.asVoid(PubSub.publish(pubsub, event)),
-      subscribe: PubSub.subscribe(pubsub)
-    }))
+  Effect.map(PubSub.sliding<SmsEvent>(options.capacity ?? 16_384), (pubsub) => {
+    // An event nobody listens to is dropped by the PubSub anyway; counting the
+    // subscribers lets `publish` skip the PubSub altogether on the send path.
+    let subscribers = 0
+    return Events.of({
+      publish: (event) => subscribers === 0 ? Effect.void : Effect.asVoid(PubSub.publish(pubsub, event)),
+      subscribe: Effect.acquireRelease(
+        Effect.tap(PubSub.subscribe(pubsub), () =>
+          Effect.sync(() => {
+            subscribers++
+          })),
+        () =>
+          Effect.sync(() => {
+            subscribers--
+          })
+      )
+    })
+  })
 
 /**
  * @category layers

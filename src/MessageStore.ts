@@ -265,7 +265,7 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
     return MessageStore.of({
       insert: (message) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
-          messages.set(message.id, message)
+          save(message)
           evict(now)
         }),
       get: (id) => Effect.sync(() => Option.fromUndefinedOr(messages.get(id))),

@@ -324,12 +324,10 @@ export const make = Effect.fnUntraced(function*(
     patch?: MessageStore.MessagePatch,
     reason?: string
   ) =>
-    Effect.gen(function*() {
-      const at = yield* Clock.currentTimeMillis
-      const next = yield* store.transition(message.id, { status, at, reason }, patch)
-      yield* changed(next, message.status)
-      return next
-    })
+    Clock.currentTimeMillis.pipe(
+      Effect.flatMap((at) => store.transition(message.id, { status, at, reason }, patch)),
+      Effect.tap((next) => changed(next, message.status))
+    )
 
   const applyReport = (
     message: MessageStore.StoredMessage,
@@ -383,10 +381,16 @@ export const make = Effect.fnUntraced(function*(
       }
     })
 
-  const dispatch = (message: MessageStore.StoredMessage, template: Templates.Rendered | undefined, options: SendOptions) =>
+  const dispatch = (
+    message: MessageStore.StoredMessage,
+    template: Templates.Rendered | undefined,
+    options: SendOptions,
+    // What `accept` already knows on the immediate path: the recipient and the segments.
+    known?: { readonly number: PhoneNumbers.PhoneNumber; readonly segments: ReadonlyArray<string> }
+  ) =>
     Effect.gen(function*() {
       const queued = yield* Effect.orDie(move(message, "queued"))
-      const number = yield* Effect.orDie(phones.normalize(message.to))
+      const number = known?.number ?? (yield* Effect.orDie(phones.normalize(message.to)))
       const result = yield* Effect.result(router.dispatch(
         {
           messageId: message.id,
@@ -404,7 +408,7 @@ export const make = Effect.fnUntraced(function*(
           to: message.to,
           from: message.from,
           text: message.text,
-          segments: Encoding.analyze(message.text, { smartEncoding: false }).segments,
+          segments: known?.segments ?? Encoding.analyze(message.text, { smartEncoding: false }).segments,
           encoding: message.encoding,
           validUntil: message.validUntil,
           clientReference: message.id,
@@ -497,7 +501,7 @@ export const make = Effect.fnUntraced(function*(
       }
       yield* store.insert(message)
       yield* changed(message)
-      if (sendAt === undefined) return yield* dispatch(message, rendered, options)
+      if (sendAt === undefined) return yield* dispatch(message, rendered, options, { number, segments: analysis.segments })
       // Consent is asked again when the time comes: the person may have opted out meanwhile.
       const recheck = options.bypassConsent || consent._tag === "None"
         ? Effect.succeed(message)
@@ -539,7 +543,12 @@ export const make = Effect.fnUntraced(function*(
         }
         const running = inflight.get(held.value.messageId)
         if (running !== undefined) return yield* Deferred.await(running)
-        const first = yield* store.get(held.value.messageId)
+        // Another instance may hold the key and not have stored its message yet.
+        const first = yield* store.get(held.value.messageId).pipe(
+          Effect.flatMap((found) => Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(undefined)),
+          Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 }),
+          Effect.option
+        )
         if (Option.isSome(first)) return toReceipt(first.value)
         return yield* fail(new MessageStore.MessageNotFound({ field: "idempotencyKey" }))
       }

@@ -370,15 +370,33 @@ export const make = (options: {
   readonly mapStatus?: ((providerStatus: string) => DeliveryStatus | undefined) | undefined
 }): Transport => {
   const ok = Metric.withAttributes(submissions, { transport: options.name, outcome: "accepted" })
-  const submit = (submission: Submission): Effect.Effect<SubmitResult, TransportError> =>
-    options.submit(submission).pipe(
-      Effect.tap(() => Metric.update(ok, 1)),
-      Effect.tapError((reason) =>
-        Metric.update(Metric.withAttributes(submissions, { transport: options.name, outcome: reason._tag }), 1)
+  // Built once per transport, not per submission: the counters by outcome, and
+  // the span without a captured stack trace (an `Error` per send costs more
+  // than the rest of this wrapper).
+  const failed = new Map<string, Metric.Counter<number>>()
+  const failedCounter = (tag: string) => {
+    let counter = failed.get(tag)
+    if (counter === undefined) {
+      counter = Metric.withAttributes(submissions, { transport: options.name, outcome: tag })
+      failed.set(tag, counter)
+    }
+    return counter
+  }
+  const span = Effect.withSpan(
+    "smsforge/Transport.submit",
+    { attributes: { transport: options.name } },
+    { captureStackTrace: false }
+  )
+  const outcome = {
+    onFailure: (reason: TransportErrorReason) =>
+      Effect.andThen(
+        Metric.update(failedCounter(reason._tag), 1),
+        Effect.fail(new TransportError({ transport: options.name, reason }))
       ),
-      Effect.mapError((reason) => new TransportError({ transport: options.name, reason })),
-      Effect.withSpan("smsforge/Transport.submit", { attributes: { transport: options.name } })
-    )
+    onSuccess: (result: SubmitResult) => Effect.as(Metric.update(ok, 1), result)
+  }
+  const submit = (submission: Submission): Effect.Effect<SubmitResult, TransportError> =>
+    span(Effect.matchEffect(options.submit(submission), outcome))
   return {
     name: options.name,
     capabilities: options.capabilities,

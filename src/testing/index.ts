@@ -25,3 +25,8 @@ export * as Arbitraries from "./Arbitraries.ts"
  * @since 0.1.0
  */
 export * as Codes from "./Codes.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as StoreConformance from "./StoreConformance.ts"

@@ -1,0 +1,67 @@
+// Cold import time: a fresh Node process per sample, wall-clock from spawn to
+// exit, minus the same for an empty process; median of N, the contenders
+// interleaved so that machine noise falls on all of them alike. The time the
+// import itself took inside the child (performance.now around it) is printed
+// too. Budget (DESIGN.md): `import "smsforge"` at most 150 ms over empty Node.
+//
+//   npm run bench -- import             (builds first)
+//   node bench/import.bench.mjs [samples]
+import { spawnSync } from "node:child_process"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, "..")
+const SAMPLES = Number(process.argv[2] ?? 15)
+const BUDGET_MS = 150
+
+// SMSFORGE_DIST points at another build (relative to bench/), as in soak.bench.mjs.
+const dist = pathToFileURL(resolve(here, process.env.SMSFORGE_DIST ?? "../dist/index.js")).href
+const contenders = [
+  { name: "empty node", code: "" },
+  { name: "smsforge", code: `await import(${JSON.stringify(dist)})` },
+  { name: "effect/Effect (one module)", code: `await import("effect/Effect")` },
+  { name: "effect (barrel)", code: `await import("effect")` },
+  { name: "notifme-sdk", code: `await import("notifme-sdk")` }
+]
+
+const sample = (code) => {
+  // The child reports the import's own duration; the parent times the whole process.
+  const script = `const t = performance.now(); ${code}; process.stdout.write(String(performance.now() - t))`
+  const start = process.hrtime.bigint()
+  const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: root, encoding: "utf8" })
+  const wall = Number(process.hrtime.bigint() - start) / 1e6
+  if (result.status !== 0) throw new Error(`${code}: ${result.stderr}`)
+  return { wall, inside: Number(result.stdout) }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+for (const c of contenders) sample(c.code) // warm the file system cache
+const samples = new Map(contenders.map((c) => [c.name, { wall: [], inside: [] }]))
+for (let i = 0; i < SAMPLES; i++) {
+  for (const c of contenders) {
+    const s = sample(c.code)
+    samples.get(c.name).wall.push(s.wall)
+    samples.get(c.name).inside.push(s.inside)
+  }
+}
+
+const empty = median(samples.get("empty node").wall)
+const ours = median(samples.get("smsforge").wall) - empty
+console.log(`node ${process.version}; median of ${SAMPLES} fresh processes each; empty node: ${empty.toFixed(0)} ms`)
+console.table(contenders.slice(1).map((c) => {
+  const s = samples.get(c.name)
+  const over = median(s.wall) - empty
+  return {
+    import: c.name,
+    "process ms": median(s.wall).toFixed(0),
+    "over empty ms": over.toFixed(0),
+    "import() ms inside": median(s.inside).toFixed(0),
+    "vs smsforge": c.name === "smsforge" ? "" : `${(over / ours).toFixed(2)}x`
+  }
+}))
+console.log(`smsforge over empty node: ${ours.toFixed(0)} ms, budget ${BUDGET_MS} ms — ${ours <= BUDGET_MS ? "ok" : "OVER"}`)

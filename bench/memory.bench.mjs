@@ -1,0 +1,95 @@
+// Heap after a full GC over 1,000,000 sends through the whole pipeline
+// (Sms.layer with its defaults: bounded message store, bounded idempotency
+// keys, the events bus), to a no-op carrier that answers every submission
+// with a new provider id, as a real one does. Every request carries its own
+// idempotency key, so that store is exercised too.
+//
+// The stores keep at most 100,000 messages and keys by default, so the heap
+// rises until they are full (before the 250,000 mark) and must stay flat from
+// there on: no per-message cost that grows with history.
+//
+//   npm run bench -- memory             (builds first)
+//   node --expose-gc bench/memory.bench.mjs [sends]
+import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+
+const dist = process.env.SMSFORGE_DIST ?? "../dist/index.js"
+const { MessageStore, Sms, Transport } = await import(dist)
+
+if (globalThis.gc === undefined) {
+  console.error("run with node --expose-gc")
+  process.exit(1)
+}
+
+const TOTAL = Number(process.argv[2] ?? 1_000_000)
+const MARKS = [0, 0.25, 0.5, 0.75, 1].map((f) => Math.round(TOTAL * f))
+const CHUNK = 10_000
+const CONCURRENCY = 100
+
+const recipients = Array.from({ length: 1_000 }, (_, i) => `+447400${String(100_000 + i * 797).slice(-6)}`)
+const TEXT = "Your order 4711 has shipped and will arrive tomorrow."
+
+let providerIds = 0
+const carrier = Transport.make({
+  name: "noop",
+  capabilities: {
+    channel: "sms",
+    unicode: true,
+    concatenation: true,
+    deliveryReceipts: true,
+    inbound: false,
+    senderTypes: ["long-code"]
+  },
+  submit: () => Effect.sync(() => ({ providerMessageId: `p${providerIds++}` }))
+})
+
+const runtime = ManagedRuntime.make(Sms.layer({ transports: [carrier], batchConcurrency: CONCURRENCY }))
+const sms = await runtime.runPromise(Sms.Sms)
+const store = await runtime.runPromise(MessageStore.MessageStore)
+
+const heapMiB = () => {
+  globalThis.gc()
+  globalThis.gc()
+  return process.memoryUsage().heapUsed / 2 ** 20
+}
+
+const rows = []
+let sent = 0
+let failed = 0
+const started = process.hrtime.bigint()
+const mark = async () => {
+  const size = await runtime.runPromise(store.size)
+  rows.push({
+    sends: sent.toLocaleString("en-US"),
+    "heap used (MiB)": heapMiB().toFixed(1),
+    "messages kept": size.toLocaleString("en-US"),
+    "elapsed (s)": (Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)
+  })
+}
+
+await mark()
+for (const target of MARKS.slice(1)) {
+  while (sent < target) {
+    const n = Math.min(CHUNK, target - sent)
+    const requests = Array.from({ length: n }, (_, i) => ({
+      to: recipients[(sent + i) % recipients.length],
+      text: TEXT,
+      idempotencyKey: `k${sent + i}`
+    }))
+    const results = await runtime.runPromise(sms.sendBatch(requests))
+    for (const r of results) if (!r.ok) failed++
+    sent += n
+  }
+  await mark()
+}
+await runtime.dispose()
+
+console.log(`node ${process.version}; ${TOTAL.toLocaleString("en-US")} sends, ${CONCURRENCY} in flight; ${failed} failed`)
+console.table(rows)
+const after = rows.slice(1).map((r) => Number(r["heap used (MiB)"]))
+const full = after.slice(1) // from the second mark on the stores are full
+const spread = Math.max(...full) - Math.min(...full)
+console.log(
+  `from ${rows[2]?.sends ?? "?"} sends on: ${Math.min(...full).toFixed(1)}–${Math.max(...full).toFixed(1)} MiB ` +
+    `(spread ${spread.toFixed(1)} MiB, ${((spread / Math.min(...full)) * 100).toFixed(1)} %) — ${spread / Math.min(...full) < 0.1 ? "flat" : "GROWING"}`
+)

@@ -1,0 +1,622 @@
+/**
+ * A conformance suite for store backends: the memory stores, the Redis and
+ * PostgreSQL ones, and any store an application writes.
+ *
+ * **Details**
+ * - One list of named effects per store kind ({@link idempotency},
+ *   {@link messages}, {@link verifications}, {@link consent}), each needing
+ *   only its store service, so the suite runs under any test runner:
+ *
+ * ```ts
+ * import { it } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import { Idempotency } from "smsforge"
+ * import { StoreConformance } from "smsforge/testing"
+ *
+ * for (const c of StoreConformance.idempotency) {
+ *   it.effect(c.name, () => Effect.scoped(c.run).pipe(Effect.provide(Idempotency.layerMemory())))
+ * }
+ * ```
+ *
+ * - Every case uses fresh random keys, so the cases may share one store (a
+ *   shared Redis or database) and run in any order. They never need a
+ *   particular clock: expiry is checked with deadlines already in the past.
+ * - Races run many fibers at once: with a shared backend they exercise the
+ *   backend's atomicity, not only the process's.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import * as fc from "fast-check"
+import { randomUUID } from "node:crypto"
+import { Consent, Idempotency, MessageStore, Verification } from "smsforge"
+
+/**
+ * A store broke a rule of its contract.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ConformanceFailure extends Schema.TaggedError<ConformanceFailure>(
+  "smsforge/testing/StoreConformance/ConformanceFailure"
+)("ConformanceFailure", { rule: Schema.String, detail: Schema.String }) {
+  override get message(): string {
+    return `${this.rule}: ${this.detail}`
+  }
+}
+
+/**
+ * One named case, needing the store `R`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface StoreCase<R> {
+  readonly name: string
+  readonly run: Effect.Effect<void, unknown, R | Scope.Scope>
+}
+
+const check = (ok: boolean, rule: string, detail: string) =>
+  ok ? Effect.void : Effect.fail(new ConformanceFailure({ rule, detail }))
+
+const unique = (label: string) => `${label}-${randomUUID()}`
+
+/** Compares as JSON, so that `undefined` fields and key order do not matter. */
+const same = (a: unknown, b: unknown) => JSON.stringify(normalize(a)) === JSON.stringify(normalize(b))
+const normalize = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(normalize)
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, normalize(v)])
+    )
+  }
+  return value
+}
+
+// idempotency
+
+/**
+ * Cases for `Idempotency.IdempotencyStore`.
+ *
+ * @category cases
+ * @since 0.1.0
+ */
+export const idempotency: ReadonlyArray<StoreCase<Idempotency.IdempotencyStore>> = [
+  {
+    name: "idempotency: the first reserve wins, later ones get its reservation",
+    run: Effect.gen(function*() {
+      const store = yield* Idempotency.IdempotencyStore
+      const key = unique("key")
+      const first = yield* store.reserve(key, { messageId: "m1", fingerprint: "f1" }, Duration.hours(1))
+      yield* check(Option.isNone(first), "reserve", "a fresh key must be reserved (None)")
+      const second = yield* store.reserve(key, { messageId: "m2", fingerprint: "f2" }, Duration.hours(1))
+      yield* check(
+        Option.isSome(second) && second.value.messageId === "m1" && second.value.fingerprint === "f1",
+        "reserve",
+        "a held key must answer the first reservation"
+      )
+      const other = yield* store.reserve(unique("key"), { messageId: "m3", fingerprint: "f3" }, Duration.hours(1))
+      yield* check(Option.isNone(other), "reserve", "keys are independent")
+    })
+  },
+  {
+    name: "idempotency: release frees a key only for its holder",
+    run: Effect.gen(function*() {
+      const store = yield* Idempotency.IdempotencyStore
+      const key = unique("key")
+      yield* store.reserve(key, { messageId: "m1", fingerprint: "f" }, Duration.hours(1))
+      yield* store.release(key, "someone-else")
+      const held = yield* store.reserve(key, { messageId: "m2", fingerprint: "f" }, Duration.hours(1))
+      yield* check(Option.isSome(held), "release", "release by another message must not free the key")
+      yield* store.release(key, "m1")
+      const again = yield* store.reserve(key, { messageId: "m2", fingerprint: "f" }, Duration.hours(1))
+      yield* check(Option.isNone(again), "release", "release by the holder must free the key")
+      yield* store.release(unique("absent"), "m")
+    })
+  },
+  {
+    name: "idempotency: an expired reservation can be taken again",
+    run: Effect.gen(function*() {
+      const store = yield* Idempotency.IdempotencyStore
+      const key = unique("key")
+      yield* store.reserve(key, { messageId: "m1", fingerprint: "f" }, Duration.zero)
+      const again = yield* store.reserve(key, { messageId: "m2", fingerprint: "f" }, Duration.hours(1))
+      yield* check(Option.isNone(again), "expiry", "a reservation whose window passed must not hold")
+      const third = yield* store.reserve(key, { messageId: "m3", fingerprint: "f" }, Duration.hours(1))
+      yield* check(Option.isSome(third) && third.value.messageId === "m2", "expiry", "the new reservation holds")
+    })
+  },
+  {
+    name: "idempotency: of 50 concurrent reserves exactly one wins",
+    run: Effect.gen(function*() {
+      const store = yield* Idempotency.IdempotencyStore
+      const key = unique("race")
+      const answers = yield* Effect.forEach(
+        Array.from({ length: 50 }, (_, i) => i),
+        (i) => store.reserve(key, { messageId: `m${i}`, fingerprint: "f" }, Duration.hours(1)),
+        { concurrency: "unbounded" }
+      )
+      const winners = answers.flatMap((answer, i) => (Option.isNone(answer) ? [`m${i}`] : []))
+      yield* check(winners.length === 1, "race", `${winners.length} reserves won, expected exactly 1`)
+      yield* check(
+        answers.every((answer) => Option.isNone(answer) || answer.value.messageId === winners[0]),
+        "race",
+        "every loser must see the winner's reservation"
+      )
+    })
+  }
+]
+
+// messages
+
+const message = (id: string, createdAt: number, overrides: Partial<MessageStore.StoredMessage> = {}): MessageStore.StoredMessage => ({
+  id,
+  to: "+447700900123",
+  country: "GB",
+  purpose: "transactional",
+  text: "Your code is 123456 — ünïcödé ✓",
+  encoding: "UCS-2",
+  segmentCount: 1,
+  status: "accepted",
+  history: [{ status: "accepted", at: createdAt }],
+  attempts: 0,
+  decisions: [],
+  createdAt,
+  ...overrides
+})
+
+const failureTag = <A, E>(exit: Exit.Exit<A, E>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const error = Exit.findErrorOption(exit)
+  return Option.isSome(error) && typeof error.value === "object" && error.value !== null && "_tag" in error.value
+    ? String(error.value._tag)
+    : "defect"
+}
+
+/**
+ * Cases for `MessageStore.MessageStore`.
+ *
+ * @category cases
+ * @since 0.1.0
+ */
+export const messages: ReadonlyArray<StoreCase<MessageStore.MessageStore>> = [
+  {
+    name: "messages: insert then get round-trips every field",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const full = message(unique("msg"), now, {
+        tenant: "acme",
+        from: "ACME",
+        purpose: "marketing",
+        template: { id: "otp", version: 2, locale: "en" },
+        idempotencyKey: "k-1",
+        sendAt: now + 1000,
+        validUntil: now + 60_000,
+        metadata: { order: "A-1", amount: 3, vip: true },
+        decisions: [{ route: "primary", transport: "sandbox", reason: "first", outcome: "submitted", attempts: 1 }]
+      })
+      yield* store.insert(full)
+      const got = yield* store.get(full.id)
+      yield* check(Option.isSome(got) && same(got.value, full), "get", "the stored message must come back unchanged")
+      const absent = yield* store.get(unique("absent"))
+      yield* check(Option.isNone(absent), "get", "an unknown id must be None")
+    })
+  },
+  {
+    name: "messages: transition moves forward, records history and applies the patch",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const id = unique("msg")
+      yield* store.insert(message(id, now))
+      const queued = yield* store.transition(id, { status: "queued", at: now + 1 })
+      yield* check(queued.status === "queued" && queued.history.length === 2, "transition", "accepted → queued")
+      const submitted = yield* store.transition(id, { status: "submitted", at: now + 2 }, {
+        route: "primary",
+        transport: "sandbox",
+        providerMessageId: unique("p"),
+        attempts: 1
+      })
+      yield* check(
+        submitted.status === "submitted" && submitted.route === "primary" && submitted.attempts === 1,
+        "transition",
+        "the patch must be applied with the status"
+      )
+      const back = yield* Effect.exit(store.transition(id, { status: "queued", at: now + 3 }))
+      yield* check(failureTag(back) === "InvalidTransition", "transition", "a status must never move backwards")
+      const same = yield* Effect.exit(store.transition(id, { status: "submitted", at: now + 3 }))
+      yield* check(failureTag(same) === "InvalidTransition", "transition", "a repeated status is refused")
+      yield* store.transition(id, { status: "failed", at: now + 4, reason: "Rejected" })
+      const after = yield* Effect.exit(store.transition(id, { status: "delivered", at: now + 5 }))
+      yield* check(failureTag(after) === "InvalidTransition", "transition", "a terminal status is final")
+      const stored = yield* store.get(id)
+      yield* check(
+        Option.isSome(stored) &&
+          stored.value.status === "failed" &&
+          stored.value.history.map((c) => c.status).join(",") === "accepted,queued,submitted,failed" &&
+          stored.value.history[3]?.reason === "Rejected",
+        "transition",
+        "refused changes must leave no trace"
+      )
+      const missing = yield* Effect.exit(store.transition(unique("absent"), { status: "queued", at: now }))
+      yield* check(failureTag(missing) === "MessageNotFound", "transition", "an unknown id is MessageNotFound")
+    })
+  },
+  {
+    name: "messages: 20 racing receipts end in exactly one terminal status",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const id = unique("msg")
+      yield* store.insert(message(id, now, { status: "submitted", history: [{ status: "submitted", at: now }] }))
+      const exits = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => i),
+        (i) => Effect.exit(store.transition(id, { status: i % 2 === 0 ? "delivered" : "undelivered", at: now + i })),
+        { concurrency: "unbounded" }
+      )
+      const won = exits.filter(Exit.isSuccess)
+      yield* check(won.length === 1, "race", `${won.length} transitions applied, expected exactly 1`)
+      yield* check(
+        exits.every((exit) => Exit.isSuccess(exit) || failureTag(exit) === "InvalidTransition"),
+        "race",
+        "losers must fail with InvalidTransition"
+      )
+      const stored = yield* store.get(id)
+      const terminals = Option.isSome(stored)
+        ? stored.value.history.filter((c) => MessageStore.isTerminal(c.status))
+        : []
+      yield* check(
+        terminals.length === 1 && Option.isSome(stored) && stored.value.status === terminals[0]?.status,
+        "race",
+        "the history must hold exactly one terminal status, the current one"
+      )
+    })
+  },
+  {
+    name: "messages: any sequence of changes ends where applyChange says (fast-check, fixed seed)",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const statuses: ReadonlyArray<MessageStore.MessageStatus> = [
+        "accepted", "queued", "submitted", "delivered", "failed", "undelivered", "expired", "rejected", "canceled"
+      ]
+      const samples = fc.sample(
+        fc.array(fc.record({ status: fc.constantFrom(...statuses), attempts: fc.nat(5) }), { maxLength: 8 }),
+        { numRuns: 25, seed: 20240611 }
+      )
+      for (const changes of samples) {
+        const id = unique("msg")
+        const start = message(id, now)
+        yield* store.insert(start)
+        let expected = start
+        for (const [i, change] of changes.entries()) {
+          const statusChange = { status: change.status, at: now + i + 1 }
+          const next = MessageStore.applyChange(expected, statusChange, { attempts: change.attempts })
+          const exit = yield* Effect.exit(store.transition(id, statusChange, { attempts: change.attempts }))
+          yield* check(
+            Result.isSuccess(next) === Exit.isSuccess(exit),
+            "transition",
+            `${expected.status} → ${change.status}: the store and applyChange disagree`
+          )
+          if (Result.isSuccess(next)) expected = next.success
+        }
+        const stored = yield* store.get(id)
+        yield* check(Option.isSome(stored) && same(stored.value, expected), "transition", "the stored message differs from applyChange's")
+      }
+    })
+  },
+  {
+    name: "messages: annotate sets fields without a status change",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const id = unique("msg")
+      yield* store.insert(message(id, now))
+      const annotated = yield* store.annotate(id, { segmentStatuses: { "seg-1": "delivered" }, attempts: 2 })
+      yield* check(
+        annotated.status === "accepted" && annotated.history.length === 1 && annotated.attempts === 2 &&
+          annotated.segmentStatuses?.["seg-1"] === "delivered",
+        "annotate",
+        "annotate must merge the patch and keep status and history"
+      )
+      const stored = yield* store.get(id)
+      yield* check(Option.isSome(stored) && same(stored.value, annotated), "annotate", "the annotation must be stored")
+      const missing = yield* Effect.exit(store.annotate(unique("absent"), { attempts: 1 }))
+      yield* check(failureTag(missing) === "MessageNotFound", "annotate", "an unknown id is MessageNotFound")
+    })
+  },
+  {
+    name: "messages: findByProviderId finds by the carrier's id and by segment ids",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const id = unique("msg")
+      const provider = unique("prov")
+      const segments = [unique("seg"), unique("seg")]
+      yield* store.insert(message(id, now))
+      const before = yield* store.findByProviderId("sandbox", provider)
+      yield* check(Option.isNone(before), "findByProviderId", "no provider id yet")
+      yield* store.transition(id, { status: "submitted", at: now + 1 }, {
+        transport: "sandbox",
+        providerMessageId: provider,
+        segmentIds: segments
+      })
+      for (const providerId of [provider, ...segments]) {
+        const found = yield* store.findByProviderId("sandbox", providerId)
+        yield* check(Option.isSome(found) && found.value.id === id, "findByProviderId", "each carrier id finds the message")
+      }
+      const found = yield* store.findByProviderId("sandbox", provider)
+      yield* check(Option.isSome(found) && found.value.status === "submitted", "findByProviderId", "answers the current message")
+      const otherTransport = yield* store.findByProviderId("other", provider)
+      yield* check(Option.isNone(otherTransport), "findByProviderId", "ids are scoped by transport")
+      // Ids added later by annotate are indexed too.
+      const late = unique("seg")
+      yield* store.annotate(id, { segmentIds: [...segments, late] })
+      const foundLate = yield* store.findByProviderId("sandbox", late)
+      yield* check(Option.isSome(foundLate) && foundLate.value.id === id, "findByProviderId", "annotate indexes carrier ids")
+    })
+  },
+  {
+    name: "messages: list answers one status, oldest first, within the limit",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const ids = [unique("c"), unique("a"), unique("b")]
+      for (const [i, id] of ids.entries()) {
+        yield* store.insert(message(id, now + i, { status: "queued", history: [{ status: "queued", at: now + i }] }))
+      }
+      const ours = (found: ReadonlyArray<MessageStore.StoredMessage>) =>
+        found.filter((m) => ids.includes(m.id)).map((m) => m.id)
+      const queued = yield* store.list({ status: "queued" })
+      yield* check(same(ours(queued), ids), "list", "messages in one status, oldest first")
+      yield* check(queued.every((m) => m.status === "queued"), "list", "only the asked status")
+      const limited = yield* store.list({ status: "queued", limit: 2 })
+      yield* check(limited.length <= 2, "list", "the limit holds")
+      yield* store.transition(ids[0]!, { status: "submitted", at: now + 10 })
+      const after = yield* store.list({ status: "queued" })
+      yield* check(same(ours(after), ids.slice(1)), "list", "a message leaves its old status's list")
+      const submitted = yield* store.list({ status: "submitted" })
+      yield* check(ours(submitted).includes(ids[0]!), "list", "and joins its new status's list")
+    })
+  },
+  {
+    name: "messages: size counts the messages kept",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const before = yield* store.size
+      for (let i = 0; i < 3; i++) yield* store.insert(message(unique("msg"), now))
+      const after = yield* store.size
+      yield* check(after === before + 3, "size", `expected ${before + 3}, got ${after}`)
+    })
+  }
+]
+
+// verifications
+
+const record = (id: string, now: number): Verification.VerificationRecord => ({
+  _tag: "Verification",
+  id,
+  to: "+447700900123",
+  country: "GB",
+  range: "+4477009",
+  prefix: "+44",
+  locale: "en",
+  channels: ["sms"],
+  channel: "sms",
+  status: "pending",
+  nonce: "nonce",
+  counter: 0,
+  codeHash: "hash",
+  createdAt: now,
+  expiresAt: now + 600_000,
+  lastSentAt: now,
+  sendAttempts: 1,
+  wrongChecks: 0,
+  sends: [{ channel: "sms", at: now, counter: 0, fallback: false }]
+})
+
+/**
+ * Cases for `Verification.VerificationStore`.
+ *
+ * @category cases
+ * @since 0.1.0
+ */
+export const verifications: ReadonlyArray<StoreCase<Verification.VerificationStore>> = [
+  {
+    name: "verifications: set creates version 0, get answers it",
+    run: Effect.gen(function*() {
+      const store = yield* Verification.VerificationStore
+      const now = yield* Clock.currentTimeMillis
+      const key = unique("v:+447700900123")
+      const absent = yield* store.get(key)
+      yield* check(Option.isNone(absent), "get", "an unknown key is None")
+      const value = record(key, now)
+      const wrote = yield* store.set(key, value, { expectedVersion: undefined, expiresAt: now + 60_000 })
+      yield* check(wrote, "set", "creating an absent key must succeed")
+      const got = yield* store.get(key)
+      yield* check(
+        Option.isSome(got) && got.value.version === 0 && same(got.value.value, value),
+        "get",
+        "a created value has version 0 and comes back unchanged"
+      )
+    })
+  },
+  {
+    name: "verifications: set is a compare-and-set on the version",
+    run: Effect.gen(function*() {
+      const store = yield* Verification.VerificationStore
+      const now = yield* Clock.currentTimeMillis
+      const key = unique("v")
+      const until = now + 60_000
+      yield* store.set(key, { _tag: "Pointer", id: "a" }, { expectedVersion: undefined, expiresAt: until })
+      const create = yield* store.set(key, { _tag: "Pointer", id: "x" }, { expectedVersion: undefined, expiresAt: until })
+      yield* check(!create, "set", "creating an existing key must fail")
+      const stale = yield* store.set(key, { _tag: "Pointer", id: "x" }, { expectedVersion: 5, expiresAt: until })
+      yield* check(!stale, "set", "a wrong version must fail")
+      const next = yield* store.set(key, { _tag: "Pointer", id: "b" }, { expectedVersion: 0, expiresAt: until })
+      yield* check(next, "set", "the right version must succeed")
+      const got = yield* store.get(key)
+      yield* check(
+        Option.isSome(got) && got.value.version === 1 && same(got.value.value, { _tag: "Pointer", id: "b" }),
+        "set",
+        "a write bumps the version"
+      )
+      const missing = yield* store.set(unique("v"), { _tag: "Pointer", id: "x" }, { expectedVersion: 0, expiresAt: until })
+      yield* check(!missing, "set", "a version for an absent key must fail")
+    })
+  },
+  {
+    name: "verifications: of 20 concurrent writers of one version exactly one wins",
+    run: Effect.gen(function*() {
+      const store = yield* Verification.VerificationStore
+      const now = yield* Clock.currentTimeMillis
+      const key = unique("v")
+      const until = now + 60_000
+      yield* store.set(key, { _tag: "Pointer", id: "start" }, { expectedVersion: undefined, expiresAt: until })
+      const wrote = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => i),
+        (i) => store.set(key, { _tag: "Pointer", id: `w${i}` }, { expectedVersion: 0, expiresAt: until }),
+        { concurrency: "unbounded" }
+      )
+      const winners = wrote.filter((ok) => ok).length
+      yield* check(winners === 1, "race", `${winners} writers won, expected exactly 1`)
+      const created = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => i),
+        (i) => store.set(`${key}-new`, { _tag: "Pointer", id: `c${i}` }, { expectedVersion: undefined, expiresAt: until }),
+        { concurrency: "unbounded" }
+      )
+      const creators = created.filter((ok) => ok).length
+      yield* check(creators === 1, "race", `${creators} creators won, expected exactly 1`)
+    })
+  },
+  {
+    name: "verifications: expired values are absent and can be created again",
+    run: Effect.gen(function*() {
+      const store = yield* Verification.VerificationStore
+      const now = yield* Clock.currentTimeMillis
+      const key = unique("v")
+      yield* store.set(key, { _tag: "Pointer", id: "old" }, { expectedVersion: undefined, expiresAt: now - 1 })
+      const got = yield* store.get(key)
+      yield* check(Option.isNone(got), "expiry", "a value past its expiresAt is absent")
+      const stale = yield* store.set(key, { _tag: "Pointer", id: "x" }, { expectedVersion: 0, expiresAt: now + 60_000 })
+      yield* check(!stale, "expiry", "an expired value cannot be updated")
+      const again = yield* store.set(key, { _tag: "Pointer", id: "new" }, { expectedVersion: undefined, expiresAt: now + 60_000 })
+      yield* check(again, "expiry", "an expired key can be created again")
+      const fresh = yield* store.get(key)
+      yield* check(Option.isSome(fresh) && fresh.value.version === 0, "expiry", "and starts again at version 0")
+    })
+  },
+  {
+    name: "verifications: remove deletes",
+    run: Effect.gen(function*() {
+      const store = yield* Verification.VerificationStore
+      const now = yield* Clock.currentTimeMillis
+      const key = unique("v")
+      yield* store.set(key, { _tag: "Pointer", id: "a" }, { expectedVersion: undefined, expiresAt: now + 60_000 })
+      yield* store.remove(key)
+      const got = yield* store.get(key)
+      yield* check(Option.isNone(got), "remove", "a removed key is absent")
+      yield* store.remove(unique("absent"))
+      const created = yield* store.set(key, { _tag: "Pointer", id: "b" }, { expectedVersion: undefined, expiresAt: now + 60_000 })
+      yield* check(created, "remove", "a removed key can be created again")
+    })
+  }
+]
+
+// consent
+
+const DAY = 24 * 60 * 60 * 1000
+
+const consentRecord = (tenant: string, to: string, seq: number, at: number): Consent.ConsentRecord => ({
+  tenant,
+  to,
+  seq,
+  purposes: { marketing: { status: "granted", at, seq, evidence: { source: "web-form", text: "Yes, send me offers", origin: { ip: "192.0.2.1" } } } },
+  pending: {},
+  timeZone: "Europe/London"
+})
+
+/**
+ * Cases for `Consent.ConsentStore`.
+ *
+ * @category cases
+ * @since 0.1.0
+ */
+export const consent: ReadonlyArray<StoreCase<Consent.ConsentStore>> = [
+  {
+    name: "consent: put then get round-trips a record, per tenant and recipient",
+    run: Effect.gen(function*() {
+      const store = yield* Consent.ConsentStore
+      const now = yield* Clock.currentTimeMillis
+      const tenant = unique("tenant")
+      const absent = yield* store.get(tenant, "+447700900123")
+      yield* check(Option.isNone(absent), "get", "an unknown recipient is None")
+      const first = consentRecord(tenant, "+447700900123", 1, now)
+      yield* store.put(first)
+      const got = yield* store.get(tenant, "+447700900123")
+      yield* check(Option.isSome(got) && same(got.value, first), "put", "the record must come back unchanged")
+      const later: Consent.ConsentRecord = {
+        ...first,
+        seq: 2,
+        purposes: { ...first.purposes, marketing: { status: "revoked", at: now + 1, seq: 2, evidence: { source: "keyword", keyword: "STOP" } } }
+      }
+      yield* store.put(later)
+      const updated = yield* store.get(tenant, "+447700900123")
+      yield* check(Option.isSome(updated) && same(updated.value, later), "put", "a later record replaces the earlier one")
+      const otherTenant = yield* store.get(unique("tenant"), "+447700900123")
+      const otherNumber = yield* store.get(tenant, "+447700900124")
+      yield* check(Option.isNone(otherTenant) && Option.isNone(otherNumber), "get", "records are per tenant and recipient")
+    })
+  },
+  {
+    name: "consent: sends answers the times after `since`, oldest first",
+    run: Effect.gen(function*() {
+      const store = yield* Consent.ConsentStore
+      const now = yield* Clock.currentTimeMillis
+      const tenant = unique("tenant")
+      const to = "+447700900123"
+      // Recorded out of order, and twice in the same millisecond.
+      for (const at of [now + 3000, now + 1000, now + 2000, now + 2000]) {
+        yield* store.recordSend(tenant, to, "marketing", at)
+      }
+      const all = yield* store.sends(tenant, to, "marketing", now)
+      yield* check(same(all, [now + 1000, now + 2000, now + 2000, now + 3000]), "sends", `got ${JSON.stringify(all)}`)
+      const window = yield* store.sends(tenant, to, "marketing", now + 1000)
+      yield* check(same(window, [now + 2000, now + 2000, now + 3000]), "sends", "`since` itself is excluded")
+      const otherPurpose = yield* store.sends(tenant, to, "transactional", now)
+      const otherNumber = yield* store.sends(tenant, "+447700900124", "marketing", now)
+      const otherTenant = yield* store.sends(unique("tenant"), to, "marketing", now)
+      yield* check(
+        otherPurpose.length === 0 && otherNumber.length === 0 && otherTenant.length === 0,
+        "sends",
+        "sends are counted per tenant, recipient and purpose"
+      )
+    })
+  },
+  {
+    name: "consent: sends older than 8 days are forgotten as new ones arrive",
+    run: Effect.gen(function*() {
+      const store = yield* Consent.ConsentStore
+      const now = yield* Clock.currentTimeMillis
+      const tenant = unique("tenant")
+      const to = "+447700900123"
+      yield* store.recordSend(tenant, to, "marketing", now - 9 * DAY)
+      yield* store.recordSend(tenant, to, "marketing", now - 2 * DAY)
+      yield* store.recordSend(tenant, to, "marketing", now)
+      const kept = yield* store.sends(tenant, to, "marketing", now - 30 * DAY)
+      yield* check(same(kept, [now - 2 * DAY, now]), "sends", `got ${JSON.stringify(kept)}`)
+    })
+  }
+]

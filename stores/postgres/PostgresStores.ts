@@ -1,0 +1,579 @@
+/**
+ * PostgreSQL-backed stores (through effect's `SqlClient`), so that several
+ * application instances share one truth and an accepted message survives a
+ * crash.
+ *
+ * **Details**
+ * - Each store creates its tables with `CREATE TABLE IF NOT EXISTS` when its
+ *   layer is built (under an advisory lock, so instances starting together do
+ *   not race). Table names start with `tablePrefix` (default `"smsforge_"`;
+ *   letters, digits and `_` only).
+ * - Atomicity comes from the database: idempotency keys and verification
+ *   creation are `INSERT … ON CONFLICT`, verification updates are
+ *   `UPDATE … WHERE version = ?`, and message transitions run in a transaction
+ *   that locks the row (`SELECT … FOR UPDATE`) and applies
+ *   `MessageStore.applyChange`.
+ * - Expiry follows the Effect `Clock`, as the memory stores do: expired rows
+ *   are invisible at once, and {@link purge} deletes them (the all-in-one
+ *   {@link layer} runs it every hour).
+ * - Idempotency keys, consent and verification keys are stored as SHA-256
+ *   digests, so no key column holds a phone number; message rows and consent
+ *   records do hold numbers and texts, because the application reads them
+ *   back. Plan retention accordingly.
+ *
+ * **Gotchas**
+ * - A database failure cannot surface through the `never` error channels of
+ *   the idempotency, message and consent stores: it becomes a defect
+ *   ({@link StoreError}), never a silently dropped write. The verification
+ *   store fails with `VerificationError{ StoreUnavailable }` instead.
+ * - effect has no SQL `RateLimiterStore`; {@link layerRateLimiter} ports
+ *   effect's memory algorithms to row-locked state in `<prefix>rate_limits`.
+ *   Redis (`RateLimiter.layerStoreRedis`) is cheaper per call where a Redis
+ *   is at hand.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as KeyValueStore from "effect/persistence/KeyValueStore"
+import * as RateLimiter from "effect/persistence/RateLimiter"
+import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import { createHash } from "node:crypto"
+import { Consent, Idempotency, MessageStore, Templates, Verification } from "smsforge"
+import { layerRateLimiterStore } from "./RateLimiterStore.ts"
+
+// errors
+
+/**
+ * A database statement failed. Raised as a defect by the stores whose
+ * interfaces have no error channel, so that an outage is never mistaken for
+ * "absent". The message names the store and the operation, never a key or a
+ * value.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class StoreError extends Schema.TaggedError<StoreError>("smsforge/stores/postgres/StoreError")("StoreError", {
+  store: Schema.String,
+  operation: Schema.String,
+  cause: Schema.Defect()
+}) {
+  override get message(): string {
+    return `PostgreSQL ${this.store} store: ${this.operation} failed`
+  }
+}
+
+const orDie = (store: string, operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, never, R> =>
+  Effect.catch(effect, (cause) => Effect.die(new StoreError({ store, operation, cause })))
+
+// models
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface StoreOptions {
+  /** Prepended to every table name. Default `"smsforge_"`. */
+  readonly tablePrefix?: string | undefined
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface MessageStoreOptions extends StoreOptions {
+  /** How long a message is kept after its creation. Default 7 days. */
+  readonly retention?: Duration.Input | undefined
+}
+
+/**
+ * @category models
+ * @since 0.1.0
+ */
+export interface LayerOptions extends StoreOptions {
+  readonly messages?: Omit<MessageStoreOptions, "tablePrefix"> | undefined
+  /** How often expired rows are deleted; `false` never (call {@link purge} yourself). Default 1 hour. */
+  readonly purgeEvery?: Duration.Input | false | undefined
+}
+
+const tablePrefix = (options: StoreOptions | undefined): string => {
+  const prefix = options?.tablePrefix ?? "smsforge_"
+  // Identifiers are quoted as well; the check keeps names predictable.
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
+    throw new TypeError("tablePrefix: letters, digits and _ only, at most 41 characters")
+  }
+  return prefix
+}
+const digest = (value: string) => createHash("sha256").update(value).digest("base64url")
+const DAY = 24 * 60 * 60 * 1000
+const SEND_HISTORY = 8 * DAY
+
+/** Runs DDL once per database at a time. */
+const migrate = (sql: SqlClient.SqlClient, statements: ReadonlyArray<Effect.Effect<unknown, SqlError>>) =>
+  sql.withTransaction(
+    Effect.andThen(
+      sql`SELECT pg_advisory_xact_lock(7240193)`,
+      Effect.forEach(statements, (statement) => statement, { discard: true })
+    )
+  )
+
+// idempotency
+
+/**
+ * Builds an idempotency store on table `<prefix>idempotency`. `reserve` is one
+ * `INSERT … ON CONFLICT DO UPDATE … WHERE expired`: of any number of
+ * concurrent reserves of a key exactly one wins.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeIdempotency = (options: StoreOptions = {}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const table = sql(`${tablePrefix(options)}idempotency`)
+    yield* migrate(sql, [
+      sql`CREATE TABLE IF NOT EXISTS ${table} (
+        key text PRIMARY KEY,
+        message_id text NOT NULL,
+        fingerprint text NOT NULL,
+        expires_at bigint NOT NULL
+      )`
+    ])
+    const reserve = (key: string, reservation: Idempotency.Reservation, ttl: Duration.Duration) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const expiresAt = now + Math.max(0, Math.ceil(Duration.toMillis(ttl)))
+        while (true) {
+          const won = yield* sql`
+            INSERT INTO ${table} AS held (key, message_id, fingerprint, expires_at)
+            VALUES (${key}, ${reservation.messageId}, ${reservation.fingerprint}, ${expiresAt})
+            ON CONFLICT (key) DO UPDATE SET
+              message_id = EXCLUDED.message_id, fingerprint = EXCLUDED.fingerprint, expires_at = EXCLUDED.expires_at
+            WHERE held.expires_at <= ${now}
+            RETURNING key`
+          if (won.length > 0) return Option.none<Idempotency.Reservation>()
+          const rows = yield* sql<{ readonly message_id: string; readonly fingerprint: string }>`
+            SELECT message_id, fingerprint FROM ${table} WHERE key = ${key} AND expires_at > ${now}`
+          const row = rows[0]
+          // Released or expired between the two statements: try again.
+          if (row !== undefined) return Option.some<Idempotency.Reservation>({ messageId: row.message_id, fingerprint: row.fingerprint })
+        }
+      })
+    return Idempotency.IdempotencyStore.of({
+      reserve: (key, reservation, ttl) => reserve(digest(key), reservation, ttl).pipe(orDie("idempotency", "reserve")),
+      release: (key, messageId) =>
+        sql`DELETE FROM ${table} WHERE key = ${digest(key)} AND message_id = ${messageId}`.pipe(
+          Effect.asVoid,
+          orDie("idempotency", "release")
+        )
+    })
+  })
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerIdempotency = (
+  options: StoreOptions = {}
+): Layer.Layer<Idempotency.IdempotencyStore, SqlError, SqlClient.SqlClient> =>
+  Layer.effect(Idempotency.IdempotencyStore, makeIdempotency(options))
+
+// messages
+
+/**
+ * Builds a message store on tables `<prefix>messages` (one row per message,
+ * the message as JSON) and `<prefix>message_ids` (carrier and segment ids).
+ *
+ * **Details**
+ * - Messages older than `retention` (default 7 days, from `createdAt`) are
+ *   invisible, and {@link purge} deletes them with their carrier ids.
+ * - `transition` and `annotate` lock the row (`SELECT … FOR UPDATE`) in a
+ *   transaction, so concurrent receipts for one message apply one at a time
+ *   across instances and the life-cycle rule holds.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeMessages = (options: MessageStoreOptions = {}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const prefix = tablePrefix(options)
+    const retention = Duration.toMillis(options.retention ?? "7 days")
+    const messages = sql(`${prefix}messages`)
+    const ids = sql(`${prefix}message_ids`)
+    yield* migrate(sql, [
+      sql`CREATE TABLE IF NOT EXISTS ${messages} (
+        id text PRIMARY KEY,
+        seq bigserial NOT NULL,
+        status text NOT NULL,
+        created_at bigint NOT NULL,
+        data text NOT NULL
+      )`,
+      sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}messages_status`)} ON ${messages} (status, created_at, seq)`,
+      sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}messages_created`)} ON ${messages} (created_at)`,
+      sql`CREATE TABLE IF NOT EXISTS ${ids} (
+        transport text NOT NULL,
+        provider_id text NOT NULL,
+        message_id text NOT NULL REFERENCES ${messages} (id) ON DELETE CASCADE,
+        PRIMARY KEY (transport, provider_id)
+      )`,
+      sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}message_ids_message`)} ON ${ids} (message_id)`
+    ])
+
+    const cutoff = Effect.map(Clock.currentTimeMillis, (now) => now - retention)
+    const decode = (row: { readonly data: string }) => JSON.parse(row.data) as MessageStore.StoredMessage
+
+    const indexIds = (message: MessageStore.StoredMessage) => {
+      if (message.transport === undefined || message.providerMessageId === undefined) return Effect.void
+      const transport = message.transport
+      const [first, ...rest] = [...new Set([message.providerMessageId, ...(message.segmentIds ?? [])])].map((providerId) => ({
+        transport,
+        provider_id: providerId,
+        message_id: message.id
+      }))
+      if (first === undefined) return Effect.void
+      return sql`INSERT INTO ${ids} ${sql.insert([first, ...rest])}
+        ON CONFLICT (transport, provider_id) DO UPDATE SET message_id = EXCLUDED.message_id`.pipe(Effect.asVoid)
+    }
+
+    const update = <E>(
+      id: string,
+      f: (message: MessageStore.StoredMessage) => Result.Result<MessageStore.StoredMessage, E>
+    ) =>
+      Effect.gen(function*() {
+        const from = yield* cutoff
+        const rows = yield* sql<{ readonly data: string }>`
+          SELECT data FROM ${messages} WHERE id = ${id} AND created_at >= ${from} FOR UPDATE`
+        const row = rows[0]
+        if (row === undefined) return yield* Effect.fail(new MessageStore.MessageNotFound({ field: "id" }))
+        const next = f(decode(row))
+        if (Result.isFailure(next)) return yield* Effect.fail(next.failure)
+        yield* sql`UPDATE ${messages} SET status = ${next.success.status}, data = ${JSON.stringify(next.success)}
+          WHERE id = ${id}`
+        yield* indexIds(next.success)
+        return next.success
+      }).pipe(
+        sql.withTransaction,
+        Effect.catchTag("SqlError", (cause) => Effect.die(new StoreError({ store: "message", operation: "update", cause })))
+      )
+
+    return MessageStore.MessageStore.of({
+      insert: (message) =>
+        Effect.gen(function*() {
+          yield* sql`INSERT INTO ${messages} (id, status, created_at, data)
+            VALUES (${message.id}, ${message.status}, ${message.createdAt}, ${JSON.stringify(message)})
+            ON CONFLICT (id) DO UPDATE SET
+              status = EXCLUDED.status, created_at = EXCLUDED.created_at, data = EXCLUDED.data`
+          yield* indexIds(message)
+        }).pipe(sql.withTransaction, orDie("message", "insert")),
+      get: (id) =>
+        Effect.gen(function*() {
+          const rows = yield* sql<{ readonly data: string }>`
+            SELECT data FROM ${messages} WHERE id = ${id} AND created_at >= ${yield* cutoff}`
+          return Option.map(Option.fromUndefinedOr(rows[0]), decode)
+        }).pipe(orDie("message", "get")),
+      transition: (id, change, patch) => update(id, (message) => MessageStore.applyChange(message, change, patch)),
+      annotate: (id, patch) => update(id, (message) => Result.succeed({ ...message, ...patch })),
+      findByProviderId: (transport, providerMessageId) =>
+        Effect.gen(function*() {
+          const rows = yield* sql<{ readonly data: string }>`
+            SELECT m.data FROM ${ids} i JOIN ${messages} m ON m.id = i.message_id
+            WHERE i.transport = ${transport} AND i.provider_id = ${providerMessageId} AND m.created_at >= ${yield* cutoff}`
+          return Option.map(Option.fromUndefinedOr(rows[0]), decode)
+        }).pipe(orDie("message", "findByProviderId")),
+      list: ({ limit, status }) =>
+        Effect.gen(function*() {
+          const from = yield* cutoff
+          const rows = limit === undefined || !Number.isFinite(limit)
+            ? yield* sql<{ readonly data: string }>`
+                SELECT data FROM ${messages} WHERE status = ${status} AND created_at >= ${from}
+                ORDER BY created_at, seq`
+            : yield* sql<{ readonly data: string }>`
+                SELECT data FROM ${messages} WHERE status = ${status} AND created_at >= ${from}
+                ORDER BY created_at, seq LIMIT ${Math.max(0, Math.floor(limit))}`
+          return rows.map(decode)
+        }).pipe(orDie("message", "list")),
+      size: Effect.gen(function*() {
+        const rows = yield* sql<{ readonly n: number }>`
+          SELECT count(*)::int4 AS n FROM ${messages} WHERE created_at >= ${yield* cutoff}`
+        return Number(rows[0]?.n ?? 0)
+      }).pipe(orDie("message", "size"))
+    })
+  })
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerMessages = (
+  options: MessageStoreOptions = {}
+): Layer.Layer<MessageStore.MessageStore, SqlError, SqlClient.SqlClient> =>
+  Layer.effect(MessageStore.MessageStore, makeMessages(options))
+
+// verifications
+
+/**
+ * Builds a verification store on table `<prefix>verifications`: `set` is an
+ * `INSERT … ON CONFLICT` for a new key and `UPDATE … WHERE version = ?`
+ * otherwise. Fails with `VerificationError{ StoreUnavailable }` when the
+ * database does.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeVerifications = (options: StoreOptions = {}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const table = sql(`${tablePrefix(options)}verifications`)
+    yield* migrate(sql, [
+      sql`CREATE TABLE IF NOT EXISTS ${table} (
+        key text PRIMARY KEY,
+        value text NOT NULL,
+        version int4 NOT NULL,
+        expires_at bigint NOT NULL
+      )`
+    ])
+    const unavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.mapError(
+        effect,
+        (cause) => new Verification.VerificationError({ reason: new Verification.StoreUnavailable({ cause }) })
+      )
+    return Verification.VerificationStore.of({
+      get: (key) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const rows = yield* sql<{ readonly value: string; readonly version: number }>`
+            SELECT value, version FROM ${table} WHERE key = ${digest(key)} AND expires_at > ${now}`
+          return Option.map(Option.fromUndefinedOr(rows[0]), (row): Verification.Versioned => ({
+            value: JSON.parse(row.value) as Verification.StoredValue,
+            version: Number(row.version)
+          }))
+        }).pipe(unavailable),
+      set: (key, value, options) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const json = JSON.stringify(value)
+          const rows = options.expectedVersion === undefined
+            ? yield* sql`
+                INSERT INTO ${table} AS cur (key, value, version, expires_at)
+                VALUES (${digest(key)}, ${json}, 0, ${options.expiresAt})
+                ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, version = 0, expires_at = EXCLUDED.expires_at
+                WHERE cur.expires_at <= ${now}
+                RETURNING version`
+            : yield* sql`
+                UPDATE ${table} SET value = ${json}, version = version + 1, expires_at = ${options.expiresAt}
+                WHERE key = ${digest(key)} AND version = ${options.expectedVersion} AND expires_at > ${now}
+                RETURNING version`
+          return rows.length > 0
+        }).pipe(unavailable),
+      remove: (key) => sql`DELETE FROM ${table} WHERE key = ${digest(key)}`.pipe(Effect.asVoid, unavailable)
+    })
+  })
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerVerifications = (
+  options: StoreOptions = {}
+): Layer.Layer<Verification.VerificationStore, SqlError, SqlClient.SqlClient> =>
+  Layer.effect(Verification.VerificationStore, makeVerifications(options))
+
+// consent
+
+/**
+ * Builds a consent store on tables `<prefix>consent` (one record per tenant
+ * and recipient, keyed by a digest) and `<prefix>consent_sends`.
+ *
+ * **Details**
+ * - `put` never replaces a record with one of a lower `seq`, so an instance
+ *   holding a stale copy cannot undo a later opt-out written by another one.
+ * - Send times older than 8 days are deleted as new ones are recorded.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeConsent = (options: StoreOptions = {}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const prefix = tablePrefix(options)
+    const records = sql(`${prefix}consent`)
+    const sends = sql(`${prefix}consent_sends`)
+    yield* migrate(sql, [
+      sql`CREATE TABLE IF NOT EXISTS ${records} (
+        key text PRIMARY KEY,
+        seq bigint NOT NULL,
+        data text NOT NULL
+      )`,
+      sql`CREATE TABLE IF NOT EXISTS ${sends} (
+        id bigserial PRIMARY KEY,
+        key text NOT NULL,
+        at bigint NOT NULL
+      )`,
+      sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}consent_sends_key`)} ON ${sends} (key, at)`
+    ])
+    const recordKey = (tenant: string, to: string) => digest(`${tenant}\u0000${to}`)
+    const sendsKey = (tenant: string, to: string, purpose: string) => digest(`${tenant}\u0000${to}\u0000${purpose}`)
+    return Consent.ConsentStore.of({
+      get: (tenant, to) =>
+        sql<{ readonly data: string }>`SELECT data FROM ${records} WHERE key = ${recordKey(tenant, to)}`.pipe(
+          Effect.map((rows) => Option.map(Option.fromUndefinedOr(rows[0]), (row) => JSON.parse(row.data) as Consent.ConsentRecord)),
+          orDie("consent", "get")
+        ),
+      put: (record) =>
+        sql`INSERT INTO ${records} AS cur (key, seq, data)
+          VALUES (${recordKey(record.tenant, record.to)}, ${record.seq}, ${JSON.stringify(record)})
+          ON CONFLICT (key) DO UPDATE SET seq = EXCLUDED.seq, data = EXCLUDED.data WHERE cur.seq <= EXCLUDED.seq`.pipe(
+          Effect.asVoid,
+          orDie("consent", "put")
+        ),
+      recordSend: (tenant, to, purpose, at) =>
+        Effect.gen(function*() {
+          const key = sendsKey(tenant, to, purpose)
+          yield* sql`INSERT INTO ${sends} (key, at) VALUES (${key}, ${at})`
+          yield* sql`DELETE FROM ${sends} WHERE key = ${key} AND at <= ${at - SEND_HISTORY}`
+        }).pipe(orDie("consent", "recordSend")),
+      sends: (tenant, to, purpose, since) =>
+        sql<{ readonly at: number }>`
+          SELECT at::float8 AS at FROM ${sends} WHERE key = ${sendsKey(tenant, to, purpose)} AND at > ${since}
+          ORDER BY at, id`.pipe(
+          Effect.map((rows) => rows.map((row) => Number(row.at))),
+          orDie("consent", "sends")
+        )
+    })
+  })
+
+/**
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerConsent = (options: StoreOptions = {}): Layer.Layer<Consent.ConsentStore, SqlError, SqlClient.SqlClient> =>
+  Layer.effect(Consent.ConsentStore, makeConsent(options))
+
+// templates
+
+/**
+ * Templates in table `<prefix>templates` through effect's
+ * `KeyValueStore.layerSql` and `Templates.layerStoreKeyValue`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerTemplates = (options: StoreOptions = {}): Layer.Layer<Templates.TemplateStore, never, SqlClient.SqlClient> =>
+  Layer.unwrap(Effect.sync(() =>
+    Templates.layerStoreKeyValue().pipe(
+      Layer.provide(KeyValueStore.layerSql({ table: `${tablePrefix(options)}templates` }))
+    )
+  ))
+
+// rate limits
+
+/**
+ * A `RateLimiter` whose counters live in `<prefix>rate_limits`, shared by
+ * every instance; see `makeRateLimiterStore`.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerRateLimiter = (
+  options: StoreOptions = {}
+): Layer.Layer<RateLimiter.RateLimiter | RateLimiter.RateLimiterStore, SqlError, SqlClient.SqlClient> =>
+  Layer.unwrap(Effect.sync(() => RateLimiter.layer.pipe(Layer.provideMerge(layerRateLimiterStore(tablePrefix(options))))))
+
+// retention
+
+/**
+ * Deletes what has expired: messages past `retention` (with their carrier
+ * ids), idempotency keys, verification values and rate-limit state past their
+ * expiry, and send times older than 8 days. Tables that were never created are skipped.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const purge = (options: MessageStoreOptions = {}): Effect.Effect<void, SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const prefix = tablePrefix(options)
+    const now = yield* Clock.currentTimeMillis
+    const retention = Duration.toMillis(options.retention ?? "7 days")
+    const exists = (table: string) =>
+      Effect.map(sql<{ readonly t: string | null }>`SELECT to_regclass(${table})::text AS t`, (rows) => rows[0]?.t != null)
+    const when = (table: string, statement: Effect.Effect<unknown, SqlError>) =>
+      Effect.flatMap(exists(table), (found) => (found ? Effect.asVoid(statement) : Effect.void))
+    yield* when(`${prefix}messages`, sql`DELETE FROM ${sql(`${prefix}messages`)} WHERE created_at < ${now - retention}`)
+    yield* when(`${prefix}idempotency`, sql`DELETE FROM ${sql(`${prefix}idempotency`)} WHERE expires_at <= ${now}`)
+    yield* when(`${prefix}verifications`, sql`DELETE FROM ${sql(`${prefix}verifications`)} WHERE expires_at <= ${now}`)
+    yield* when(`${prefix}rate_limits`, sql`DELETE FROM ${sql(`${prefix}rate_limits`)} WHERE expires_at <= ${now}`)
+    yield* when(`${prefix}consent_sends`, sql`DELETE FROM ${sql(`${prefix}consent_sends`)} WHERE at <= ${now - SEND_HISTORY}`)
+  })
+
+/**
+ * Runs {@link purge} every `every` for the life of the layer; failures are
+ * logged and retried at the next round.
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layerPurge = (
+  options: MessageStoreOptions & { readonly every?: Duration.Input | undefined } = {}
+): Layer.Layer<never, never, SqlClient.SqlClient> =>
+  Layer.effectDiscard(
+    purge(options).pipe(
+      Effect.catchCause((cause) => Effect.logWarning("smsforge: PostgreSQL purge failed", cause)),
+      Effect.repeat(Schedule.spaced(options.every ?? "1 hour")),
+      Effect.delay(options.every ?? "1 hour"),
+      Effect.forkScoped,
+      Effect.asVoid
+    )
+  )
+
+// all of them
+
+/**
+ * Every store of `Sms.Stores` on one database: idempotency, messages,
+ * verifications, consent, templates and the rate limiter, plus an hourly
+ * {@link purge}. Provide it to `Sms.layerPipeline(config)`.
+ *
+ * **Details**
+ * The `RateLimiterStore` is provided as well, so the Router's per-route
+ * limits are shared. Circuit breakers stay per instance: effect has no SQL
+ * `CircuitBreakerStore` (use `CircuitBreaker.layerStoreRedis` for shared
+ * circuits).
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (
+  options: LayerOptions = {}
+): Layer.Layer<
+  | Idempotency.IdempotencyStore
+  | MessageStore.MessageStore
+  | Verification.VerificationStore
+  | Consent.ConsentStore
+  | Templates.TemplateStore
+  | RateLimiter.RateLimiter
+  | RateLimiter.RateLimiterStore,
+  SqlError,
+  SqlClient.SqlClient
+> => {
+  const store = { tablePrefix: options.tablePrefix }
+  const purging = options.purgeEvery === false
+    ? Layer.empty
+    : layerPurge({ ...options.messages, ...store, every: options.purgeEvery })
+  return Layer.mergeAll(
+    layerIdempotency(store),
+    layerMessages({ ...options.messages, ...store }),
+    layerVerifications(store),
+    layerConsent(store),
+    layerTemplates(store),
+    layerRateLimiter(store),
+    purging
+  )
+}

@@ -1,0 +1,210 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { test } from "vitest"
+import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option } from "effect"
+import { RateLimiter } from "effect/persistence"
+import { TestClock } from "effect/testing"
+import { SqlClient } from "effect/sql"
+import { randomUUID } from "node:crypto"
+import * as Net from "node:net"
+import { Consent, Idempotency, MessageStore, Verification } from "smsforge"
+import * as StoreConformance from "../../src/testing/StoreConformance.ts"
+import * as PgStores from "../../stores/postgres/index.ts"
+
+/** The suite, or one skipped line naming the missing variable. */
+const describeWith = (value: string | undefined, name: string, variable: string, body: () => void) =>
+  value ? describe(name, body) : test.skip(`${name} (skipped: ${variable} is not set)`, () => {})
+
+
+const url = process.env.DATABASE_URL
+const tablePrefix = `smsforge_test_${randomUUID().replaceAll("-", "").slice(0, 12)}_`
+
+const dropTablesWith = (sql: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    const tables = yield* sql<{ readonly name: string }>`
+      SELECT tablename AS name FROM pg_tables WHERE tablename LIKE ${`${tablePrefix}%`}`
+    for (const { name } of tables) yield* sql`DROP TABLE IF EXISTS ${sql(name)} CASCADE`
+  }).pipe(Effect.ignore)
+
+/** Drops every table of this run. */
+const dropTables = Effect.flatMap(Effect.service(SqlClient.SqlClient), dropTablesWith).pipe(
+  Effect.provide(PgStores.layerFromUrl(url ?? "")),
+  Effect.ignore
+)
+
+/** Drops every table of this run when the layer closes. */
+const Cleanup = Layer.effectDiscard(
+  Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) => Effect.addFinalizer(() => dropTablesWith(sql)))
+)
+
+const Live = Layer.mergeAll(PgStores.layer({ tablePrefix }), Cleanup).pipe(
+  Layer.provideMerge(PgStores.layerFromUrl(url ?? "postgres://postgres@127.0.0.1:5432/test"))
+)
+
+const message = (id: string, createdAt: number): MessageStore.StoredMessage => ({
+  id, to: "+447700900123", country: "GB", purpose: "transactional", text: "hi", encoding: "GSM-7",
+  segmentCount: 1, status: "accepted", history: [], attempts: 0, decisions: [], createdAt
+})
+
+describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {
+  layer(Live, { timeout: "30 seconds" })("conformance", (it) => {
+    for (const c of [
+      ...StoreConformance.idempotency,
+      ...StoreConformance.messages,
+      ...StoreConformance.verifications,
+      ...StoreConformance.consent
+    ]) {
+      it.effect(c.name, () => c.run)
+    }
+
+    it.effect("building the stores again over existing tables is harmless", () =>
+      Effect.gen(function*() {
+        yield* Effect.forEach([1, 2, 3], () => Layer.build(PgStores.layer({ tablePrefix, purgeEvery: false })), {
+          concurrency: "unbounded"
+        })
+      }).pipe(Effect.scoped))
+
+    it.effect("no key column holds a phone number", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const consent = yield* Consent.ConsentStore
+        const verifications = yield* Verification.VerificationStore
+        const idempotency = yield* Idempotency.IdempotencyStore
+        const to = "+447700900999"
+        yield* consent.put({ tenant: "t", to, seq: 1, purposes: {}, pending: {} })
+        yield* consent.recordSend("t", to, "marketing", 1)
+        yield* verifications.set(`r:t:${to}`, { _tag: "Pointer", id: "x" }, { expectedVersion: undefined, expiresAt: 2 ** 52 })
+        yield* idempotency.reserve(`t\u0000${to}`, { messageId: "m", fingerprint: "f" }, Duration.hours(1))
+        for (const [table, column] of [["consent", "key"], ["consent_sends", "key"], ["verifications", "key"], ["idempotency", "key"]] as const) {
+          const rows = yield* sql<{ readonly k: string }>`SELECT ${sql(column)} AS k FROM ${sql(tablePrefix + table)}`
+          assert.isTrue(rows.length > 0)
+          assert.isFalse(rows.some((row) => row.k.includes("447700900999")), table)
+        }
+      }))
+
+    it.effect("consent put never replaces a record with a lower seq", () =>
+      Effect.gen(function*() {
+        const store = yield* Consent.ConsentStore
+        const tenant = randomUUID()
+        const to = "+447700900123"
+        yield* store.put({ tenant, to, seq: 5, purposes: {}, pending: {}, timeZone: "Europe/Paris" })
+        yield* store.put({ tenant, to, seq: 4, purposes: {}, pending: {} })
+        const got = yield* store.get(tenant, to)
+        assert.isTrue(Option.isSome(got) && got.value.seq === 5 && got.value.timeZone === "Europe/Paris")
+      }))
+
+    it.effect("messages past retention are invisible, and purge deletes them with their carrier ids", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const store = yield* MessageStore.MessageStore
+        const now = yield* Clock.currentTimeMillis
+        const old = randomUUID()
+        const fresh = randomUUID()
+        yield* store.insert({ ...message(old, now - Duration.toMillis("8 days")), status: "submitted", transport: "t", providerMessageId: old })
+        yield* store.insert(message(fresh, now))
+        assert.isTrue(Option.isNone(yield* store.get(old)))
+        assert.isTrue(Option.isNone(yield* store.findByProviderId("t", old)))
+        assert.isTrue(Option.isSome(yield* store.get(fresh)))
+        yield* PgStores.purge({ tablePrefix })
+        const rows = yield* sql<{ readonly id: string }>`SELECT id FROM ${sql(`${tablePrefix}messages`)} WHERE id IN (${old}, ${fresh})`
+        assert.deepStrictEqual(rows.map((r) => r.id), [fresh])
+        const ids = yield* sql`SELECT 1 FROM ${sql(`${tablePrefix}message_ids`)} WHERE message_id = ${old}`
+        assert.strictEqual(ids.length, 0)
+      }))
+
+    it.effect("the rate limiter store answers as effect's memory store does", () =>
+      Effect.gen(function*() {
+        const pg = yield* PgStores.makeRateLimiterStore(tablePrefix)
+        const memory = yield* Effect.service(RateLimiter.RateLimiterStore).pipe(Effect.provide(RateLimiter.layerStoreMemory))
+        let seed = 42
+        const random = (n: number) => {
+          seed = (seed * 1103515245 + 12345) % 2 ** 31
+          return seed % n
+        }
+        const key = randomUUID()
+        for (let i = 0; i < 120; i++) {
+          yield* TestClock.adjust(Duration.millis(random(4) * 250))
+          const tokens = 1 + random(3)
+          const kind = random(4)
+          const [a, b] = yield* Effect.all([memory, pg].map((store) =>
+            kind === 0
+              ? store.fixedWindow({ key: `${key}:fw`, tokens, refillRate: Duration.millis(300), limit: 5 })
+              : kind === 1
+              ? store.tokenBucket({ key: `${key}:tb`, tokens, limit: 6, refillRate: Duration.millis(400), allowOverflow: random(2) === 0 })
+              : kind === 2
+              ? store.adaptiveConsume({ key: `${key}:ad`, tokens, fallbackLimit: 10, fallbackWindow: Duration.seconds(1) })
+              : Effect.as(
+                store.adaptiveFeedback({ key: `${key}:ad`, epoch: random(3), tokens, status: random(2) === 0 ? 429 : 200, retryAfter: Duration.millis(500 + random(3) * 500) }),
+                "feedback"
+              )
+          ))
+          assert.deepStrictEqual(b, a, `step ${i} (kind ${kind})`)
+        }
+      }))
+
+    it.effect("the rate limiter is shared by instances", () =>
+      Effect.gen(function*() {
+        const key = randomUUID()
+        const consume = (limiter: RateLimiter.RateLimiter) =>
+          Effect.exit(limiter.consume({ key, limit: 3, window: "1 minute", onExceeded: "fail" }))
+        const a = yield* RateLimiter.RateLimiter
+        const b = yield* Effect.service(RateLimiter.RateLimiter).pipe(
+          Effect.provide(PgStores.layerRateLimiter({ tablePrefix }).pipe(Layer.fresh))
+        )
+        const exits = yield* Effect.all([consume(a), consume(b), consume(a), consume(b), consume(a)], { concurrency: "unbounded" })
+        assert.strictEqual(exits.filter(Exit.isSuccess).length, 3)
+      }))
+
+  })
+
+  it.live("a database failure is a StoreError defect, never 'absent'", () =>
+    Effect.gen(function*() {
+      // A TCP proxy in front of the database, cut once the stores are built.
+      const target = new URL(url ?? "")
+      const sockets = new Set<Net.Socket>()
+      const proxy = Net.createServer((client) => {
+        const upstream = Net.connect(Number(target.port || 5432), target.hostname)
+        sockets.add(client).add(upstream)
+        client.pipe(upstream).pipe(client)
+        client.on("error", () => upstream.destroy())
+        upstream.on("error", () => client.destroy())
+      })
+      yield* Effect.promise(() => new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve)))
+      const port = (proxy.address() as Net.AddressInfo).port
+      const proxied = new URL(url ?? "")
+      proxied.hostname = "127.0.0.1"
+      proxied.port = String(port)
+      const context = yield* Layer.build(
+        Layer.mergeAll(
+          PgStores.layerIdempotency({ tablePrefix }),
+          PgStores.layerMessages({ tablePrefix }),
+          PgStores.layerVerifications({ tablePrefix })
+        ).pipe(Layer.provide(PgStores.layerFromUrl(proxied.toString(), { connectTimeout: "2 seconds" })))
+      )
+      yield* Effect.promise(() => new Promise<void>((resolve) => {
+        proxy.close(() => resolve())
+        for (const socket of sockets) socket.destroy()
+      }))
+      const idempotency = Context.get(context, Idempotency.IdempotencyStore)
+      const messages = Context.get(context, MessageStore.MessageStore)
+      const exits: ReadonlyArray<Exit.Exit<unknown, unknown>> = [
+        yield* Effect.exit(idempotency.reserve("k", { messageId: "m", fingerprint: "f" }, Duration.hours(1))),
+        yield* Effect.exit(messages.get("m")),
+        yield* Effect.exit(messages.transition("m", { status: "queued", at: 0 }))
+      ]
+      for (const exit of exits) {
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const defect = Cause.squash(exit.cause)
+          assert.instanceOf(defect, PgStores.StoreError)
+          assert.match((defect as PgStores.StoreError).message, /^PostgreSQL (idempotency|message) store: \w+ failed$/)
+        }
+      }
+      const verification = yield* Effect.exit(Context.get(context, Verification.VerificationStore).get("v"))
+      assert.isTrue(Exit.isFailure(verification))
+      if (Exit.isFailure(verification)) {
+        const error = Cause.squash(verification.cause)
+        assert.instanceOf(error, Verification.VerificationError)
+        assert.strictEqual((error as Verification.VerificationError).reason._tag, "StoreUnavailable")
+      }
+    }).pipe(Effect.scoped, Effect.ensuring(dropTables)))
+})
