@@ -367,9 +367,9 @@ export const make = Effect.fnUntraced(function*(
       return { outcome: "pending" } as const
     })
 
-  const applyEarly = (message: MessageStore.StoredMessage) =>
-    Effect.gen(function*() {
-      if (early.size === 0 || message.transport === undefined) return
+  const applyEarly = (message: MessageStore.StoredMessage): Effect.Effect<void> =>
+    early.size === 0 || message.transport === undefined ? Effect.void : Effect.gen(function*() {
+      if (message.transport === undefined) return
       for (const id of [message.providerMessageId, ...(message.segmentIds ?? [])]) {
         if (id === undefined) continue
         const key = earlyKey(message.transport, id)
@@ -491,6 +491,14 @@ export const make = Effect.fnUntraced(function*(
           : { id: rendered.id, version: rendered.version, locale: rendered.locale },
         status: "accepted",
         history: [{ status: "accepted", at: now }],
+        // Present from the start, though undefined: a status change that adds
+        // keys to a message this wide turns the copy into a slow dictionary
+        // object (about 6 µs a change instead of 0.5 µs).
+        route: undefined,
+        transport: undefined,
+        providerMessageId: undefined,
+        segmentIds: undefined,
+        segmentStatuses: undefined,
         attempts: 0,
         decisions: [],
         idempotencyKey: request.idempotencyKey,
@@ -837,7 +845,8 @@ export const layerPipeline = (
         ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
         ...(config.numbers === undefined ? {} : { policy: config.numbers })
       }),
-      Router.layer({ rules: config.routing, transports }),
+      // Voice and email transports carry verification fallbacks, never routed SMS.
+      Router.layer({ rules: config.routing, transports: transports.filter((t) => t.capabilities.channel === "sms") }),
       Templates.layer({ templates: config.templates ?? [] }),
       Events.layer(),
       Audit.layerMemory(config.audit ?? {})
