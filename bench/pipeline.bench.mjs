@@ -25,8 +25,9 @@ import * as Schema from "effect/Schema"
 import { parsePhoneNumberWithError } from "libphonenumber-js/max"
 import NotifmeModule from "notifme-sdk"
 import { createRequire } from "node:module"
-import { createSmsClient, PhoneNumbers, Sms, Transport } from "../dist/index.js"
 
+// SMSFORGE_DIST points at another build (relative to bench/), as in soak.bench.mjs.
+const { createSmsClient, PhoneNumbers, Sms, Transport } = await import(process.env.SMSFORGE_DIST ?? "../dist/index.js")
 const require = createRequire(import.meta.url)
 const NotifmeSdk = NotifmeModule.default ?? NotifmeModule
 const SENDS = Number(process.argv[2] ?? 20_000)

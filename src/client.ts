@@ -14,13 +14,16 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as Consent from "./Consent.ts"
 import * as Events from "./Events.ts"
 import type * as Inbound from "./Inbound.ts"
 import { fieldName, firstProblem } from "./internal/issues.ts"
 import type * as MessageStore from "./MessageStore.ts"
+import * as PhoneNumbers from "./PhoneNumbers.ts"
 import * as Sms from "./Sms.ts"
 import * as Verification from "./Verification.ts"
 
@@ -61,6 +64,14 @@ export interface SmsClient {
     readonly start: (request: Verification.StartInput) => Promise<Verification.StartResult>
     readonly check: (request: Verification.CheckInput) => Promise<Verification.CheckResult>
     readonly cancel: (verificationId: string) => Promise<Verification.CheckResult>
+  }
+  /** Consent records: marketing goes only to people who agreed to it. */
+  readonly consent: {
+    readonly grant: (change: Consent.ConsentChange) => Promise<Consent.ConsentRecord>
+    readonly revoke: (change: Consent.ConsentChange) => Promise<Consent.ConsentRecord>
+    readonly get: (to: string, tenant?: string) => Promise<Consent.ConsentRecord | undefined>
+    /** Double opt-in: records a pending consent and sends the confirmation; a positive reply confirms it. */
+    readonly requestConfirmation: (change: Consent.ConsentChange) => Promise<Sms.Receipt>
   }
   /** Feeds a reply in; STOP-type keywords opt the sender out of marketing. */
   readonly inbound: (message: InboundInput) => Promise<Inbound.InboundResult>
@@ -210,6 +221,12 @@ export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
   const verification = <A>(f: (v: Verification.Verification["Service"]) => Effect.Effect<A, Verification.StartError>) =>
     run(Effect.flatMap(Verification.Verification, f))
 
+  // Consent is kept per E.164 number, so national formats are normalised first.
+  const recipient = (to: string) =>
+    Effect.flatMap(PhoneNumbers.PhoneNumbers, (phones) => Effect.map(phones.normalize(to), (n) => n.e164))
+  const consent = <A>(change: { readonly to: string }, f: (c: Consent.Consent["Service"], to: string) => Effect.Effect<A>) =>
+    run(Effect.flatMap(recipient(change.to), (to) => Effect.flatMap(Consent.Consent, (c) => f(c, to))))
+
   return {
     send: (request) => sms((s) => s.send(request)),
     sendBatch: (requests) =>
@@ -223,6 +240,25 @@ export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
       start: (request) => verification((v) => v.start(request)),
       check: (request) => verification((v) => v.check(request)),
       cancel: (verificationId) => verification((v) => v.cancel({ verificationId }))
+    },
+    consent: {
+      grant: (change) => consent(change, (c, to) => c.grant({ ...change, to })),
+      revoke: (change) => consent(change, (c, to) => c.revoke({ ...change, to })),
+      get: (to, tenant) =>
+        consent({ to }, (c, e164) => Effect.map(c.get(e164, tenant), Option.getOrUndefined)),
+      requestConfirmation: (change) =>
+        run(Effect.gen(function*() {
+          const service = yield* Consent.Consent
+          const to = yield* recipient(change.to)
+          const confirmation = yield* service.requestConfirmation({ ...change, to })
+          const pipeline = yield* Sms.Sms
+          return yield* pipeline.send({
+            to,
+            text: confirmation.text,
+            purpose: confirmation.messagePurpose,
+            ...(change.tenant === undefined ? {} : { tenant: change.tenant })
+          })
+        }))
     },
     inbound: (message) => sms((s) => s.inbound(message)),
     deliveryReceipt: (receipt) => sms((s) => s.deliveryReceipt(receipt)),

@@ -70,6 +70,24 @@ describe("createSmsClient", () => {
     assert.oneOf(refused._tag, ["OptedOut", "ConsentRequired"])
   })
 
+  it("marketing goes after consent, and double opt-in confirms by reply", async () => {
+    const sandbox = Sandbox.makeUnsafe()
+    client = createSmsClient({ transports: [sandbox], defaultCountry: "GB" })
+    const refused = await rejection(client.send({ to: UK, text: "Sale!", purpose: "marketing" }))
+    assert.strictEqual(refused._tag, "ConsentRequired")
+    await client.consent.grant({ to: "07400 123456", purpose: "marketing", source: "checkout", text: "Send me offers" })
+    assert.strictEqual((await client.send({ to: UK, text: "Sale! Reply STOP to opt out", purpose: "marketing" })).status, "submitted")
+    assert.isDefined((await client.consent.get(UK))?.purposes["marketing"])
+
+    const other = "+447400123457"
+    await client.consent.requestConfirmation({ to: other, purpose: "marketing", source: "web" })
+    assert.strictEqual(sandbox.sent().at(-1)?.to, other)
+    await rejection(client.send({ to: other, text: "Sale!", purpose: "marketing" }))
+    const reply = await client.inbound({ from: other, to: "ACME", text: "YES", transport: "sandbox" })
+    assert.strictEqual(reply.action, "confirm")
+    assert.strictEqual((await client.send({ to: other, text: "Sale! Reply STOP to opt out", purpose: "marketing" })).status, "submitted")
+  })
+
   it("feeds delivery receipts in", async () => {
     client = createSmsClient({ transports: [Sandbox.makeUnsafe()] })
     const receipt = await client.send({ to: UK, text: "hi" })
