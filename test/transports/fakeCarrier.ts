@@ -1,5 +1,7 @@
 // A local HTTP server that plays a carrier: it records each request and
 // answers with whatever the test sets as `handler`.
+import { Deferred, Duration, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll } from "vitest"
@@ -66,3 +68,17 @@ export const fakeCarrier = (): FakeCarrier => {
 /** Answers with a JSON body. */
 export const json = (res: Http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body))
+
+/**
+ * Submits through a carrier that never answers and moves the TestClock past
+ * the transport's timeout once the request has arrived: no wall-clock wait.
+ */
+export const neverAnswers = <A, E>(carrier: FakeCarrier, submit: Effect.Effect<A, E>, timeout: Duration.Input) =>
+  Effect.gen(function*() {
+    const arrived = yield* Deferred.make<void>()
+    carrier.handler = () => Deferred.doneUnsafe(arrived, Exit.void)
+    const fiber = yield* Effect.forkChild(Effect.flip(submit))
+    yield* Deferred.await(arrived)
+    yield* TestClock.adjust(Duration.sum(Duration.fromInputUnsafe(timeout), Duration.millis(1)))
+    return yield* Fiber.join(fiber)
+  })

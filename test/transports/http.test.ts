@@ -5,7 +5,7 @@ import { Transport } from "smsforge"
 import { TransportConformance } from "smsforge/testing"
 import * as HttpTransport from "../../transports/http/index.ts"
 import { classify, setPath } from "../../transports/http/internal/mapping.ts"
-import { fakeCarrier, type Handler, json } from "./fakeCarrier.ts"
+import { fakeCarrier, neverAnswers, type Handler, json } from "./fakeCarrier.ts"
 
 const carrier = fakeCarrier()
 const seen = carrier.seen
@@ -166,10 +166,10 @@ describe("HttpTransport", () => {
       assert.notInclude(JSON.stringify(network) + network.message, TOKEN)
     }))
 
-  it.live("a gateway that never answers → Timeout", () =>
+  it.effect("a gateway that never answers → Timeout", () =>
     Effect.gen(function*() {
-      carrier.handler = () => {/* never answers */}
-      const error = yield* Effect.flip((yield* jsonGateway({ timeout: Duration.millis(100) })).submit(submission()))
+      const transport = yield* jsonGateway({ timeout: Duration.seconds(5) })
+      const error = yield* neverAnswers(carrier, transport.submit(submission()), "5 seconds")
       assert.strictEqual(error.reason._tag, "Timeout")
     }))
 
