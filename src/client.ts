@@ -15,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
@@ -24,6 +25,7 @@ import type * as Inbound from "./Inbound.ts"
 import { fieldName, firstProblem } from "./internal/issues.ts"
 import type * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
+import * as Router from "./Router.ts"
 import * as Sms from "./Sms.ts"
 import * as Verification from "./Verification.ts"
 
@@ -64,6 +66,25 @@ export interface SmsClient {
     readonly start: (request: Verification.StartInput) => Promise<Verification.StartResult>
     readonly check: (request: Verification.CheckInput) => Promise<Verification.CheckResult>
     readonly cancel: (verificationId: string) => Promise<Verification.CheckResult>
+    /** Sends a new code; the previous one stops working. */
+    readonly resend: (request: Verification.ResendRequest) => Promise<Verification.StartResult>
+    /** Authenticator apps: the same API for app codes. */
+    readonly totp: {
+      /** The `otpauth://` URI and secret hold the key: show them once, never log them. */
+      readonly enroll: (request: { readonly subject: string; readonly label?: string; readonly tenant?: string }) => Promise<{
+        readonly subject: string
+        readonly uri: string
+        readonly secret: string
+      }>
+      readonly check: (request: { readonly subject: string; readonly code: string; readonly tenant?: string }) => Promise<
+        Verification.TotpCheckResult
+      >
+    }
+  }
+  /** Routing rules, replaced at run time without a restart. */
+  readonly routing: {
+    readonly setRules: (rules: unknown) => Promise<void>
+    readonly routes: () => Promise<ReadonlyArray<Router.RouteStatus>>
   }
   /** Consent records: marketing goes only to people who agreed to it. */
   readonly consent: {
@@ -239,7 +260,23 @@ export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
     verify: {
       start: (request) => verification((v) => v.start(request)),
       check: (request) => verification((v) => v.check(request)),
-      cancel: (verificationId) => verification((v) => v.cancel({ verificationId }))
+      cancel: (verificationId) => verification((v) => v.cancel({ verificationId })),
+      resend: (request) => verification((v) => v.resend(request)),
+      totp: {
+        enroll: (request) =>
+          verification((v) =>
+            Effect.map(v.totp.enroll(request), (e) => ({
+              subject: e.subject,
+              uri: Redacted.value(e.uri),
+              secret: Redacted.value(e.secret)
+            }))
+          ),
+        check: (request) => verification((v) => v.totp.check(request))
+      }
+    },
+    routing: {
+      setRules: (rules) => run(Effect.flatMap(Router.Router, (r) => r.setRules(rules))),
+      routes: () => run(Effect.flatMap(Router.Router, (r) => r.routes))
     },
     consent: {
       grant: (change) => consent(change, (c, to) => c.grant({ ...change, to })),

@@ -1,6 +1,7 @@
 import { afterEach, assert, describe, it } from "vitest"
 import { createSmsClient, type SmsClient } from "smsforge"
 import { Codes, Sandbox } from "smsforge/testing"
+import { totpGenerate } from "../src/internal/otp.ts"
 
 const UK = "+447400123456"
 let client: SmsClient | undefined
@@ -86,6 +87,27 @@ describe("createSmsClient", () => {
     const reply = await client.inbound({ from: other, to: "ACME", text: "YES", transport: "sandbox" })
     assert.strictEqual(reply.action, "confirm")
     assert.strictEqual((await client.send({ to: other, text: "Sale! Reply STOP to opt out", purpose: "marketing" })).status, "submitted")
+  })
+
+  it("covers authenticator apps with the same API", async () => {
+    client = createSmsClient({ transports: [Sandbox.makeUnsafe()] })
+    const enrolled = await client.verify.totp.enroll({ subject: "user-1", label: "ada@example.com" })
+    assert.match(enrolled.uri, /^otpauth:\/\/totp\//)
+    const code = totpGenerate(enrolled.secret, Math.floor(Date.now() / 1000), 6, 30)
+    assert.strictEqual((await client.verify.totp.check({ subject: "user-1", code })).status, "approved")
+  })
+
+  it("replaces routing rules at run time, refusing bad ones by field", async () => {
+    const a = Sandbox.makeUnsafe({ name: "a" })
+    const b = Sandbox.makeUnsafe({ name: "b" })
+    client = createSmsClient({ transports: [a, b] })
+    assert.strictEqual((await client.send({ to: UK, text: "one" })).transport, "a")
+    await client.routing.setRules({ routes: [{ name: "only-b", transport: "b" }] })
+    assert.strictEqual((await client.send({ to: UK, text: "two" })).transport, "b")
+    const bad = await rejection(client.routing.setRules({ routes: [{ name: "x", transport: "zzz" }] }))
+    assert.strictEqual(bad._tag, "InvalidRoutingRules")
+    assert.strictEqual(bad.field, "routes[0].transport")
+    assert.deepStrictEqual((await client.routing.routes()).map((r) => r.name), ["only-b"])
   })
 
   it("feeds delivery receipts in", async () => {
