@@ -20,6 +20,11 @@ const dist = pathToFileURL(resolve(here, process.env.SMSFORGE_DIST ?? "../dist/i
 const contenders = [
   { name: "empty node", code: "" },
   { name: "smsforge", code: `await import(${JSON.stringify(dist)})` },
+  // SMSFORGE_BASELINE: another build to compare against in the same run (before/after a change).
+  ...(process.env.SMSFORGE_BASELINE === undefined ? [] : [{
+    name: "smsforge (baseline build)",
+    code: `await import(${JSON.stringify(pathToFileURL(resolve(here, process.env.SMSFORGE_BASELINE)).href)})`
+  }]),
   { name: "effect/Effect (one module)", code: `await import("effect/Effect")` },
   { name: "effect (barrel)", code: `await import("effect")` },
   { name: "notifme-sdk", code: `await import("notifme-sdk")` }

@@ -69,7 +69,37 @@ export interface MemoryStoreOptions {
 export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<IdempotencyStore["Service"]> =>
   Effect.sync(() => {
     const capacity = Math.max(1, options.capacity ?? 100_000)
-    const keys = new Map<string, { readonly reservation: Reservation; readonly expiresAt: number }>()
+    interface Entry {
+      readonly key: string
+      readonly reservation: Reservation
+      readonly expiresAt: number
+    }
+    const keys = new Map<string, Entry>()
+    // Entries in insertion order (the Map's own order), read from `head` on;
+    // an entry no longer in the Map is skipped. A fresh Map iterator for each
+    // reservation walks every slot deleted since the table was last rebuilt,
+    // tens of µs a call once the store is full.
+    let order: Array<Entry> = []
+    let head = 0
+    const evict = (now: number) => {
+      while (head < order.length) {
+        const oldest = order[head]!
+        if (keys.get(oldest.key) === oldest) {
+          if (keys.size <= capacity && oldest.expiresAt > now) break
+          keys.delete(oldest.key)
+        }
+        head++
+      }
+      // Drop what was read, and entries no longer kept: O(1) amortised.
+      if (head > 1024 && head * 2 > order.length) {
+        order = order.slice(head)
+        head = 0
+      }
+      if (order.length - head > 2 * keys.size + 1024) {
+        order = Array.from(keys.values())
+        head = 0
+      }
+    }
     return IdempotencyStore.of({
       // Synchronous check-and-set: two fibers cannot interleave inside it.
       reserve: (key, reservation, ttl) =>
@@ -77,11 +107,10 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Idem
           const held = keys.get(key)
           if (held !== undefined && held.expiresAt > now) return Option.some(held.reservation)
           keys.delete(key)
-          keys.set(key, { reservation, expiresAt: now + Duration.toMillis(ttl) })
-          for (const [oldest, entry] of keys) {
-            if (keys.size <= capacity && entry.expiresAt > now) break
-            keys.delete(oldest)
-          }
+          const entry: Entry = { key, reservation, expiresAt: now + Duration.toMillis(ttl) }
+          keys.set(key, entry)
+          order.push(entry)
+          evict(now)
           return Option.none()
         }),
       release: (key, messageId) =>

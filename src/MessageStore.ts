@@ -255,16 +255,36 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
       for (const key of providerIds(message)) byProvider.set(key, message.id)
       return message
     }
+    // Ids in insertion order (the Map's own order), read from `head` on. A
+    // fresh Map iterator for each eviction walks every slot deleted since the
+    // table was last rebuilt: at the default capacity that cost tens of µs an
+    // insert once the store was full.
+    let order: Array<string> = []
+    let head = 0
     const evict = (now: number) => {
-      for (const oldest of messages.values()) {
-        if (messages.size > capacity || oldest.createdAt < now - retention) forget(oldest)
-        else break
+      while (head < order.length) {
+        const oldest = messages.get(order[head]!)
+        if (oldest !== undefined) {
+          if (messages.size <= capacity && oldest.createdAt >= now - retention) break
+          forget(oldest)
+        }
+        head++
+      }
+      // Drop what was read, and ids of messages no longer kept: O(1) amortised.
+      if (head > 1024 && head * 2 > order.length) {
+        order = order.slice(head)
+        head = 0
+      }
+      if (order.length - head > 2 * messages.size + 1024) {
+        order = Array.from(messages.keys())
+        head = 0
       }
     }
 
     return MessageStore.of({
       insert: (message) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
+          if (!messages.has(message.id)) order.push(message.id)
           save(message)
           evict(now)
         }),

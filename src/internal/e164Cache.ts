@@ -17,7 +17,9 @@
 export class Lru<K, V> {
   readonly capacity: number
   private readonly map = new Map<K, V>()
-  private oldest: Iterator<K> = this.map.keys()
+  private oldest: Iterator<K> | undefined = undefined
+  // Mutations since the iterator was made; see `touch`.
+  private touched = 0
   hits = 0
   misses = 0
 
@@ -40,6 +42,7 @@ export class Lru<K, V> {
     // Re-insert so that the key becomes the newest in the Map's order.
     this.map.delete(key)
     this.map.set(key, value)
+    this.touch()
     return value
   }
 
@@ -48,7 +51,9 @@ export class Lru<K, V> {
     if (this.capacity === 0) return
     if (this.map.has(key)) this.map.delete(key)
     this.map.set(key, value)
+    this.touch()
     while (this.map.size > this.capacity) {
+      if (this.oldest === undefined) this.oldest = this.map.keys()
       let oldest = this.oldest.next()
       if (oldest.done === true) {
         // Only after the map was emptied; a finished iterator stays finished.
@@ -60,9 +65,24 @@ export class Lru<K, V> {
     }
   }
 
+  /**
+   * A live Map iterator keeps every table the Map has outgrown or rehashed
+   * since the iterator last moved, so one kept through hits alone (delete and
+   * re-insert, a rehash every few thousand) grows without bound. It is dropped
+   * after `capacity` mutations and made afresh on the next eviction: one walk
+   * over the deleted slots per `capacity` operations, O(1) amortised.
+   */
+  private touch(): void {
+    if (++this.touched > this.capacity) {
+      this.oldest = undefined
+      this.touched = 0
+    }
+  }
+
   clear(): void {
     this.map.clear()
-    this.oldest = this.map.keys()
+    this.oldest = undefined
+    this.touched = 0
     this.hits = 0
     this.misses = 0
   }
