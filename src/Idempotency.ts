@@ -18,6 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { InsertionQueue } from "./internal/insertionQueue.ts"
 
 /**
  * Who holds a key.
@@ -75,31 +76,16 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Idem
       readonly expiresAt: number
     }
     const keys = new Map<string, Entry>()
-    // Entries in insertion order (the Map's own order), read from `head` on;
-    // an entry no longer in the Map is skipped. A fresh Map iterator for each
-    // reservation walks every slot deleted since the table was last rebuilt,
-    // tens of µs a call once the store is full.
-    let order: Array<Entry> = []
-    let head = 0
-    const evict = (now: number) => {
-      while (head < order.length) {
-        const oldest = order[head]!
-        if (keys.get(oldest.key) === oldest) {
-          if (keys.size <= capacity && oldest.expiresAt > now) break
-          keys.delete(oldest.key)
-        }
-        head++
-      }
-      // Drop what was read, and entries no longer kept: O(1) amortised.
-      if (head > 1024 && head * 2 > order.length) {
-        order = order.slice(head)
-        head = 0
-      }
-      if (order.length - head > 2 * keys.size + 1024) {
-        order = Array.from(keys.values())
-        head = 0
-      }
-    }
+    // Entries in insertion order; one no longer in the Map is skipped.
+    const order = new InsertionQueue<Entry>()
+    const live = { get size() { return keys.size }, keys: () => keys.values() }
+    const evict = (now: number) =>
+      order.drain((oldest) => {
+        if (keys.get(oldest.key) !== oldest) return true
+        if (keys.size <= capacity && oldest.expiresAt > now) return false
+        keys.delete(oldest.key)
+        return true
+      }, live)
     return IdempotencyStore.of({
       // Synchronous check-and-set: two fibers cannot interleave inside it.
       reserve: (key, reservation, ttl) =>

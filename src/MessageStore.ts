@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import { InsertionQueue } from "./internal/insertionQueue.ts"
 import type { RouteDecision } from "./Router.ts"
 import type { MessageEncoding } from "./Transport.ts"
 
@@ -255,31 +256,16 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
       for (const key of providerIds(message)) byProvider.set(key, message.id)
       return message
     }
-    // Ids in insertion order (the Map's own order), read from `head` on. A
-    // fresh Map iterator for each eviction walks every slot deleted since the
-    // table was last rebuilt: at the default capacity that cost tens of µs an
-    // insert once the store was full.
-    let order: Array<string> = []
-    let head = 0
-    const evict = (now: number) => {
-      while (head < order.length) {
-        const oldest = messages.get(order[head]!)
-        if (oldest !== undefined) {
-          if (messages.size <= capacity && oldest.createdAt >= now - retention) break
-          forget(oldest)
-        }
-        head++
-      }
-      // Drop what was read, and ids of messages no longer kept: O(1) amortised.
-      if (head > 1024 && head * 2 > order.length) {
-        order = order.slice(head)
-        head = 0
-      }
-      if (order.length - head > 2 * messages.size + 1024) {
-        order = Array.from(messages.keys())
-        head = 0
-      }
-    }
+    const order = new InsertionQueue<string>()
+    const live = { get size() { return messages.size }, keys: () => messages.keys() }
+    const evict = (now: number) =>
+      order.drain((id) => {
+        const oldest = messages.get(id)
+        if (oldest === undefined) return true
+        if (messages.size <= capacity && oldest.createdAt >= now - retention) return false
+        forget(oldest)
+        return true
+      }, live)
 
     return MessageStore.of({
       insert: (message) =>
