@@ -7,6 +7,7 @@
 import * as Crypto from "node:crypto"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { equalBytes } from "./constantTime.ts"
 
 /** @internal */
 export interface HttpRequest {
@@ -111,16 +112,8 @@ export const hash = (algorithm: string, data: string, encoding: "base64" | "hex"
  *
  * @internal
  */
-export const safeEqual = (a: string, b: string): boolean => {
-  const left = Buffer.from(a, "utf8")
-  const right = Buffer.from(b, "utf8")
-  if (left.length !== right.length) {
-    // still spend the time of one comparison
-    Crypto.timingSafeEqual(left, left)
-    return false
-  }
-  return Crypto.timingSafeEqual(left, right)
-}
+export const safeEqual = (a: string, b: string): boolean =>
+  equalBytes(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"))
 
 /** @internal */
 export const randomNonce = (): string => Crypto.randomUUID()

@@ -15,6 +15,7 @@ import {
   verifySync,
   type CryptoPlugin
 } from "otplib"
+import { equalBytes } from "./constantTime.ts"
 
 // Made once: otplib builds its defaults on every call that omits them.
 const guardrails = createGuardrails()
@@ -56,11 +57,7 @@ export const nodeCrypto: CryptoPlugin = {
     const bytes = crypto.randomBytes(length)
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   },
-  constantTimeEqual: (a, b) => {
-    const x = toBuffer(a)
-    const y = toBuffer(b)
-    return x.length === y.length && crypto.timingSafeEqual(x, y)
-  }
+  constantTimeEqual: (a, b) => equalBytes(toBuffer(a), toBuffer(b))
 }
 
 let pool = Buffer.alloc(0)
@@ -128,16 +125,9 @@ export const hashCode = (pepper: Pepper, verificationId: string, counter: number
  *
  * @internal
  */
-export const sameHash = (a: string, b: string): boolean => {
-  const x = Buffer.from(a, "base64url")
-  const y = Buffer.from(b, "base64url")
-  // Equal lengths for any two hashCode outputs; a corrupted store value is a mismatch.
-  if (x.length !== y.length) {
-    crypto.timingSafeEqual(x, x)
-    return false
-  }
-  return crypto.timingSafeEqual(x, y)
-}
+// Equal lengths for any two hashCode outputs; a corrupted store value is a mismatch.
+export const sameHash = (a: string, b: string): boolean =>
+  equalBytes(Buffer.from(a, "base64url"), Buffer.from(b, "base64url"))
 
 // TOTP (authenticator apps)
 

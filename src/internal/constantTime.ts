@@ -1,0 +1,13 @@
+import { timingSafeEqual } from "node:crypto"
+
+/**
+ * Compares two byte strings in constant time. Different lengths are a
+ * mismatch that still spends the time of one comparison.
+ */
+export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) {
+    timingSafeEqual(a, a)
+    return false
+  }
+  return timingSafeEqual(a, b)
+}
