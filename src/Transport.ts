@@ -17,6 +17,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -295,6 +296,38 @@ export const TransportErrorReason = Schema.Union([
  * @since 0.1.0
  */
 export type TransportErrorReason = typeof TransportErrorReason.Type
+
+/**
+ * The reason for a tag, for transports that classify carrier codes into tags
+ * by a table and build the reason afterwards.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const reasonFromTag = (
+  tag: TransportErrorReason["_tag"],
+  options: { readonly code?: string | undefined; readonly retryAfter?: Duration.Duration | undefined } = {}
+): TransportErrorReason => {
+  const code = options.code === undefined ? {} : { code: options.code }
+  switch (tag) {
+    case "Throttled":
+      return new Throttled(options.retryAfter === undefined ? code : { ...code, retryAfter: options.retryAfter })
+    case "Unavailable":
+      return new Unavailable(code)
+    case "Timeout":
+      return new Timeout(code)
+    case "Rejected":
+      return new Rejected(code)
+    case "InvalidNumber":
+      return new InvalidNumber(code)
+    case "Blocked":
+      return new Blocked(code)
+    case "InsufficientFunds":
+      return new InsufficientFunds(code)
+    case "AuthenticationFailed":
+      return new AuthenticationFailed(code)
+  }
+}
 
 /**
  * A failed submission: which transport, and why.

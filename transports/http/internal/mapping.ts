@@ -87,23 +87,5 @@ export const classify = (
     (status >= 200 && status < 300 ? "Rejected" : defaultTag(status))
 
 /** Builds the reason instance for a tag. */
-export const reason = (tag: ReasonTag, code: string, retryAfter: number | undefined): Transport.TransportErrorReason => {
-  switch (tag) {
-    case "Throttled":
-      return new Transport.Throttled(retryAfter === undefined ? { code } : { code, retryAfter: Duration.millis(retryAfter) })
-    case "Unavailable":
-      return new Transport.Unavailable({ code })
-    case "Timeout":
-      return new Transport.Timeout({ code })
-    case "Rejected":
-      return new Transport.Rejected({ code })
-    case "InvalidNumber":
-      return new Transport.InvalidNumber({ code })
-    case "Blocked":
-      return new Transport.Blocked({ code })
-    case "InsufficientFunds":
-      return new Transport.InsufficientFunds({ code })
-    case "AuthenticationFailed":
-      return new Transport.AuthenticationFailed({ code })
-  }
-}
+export const reason = (tag: ReasonTag, code: string, retryAfter: number | undefined): Transport.TransportErrorReason =>
+  Transport.reasonFromTag(tag, retryAfter === undefined ? { code } : { code, retryAfter: Duration.millis(retryAfter) })

@@ -115,26 +115,8 @@ const reasonTable: Readonly<Record<number, ReasonTag>> = {
 }
 
 /** Builds the reason of a tag, carrying `code`. */
-export const reasonOf = (tag: ReasonTag, code: string): Transport.TransportErrorReason => {
-  switch (tag) {
-    case "Throttled":
-      return new Transport.Throttled({ code })
-    case "Unavailable":
-      return new Transport.Unavailable({ code })
-    case "Timeout":
-      return new Transport.Timeout({ code })
-    case "InvalidNumber":
-      return new Transport.InvalidNumber({ code })
-    case "Blocked":
-      return new Transport.Blocked({ code })
-    case "InsufficientFunds":
-      return new Transport.InsufficientFunds({ code })
-    case "AuthenticationFailed":
-      return new Transport.AuthenticationFailed({ code })
-    case "Rejected":
-      return new Transport.Rejected({ code })
-  }
-}
+export const reasonOf = (tag: ReasonTag, code: string): Transport.TransportErrorReason =>
+  Transport.reasonFromTag(tag, { code })
 
 /**
  * Maps a non-zero command_status of a `submit_sm_resp` (or `generic_nack`)
