@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Duration, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
+import { prng } from "../src/internal/routeHash.ts"
 import * as RouteRegion from "../src/internal/routeRegion.ts"
 import { decodeRules, type Rules } from "../src/internal/routeRules.ts"
 import { alphanumericRefused, isNumericSender, plan } from "../src/internal/routeSelect.ts"
@@ -69,17 +70,6 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   seed: fc.nat()
 })
 
-const mulberry = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const isHealthy = (spec: RouteSpec) => spec.fault._tag === "Healthy"
 
 interface Submit {
@@ -97,7 +87,7 @@ const run = (scenario: Scenario) =>
     let router: Router.Router["Service"] | undefined
     const transports = scenario.routes.map((spec, i) => {
       const name = `r${i}`
-      const random = spec.fault._tag === "Flaky" ? mulberry(spec.fault.seed) : () => 1
+      const random = spec.fault._tag === "Flaky" ? prng(spec.fault.seed) : () => 1
       let calls = 0
       return Transport.make({
         name,
