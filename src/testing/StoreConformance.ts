@@ -620,3 +620,13 @@ export const consent: ReadonlyArray<StoreCase<Consent.ConsentStore>> = [
     })
   }
 ]
+
+/**
+ * Every case above, for a backend that provides all four stores.
+ *
+ * @category cases
+ * @since 0.1.0
+ */
+export const all: ReadonlyArray<
+  StoreCase<Idempotency.IdempotencyStore | MessageStore.MessageStore | Verification.VerificationStore | Consent.ConsentStore>
+> = [...idempotency, ...messages, ...verifications, ...consent]

@@ -1,5 +1,4 @@
-import { assert, describe, it, layer } from "@effect/vitest"
-import { test } from "vitest"
+import { assert, it, layer } from "@effect/vitest"
 import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
@@ -9,10 +8,9 @@ import * as Net from "node:net"
 import { Consent, Idempotency, MessageStore, Verification } from "smsforge"
 import * as StoreConformance from "../../src/testing/StoreConformance.ts"
 import * as PgStores from "../../stores/postgres/index.ts"
+import { describeWith } from "./env.ts"
 
 /** The suite, or one skipped line naming the missing variable. */
-const describeWith = (value: string | undefined, name: string, variable: string, body: () => void) =>
-  value ? describe(name, body) : test.skip(`${name} (skipped: ${variable} is not set)`, () => {})
 
 
 const url = process.env.DATABASE_URL
@@ -47,12 +45,7 @@ const message = (id: string, createdAt: number): MessageStore.StoredMessage => (
 
 describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {
   layer(Live, { timeout: "30 seconds" })("conformance", (it) => {
-    for (const c of [
-      ...StoreConformance.idempotency,
-      ...StoreConformance.messages,
-      ...StoreConformance.verifications,
-      ...StoreConformance.consent
-    ]) {
+    for (const c of StoreConformance.all) {
       it.effect(c.name, () => c.run)
     }
 

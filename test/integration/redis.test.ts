@@ -1,15 +1,13 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { test } from "vitest"
 import { Cause, Duration, Effect, Exit, Layer, Option } from "effect"
 import { RateLimiter, Redis } from "effect/persistence"
 import { randomUUID } from "node:crypto"
 import { Idempotency, MessageStore, Verification, Consent } from "smsforge"
 import * as StoreConformance from "../../src/testing/StoreConformance.ts"
 import * as RedisStores from "../../stores/redis/index.ts"
+import { describeWith } from "./env.ts"
 
 /** The suite, or one skipped line naming the missing variable. */
-const describeWith = (value: string | undefined, name: string, variable: string, body: () => void) =>
-  value ? describe(name, body) : test.skip(`${name} (skipped: ${variable} is not set)`, () => {})
 
 
 const url = process.env.REDIS_URL
@@ -44,12 +42,7 @@ const Live = Layer.mergeAll(RedisStores.layer({ prefix }), Cleanup).pipe(
 
 describeWith(url, "Redis stores", "REDIS_URL", () => {
   layer(Live, { timeout: "30 seconds" })("conformance", (it) => {
-    for (const c of [
-      ...StoreConformance.idempotency,
-      ...StoreConformance.messages,
-      ...StoreConformance.verifications,
-      ...StoreConformance.consent
-    ]) {
+    for (const c of StoreConformance.all) {
       it.effect(c.name, () => c.run)
     }
 

@@ -1,5 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
-import { test } from "vitest"
+import { assert, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Layer } from "effect"
 import { Redis } from "effect/persistence"
 import { randomUUID } from "node:crypto"
@@ -8,10 +7,9 @@ import { Sandbox } from "smsforge/testing"
 import { SqlClient } from "effect/sql"
 import * as PgStores from "../../stores/postgres/index.ts"
 import * as RedisStores from "../../stores/redis/index.ts"
+import { describeWith } from "./env.ts"
 
 /** The suite, or one skipped line naming the missing variable. */
-const describeWith = (value: string | undefined, name: string, variable: string, body: () => void) =>
-  value ? describe(name, body) : test.skip(`${name} (skipped: ${variable} is not set)`, () => {})
 
 
 // Two application instances: each has its own pipeline, carrier connection
