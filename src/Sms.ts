@@ -762,11 +762,12 @@ const makeVerificationSender = (transports: ReadonlyArray<Transport.Transport>) 
           const number = yield* Effect.mapError(phones.normalize(to), (e) => sendError(e.reason._tag))
           const now = yield* Clock.currentTimeMillis
           const id = newId()
+          const encoding = Encoding.analyze(text).encoding
           const result = yield* transport.submit({
             to: number.e164,
             text,
             segments: [text],
-            encoding: Encoding.analyze(text).encoding,
+            encoding,
             clientReference: id,
             purpose: "transactional"
           }).pipe(Effect.mapError((e) => sendError(e.reason._tag)))
@@ -777,7 +778,7 @@ const makeVerificationSender = (transports: ReadonlyArray<Transport.Transport>) 
             country: number.country,
             purpose: "transactional",
             text,
-            encoding: "UCS-2",
+            encoding,
             segmentCount: 1,
             status: "submitted",
             history: [{ status: "submitted", at: now, reason: channel }],
@@ -788,7 +789,6 @@ const makeVerificationSender = (transports: ReadonlyArray<Transport.Transport>) 
             decisions: [],
             createdAt: now
           })
-          yield* Effect.orDie(store.annotate(id, { providerMessageId: result.providerMessageId, transport: transport.name }))
           return { messageId: id }
         })
       },
