@@ -257,19 +257,11 @@ interface SendOptions {
 }
 const plain: SendOptions = { bypassConsent: false, verification: false }
 
-// How the verification sender reaches a pipeline's send with the verification purpose,
-// without putting it on the public service.
-const verificationSends = new WeakMap<Sms["Service"], (request: unknown) => Effect.Effect<Receipt, SmsError>>()
-
 const newId = (): string => `msg_${randomUUID().replaceAll("-", "")}`
 
-/**
- * Builds the pipeline from its services.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const make = Effect.fnUntraced(function*(
+// The pipeline and, for the verification sender, its send with the
+// verification purpose, which the public service does not offer.
+const build = Effect.fnUntraced(function*(
   config: SmsConfig,
   transports: ReadonlyArray<Transport.Transport>
 ) {
@@ -715,9 +707,18 @@ export const make = Effect.fnUntraced(function*(
         return yield* dispatch(again, undefined, plain)
       })
   })
-  verificationSends.set(service, (request) => send(request, { bypassConsent: false, verification: true }))
-  return service
+  const sendVerification = (request: unknown) => send(request, { bypassConsent: false, verification: true })
+  return { service, sendVerification }
 })
+
+/**
+ * Builds the pipeline from its services.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (config: SmsConfig, transports: ReadonlyArray<Transport.Transport>) =>
+  Effect.map(build(config, transports), (built) => built.service)
 
 const resolveTransports = (config: SmsConfig) =>
   Effect.gen(function*() {
@@ -742,16 +743,18 @@ const verificationStatus: Record<MessageStore.MessageStatus, "pending" | "delive
 
 // Verification codes go through the pipeline on SMS; voice and email codes go
 // straight to a transport of that channel, and are stored so receipts match.
-const makeVerificationSender = (transports: ReadonlyArray<Transport.Transport>) =>
+const makeVerificationSender = (
+  transports: ReadonlyArray<Transport.Transport>,
+  sendVerification: (request: unknown) => Effect.Effect<Receipt, SmsError>
+) =>
   Effect.gen(function*() {
-    const sms = yield* Sms
     const store = yield* MessageStore.MessageStore
     const phones = yield* PhoneNumbers.PhoneNumbers
     const sendError = (code: string) => new Verification.VerificationSendError({ code })
     return Verification.VerificationSender.of({
       send: ({ channel, tenant, text, to }) => {
         if (channel === "sms") {
-          return (verificationSends.get(sms) ?? sms.send)({ to, text, purpose: "transactional", ...(tenant === undefined ? {} : { tenant }) }).pipe(
+          return sendVerification({ to, text, purpose: "transactional", ...(tenant === undefined ? {} : { tenant }) }).pipe(
             Effect.map((receipt) => ({ messageId: receipt.id })),
             Effect.mapError((error) => sendError(error.reason._tag))
           )
@@ -855,12 +858,12 @@ export const layerPipeline = (
     const inbound = Inbound.layer({ defaultCountry: config.defaultCountry, ...config.inbound }).pipe(
       Layer.provideMerge(config.audit === undefined ? withConsent : Layer.merge(withConsent, Audit.layerRecordEvents.pipe(Layer.provide(withConsent))))
     )
-    const sms = Layer.effect(Sms, make(config, transports)).pipe(Layer.provideMerge(inbound))
-    const verification = Verification.layer(config.verification ?? {}).pipe(
-      Layer.provide(Layer.effect(Verification.VerificationSender, makeVerificationSender(transports))),
-      Layer.provideMerge(sms)
-    )
-    return verification
+    const sms = Layer.effectContext(Effect.gen(function*() {
+      const built = yield* build(config, transports)
+      const sender = yield* makeVerificationSender(transports, built.sendVerification)
+      return Context.add(Context.make(Sms, built.service), Verification.VerificationSender, sender)
+    })).pipe(Layer.provideMerge(inbound))
+    return Verification.layer(config.verification ?? {}).pipe(Layer.provideMerge(sms))
   }))
 
 /**
