@@ -561,34 +561,39 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
 
   const now = (at: number | undefined) => (at === undefined ? Clock.currentTimeMillis : Effect.succeed(at))
 
-  const notify = (record: ConsentRecord, purpose: string, status: "granted" | "revoked" | "pending", evidence: Evidence, at: number) =>
-    Effect.gen(function*() {
-      yield* Audit.append({
-        kind: "consent",
-        at,
-        tenant: record.tenant,
-        to: record.to,
-        data: {
-          purpose,
-          status,
-          source: evidence.source,
-          ...(evidence.keyword === undefined ? {} : { keyword: evidence.keyword }),
-          ...(evidence.text === undefined ? {} : { text: evidence.text }),
-          ...(evidence.origin?.requestId === undefined ? {} : { requestId: evidence.origin.requestId }),
-          ...(evidence.origin?.channel === undefined ? {} : { channel: evidence.origin.channel })
-        }
-      })
-      const event: ConsentChanged = {
-        _tag: "ConsentChanged",
-        tenant: record.tenant,
+  const notify = Effect.fnUntraced(function*(
+    record: ConsentRecord,
+    purpose: string,
+    status: "granted" | "revoked" | "pending",
+    evidence: Evidence,
+    at: number
+  ) {
+    yield* Audit.append({
+      kind: "consent",
+      at,
+      tenant: record.tenant,
+      to: record.to,
+      data: {
         purpose,
         status,
         source: evidence.source,
-        ...(logNumbers ? { to: record.to } : {}),
-        at
+        ...(evidence.keyword === undefined ? {} : { keyword: evidence.keyword }),
+        ...(evidence.text === undefined ? {} : { text: evidence.text }),
+        ...(evidence.origin?.requestId === undefined ? {} : { requestId: evidence.origin.requestId }),
+        ...(evidence.origin?.channel === undefined ? {} : { channel: evidence.origin.channel })
       }
-      yield* Events.publish(event)
     })
+    const event: ConsentChanged = {
+      _tag: "ConsentChanged",
+      tenant: record.tenant,
+      purpose,
+      status,
+      source: evidence.source,
+      ...(logNumbers ? { to: record.to } : {}),
+      at
+    }
+    yield* Events.publish(event)
+  })
 
   const modify = <A>(
     to: string,
@@ -610,22 +615,21 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     ...(change.origin === undefined ? {} : { origin: change.origin })
   })
 
-  const setState = (change: ConsentChange, status: "granted" | "revoked") =>
-    Effect.gen(function*() {
-      const at = yield* now(change.at)
-      const key = keyOf(change.purpose ?? "marketing", change.topic)
-      const evidence = evidenceOf(change, "api")
-      const [, record] = yield* modify(change.to, change.tenant, (r) => {
-        const seq = r.seq + 1
-        const pending = { ...r.pending }
-        // A revocation cancels what was waiting for confirmation (all of it for `all`); a grant fulfils it.
-        if (key === "all" && status === "revoked") for (const k of Object.keys(pending)) delete pending[k]
-        else delete pending[key]
-        return [undefined, { ...r, seq, pending, purposes: { ...r.purposes, [key]: { status, at, seq, evidence } } }] as const
-      })
-      yield* notify(record, key, status, evidence, at)
-      return record
+  const setState = Effect.fnUntraced(function*(change: ConsentChange, status: "granted" | "revoked") {
+    const at = yield* now(change.at)
+    const key = keyOf(change.purpose ?? "marketing", change.topic)
+    const evidence = evidenceOf(change, "api")
+    const [, record] = yield* modify(change.to, change.tenant, (r) => {
+      const seq = r.seq + 1
+      const pending = { ...r.pending }
+      // A revocation cancels what was waiting for confirmation (all of it for `all`); a grant fulfils it.
+      if (key === "all" && status === "revoked") for (const k of Object.keys(pending)) delete pending[k]
+      else delete pending[key]
+      return [undefined, { ...r, seq, pending, purposes: { ...r.purposes, [key]: { status, at, seq, evidence } } }] as const
     })
+    yield* notify(record, key, status, evidence, at)
+    return record
+  })
 
   const zonesFor = (record: ConsentRecord | undefined, country: string | undefined): ReadonlyArray<string> => {
     if (record?.timeZone !== undefined) return [record.timeZone]
@@ -638,96 +642,93 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     return [representative]
   }
 
-  const check = (request: CheckRequest): Effect.Effect<Decision, ConsentError> =>
-    Effect.gen(function*() {
-      const at = yield* now(request.at ?? request.now)
-      const tenant = request.tenant ?? DEFAULT_TENANT
-      const record = Option.getOrUndefined(yield* store.get(tenant, request.to))
-      const refusal = evaluate(record, request.purpose, request.topic, options)
-      if (refusal !== undefined) return yield* new ConsentError({ reason: refusal })
-      const cap = options.frequencyCaps?.[request.purpose]
-      if (cap !== undefined && (cap.perDay !== undefined || cap.perWeek !== undefined)) {
-        const sends = yield* store.sends(tenant, request.to, request.purpose, at - WEEK)
-        for (const [limit, span, name] of [[cap.perDay, DAY, "day"], [cap.perWeek, WEEK, "week"]] as const) {
-          if (limit === undefined) continue
-          const inWindow = sends.filter((s) => s > at - span && s <= at)
-          if (inWindow.length >= limit) {
-            // The window frees a slot when its oldest counted send leaves it.
-            const oldest = inWindow[inWindow.length - limit] ?? at
-            return yield* new ConsentError({
-              reason: new FrequencyCapExceeded({
-                field: "to",
-                purpose: request.purpose,
-                window: name,
-                limit,
-                retryAfter: Duration.millis(Math.max(0, oldest + span - at))
-              })
+  const check = Effect.fnUntraced(function*(request: CheckRequest) {
+    const at = yield* now(request.at ?? request.now)
+    const tenant = request.tenant ?? DEFAULT_TENANT
+    const record = Option.getOrUndefined(yield* store.get(tenant, request.to))
+    const refusal = evaluate(record, request.purpose, request.topic, options)
+    if (refusal !== undefined) return yield* new ConsentError({ reason: refusal })
+    const cap = options.frequencyCaps?.[request.purpose]
+    if (cap !== undefined && (cap.perDay !== undefined || cap.perWeek !== undefined)) {
+      const sends = yield* store.sends(tenant, request.to, request.purpose, at - WEEK)
+      for (const [limit, span, name] of [[cap.perDay, DAY, "day"], [cap.perWeek, WEEK, "week"]] as const) {
+        if (limit === undefined) continue
+        const inWindow = sends.filter((s) => s > at - span && s <= at)
+        if (inWindow.length >= limit) {
+          // The window frees a slot when its oldest counted send leaves it.
+          const oldest = inWindow[inWindow.length - limit] ?? at
+          return yield* new ConsentError({
+            reason: new FrequencyCapExceeded({
+              field: "to",
+              purpose: request.purpose,
+              window: name,
+              limit,
+              retryAfter: Duration.millis(Math.max(0, oldest + span - at))
             })
-          }
+          })
         }
       }
-      const zones = zonesFor(record, request.country)
-      const zone = zones[0] ?? defaultZone
-      if (quiet !== undefined && quietPurposes.has(request.purpose)) {
-        const w = (request.country === undefined ? undefined : windowsByCountry.get(request.country.toUpperCase())) ?? window
-        if (w !== undefined) {
-          const until = time.quietUntilAll(at, zones, w)
-          if (until !== undefined) {
-            if (quiet.mode === "refuse") {
-              return yield* new ConsentError({ reason: new QuietHours({ field: "to", until }) })
-            }
-            return { _tag: "Defer", until, timeZone: zone } as const
+    }
+    const zones = zonesFor(record, request.country)
+    const zone = zones[0] ?? defaultZone
+    if (quiet !== undefined && quietPurposes.has(request.purpose)) {
+      const w = (request.country === undefined ? undefined : windowsByCountry.get(request.country.toUpperCase())) ?? window
+      if (w !== undefined) {
+        const until = time.quietUntilAll(at, zones, w)
+        if (until !== undefined) {
+          if (quiet.mode === "refuse") {
+            return yield* new ConsentError({ reason: new QuietHours({ field: "to", until }) })
           }
+          return { _tag: "Defer", until, timeZone: zone } as const
         }
       }
-      return { _tag: "Allow", timeZone: zone } as const
-    })
+    }
+    return { _tag: "Allow", timeZone: zone } as const
+  })
 
-  const requestConfirmation = (change: ConsentChange): Effect.Effect<ConfirmationRequest> =>
-    Effect.gen(function*() {
-      const at = yield* now(change.at)
-      const key = keyOf(change.purpose ?? "marketing", change.topic)
-      const text = change.text ??
-        (options.confirmationText ?? "Reply YES to receive {purpose} messages. Reply STOP to opt out.").replaceAll(
-          "{purpose}",
-          change.topic ?? change.purpose ?? "marketing"
-        )
-      const evidence = evidenceOf({ ...change, text }, "double-opt-in")
-      const [, record] = yield* modify(change.to, change.tenant, (r) => [
-        undefined,
-        { ...r, pending: { ...r.pending, [key]: { at, expiresAt: at + ttl, evidence } } }
-      ])
-      yield* notify(record, key, "pending", evidence, at)
-      return { to: change.to, tenant: record.tenant, purpose: key, text, expiresAt: at + ttl, messagePurpose: "transactional" }
-    })
+  const requestConfirmation = Effect.fnUntraced(function*(change: ConsentChange): Effect.gen.Return<ConfirmationRequest> {
+    const at = yield* now(change.at)
+    const key = keyOf(change.purpose ?? "marketing", change.topic)
+    const text = change.text ??
+      (options.confirmationText ?? "Reply YES to receive {purpose} messages. Reply STOP to opt out.").replaceAll(
+        "{purpose}",
+        change.topic ?? change.purpose ?? "marketing"
+      )
+    const evidence = evidenceOf({ ...change, text }, "double-opt-in")
+    const [, record] = yield* modify(change.to, change.tenant, (r) => [
+      undefined,
+      { ...r, pending: { ...r.pending, [key]: { at, expiresAt: at + ttl, evidence } } }
+    ])
+    yield* notify(record, key, "pending", evidence, at)
+    return { to: change.to, tenant: record.tenant, purpose: key, text, expiresAt: at + ttl, messagePurpose: "transactional" }
+  })
 
-  const confirm = (change: Omit<ConsentChange, "purpose" | "topic" | "text">): Effect.Effect<ReadonlyArray<string>> =>
-    Effect.gen(function*() {
-      const at = yield* now(change.at)
-      const [confirmed, record] = yield* modify<ReadonlyArray<readonly [string, Evidence]>>(change.to, change.tenant, (r) => {
-        const keys = Object.keys(r.pending).filter((k) => (r.pending[k]?.expiresAt ?? 0) > at)
-        if (keys.length === 0 && Object.keys(r.pending).length === 0) return [[], r]
-        let seq = r.seq
-        const purposes: Record<string, PurposeState> = { ...r.purposes }
-        const out: Array<readonly [string, Evidence]> = []
-        for (const k of keys) {
-          const p = r.pending[k]
-          if (p === undefined) continue
-          const evidence: Evidence = {
-            source: "double-opt-in",
-            ...(p.evidence.text === undefined ? {} : { text: p.evidence.text }),
-            ...(change.keyword === undefined ? {} : { keyword: change.keyword }),
-            ...(change.origin ?? p.evidence.origin) === undefined ? {} : { origin: change.origin ?? p.evidence.origin }
-          }
-          seq++
-          purposes[k] = { status: "granted", at, seq, evidence }
-          out.push([k, evidence])
+  const confirm = Effect.fnUntraced(function*(change: Omit<ConsentChange, "purpose" | "topic" | "text">) {
+    const at = yield* now(change.at)
+    const [confirmed, record] = yield* modify<ReadonlyArray<readonly [string, Evidence]>>(change.to, change.tenant, (r) => {
+      const keys = Object.keys(r.pending).filter((k) => (r.pending[k]?.expiresAt ?? 0) > at)
+      if (keys.length === 0 && Object.keys(r.pending).length === 0) return [[], r]
+      let seq = r.seq
+      const purposes: Record<string, PurposeState> = { ...r.purposes }
+      const out: Array<readonly [string, Evidence]> = []
+      for (const k of keys) {
+        const p = r.pending[k]
+        if (p === undefined) continue
+        const evidence: Evidence = {
+          source: "double-opt-in",
+          ...(p.evidence.text === undefined ? {} : { text: p.evidence.text }),
+          ...(change.keyword === undefined ? {} : { keyword: change.keyword }),
+          ...(change.origin ?? p.evidence.origin) === undefined ? {} : { origin: change.origin ?? p.evidence.origin }
         }
-        return [out, { ...r, seq, purposes, pending: {} }]
-      })
-      for (const [k, evidence] of confirmed) yield* notify(record, k, "granted", evidence, at)
-      return confirmed.map(([k]) => k)
+        seq++
+        purposes[k] = { status: "granted", at, seq, evidence }
+        out.push([k, evidence])
+      }
+      return [out, { ...r, seq, purposes, pending: {} }]
     })
+    for (const [k, evidence] of confirmed) yield* notify(record, k, "granted", evidence, at)
+    return confirmed.map(([k]) => k)
+  })
 
   return Consent.of({
     grant: (change) => setState(change, "granted"),

@@ -556,114 +556,113 @@ export const make = Effect.fnUntraced(function*(options: InboundOptions = {}) {
     return table
   }
 
-  const handle = (input: unknown): Effect.Effect<InboundResult, InboundError> =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const decoded = decodeInput(input, now)
-      if (decoded instanceof InvalidRequest) return yield* new InboundError({ reason: decoded })
-      const tenant = typeof (input as { tenant?: unknown }).tenant === "string"
-        ? (input as { tenant: string }).tenant
-        : undefined
-      const sender = yield* Effect.option(
-        phones.normalize(decoded.from, { defaultCountry: options.defaultCountry, field: "from" })
-      )
-      const normalised: Transport.InboundMessage = sender._tag === "Some"
-        ? { ...decoded, from: sender.value.e164 }
-        : decoded
-      const step = yield* Ref.modify(buffer, (state) => {
-        const s = reassemble(state, normalised, now, options.reassembly)
-        return [s, s.state] as const
-      })
-      if (step.message === undefined) {
-        return { action: "none", message: normalised, complete: false }
-      }
-      const message = step.message
-      if (sender._tag === "None") {
-        yield* audit(message, "none", undefined, tenant)
-        return { action: "none", message, complete: true }
-      }
-      const country = sender.value.country
-      const match = keywords.matchTable(tableFor(country), message.text)
-      const change = {
-        to: message.from,
-        tenant,
-        source: "keyword",
-        keyword: message.text.trim(),
-        origin: {
-          channel: "sms",
-          ...(message.providerMessageId === undefined ? {} : { requestId: message.providerMessageId })
-        },
-        at: message.receivedAt
-      }
-      let action: InboundAction = "none"
-      let replyKey: "opt-out" | "opt-out-all" | "opt-in" | "help" | "confirm" | undefined
-      let scope: Consent.Scope | undefined
-      let confirmed: ReadonlyArray<string> | undefined
-      if (match !== undefined) {
-        switch (match.action) {
-          case "opt-out":
-          case "opt-out-all": {
-            scope = match.action === "opt-out-all" ? "all" : stopScope
-            yield* consent.revoke({ ...change, purpose: scope })
-            action = "opt-out"
-            replyKey = scope === "all" ? "opt-out-all" : "opt-out"
-            break
-          }
-          case "opt-in":
-          case "positive": {
-            const done = yield* consent.confirm(change)
-            if (done.length > 0) {
-              action = "confirm"
-              replyKey = "confirm"
-              confirmed = done
-            } else if (match.action === "opt-in") {
-              // Undo what an opt-out did: lift a revocation of `all`, restore revoked marketing.
-              const record = Option.getOrUndefined(yield* consent.get(message.from, tenant))
-              const lifted: Array<Consent.Scope> = []
-              if (record?.purposes["all"]?.status === "revoked") lifted.push("all")
-              const marketing = record?.purposes["marketing"]?.status
-              if (marketing === "revoked" || (marketing === undefined && options.keywordOptIn === true)) {
-                lifted.push("marketing")
-              }
-              for (const purpose of lifted) yield* consent.grant({ ...change, purpose })
-              if (lifted.length > 0) {
-                scope = lifted.includes("marketing") ? "marketing" : "all"
-                action = "opt-in"
-                replyKey = "opt-in"
-              }
+  const handle = Effect.fnUntraced(function*(input: unknown): Effect.gen.Return<InboundResult, InboundError> {
+    const now = yield* Clock.currentTimeMillis
+    const decoded = decodeInput(input, now)
+    if (decoded instanceof InvalidRequest) return yield* new InboundError({ reason: decoded })
+    const tenant = typeof (input as { tenant?: unknown }).tenant === "string"
+      ? (input as { tenant: string }).tenant
+      : undefined
+    const sender = yield* Effect.option(
+      phones.normalize(decoded.from, { defaultCountry: options.defaultCountry, field: "from" })
+    )
+    const normalised: Transport.InboundMessage = sender._tag === "Some"
+      ? { ...decoded, from: sender.value.e164 }
+      : decoded
+    const step = yield* Ref.modify(buffer, (state) => {
+      const s = reassemble(state, normalised, now, options.reassembly)
+      return [s, s.state] as const
+    })
+    if (step.message === undefined) {
+      return { action: "none", message: normalised, complete: false }
+    }
+    const message = step.message
+    if (sender._tag === "None") {
+      yield* audit(message, "none", undefined, tenant)
+      return { action: "none", message, complete: true }
+    }
+    const country = sender.value.country
+    const match = keywords.matchTable(tableFor(country), message.text)
+    const change = {
+      to: message.from,
+      tenant,
+      source: "keyword",
+      keyword: message.text.trim(),
+      origin: {
+        channel: "sms",
+        ...(message.providerMessageId === undefined ? {} : { requestId: message.providerMessageId })
+      },
+      at: message.receivedAt
+    }
+    let action: InboundAction = "none"
+    let replyKey: "opt-out" | "opt-out-all" | "opt-in" | "help" | "confirm" | undefined
+    let scope: Consent.Scope | undefined
+    let confirmed: ReadonlyArray<string> | undefined
+    if (match !== undefined) {
+      switch (match.action) {
+        case "opt-out":
+        case "opt-out-all": {
+          scope = match.action === "opt-out-all" ? "all" : stopScope
+          yield* consent.revoke({ ...change, purpose: scope })
+          action = "opt-out"
+          replyKey = scope === "all" ? "opt-out-all" : "opt-out"
+          break
+        }
+        case "opt-in":
+        case "positive": {
+          const done = yield* consent.confirm(change)
+          if (done.length > 0) {
+            action = "confirm"
+            replyKey = "confirm"
+            confirmed = done
+          } else if (match.action === "opt-in") {
+            // Undo what an opt-out did: lift a revocation of `all`, restore revoked marketing.
+            const record = Option.getOrUndefined(yield* consent.get(message.from, tenant))
+            const lifted: Array<Consent.Scope> = []
+            if (record?.purposes["all"]?.status === "revoked") lifted.push("all")
+            const marketing = record?.purposes["marketing"]?.status
+            if (marketing === "revoked" || (marketing === undefined && options.keywordOptIn === true)) {
+              lifted.push("marketing")
             }
-            break
+            for (const purpose of lifted) yield* consent.grant({ ...change, purpose })
+            if (lifted.length > 0) {
+              scope = lifted.includes("marketing") ? "marketing" : "all"
+              action = "opt-in"
+              replyKey = "opt-in"
+            }
           }
-          case "help": {
-            action = "help"
-            replyKey = "help"
-          }
+          break
+        }
+        case "help": {
+          action = "help"
+          replyKey = "help"
         }
       }
-      const reply = replyKey === undefined || options.replies === false || quiet.has(message.to)
-        ? undefined
-        : replyText(replyKey, match?.locale ?? "en", options)
-      yield* audit(message, action, match, tenant)
-      return {
-        action,
-        message,
-        complete: true,
-        ...(match === undefined ? {} : { keyword: match }),
-        ...(scope === undefined ? {} : { scope }),
-        ...(confirmed === undefined ? {} : { confirmed }),
-        ...(reply === undefined ? {} : {
-          reply,
-          replyMessage: {
-            to: message.from,
-            from: message.to,
-            text: reply,
-            purpose: "transactional",
-            bypassConsent: true,
-            ...(tenant === undefined ? {} : { tenant })
-          }
-        })
-      } satisfies InboundResult
-    })
+    }
+    const reply = replyKey === undefined || options.replies === false || quiet.has(message.to)
+      ? undefined
+      : replyText(replyKey, match?.locale ?? "en", options)
+    yield* audit(message, action, match, tenant)
+    return {
+      action,
+      message,
+      complete: true,
+      ...(match === undefined ? {} : { keyword: match }),
+      ...(scope === undefined ? {} : { scope }),
+      ...(confirmed === undefined ? {} : { confirmed }),
+      ...(reply === undefined ? {} : {
+        reply,
+        replyMessage: {
+          to: message.from,
+          from: message.to,
+          text: reply,
+          purpose: "transactional",
+          bypassConsent: true,
+          ...(tenant === undefined ? {} : { tenant })
+        }
+      })
+    } satisfies InboundResult
+  })
 
   const audit = (message: Transport.InboundMessage, action: InboundAction, match: KeywordMatch | undefined, tenant: string | undefined) =>
     Audit.append({

@@ -217,6 +217,12 @@ export const schedule = (
 /**
  * Retries an effect with a policy, only for retryable failures.
  *
+ * **Details**
+ * - The first attempt runs on its own: setting up `Effect.retry` costs more
+ *   than a successful submission, and most submissions succeed. Its failure is
+ *   then replayed as the first input of the schedule, so the timing is the
+ *   same as `Effect.retry` with {@link schedule}.
+ *
  * @category combinators
  * @since 0.1.0
  */
@@ -224,4 +230,13 @@ export const retry = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   self: Policy,
   options: { readonly seed?: number | string | undefined; readonly deadline?: number | undefined } = {}
-): Effect.Effect<A, E, R> => Effect.retry(effect, { schedule: schedule(self, options), while: isRetryable })
+): Effect.Effect<A, E, R> =>
+  self.maxAttempts <= 1 ? effect : Effect.catchIf(effect, isRetryable, (first) => {
+    let replay = true
+    const again = Effect.suspend(() => {
+      if (!replay) return effect
+      replay = false
+      return Effect.fail(first)
+    })
+    return Effect.retry(again, { schedule: schedule(self, options), while: isRetryable })
+  })

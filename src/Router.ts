@@ -74,6 +74,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -83,7 +84,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import * as RateLimiter from "effect/persistence/RateLimiter"
-import * as Ref from "effect/Ref"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
@@ -91,6 +91,7 @@ import { hashKey } from "./internal/routeHash.ts"
 import * as RouteRegion from "./internal/routeRegion.ts"
 import { decodeRules, type RouteRule, type Rules } from "./internal/routeRules.ts"
 import * as RouteSelect from "./internal/routeSelect.ts"
+import * as Tracing from "./internal/tracing.ts"
 import * as Retry from "./Retry.ts"
 import type * as Transport from "./Transport.ts"
 
@@ -572,11 +573,14 @@ const transient = new Set(["Throttled", "Unavailable", "Timeout", "CircuitOpen",
 
 type Health = RouteSelect.Health
 
+interface RouteFailure {
+  readonly _tag: "Failed"
+  readonly reason: string
+}
+
 interface RouteOutcome {
   readonly attempts: number
-  readonly result:
-    | { readonly _tag: "Submitted"; readonly value: Transport.SubmitResult }
-    | { readonly _tag: "Failed"; readonly reason: string }
+  readonly result: { readonly _tag: "Submitted"; readonly value: Transport.SubmitResult } | RouteFailure
 }
 
 class RouteSaturated {
@@ -598,21 +602,39 @@ const healthOf = (state: CircuitBreaker.State): Health => {
   }
 }
 
-const classify = (exit: Exit.Exit<Transport.SubmitResult, Transport.TransportError>): CircuitBreaker.Outcome => {
-  if (Exit.isSuccess(exit)) return CircuitBreaker.success
-  const error = Exit.findErrorOption(exit)
-  if (Option.isNone(error)) return CircuitBreaker.failure()
-  switch (error.value.reason._tag) {
-    // the message's fault, or the carrier asking us to slow down: says nothing about the route's health
+// The circuit's view of a submission: the message's fault, or the carrier
+// asking us to slow down, says nothing about the route's health.
+const classifyReason = (tag: string): CircuitBreaker.Outcome["_tag"] => {
+  switch (tag) {
     case "Rejected":
     case "InvalidNumber":
     case "Blocked":
     case "Throttled":
-      return CircuitBreaker.ignored
+      return "Ignored"
     default:
-      return CircuitBreaker.failure()
+      return "Failure"
   }
 }
+
+const outcomeOf = (exit: Exit.Exit<unknown, { readonly reason: { readonly _tag: string } }>): CircuitBreaker.Outcome["_tag"] => {
+  if (Exit.isSuccess(exit)) return "Success"
+  const error = Exit.findErrorOption(exit)
+  if (Option.isSome(error)) return classifyReason(error.value.reason._tag)
+  // as `execute` does: an interrupted call says nothing about the route
+  return Cause.hasInterruptsOnly(exit.cause) ? "Ignored" : "Failure"
+}
+
+const outcomes = { Success: CircuitBreaker.success, Ignored: CircuitBreaker.ignored, Failure: CircuitBreaker.failure() }
+
+const classify = (exit: Exit.Exit<unknown, Transport.TransportError>): CircuitBreaker.Outcome => outcomes[outcomeOf(exit)]
+
+const decision = (candidate: RouteSelect.Candidate, outcome: string, attempts: number): RouteDecision => ({
+  route: candidate.route.name,
+  transport: candidate.route.transport,
+  reason: candidate.reason,
+  outcome,
+  attempts
+})
 
 const toMillis = (input: Duration.Input | undefined): number | undefined => {
   if (input === undefined) return undefined
@@ -640,7 +662,7 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
   }
   const names = [...transports.keys()]
   const initial = options.rules ?? { routes: names.map((name) => ({ name, transport: name })) }
-  const rulesRef = yield* Ref.make(yield* decode(initial, names))
+  let current = yield* decode(initial, names)
 
   // stores: explicit, else from the context, else memory
   const rateStoreLayer = options.stores?.rateLimiter ??
@@ -648,8 +670,9 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
       onNone: () => RateLimiter.layerStoreMemory,
       onSome: (store) => Layer.succeed(RateLimiter.RateLimiterStore, store)
     })
+  const breakerInContext = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
   const breakerStoreLayer = options.stores?.circuitBreaker ??
-    Option.match(yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore), {
+    Option.match(breakerInContext, {
       onNone: () => CircuitBreaker.layerStoreMemory(),
       onSome: (store) => Layer.succeed(CircuitBreaker.CircuitBreakerStore, store)
     })
@@ -670,250 +693,344 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
 
   const circuitKey = (route: string) => `smsforge/Router/circuit/${route}`
 
+  const fail = (reason: RoutingErrorReason) => Effect.fail(new RoutingError({ reason }))
+
+  // Steady routes. On the router's own memory store a circuit changes only
+  // through this router, so a route whose circuit is known to be closed with
+  // no failure streak is "steady": a success or an ignored outcome there would
+  // change nothing in the store, and `execute` costs more than the rest of a
+  // send (about 10 µs). Steady routes submit directly; a failure makes the
+  // route unsteady and is replayed through `execute`, so the circuit counts
+  // it. An unsteady route, or any route on a shared store (Redis), runs every
+  // call through `execute`. Every route starts steady: the store starts empty.
+  const ownsBreakerStore = options.stores?.circuitBreaker === undefined && Option.isNone(breakerInContext)
+  const unsteady = new Set<string>()
+  // Calls inside `execute` per route, and failures seen per route: a success
+  // makes its route steady again only when no other call was still to be
+  // recorded and no failure was recorded while it ran.
+  const executing = new Map<string, number>()
+  const failures = new Map<string, number>()
+  const isSteady = (route: string) => ownsBreakerStore && !unsteady.has(route)
+
+  const recordFailure = (route: string) => {
+    unsteady.add(route)
+    failures.set(route, (failures.get(route) ?? 0) + 1)
+  }
+
+  const throughBreaker = <A>(route: string, call: Effect.Effect<A, Transport.TransportError>) =>
+    Effect.suspend(() => {
+      const failuresBefore = failures.get(route) ?? 0
+      executing.set(route, (executing.get(route) ?? 0) + 1)
+      return Effect.onExit(breaker.execute(call, { key: circuitKey(route), classify }), (exit) =>
+        Effect.sync(() => {
+          const left = (executing.get(route) ?? 1) - 1
+          if (left === 0) executing.delete(route)
+          else executing.set(route, left)
+          const outcome = outcomeOf(exit)
+          if (outcome === "Failure") recordFailure(route)
+          else if (outcome === "Success" && left === 0 && (failures.get(route) ?? 0) === failuresBefore) unsteady.delete(route)
+        }))
+    })
+
+  /**
+   * What the circuit must still record after a call made without `execute`:
+   * a failure, or a success that arrived after the route turned unsteady.
+   */
+  const settleDirect = (route: string, exit: Exit.Exit<Transport.SubmitResult, Transport.TransportError>) => {
+    const outcome = outcomeOf(exit)
+    if (outcome === "Ignored" || (outcome === "Success" && isSteady(route))) return undefined
+    if (outcome === "Failure") recordFailure(route)
+    return Effect.ignore(throughBreaker(route, exit))
+  }
+
+  /** One submission under the route's circuit breaker. */
+  const guarded = (route: string, call: Effect.Effect<Transport.SubmitResult, Transport.TransportError>) =>
+    Effect.suspend(() =>
+      isSteady(route)
+        ? Effect.onExit(call, (exit) => settleDirect(route, exit) ?? Effect.void)
+        : throughBreaker(route, call)
+    )
+
+  const closed: Effect.Effect<Health> = Effect.succeed("Closed")
   const health = (route: string): Effect.Effect<Health> =>
-    breaker.state(circuitKey(route)).pipe(
+    isSteady(route) ? closed : breaker.state(circuitKey(route)).pipe(
       Effect.map(healthOf),
       Effect.orElseSucceed((): Health => "Unknown")
     )
 
-  const fail = (reason: RoutingErrorReason) => Effect.fail(new RoutingError({ reason }))
-
-  const checkRegion = (rules: Rules, request: RouteRequest): Effect.Effect<void, RoutingError> =>
-    Effect.gen(function*() {
-      const violation = RouteRegion.checkContent(rules.regionRules, request)
-      if (violation !== undefined) return yield* fail(new RegionRuleViolation(violation))
-      for (const rule of rules.regionRules) {
-        if (rule.check._tag !== "PerNumberLimit" || !RouteRegion.applies(rule, request)) continue
-        const who = hashKey(request.to.e164)
-        const keyOf = (i: number) => `smsforge/Router/region/${rule.name}/${i}/${who}`
-        // look first (zero tokens), so a refused message counts in no window
-        for (let i = 0; i < rule.check.limits.length; i++) {
-          const limit = rule.check.limits[i]!
-          const seen = yield* Effect.result(limiter.consume({
-            algorithm: "fixed-window",
-            onExceeded: "fail",
-            key: keyOf(i),
-            limit: limit.limit,
-            window: Duration.millis(limit.windowMillis),
-            tokens: 0
-          }))
-          if (Result.isSuccess(seen) && seen.success.remaining < 1) {
-            return yield* fail(new RateLimited({ field: "to", rule: rule.name, retryAfter: seen.success.resetAfter }))
-          }
-        }
-        for (let i = 0; i < rule.check.limits.length; i++) {
-          const limit = rule.check.limits[i]!
-          const consumed = yield* Effect.result(limiter.consume({
-            algorithm: "fixed-window",
-            onExceeded: "fail",
-            key: keyOf(i),
-            limit: limit.limit,
-            window: Duration.millis(limit.windowMillis)
-          }))
-          if (Result.isFailure(consumed)) {
-            const reason = consumed.failure.reason
-            const retryAfter = reason._tag === "RateLimitExceeded" ? reason.retryAfter : Duration.millis(limit.windowMillis)
-            return yield* fail(new RateLimited({ field: "to", rule: rule.name, retryAfter }))
-          }
-        }
+  // Per-number limits of region rules: look first (zero tokens), so a
+  // refused message counts in no window, then take one token from each.
+  const perNumberLimits = Effect.fnUntraced(function*(
+    rule: string,
+    limits: ReadonlyArray<{ readonly limit: number; readonly windowMillis: number }>,
+    e164: string
+  ) {
+    const who = hashKey(e164)
+    const keyOf = (i: number) => `smsforge/Router/region/${rule}/${i}/${who}`
+    for (let i = 0; i < limits.length; i++) {
+      const limit = limits[i]!
+      const seen = yield* Effect.result(limiter.consume({
+        algorithm: "fixed-window",
+        onExceeded: "fail",
+        key: keyOf(i),
+        limit: limit.limit,
+        window: Duration.millis(limit.windowMillis),
+        tokens: 0
+      }))
+      if (Result.isSuccess(seen) && seen.success.remaining < 1) {
+        return yield* fail(new RateLimited({ field: "to", rule, retryAfter: seen.success.resetAfter }))
       }
-    })
-
-  const snapshotHealth = (rules: Rules, request: RouteRequest) =>
-    Effect.gen(function*() {
-      const map = new Map<string, Health>()
-      for (const route of rules.routes) {
-        if (RouteSelect.matches(route, request)) map.set(route.name, yield* health(route.name))
+    }
+    for (let i = 0; i < limits.length; i++) {
+      const limit = limits[i]!
+      const consumed = yield* Effect.result(limiter.consume({
+        algorithm: "fixed-window",
+        onExceeded: "fail",
+        key: keyOf(i),
+        limit: limit.limit,
+        window: Duration.millis(limit.windowMillis)
+      }))
+      if (Result.isFailure(consumed)) {
+        const reason = consumed.failure.reason
+        const retryAfter = reason._tag === "RateLimitExceeded" ? reason.retryAfter : Duration.millis(limit.windowMillis)
+        return yield* fail(new RateLimited({ field: "to", rule, retryAfter }))
       }
-      return map
-    })
+    }
+  })
 
-  const planFor = (rules: Rules, request: RouteRequest) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const healthMap = yield* snapshotHealth(rules, request)
-      const planned = RouteSelect.plan(rules, request, {
-        now,
-        seed,
-        health: (route) => healthMap.get(route.name) ?? "Unknown"
-      })
-      if (planned.matched === 0) return yield* fail(new NoRoute({ field: "to" }))
-      return planned
-    })
+  // The circuit state of every matching route that is not known to be closed.
+  const snapshotHealth = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
+    let map: Map<string, Health> | undefined
+    for (const route of rules.routes) {
+      if (isSteady(route.name) || !RouteSelect.matches(route, request)) continue
+      ;(map ??= new Map()).set(route.name, yield* health(route.name))
+    }
+    return map
+  })
 
+  const planAt = (rules: Rules, request: RouteRequest, now: number, healthMap: Map<string, Health> | undefined) => {
+    const planned = RouteSelect.plan(rules, request, {
+      now,
+      seed,
+      health: (route) => healthMap?.get(route.name) ?? (isSteady(route.name) ? "Closed" : "Unknown")
+    })
+    return planned.matched === 0 ? fail(new NoRoute({ field: "to" })) : Effect.succeed(planned)
+  }
+
+  const planFor = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
+    const now = yield* Clock.currentTimeMillis
+    const healthMap = yield* snapshotHealth(rules, request)
+    return yield* planAt(rules, request, now, healthMap)
+  })
+
+  // The route's and the transport's rates, built once per route of the current rules.
+  const rateCache = new WeakMap<RouteRule, ReadonlyArray<readonly [string, number]>>()
   const ratesOf = (route: RouteRule, transport: Transport.Transport): ReadonlyArray<readonly [string, number]> => {
+    const cached = rateCache.get(route)
+    if (cached !== undefined) return cached
     const rates: Array<readonly [string, number]> = []
     if (route.maxPerSecond !== undefined) rates.push([`smsforge/Router/rate/route/${route.name}`, route.maxPerSecond])
     const carrier = transport.capabilities.maxPerSecond
     if (carrier !== undefined && carrier > 0) rates.push([`smsforge/Router/rate/transport/${transport.name}`, carrier])
+    rateCache.set(route, rates)
     return rates
   }
 
   /** Waits for the route's and the transport's rate slots (shared through the RateLimiter store). */
-  const pace = (rates: ReadonlyArray<readonly [string, number]>, validUntil: number | undefined) =>
-    Effect.gen(function*() {
-      for (const [key, perSecond] of rates) {
-        const slot = yield* limiter.consume({
-          algorithm: "token-bucket",
-          onExceeded: "delay",
-          key,
-          limit: 1,
-          window: Duration.millis(1000 / perSecond)
-        }).pipe(Effect.mapError(() => new RouteSaturated("RateLimiterUnavailable")))
-        const wait = Duration.toMillis(slot.delay)
-        if (wait <= 0) continue
-        if (maxRateWait !== undefined && wait > maxRateWait) return yield* Effect.fail(new RouteSaturated("RouteSaturated"))
-        if (validUntil !== undefined) {
-          const now = yield* Clock.currentTimeMillis
-          if (now + wait > validUntil) return yield* Effect.fail(new RouteSaturated("DeadlineExceeded"))
-        }
-        yield* Effect.sleep(Duration.millis(wait))
+  const pace = Effect.fnUntraced(function*(rates: ReadonlyArray<readonly [string, number]>, validUntil: number | undefined) {
+    for (const [key, perSecond] of rates) {
+      const slot = yield* limiter.consume({
+        algorithm: "token-bucket",
+        onExceeded: "delay",
+        key,
+        limit: 1,
+        window: Duration.millis(1000 / perSecond)
+      }).pipe(Effect.mapError(() => new RouteSaturated("RateLimiterUnavailable")))
+      const wait = Duration.toMillis(slot.delay)
+      if (wait <= 0) continue
+      if (maxRateWait !== undefined && wait > maxRateWait) return yield* Effect.fail(new RouteSaturated("RouteSaturated"))
+      if (validUntil !== undefined) {
+        const now = yield* Clock.currentTimeMillis
+        if (now + wait > validUntil) return yield* Effect.fail(new RouteSaturated("DeadlineExceeded"))
       }
-    })
+      yield* Effect.sleep(Duration.millis(wait))
+    }
+  })
 
   // In-process spacing, checked and claimed in one step right before a
   // submission: a fiber that wakes late from its rate slot must not end up
   // closer than the spacing to the next one.
   const lastSubmit = new Map<string, number>()
-  const gate = (rates: ReadonlyArray<readonly [string, number]>): Effect.Effect<void> =>
-    rates.length === 0 ? Effect.void : Effect.gen(function*() {
-      while (true) {
-        const now = yield* Clock.currentTimeMillis
-        let wait = 0
-        for (const [key, perSecond] of rates) {
-          const last = lastSubmit.get(key)
-          if (last !== undefined) wait = Math.max(wait, last + 1000 / perSecond - now)
-        }
-        if (wait <= 1e-6) {
-          for (const [key] of rates) lastSubmit.set(key, now)
-          return
-        }
-        yield* Effect.sleep(Duration.millis(wait))
+  const gate = Effect.fnUntraced(function*(rates: ReadonlyArray<readonly [string, number]>) {
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      let wait = 0
+      for (const [key, perSecond] of rates) {
+        const last = lastSubmit.get(key)
+        if (last !== undefined) wait = Math.max(wait, last + 1000 / perSecond - now)
       }
-    })
+      if (wait <= 1e-6) {
+        for (const [key] of rates) lastSubmit.set(key, now)
+        return
+      }
+      yield* Effect.sleep(Duration.millis(wait))
+    }
+  })
+
+  const routeFailure = (error: Transport.TransportError | CircuitBreaker.CircuitBreakerError | RouteSaturated): RouteFailure => ({
+    _tag: "Failed",
+    reason: error instanceof RouteSaturated ? error.reason : error.reason._tag
+  })
 
   const tryRoute = (
     candidate: RouteSelect.Candidate,
     request: RouteRequest,
     submission: DispatchSubmission
-  ): Effect.Effect<RouteOutcome> =>
-    Effect.suspend(() => {
-      const route = candidate.route
-      const transport = transports.get(route.transport)!
-      const sent: Transport.Submission = { ...submission, from: candidate.from }
-      let attempts = 0
-      const rates = ratesOf(route, transport)
-      const once = Effect.flatMap(
-        pace(rates, request.validUntil),
-        () =>
-          breaker.execute(
-            Effect.flatMap(gate(rates), () => {
-              attempts++
-              return transport.submit(sent)
-            }),
-            { key: circuitKey(route.name), classify }
-          )
-      )
-      return Retry.retry(once, policy, {
-        seed: `${seedText}\u0000${request.messageId}\u0000${route.name}`,
-        deadline: request.validUntil
-      }).pipe(
-        Effect.result,
-        Effect.map((result): RouteOutcome => {
-          if (Result.isSuccess(result)) return { attempts, result: { _tag: "Submitted", value: result.success } }
-          const error = result.failure
-          const reason = error instanceof RouteSaturated
-            ? error.reason
-            : error._tag === "TransportError"
-            ? error.reason._tag
-            : error.reason._tag
-          return { attempts, result: { _tag: "Failed", reason } }
-        })
-      )
+  ): Effect.Effect<RouteOutcome> => {
+    const route = candidate.route
+    const transport = transports.get(route.transport)!
+    const sent: Transport.Submission = candidate.from === submission.from ? submission : { ...submission, from: candidate.from }
+    let attempts = 0
+    const submit = Effect.suspend(() => {
+      attempts++
+      return transport.submit(sent)
     })
+    const rates = ratesOf(route, transport)
+    const once = rates.length === 0
+      ? guarded(route.name, submit)
+      : Effect.andThen(pace(rates, request.validUntil), guarded(route.name, Effect.andThen(gate(rates), submit)))
+    const retried = (effect: typeof once) =>
+      Effect.match(
+        Retry.retry(effect, policy, { seed: `${seedText}\u0000${request.messageId}\u0000${route.name}`, deadline: request.validUntil }),
+        {
+          onSuccess: (value): RouteOutcome => ({ attempts, result: { _tag: "Submitted", value } }),
+          onFailure: (error): RouteOutcome => ({ attempts, result: routeFailure(error) })
+        }
+      )
+    if (rates.length > 0 || !isSteady(route.name)) return retried(once)
+    // A steady route without rates: the first submission goes straight to the
+    // carrier, and only a failure takes the general path, where it is replayed
+    // as the retry schedule's first input.
+    attempts = 1
+    return Effect.flatMap(Effect.exit(transport.submit(sent)), (first): Effect.Effect<RouteOutcome> => {
+      const settled = settleDirect(route.name, first)
+      if (Exit.isSuccess(first)) {
+        const done = Effect.succeed<RouteOutcome>({ attempts, result: { _tag: "Submitted", value: first.value } })
+        return settled === undefined ? done : Effect.andThen(settled, done)
+      }
+      const error = Exit.findErrorOption(first)
+      if (Option.isNone(error)) {
+        // a defect or an interruption: no typed failure to retry on
+        const rethrow = Effect.orDie(Effect.failCause(first.cause))
+        return settled === undefined ? rethrow : Effect.andThen(settled, rethrow)
+      }
+      let replay = true
+      const rest = Effect.suspend(() => {
+        if (!replay) return once
+        replay = false
+        return Effect.fail(error.value)
+      })
+      return settled === undefined ? retried(rest) : Effect.andThen(settled, retried(rest))
+    })
+  }
+
+  const purposeAttributes: Record<Purpose, { readonly purpose: Purpose }> = {
+    transactional: { purpose: "transactional" },
+    marketing: { purpose: "marketing" },
+    verification: { purpose: "verification" }
+  }
+
+  const dispatchUntraced = Effect.fnUntraced(function*(request: RouteRequest, submission: DispatchSubmission) {
+    const rules = current
+    const violation = RouteRegion.checkContent(rules.regionRules, request)
+    if (violation !== undefined) return yield* fail(new RegionRuleViolation(violation))
+    for (const rule of rules.regionRules) {
+      if (rule.check._tag === "PerNumberLimit" && RouteRegion.applies(rule, request)) {
+        yield* perNumberLimits(rule.name, rule.check.limits, request.to.e164)
+      }
+    }
+    let now: number | undefined = yield* Clock.currentTimeMillis
+    const healthMap = ownsBreakerStore && unsteady.size === 0 ? undefined : yield* snapshotHealth(rules, request)
+    const planned = yield* planAt(rules, request, now, healthMap)
+    const decisions: Array<RouteDecision> = []
+    const failures: Array<{ route: string; transport: string; reason: string; attempts: number }> = []
+    for (const s of planned.skipped) {
+      decisions.push({ route: s.route.name, transport: s.route.transport, reason: s.reason, outcome: s.tag, attempts: 0 })
+      failures.push({ route: s.route.name, transport: s.route.transport, reason: s.tag, attempts: 0 })
+    }
+    let total = 0
+    let stop: string | undefined
+    for (const candidate of planned.candidates) {
+      const route = candidate.route
+      if (stop === undefined && request.validUntil !== undefined) {
+        // The plan's time holds for the first candidate; later ones come after a try.
+        if ((now ?? (yield* Clock.currentTimeMillis)) >= request.validUntil) stop = "DeadlineExceeded"
+        now = undefined
+      }
+      if (stop !== undefined) {
+        decisions.push({ route: route.name, transport: route.transport, reason: `${candidate.reason}; not tried: ${stop}`, outcome: stop, attempts: 0 })
+        failures.push({ route: route.name, transport: route.transport, reason: stop, attempts: 0 })
+        continue
+      }
+      const outcome = yield* tryRoute(candidate, request, submission)
+      total += outcome.attempts
+      if (outcome.result._tag === "Submitted") {
+        decisions.push(decision(candidate, "submitted", outcome.attempts))
+        const accepted = outcome.result.value
+        return {
+          route: route.name,
+          transport: route.transport,
+          from: candidate.from,
+          providerMessageId: accepted.providerMessageId,
+          segmentIds: accepted.segmentIds,
+          attempts: total,
+          decisions
+        } satisfies Dispatch
+      }
+      const reason = outcome.result.reason
+      decisions.push(decision(candidate, reason, outcome.attempts))
+      failures.push({ route: route.name, transport: route.transport, reason, attempts: outcome.attempts })
+      if (terminal.has(reason)) stop = reason
+    }
+    return yield* fail(new AllRoutesFailed({ failures, decisions, attempts: total }))
+  })
 
   const dispatch = (request: RouteRequest, submission: DispatchSubmission): Effect.Effect<Dispatch, RoutingError> =>
-    Effect.gen(function*() {
-      const rules = yield* Ref.get(rulesRef)
-      yield* checkRegion(rules, request)
-      const planned = yield* planFor(rules, request)
-      const decisions: Array<RouteDecision> = []
-      const failures: Array<{ route: string; transport: string; reason: string; attempts: number }> = []
-      for (const s of planned.skipped) {
-        decisions.push({ route: s.route.name, transport: s.route.transport, reason: s.reason, outcome: s.tag, attempts: 0 })
-        failures.push({ route: s.route.name, transport: s.route.transport, reason: s.tag, attempts: 0 })
-      }
-      let total = 0
-      let stop: string | undefined
-      for (const candidate of planned.candidates) {
-        const route = candidate.route
-        if (stop === undefined && request.validUntil !== undefined && (yield* Clock.currentTimeMillis) >= request.validUntil) {
-          stop = "DeadlineExceeded"
-        }
-        if (stop !== undefined) {
-          decisions.push({ route: route.name, transport: route.transport, reason: `${candidate.reason}; not tried: ${stop}`, outcome: stop, attempts: 0 })
-          failures.push({ route: route.name, transport: route.transport, reason: stop, attempts: 0 })
-          continue
-        }
-        const outcome = yield* tryRoute(candidate, request, submission)
-        total += outcome.attempts
-        if (outcome.result._tag === "Submitted") {
-          decisions.push({ route: route.name, transport: route.transport, reason: candidate.reason, outcome: "submitted", attempts: outcome.attempts })
-          const accepted = outcome.result.value
-          return {
-            route: route.name,
-            transport: route.transport,
-            from: candidate.from,
-            providerMessageId: accepted.providerMessageId,
-            segmentIds: accepted.segmentIds,
-            attempts: total,
-            decisions
-          } satisfies Dispatch
-        }
-        const reason = outcome.result.reason
-        decisions.push({ route: route.name, transport: route.transport, reason: candidate.reason, outcome: reason, attempts: outcome.attempts })
-        failures.push({ route: route.name, transport: route.transport, reason, attempts: outcome.attempts })
-        if (terminal.has(reason)) stop = reason
-      }
-      return yield* fail(new AllRoutesFailed({ failures, decisions, attempts: total }))
-    }).pipe(Effect.withSpan("smsforge/Router.dispatch", { attributes: { purpose: request.purpose } }, { captureStackTrace: false }))
+    Tracing.withSpan(dispatchUntraced(request, submission), "smsforge/Router.dispatch", purposeAttributes[request.purpose])
 
   const plan = (request: RouteRequest): Effect.Effect<ReadonlyArray<Candidate>, RoutingError> =>
-    Effect.gen(function*() {
-      const rules = yield* Ref.get(rulesRef)
-      const planned = yield* planFor(rules, request)
-      return planned.candidates.map((c): Candidate => ({
+    Effect.map(planFor(current, request), (planned) =>
+      planned.candidates.map((c): Candidate => ({
         route: c.route.name,
         transport: c.route.transport,
         from: c.from,
         cost: c.cost,
         reason: c.reason
-      }))
-    })
+      })))
 
   const setRules = (rules: unknown): Effect.Effect<void, RoutingError> =>
-    Effect.flatMap(decode(rules, names), (decoded) => Ref.set(rulesRef, decoded))
+    Effect.flatMap(decode(rules, names), (decoded) =>
+      Effect.sync(() => {
+        current = decoded
+      }))
 
-  const routes: Effect.Effect<ReadonlyArray<RouteStatus>> = Effect.gen(function*() {
-    const rules = yield* Ref.get(rulesRef)
-    const out: Array<RouteStatus> = []
-    for (const route of rules.routes) {
+  const routes: Effect.Effect<ReadonlyArray<RouteStatus>> = Effect.suspend(() =>
+    Effect.forEach(current.routes, (route) => {
       const carrier = transports.get(route.transport)?.capabilities.maxPerSecond
       const rates = [route.maxPerSecond, carrier].filter((n): n is number => n !== undefined)
-      const state = yield* breaker.state(circuitKey(route.name)).pipe(
+      return breaker.state(circuitKey(route.name)).pipe(
         Effect.map((s): RouteStatus["circuit"] => s._tag),
-        Effect.orElseSucceed((): RouteStatus["circuit"] => "Unknown")
+        Effect.orElseSucceed((): RouteStatus["circuit"] => "Unknown"),
+        Effect.map((circuit): RouteStatus => ({
+          name: route.name,
+          transport: route.transport,
+          enabled: route.enabled,
+          circuit,
+          maxPerSecond: rates.length === 0 ? undefined : Math.min(...rates)
+        }))
       )
-      out.push({
-        name: route.name,
-        transport: route.transport,
-        enabled: route.enabled,
-        circuit: state,
-        maxPerSecond: rates.length === 0 ? undefined : Math.min(...rates)
-      })
-    }
-    return out
-  })
+    })
+  )
 
   return Router.of({ dispatch, plan, setRules, routes })
 })

@@ -295,37 +295,54 @@ const build = Effect.fnUntraced(function*(
   const publish = (event: Events.SmsEvent) =>
     events._tag === "Some" ? events.value.publish(event) : Effect.void
 
-  const changed = (message: MessageStore.StoredMessage, previous?: MessageStore.MessageStatus) => {
-    const last = message.history[message.history.length - 1]
-    return publish({
+  const statusChanged = (
+    message: MessageStore.StoredMessage,
+    change: MessageStore.StatusChange | undefined,
+    previous: MessageStore.MessageStatus | undefined
+  ) =>
+    publish({
       _tag: "StatusChanged",
       messageId: message.id,
       tenant: message.tenant,
-      status: message.status,
+      status: change?.status ?? message.status,
       previous,
-      reason: last?.reason,
+      reason: change?.reason,
       route: message.route,
       to: logNumbers ? message.to : undefined,
-      at: last?.at ?? message.createdAt
+      at: change?.at ?? message.createdAt
     })
+
+  const changed = (message: MessageStore.StoredMessage, previous?: MessageStore.MessageStatus) =>
+    statusChanged(message, message.history[message.history.length - 1], previous)
+
+  // A new message's events: one per status in its history (accepted, and queued when it goes now).
+  const inserted = (message: MessageStore.StoredMessage) => {
+    const [first, second] = message.history
+    return second === undefined
+      ? statusChanged(message, first, undefined)
+      : Effect.andThen(statusChanged(message, first, undefined), statusChanged(message, second, first?.status))
   }
+
+  const moveAt = (
+    message: MessageStore.StoredMessage,
+    status: MessageStore.MessageStatus,
+    at: number,
+    patch?: MessageStore.MessagePatch,
+    reason?: string
+  ) => Effect.tap(store.transition(message.id, { status, at, reason }, patch), (next) => changed(next, message.status))
 
   const move = (
     message: MessageStore.StoredMessage,
     status: MessageStore.MessageStatus,
     patch?: MessageStore.MessagePatch,
     reason?: string
-  ) =>
-    Clock.currentTimeMillis.pipe(
-      Effect.flatMap((at) => store.transition(message.id, { status, at, reason }, patch)),
-      Effect.tap((next) => changed(next, message.status))
-    )
+  ) => Effect.flatMap(Clock.currentTimeMillis, (at) => moveAt(message, status, at, patch, reason))
 
-  const applyReport = (
+  const applyReport: (
     message: MessageStore.StoredMessage,
     report: Transport.DeliveryReport
-  ): Effect.Effect<ReceiptOutcome> =>
-    Effect.gen(function*() {
+  ) => Effect.Effect<ReceiptOutcome> = Effect.fnUntraced(
+    function*(message: MessageStore.StoredMessage, report: Transport.DeliveryReport) {
       const status = deliveryToStatus[report.status]
       if (status === undefined) return { outcome: "ignored", messageId: message.id, status: message.status } as const
       let target: MessageStore.MessageStatus = status
@@ -342,12 +359,13 @@ const build = Effect.fnUntraced(function*(
       return Result.isSuccess(moved)
         ? { outcome: "applied", messageId: message.id, status: moved.success.status } as const
         : { outcome: "ignored", messageId: message.id, status: message.status } as const
-    })
+    }
+  )
 
   const earlyKey = (transport: string, id: string) => `${transport}\u0000${id}`
 
-  const receive = (report: Transport.DeliveryReport): Effect.Effect<ReceiptOutcome> =>
-    Effect.gen(function*() {
+  const receive: (report: Transport.DeliveryReport) => Effect.Effect<ReceiptOutcome> = Effect.fnUntraced(
+    function*(report: Transport.DeliveryReport) {
       const found = yield* store.findByProviderId(report.transport, report.providerMessageId)
       if (Option.isSome(found)) return yield* applyReport(found.value, report)
       const now = yield* Clock.currentTimeMillis
@@ -357,282 +375,291 @@ const build = Effect.fnUntraced(function*(
       }
       early.set(earlyKey(report.transport, report.providerMessageId), { report, keptUntil: now + 10 * 60_000 })
       return { outcome: "pending" } as const
-    })
+    }
+  )
 
+  const applyEarlyReports = Effect.fnUntraced(function*(message: MessageStore.StoredMessage, transport: string) {
+    for (const id of [message.providerMessageId, ...(message.segmentIds ?? [])]) {
+      if (id === undefined) continue
+      const key = earlyKey(transport, id)
+      const entry = early.get(key)
+      if (entry === undefined) continue
+      early.delete(key)
+      const current = yield* store.get(message.id)
+      if (Option.isSome(current)) yield* applyReport(current.value, entry.report)
+    }
+  })
   const applyEarly = (message: MessageStore.StoredMessage): Effect.Effect<void> =>
-    early.size === 0 || message.transport === undefined ? Effect.void : Effect.gen(function*() {
-      if (message.transport === undefined) return
-      for (const id of [message.providerMessageId, ...(message.segmentIds ?? [])]) {
-        if (id === undefined) continue
-        const key = earlyKey(message.transport, id)
-        const entry = early.get(key)
-        if (entry === undefined) continue
-        early.delete(key)
-        const current = yield* store.get(message.id)
-        if (Option.isSome(current)) yield* applyReport(current.value, entry.report)
-      }
-    })
+    early.size === 0 || message.transport === undefined ? Effect.void : applyEarlyReports(message, message.transport)
 
-  const dispatch = (
-    message: MessageStore.StoredMessage,
+  // Every refusal becomes an SmsError once, where a send ends, not at each step.
+  const toSmsError = (error: SmsError | { readonly reason: SmsErrorReason }): SmsError =>
+    error instanceof SmsError ? error : new SmsError({ reason: error.reason })
+
+  // Hands a queued message to the router; what `accept` already knows on the
+  // immediate path (the recipient and the segments) is passed along.
+  const dispatch = Effect.fnUntraced(function*(
+    queued: MessageStore.StoredMessage,
     template: Templates.Rendered | undefined,
     options: SendOptions,
-    // What `accept` already knows on the immediate path: the recipient and the segments.
     known?: { readonly number: PhoneNumbers.PhoneNumber; readonly segments: ReadonlyArray<string> }
-  ) =>
-    Effect.gen(function*() {
-      const queued = yield* Effect.orDie(move(message, "queued"))
-      const number = known?.number ?? (yield* Effect.orDie(phones.normalize(message.to)))
-      const result = yield* Effect.result(router.dispatch(
-        {
-          messageId: message.id,
-          to: number,
-          purpose: options.verification ? "verification" : message.purpose,
-          tenant: message.tenant,
-          from: message.from,
-          text: message.text,
-          segmentCount: message.segmentCount,
-          encoding: message.encoding,
-          validUntil: message.validUntil,
-          template: template === undefined ? undefined : { id: template.id, approved: template.approved }
-        },
-        {
-          to: message.to,
-          from: message.from,
-          text: message.text,
-          segments: known?.segments ?? Encoding.analyze(message.text, { smartEncoding: false }).segments,
-          encoding: message.encoding,
-          validUntil: message.validUntil,
-          clientReference: message.id,
-          purpose: message.purpose,
-          template: template === undefined ? undefined : {
-            id: template.id,
-            version: template.version,
-            providerTemplateCode: template.providerTemplateCode,
-            variables: template.variables
-          }
+  ) {
+    const number = known?.number ?? (yield* Effect.orDie(phones.normalize(queued.to)))
+    const result = yield* Effect.result(router.dispatch(
+      {
+        messageId: queued.id,
+        to: number,
+        purpose: options.verification ? "verification" : queued.purpose,
+        tenant: queued.tenant,
+        from: queued.from,
+        text: queued.text,
+        segmentCount: queued.segmentCount,
+        encoding: queued.encoding,
+        validUntil: queued.validUntil,
+        template: template === undefined ? undefined : { id: template.id, approved: template.approved }
+      },
+      {
+        to: queued.to,
+        from: queued.from,
+        text: queued.text,
+        segments: known?.segments ?? Encoding.analyze(queued.text, { smartEncoding: false }).segments,
+        encoding: queued.encoding,
+        validUntil: queued.validUntil,
+        clientReference: queued.id,
+        purpose: queued.purpose,
+        template: template === undefined ? undefined : {
+          id: template.id,
+          version: template.version,
+          providerTemplateCode: template.providerTemplateCode,
+          variables: template.variables
         }
-      ))
-      if (Result.isFailure(result)) {
-        const error = result.failure
-        yield* Effect.orDie(move(queued, "failed", { attempts: Router.attemptsOf(error), decisions: Router.decisionsOf(error) }, error.reason._tag))
-        return yield* fail(error.reason)
       }
-      const sent = result.success
-      const submitted = yield* Effect.orDie(move(queued, "submitted", {
-        route: sent.route,
-        transport: sent.transport,
-        from: sent.from,
-        providerMessageId: sent.providerMessageId,
-        segmentIds: sent.segmentIds,
-        attempts: sent.attempts,
-        decisions: sent.decisions
-      }))
-      yield* applyEarly(submitted)
-      if (consent._tag === "Some" && capped.has(submitted.purpose)) {
-        yield* consent.value.record(submitted.to, submitted.purpose, submitted.history[submitted.history.length - 1]?.at, submitted.tenant)
-      }
-      return toReceipt(submitted)
-    })
+    ))
+    if (Result.isFailure(result)) {
+      const error = result.failure
+      yield* Effect.orDie(move(queued, "failed", { attempts: Router.attemptsOf(error), decisions: Router.decisionsOf(error) }, error.reason._tag))
+      return yield* error
+    }
+    const sent = result.success
+    const submitted = yield* Effect.orDie(move(queued, "submitted", {
+      route: sent.route,
+      transport: sent.transport,
+      from: sent.from,
+      providerMessageId: sent.providerMessageId,
+      segmentIds: sent.segmentIds,
+      attempts: sent.attempts,
+      decisions: sent.decisions
+    }))
+    yield* applyEarly(submitted)
+    if (consent._tag === "Some" && capped.has(submitted.purpose)) {
+      yield* consent.value.record(submitted.to, submitted.purpose, submitted.history[submitted.history.length - 1]?.at, submitted.tenant)
+    }
+    return toReceipt(submitted)
+  })
 
-  const accept = (request: SendRequest.DecodedRequest, number: PhoneNumbers.PhoneNumber, id: string, options: SendOptions) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      let sendAt = request.sendAt !== undefined && request.sendAt > now ? request.sendAt : undefined
-      if (!options.bypassConsent && consent._tag === "Some") {
-        const decision = yield* consent.value.check({
-          to: number.e164,
-          country: number.country,
-          purpose: request.purpose,
-          tenant: request.tenant,
-          at: sendAt ?? now
-        }).pipe(Effect.mapError((error) => new SmsError({ reason: error.reason })))
-        if (decision._tag === "Defer") sendAt = decision.until
-      }
-      let rendered: Templates.Rendered | undefined
-      let text: string
-      if (request.content._tag === "Template") {
-        rendered = yield* templates.render({
-          id: request.content.id,
-          locale: request.content.locale,
-          variables: request.content.variables
-        }).pipe(Effect.mapError((error) => new SmsError({ reason: error.reason })))
-        text = rendered.text
-      } else {
-        text = request.content.text
-      }
-      const analysis = Encoding.analyze(text, { smartEncoding })
-      if (analysis.segments.length > maxSegments) {
-        return yield* fail(new SendRequest.InvalidRequest({
-          field: request.content._tag === "Template" ? "variables" : "text",
-          problem: `longer than ${maxSegments} segments`
-        }))
-      }
-      const message: MessageStore.StoredMessage = {
-        id,
-        tenant: request.tenant,
+  // Moves a scheduled (or retried) message to queued, then dispatches it.
+  const dispatchLater = (message: MessageStore.StoredMessage, template: Templates.Rendered | undefined, options: SendOptions) =>
+    Effect.flatMap(Effect.orDie(move(message, "queued")), (queued) => dispatch(queued, template, options))
+
+  const accept = Effect.fnUntraced(function*(
+    request: SendRequest.DecodedRequest,
+    number: PhoneNumbers.PhoneNumber,
+    id: string,
+    options: SendOptions
+  ) {
+    const now = yield* Clock.currentTimeMillis
+    let sendAt = request.sendAt !== undefined && request.sendAt > now ? request.sendAt : undefined
+    if (!options.bypassConsent && consent._tag === "Some") {
+      const decision = yield* consent.value.check({
         to: number.e164,
         country: number.country,
-        from: request.from,
         purpose: request.purpose,
-        text: analysis.text,
-        encoding: analysis.encoding,
-        segmentCount: analysis.segments.length,
-        template: rendered === undefined
-          ? undefined
-          : { id: rendered.id, version: rendered.version, locale: rendered.locale },
-        status: "accepted",
-        history: [{ status: "accepted", at: now }],
-        // Present from the start, though undefined: a status change that adds
-        // keys to a message this wide turns the copy into a slow dictionary
-        // object (about 6 µs a change instead of 0.5 µs).
-        route: undefined,
-        transport: undefined,
-        providerMessageId: undefined,
-        segmentIds: undefined,
-        segmentStatuses: undefined,
-        attempts: 0,
-        decisions: [],
-        idempotencyKey: request.idempotencyKey,
-        createdAt: now,
-        sendAt,
-        validUntil: (sendAt ?? now) + (request.validity ?? defaultValidity),
-        metadata: request.metadata
-      }
-      yield* store.insert(message)
-      yield* changed(message)
-      if (sendAt === undefined) return yield* dispatch(message, rendered, options, { number, segments: analysis.segments })
-      // Consent is asked again when the time comes: the person may have opted out meanwhile.
-      const recheck = options.bypassConsent || consent._tag === "None"
-        ? Effect.succeed(message)
-        : consent.value.check({ to: message.to, country: message.country, purpose: message.purpose, tenant: message.tenant }).pipe(
-          Effect.as(message),
-          Effect.catch((error) =>
-            Effect.andThen(
-              Effect.ignore(move(message, "rejected", undefined, error.reason._tag)),
-              Effect.fail(new SmsError({ reason: error.reason }))
-            )
+        tenant: request.tenant,
+        at: sendAt ?? now
+      })
+      if (decision._tag === "Defer") sendAt = decision.until
+    }
+    let rendered: Templates.Rendered | undefined
+    let text: string
+    if (request.content._tag === "Template") {
+      rendered = yield* templates.render({
+        id: request.content.id,
+        locale: request.content.locale,
+        variables: request.content.variables
+      })
+      text = rendered.text
+    } else {
+      text = request.content.text
+    }
+    const analysis = Encoding.analyze(text, { smartEncoding })
+    if (analysis.segments.length > maxSegments) {
+      return yield* fail(new SendRequest.InvalidRequest({
+        field: request.content._tag === "Template" ? "variables" : "text",
+        problem: `longer than ${maxSegments} segments`
+      }))
+    }
+    // A message sent now is stored once, already queued: one write instead
+    // of two, with the same history.
+    const immediate = sendAt === undefined
+    const message: MessageStore.StoredMessage = {
+      id,
+      tenant: request.tenant,
+      to: number.e164,
+      country: number.country,
+      from: request.from,
+      purpose: request.purpose,
+      text: analysis.text,
+      encoding: analysis.encoding,
+      segmentCount: analysis.segments.length,
+      template: rendered === undefined
+        ? undefined
+        : { id: rendered.id, version: rendered.version, locale: rendered.locale },
+      status: immediate ? "queued" : "accepted",
+      history: immediate ? [{ status: "accepted", at: now }, { status: "queued", at: now }] : [{ status: "accepted", at: now }],
+      // Present from the start, though undefined: a status change that adds
+      // keys to a message this wide turns the copy into a slow dictionary
+      // object (about 6 µs a change instead of 0.5 µs).
+      route: undefined,
+      transport: undefined,
+      providerMessageId: undefined,
+      segmentIds: undefined,
+      segmentStatuses: undefined,
+      attempts: 0,
+      decisions: [],
+      idempotencyKey: request.idempotencyKey,
+      createdAt: now,
+      sendAt,
+      validUntil: (sendAt ?? now) + (request.validity ?? defaultValidity),
+      metadata: request.metadata
+    }
+    yield* store.insert(message)
+    yield* inserted(message)
+    if (sendAt === undefined) return yield* dispatch(message, rendered, options, { number, segments: analysis.segments })
+    // Consent is asked again when the time comes: the person may have opted out meanwhile.
+    const recheck = options.bypassConsent || consent._tag === "None"
+      ? Effect.succeed(message)
+      : consent.value.check({ to: message.to, country: message.country, purpose: message.purpose, tenant: message.tenant }).pipe(
+        Effect.as(message),
+        Effect.catch((error) =>
+          Effect.andThen(
+            Effect.ignore(move(message, "rejected", undefined, error.reason._tag)),
+            Effect.fail(new SmsError({ reason: error.reason }))
           )
         )
-      yield* FiberMap.run(
-        scheduled,
-        id,
-        Effect.sleep(Duration.millis(sendAt - now)).pipe(
-          Effect.andThen(recheck),
-          Effect.andThen((current) => dispatch(current, rendered, options)),
-          Effect.ignore
-        )
       )
-      return toReceipt(message)
-    })
+    yield* FiberMap.run(
+      scheduled,
+      id,
+      Effect.sleep(Duration.millis(sendAt - now)).pipe(
+        Effect.andThen(recheck),
+        Effect.andThen((current) => dispatchLater(current, rendered, options)),
+        Effect.ignore
+      )
+    )
+    return toReceipt(message)
+  })
 
-  const sendDecoded = (request: SendRequest.DecodedRequest, options: SendOptions) =>
-    Effect.gen(function*() {
-      const number = yield* phones.normalize(request.to, phoneOptions).pipe(
-        Effect.flatMap((n) => phones.check(n, policy)),
-        Effect.mapError((error) => new SmsError({ reason: error.reason }))
+  const sendDecoded = Effect.fnUntraced(function*(request: SendRequest.DecodedRequest, options: SendOptions) {
+    const number = yield* phones.check(yield* phones.normalize(request.to, phoneOptions), policy)
+    const id = newId()
+    if (request.idempotencyKey === undefined) return yield* accept(request, number, id, options)
+    const key = Idempotency.scopedKey(request.tenant, request.idempotencyKey)
+    const print = fingerprint(request, number.e164)
+    const held = yield* keys.reserve(key, { messageId: id, fingerprint: print }, idempotencyWindow)
+    if (Option.isSome(held)) {
+      if (held.value.fingerprint !== print) {
+        return yield* fail(new SendRequest.InvalidRequest({ field: "idempotencyKey", problem: "already used for a different request" }))
+      }
+      const running = inflight.get(held.value.messageId)
+      if (running !== undefined) return yield* Deferred.await(running)
+      // Another instance may hold the key and not have stored its message yet.
+      const first = yield* store.get(held.value.messageId).pipe(
+        Effect.flatMap((found) => Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(undefined)),
+        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 }),
+        Effect.option
       )
-      const id = newId()
-      if (request.idempotencyKey === undefined) return yield* accept(request, number, id, options)
-      const key = Idempotency.scopedKey(request.tenant, request.idempotencyKey)
-      const print = fingerprint(request, number.e164)
-      const held = yield* keys.reserve(key, { messageId: id, fingerprint: print }, idempotencyWindow)
-      if (Option.isSome(held)) {
-        if (held.value.fingerprint !== print) {
-          return yield* fail(new SendRequest.InvalidRequest({ field: "idempotencyKey", problem: "already used for a different request" }))
-        }
-        const running = inflight.get(held.value.messageId)
-        if (running !== undefined) return yield* Deferred.await(running)
-        // Another instance may hold the key and not have stored its message yet.
-        const first = yield* store.get(held.value.messageId).pipe(
-          Effect.flatMap((found) => Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(undefined)),
-          Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 }),
-          Effect.option
-        )
-        if (Option.isSome(first)) return toReceipt(first.value)
-        return yield* fail(new MessageStore.MessageNotFound({ field: "idempotencyKey" }))
-      }
-      const done = Deferred.makeUnsafe<Receipt, SmsError>()
-      inflight.set(id, done)
-      const exit = yield* Effect.exit(accept(request, number, id, options))
-      inflight.delete(id)
-      Deferred.doneUnsafe(done, exit)
-      if (Exit.isFailure(exit)) {
-        // Refused before anything was stored: the key may be used again.
-        const stored = yield* store.get(id)
-        if (Option.isNone(stored)) yield* keys.release(key, id)
-      }
-      return yield* exit
-    })
+      if (Option.isSome(first)) return toReceipt(first.value)
+      return yield* fail(new MessageStore.MessageNotFound({ field: "idempotencyKey" }))
+    }
+    const done = Deferred.makeUnsafe<Receipt, SmsError>()
+    inflight.set(id, done)
+    const exit = yield* Effect.exit(Effect.mapError(accept(request, number, id, options), toSmsError))
+    inflight.delete(id)
+    Deferred.doneUnsafe(done, exit)
+    if (Exit.isFailure(exit)) {
+      // Refused before anything was stored: the key may be used again.
+      const stored = yield* store.get(id)
+      if (Option.isNone(stored)) yield* keys.release(key, id)
+    }
+    return yield* exit
+  })
 
   const send = (input: unknown, options: SendOptions = plain): Effect.Effect<Receipt, SmsError> =>
     Effect.suspend(() => {
       const decoded = SendRequest.decode(input)
-      return Result.isFailure(decoded) ? fail(decoded.failure) : sendDecoded(decoded.success, options)
+      return Result.isFailure(decoded) ? fail(decoded.failure) : Effect.mapError(sendDecoded(decoded.success, options), toSmsError)
     })
 
   const get = (id: string) =>
     Effect.flatMap(store.get(id), (found) =>
       Option.isSome(found) ? Effect.succeed(found.value) : fail(new MessageStore.MessageNotFound({ field: "id" })))
 
-  const deliveryReceipt = (input: unknown): Effect.Effect<ReceiptOutcome, SmsError> =>
-    Effect.gen(function*() {
-      const decoded = decodeReport(input)
-      if (Result.isFailure(decoded)) {
-        return yield* fail(new SendRequest.InvalidRequest({ field: "receipt", problem: "not a delivery receipt" }))
-      }
-      const report = decoded.success
-      const transport = byName.get(report.transport)
-      if (transport === undefined) {
-        return yield* fail(new SendRequest.InvalidRequest({ field: "transport", problem: "not a configured transport" }))
-      }
-      const status = transport.mapStatus(report.status)
-      if (status === undefined) {
-        return yield* fail(new SendRequest.InvalidRequest({ field: "status", problem: "not a status this transport reports" }))
-      }
-      const at = report.at === undefined
-        ? yield* Clock.currentTimeMillis
-        : typeof report.at === "number"
-        ? report.at
-        : new Date(report.at).getTime()
-      return yield* receive({
-        _tag: "DeliveryReport",
-        transport: report.transport,
-        providerMessageId: report.providerMessageId,
-        status,
-        providerStatus: report.status,
-        errorCode: report.errorCode,
-        at: Number.isFinite(at) ? at : yield* Clock.currentTimeMillis
-      })
+  const deliveryReceipt = Effect.fnUntraced(function*(input: unknown) {
+    const decoded = decodeReport(input)
+    if (Result.isFailure(decoded)) {
+      return yield* fail(new SendRequest.InvalidRequest({ field: "receipt", problem: "not a delivery receipt" }))
+    }
+    const report = decoded.success
+    const transport = byName.get(report.transport)
+    if (transport === undefined) {
+      return yield* fail(new SendRequest.InvalidRequest({ field: "transport", problem: "not a configured transport" }))
+    }
+    const status = transport.mapStatus(report.status)
+    if (status === undefined) {
+      return yield* fail(new SendRequest.InvalidRequest({ field: "status", problem: "not a status this transport reports" }))
+    }
+    const at = report.at === undefined
+      ? yield* Clock.currentTimeMillis
+      : typeof report.at === "number"
+      ? report.at
+      : new Date(report.at).getTime()
+    return yield* receive({
+      _tag: "DeliveryReport",
+      transport: report.transport,
+      providerMessageId: report.providerMessageId,
+      status,
+      providerStatus: report.status,
+      errorCode: report.errorCode,
+      at: Number.isFinite(at) ? at : yield* Clock.currentTimeMillis
     })
+  })
 
-  const inbound = (input: unknown): Effect.Effect<Inbound.InboundResult, SmsError> =>
-    Effect.gen(function*() {
-      const result = yield* inboundService.handle(input).pipe(
-        Effect.mapError((error) => new SmsError({ reason: error.reason }))
-      )
-      if (!result.complete) return result
-      yield* publish({
-        _tag: "InboundReceived",
-        transport: result.message.transport,
-        action: result.action,
-        text: result.message.text,
-        from: logNumbers ? result.message.from : undefined,
-        at: result.message.receivedAt
-      })
-      const reply = result.replyMessage
-      if (reply !== undefined) {
-        // The confirmation of an opt-out must still reach the person who opted out.
-        yield* Effect.ignore(send({
-          to: reply.to,
-          text: reply.text,
-          from: reply.from,
-          purpose: reply.purpose,
-          ...(reply.tenant === undefined ? {} : { tenant: reply.tenant })
-        }, { bypassConsent: reply.bypassConsent, verification: false }))
-      }
-      return result
+  const inbound = Effect.fnUntraced(function*(input: unknown) {
+    const result = yield* inboundService.handle(input).pipe(
+      Effect.mapError((error) => new SmsError({ reason: error.reason }))
+    )
+    if (!result.complete) return result
+    yield* publish({
+      _tag: "InboundReceived",
+      transport: result.message.transport,
+      action: result.action,
+      text: result.message.text,
+      from: logNumbers ? result.message.from : undefined,
+      at: result.message.receivedAt
     })
+    const reply = result.replyMessage
+    if (reply !== undefined) {
+      // The confirmation of an opt-out must still reach the person who opted out.
+      yield* Effect.ignore(send({
+        to: reply.to,
+        text: reply.text,
+        from: reply.from,
+        purpose: reply.purpose,
+        ...(reply.tenant === undefined ? {} : { tenant: reply.tenant })
+      }, { bypassConsent: reply.bypassConsent, verification: false }))
+    }
+    return result
+  })
 
   const onFeedback = (feedback: Transport.Feedback): Effect.Effect<void> =>
     feedback._tag === "DeliveryReport"
@@ -704,7 +731,7 @@ const build = Effect.fnUntraced(function*(
         }
         yield* store.insert(again)
         yield* changed(again)
-        return yield* dispatch(again, undefined, plain)
+        return yield* Effect.mapError(dispatchLater(again, undefined, plain), toSmsError)
       })
   })
   const sendVerification = (request: unknown) => send(request, { bypassConsent: false, verification: true })
@@ -720,14 +747,13 @@ const build = Effect.fnUntraced(function*(
 export const make = (config: SmsConfig, transports: ReadonlyArray<Transport.Transport>) =>
   Effect.map(build(config, transports), (built) => built.service)
 
-const resolveTransports = (config: SmsConfig) =>
-  Effect.gen(function*() {
-    const given = yield* Effect.forEach(config.transports ?? [], (t) =>
-      Effect.isEffect(t) ? Effect.orDie(t) : Effect.succeed(t))
-    if (given.length > 0) return given
-    const single = yield* Effect.serviceOption(Transport.Transport)
-    return Option.isSome(single) ? [single.value] : []
-  })
+const resolveTransports = Effect.fnUntraced(function*(config: SmsConfig) {
+  const given = yield* Effect.forEach(config.transports ?? [], (t) =>
+    Effect.isEffect(t) ? Effect.orDie(t) : Effect.succeed(t))
+  if (given.length > 0) return given
+  const single = yield* Effect.serviceOption(Transport.Transport)
+  return Option.isSome(single) ? [single.value] : []
+})
 
 const verificationStatus: Record<MessageStore.MessageStatus, "pending" | "delivered" | "failed"> = {
   accepted: "pending",

@@ -59,6 +59,7 @@ import * as Option from "effect/Option"
 import * as KeyValueStore from "effect/persistence/KeyValueStore"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as Tracing from "./internal/tracing.ts"
 import type * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import * as Encoding from "./Encoding.ts"
@@ -1003,169 +1004,169 @@ const localeParam = (id: string, locale: string): Effect.Effect<string, Template
     : Effect.succeed(canonical)
 }
 
-const build = (options: TemplatesOptions) =>
-  Effect.gen(function*() {
-    const store = yield* TemplateStore
-    const maxVariableLength = options.maxVariableLength ?? DEFAULT_MAX_VARIABLE_LENGTH
-    const approvalCountries = new Set((options.approvalRequiredCountries ?? []).map((c) => c.toUpperCase()))
-    const defaultSignature = normalizeSignature(options.signature)
-    const definitions = new Map<string, CompiledTemplate>()
-    const partsCache = new Map<string, ReadonlyArray<Part>>()
-    const partsKey = (id: string, locale: string, version: number) => `${id}\u0000${locale}\u0000${version}`
+const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
+  const store = yield* TemplateStore
+  const maxVariableLength = options.maxVariableLength ?? DEFAULT_MAX_VARIABLE_LENGTH
+  const approvalCountries = new Set((options.approvalRequiredCountries ?? []).map((c) => c.toUpperCase()))
+  const defaultSignature = normalizeSignature(options.signature)
+  const definitions = new Map<string, CompiledTemplate>()
+  const partsCache = new Map<string, ReadonlyArray<Part>>()
+  const partsKey = (id: string, locale: string, version: number) => `${id}\u0000${locale}\u0000${version}`
 
-    const definitionOf = (id: string, version: number, locale: string) => {
-      const template = definitions.get(keyOf(id, version))
-      return template === undefined
-        ? Effect.fail(fail(new TemplateNotFound({ field: "version", id, locale, version })))
-        : Effect.succeed(template)
+  const definitionOf = (id: string, version: number, locale: string) => {
+    const template = definitions.get(keyOf(id, version))
+    return template === undefined
+      ? Effect.fail(fail(new TemplateNotFound({ field: "version", id, locale, version })))
+      : Effect.succeed(template)
+  }
+
+  const partsOf = (template: CompiledTemplate, stored: TemplateVersion): Effect.Effect<ReadonlyArray<Part>, TemplateError> => {
+    const key = partsKey(stored.id, stored.locale, stored.version)
+    const cached = partsCache.get(key)
+    if (cached !== undefined) return Effect.succeed(cached)
+    const parsed = template.parse(stored.locale, stored.body)
+    if (Result.isFailure(parsed)) return Effect.fail(fail(parsed.failure))
+    partsCache.set(key, parsed.success)
+    return Effect.succeed(parsed.success)
+  }
+
+  const notFound = (id: string, locale: string | undefined, version: number | undefined) =>
+    Effect.flatMap(store.list(id), (all) =>
+      Effect.fail(fail(
+        new TemplateNotFound({
+          field: all.length === 0 ? "template" : version !== undefined ? "version" : "locale",
+          id,
+          ...(locale !== undefined ? { locale } : {}),
+          ...(version !== undefined ? { version } : {})
+        })
+      )))
+
+  const resolve = Effect.fnUntraced(function*(id: string, locale: string | undefined, version: number | undefined) {
+    for (const candidate of chainOf(locale)) {
+      const found = yield* store.get(id, candidate, version)
+      if (Option.isSome(found)) return found.value
     }
+    return yield* notFound(id, locale, version)
+  })
 
-    const partsOf = (template: CompiledTemplate, stored: TemplateVersion): Effect.Effect<ReadonlyArray<Part>, TemplateError> => {
-      const key = partsKey(stored.id, stored.locale, stored.version)
-      const cached = partsCache.get(key)
-      if (cached !== undefined) return Effect.succeed(cached)
-      const parsed = template.parse(stored.locale, stored.body)
-      if (Result.isFailure(parsed)) return Effect.fail(fail(parsed.failure))
-      partsCache.set(key, parsed.success)
-      return Effect.succeed(parsed.success)
-    }
-
-    const notFound = (id: string, locale: string | undefined, version: number | undefined) =>
-      Effect.flatMap(store.list(id), (all) =>
-        Effect.fail(fail(
-          new TemplateNotFound({
-            field: all.length === 0 ? "template" : version !== undefined ? "version" : "locale",
-            id,
-            ...(locale !== undefined ? { locale } : {}),
-            ...(version !== undefined ? { version } : {})
-          })
-        )))
-
-    const resolve = (id: string, locale: string | undefined, version: number | undefined) =>
-      Effect.gen(function*() {
-        for (const candidate of chainOf(locale)) {
-          const found = yield* store.get(id, candidate, version)
-          if (Option.isSome(found)) return found.value
+  const register = <S extends VariablesSchema>(definition: TemplateDefinition<S>) =>
+    Effect.gen(function*() {
+      const compiled = compile(definition, { maxVariableLength })
+      if (Result.isFailure(compiled)) return yield* Effect.fail(compiled.failure)
+      const template = compiled.success
+      const createdAt = yield* Clock.currentTimeMillis
+      const records: Array<TemplateVersion> = []
+      for (const l of template.locales.values()) {
+        const record: TemplateVersion = {
+          id: template.id,
+          locale: l.locale,
+          version: template.version,
+          body: l.body,
+          ...(l.providerTemplateCode !== undefined ? { providerTemplateCode: l.providerTemplateCode } : {}),
+          ...(template.signature !== undefined ? { signature: template.signature } : {}),
+          status: template.status,
+          createdAt
         }
-        return yield* notFound(id, locale, version)
-      })
-
-    const register = <S extends VariablesSchema>(definition: TemplateDefinition<S>) =>
-      Effect.gen(function*() {
-        const compiled = compile(definition, { maxVariableLength })
-        if (Result.isFailure(compiled)) return yield* Effect.fail(compiled.failure)
-        const template = compiled.success
-        const createdAt = yield* Clock.currentTimeMillis
-        const records: Array<TemplateVersion> = []
-        for (const l of template.locales.values()) {
-          const record: TemplateVersion = {
-            id: template.id,
-            locale: l.locale,
-            version: template.version,
-            body: l.body,
-            ...(l.providerTemplateCode !== undefined ? { providerTemplateCode: l.providerTemplateCode } : {}),
-            ...(template.signature !== undefined ? { signature: template.signature } : {}),
-            status: template.status,
-            createdAt
-          }
-          const existing = yield* store.get(template.id, l.locale, template.version)
-          if (Option.isSome(existing) && !sameContent(existing.value, record)) {
-            return yield* Effect.fail(fail(
-              new TemplateVersionConflict({
-                field: "version",
-                id: template.id,
-                locale: l.locale,
-                version: template.version
-              })
-            ))
-          }
-          records.push(record)
-        }
-        const outcomes: Array<{ readonly locale: string; readonly outcome: PutOutcome }> = []
-        for (const record of records) {
-          const outcome = yield* store.put(record, { activate: template.activate })
-          outcomes.push({ locale: record.locale, outcome })
-        }
-        definitions.set(keyOf(template.id, template.version), template)
-        for (const l of template.locales.values()) {
-          partsCache.set(partsKey(template.id, l.locale, template.version), l.parts)
-        }
-        return { id: template.id, version: template.version, locales: outcomes }
-      }).pipe(Effect.withSpan("smsforge/Templates.register", { attributes: { template: definition.id } }))
-
-    const render = (request: RenderRequest) =>
-      Effect.gen(function*() {
-        const stored = yield* resolve(request.id, request.locale, request.version)
-        const template = yield* definitionOf(stored.id, stored.version, stored.locale)
-        const required = request.requireApproval ??
-          (request.country !== undefined && approvalCountries.has(request.country.toUpperCase()))
-        if (required && stored.status !== "approved") {
+        const existing = yield* store.get(template.id, l.locale, template.version)
+        if (Option.isSome(existing) && !sameContent(existing.value, record)) {
           return yield* Effect.fail(fail(
-            new TemplateNotApproved({
-              field: "template",
-              id: stored.id,
-              version: stored.version,
-              locale: stored.locale,
-              status: stored.status
+            new TemplateVersionConflict({
+              field: "version",
+              id: template.id,
+              locale: l.locale,
+              version: template.version
             })
           ))
         }
+        records.push(record)
+      }
+      const outcomes: Array<{ readonly locale: string; readonly outcome: PutOutcome }> = []
+      for (const record of records) {
+        const outcome = yield* store.put(record, { activate: template.activate })
+        outcomes.push({ locale: record.locale, outcome })
+      }
+      definitions.set(keyOf(template.id, template.version), template)
+      for (const l of template.locales.values()) {
+        partsCache.set(partsKey(template.id, l.locale, template.version), l.parts)
+      }
+      return { id: template.id, version: template.version, locales: outcomes }
+    }).pipe(Effect.withSpan("smsforge/Templates.register", { attributes: { template: definition.id } }))
+
+  const render = Effect.fnUntraced(
+    function*(request: RenderRequest) {
+      const stored = yield* resolve(request.id, request.locale, request.version)
+      const template = yield* definitionOf(stored.id, stored.version, stored.locale)
+      const required = request.requireApproval ??
+        (request.country !== undefined && approvalCountries.has(request.country.toUpperCase()))
+      if (required && stored.status !== "approved") {
+        return yield* Effect.fail(fail(
+          new TemplateNotApproved({
+            field: "template",
+            id: stored.id,
+            version: stored.version,
+            locale: stored.locale,
+            status: stored.status
+          })
+        ))
+      }
+      const parts = yield* partsOf(template, stored)
+      const decoded = template.decode(request.variables)
+      if (Result.isFailure(decoded)) return yield* Effect.fail(fail(decoded.failure))
+      const signature = normalizeSignature(request.signature) ?? stored.signature ?? defaultSignature
+      const rendered: Rendered = {
+        id: stored.id,
+        version: stored.version,
+        locale: stored.locale,
+        text: sign(renderParts(parts, decoded.success.text), signature),
+        status: stored.status,
+        approved: stored.status === "approved",
+        ...(stored.providerTemplateCode !== undefined ? { providerTemplateCode: stored.providerTemplateCode } : {}),
+        ...(signature !== undefined ? { signature: signature.text } : {}),
+        variables: decoded.success.values
+      }
+      return rendered
+    },
+    (effect, request) => Tracing.withSpan(effect, "smsforge/Templates.render", { template: request.id })
+  )
+
+  const setStatus = (id: string, locale: string, version: number, status: ApprovalStatus) =>
+    Effect.flatMap(localeParam(id, locale), (canonical) => store.setStatus(id, canonical, version, status))
+
+  const checkBudget = (id: string, options: BudgetOptions) =>
+    Effect.gen(function*() {
+      const invalidOptions = checkBudgetOptions(options)
+      if (invalidOptions !== undefined) return yield* Effect.fail(invalidOptions)
+      let chosen: ReadonlyArray<TemplateVersion>
+      if (options.locale !== undefined) {
+        chosen = [yield* resolve(id, options.locale, options.version)]
+      } else {
+        const all = yield* store.list(id)
+        chosen = all.filter((v) => options.version !== undefined ? v.version === options.version : v.active)
+        if (chosen.length === 0) return yield* notFound(id, undefined, options.version)
+      }
+      const measured: Array<LocaleBudget> = []
+      for (const stored of chosen) {
+        const template = yield* definitionOf(stored.id, stored.version, stored.locale)
+        const invalidWorstCase = checkWorstCase(options, template)
+        if (invalidWorstCase !== undefined) return yield* Effect.fail(invalidWorstCase)
         const parts = yield* partsOf(template, stored)
-        const decoded = template.decode(request.variables)
-        if (Result.isFailure(decoded)) return yield* Effect.fail(fail(decoded.failure))
-        const signature = normalizeSignature(request.signature) ?? stored.signature ?? defaultSignature
-        const rendered: Rendered = {
-          id: stored.id,
-          version: stored.version,
-          locale: stored.locale,
-          text: sign(renderParts(parts, decoded.success.text), signature),
-          status: stored.status,
-          approved: stored.status === "approved",
-          ...(stored.providerTemplateCode !== undefined ? { providerTemplateCode: stored.providerTemplateCode } : {}),
-          ...(signature !== undefined ? { signature: signature.text } : {}),
-          variables: decoded.success.values
-        }
-        return rendered
-      }).pipe(Effect.withSpan("smsforge/Templates.render", { attributes: { template: request.id } }, { captureStackTrace: false }))
-
-    const setStatus = (id: string, locale: string, version: number, status: ApprovalStatus) =>
-      Effect.flatMap(localeParam(id, locale), (canonical) => store.setStatus(id, canonical, version, status))
-
-    const checkBudget = (id: string, options: BudgetOptions) =>
-      Effect.gen(function*() {
-        const invalidOptions = checkBudgetOptions(options)
-        if (invalidOptions !== undefined) return yield* Effect.fail(invalidOptions)
-        let chosen: ReadonlyArray<TemplateVersion>
-        if (options.locale !== undefined) {
-          chosen = [yield* resolve(id, options.locale, options.version)]
-        } else {
-          const all = yield* store.list(id)
-          chosen = all.filter((v) => options.version !== undefined ? v.version === options.version : v.active)
-          if (chosen.length === 0) return yield* notFound(id, undefined, options.version)
-        }
-        const measured: Array<LocaleBudget> = []
-        for (const stored of chosen) {
-          const template = yield* definitionOf(stored.id, stored.version, stored.locale)
-          const invalidWorstCase = checkWorstCase(options, template)
-          if (invalidWorstCase !== undefined) return yield* Effect.fail(invalidWorstCase)
-          const parts = yield* partsOf(template, stored)
-          const signature = normalizeSignature(options.signature) ?? stored.signature ?? defaultSignature
-          measured.push(measure(stored.locale, stored.version, parts, template.maxLength, signature, options))
-        }
-        return report(id, options.maxSegments, measured)
-      })
-
-    return Templates.of({
-      register,
-      render,
-      activate: (id, locale, version) =>
-        Effect.flatMap(localeParam(id, locale), (canonical) => store.activate(id, canonical, version)),
-      approve: (id, locale, version) => setStatus(id, locale, version, "approved"),
-      setStatus,
-      versions: (id) => store.list(id),
-      checkBudget
+        const signature = normalizeSignature(options.signature) ?? stored.signature ?? defaultSignature
+        measured.push(measure(stored.locale, stored.version, parts, template.maxLength, signature, options))
+      }
+      return report(id, options.maxSegments, measured)
     })
+
+  return Templates.of({
+    register,
+    render,
+    activate: (id, locale, version) =>
+      Effect.flatMap(localeParam(id, locale), (canonical) => store.activate(id, canonical, version)),
+    approve: (id, locale, version) => setStatus(id, locale, version, "approved"),
+    setStatus,
+    versions: (id) => store.list(id),
+    checkBudget
   })
+})
 
 /**
  * Renders a template from its definition, with the variables typed by the

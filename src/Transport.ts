@@ -22,6 +22,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
+import { withoutStack } from "./internal/errors.ts"
 
 // models
 
@@ -403,9 +405,7 @@ export const make = (options: {
   readonly mapStatus?: ((providerStatus: string) => DeliveryStatus | undefined) | undefined
 }): Transport => {
   const ok = Metric.withAttributes(submissions, { transport: options.name, outcome: "accepted" })
-  // Built once per transport, not per submission: the counters by outcome, and
-  // the span without a captured stack trace (an `Error` per send costs more
-  // than the rest of this wrapper).
+  // Built once per transport, not per submission: the counters by outcome.
   const failed = new Map<string, Metric.Counter<number>>()
   const failedCounter = (tag: string) => {
     let counter = failed.get(tag)
@@ -415,21 +415,25 @@ export const make = (options: {
     }
     return counter
   }
-  const span = Effect.withSpan(
-    "smsforge/Transport.submit",
-    { attributes: { transport: options.name } },
-    { captureStackTrace: false }
-  )
-  const outcome = {
-    onFailure: (reason: TransportErrorReason) =>
-      Effect.andThen(
-        Metric.update(failedCounter(reason._tag), 1),
-        Effect.fail(new TransportError({ transport: options.name, reason }))
-      ),
-    onSuccess: (result: SubmitResult) => Effect.as(Metric.update(ok, 1), result)
-  }
+  const attributes = { transport: options.name }
+  // Counted in place, with the fiber's context: `Metric.update` as an effect
+  // costs as much as the rest of this wrapper.
   const submit = (submission: Submission): Effect.Effect<SubmitResult, TransportError> =>
-    span(Effect.matchEffect(options.submit(submission), outcome))
+    Effect.withFiber((fiber) => {
+      const counted = Effect.matchEffect(options.submit(submission), {
+        onFailure: (reason: TransportErrorReason) => {
+          failedCounter(reason._tag).updateUnsafe(1, fiber.context)
+          return Effect.fail(withoutStack(() => new TransportError({ transport: options.name, reason })))
+        },
+        onSuccess: (result: SubmitResult) => {
+          ok.updateUnsafe(1, fiber.context)
+          return Effect.succeed(result)
+        }
+      })
+      return fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
+        ? counted
+        : Effect.withSpan(counted, "smsforge/Transport.submit", { attributes, captureStackTrace: false })
+    })
   return {
     name: options.name,
     capabilities: options.capabilities,

@@ -1173,53 +1173,52 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     return i < 0 ? undefined : channels[i + 1]
   }
 
-  const fallbackLoop = (id: string, startIndex: number): Effect.Effect<void, VerificationError> =>
-    Effect.gen(function*() {
-      let index = startIndex
-      while (true) {
-        yield* Effect.sleep(Duration.millis(settings.fallbackAfter))
-        const found = yield* loadRecord(verificationKey(id))
-        if (found === undefined) return
-        const record = found.record
-        const now = yield* Clock.currentTimeMillis
-        if (
-          record.status !== "pending" || now >= record.expiresAt || record.wrongChecks >= settings.maxChecks ||
-          record.sends.length !== index + 1
-        ) return
-        const last = record.sends[index]!
-        if (last.messageId !== undefined) {
-          const status = yield* sender.deliveryStatus(last.messageId)
-          if (status === "delivered") {
-            yield* casLoop(Effect.gen(function*() {
-              const again = yield* loadRecord(verificationKey(id))
-              if (again === undefined || again.record.deliveredChannel !== undefined) return undefined
-              return (yield* save({ ...again.record, deliveredChannel: last.channel }, again.version)) ? undefined : Retry
-            }))
-            return
-          }
-        }
-        const next = nextChannel(record.channels, last.channel)
-        if (next === undefined) return
-        const updated: VerificationRecord = {
-          ...record,
-          channel: next,
-          sendAttempts: record.sendAttempts + 1,
-          sends: [...record.sends, { channel: next, at: now, counter: record.counter, fallback: true, messageId: undefined }]
-        }
-        // A concurrent check or resend won: it decides what happens next.
-        if (!(yield* save(updated, found.version))) return
-        index += 1
-        count(record.country, "sends")
-        yield* bump(sendsMetric, "sends", record.country, "channel", next)
-        yield* changed(updated, "fallback", now)
-        const sent = yield* Effect.result(deliver(updated, codeOf(updated), next, now))
-        if (sent._tag === "Success") {
-          yield* noteMessageId(id, record.counter, index, sent.success.messageId)
-        } else {
-          yield* changed(updated, "delivery-failed", now)
+  const fallbackLoop = Effect.fnUntraced(function*(id: string, startIndex: number) {
+    let index = startIndex
+    while (true) {
+      yield* Effect.sleep(Duration.millis(settings.fallbackAfter))
+      const found = yield* loadRecord(verificationKey(id))
+      if (found === undefined) return
+      const record = found.record
+      const now = yield* Clock.currentTimeMillis
+      if (
+        record.status !== "pending" || now >= record.expiresAt || record.wrongChecks >= settings.maxChecks ||
+        record.sends.length !== index + 1
+      ) return
+      const last = record.sends[index]!
+      if (last.messageId !== undefined) {
+        const status = yield* sender.deliveryStatus(last.messageId)
+        if (status === "delivered") {
+          yield* casLoop(Effect.gen(function*() {
+            const again = yield* loadRecord(verificationKey(id))
+            if (again === undefined || again.record.deliveredChannel !== undefined) return undefined
+            return (yield* save({ ...again.record, deliveredChannel: last.channel }, again.version)) ? undefined : Retry
+          }))
+          return
         }
       }
-    })
+      const next = nextChannel(record.channels, last.channel)
+      if (next === undefined) return
+      const updated: VerificationRecord = {
+        ...record,
+        channel: next,
+        sendAttempts: record.sendAttempts + 1,
+        sends: [...record.sends, { channel: next, at: now, counter: record.counter, fallback: true, messageId: undefined }]
+      }
+      // A concurrent check or resend won: it decides what happens next.
+      if (!(yield* save(updated, found.version))) return
+      index += 1
+      count(record.country, "sends")
+      yield* bump(sendsMetric, "sends", record.country, "channel", next)
+      yield* changed(updated, "fallback", now)
+      const sent = yield* Effect.result(deliver(updated, codeOf(updated), next, now))
+      if (sent._tag === "Success") {
+        yield* noteMessageId(id, record.counter, index, sent.success.messageId)
+      } else {
+        yield* changed(updated, "delivery-failed", now)
+      }
+    }
+  })
 
   const scheduleFallback = (record: VerificationRecord) =>
     nextChannel(record.channels, record.channel) === undefined
@@ -1355,15 +1354,14 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     record.status === "pending" && now < record.expiresAt
 
   /** Marks a pending verification past its time to live as expired, once. */
-  const expire = (found: { readonly record: VerificationRecord; readonly version: number }, now: number) =>
-    Effect.gen(function*() {
-      const record: VerificationRecord = { ...found.record, status: "expired" }
-      if (!(yield* save(record, found.version))) return false
-      count(record.country, "expiries")
-      yield* bump(expiries, "expiries", record.country)
-      yield* changed(record, "expired", now)
-      return true
-    })
+  const expire = Effect.fnUntraced(function*(found: { readonly record: VerificationRecord; readonly version: number }, now: number) {
+    const record: VerificationRecord = { ...found.record, status: "expired" }
+    if (!(yield* save(record, found.version))) return false
+    count(record.country, "expiries")
+    yield* bump(expiries, "expiries", record.country)
+    yield* changed(record, "expired", now)
+    return true
+  })
 
   const start = (request: StartRequest): Effect.Effect<StartResult, StartError> =>
     casLoop(Effect.gen(function*() {
@@ -1463,71 +1461,68 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     })
   }
 
-  const resend = (request: ResendRequest) =>
-    Effect.gen(function*() {
-      const bad = badChannel(request?.channel) ?? badLocale(request?.locale) ?? badClientKey(request?.clientKey)
-      if (bad !== undefined) return yield* fail(bad)
-      const { channel, clientKey, locale } = request
-      const first = yield* locate(request)
-      return yield* casLoop(Effect.gen(function*() {
-        const found = yield* loadRecord(verificationKey(first.record.id))
-        const now = yield* Clock.currentTimeMillis
-        if (found === undefined || found.record.status !== "pending") {
-          return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-        }
-        if (now >= found.record.expiresAt) {
-          yield* expire(found, now)
-          return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-        }
-        if (found.record.wrongChecks >= settings.maxChecks) {
-          return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(found.record.expiresAt - now) }))
-        }
-        return yield* issue({ existing: found, fresh: undefined, channel, locale, clientKey })
-      }))
-    })
-
-  const cancel = (request: VerificationTarget) =>
-    Effect.gen(function*() {
-      const first = yield* locate(request)
-      return yield* casLoop(Effect.gen(function*() {
-        const found = yield* loadRecord(verificationKey(first.record.id))
-        if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-        const now = yield* Clock.currentTimeMillis
-        const record = found.record
-        if (record.status !== "pending") return checkResult(record, record.status)
-        if (now >= record.expiresAt) return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
-        const canceled: VerificationRecord = { ...record, status: "canceled" }
-        if (!(yield* save(canceled, found.version))) return Retry
-        yield* changed(canceled, "canceled", now)
-        return checkResult(canceled, "canceled")
-      }))
-    })
-
-  const get = (request: VerificationTarget) =>
-    Effect.gen(function*() {
-      const { record } = yield* locate(request)
+  const resend = Effect.fnUntraced(function*(request: ResendRequest) {
+    const bad = badChannel(request?.channel) ?? badLocale(request?.locale) ?? badClientKey(request?.clientKey)
+    if (bad !== undefined) return yield* fail(bad)
+    const { channel, clientKey, locale } = request
+    const first = yield* locate(request)
+    return yield* casLoop(Effect.gen(function*() {
+      const found = yield* loadRecord(verificationKey(first.record.id))
       const now = yield* Clock.currentTimeMillis
-      const status: VerificationStatus = record.status === "pending" && now >= record.expiresAt
-        ? "expired"
-        : record.status
-      const info: VerificationInfo = {
-        verificationId: record.id,
-        to: record.to as E164,
-        country: record.country,
-        tenant: record.tenant,
-        status,
-        channel: record.deliveredChannel ?? record.channel,
-        deliveredChannel: record.deliveredChannel,
-        locked: record.wrongChecks >= settings.maxChecks,
-        sendAttempts: record.sendAttempts,
-        wrongChecks: record.wrongChecks,
-        createdAt: record.createdAt,
-        expiresAt: record.expiresAt,
-        approvedAt: record.approvedAt,
-        sends: record.sends.map((s) => ({ channel: s.channel, at: s.at, fallback: s.fallback }))
+      if (found === undefined || found.record.status !== "pending") {
+        return yield* fail(new VerificationNotFound({ field: "verificationId" }))
       }
-      return info
-    })
+      if (now >= found.record.expiresAt) {
+        yield* expire(found, now)
+        return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+      }
+      if (found.record.wrongChecks >= settings.maxChecks) {
+        return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(found.record.expiresAt - now) }))
+      }
+      return yield* issue({ existing: found, fresh: undefined, channel, locale, clientKey })
+    }))
+  })
+
+  const cancel = Effect.fnUntraced(function*(request: VerificationTarget) {
+    const first = yield* locate(request)
+    return yield* casLoop(Effect.gen(function*() {
+      const found = yield* loadRecord(verificationKey(first.record.id))
+      if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+      const now = yield* Clock.currentTimeMillis
+      const record = found.record
+      if (record.status !== "pending") return checkResult(record, record.status)
+      if (now >= record.expiresAt) return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
+      const canceled: VerificationRecord = { ...record, status: "canceled" }
+      if (!(yield* save(canceled, found.version))) return Retry
+      yield* changed(canceled, "canceled", now)
+      return checkResult(canceled, "canceled")
+    }))
+  })
+
+  const get = Effect.fnUntraced(function*(request: VerificationTarget) {
+    const { record } = yield* locate(request)
+    const now = yield* Clock.currentTimeMillis
+    const status: VerificationStatus = record.status === "pending" && now >= record.expiresAt
+      ? "expired"
+      : record.status
+    const info: VerificationInfo = {
+      verificationId: record.id,
+      to: record.to as E164,
+      country: record.country,
+      tenant: record.tenant,
+      status,
+      channel: record.deliveredChannel ?? record.channel,
+      deliveredChannel: record.deliveredChannel,
+      locked: record.wrongChecks >= settings.maxChecks,
+      sendAttempts: record.sendAttempts,
+      wrongChecks: record.wrongChecks,
+      createdAt: record.createdAt,
+      expiresAt: record.expiresAt,
+      approvedAt: record.approvedAt,
+      sends: record.sends.map((s) => ({ channel: s.channel, at: s.at, fallback: s.fallback }))
+    }
+    return info
+  })
 
   // TOTP
 
@@ -1536,99 +1531,96 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       ? Effect.succeed(subject)
       : fail(new InvalidRequest({ field: "subject", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
 
-  const totpEnroll = (request: { readonly subject: string; readonly label?: string | undefined; readonly tenant?: string | undefined }) =>
-    Effect.gen(function*() {
-      const subject = yield* checkSubject(request?.subject)
-      const tenant = yield* checkTenant(request.tenant)
-      if (request.label !== undefined && !isText(request.label, SUBJECT_MAX)) {
-        return yield* fail(new InvalidRequest({ field: "label", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
+  const totpEnroll = Effect.fnUntraced(function*(request: { readonly subject: string; readonly label?: string | undefined; readonly tenant?: string | undefined }) {
+    const subject = yield* checkSubject(request?.subject)
+    const tenant = yield* checkTenant(request.tenant)
+    if (request.label !== undefined && !isText(request.label, SUBJECT_MAX)) {
+      return yield* fail(new InvalidRequest({ field: "label", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
+    }
+    const now = yield* Clock.currentTimeMillis
+    const secret = otp.totpSecret()
+    const key = totpKey(tenant, subject)
+    const current = yield* store.get(key)
+    const record: TotpRecord = {
+      _tag: "Totp",
+      subject,
+      sealedSecret: otp.seal(pepper, secret),
+      lastTimeStep: -1,
+      wrongChecks: 0,
+      lockedUntil: 0,
+      createdAt: now
+    }
+    const ok = yield* store.set(key, record, {
+      expectedVersion: current._tag === "Some" ? current.value.version : undefined,
+      expiresAt: Number.MAX_SAFE_INTEGER
+    })
+    if (!ok) return yield* fail(new StoreUnavailable({}))
+    const enrollment: TotpEnrollment = {
+      subject,
+      secret: Redacted.make(secret),
+      uri: Redacted.make(otp.totpUri({
+        issuer: totpIssuer,
+        label: request.label ?? subject,
+        secret,
+        digits: settings.totpDigits,
+        period: settings.totpPeriod
+      }))
+    }
+    return enrollment
+  })
+
+  const totpCheck = Effect.fnUntraced(function*(request: { readonly subject: string; readonly code: string; readonly tenant?: string | undefined }) {
+    const subject = yield* checkSubject(request?.subject)
+    const tenant = yield* checkTenant(request.tenant)
+    const code = cleanCode(request.code)
+    if (code === undefined || !/^\d+$/.test(code) || code.length !== settings.totpDigits) {
+      return yield* fail(new InvalidCode({ field: "code" }))
+    }
+    const key = totpKey(tenant, subject)
+    return yield* casLoop(Effect.gen(function*() {
+      const found = yield* store.get(key)
+      if (found._tag === "None" || found.value.value._tag !== "Totp") {
+        return yield* fail(new VerificationNotFound({ field: "subject" }))
       }
+      const record = found.value.value
       const now = yield* Clock.currentTimeMillis
-      const secret = otp.totpSecret()
-      const key = totpKey(tenant, subject)
-      const current = yield* store.get(key)
-      const record: TotpRecord = {
-        _tag: "Totp",
-        subject,
-        sealedSecret: otp.seal(pepper, secret),
-        lastTimeStep: -1,
-        wrongChecks: 0,
-        lockedUntil: 0,
-        createdAt: now
+      if (record.lockedUntil > now) {
+        return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.lockedUntil - now) }))
       }
-      const ok = yield* store.set(key, record, {
-        expectedVersion: current._tag === "Some" ? current.value.version : undefined,
+      const wrongChecks = record.lockedUntil > 0 ? 0 : record.wrongChecks
+      const secret = otp.unseal(pepper, record.sealedSecret)
+      const step = secret === undefined ? undefined : otp.totpVerify({
+        secret,
+        code,
+        epochSeconds: Math.floor(now / 1000),
+        digits: settings.totpDigits,
+        period: settings.totpPeriod,
+        afterTimeStep: record.lastTimeStep
+      })
+      const next: TotpRecord = step !== undefined
+        ? { ...record, lastTimeStep: step, wrongChecks: 0, lockedUntil: 0 }
+        : wrongChecks + 1 >= settings.maxChecks
+        ? { ...record, wrongChecks: wrongChecks + 1, lockedUntil: now + settings.ttl }
+        : { ...record, wrongChecks: wrongChecks + 1, lockedUntil: 0 }
+      const ok = yield* store.set(key, next, {
+        expectedVersion: found.value.version,
         expiresAt: Number.MAX_SAFE_INTEGER
       })
-      if (!ok) return yield* fail(new StoreUnavailable({}))
-      const enrollment: TotpEnrollment = {
+      if (!ok) return Retry
+      const result: TotpCheckResult = {
         subject,
-        secret: Redacted.make(secret),
-        uri: Redacted.make(otp.totpUri({
-          issuer: totpIssuer,
-          label: request.label ?? subject,
-          secret,
-          digits: settings.totpDigits,
-          period: settings.totpPeriod
-        }))
+        status: step !== undefined ? "approved" : "pending",
+        attemptsLeft: step !== undefined ? settings.maxChecks : Math.max(0, settings.maxChecks - next.wrongChecks)
       }
-      return enrollment
-    })
+      return result
+    }))
+  })
 
-  const totpCheck = (request: { readonly subject: string; readonly code: string; readonly tenant?: string | undefined }) =>
-    Effect.gen(function*() {
-      const subject = yield* checkSubject(request?.subject)
-      const tenant = yield* checkTenant(request.tenant)
-      const code = cleanCode(request.code)
-      if (code === undefined || !/^\d+$/.test(code) || code.length !== settings.totpDigits) {
-        return yield* fail(new InvalidCode({ field: "code" }))
-      }
-      const key = totpKey(tenant, subject)
-      return yield* casLoop(Effect.gen(function*() {
-        const found = yield* store.get(key)
-        if (found._tag === "None" || found.value.value._tag !== "Totp") {
-          return yield* fail(new VerificationNotFound({ field: "subject" }))
-        }
-        const record = found.value.value
-        const now = yield* Clock.currentTimeMillis
-        if (record.lockedUntil > now) {
-          return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.lockedUntil - now) }))
-        }
-        const wrongChecks = record.lockedUntil > 0 ? 0 : record.wrongChecks
-        const secret = otp.unseal(pepper, record.sealedSecret)
-        const step = secret === undefined ? undefined : otp.totpVerify({
-          secret,
-          code,
-          epochSeconds: Math.floor(now / 1000),
-          digits: settings.totpDigits,
-          period: settings.totpPeriod,
-          afterTimeStep: record.lastTimeStep
-        })
-        const next: TotpRecord = step !== undefined
-          ? { ...record, lastTimeStep: step, wrongChecks: 0, lockedUntil: 0 }
-          : wrongChecks + 1 >= settings.maxChecks
-          ? { ...record, wrongChecks: wrongChecks + 1, lockedUntil: now + settings.ttl }
-          : { ...record, wrongChecks: wrongChecks + 1, lockedUntil: 0 }
-        const ok = yield* store.set(key, next, {
-          expectedVersion: found.value.version,
-          expiresAt: Number.MAX_SAFE_INTEGER
-        })
-        if (!ok) return Retry
-        const result: TotpCheckResult = {
-          subject,
-          status: step !== undefined ? "approved" : "pending",
-          attemptsLeft: step !== undefined ? settings.maxChecks : Math.max(0, settings.maxChecks - next.wrongChecks)
-        }
-        return result
-      }))
-    })
-
-  const totpRemove = (request: { readonly subject: string; readonly tenant?: string | undefined }) =>
-    Effect.gen(function*() {
-      const subject = yield* checkSubject(request?.subject)
-      const tenant = yield* checkTenant(request.tenant)
-      yield* store.remove(totpKey(tenant, subject))
-    })
+  const totpRemove = Effect.fnUntraced(function*(request: { readonly subject: string; readonly tenant?: string | undefined }) {
+    const subject = yield* checkSubject(request?.subject)
+    const tenant = yield* checkTenant(request.tenant)
+    yield* store.remove(totpKey(tenant, subject))
+  })
 
   const statsOf = (c: Counts): CountryStats => ({
     starts: c.starts,

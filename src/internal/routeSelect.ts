@@ -218,6 +218,44 @@ const drawFor = (random: () => number, weight: number): number => {
   return weight <= 0 ? -1 + u * 1e-9 : Math.pow(u, 1 / weight)
 }
 
+// The reason is built on first read: most dispatches read only the first
+// candidate's. A class, because a getter in an object literal costs more than
+// building the text.
+class RankedCandidate implements Candidate {
+  readonly route: RouteRule
+  readonly from: string | undefined
+  readonly cost: number | undefined
+  readonly health: Health
+  private readonly keyed: Keyed & { readonly note: string }
+  private readonly rank: number
+  private readonly of: number
+  private readonly strategy: ReadonlyArray<StrategyKey>
+  private readonly request: SelectRequest
+  private text: string | undefined = undefined
+  constructor(
+    keyed: Keyed & { readonly note: string },
+    rank: number,
+    of: number,
+    strategy: ReadonlyArray<StrategyKey>,
+    request: SelectRequest
+  ) {
+    this.route = keyed.route
+    this.from = keyed.from
+    this.cost = keyed.cost
+    this.health = keyed.health
+    this.keyed = keyed
+    this.rank = rank
+    this.of = of
+    this.strategy = strategy
+    this.request = request
+  }
+  get reason(): string {
+    return this.text ??= `rank ${this.rank}/${this.of} by ${this.strategy.join(", ")}: ${
+      this.strategy.map((k) => describe(k, this.keyed, this.request.segmentCount, this.request.to.country)).join("; ")
+    }; ${this.keyed.note}`
+  }
+}
+
 export interface PlanContext {
   readonly now: number
   readonly seed: number | string | undefined
@@ -230,13 +268,14 @@ export interface PlanContext {
  * a reason.
  */
 export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Plan => {
-  const random = prng(hash32(request.messageId, seedOf(ctx.seed)))
+  // Only the weighted strategy reads draws; seeding the generator costs a hash of the id.
+  const random = rules.strategy.includes("weighted") ? prng(hash32(request.messageId, seedOf(ctx.seed))) : undefined
   const skipped: Array<Skipped> = []
   const keyed: Array<Keyed & { readonly note: string }> = []
   let matched = 0
   for (const route of rules.routes) {
     // draw for every route, matched or not, so a route's draw does not depend on the others' filters
-    const draw = drawFor(random, route.weight)
+    const draw = random === undefined ? 0 : drawFor(random, route.weight)
     if (!matches(route, request)) continue
     matched++
     if (!inWindow(route, ctx.now)) {
@@ -271,20 +310,6 @@ export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Pl
     }
     return a.route.index - b.route.index
   })
-  // reasons are built on first read: most dispatches only read the first candidate's
-  const candidates = keyed.map((c, i): Candidate => {
-    let reason: string | undefined
-    return {
-      route: c.route,
-      from: c.from,
-      cost: c.cost,
-      health: c.health,
-      get reason() {
-        return reason ??= `rank ${i + 1}/${keyed.length} by ${strategy.join(", ")}: ${
-          strategy.map((k) => describe(k, c, request.segmentCount, request.to.country)).join("; ")
-        }; ${c.note}`
-      }
-    }
-  })
+  const candidates = keyed.map((c, i): Candidate => new RankedCandidate(c, i + 1, keyed.length, strategy, request))
   return { matched, candidates, skipped }
 }

@@ -192,19 +192,18 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
       })
     )
 
-  const submit = (submission: Transport.Submission) =>
-    Effect.gen(function*() {
-      const latency = faults.latency
-      if (Duration.toMillis(latency) > 0) yield* Effect.sleep(latency)
-      const now = yield* Clock.currentTimeMillis
-      attempts++
-      const failure = decide(submission, now)
-      if (failure !== undefined) return yield* Effect.fail(failure)
-      const providerMessageId = `${name}-${++counter}`
-      sent.push({ ...submission, providerMessageId, submittedAt: now })
-      if (options.autoDeliver === true) yield* deliver(providerMessageId)
-      return { providerMessageId }
-    })
+  const submit = Effect.fnUntraced(function*(submission: Transport.Submission) {
+    const latency = faults.latency
+    if (Duration.toMillis(latency) > 0) yield* Effect.sleep(latency)
+    const now = yield* Clock.currentTimeMillis
+    attempts++
+    const failure = decide(submission, now)
+    if (failure !== undefined) return yield* Effect.fail(failure)
+    const providerMessageId = `${name}-${++counter}`
+    sent.push({ ...submission, providerMessageId, submittedAt: now })
+    if (options.autoDeliver === true) yield* deliver(providerMessageId)
+    return { providerMessageId }
+  })
 
   const transport = Transport.make({
     name,
