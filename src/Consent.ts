@@ -47,6 +47,7 @@ import * as Schema from "effect/Schema"
 import * as Semaphore from "effect/Semaphore"
 import * as Audit from "./Audit.ts"
 import * as Events from "./Events.ts"
+import { withNow } from "./internal/clock.ts"
 import * as time from "./internal/consentTime.ts"
 
 // models
@@ -642,33 +643,27 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     return [representative]
   }
 
-  const check = Effect.fnUntraced(function*(request: CheckRequest) {
-    const at = yield* now(request.at ?? request.now)
-    const tenant = request.tenant ?? DEFAULT_TENANT
-    const record = Option.getOrUndefined(yield* store.get(tenant, request.to))
-    const refusal = evaluate(record, request.purpose, request.topic, options)
-    if (refusal !== undefined) return yield* new ConsentError({ reason: refusal })
-    const cap = options.frequencyCaps?.[request.purpose]
-    if (cap !== undefined && (cap.perDay !== undefined || cap.perWeek !== undefined)) {
-      const sends = yield* store.sends(tenant, request.to, request.purpose, at - WEEK)
-      for (const [limit, span, name] of [[cap.perDay, DAY, "day"], [cap.perWeek, WEEK, "week"]] as const) {
-        if (limit === undefined) continue
-        const inWindow = sends.filter((s) => s > at - span && s <= at)
-        if (inWindow.length >= limit) {
-          // The window frees a slot when its oldest counted send leaves it.
-          const oldest = inWindow[inWindow.length - limit] ?? at
-          return yield* new ConsentError({
-            reason: new FrequencyCapExceeded({
-              field: "to",
-              purpose: request.purpose,
-              window: name,
-              limit,
-              retryAfter: Duration.millis(Math.max(0, oldest + span - at))
-            })
-          })
-        }
+  const capRefusal = (request: CheckRequest, at: number, sends: ReadonlyArray<number>, cap: FrequencyCap) => {
+    for (const [limit, span, name] of [[cap.perDay, DAY, "day"], [cap.perWeek, WEEK, "week"]] as const) {
+      if (limit === undefined) continue
+      const inWindow = sends.filter((s) => s > at - span && s <= at)
+      if (inWindow.length >= limit) {
+        // The window frees a slot when its oldest counted send leaves it.
+        const oldest = inWindow[inWindow.length - limit] ?? at
+        return new FrequencyCapExceeded({
+          field: "to",
+          purpose: request.purpose,
+          window: name,
+          limit,
+          retryAfter: Duration.millis(Math.max(0, oldest + span - at))
+        })
       }
     }
+    return undefined
+  }
+
+  // Quiet hours, once the record and the caps let the message through.
+  const timing = (request: CheckRequest, at: number, record: ConsentRecord | undefined): Effect.Effect<Decision, ConsentError> => {
     const zones = zonesFor(record, request.country)
     const zone = zones[0] ?? defaultZone
     if (quiet !== undefined && quietPurposes.has(request.purpose)) {
@@ -676,15 +671,34 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
       if (w !== undefined) {
         const until = time.quietUntilAll(at, zones, w)
         if (until !== undefined) {
-          if (quiet.mode === "refuse") {
-            return yield* new ConsentError({ reason: new QuietHours({ field: "to", until }) })
-          }
-          return { _tag: "Defer", until, timeZone: zone } as const
+          if (quiet.mode === "refuse") return Effect.fail(new ConsentError({ reason: new QuietHours({ field: "to", until }) }))
+          return Effect.succeed({ _tag: "Defer", until, timeZone: zone })
         }
       }
     }
-    return { _tag: "Allow", timeZone: zone } as const
-  })
+    return Effect.succeed({ _tag: "Allow", timeZone: zone })
+  }
+
+  // Combinators rather than a generator: this runs for every message sent.
+  const decide = (request: CheckRequest, at: number): Effect.Effect<Decision, ConsentError> => {
+    const tenant = request.tenant ?? DEFAULT_TENANT
+    return Effect.flatMap(store.get(tenant, request.to), (found) => {
+      const record = Option.getOrUndefined(found)
+      const refusal = evaluate(record, request.purpose, request.topic, options)
+      if (refusal !== undefined) return Effect.fail(new ConsentError({ reason: refusal }))
+      const cap = options.frequencyCaps?.[request.purpose]
+      if (cap === undefined || (cap.perDay === undefined && cap.perWeek === undefined)) return timing(request, at, record)
+      return Effect.flatMap(store.sends(tenant, request.to, request.purpose, at - WEEK), (sends) => {
+        const exceeded = capRefusal(request, at, sends, cap)
+        return exceeded === undefined ? timing(request, at, record) : Effect.fail(new ConsentError({ reason: exceeded }))
+      })
+    })
+  }
+
+  const check = (request: CheckRequest): Effect.Effect<Decision, ConsentError> => {
+    const at = request.at ?? request.now
+    return at === undefined ? withNow((now) => decide(request, now)) : decide(request, at)
+  }
 
   const requestConfirmation = Effect.fnUntraced(function*(change: ConsentChange): Effect.gen.Return<ConfirmationRequest> {
     const at = yield* now(change.at)

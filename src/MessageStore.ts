@@ -12,7 +12,6 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import { withNow } from "./internal/clock.ts"
 import { InsertionQueue } from "./internal/insertionQueue.ts"
 import type { RouteDecision } from "./Router.ts"
 import type { MessageEncoding } from "./Transport.ts"
@@ -269,10 +269,11 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
 
     return MessageStore.of({
       insert: (message) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
+        withNow((now) => {
           if (!messages.has(message.id)) order.push(message.id)
           save(message)
           evict(now)
+          return Effect.void
         }),
       get: (id) => Effect.sync(() => Option.fromUndefinedOr(messages.get(id))),
       transition: (id, change, patch) =>

@@ -429,11 +429,23 @@ const upperSet = (codes: unknown): Set<string> =>
     )
   )
 
-const compilePolicy = (policy: PhoneNumberPolicy | undefined): CompiledPolicy => ({
+const compileUncached = (policy: PhoneNumberPolicy | undefined): CompiledPolicy => ({
   allowed: policy?.allowedCountries === undefined ? undefined : upperSet(policy.allowedCountries),
   denied: upperSet(policy?.deniedCountries),
   types: new Set(Array.isArray(policy?.allowedTypes) ? policy.allowedTypes : defaultAllowedTypes)
 })
+
+// A policy is configuration, passed again with every check: compiled once per object.
+const compiled = new WeakMap<PhoneNumberPolicy, CompiledPolicy>()
+const compilePolicy = (policy: PhoneNumberPolicy | undefined): CompiledPolicy => {
+  if (policy === undefined) return compileUncached(undefined)
+  let done = compiled.get(policy)
+  if (done === undefined) {
+    done = compileUncached(policy)
+    compiled.set(policy, done)
+  }
+  return done
+}
 
 const applyPolicy = (
   n: PhoneNumber,
@@ -627,23 +639,27 @@ export const make = (options: PhoneNumbersOptions = {}): Effect.Effect<PhoneNumb
           : Effect.succeed(outcome)
       })
 
+    const checked = (n: PhoneNumber, policy: PhoneNumberPolicy | undefined, field: string) => {
+      const refused = applyPolicy(n, policy === undefined ? defaultPolicy : compilePolicy(policy), field)
+      return refused === undefined ? Effect.succeed(n) : Effect.fail(new PhoneNumberError({ field, reason: refused }))
+    }
+
     const check = (
       n: PhoneNumber,
       policy?: PhoneNumberPolicy,
       checkOptions?: { readonly field?: string | undefined }
-    ): Effect.Effect<PhoneNumber, PhoneNumberError> =>
-      Effect.suspend(() => {
-        const field = fieldOf(checkOptions?.field)
-        const refused = applyPolicy(n, policy === undefined ? defaultPolicy : compilePolicy(policy), field)
-        return refused === undefined ? Effect.succeed(n) : Effect.fail(new PhoneNumberError({ field, reason: refused }))
-      })
+    ): Effect.Effect<PhoneNumber, PhoneNumberError> => Effect.suspend(() => checked(n, policy, fieldOf(checkOptions?.field)))
 
     return PhoneNumbers.of({
       normalize,
       check,
+      // One step, not normalize then check: this runs once per message sent.
       validate: (input, validateOptions) =>
-        Effect.flatMap(normalize(input, validateOptions), (n) =>
-          check(n, validateOptions?.policy, { field: validateOptions?.field })),
+        Effect.suspend(() => {
+          const outcome = lookup(input, validateOptions?.defaultCountry ?? options.defaultCountry)
+          const field = fieldOf(validateOptions?.field)
+          return typeof outcome === "string" ? Effect.fail(invalid(field, outcome)) : checked(outcome, validateOptions?.policy, field)
+        }),
       cacheStats: Effect.sync(() => ({
         hits: cache.hits,
         misses: cache.misses,

@@ -91,6 +91,7 @@ import { hashKey } from "./internal/routeHash.ts"
 import * as RouteRegion from "./internal/routeRegion.ts"
 import { decodeRules, type RouteRule, type Rules } from "./internal/routeRules.ts"
 import * as RouteSelect from "./internal/routeSelect.ts"
+import { currentMillis } from "./internal/clock.ts"
 import * as Tracing from "./internal/tracing.ts"
 import * as Retry from "./Retry.ts"
 import type * as Transport from "./Transport.ts"
@@ -949,7 +950,7 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         yield* perNumberLimits(rule.name, rule.check.limits, request.to.e164)
       }
     }
-    let now: number | undefined = yield* Clock.currentTimeMillis
+    let now: number | undefined = yield* currentMillis
     const healthMap = ownsBreakerStore && unsteady.size === 0 ? undefined : yield* snapshotHealth(rules, request)
     const planned = yield* planAt(rules, request, now, healthMap)
     const decisions: Array<RouteDecision> = []

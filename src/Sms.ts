@@ -28,13 +28,15 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import type * as Scope from "effect/Scope"
-import { createHash, randomUUID } from "node:crypto"
+import { createHash } from "node:crypto"
 import * as Audit from "./Audit.ts"
 import * as Consent from "./Consent.ts"
 import * as Encoding from "./Encoding.ts"
 import * as Events from "./Events.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as Inbound from "./Inbound.ts"
+import { currentMillis, withNow } from "./internal/clock.ts"
+import { randomHex } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
 import * as Router from "./Router.ts"
@@ -257,7 +259,7 @@ interface SendOptions {
 }
 const plain: SendOptions = { bypassConsent: false, verification: false }
 
-const newId = (): string => `msg_${randomUUID().replaceAll("-", "")}`
+const newId = (): string => `msg_${randomHex(16)}`
 
 // The pipeline and, for the verification sender, its send with the
 // verification purpose, which the public service does not offer.
@@ -282,7 +284,7 @@ const build = Effect.fnUntraced(function*(
   const concurrency = config.batchConcurrency ?? 16
   const smartEncoding = config.smartEncoding ?? false
   const policy = config.numbers ?? {}
-  const phoneOptions = config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }
+  const validateOptions = { policy, ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }) }
   const withReceipts = new Set(transports.filter((t) => t.capabilities.deliveryReceipts).map((t) => t.name))
   const byName = new Map(transports.map((t) => [t.name, t]))
   // Sends are counted only for purposes with a frequency cap, so memory does not grow otherwise.
@@ -336,7 +338,7 @@ const build = Effect.fnUntraced(function*(
     status: MessageStore.MessageStatus,
     patch?: MessageStore.MessagePatch,
     reason?: string
-  ) => Effect.flatMap(Clock.currentTimeMillis, (at) => moveAt(message, status, at, patch, reason))
+  ) => withNow((at) => moveAt(message, status, at, patch, reason))
 
   const applyReport: (
     message: MessageStore.StoredMessage,
@@ -467,7 +469,7 @@ const build = Effect.fnUntraced(function*(
     id: string,
     options: SendOptions
   ) {
-    const now = yield* Clock.currentTimeMillis
+    const now = yield* currentMillis
     let sendAt = request.sendAt !== undefined && request.sendAt > now ? request.sendAt : undefined
     if (!options.bypassConsent && consent._tag === "Some") {
       const decision = yield* consent.value.check({
@@ -560,7 +562,7 @@ const build = Effect.fnUntraced(function*(
   })
 
   const sendDecoded = Effect.fnUntraced(function*(request: SendRequest.DecodedRequest, options: SendOptions) {
-    const number = yield* phones.check(yield* phones.normalize(request.to, phoneOptions), policy)
+    const number = yield* phones.validate(request.to, validateOptions)
     const id = newId()
     if (request.idempotencyKey === undefined) return yield* accept(request, number, id, options)
     const key = Idempotency.scopedKey(request.tenant, request.idempotencyKey)

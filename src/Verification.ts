@@ -65,6 +65,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Events from "./Events.ts"
 import * as otp from "./internal/otp.ts"
+import { randomToken } from "./internal/random.ts"
 import * as texts from "./internal/verificationText.ts"
 import { makeVelocityGuard } from "./internal/verificationVelocity.ts"
 import { type E164, type NumberType, type PhoneNumber, PhoneNumberError, PhoneNumbers } from "./PhoneNumbers.ts"
@@ -1264,7 +1265,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       // One object literal with every field, in one order: every record has
       // the same shape, and nothing is spread and copied twice.
       const n = args.fresh?.number
-      const id = previous?.id ?? `vrf_${otp.randomToken(18)}`
+      const id = previous?.id ?? `vrf_${randomToken(18)}`
       const to = previous?.to ?? n!.e164
       const country = previous?.country ?? n!.country
       const range = previous?.range ?? `+${n!.countryCallingCode}${n!.nationalNumber.slice(0, rangeDigits)}`
@@ -1273,7 +1274,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       yield* guardSend({ to, range, prefix, country, tenant }, args.clientKey, now)
       const channel = args.channel ?? previous?.channels[0] ?? settings.channels[0]!
       const counter = previous === undefined ? 0 : previous.counter + 1
-      const nonce = previous?.nonce ?? otp.randomToken(24)
+      const nonce = previous?.nonce ?? randomToken(24)
       const code = otp.hotp(otp.deriveSecret(pepper, nonce), counter, settings.digits)
       const record: VerificationRecord = {
         _tag: "Verification",

@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as crypto from "node:crypto"
 import * as otp from "../src/internal/otp.ts"
+import { randomHex, randomToken } from "../src/internal/random.ts"
 import * as texts from "../src/internal/verificationText.ts"
 import { makeVelocityGuard } from "../src/internal/verificationVelocity.ts"
 import * as Verification from "../src/Verification.ts"
@@ -64,13 +65,17 @@ describe("otp", () => {
     }), { numRuns: 50 })
   })
 
-  it("random tokens are distinct and of the asked length", () => {
+  it("random tokens and ids are distinct and of the asked length, across pool refills", () => {
     const seen = new Set<string>()
     for (let i = 0; i < 2000; i++) {
-      const t = otp.randomToken(18)
+      const t = randomToken(18)
       assert.strictEqual(Buffer.from(t, "base64url").length, 18)
       assert.isFalse(seen.has(t))
       seen.add(t)
+      const id = randomHex(16)
+      assert.match(id, /^[0-9a-f]{32}$/)
+      assert.isFalse(seen.has(id))
+      seen.add(id)
     }
   })
 
