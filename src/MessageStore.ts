@@ -240,20 +240,29 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
     const retention = Duration.toMillis(options.retention ?? "7 days")
     // Insertion order is creation order, so the oldest message is always first.
     const messages = new Map<string, StoredMessage>()
-    const byProvider = new Map<string, string>()
-    const providerKey = (transport: string, id: string) => `${transport}\u0000${id}`
-
-    const providerIds = (message: StoredMessage): ReadonlyArray<string> =>
-      message.transport === undefined || message.providerMessageId === undefined
-        ? []
-        : [message.providerMessageId, ...(message.segmentIds ?? [])].map((id) => providerKey(message.transport!, id))
+    // Message ids by transport, then by the carrier's id for the message or
+    // for one of its segments. Nested, not one map on joined keys: a joined
+    // key is one more string kept per message.
+    const byProvider = new Map<string, Map<string, string>>()
+    const indexed = (message: StoredMessage, f: (ids: Map<string, string>, providerId: string) => void) => {
+      if (message.transport === undefined || message.providerMessageId === undefined) return
+      let ids = byProvider.get(message.transport)
+      if (ids === undefined) {
+        ids = new Map()
+        byProvider.set(message.transport, ids)
+      }
+      f(ids, message.providerMessageId)
+      if (message.segmentIds !== undefined) for (const id of message.segmentIds) f(ids, id)
+    }
     const forget = (message: StoredMessage) => {
       messages.delete(message.id)
-      for (const key of providerIds(message)) byProvider.delete(key)
+      indexed(message, (ids, providerId) => {
+        if (ids.get(providerId) === message.id) ids.delete(providerId)
+      })
     }
     const save = (message: StoredMessage) => {
       messages.set(message.id, message)
-      for (const key of providerIds(message)) byProvider.set(key, message.id)
+      indexed(message, (ids, providerId) => ids.set(providerId, message.id))
       return message
     }
     const order = new InsertionQueue<string>()
@@ -293,7 +302,7 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
         }),
       findByProviderId: (transport, providerMessageId) =>
         Effect.sync(() => {
-          const id = byProvider.get(providerKey(transport, providerMessageId))
+          const id = byProvider.get(transport)?.get(providerMessageId)
           return Option.fromUndefinedOr(id === undefined ? undefined : messages.get(id))
         }),
       list: ({ limit = Number.POSITIVE_INFINITY, status }) =>

@@ -91,7 +91,7 @@ import { hashKey } from "./internal/routeHash.ts"
 import * as RouteRegion from "./internal/routeRegion.ts"
 import { decodeRules, type RouteRule, type Rules } from "./internal/routeRules.ts"
 import * as RouteSelect from "./internal/routeSelect.ts"
-import { currentMillis } from "./internal/clock.ts"
+import { withNow } from "./internal/clock.ts"
 import * as Tracing from "./internal/tracing.ts"
 import * as Retry from "./Retry.ts"
 import type * as Transport from "./Transport.ts"
@@ -809,19 +809,17 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     return map
   })
 
-  const planAt = (rules: Rules, request: RouteRequest, now: number, healthMap: Map<string, Health> | undefined) => {
-    const planned = RouteSelect.plan(rules, request, {
+  const planWith = (rules: Rules, request: RouteRequest, now: number, healthMap: Map<string, Health> | undefined) =>
+    RouteSelect.plan(rules, request, {
       now,
       seed,
       health: (route) => healthMap?.get(route.name) ?? (isSteady(route.name) ? "Closed" : "Unknown")
     })
-    return planned.matched === 0 ? fail(new NoRoute({ field: "to" })) : Effect.succeed(planned)
-  }
 
   const planFor = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
     const now = yield* Clock.currentTimeMillis
-    const healthMap = yield* snapshotHealth(rules, request)
-    return yield* planAt(rules, request, now, healthMap)
+    const planned = planWith(rules, request, now, yield* snapshotHealth(rules, request))
+    return planned.matched === 0 ? yield* fail(new NoRoute({ field: "to" })) : planned
   })
 
   // The route's and the transport's rates, built once per route of the current rules.
@@ -941,60 +939,93 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     verification: { purpose: "verification" }
   }
 
-  const dispatchUntraced = Effect.fnUntraced(function*(request: RouteRequest, submission: DispatchSubmission) {
-    const rules = current
-    const violation = RouteRegion.checkContent(rules.regionRules, request)
-    if (violation !== undefined) return yield* fail(new RegionRuleViolation(violation))
-    for (const rule of rules.regionRules) {
-      if (rule.check._tag === "PerNumberLimit" && RouteRegion.applies(rule, request)) {
-        yield* perNumberLimits(rule.name, rule.check.limits, request.to.e164)
-      }
+  // Tries the candidates from `index` on; `decisions` holds what was decided
+  // about the earlier ones. Combinators, not a generator: this runs for every
+  // message, and most messages take one candidate.
+  const attempt = (
+    request: RouteRequest,
+    submission: DispatchSubmission,
+    candidates: ReadonlyArray<RouteSelect.Candidate>,
+    index: number,
+    now: number | undefined,
+    decisions: Array<RouteDecision>,
+    total: number,
+    stop: string | undefined
+  ): Effect.Effect<Dispatch, RoutingError> => {
+    if (index === candidates.length) {
+      const failures = decisions.map((d) => ({ route: d.route, transport: d.transport, reason: d.outcome ?? "", attempts: d.attempts }))
+      return fail(new AllRoutesFailed({ failures, decisions, attempts: total }))
     }
-    let now: number | undefined = yield* currentMillis
-    const healthMap = ownsBreakerStore && unsteady.size === 0 ? undefined : yield* snapshotHealth(rules, request)
-    const planned = yield* planAt(rules, request, now, healthMap)
-    const decisions: Array<RouteDecision> = []
-    const failures: Array<{ route: string; transport: string; reason: string; attempts: number }> = []
-    for (const s of planned.skipped) {
-      decisions.push({ route: s.route.name, transport: s.route.transport, reason: s.reason, outcome: s.tag, attempts: 0 })
-      failures.push({ route: s.route.name, transport: s.route.transport, reason: s.tag, attempts: 0 })
+    const candidate = candidates[index]!
+    if (stop === undefined && request.validUntil !== undefined) {
+      // The plan's time holds for the first candidate; later ones come after a try.
+      if (now === undefined) {
+        return withNow((at) => attempt(request, submission, candidates, index, at, decisions, total, stop))
+      }
+      if (now >= request.validUntil) stop = "DeadlineExceeded"
     }
-    let total = 0
-    let stop: string | undefined
-    for (const candidate of planned.candidates) {
-      const route = candidate.route
-      if (stop === undefined && request.validUntil !== undefined) {
-        // The plan's time holds for the first candidate; later ones come after a try.
-        if ((now ?? (yield* Clock.currentTimeMillis)) >= request.validUntil) stop = "DeadlineExceeded"
-        now = undefined
-      }
-      if (stop !== undefined) {
-        decisions.push({ route: route.name, transport: route.transport, reason: `${candidate.reason}; not tried: ${stop}`, outcome: stop, attempts: 0 })
-        failures.push({ route: route.name, transport: route.transport, reason: stop, attempts: 0 })
-        continue
-      }
-      const outcome = yield* tryRoute(candidate, request, submission)
-      total += outcome.attempts
+    if (stop !== undefined) {
+      decisions.push({
+        route: candidate.route.name,
+        transport: candidate.route.transport,
+        reason: `${candidate.reason}; not tried: ${stop}`,
+        outcome: stop,
+        attempts: 0
+      })
+      return attempt(request, submission, candidates, index + 1, undefined, decisions, total, stop)
+    }
+    return Effect.flatMap(tryRoute(candidate, request, submission), (outcome) => {
+      const attempts = total + outcome.attempts
       if (outcome.result._tag === "Submitted") {
-        decisions.push(decision(candidate, "submitted", outcome.attempts))
         const accepted = outcome.result.value
-        return {
-          route: route.name,
-          transport: route.transport,
+        const chosen = decision(candidate, "submitted", outcome.attempts)
+        return Effect.succeed<Dispatch>({
+          route: candidate.route.name,
+          transport: candidate.route.transport,
           from: candidate.from,
           providerMessageId: accepted.providerMessageId,
           segmentIds: accepted.segmentIds,
-          attempts: total,
-          decisions
-        } satisfies Dispatch
+          attempts,
+          // exactly sized: the decisions are kept with the message
+          decisions: decisions.length === 0 ? [chosen] : [...decisions, chosen]
+        })
       }
       const reason = outcome.result.reason
       decisions.push(decision(candidate, reason, outcome.attempts))
-      failures.push({ route: route.name, transport: route.transport, reason, attempts: outcome.attempts })
-      if (terminal.has(reason)) stop = reason
+      return attempt(request, submission, candidates, index + 1, undefined, decisions, attempts, terminal.has(reason) ? reason : stop)
+    })
+  }
+
+  const route = (request: RouteRequest, submission: DispatchSubmission, rules: Rules, now: number, healthMap: Map<string, Health> | undefined) => {
+    const planned = planWith(rules, request, now, healthMap)
+    if (planned.matched === 0) return fail(new NoRoute({ field: "to" }))
+    const decisions: Array<RouteDecision> = planned.skipped.map((s) => ({
+      route: s.route.name,
+      transport: s.route.transport,
+      reason: s.reason,
+      outcome: s.tag,
+      attempts: 0
+    }))
+    return attempt(request, submission, planned.candidates, 0, now, decisions, 0, undefined)
+  }
+
+  const dispatchUntraced = (request: RouteRequest, submission: DispatchSubmission): Effect.Effect<Dispatch, RoutingError> => {
+    const rules = current
+    const violation = RouteRegion.checkContent(rules.regionRules, request)
+    if (violation !== undefined) return fail(new RegionRuleViolation(violation))
+    const routed = withNow((now) =>
+      ownsBreakerStore && unsteady.size === 0
+        ? route(request, submission, rules, now, undefined)
+        : Effect.flatMap(snapshotHealth(rules, request), (healthMap) => route(request, submission, rules, now, healthMap))
+    )
+    let limited: Effect.Effect<void, RoutingError> | undefined
+    for (const rule of rules.regionRules) {
+      if (rule.check._tag !== "PerNumberLimit" || !RouteRegion.applies(rule, request)) continue
+      const check = perNumberLimits(rule.name, rule.check.limits, request.to.e164)
+      limited = limited === undefined ? check : Effect.andThen(limited, check)
     }
-    return yield* fail(new AllRoutesFailed({ failures, decisions, attempts: total }))
-  })
+    return limited === undefined ? routed : Effect.andThen(limited, routed)
+  }
 
   const dispatch = (request: RouteRequest, submission: DispatchSubmission): Effect.Effect<Dispatch, RoutingError> =>
     Tracing.withSpan(dispatchUntraced(request, submission), "smsforge/Router.dispatch", purposeAttributes[request.purpose])

@@ -16,6 +16,7 @@ import * as Duration from "effect/Duration"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { fieldName, firstProblem } from "./internal/issues.ts"
+import { decodeCommon } from "./internal/requestFast.ts"
 
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
 
@@ -129,6 +130,8 @@ const parseDuration = (input: string | number): number | undefined => {
   return Number.isFinite(millis) && millis > 0 ? millis : undefined
 }
 
+type Fields = typeof TextRequest.Type | typeof TemplateRequest.Type
+
 /**
  * Decodes untrusted input into a request, or names the field that is wrong.
  *
@@ -140,13 +143,15 @@ export const decode = (input: unknown): Result.Result<DecodedRequest, InvalidReq
   if ("text" in input && "template" in input) {
     return Result.fail(new InvalidRequest({ field: "template", problem: "not allowed together with text" }))
   }
-  const decoded: Result.Result<typeof TextRequest.Type | typeof TemplateRequest.Type, Schema.SchemaError> =
-    "template" in input ? decodeTemplate(input) : decodeText(input)
-  if (Result.isFailure(decoded)) {
-    const { path, problem } = firstProblem(decoded.failure.issue)
-    return Result.fail(new InvalidRequest({ field: fieldName(path) || "request", problem: problemWords[problem] }))
+  let request: Fields | undefined = decodeCommon(input)
+  if (request === undefined) {
+    const decoded: Result.Result<Fields, Schema.SchemaError> = "template" in input ? decodeTemplate(input) : decodeText(input)
+    if (Result.isFailure(decoded)) {
+      const { path, problem } = firstProblem(decoded.failure.issue)
+      return Result.fail(new InvalidRequest({ field: fieldName(path) || "request", problem: problemWords[problem] }))
+    }
+    request = decoded.success
   }
-  const request = decoded.success
   const sendAt = request.sendAt === undefined ? undefined : parseTime(request.sendAt)
   if (request.sendAt !== undefined && sendAt === undefined) {
     return Result.fail(new InvalidRequest({ field: "sendAt", problem: "not a time" }))

@@ -36,7 +36,7 @@ import * as Events from "./Events.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as Inbound from "./Inbound.ts"
 import { currentMillis, withNow } from "./internal/clock.ts"
-import { randomHex } from "./internal/random.ts"
+import { randomId } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
 import * as Router from "./Router.ts"
@@ -259,7 +259,7 @@ interface SendOptions {
 }
 const plain: SendOptions = { bypassConsent: false, verification: false }
 
-const newId = (): string => `msg_${randomHex(16)}`
+const newId = (): string => randomId("msg_", 16)
 
 // The pipeline and, for the verification sender, its send with the
 // verification purpose, which the public service does not offer.

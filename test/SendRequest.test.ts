@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Result } from "effect"
+import { Result, Schema } from "effect"
 import fc from "fast-check"
 import { SendRequest } from "smsforge"
+import { Arbitraries } from "smsforge/testing"
+import { decodeCommon } from "../src/internal/requestFast.ts"
 
 const invalid = (input: unknown) => {
   const decoded = SendRequest.decode(input)
@@ -66,5 +68,64 @@ describe("SendRequest.decode", () => {
       }),
       { numRuns: 2000 }
     )
+  })
+})
+
+describe("SendRequest.decode: the hand-written path for common requests", () => {
+  const schemaOnly = (input: Record<string, unknown>): Result.Result<unknown, Schema.SchemaError> =>
+    "template" in input
+      ? Schema.decodeUnknownResult(SendRequest.TemplateRequest, { onExcessProperty: "error" })(input)
+      : Schema.decodeUnknownResult(SendRequest.TextRequest, { onExcessProperty: "error" })(input)
+
+  // Values near every boundary the Schema checks, and the odd ones it treats specially.
+  const value = fc.oneof(
+    fc.constantFrom("", "a", "x".repeat(20), "x".repeat(21), "x".repeat(35), "x".repeat(36), "x".repeat(128), "x".repeat(129)),
+    fc.constantFrom("x".repeat(255), "x".repeat(256), "\ud83d\ude00".repeat(10), "\ud83d\ude00".repeat(11)),
+    fc.constantFrom("transactional", "marketing", "10 minutes", "2026-11-23T12:00:00Z", "+447400123456"),
+    fc.constantFrom(undefined, null, 0, -0, 1.5, -5, Number.NaN, Number.POSITIVE_INFINITY, true, false, new Date(0), [], ["a"]),
+    fc.constantFrom({}, { a: "1" }, { a: 1, b: true }, { a: undefined }, { a: {} }, { a: Number.NaN }, Object.create(null)),
+    fc.constantFrom(JSON.parse("{\"__proto__\": \"x\"}"), Object.assign(Object.create({ inherited: 1 }), { a: "1" })),
+    fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(fc.string(), fc.double(), fc.boolean(), fc.constant(undefined)), { maxKeys: 3 }),
+    fc.string({ maxLength: 30 })
+  )
+  const keys = ["to", "text", "template", "variables", "locale", "from", "purpose", "idempotencyKey", "sendAt", "validity", "tenant", "metadata", "colour"]
+  const request = fc.oneof(
+    fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 6 }),
+    fc.record({ to: fc.constant("+447400123456"), text: value, from: value, metadata: value }, { requiredKeys: ["to", "text"] }),
+    fc.record({ to: value, template: fc.constant("otp"), variables: value, locale: value }, { requiredKeys: ["to", "template"] }),
+    Arbitraries.sendRequest()
+  )
+
+  it("property: answers what the Schema answers, and leaves to it what it is not sure of", () => {
+    fc.assert(
+      fc.property(request, (input: Record<string, unknown>) => {
+        const fast = decodeCommon(input)
+        if (fast === undefined) return
+        const slow = schemaOnly(input)
+        assert.isTrue(Result.isSuccess(slow), `the Schema refuses what the fast path took: ${JSON.stringify(Object.keys(input))}`)
+        if (Result.isSuccess(slow)) assert.deepStrictEqual(fast, slow.success)
+      }),
+      { numRuns: 20_000 }
+    )
+  })
+
+  it("takes the requests an application sends", () => {
+    fc.assert(
+      fc.property(Arbitraries.sendRequest(), (input) => {
+        assert.isDefined(decodeCommon(input))
+      }),
+      { numRuns: 500 }
+    )
+    const template = { to: "+447400123456", template: "otp", variables: { code: "123456" }, locale: "en", metadata: { order: 42 } }
+    assert.deepStrictEqual(decodeCommon(template), schemaOnly(template).pipe(Result.getOrThrow))
+  })
+
+  it("copies records, so a caller that changes them later changes nothing stored", () => {
+    const metadata = { order: "42" }
+    const variables = { code: "123456" }
+    const text = decodeCommon({ to: "+447400123456", text: "hi", metadata })
+    const template = decodeCommon({ to: "+447400123456", template: "otp", variables })
+    assert.notStrictEqual(text?.metadata, metadata)
+    assert.notStrictEqual(template !== undefined && "variables" in template ? template.variables : undefined, variables)
   })
 })

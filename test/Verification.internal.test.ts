@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as crypto from "node:crypto"
 import * as otp from "../src/internal/otp.ts"
-import { randomHex, randomToken } from "../src/internal/random.ts"
+import { randomId, randomToken } from "../src/internal/random.ts"
 import * as texts from "../src/internal/verificationText.ts"
 import { makeVelocityGuard } from "../src/internal/verificationVelocity.ts"
 import * as Verification from "../src/Verification.ts"
@@ -72,8 +72,8 @@ describe("otp", () => {
       assert.strictEqual(Buffer.from(t, "base64url").length, 18)
       assert.isFalse(seen.has(t))
       seen.add(t)
-      const id = randomHex(16)
-      assert.match(id, /^[0-9a-f]{32}$/)
+      const id = randomId("msg_", 16)
+      assert.match(id, /^msg_[0-9a-f]{32}$/)
       assert.isFalse(seen.has(id))
       seen.add(id)
     }

@@ -53,7 +53,10 @@ export const matchesRecipient = (
 ): boolean => {
   if (countries === undefined && prefixes === undefined) return true
   if (countries !== undefined && countries.includes(to.country)) return true
-  if (prefixes !== undefined && prefixes.some((p) => to.e164.startsWith(p))) return true
+  if (prefixes !== undefined) {
+    // a loop, not `some`: this runs for every rule on every message
+    for (let i = 0; i < prefixes.length; i++) if (to.e164.startsWith(prefixes[i]!)) return true
+  }
   return false
 }
 
@@ -126,17 +129,19 @@ export type SenderChoice =
   | { readonly _tag: "Sender"; readonly from: string | undefined; readonly note: string }
   | { readonly _tag: "NoSender"; readonly reason: string }
 
+const transportDefault: SenderChoice = { _tag: "Sender", from: undefined, note: "transport's default sender" }
+
 export const chooseSender = (route: RouteRule, request: SelectRequest, refused: ReadonlySet<string>): SenderChoice => {
+  const explicit = request.from
+  if (explicit === undefined && route.senders === undefined) return transportDefault
   const country = request.to.country
   const numericOnly = refused.has(country)
   const allowed = (s: string) => !numericOnly || isNumericSender(s)
-  const explicit = request.from
   if (explicit !== undefined && allowed(explicit)) {
     return { _tag: "Sender", from: explicit, note: "sender from request" }
   }
   if (route.senders === undefined) {
-    if (explicit !== undefined) return { _tag: "NoSender", reason: `alphanumeric sender refused in ${country}, no numeric sender pool` }
-    return { _tag: "Sender", from: undefined, note: "transport's default sender" }
+    return { _tag: "NoSender", reason: `alphanumeric sender refused in ${country}, no numeric sender pool` }
   }
   const own = route.senders[country]
   const any = route.senders["*"]
@@ -218,6 +223,29 @@ const drawFor = (random: () => number, weight: number): number => {
   return weight <= 0 ? -1 + u * 1e-9 : Math.pow(u, 1 / weight)
 }
 
+const strategyTexts = new WeakMap<ReadonlyArray<StrategyKey>, string>()
+const strategyText = (strategy: ReadonlyArray<StrategyKey>): string => {
+  let text = strategyTexts.get(strategy)
+  if (text === undefined) {
+    text = strategy.join(", ")
+    strategyTexts.set(strategy, text)
+  }
+  return text
+}
+
+// Reasons repeat from message to message, and each is kept with its message:
+// one shared flat string instead of a tree of concatenated pieces per message
+// (about ten heap objects the collector would copy and mark).
+const interned = new Map<string, string>()
+const intern = (text: string): string => {
+  const known = interned.get(text)
+  if (known !== undefined) return known
+  // weighted draws and costs make texts unique: a bounded table, emptied when full
+  if (interned.size >= 4096) interned.clear()
+  interned.set(text, text)
+  return text
+}
+
 // The reason is built on first read: most dispatches read only the first
 // candidate's. A class, because a getter in an object literal costs more than
 // building the text.
@@ -250,9 +278,16 @@ class RankedCandidate implements Candidate {
     this.request = request
   }
   get reason(): string {
-    return this.text ??= `rank ${this.rank}/${this.of} by ${this.strategy.join(", ")}: ${
-      this.strategy.map((k) => describe(k, this.keyed, this.request.segmentCount, this.request.to.country)).join("; ")
-    }; ${this.keyed.note}`
+    if (this.text === undefined) {
+      // concatenation, not map and join: the text is built for every message sent
+      let text = `rank ${this.rank}/${this.of} by ${strategyText(this.strategy)}: `
+      for (let i = 0; i < this.strategy.length; i++) {
+        if (i > 0) text += "; "
+        text += describe(this.strategy[i]!, this.keyed, this.request.segmentCount, this.request.to.country)
+      }
+      this.text = intern(`${text}; ${this.keyed.note}`)
+    }
+    return this.text
   }
 }
 
@@ -270,7 +305,7 @@ export interface PlanContext {
 export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Plan => {
   // Only the weighted strategy reads draws; seeding the generator costs a hash of the id.
   const random = rules.strategy.includes("weighted") ? prng(hash32(request.messageId, seedOf(ctx.seed))) : undefined
-  const skipped: Array<Skipped> = []
+  let skipped: Array<Skipped> | undefined
   const keyed: Array<Keyed & { readonly note: string }> = []
   let matched = 0
   for (const route of rules.routes) {
@@ -279,17 +314,17 @@ export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Pl
     if (!matches(route, request)) continue
     matched++
     if (!inWindow(route, ctx.now)) {
-      skipped.push({ route, tag: "OutsideWindow", reason: "skipped: outside its time window" })
+      ;(skipped ??= []).push({ route, tag: "OutsideWindow", reason: "skipped: outside its time window" })
       continue
     }
     const sender = chooseSender(route, request, rules.alphanumericRefused)
     if (sender._tag === "NoSender") {
-      skipped.push({ route, tag: "NoSender", reason: `skipped: ${sender.reason}` })
+      ;(skipped ??= []).push({ route, tag: "NoSender", reason: `skipped: ${sender.reason}` })
       continue
     }
     const health = ctx.health(route)
     if (health === "Open") {
-      skipped.push({ route, tag: "CircuitOpen", reason: "skipped: circuit open" })
+      ;(skipped ??= []).push({ route, tag: "CircuitOpen", reason: "skipped: circuit open" })
       continue
     }
     const price = priceOf(route, request.to.country)
@@ -303,13 +338,17 @@ export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Pl
     })
   }
   const strategy = rules.strategy
-  keyed.sort((a, b) => {
-    for (const key of strategy) {
-      const c = compareBy(key, a, b)
-      if (c !== 0) return c
-    }
-    return a.route.index - b.route.index
-  })
+  if (keyed.length > 1) {
+    keyed.sort((a, b) => {
+      for (const key of strategy) {
+        const c = compareBy(key, a, b)
+        if (c !== 0) return c
+      }
+      return a.route.index - b.route.index
+    })
+  }
   const candidates = keyed.map((c, i): Candidate => new RankedCandidate(c, i + 1, keyed.length, strategy, request))
-  return { matched, candidates, skipped }
+  return { matched, candidates, skipped: skipped ?? noneSkipped }
 }
+
+const noneSkipped: ReadonlyArray<Skipped> = []
