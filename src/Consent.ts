@@ -43,11 +43,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Semaphore from "effect/Semaphore"
 import * as Audit from "./Audit.ts"
 import * as Events from "./Events.ts"
 import { withNow } from "./internal/clock.ts"
+import * as Cores from "./internal/cores.ts"
 import * as time from "./internal/consentTime.ts"
 
 // models
@@ -663,7 +665,7 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
   }
 
   // Quiet hours, once the record and the caps let the message through.
-  const timing = (request: CheckRequest, at: number, record: ConsentRecord | undefined): Effect.Effect<Decision, ConsentError> => {
+  const timing = (request: CheckRequest, at: number, record: ConsentRecord | undefined): Result.Result<Decision, ConsentError> => {
     const zones = zonesFor(record, request.country)
     const zone = zones[0] ?? defaultZone
     if (quiet !== undefined && quietPurposes.has(request.purpose)) {
@@ -671,12 +673,32 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
       if (w !== undefined) {
         const until = time.quietUntilAll(at, zones, w)
         if (until !== undefined) {
-          if (quiet.mode === "refuse") return Effect.fail(new ConsentError({ reason: new QuietHours({ field: "to", until }) }))
-          return Effect.succeed({ _tag: "Defer", until, timeZone: zone })
+          if (quiet.mode === "refuse") return Result.fail(new ConsentError({ reason: new QuietHours({ field: "to", until }) }))
+          return Result.succeed({ _tag: "Defer", until, timeZone: zone })
         }
       }
     }
-    return Effect.succeed({ _tag: "Allow", timeZone: zone })
+    return Result.succeed({ _tag: "Allow", timeZone: zone })
+  }
+
+  /** The purpose's frequency cap, when it has one: only then are sends counted and read. */
+  const capOf = (purpose: Purpose): FrequencyCap | undefined => {
+    const cap = options.frequencyCaps?.[purpose]
+    return cap === undefined || (cap.perDay === undefined && cap.perWeek === undefined) ? undefined : cap
+  }
+
+  /** The decision on a record and, when the purpose is capped, its recent sends. */
+  const judge = (
+    request: CheckRequest,
+    at: number,
+    record: ConsentRecord | undefined,
+    sends: ReadonlyArray<number> | undefined
+  ): Result.Result<Decision, ConsentError> => {
+    const refusal = evaluate(record, request.purpose, request.topic, options)
+    if (refusal !== undefined) return Result.fail(new ConsentError({ reason: refusal }))
+    const cap = capOf(request.purpose)
+    const exceeded = cap === undefined || sends === undefined ? undefined : capRefusal(request, at, sends, cap)
+    return exceeded === undefined ? timing(request, at, record) : Result.fail(new ConsentError({ reason: exceeded }))
   }
 
   // Combinators rather than a generator: this runs for every message sent.
@@ -684,20 +706,27 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     const tenant = request.tenant ?? DEFAULT_TENANT
     return Effect.flatMap(store.get(tenant, request.to), (found) => {
       const record = Option.getOrUndefined(found)
-      const refusal = evaluate(record, request.purpose, request.topic, options)
-      if (refusal !== undefined) return Effect.fail(new ConsentError({ reason: refusal }))
-      const cap = options.frequencyCaps?.[request.purpose]
-      if (cap === undefined || (cap.perDay === undefined && cap.perWeek === undefined)) return timing(request, at, record)
-      return Effect.flatMap(store.sends(tenant, request.to, request.purpose, at - WEEK), (sends) => {
-        const exceeded = capRefusal(request, at, sends, cap)
-        return exceeded === undefined ? timing(request, at, record) : Effect.fail(new ConsentError({ reason: exceeded }))
-      })
+      if (capOf(request.purpose) === undefined) return Effect.fromResult(judge(request, at, record, undefined))
+      return Effect.flatMap(
+        store.sends(tenant, request.to, request.purpose, at - WEEK),
+        (sends) => Effect.fromResult(judge(request, at, record, sends))
+      )
     })
   }
 
   const check = (request: CheckRequest): Effect.Effect<Decision, ConsentError> => {
     const at = request.at ?? request.now
     return at === undefined ? withNow((now) => decide(request, now)) : decide(request, at)
+  }
+
+  const storeCore = Cores.consentStore.of(store)
+  const core: Cores.ConsentCore | undefined = storeCore === undefined ? undefined : {
+    check: (request, now) => {
+      const at = request.at ?? request.now ?? now
+      const tenant = request.tenant ?? DEFAULT_TENANT
+      const sends = capOf(request.purpose) === undefined ? undefined : storeCore.sends(tenant, request.to, request.purpose, at - WEEK)
+      return judge(request, at, storeCore.get(tenant, request.to), sends)
+    }
   }
 
   const requestConfirmation = Effect.fnUntraced(function*(change: ConsentChange): Effect.gen.Return<ConfirmationRequest> {
@@ -744,7 +773,7 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     return confirmed.map(([k]) => k)
   })
 
-  return Consent.of({
+  const service = Consent.of({
     grant: (change) => setState(change, "granted"),
     revoke: (change) => setState(change, "revoked"),
     get: (to, tenant) => store.get(tenant ?? DEFAULT_TENANT, to),
@@ -767,6 +796,7 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
           return [undefined, timeZone === undefined ? rest : { ...rest, timeZone }] as const
         }))
   })
+  return core === undefined ? service : Cores.consent.register(service, core)
 })
 
 const compileWindow = (start: string, end: string): time.LocalWindow | undefined => {
@@ -826,8 +856,12 @@ export const makeStoreMemory: Effect.Effect<ConsentStore["Service"]> = Effect.sy
   const records = new Map<string, ConsentRecord>()
   const sends = new Map<string, Array<number>>()
   const key = (tenant: string, to: string) => `${tenant}\u0000${to}`
-  return ConsentStore.of({
-    get: (tenant, to) => Effect.sync(() => Option.fromUndefinedOr(records.get(key(tenant, to)))),
+  const core: Cores.ConsentStoreCore = {
+    get: (tenant, to) => records.get(key(tenant, to)),
+    sends: (tenant, to, purpose, since) => (sends.get(`${key(tenant, to)}\u0000${purpose}`) ?? []).filter((t) => t > since)
+  }
+  return Cores.consentStore.register(ConsentStore.of({
+    get: (tenant, to) => Effect.sync(() => Option.fromUndefinedOr(core.get(tenant, to))),
     put: (record) => Effect.sync(() => void records.set(key(record.tenant, record.to), record)),
     recordSend: (tenant, to, purpose, at) =>
       Effect.sync(() => {
@@ -838,9 +872,8 @@ export const makeStoreMemory: Effect.Effect<ConsentStore["Service"]> = Effect.sy
         list.splice(i, 0, at)
         sends.set(k, list)
       }),
-    sends: (tenant, to, purpose, since) =>
-      Effect.sync(() => (sends.get(`${key(tenant, to)}\u0000${purpose}`) ?? []).filter((t) => t > since))
-  })
+    sends: (tenant, to, purpose, since) => Effect.sync(() => core.sends(tenant, to, purpose, since))
+  }), core)
 })
 
 /**

@@ -18,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import type { ConsentChanged } from "./Consent.ts"
+import * as Cores from "./internal/cores.ts"
 import type { MessageStatus } from "./MessageStore.ts"
 
 // models
@@ -129,8 +130,15 @@ export const make = (options: { readonly capacity?: number | undefined } = {}): 
     // An event nobody listens to is dropped by the PubSub anyway; counting the
     // subscribers lets `publish` skip the PubSub altogether on the send path.
     let subscribers = 0
-    return Events.of({
-      publish: (event) => subscribers === 0 ? Effect.void : Effect.asVoid(PubSub.publish(pubsub, event)),
+    // The bus is sliding: a publish never waits, so it can be synchronous.
+    const core: Cores.EventsCore = {
+      listening: () => subscribers > 0,
+      publish: (event) => {
+        if (subscribers > 0) PubSub.publishUnsafe(pubsub, event)
+      }
+    }
+    return Cores.events.register(Events.of({
+      publish: (event) => subscribers === 0 ? Effect.void : Effect.sync(() => core.publish(event)),
       subscribe: Effect.acquireRelease(
         Effect.tap(PubSub.subscribe(pubsub), () =>
           Effect.sync(() => {
@@ -141,7 +149,7 @@ export const make = (options: { readonly capacity?: number | undefined } = {}): 
             subscribers--
           })
       )
-    })
+    }), core)
   })
 
 /**

@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { withNow } from "./internal/clock.ts"
+import * as Cores from "./internal/cores.ts"
 import { InsertionQueue } from "./internal/insertionQueue.ts"
 import type { RouteDecision } from "./Router.ts"
 import type { MessageEncoding } from "./Transport.ts"
@@ -276,23 +277,28 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
         return true
       }, live)
 
-    return MessageStore.of({
+    const core: Cores.MessageStoreCore = {
+      insert: (message, now) => {
+        if (!messages.has(message.id)) order.push(message.id)
+        save(message)
+        evict(now)
+      },
+      transition: (id, change, patch) => {
+        const current = messages.get(id)
+        if (current === undefined) return Result.fail(new MessageNotFound({ field: "id" }))
+        const next = applyChange(current, change, patch)
+        return Result.isFailure(next) ? next : Result.succeed(save(next.success))
+      }
+    }
+
+    return Cores.messageStore.register(MessageStore.of({
       insert: (message) =>
         withNow((now) => {
-          if (!messages.has(message.id)) order.push(message.id)
-          save(message)
-          evict(now)
+          core.insert(message, now)
           return Effect.void
         }),
       get: (id) => Effect.sync(() => Option.fromUndefinedOr(messages.get(id))),
-      transition: (id, change, patch) =>
-        Effect.suspend((): Effect.Effect<StoredMessage, MessageNotFound | InvalidTransition> => {
-          const current = messages.get(id)
-          if (current === undefined) return Effect.fail(new MessageNotFound({ field: "id" }))
-          const next = applyChange(current, change, patch)
-          if (Result.isFailure(next)) return Effect.fail(next.failure)
-          return Effect.succeed(save(next.success))
-        }),
+      transition: (id, change, patch) => Effect.suspend(() => Effect.fromResult(core.transition(id, change, patch))),
       annotate: (id, patch) =>
         Effect.suspend(() => {
           const current = messages.get(id)
@@ -315,7 +321,7 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
           return found
         }),
       size: Effect.sync(() => messages.size)
-    })
+    }), core)
   })
 
 /**

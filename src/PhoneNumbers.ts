@@ -54,6 +54,7 @@ import {
   parsePhoneNumberWithError,
   validatePhoneNumberLength
 } from "libphonenumber-js/max"
+import * as Cores from "./internal/cores.ts"
 import { Lru } from "./internal/e164Cache.ts"
 
 // models
@@ -639,34 +640,39 @@ export const make = (options: PhoneNumbersOptions = {}): Effect.Effect<PhoneNumb
           : Effect.succeed(outcome)
       })
 
-    const checked = (n: PhoneNumber, policy: PhoneNumberPolicy | undefined, field: string) => {
+    const checked = (n: PhoneNumber, policy: PhoneNumberPolicy | undefined, field: string): Result.Result<PhoneNumber, PhoneNumberError> => {
       const refused = applyPolicy(n, policy === undefined ? defaultPolicy : compilePolicy(policy), field)
-      return refused === undefined ? Effect.succeed(n) : Effect.fail(new PhoneNumberError({ field, reason: refused }))
+      return refused === undefined ? Result.succeed(n) : Result.fail(new PhoneNumberError({ field, reason: refused }))
     }
 
     const check = (
       n: PhoneNumber,
       policy?: PhoneNumberPolicy,
       checkOptions?: { readonly field?: string | undefined }
-    ): Effect.Effect<PhoneNumber, PhoneNumberError> => Effect.suspend(() => checked(n, policy, fieldOf(checkOptions?.field)))
+    ): Effect.Effect<PhoneNumber, PhoneNumberError> =>
+      Effect.suspend(() => Effect.fromResult(checked(n, policy, fieldOf(checkOptions?.field))))
 
-    return PhoneNumbers.of({
+    // One step, not normalize then check: this runs once per message sent.
+    const validate = (
+      input: string,
+      validateOptions?: ParseOptions & { readonly policy?: PhoneNumberPolicy | undefined }
+    ): Result.Result<PhoneNumber, PhoneNumberError> => {
+      const outcome = lookup(input, validateOptions?.defaultCountry ?? options.defaultCountry)
+      const field = fieldOf(validateOptions?.field)
+      return typeof outcome === "string" ? Result.fail(invalid(field, outcome)) : checked(outcome, validateOptions?.policy, field)
+    }
+
+    return Cores.phoneNumbers.register(PhoneNumbers.of({
       normalize,
       check,
-      // One step, not normalize then check: this runs once per message sent.
-      validate: (input, validateOptions) =>
-        Effect.suspend(() => {
-          const outcome = lookup(input, validateOptions?.defaultCountry ?? options.defaultCountry)
-          const field = fieldOf(validateOptions?.field)
-          return typeof outcome === "string" ? Effect.fail(invalid(field, outcome)) : checked(outcome, validateOptions?.policy, field)
-        }),
+      validate: (input, validateOptions) => Effect.suspend(() => Effect.fromResult(validate(input, validateOptions))),
       cacheStats: Effect.sync(() => ({
         hits: cache.hits,
         misses: cache.misses,
         size: cache.size,
         capacity: cache.capacity
       }))
-    })
+    }), { validate })
   })
 
 /**

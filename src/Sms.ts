@@ -36,9 +36,11 @@ import * as Events from "./Events.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as Inbound from "./Inbound.ts"
 import { currentMillis, withNow } from "./internal/clock.ts"
+import * as Cores from "./internal/cores.ts"
 import { randomId } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
+import * as Retry from "./Retry.ts"
 import * as Router from "./Router.ts"
 import * as SendRequest from "./SendRequest.ts"
 import * as Templates from "./Templates.ts"
@@ -105,6 +107,13 @@ export interface SmsConfig {
   readonly transports?: ReadonlyArray<Transport.Transport | Effect.Effect<Transport.Transport, unknown, Scope.Scope>> | undefined
   /** Routing rules (see the Router module); one route per transport when absent. */
   readonly routing?: unknown
+  /** Retries on one route before failing over; default 3 submissions, 200 ms doubling, 20 % jitter. */
+  readonly retry?: Retry.PolicyOptions | undefined
+  /** Consecutive failures that open a route's circuit (default 5), and how long it stays open (default 30 s). */
+  readonly circuitBreaker?: {
+    readonly failures?: number | undefined
+    readonly openDuration?: Duration.Input | undefined
+  } | undefined
   /** Country for numbers written in national format, ISO 3166 alpha-2. */
   readonly defaultCountry?: string | undefined
   readonly numbers?: PhoneNumbers.PhoneNumberPolicy | undefined
@@ -297,22 +306,27 @@ const build = Effect.fnUntraced(function*(
   const publish = (event: Events.SmsEvent) =>
     events._tag === "Some" ? events.value.publish(event) : Effect.void
 
+  const statusEvent = (
+    message: MessageStore.StoredMessage,
+    change: MessageStore.StatusChange | undefined,
+    previous: MessageStore.MessageStatus | undefined
+  ): Events.SmsEvent => ({
+    _tag: "StatusChanged",
+    messageId: message.id,
+    tenant: message.tenant,
+    status: change?.status ?? message.status,
+    previous,
+    reason: change?.reason,
+    route: message.route,
+    to: logNumbers ? message.to : undefined,
+    at: change?.at ?? message.createdAt
+  })
+
   const statusChanged = (
     message: MessageStore.StoredMessage,
     change: MessageStore.StatusChange | undefined,
     previous: MessageStore.MessageStatus | undefined
-  ) =>
-    publish({
-      _tag: "StatusChanged",
-      messageId: message.id,
-      tenant: message.tenant,
-      status: change?.status ?? message.status,
-      previous,
-      reason: change?.reason,
-      route: message.route,
-      to: logNumbers ? message.to : undefined,
-      at: change?.at ?? message.createdAt
-    })
+  ) => publish(statusEvent(message, change, previous))
 
   const changed = (message: MessageStore.StoredMessage, previous?: MessageStore.MessageStatus) =>
     statusChanged(message, message.history[message.history.length - 1], previous)
@@ -398,6 +412,71 @@ const build = Effect.fnUntraced(function*(
   const toSmsError = (error: SmsError | { readonly reason: SmsErrorReason }): SmsError =>
     error instanceof SmsError ? error : new SmsError({ reason: error.reason })
 
+  const routeRequestOf = (
+    queued: MessageStore.StoredMessage,
+    number: PhoneNumbers.PhoneNumber,
+    template: Templates.Rendered | undefined,
+    options: SendOptions
+  ): Router.RouteRequest => ({
+    messageId: queued.id,
+    to: number,
+    purpose: options.verification ? "verification" : queued.purpose,
+    tenant: queued.tenant,
+    from: queued.from,
+    text: queued.text,
+    segmentCount: queued.segmentCount,
+    encoding: queued.encoding,
+    validUntil: queued.validUntil,
+    template: template === undefined ? undefined : { id: template.id, approved: template.approved }
+  })
+
+  const submissionOf = (
+    queued: MessageStore.StoredMessage,
+    segments: ReadonlyArray<string>,
+    template: Templates.Rendered | undefined
+  ): Router.DispatchSubmission => ({
+    to: queued.to,
+    from: queued.from,
+    text: queued.text,
+    segments,
+    encoding: queued.encoding,
+    validUntil: queued.validUntil,
+    clientReference: queued.id,
+    purpose: queued.purpose,
+    template: template === undefined ? undefined : {
+      id: template.id,
+      version: template.version,
+      providerTemplateCode: template.providerTemplateCode,
+      variables: template.variables
+    }
+  })
+
+  /** The status change a dispatch ends in. */
+  const settlementOf = (result: Result.Result<Router.Dispatch, Router.RoutingError>) => {
+    if (Result.isFailure(result)) {
+      const error = result.failure
+      return {
+        status: "failed",
+        patch: { attempts: Router.attemptsOf(error), decisions: Router.decisionsOf(error) },
+        reason: error.reason._tag
+      } as const
+    }
+    const sent = result.success
+    return {
+      status: "submitted",
+      patch: {
+        route: sent.route,
+        transport: sent.transport,
+        from: sent.from,
+        providerMessageId: sent.providerMessageId,
+        segmentIds: sent.segmentIds,
+        attempts: sent.attempts,
+        decisions: sent.decisions
+      },
+      reason: undefined
+    } as const
+  }
+
   // Hands a queued message to the router; what `accept` already knows on the
   // immediate path (the recipient and the segments) is passed along.
   const dispatch = Effect.fnUntraced(function*(
@@ -407,61 +486,61 @@ const build = Effect.fnUntraced(function*(
     known?: { readonly number: PhoneNumbers.PhoneNumber; readonly segments: ReadonlyArray<string> }
   ) {
     const number = known?.number ?? (yield* Effect.orDie(phones.normalize(queued.to)))
-    const result = yield* Effect.result(router.dispatch(
-      {
-        messageId: queued.id,
-        to: number,
-        purpose: options.verification ? "verification" : queued.purpose,
-        tenant: queued.tenant,
-        from: queued.from,
-        text: queued.text,
-        segmentCount: queued.segmentCount,
-        encoding: queued.encoding,
-        validUntil: queued.validUntil,
-        template: template === undefined ? undefined : { id: template.id, approved: template.approved }
-      },
-      {
-        to: queued.to,
-        from: queued.from,
-        text: queued.text,
-        segments: known?.segments ?? Encoding.analyze(queued.text, { smartEncoding: false }).segments,
-        encoding: queued.encoding,
-        validUntil: queued.validUntil,
-        clientReference: queued.id,
-        purpose: queued.purpose,
-        template: template === undefined ? undefined : {
-          id: template.id,
-          version: template.version,
-          providerTemplateCode: template.providerTemplateCode,
-          variables: template.variables
-        }
-      }
-    ))
-    if (Result.isFailure(result)) {
-      const error = result.failure
-      yield* Effect.orDie(move(queued, "failed", { attempts: Router.attemptsOf(error), decisions: Router.decisionsOf(error) }, error.reason._tag))
-      return yield* error
+    const segments = known?.segments ?? Encoding.analyze(queued.text, { smartEncoding: false }).segments
+    const result = yield* Effect.result(router.dispatch(routeRequestOf(queued, number, template, options), submissionOf(queued, segments, template)))
+    const settled = settlementOf(result)
+    const next = yield* Effect.orDie(move(queued, settled.status, settled.patch, settled.reason))
+    if (Result.isFailure(result)) return yield* result.failure
+    yield* applyEarly(next)
+    if (consent._tag === "Some" && capped.has(next.purpose)) {
+      yield* consent.value.record(next.to, next.purpose, next.history[next.history.length - 1]?.at, next.tenant)
     }
-    const sent = result.success
-    const submitted = yield* Effect.orDie(move(queued, "submitted", {
-      route: sent.route,
-      transport: sent.transport,
-      from: sent.from,
-      providerMessageId: sent.providerMessageId,
-      segmentIds: sent.segmentIds,
-      attempts: sent.attempts,
-      decisions: sent.decisions
-    }))
-    yield* applyEarly(submitted)
-    if (consent._tag === "Some" && capped.has(submitted.purpose)) {
-      yield* consent.value.record(submitted.to, submitted.purpose, submitted.history[submitted.history.length - 1]?.at, submitted.tenant)
-    }
-    return toReceipt(submitted)
+    return toReceipt(next)
   })
 
   // Moves a scheduled (or retried) message to queued, then dispatches it.
   const dispatchLater = (message: MessageStore.StoredMessage, template: Templates.Rendered | undefined, options: SendOptions) =>
     Effect.flatMap(Effect.orDie(move(message, "queued")), (queued) => dispatch(queued, template, options))
+
+  // A message sent now is stored once, already queued: one write instead of
+  // two, with the same history.
+  const messageOf = (
+    request: SendRequest.DecodedRequest,
+    number: PhoneNumbers.PhoneNumber,
+    analysis: Encoding.Analysis,
+    rendered: Templates.Rendered | undefined,
+    id: string,
+    now: number,
+    sendAt: number | undefined
+  ): MessageStore.StoredMessage => ({
+    id,
+    tenant: request.tenant,
+    to: number.e164,
+    country: number.country,
+    from: request.from,
+    purpose: request.purpose,
+    text: analysis.text,
+    encoding: analysis.encoding,
+    segmentCount: analysis.segments.length,
+    template: rendered === undefined ? undefined : { id: rendered.id, version: rendered.version, locale: rendered.locale },
+    status: sendAt === undefined ? "queued" : "accepted",
+    history: sendAt === undefined ? [{ status: "accepted", at: now }, { status: "queued", at: now }] : [{ status: "accepted", at: now }],
+    // Present from the start, though undefined: a status change that adds
+    // keys to a message this wide turns the copy into a slow dictionary
+    // object (about 6 µs a change instead of 0.5 µs).
+    route: undefined,
+    transport: undefined,
+    providerMessageId: undefined,
+    segmentIds: undefined,
+    segmentStatuses: undefined,
+    attempts: 0,
+    decisions: [],
+    idempotencyKey: request.idempotencyKey,
+    createdAt: now,
+    sendAt,
+    validUntil: (sendAt ?? now) + (request.validity ?? defaultValidity),
+    metadata: request.metadata
+  })
 
   const accept = Effect.fnUntraced(function*(
     request: SendRequest.DecodedRequest,
@@ -500,40 +579,7 @@ const build = Effect.fnUntraced(function*(
         problem: `longer than ${maxSegments} segments`
       }))
     }
-    // A message sent now is stored once, already queued: one write instead
-    // of two, with the same history.
-    const immediate = sendAt === undefined
-    const message: MessageStore.StoredMessage = {
-      id,
-      tenant: request.tenant,
-      to: number.e164,
-      country: number.country,
-      from: request.from,
-      purpose: request.purpose,
-      text: analysis.text,
-      encoding: analysis.encoding,
-      segmentCount: analysis.segments.length,
-      template: rendered === undefined
-        ? undefined
-        : { id: rendered.id, version: rendered.version, locale: rendered.locale },
-      status: immediate ? "queued" : "accepted",
-      history: immediate ? [{ status: "accepted", at: now }, { status: "queued", at: now }] : [{ status: "accepted", at: now }],
-      // Present from the start, though undefined: a status change that adds
-      // keys to a message this wide turns the copy into a slow dictionary
-      // object (about 6 µs a change instead of 0.5 µs).
-      route: undefined,
-      transport: undefined,
-      providerMessageId: undefined,
-      segmentIds: undefined,
-      segmentStatuses: undefined,
-      attempts: 0,
-      decisions: [],
-      idempotencyKey: request.idempotencyKey,
-      createdAt: now,
-      sendAt,
-      validUntil: (sendAt ?? now) + (request.validity ?? defaultValidity),
-      metadata: request.metadata
-    }
+    const message = messageOf(request, number, analysis, rendered, id, now, sendAt)
     yield* store.insert(message)
     yield* inserted(message)
     if (sendAt === undefined) return yield* dispatch(message, rendered, options, { number, segments: analysis.segments })
@@ -596,10 +642,78 @@ const build = Effect.fnUntraced(function*(
     return yield* exit
   })
 
+  // The express lane: a text sent now, without an idempotency key, through
+  // the built-in in-memory services, runs on their synchronous cores (see
+  // internal/cores.ts). It does what `accept` and `dispatch` do, in the same
+  // order, with the same results; a property test holds the two lanes to it.
+  const phonesCore = Cores.phoneNumbers.of(phones)
+  const storeCore = Cores.messageStore.of(store)
+  // `null`: the service is absent, so nothing to run; `undefined`: present, without a core
+  const consentCore = consent._tag === "Some" ? Cores.consent.of(consent.value) : null
+  const eventsCore = events._tag === "Some" ? Cores.events.of(events.value) : null
+  const express = phonesCore !== undefined && storeCore !== undefined && consentCore !== undefined && eventsCore !== undefined
+
+  const announce = (message: MessageStore.StoredMessage, change: MessageStore.StatusChange | undefined, previous: MessageStore.MessageStatus | undefined) => {
+    if (eventsCore?.listening() === true) eventsCore.publish(statusEvent(message, change, previous))
+  }
+
+  /** The express lane at `now`, or `undefined` when the message needs the general path. */
+  const sendNow = (
+    request: SendRequest.DecodedRequest,
+    text: string,
+    options: SendOptions,
+    now: number
+  ): Effect.Effect<Receipt, SmsError> | undefined => {
+    if (phonesCore === undefined || storeCore === undefined) return undefined
+    const validated = phonesCore.validate(request.to, validateOptions)
+    if (Result.isFailure(validated)) return fail(validated.failure.reason)
+    const number = validated.success
+    if (!options.bypassConsent && consentCore !== null && consentCore !== undefined) {
+      const decision = consentCore.check({ to: number.e164, country: number.country, purpose: request.purpose, tenant: request.tenant, at: now }, now)
+      if (Result.isFailure(decision)) return fail(decision.failure.reason)
+      // quiet hours: the message waits, which the general path arranges
+      if (decision.success._tag === "Defer") return undefined
+    }
+    const analysis = Encoding.analyze(text, { smartEncoding })
+    if (analysis.segments.length > maxSegments) {
+      return fail(new SendRequest.InvalidRequest({ field: "text", problem: `longer than ${maxSegments} segments` }))
+    }
+    const queued = messageOf(request, number, analysis, undefined, newId(), now, undefined)
+    storeCore.insert(queued, now)
+    announce(queued, queued.history[0], undefined)
+    announce(queued, queued.history[1], "accepted")
+    const routed = router.dispatch(routeRequestOf(queued, number, undefined, options), submissionOf(queued, analysis.segments, undefined))
+    return Effect.flatMap(Effect.result(routed), (result) =>
+      Clock.clockWith((clock) => {
+        const settled = settlementOf(result)
+        const change = { status: settled.status, at: clock.currentTimeMillisUnsafe(), reason: settled.reason }
+        const moved = storeCore.transition(queued.id, change, settled.patch)
+        if (Result.isFailure(moved)) return Effect.die(moved.failure)
+        const next = moved.success
+        announce(next, change, queued.status)
+        if (Result.isFailure(result)) return Effect.fail(toSmsError(result.failure))
+        const receipt = toReceipt(next)
+        return early.size === 0 ? Effect.succeed(receipt) : Effect.as(applyEarly(next), receipt)
+      }))
+  }
+
+  const sendGeneral = (request: SendRequest.DecodedRequest, options: SendOptions) =>
+    Effect.mapError(sendDecoded(request, options), toSmsError)
+
   const send = (input: unknown, options: SendOptions = plain): Effect.Effect<Receipt, SmsError> =>
     Effect.suspend(() => {
       const decoded = SendRequest.decode(input)
-      return Result.isFailure(decoded) ? fail(decoded.failure) : Effect.mapError(sendDecoded(decoded.success, options), toSmsError)
+      if (Result.isFailure(decoded)) return fail(decoded.failure)
+      const request = decoded.success
+      const content = request.content
+      if (!express || content._tag !== "Text" || request.idempotencyKey !== undefined || capped.has(request.purpose)) {
+        return sendGeneral(request, options)
+      }
+      return Clock.clockWith((clock) => {
+        const now = clock.currentTimeMillisUnsafe()
+        const later = request.sendAt !== undefined && request.sendAt > now
+        return (later ? undefined : sendNow(request, content.text, options, now)) ?? sendGeneral(request, options)
+      })
     })
 
   const get = (id: string) =>
@@ -877,7 +991,12 @@ export const layerPipeline = (
         ...(config.numbers === undefined ? {} : { policy: config.numbers })
       }),
       // Voice and email transports carry verification fallbacks, never routed SMS.
-      Router.layer({ rules: config.routing, transports: transports.filter((t) => t.capabilities.channel === "sms") }),
+      Router.layer({
+        rules: config.routing,
+        transports: transports.filter((t) => t.capabilities.channel === "sms"),
+        ...(config.retry === undefined ? {} : { retry: config.retry }),
+        ...(config.circuitBreaker === undefined ? {} : { circuitBreaker: config.circuitBreaker })
+      }),
       Templates.layer({ templates: config.templates ?? [] }),
       Events.layer(),
       Audit.layerMemory(config.audit ?? {})

@@ -175,6 +175,17 @@ const ConfigSchema = Schema.Struct({
     expected: "a transport"
   })))),
   routing: Schema.optional(Schema.Unknown),
+  retry: Schema.optional(Schema.Struct({
+    base: Schema.optional(DurationInput),
+    factor: Schema.optional(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1))),
+    cap: Schema.optional(DurationInput),
+    maxAttempts: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 }))),
+    jitter: Schema.optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })))
+  })),
+  circuitBreaker: Schema.optional(Schema.Struct({
+    failures: Schema.optional(Schema.Int.check(Schema.isGreaterThan(0))),
+    openDuration: Schema.optional(DurationInput)
+  })),
   defaultCountry: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Z]{2}$/))),
   numbers: Schema.optional(Schema.Struct({
     allowedCountries: Schema.optional(Schema.Array(Schema.String)),
