@@ -245,25 +245,28 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
     // for one of its segments. Nested, not one map on joined keys: a joined
     // key is one more string kept per message.
     const byProvider = new Map<string, Map<string, string>>()
-    const indexed = (message: StoredMessage, f: (ids: Map<string, string>, providerId: string) => void) => {
-      if (message.transport === undefined || message.providerMessageId === undefined) return
-      let ids = byProvider.get(message.transport)
+    const idsOf = (transport: string) => {
+      let ids = byProvider.get(transport)
       if (ids === undefined) {
         ids = new Map()
-        byProvider.set(message.transport, ids)
+        byProvider.set(transport, ids)
       }
-      f(ids, message.providerMessageId)
-      if (message.segmentIds !== undefined) for (const id of message.segmentIds) f(ids, id)
+      return ids
     }
     const forget = (message: StoredMessage) => {
       messages.delete(message.id)
-      indexed(message, (ids, providerId) => {
-        if (ids.get(providerId) === message.id) ids.delete(providerId)
-      })
+      if (message.transport === undefined || message.providerMessageId === undefined) return
+      const ids = idsOf(message.transport)
+      if (ids.get(message.providerMessageId) === message.id) ids.delete(message.providerMessageId)
+      if (message.segmentIds === undefined) return
+      for (const id of message.segmentIds) if (ids.get(id) === message.id) ids.delete(id)
     }
     const save = (message: StoredMessage) => {
       messages.set(message.id, message)
-      indexed(message, (ids, providerId) => ids.set(providerId, message.id))
+      if (message.transport === undefined || message.providerMessageId === undefined) return message
+      const ids = idsOf(message.transport)
+      ids.set(message.providerMessageId, message.id)
+      if (message.segmentIds !== undefined) for (const id of message.segmentIds) ids.set(id, message.id)
       return message
     }
     const order = new InsertionQueue<string>()

