@@ -55,7 +55,7 @@ import {
   validatePhoneNumberLength
 } from "libphonenumber-js/max"
 import * as Cores from "./internal/cores.ts"
-import { Lru } from "./internal/e164Cache.ts"
+import { Cache } from "./internal/e164Cache.ts"
 
 // models
 
@@ -481,7 +481,7 @@ export const checkPolicy = (
 
 /** Canonical E.164 shape, checked before the (cached) parse. */
 const e164Shape = /^\+[1-9]\d{1,14}$/
-const schemaCache = new Lru<string, boolean>(1024)
+const schemaCache = new Cache<string, boolean>(1024)
 
 const isValidE164 = (value: string): boolean => {
   if (!e164Shape.test(value)) return false
@@ -604,7 +604,7 @@ const DEFAULT_CACHE_SIZE = 10_000
  */
 export const make = (options: PhoneNumbersOptions = {}): Effect.Effect<PhoneNumbers["Service"]> =>
   Effect.sync(() => {
-    const cache = new Lru<string, PhoneNumber | InvalidPhoneNumberWhy>(options.cacheSize ?? DEFAULT_CACHE_SIZE)
+    const cache = new Cache<string, PhoneNumber | InvalidPhoneNumberWhy>(options.cacheSize ?? DEFAULT_CACHE_SIZE)
     const defaultPolicy = compilePolicy(options.policy)
     const countryKeys = new Map<string, CountryCode | undefined | null>()
     const countryOf = (code: unknown): CountryCode | undefined | null => {

@@ -809,11 +809,12 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     return map
   })
 
+  const knownHealth = (route: RouteRule): Health => (isSteady(route.name) ? "Closed" : "Unknown")
   const planWith = (rules: Rules, request: RouteRequest, now: number, healthMap: Map<string, Health> | undefined) =>
     RouteSelect.plan(rules, request, {
       now,
       seed,
-      health: (route) => healthMap?.get(route.name) ?? (isSteady(route.name) ? "Closed" : "Unknown")
+      health: healthMap === undefined ? knownHealth : (route) => healthMap.get(route.name) ?? knownHealth(route)
     })
 
   const planFor = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
@@ -1035,7 +1036,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     const violation = RouteRegion.checkContent(rules.regionRules, request)
     if (violation !== undefined) return fail(new RegionRuleViolation(violation))
     let limited: Effect.Effect<void, RoutingError> | undefined
-    for (const rule of rules.regionRules) {
+    for (let i = 0; i < rules.regionRules.length; i++) {
+      const rule = rules.regionRules[i]!
       if (rule.check._tag !== "PerNumberLimit" || !RouteRegion.applies(rule, request)) continue
       const check = perNumberLimits(rule.name, rule.check.limits, request.to.e164)
       limited = limited === undefined ? check : Effect.andThen(limited, check)

@@ -63,7 +63,8 @@ export const checkContent = (
   rules: ReadonlyArray<RegionRuleSpec>,
   request: RegionRequest
 ): ContentViolation | undefined => {
-  for (const rule of rules) {
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!
     if (!applies(rule, request)) continue
     const check = rule.check
     switch (check._tag) {

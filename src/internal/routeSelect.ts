@@ -246,46 +246,75 @@ const intern = (text: string): string => {
   return text
 }
 
-// The reason is built on first read: most dispatches read only the first
+const fixedReasons = new WeakMap<RouteRule, Map<string, Map<number, string>>>()
+const healthIndex: Record<Health, number> = { Closed: 0, HalfOpen: 1, Unknown: 2, Open: 3 }
+
+// A route that may carry the message, ranked once the routes are sorted. The
+// reason is built on first read: most dispatches read only the first
 // candidate's. A class, because a getter in an object literal costs more than
 // building the text.
-class RankedCandidate implements Candidate {
+class RankedCandidate implements Candidate, Keyed {
   readonly route: RouteRule
   readonly from: string | undefined
   readonly cost: number | undefined
   readonly health: Health
-  private readonly keyed: Keyed & { readonly note: string }
-  private readonly rank: number
-  private readonly of: number
+  readonly draw: number
+  rank = 0
+  of = 0
+  private readonly note: string
   private readonly strategy: ReadonlyArray<StrategyKey>
   private readonly request: SelectRequest
   private text: string | undefined = undefined
   constructor(
-    keyed: Keyed & { readonly note: string },
-    rank: number,
-    of: number,
+    route: RouteRule,
+    from: string | undefined,
+    cost: number | undefined,
+    health: Health,
+    draw: number,
+    note: string,
     strategy: ReadonlyArray<StrategyKey>,
     request: SelectRequest
   ) {
-    this.route = keyed.route
-    this.from = keyed.from
-    this.cost = keyed.cost
-    this.health = keyed.health
-    this.keyed = keyed
-    this.rank = rank
-    this.of = of
+    this.route = route
+    this.from = from
+    this.cost = cost
+    this.health = health
+    this.draw = draw
+    this.note = note
     this.strategy = strategy
     this.request = request
   }
   get reason(): string {
-    if (this.text === undefined) {
-      // concatenation, not map and join: the text is built for every message sent
-      let text = `rank ${this.rank}/${this.of} by ${strategyText(this.strategy)}: `
-      for (let i = 0; i < this.strategy.length; i++) {
-        if (i > 0) text += "; "
-        text += describe(this.strategy[i]!, this.keyed, this.request.segmentCount, this.request.to.country)
+    if (this.text !== undefined) return this.text
+    // Without draws or costs, the text depends only on the route, the rank,
+    // the health and the sender's note: built once and looked up by number.
+    const fixed = !this.strategy.includes("weighted") && !this.strategy.includes("least-cost")
+    const slot = this.rank * 65_536 + this.of * 4 + healthIndex[this.health]
+    let byNote: Map<string, Map<number, string>> | undefined
+    if (fixed) {
+      byNote = fixedReasons.get(this.route)
+      if (byNote === undefined) {
+        byNote = new Map()
+        fixedReasons.set(this.route, byNote)
       }
-      this.text = intern(`${text}; ${this.keyed.note}`)
+      const known = byNote.get(this.note)?.get(slot)
+      if (known !== undefined) return this.text = known
+    }
+    // concatenation, not map and join: the text is built for every message sent
+    let text = `rank ${this.rank}/${this.of} by ${strategyText(this.strategy)}: `
+    for (let i = 0; i < this.strategy.length; i++) {
+      if (i > 0) text += "; "
+      text += describe(this.strategy[i]!, this, this.request.segmentCount, this.request.to.country)
+    }
+    this.text = intern(`${text}; ${this.note}`)
+    if (byNote !== undefined) {
+      let bySlot = byNote.get(this.note)
+      if (bySlot === undefined) {
+        // pools make notes per country: bounded as the routes and countries are
+        bySlot = new Map()
+        byNote.set(this.note, bySlot)
+      }
+      bySlot.set(slot, this.text)
     }
     return this.text
   }
@@ -306,9 +335,12 @@ export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Pl
   // Only the weighted strategy reads draws; seeding the generator costs a hash of the id.
   const random = rules.strategy.includes("weighted") ? prng(hash32(request.messageId, seedOf(ctx.seed))) : undefined
   let skipped: Array<Skipped> | undefined
-  const keyed: Array<Keyed & { readonly note: string }> = []
+  const strategy = rules.strategy
+  const candidates: Array<RankedCandidate> = []
   let matched = 0
-  for (const route of rules.routes) {
+  // index loops on this path: a for-of iterator is garbage the optimiser does not always remove
+  for (let i = 0; i < rules.routes.length; i++) {
+    const route = rules.routes[i]!
     // draw for every route, matched or not, so a route's draw does not depend on the others' filters
     const draw = random === undefined ? 0 : drawFor(random, route.weight)
     if (!matches(route, request)) continue
@@ -328,18 +360,11 @@ export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Pl
       continue
     }
     const price = priceOf(route, request.to.country)
-    keyed.push({
-      route,
-      from: sender.from,
-      cost: price === undefined ? undefined : price * request.segmentCount,
-      health,
-      draw,
-      note: sender.note
-    })
+    const cost = price === undefined ? undefined : price * request.segmentCount
+    candidates.push(new RankedCandidate(route, sender.from, cost, health, draw, sender.note, strategy, request))
   }
-  const strategy = rules.strategy
-  if (keyed.length > 1) {
-    keyed.sort((a, b) => {
+  if (candidates.length > 1) {
+    candidates.sort((a, b) => {
       for (const key of strategy) {
         const c = compareBy(key, a, b)
         if (c !== 0) return c
@@ -347,7 +372,10 @@ export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Pl
       return a.route.index - b.route.index
     })
   }
-  const candidates = keyed.map((c, i): Candidate => new RankedCandidate(c, i + 1, keyed.length, strategy, request))
+  for (let i = 0; i < candidates.length; i++) {
+    candidates[i]!.rank = i + 1
+    candidates[i]!.of = candidates.length
+  }
   return { matched, candidates, skipped: skipped ?? noneSkipped }
 }
 
