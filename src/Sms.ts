@@ -651,6 +651,7 @@ const build = Effect.fnUntraced(function*(
   // `null`: the service is absent, so nothing to run; `undefined`: present, without a core
   const consentCore = consent._tag === "Some" ? Cores.consent.of(consent.value) : null
   const eventsCore = events._tag === "Some" ? Cores.events.of(events.value) : null
+  const templatesCore = Cores.templates.of(templates)
   const express = phonesCore !== undefined && storeCore !== undefined && consentCore !== undefined && eventsCore !== undefined
 
   const announce = (message: MessageStore.StoredMessage, change: MessageStore.StatusChange | undefined, previous: MessageStore.MessageStatus | undefined) => {
@@ -660,7 +661,6 @@ const build = Effect.fnUntraced(function*(
   /** The express lane at `now`, or `undefined` when the message needs the general path. */
   const sendNow = (
     request: SendRequest.DecodedRequest,
-    text: string,
     options: SendOptions,
     clock: Clock.Clock,
     now: number
@@ -675,11 +675,21 @@ const build = Effect.fnUntraced(function*(
       // quiet hours: the message waits, which the general path arranges
       if (decision.success._tag === "Defer") return undefined
     }
-    const analysis = Encoding.analyze(text, { smartEncoding })
-    if (analysis.segments.length > maxSegments) {
-      return fail(new SendRequest.InvalidRequest({ field: "text", problem: `longer than ${maxSegments} segments` }))
+    const content = request.content
+    let rendered: Templates.Rendered | undefined
+    if (content._tag === "Template") {
+      // a template that does not render is for the general lane to explain
+      rendered = templatesCore?.render({ id: content.id, locale: content.locale, variables: content.variables })
+      if (rendered === undefined) return undefined
     }
-    const queued = messageOf(request, number, analysis, undefined, newId(), now, undefined)
+    const analysis = Encoding.analyze(rendered?.text ?? (content._tag === "Text" ? content.text : ""), { smartEncoding })
+    if (analysis.segments.length > maxSegments) {
+      return fail(new SendRequest.InvalidRequest({
+        field: content._tag === "Template" ? "variables" : "text",
+        problem: `longer than ${maxSegments} segments`
+      }))
+    }
+    const queued = messageOf(request, number, analysis, rendered, newId(), now, undefined)
     storeCore.insert(queued, now)
     announce(queued, queued.history[0], undefined)
     announce(queued, queued.history[1], "accepted")
@@ -695,7 +705,7 @@ const build = Effect.fnUntraced(function*(
       const receipt = toReceipt(next)
       return early.size === 0 ? Effect.succeed(receipt) : Effect.as(applyEarly(next), receipt)
     }
-    return Effect.matchEffect(router.dispatch(routeRequestOf(queued, number, undefined, options), submissionOf(queued, analysis.segments, undefined)), {
+    return Effect.matchEffect(router.dispatch(routeRequestOf(queued, number, rendered, options), submissionOf(queued, analysis.segments, rendered)), {
       onSuccess: (sent) => settle(Result.succeed(sent)),
       onFailure: (error) => settle(Result.fail(error))
     })
@@ -709,14 +719,13 @@ const build = Effect.fnUntraced(function*(
       const decoded = SendRequest.decode(input)
       if (Result.isFailure(decoded)) return fail(decoded.failure)
       const request = decoded.success
-      const content = request.content
-      if (!express || content._tag !== "Text" || request.idempotencyKey !== undefined || capped.has(request.purpose)) {
-        return sendGeneral(request, options)
-      }
+      const lane = express && request.idempotencyKey === undefined && !capped.has(request.purpose) &&
+        (request.content._tag === "Text" || templatesCore !== undefined)
+      if (!lane) return sendGeneral(request, options)
       const clock = fiber.getRef(Clock.Clock)
       const now = clock.currentTimeMillisUnsafe()
       const later = request.sendAt !== undefined && request.sendAt > now
-      return (later ? undefined : sendNow(request, content.text, options, clock, now)) ?? sendGeneral(request, options)
+      return (later ? undefined : sendNow(request, options, clock, now)) ?? sendGeneral(request, options)
     })
 
   const get = (id: string) =>

@@ -59,6 +59,7 @@ import * as Option from "effect/Option"
 import * as KeyValueStore from "effect/persistence/KeyValueStore"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as Cores from "./internal/cores.ts"
 import * as Tracing from "./internal/tracing.ts"
 import type * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
@@ -1092,42 +1093,73 @@ const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
       return { id: template.id, version: template.version, locales: outcomes }
     }).pipe(Effect.withSpan("smsforge/Templates.register", { attributes: { template: definition.id } }))
 
+  // What render does once the stored version is found; shared by the Effect
+  // method and the synchronous core.
+  const finish = (stored: TemplateVersion, request: RenderRequest): Result.Result<Rendered, TemplateError> => {
+    const template = definitions.get(keyOf(stored.id, stored.version))
+    if (template === undefined) {
+      return Result.fail(fail(new TemplateNotFound({ field: "version", id: stored.id, locale: stored.locale, version: stored.version })))
+    }
+    const required = request.requireApproval ??
+      (request.country !== undefined && approvalCountries.has(request.country.toUpperCase()))
+    if (required && stored.status !== "approved") {
+      return Result.fail(fail(
+        new TemplateNotApproved({
+          field: "template",
+          id: stored.id,
+          version: stored.version,
+          locale: stored.locale,
+          status: stored.status
+        })
+      ))
+    }
+    const key = partsKey(stored.id, stored.locale, stored.version)
+    let parts = partsCache.get(key)
+    if (parts === undefined) {
+      const parsed = template.parse(stored.locale, stored.body)
+      if (Result.isFailure(parsed)) return Result.fail(fail(parsed.failure))
+      parts = parsed.success
+      partsCache.set(key, parts)
+    }
+    const decoded = template.decode(request.variables)
+    if (Result.isFailure(decoded)) return Result.fail(fail(decoded.failure))
+    const signature = normalizeSignature(request.signature) ?? stored.signature ?? defaultSignature
+    return Result.succeed({
+      id: stored.id,
+      version: stored.version,
+      locale: stored.locale,
+      text: sign(renderParts(parts, decoded.success.text), signature),
+      status: stored.status,
+      approved: stored.status === "approved",
+      ...(stored.providerTemplateCode !== undefined ? { providerTemplateCode: stored.providerTemplateCode } : {}),
+      ...(signature !== undefined ? { signature: signature.text } : {}),
+      variables: decoded.success.values
+    })
+  }
+
   const render = Effect.fnUntraced(
     function*(request: RenderRequest) {
       const stored = yield* resolve(request.id, request.locale, request.version)
-      const template = yield* definitionOf(stored.id, stored.version, stored.locale)
-      const required = request.requireApproval ??
-        (request.country !== undefined && approvalCountries.has(request.country.toUpperCase()))
-      if (required && stored.status !== "approved") {
-        return yield* Effect.fail(fail(
-          new TemplateNotApproved({
-            field: "template",
-            id: stored.id,
-            version: stored.version,
-            locale: stored.locale,
-            status: stored.status
-          })
-        ))
-      }
-      const parts = yield* partsOf(template, stored)
-      const decoded = template.decode(request.variables)
-      if (Result.isFailure(decoded)) return yield* Effect.fail(fail(decoded.failure))
-      const signature = normalizeSignature(request.signature) ?? stored.signature ?? defaultSignature
-      const rendered: Rendered = {
-        id: stored.id,
-        version: stored.version,
-        locale: stored.locale,
-        text: sign(renderParts(parts, decoded.success.text), signature),
-        status: stored.status,
-        approved: stored.status === "approved",
-        ...(stored.providerTemplateCode !== undefined ? { providerTemplateCode: stored.providerTemplateCode } : {}),
-        ...(signature !== undefined ? { signature: signature.text } : {}),
-        variables: decoded.success.values
-      }
-      return rendered
+      return yield* Effect.fromResult(finish(stored, request))
     },
     (effect, request) => Tracing.withSpan(effect, "smsforge/Templates.render", { template: request.id })
   )
+
+  // Only what renders: a refusal is for the Effect method to explain (naming
+  // the missing field takes the store's list).
+  const storeCore = Cores.templateStore.of(store)
+  const core: Cores.TemplatesCore | undefined = storeCore === undefined ? undefined : {
+    render: (request) => {
+      const chain = chainOf(request.locale)
+      for (let i = 0; i < chain.length; i++) {
+        const stored = storeCore.get(request.id, chain[i]!, request.version)
+        if (stored === undefined) continue
+        const rendered = finish(stored, request)
+        return Result.isSuccess(rendered) ? rendered.success : undefined
+      }
+      return undefined
+    }
+  }
 
   const setStatus = (id: string, locale: string, version: number, status: ApprovalStatus) =>
     Effect.flatMap(localeParam(id, locale), (canonical) => store.setStatus(id, canonical, version, status))
@@ -1156,7 +1188,7 @@ const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
       return report(id, options.maxSegments, measured)
     })
 
-  return Templates.of({
+  const service = Templates.of({
     register,
     render,
     activate: (id, locale, version) =>
@@ -1166,6 +1198,7 @@ const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
     versions: (id) => store.list(id),
     checkBudget
   })
+  return core === undefined ? service : Cores.templates.register(service, core)
 })
 
 /**
@@ -1290,7 +1323,13 @@ export const makeStoreMemory = (): TemplateStore["Service"] => {
     ...record,
     active: active.get(activeKey(record.id, record.locale)) === record.version
   })
-  return TemplateStore.of({
+  const core: Cores.TemplateStoreCore = {
+    get: (id, locale, version) => {
+      const v = version ?? active.get(activeKey(id, locale))
+      return v === undefined ? undefined : lookup(id, locale, v)
+    }
+  }
+  return Cores.templateStore.register(TemplateStore.of({
     put: (record, options) =>
       Effect.suspend(() => {
         const existing = lookup(record.id, record.locale, record.version)
@@ -1316,8 +1355,7 @@ export const makeStoreMemory = (): TemplateStore["Service"] => {
       }),
     get: (id, locale, version) =>
       Effect.sync(() => {
-        const v = version ?? active.get(activeKey(id, locale))
-        const record = v === undefined ? undefined : lookup(id, locale, v)
+        const record = core.get(id, locale, version)
         return record === undefined ? Option.none() : Option.some(withActive(record))
       }),
     list: (id) =>
@@ -1344,7 +1382,7 @@ export const makeStoreMemory = (): TemplateStore["Service"] => {
         byId.get(id)!.get(locale)!.set(version, { ...record, status })
         return Effect.void
       })
-  })
+  }), core)
 }
 
 /**

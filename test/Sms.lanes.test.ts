@@ -3,7 +3,7 @@
 // stores) must be indistinguishable: the same receipts and refusals, the same
 // stored messages, the same events and the same submissions to the carriers.
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Effect, Fiber, Layer, Option, PubSub } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Option, PubSub, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { Consent, Events, MessageStore, Sms, Transport } from "smsforge"
@@ -13,8 +13,17 @@ import * as Cores from "../src/internal/cores.ts"
 const people = ["+447400123456", "+447400123457", "+12015550123", "+4930123456", "+44 12", "07400 123458"]
 const texts = ["Your parcel is out for delivery", "Votre colis arrive demain à 10h", "您的验证码是 123456", "x".repeat(1_700), "Sale: 20% off, reply STOP to opt out"]
 
+const variableSets = [
+  { order: "4711", day: "Tuesday" },
+  { order: "4711" },
+  { order: "4711", day: "Tuesday", extra: "x" },
+  { code: "123456" },
+  { order: "x".repeat(2_000), day: "Tuesday" }
+]
+
 type Step =
   | { readonly _tag: "send"; readonly who: number; readonly text: number; readonly marketing: boolean; readonly past: boolean; readonly from: boolean }
+  | { readonly _tag: "template"; readonly who: number; readonly id: string; readonly variables: number; readonly locale: string | undefined }
   | { readonly _tag: "consent"; readonly who: number; readonly grant: boolean; readonly all: boolean }
   | { readonly _tag: "fail"; readonly count: number; readonly reason: "Unavailable" | "Rejected" | "InvalidNumber" | "Throttled" }
   | { readonly _tag: "wait"; readonly hours: number }
@@ -28,6 +37,13 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     past: fc.boolean(),
     from: fc.boolean()
   }) },
+  { weight: 3, arbitrary: fc.record({
+    _tag: fc.constant("template" as const),
+    who: fc.nat(people.length - 1),
+    id: fc.constantFrom("shipped", "shipped", "otp", "unknown"),
+    variables: fc.nat(variableSets.length - 1),
+    locale: fc.constantFrom(undefined, "de", "de-AT", "fr", "not a locale!")
+  }) },
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("consent" as const), who: fc.nat(3), grant: fc.boolean(), all: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({
     _tag: fc.constant("fail" as const),
@@ -38,6 +54,15 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 )
 
 const config: Sms.SmsConfig = {
+  templates: [
+    {
+      id: "shipped",
+      variables: Schema.Struct({ order: Schema.String, day: Schema.String }),
+      locales: { default: "Order {{order}} ships on {{day}}.", de: "Bestellung {{order}} kommt am {{day}}." },
+      status: "approved"
+    },
+    { id: "otp", variables: Schema.Struct({ code: Schema.String }), locales: { default: "Your code is {{code}}" } }
+  ],
   defaultCountry: "GB",
   numbers: { allowedTypes: ["mobile", "fixed-line-or-mobile"] },
   consent: { quietHours: { start: "21:00", end: "08:00" } },
@@ -85,6 +110,22 @@ const run = (steps: ReadonlyArray<Step>, lane: "express" | "general") =>
             ...(s.from ? { from: "ACME" } : {})
           })))
           // retries wait on the clock
+          yield* TestClock.adjust("1 minute")
+          const result = yield* Fiber.join(fiber)
+          outcomes.push(
+            result._tag === "Success"
+              ? { ...result.success, id: idOf(result.success.id) }
+              : JSON.parse(JSON.stringify(result.failure.reason))
+          )
+          break
+        }
+        case "template": {
+          const fiber = yield* Effect.forkChild(Effect.result(sms.send({
+            to: people[s.who]!,
+            template: s.id,
+            variables: variableSets[s.variables]!,
+            ...(s.locale === undefined ? {} : { locale: s.locale })
+          })))
           yield* TestClock.adjust("1 minute")
           const result = yield* Fiber.join(fiber)
           outcomes.push(
@@ -146,12 +187,16 @@ describe("the express lane", () => {
       )
       const sandbox = yield* Sandbox.make()
       const context = yield* Layer.build(
-        Sms.layerPipeline({ transports: [sandbox] }).pipe(
+        Sms.layerPipeline({ transports: [sandbox], templates: config.templates }).pipe(
           Layer.provideMerge(Layer.merge(Sms.layerStoresMemory(), Layer.succeed(MessageStore.MessageStore, store)))
         )
       )
-      const receipt = yield* Context.get(context, Sms.Sms).send({ to: people[0]!, text: "Your parcel is out for delivery" })
+      const sms = Context.get(context, Sms.Sms)
+      const receipt = yield* sms.send({ to: people[0]!, text: "Your parcel is out for delivery" })
       assert.strictEqual(receipt.status, "submitted")
       assert.strictEqual((yield* memory.get(receipt.id)).pipe(Option.map((m) => m.status), Option.getOrUndefined), "submitted")
+      const templated = yield* sms.send({ to: people[0]!, template: "shipped", variables: { order: "4711", day: "Tuesday" }, locale: "de" })
+      assert.strictEqual(templated.status, "submitted")
+      assert.strictEqual(sandbox.sent().at(-1)?.text, "Bestellung 4711 kommt am Tuesday.")
     }).pipe(Effect.scoped))
 })

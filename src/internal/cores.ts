@@ -18,6 +18,7 @@ import type { CheckRequest, ConsentError, ConsentRecord, Decision } from "../Con
 import type { SmsEvent } from "../Events.ts"
 import type { InvalidTransition, MessageNotFound, MessagePatch, StatusChange, StoredMessage } from "../MessageStore.ts"
 import type { ParseOptions, PhoneNumber, PhoneNumberError, PhoneNumberPolicy } from "../PhoneNumbers.ts"
+import type { RenderRequest, Rendered, TemplateVersion } from "../Templates.ts"
 
 export interface PhoneNumbersCore {
   readonly validate: (
@@ -45,6 +46,16 @@ export interface MessageStoreCore {
   ) => Result.Result<StoredMessage, MessageNotFound | InvalidTransition>
 }
 
+export interface TemplateStoreCore {
+  /** The version asked for, or the active one. */
+  readonly get: (id: string, locale: string, version: number | undefined) => TemplateVersion | undefined
+}
+
+export interface TemplatesCore {
+  /** The rendered text, or `undefined` when `Templates.render` must explain why not. */
+  readonly render: (request: RenderRequest) => Rendered | undefined
+}
+
 export interface EventsCore {
   /** Whether anyone listens: events need not be built otherwise. */
   readonly listening: () => boolean
@@ -68,3 +79,5 @@ export const consentStore = registry<ConsentStoreCore>()
 export const consent = registry<ConsentCore>()
 export const messageStore = registry<MessageStoreCore>()
 export const events = registry<EventsCore>()
+export const templateStore = registry<TemplateStoreCore>()
+export const templates = registry<TemplatesCore>()
