@@ -944,6 +944,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         // a defect or an interruption has no typed failure to retry on
         outcome = Option.isNone(error)
           ? Effect.orDie(Effect.failCause(first.cause))
+          : !Retry.isRetryable(error.value) || policy.maxAttempts <= 1
+          ? next({ attempts: 1, result: routeFailure(error.value) })
           : Effect.flatMap(retried(route, transport, sent, request, rates, error.value), next)
       }
       return settled === undefined ? outcome : Effect.andThen(settled, outcome)

@@ -301,7 +301,8 @@ export type TransportErrorReason = typeof TransportErrorReason.Type
 
 /**
  * The reason for a tag, for transports that classify carrier codes into tags
- * by a table and build the reason afterwards.
+ * by a table and build the reason afterwards. Built without a stack trace:
+ * it would show this function, not the carrier's answer.
  *
  * @category constructors
  * @since 0.1.0
@@ -309,7 +310,7 @@ export type TransportErrorReason = typeof TransportErrorReason.Type
 export const reasonFromTag = (
   tag: TransportErrorReason["_tag"],
   options: { readonly code?: string | undefined; readonly retryAfter?: Duration.Duration | undefined } = {}
-): TransportErrorReason => {
+): TransportErrorReason => withoutStack(() => {
   const code = options.code === undefined ? {} : { code: options.code }
   switch (tag) {
     case "Throttled":
@@ -329,7 +330,7 @@ export const reasonFromTag = (
     case "AuthenticationFailed":
       return new AuthenticationFailed(code)
   }
-}
+})
 
 /**
  * A failed submission: which transport, and why.

@@ -249,9 +249,18 @@ export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
   const run = <A, E extends { readonly reason: SmsClientError }>(
     effect: Effect.Effect<A, E, Sms.Services>
   ): Promise<A> => runtime.runPromise(Effect.mapError(effect, (error) => error.reason))
-  const sms = <A>(f: (sms: Sms.Sms["Service"]) => Effect.Effect<A, Sms.SmsError>) => run(Effect.flatMap(Sms.Sms, f))
+  // The services are looked up once: every call after the first runs the
+  // operation alone, with no lookup around it.
+  let smsService: Sms.Sms["Service"] | undefined
+  let verificationService: Verification.Verification["Service"] | undefined
+  const sms = <A>(f: (sms: Sms.Sms["Service"]) => Effect.Effect<A, Sms.SmsError>) =>
+    run(smsService !== undefined ? f(smsService) : Effect.flatMap(Sms.Sms, (service) => f(smsService = service)))
   const verification = <A>(f: (v: Verification.Verification["Service"]) => Effect.Effect<A, Verification.StartError>) =>
-    run(Effect.flatMap(Verification.Verification, f))
+    run(
+      verificationService !== undefined
+        ? f(verificationService)
+        : Effect.flatMap(Verification.Verification, (service) => f(verificationService = service))
+    )
 
   // Consent is kept per E.164 number, so national formats are normalised first.
   const recipient = (to: string) =>
