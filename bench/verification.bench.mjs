@@ -12,7 +12,8 @@
 //                              from it, as a test would)
 //   Verification via Sms       the same cycle through Sms.layer: the SMS
 //                              pipeline (idempotency, consent, routing,
-//                              message store) to a Sandbox carrier
+//                              message store) to a Sandbox carrier; the
+//                              issue's goal (≥ 0.5 × otplib) is judged on it
 // Each row runs in alternating rounds; the median round is reported, per
 // wall-clock second and per CPU second of this process (steadier when the
 // machine is shared). Guards
@@ -151,8 +152,17 @@ rows.forEach(([name], i) => {
     } |`
   )
 })
-const goal = wall[1] / wall[0]
-console.log(`\ngoal: Verification ≥ 0.5 × otplib — ${goal >= 0.5 ? "met" : "NOT met"} (${goal.toFixed(2)} wall, ${(cpu[1] / cpu[0]).toFixed(2)} CPU)`)
+// The issue's goal is the full cycle: through the SMS pipeline to the Sandbox.
+if (smsRuntime === undefined) {
+  console.log("\ngoal: not judged (the via-Sms row did not run)")
+} else {
+  const goal = wall[2] / wall[0]
+  console.log(
+    `\ngoal: Verification via Sms ≥ 0.5 × otplib — ${goal >= 0.5 ? "met" : "NOT met"} (${goal.toFixed(2)} wall, ${
+      (cpu[2] / cpu[0]).toFixed(2)
+    } CPU)`
+  )
+}
 
 await ownRuntime.dispose()
 if (smsRuntime !== undefined) await smsRuntime.dispose()

@@ -56,6 +56,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -64,6 +65,7 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Events from "./Events.ts"
+import * as Cores from "./internal/cores.ts"
 import * as otp from "./internal/otp.ts"
 import { randomToken } from "./internal/random.ts"
 import * as texts from "./internal/verificationText.ts"
@@ -571,6 +573,12 @@ const fail = (reason: VerificationErrorReason) => Effect.fail(new VerificationEr
 /** Answered by a step whose compare-and-set lost; the step runs again. */
 const Retry: unique symbol = Symbol.for("smsforge/Verification/Retry")
 
+// The fiber in one step: its clock (`Clock.currentTimeMillis` takes two) and
+// its context, which metrics update on.
+const currentFiber = Effect.withFiberSucceed((fiber) => fiber)
+const nowOf = (fiber: Fiber.Fiber<unknown, unknown>): number => fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+const currentTimeMillis = Effect.withFiberSucceed(nowOf)
+
 // sender
 
 /**
@@ -777,6 +785,7 @@ const sendsMetric = Metric.counter("smsforge_verification_sends", { description:
 const blocksMetric = Metric.counter("smsforge_verification_blocks", {
   description: "Sends refused by a fraud guard, by reason"
 })
+const metrics = { starts, sends: sendsMetric, approvals, expiries, blocks: blocksMetric }
 
 const millisOf = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
@@ -872,7 +881,7 @@ const pepperOf = (pepper: VerificationOptions["pepper"]): otp.Pepper => {
 }
 
 const cleanCode = (code: unknown): string | undefined =>
-  typeof code === "string" && code.length <= 64 ? code.replace(/[\s-]/g, "") : undefined
+  typeof code !== "string" || code.length > 64 ? undefined : DIGITS.test(code) ? code : code.replace(/[\s-]/g, "")
 
 const isText = (value: unknown, max: number): value is string =>
   typeof value === "string" && value.length > 0 && value.length <= max
@@ -918,7 +927,16 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
 
   const totals: Counts = { starts: 0, sends: 0, approvals: 0, expiries: 0, blocks: 0 }
   const perCountry = new Map<string, Counts>()
-  const count = (country: string, field: keyof Counts) => {
+  // Counters with their attributes, made once per (event, country, label).
+  const metricCache = new Map<string, Metric.Metric<number, unknown>>()
+  /** Counts an event in `stats` and in its metric, on the fiber's context. */
+  const tally = (
+    fiber: Fiber.Fiber<unknown, unknown>,
+    field: keyof Counts,
+    country: string,
+    label?: "channel" | "reason",
+    value?: string
+  ): void => {
     totals[field] += 1
     let c = perCountry.get(country)
     if (c === undefined) {
@@ -926,30 +944,24 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       perCountry.set(country, c)
     }
     c[field] += 1
-  }
-  // Counters with their attributes, made once per (name, country, label).
-  const metricCache = new Map<string, Metric.Metric<number, unknown>>()
-  const bump = (
-    base: Metric.Metric<number, unknown>,
-    name: string,
-    country: string,
-    label?: "channel" | "reason",
-    value?: string
-  ) => {
-    const key = label === undefined ? `${name}|${country}` : `${name}|${country}|${value}`
+    const key = label === undefined ? `${field}|${country}` : `${field}|${country}|${value}`
     let m = metricCache.get(key)
     if (m === undefined) {
-      m = Metric.withAttributes(base, label === undefined ? { country } : { country, [label]: value ?? "" })
+      m = Metric.withAttributes(metrics[field], label === undefined ? { country } : { country, [label]: value ?? "" })
       metricCache.set(key, m)
     }
-    return Metric.update(m, 1)
+    m.updateUnsafe(1, fiber.context)
   }
+
+  // The built-in event bus says whether anyone listens: no event is built for nobody.
+  const bus = events._tag === "Some" ? Cores.events.of(events.value) : undefined
+  const quiet = (): boolean => events._tag === "None" || (bus !== undefined && !bus.listening())
 
   const publish = (event: Events.SmsEvent): Effect.Effect<void> =>
     events._tag === "Some" ? events.value.publish(event) : Effect.void
 
   const changed = (record: VerificationRecord, status: string, at: number): Effect.Effect<void> =>
-    events._tag === "None" ? Effect.void : publish({
+    quiet() ? Effect.void : publish({
       _tag: "VerificationChanged",
       verificationId: record.id,
       status,
@@ -959,38 +971,38 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     })
 
   const blocked = (reason: "country" | "number-type" | "velocity", subject: string | undefined, country: string) =>
-    Effect.flatMap(Clock.currentTimeMillis, (at) => {
-      count(country, "blocks")
-      return Effect.andThen(
-        bump(blocksMetric, "blocks", country, "reason", reason),
-        publish({ _tag: "Blocked", scope: "verification", reason, subject, at })
-      )
+    Effect.withFiber((fiber) => {
+      const at = nowOf(fiber)
+      tally(fiber, "blocks", country, "reason", reason)
+      return publish({ _tag: "Blocked", scope: "verification", reason, subject, at })
     })
 
   // store helpers
 
-  const loadRecord = (key: string) =>
-    Effect.map(store.get(key), (found) =>
-      found._tag === "Some" && found.value.value._tag === "Verification"
-        ? { record: found.value.value, version: found.value.version }
-        : undefined)
+  /** A stored verification and its version. */
+  type Located = Versioned & { readonly value: VerificationRecord }
+
+  const recordIn = (found: Option.Option<Versioned>): Located | undefined =>
+    found._tag === "Some" && found.value.value._tag === "Verification" ? found.value as Located : undefined
+
+  const loadRecord = (id: string) => Effect.map(store.get(verificationKey(id)), recordIn)
 
   const keepUntil = (record: VerificationRecord) => record.expiresAt + settings.retention
 
   const save = (record: VerificationRecord, version: number | undefined) =>
     store.set(verificationKey(record.id), record, { expectedVersion: version, expiresAt: keepUntil(record) })
 
-  /** Runs `body` until its compare-and-set wins (bounded). */
+  /** Runs `attempt(0)`, `attempt(1)` … until one's compare-and-set wins (bounded). */
   const casLoop = <A, E, R>(
-    body: Effect.Effect<A | typeof Retry, E, R>,
-    attempt = 0
+    attempt: (n: number) => Effect.Effect<A | typeof Retry, E, R>,
+    n = 0
   ): Effect.Effect<A, E | VerificationError, R> =>
-    Effect.flatMap(body, (a): Effect.Effect<A, E | VerificationError, R> =>
+    Effect.flatMap(attempt(n), (a): Effect.Effect<A, E | VerificationError, R> =>
       a !== Retry
         ? Effect.succeed(a as A)
-        : attempt >= 16
+        : n >= 16
         ? fail(new StoreUnavailable({}))
-        : casLoop(body, attempt + 1))
+        : casLoop(attempt, n + 1))
 
   // input
 
@@ -1041,9 +1053,20 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     return bad === undefined ? Effect.succeed(tenant as string | undefined) : fail(bad)
   }
 
-  /** Finds the verification a target names; `undefined` fields fail with the field named. */
-  type Located = { readonly record: VerificationRecord; readonly version: number }
+  const locateByRecipient = Effect.fnUntraced(
+    function*(to: string, defaultCountry: unknown, tenant: string | undefined) {
+      const n = yield* resolveNumber(to, defaultCountry)
+      const pointer = yield* store.get(pointerKey(tenant, n.e164))
+      if (pointer._tag === "None" || pointer.value.value._tag !== "Pointer") {
+        return yield* fail(new VerificationNotFound({ field: "to" }))
+      }
+      const found = yield* loadRecord(pointer.value.value.id)
+      if (found === undefined) return yield* fail(new VerificationNotFound({ field: "to" }))
+      return found
+    }
+  )
 
+  /** Finds the verification a target names; `undefined` fields fail with the field named. */
   const locate = (target: VerificationTarget): Effect.Effect<Located, StartError> => {
     if (typeof target !== "object" || target === null) {
       return fail(new InvalidRequest({ field: "verificationId", problem: "a request object" }))
@@ -1052,29 +1075,20 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     if (bad !== undefined) return fail(bad)
     const tenant = target.tenant
     if (target.verificationId !== undefined) {
-      // By id: one read, no generator.
       if (typeof target.verificationId !== "string" || !VERIFICATION_ID.test(target.verificationId)) {
         return fail(new InvalidRequest({ field: "verificationId", problem: "an id from start" }))
       }
-      return Effect.flatMap(loadRecord(verificationKey(target.verificationId)), (found) =>
-        found === undefined || found.record.tenant !== tenant
+      return Effect.flatMap(store.get(verificationKey(target.verificationId)), (got) => {
+        const found = recordIn(got)
+        return found === undefined || found.value.tenant !== tenant
           ? fail(new VerificationNotFound({ field: "verificationId" }))
-          : Effect.succeed(found))
+          : Effect.succeed(found)
+      })
     }
     if (target.to === undefined) {
       return fail(new InvalidRequest({ field: "to", problem: "verificationId or to is required" }))
     }
-    const to = target.to
-    return Effect.gen(function*() {
-      const n = yield* resolveNumber(to, target.defaultCountry)
-      const pointer = yield* store.get(pointerKey(tenant, n.e164))
-      if (pointer._tag === "None" || pointer.value.value._tag !== "Pointer") {
-        return yield* fail(new VerificationNotFound({ field: "to" }))
-      }
-      const found = yield* loadRecord(verificationKey(pointer.value.value.id))
-      if (found === undefined) return yield* fail(new VerificationNotFound({ field: "to" }))
-      return found
-    })
+    return locateByRecipient(target.to, target.defaultCountry, tenant)
   }
 
   // texts
@@ -1096,78 +1110,101 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
 
   // guards
 
-  const consume = (
-    scope: "recipient" | "prefix" | "client" | "tenant" | "sends",
-    key: string,
-    rate: { readonly limit: number; readonly window: number }
-  ) =>
-    limiter.consume({ key: `smsforge/verification/${scope}/${key}`, limit: rate.limit, window: rate.window }).pipe(
-      Effect.catchTag("RateLimiterError", (error) => {
-        const reason = error.reason
-        if (reason._tag === "RateLimitStoreError") return fail(new StoreUnavailable({ cause: reason }))
-        return scope === "sends"
-          ? fail(new TooManySends({ field: "to", retryAfter: reason.retryAfter }))
-          : fail(new RateLimited({ field: scope === "client" ? "clientKey" : scope === "tenant" ? "tenant" : "to", scope, retryAfter: reason.retryAfter }))
-      })
-    )
-
-  const guardSend = (
-    record: Pick<VerificationRecord, "to" | "range" | "prefix" | "country" | "tenant">,
-    clientKey: string | undefined,
-    now: number
-  ): Effect.Effect<void, VerificationError> => {
-    const refuse = (until: number) =>
-      Effect.andThen(
-        blocked("velocity", record.range, record.country),
-        fail(new Blocked({ field: "to", reason: "velocity", retryAfter: Duration.millis(until - now) }))
-      )
-    if (velocity !== undefined) {
-      const until = velocity.blockedUntil(record.range, now)
-      if (until > 0) return refuse(until)
-    }
-    const t = tenantPart(record.tenant)
-    let guards: Effect.Effect<unknown, VerificationError> = consume("sends", `${t}:${record.to}`, settings.maxSends)
-    if (settings.recipient !== undefined) {
-      guards = Effect.andThen(guards, consume("recipient", `${t}:${record.to}`, settings.recipient))
-    }
-    if (settings.prefix !== undefined) {
-      guards = Effect.andThen(guards, consume("prefix", `${t}:${record.prefix}`, settings.prefix))
-    }
-    if (settings.client !== undefined && clientKey !== undefined) {
-      guards = Effect.andThen(guards, consume("client", `${t}:${clientKey}`, settings.client))
-    }
-    if (settings.tenant !== undefined && record.tenant !== undefined) {
-      guards = Effect.andThen(guards, consume("tenant", t, settings.tenant))
-    }
-    if (velocity === undefined) return Effect.asVoid(guards)
-    return Effect.andThen(guards, Effect.suspend(() => {
-      const verdict = velocity.send(record.range, now)
-      return verdict._tag === "Blocked" ? refuse(verdict.until) : Effect.void
-    }))
+  type Scope = "recipient" | "prefix" | "client" | "tenant" | "sends"
+  // Windows as Durations once, so the limiter does not parse them per send.
+  const windowed = (rate: { readonly limit: number; readonly window: number }) => ({
+    limit: rate.limit,
+    window: Duration.millis(rate.window)
+  })
+  const limits = {
+    sends: windowed(settings.maxSends),
+    recipient: settings.recipient && windowed(settings.recipient),
+    prefix: settings.prefix && windowed(settings.prefix),
+    client: settings.client && windowed(settings.client),
+    tenant: settings.tenant && windowed(settings.tenant)
   }
+
+  const consume = (scope: Scope, key: string, limit: { readonly limit: number; readonly window: Duration.Duration }) =>
+    limiter.consume({ key: `smsforge/verification/${scope}/${key}`, limit: limit.limit, window: limit.window })
+
+  // One handler for every limit of a send; the key names the scope that refused.
+  const refusal = (error: RateLimiter.RateLimiterError): Effect.Effect<never, VerificationError> => {
+    const reason = error.reason
+    if (reason._tag === "RateLimitStoreError") return fail(new StoreUnavailable({ cause: reason }))
+    const scope = reason.key.split("/")[2] as Scope
+    return scope === "sends"
+      ? fail(new TooManySends({ field: "to", retryAfter: reason.retryAfter }))
+      : fail(
+        new RateLimited({
+          field: scope === "client" ? "clientKey" : scope === "tenant" ? "tenant" : "to",
+          scope,
+          retryAfter: reason.retryAfter
+        })
+      )
+  }
+
+  /** The rate limits of one send: per recipient, prefix, client key and tenant. */
+  const rateLimits = (
+    to: string,
+    prefix: string,
+    tenant: string | undefined,
+    clientKey: string | undefined
+  ): Effect.Effect<unknown, VerificationError> => {
+    const t = tenantPart(tenant)
+    let guards: Effect.Effect<unknown, RateLimiter.RateLimiterError> = consume("sends", `${t}:${to}`, limits.sends)
+    if (limits.recipient !== undefined) {
+      guards = Effect.andThen(guards, consume("recipient", `${t}:${to}`, limits.recipient))
+    }
+    if (limits.prefix !== undefined) guards = Effect.andThen(guards, consume("prefix", `${t}:${prefix}`, limits.prefix))
+    if (limits.client !== undefined && clientKey !== undefined) {
+      guards = Effect.andThen(guards, consume("client", `${t}:${clientKey}`, limits.client))
+    }
+    if (limits.tenant !== undefined && tenant !== undefined) {
+      guards = Effect.andThen(guards, consume("tenant", t, limits.tenant))
+    }
+    return Effect.catchTag(guards, "RateLimiterError", refusal)
+  }
+
+  const velocityBlock = (range: string, country: string, until: number, now: number) =>
+    Effect.andThen(
+      blocked("velocity", range, country),
+      fail(new Blocked({ field: "to", reason: "velocity", retryAfter: Duration.millis(until - now) }))
+    )
 
   // sending
 
   const deliver = (record: VerificationRecord, code: string, channel: Channel, now: number) =>
-    sender.send({
+    Effect.result(sender.send({
       to: record.to as E164,
       text: textFor(record, code, channel, now),
       channel,
       tenant: record.tenant,
       locale: record.locale
-    }).pipe(
-      Effect.mapError((cause) => new VerificationError({ reason: new DeliveryFailed({ channel, cause }) }))
-    )
+    }))
 
   /** Stores the provider's message id on the send it belongs to. */
+  const noteMessageIdAttempt = Effect.fnUntraced(function*(id: string, counter: number, index: number, messageId: string) {
+    const found = yield* loadRecord(id)
+    if (found === undefined || found.value.counter !== counter) return undefined
+    const sends = found.value.sends.map((s, i) => (i === index ? { ...s, messageId } : s))
+    return (yield* save({ ...found.value, sends }, found.version)) ? undefined : Retry
+  })
+
   const noteMessageId = (id: string, counter: number, index: number, messageId: string) =>
-    casLoop(Effect.gen(function*() {
-      const found = yield* loadRecord(verificationKey(id))
-      if (found === undefined || found.record.counter !== counter) return undefined
-      const sends = found.record.sends.map((s, i) => (i === index ? { ...s, messageId } : s))
-      const ok = yield* save({ ...found.record, sends }, found.version)
-      return ok ? undefined : Retry
-    }))
+    casLoop(() => noteMessageIdAttempt(id, counter, index, messageId))
+
+  const markDeliveredAttempt = Effect.fnUntraced(function*(id: string, channel: Channel) {
+    const found = yield* loadRecord(id)
+    if (found === undefined || found.value.deliveredChannel !== undefined) return undefined
+    return (yield* save({ ...found.value, deliveredChannel: channel }, found.version)) ? undefined : Retry
+  })
+
+  /** Gives back the cooldown of a send that never left. */
+  const releaseCooldownAttempt = Effect.fnUntraced(function*(id: string, counter: number, lastSentAt: number) {
+    const found = yield* loadRecord(id)
+    if (found === undefined || found.value.counter !== counter) return undefined
+    return (yield* save({ ...found.value, lastSentAt }, found.version)) ? undefined : Retry
+  })
 
   const nextChannel = (channels: ReadonlyArray<Channel>, current: Channel): Channel | undefined => {
     const i = channels.indexOf(current)
@@ -1178,10 +1215,11 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     let index = startIndex
     while (true) {
       yield* Effect.sleep(Duration.millis(settings.fallbackAfter))
-      const found = yield* loadRecord(verificationKey(id))
+      const found = yield* loadRecord(id)
       if (found === undefined) return
-      const record = found.record
-      const now = yield* Clock.currentTimeMillis
+      const record = found.value
+      const fiber = yield* currentFiber
+      const now = nowOf(fiber)
       if (
         record.status !== "pending" || now >= record.expiresAt || record.wrongChecks >= settings.maxChecks ||
         record.sends.length !== index + 1
@@ -1190,11 +1228,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       if (last.messageId !== undefined) {
         const status = yield* sender.deliveryStatus(last.messageId)
         if (status === "delivered") {
-          yield* casLoop(Effect.gen(function*() {
-            const again = yield* loadRecord(verificationKey(id))
-            if (again === undefined || again.record.deliveredChannel !== undefined) return undefined
-            return (yield* save({ ...again.record, deliveredChannel: last.channel }, again.version)) ? undefined : Retry
-          }))
+          yield* casLoop(() => markDeliveredAttempt(id, last.channel))
           return
         }
       }
@@ -1209,10 +1243,9 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       // A concurrent check or resend won: it decides what happens next.
       if (!(yield* save(updated, found.version))) return
       index += 1
-      count(record.country, "sends")
-      yield* bump(sendsMetric, "sends", record.country, "channel", next)
+      tally(fiber, "sends", record.country, "channel", next)
       yield* changed(updated, "fallback", now)
-      const sent = yield* Effect.result(deliver(updated, codeOf(updated), next, now))
+      const sent = yield* deliver(updated, codeOf(updated), next, now)
       if (sent._tag === "Success") {
         yield* noteMessageId(id, record.counter, index, sent.success.messageId)
       } else {
@@ -1245,158 +1278,161 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
    * Sends a new code for `existing` (a resend) or for a new verification of
    * `fresh`, after the cooldown and every guard.
    */
-  const issue = (args: {
-    readonly existing: { readonly record: VerificationRecord; readonly version: number } | undefined
+  const issue = Effect.fnUntraced(function*(args: {
+    readonly existing: Located | undefined
     readonly fresh:
       | { readonly number: PhoneNumber; readonly tenant: string | undefined; readonly pointerVersion: number | undefined }
       | undefined
     readonly channel: Channel | undefined
     readonly locale: string | undefined
     readonly clientKey: string | undefined
-    readonly now?: number | undefined
-  }): Effect.Effect<StartResult | typeof Retry, StartError> =>
-    Effect.gen(function*() {
-      const now = args.now ?? (yield* Clock.currentTimeMillis)
-      const previous = args.existing?.record
-      if (previous !== undefined) {
-        const wait = previous.lastSentAt + settings.cooldown - now
-        if (wait > 0) return yield* fail(new ResendCooldown({ field: "to", retryAfter: Duration.millis(wait) }))
+    readonly now: number
+  }) {
+    const now = args.now
+    const previous = args.existing?.value
+    if (previous !== undefined) {
+      const wait = previous.lastSentAt + settings.cooldown - now
+      if (wait > 0) return yield* fail(new ResendCooldown({ field: "to", retryAfter: Duration.millis(wait) }))
+    }
+    // One object literal with every field, in one order: every record has
+    // the same shape, and nothing is spread and copied twice.
+    const n = args.fresh?.number
+    const to = previous?.to ?? n!.e164
+    const country = previous?.country ?? n!.country
+    const range = previous?.range ?? `+${n!.countryCallingCode}${n!.nationalNumber.slice(0, rangeDigits)}`
+    const prefix = previous?.prefix ?? `+${n!.countryCallingCode}${n!.nationalNumber.slice(0, prefixDigits)}`
+    const tenant = previous === undefined ? args.fresh!.tenant : previous.tenant
+    if (velocity !== undefined) {
+      const until = velocity.blockedUntil(range, now)
+      if (until > 0) return yield* velocityBlock(range, country, until, now)
+    }
+    yield* rateLimits(to, prefix, tenant, args.clientKey)
+    if (velocity !== undefined) {
+      const verdict = velocity.send(range, now)
+      if (verdict._tag === "Blocked") return yield* velocityBlock(range, country, verdict.until, now)
+    }
+    const id = previous?.id ?? `vrf_${randomToken(18)}`
+    const channel = args.channel ?? previous?.channels[0] ?? settings.channels[0]!
+    const counter = previous === undefined ? 0 : previous.counter + 1
+    const nonce = previous?.nonce ?? randomToken(24)
+    const code = otp.hotp(otp.deriveSecret(pepper, nonce), counter, settings.digits)
+    const record: VerificationRecord = {
+      _tag: "Verification",
+      id,
+      to,
+      country,
+      range,
+      prefix,
+      tenant,
+      locale: args.locale ?? previous?.locale ?? "en",
+      channels: channelOrder(channel),
+      channel,
+      status: "pending",
+      nonce,
+      counter,
+      codeHash: otp.hashCode(pepper, id, counter, code),
+      createdAt: previous?.createdAt ?? now,
+      expiresAt: now + settings.ttl,
+      lastSentAt: now,
+      sendAttempts: (previous?.sendAttempts ?? 0) + 1,
+      wrongChecks: previous?.wrongChecks ?? 0,
+      deliveredChannel: undefined,
+      approvedAt: undefined,
+      sends: previous === undefined
+        ? [{ channel, at: now, counter, fallback: false, messageId: undefined }]
+        : [...previous.sends.slice(-8), { channel, at: now, counter, fallback: false, messageId: undefined }]
+    }
+    if (!(yield* save(record, args.existing?.version))) return Retry
+    if (previous === undefined) {
+      const ok = yield* store.set(pointerKey(record.tenant, record.to), { _tag: "Pointer", id: record.id }, {
+        expectedVersion: args.fresh!.pointerVersion,
+        expiresAt: keepUntil(record)
+      })
+      if (!ok) {
+        yield* store.remove(verificationKey(record.id))
+        return Retry
       }
-      // One object literal with every field, in one order: every record has
-      // the same shape, and nothing is spread and copied twice.
-      const n = args.fresh?.number
-      const id = previous?.id ?? `vrf_${randomToken(18)}`
-      const to = previous?.to ?? n!.e164
-      const country = previous?.country ?? n!.country
-      const range = previous?.range ?? `+${n!.countryCallingCode}${n!.nationalNumber.slice(0, rangeDigits)}`
-      const prefix = previous?.prefix ?? `+${n!.countryCallingCode}${n!.nationalNumber.slice(0, prefixDigits)}`
-      const tenant = previous === undefined ? args.fresh!.tenant : previous.tenant
-      yield* guardSend({ to, range, prefix, country, tenant }, args.clientKey, now)
-      const channel = args.channel ?? previous?.channels[0] ?? settings.channels[0]!
-      const counter = previous === undefined ? 0 : previous.counter + 1
-      const nonce = previous?.nonce ?? randomToken(24)
-      const code = otp.hotp(otp.deriveSecret(pepper, nonce), counter, settings.digits)
-      const record: VerificationRecord = {
-        _tag: "Verification",
-        id,
-        to,
-        country,
-        range,
-        prefix,
-        tenant,
-        locale: args.locale ?? previous?.locale ?? "en",
-        channels: channelOrder(channel),
-        channel,
-        status: "pending",
-        nonce,
-        counter,
-        codeHash: otp.hashCode(pepper, id, counter, code),
-        createdAt: previous?.createdAt ?? now,
-        expiresAt: now + settings.ttl,
-        lastSentAt: now,
-        sendAttempts: (previous?.sendAttempts ?? 0) + 1,
-        wrongChecks: previous?.wrongChecks ?? 0,
-        deliveredChannel: undefined,
-        approvedAt: undefined,
-        sends: previous === undefined
-          ? [{ channel, at: now, counter, fallback: false, messageId: undefined }]
-          : [...previous.sends.slice(-8), { channel, at: now, counter, fallback: false, messageId: undefined }]
-      }
-      if (!(yield* save(record, args.existing?.version))) return Retry
-      if (previous === undefined) {
-        const ok = yield* store.set(pointerKey(record.tenant, record.to), { _tag: "Pointer", id: record.id }, {
-          expectedVersion: args.fresh!.pointerVersion,
+    } else {
+      // Keep the pointer as long as the record it names.
+      const key = pointerKey(record.tenant, record.to)
+      const pointer = yield* store.get(key)
+      if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer" && pointer.value.value.id === record.id) {
+        yield* store.set(key, pointer.value.value, {
+          expectedVersion: pointer.value.version,
           expiresAt: keepUntil(record)
         })
-        if (!ok) {
-          yield* store.remove(verificationKey(record.id))
-          return Retry
-        }
-      } else {
-        // Keep the pointer as long as the record it names.
-        const key = pointerKey(record.tenant, record.to)
-        const pointer = yield* store.get(key)
-        if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer" && pointer.value.value.id === record.id) {
-          yield* store.set(key, pointer.value.value, {
-            expectedVersion: pointer.value.version,
-            expiresAt: keepUntil(record)
-          })
-        }
       }
-      if (previous === undefined) {
-        count(record.country, "starts")
-        yield* bump(starts, "starts", record.country)
-      }
-      count(record.country, "sends")
-      yield* bump(sendsMetric, "sends", record.country, "channel", channel)
-      const sent = yield* Effect.result(deliver(record, code, channel, now))
-      if (sent._tag === "Failure") {
-        // No cooldown for a code that never left.
-        yield* casLoop(Effect.gen(function*() {
-          const found = yield* loadRecord(verificationKey(record.id))
-          if (found === undefined || found.record.counter !== counter) return undefined
-          return (yield* save({ ...found.record, lastSentAt: previous?.lastSentAt ?? now - settings.cooldown }, found.version))
-            ? undefined
-            : Retry
-        }))
-        yield* changed(record, "delivery-failed", now)
-        return yield* Effect.fail(sent.failure)
-      }
-      // Message ids matter only to fallback, which asks for delivery receipts.
-      if (settings.channels.length > 1) {
-        yield* noteMessageId(record.id, counter, record.sends.length - 1, sent.success.messageId)
-      }
-      if (events._tag === "Some") yield* changed(record, "pending", now)
-      if (settings.channels.length > 1) yield* scheduleFallback(record)
-      return resultOf(record)
-    })
+    }
+    const fiber = yield* currentFiber
+    if (previous === undefined) tally(fiber, "starts", country)
+    tally(fiber, "sends", country, "channel", channel)
+    const sent = yield* deliver(record, code, channel, now)
+    if (sent._tag === "Failure") {
+      // No cooldown for a code that never left.
+      const lastSentAt = previous?.lastSentAt ?? now - settings.cooldown
+      yield* casLoop(() => releaseCooldownAttempt(id, counter, lastSentAt))
+      yield* changed(record, "delivery-failed", now)
+      return yield* fail(new DeliveryFailed({ channel, cause: sent.failure }))
+    }
+    // Message ids matter only to fallback, which asks for delivery receipts.
+    if (settings.channels.length > 1) {
+      yield* noteMessageId(id, counter, record.sends.length - 1, sent.success.messageId)
+    }
+    yield* changed(record, "pending", now)
+    if (settings.channels.length > 1) yield* scheduleFallback(record)
+    return resultOf(record)
+  })
 
   const isLive = (record: VerificationRecord, now: number) =>
     record.status === "pending" && now < record.expiresAt
 
   /** Marks a pending verification past its time to live as expired, once. */
-  const expire = Effect.fnUntraced(function*(found: { readonly record: VerificationRecord; readonly version: number }, now: number) {
-    const record: VerificationRecord = { ...found.record, status: "expired" }
+  const expire = Effect.fnUntraced(function*(found: Located, now: number) {
+    const record: VerificationRecord = { ...found.value, status: "expired" }
     if (!(yield* save(record, found.version))) return false
-    count(record.country, "expiries")
-    yield* bump(expiries, "expiries", record.country)
+    tally(yield* currentFiber, "expiries", record.country)
     yield* changed(record, "expired", now)
     return true
   })
 
-  const start = (request: StartRequest): Effect.Effect<StartResult, StartError> =>
-    casLoop(Effect.gen(function*() {
-      if (typeof request !== "object" || request === null) {
-        return yield* fail(new InvalidRequest({ field: "to", problem: "a request object" }))
-      }
-      const bad = badTenant(request.tenant) ?? badChannel(request.channel) ?? badLocale(request.locale) ??
-        badClientKey(request.clientKey)
-      if (bad !== undefined) return yield* fail(bad)
-      const { channel, clientKey, locale, tenant } = request
-      const n = yield* resolveNumber(request.to, request.defaultCountry)
-      const refused = guardNumber(n)
-      if (refused !== undefined) return yield* refused
-      const now = yield* Clock.currentTimeMillis
-      const pointer = yield* store.get(pointerKey(tenant, n.e164))
-      let existing: { record: VerificationRecord; version: number } | undefined
-      if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer") {
-        existing = yield* loadRecord(verificationKey(pointer.value.value.id))
-      }
-      if (existing !== undefined && existing.record.status === "pending" && now >= existing.record.expiresAt) {
-        if (!(yield* expire(existing, now))) return Retry
-        existing = undefined
-      }
-      const reusable = existing !== undefined && isLive(existing.record, now) &&
-        existing.record.wrongChecks < settings.maxChecks
-      return yield* issue({
-        existing: reusable ? existing : undefined,
-        fresh: reusable ? undefined : { number: n, tenant, pointerVersion: pointer._tag === "Some" ? pointer.value.version : undefined },
-        channel,
-        locale,
-        clientKey,
-        now
-      })
-    }))
+  const startAttempt = Effect.fnUntraced(function*(request: StartRequest, n: PhoneNumber) {
+    const now = yield* currentTimeMillis
+    const tenant = request.tenant
+    const pointer = yield* store.get(pointerKey(tenant, n.e164))
+    let existing: Located | undefined
+    if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer") {
+      existing = recordIn(yield* store.get(verificationKey(pointer.value.value.id)))
+    }
+    if (existing !== undefined && existing.value.status === "pending" && now >= existing.value.expiresAt) {
+      if (!(yield* expire(existing, now))) return Retry
+      existing = undefined
+    }
+    const reusable = existing !== undefined && isLive(existing.value, now) &&
+      existing.value.wrongChecks < settings.maxChecks
+    return yield* issue({
+      existing: reusable ? existing : undefined,
+      fresh: reusable
+        ? undefined
+        : { number: n, tenant, pointerVersion: pointer._tag === "Some" ? pointer.value.version : undefined },
+      channel: request.channel,
+      locale: request.locale,
+      clientKey: request.clientKey,
+      now
+    })
+  })
+
+  const start = (request: StartRequest): Effect.Effect<StartResult, StartError> => {
+    if (typeof request !== "object" || request === null) {
+      return fail(new InvalidRequest({ field: "to", problem: "a request object" }))
+    }
+    const bad = badTenant(request.tenant) ?? badChannel(request.channel) ?? badLocale(request.locale) ??
+      badClientKey(request.clientKey)
+    if (bad !== undefined) return fail(bad)
+    return Effect.flatMap(
+      resolveNumber(request.to, request.defaultCountry),
+      (n) => guardNumber(n) ?? casLoop(() => startAttempt(request, n))
+    )
+  }
 
   const checkResult = (record: VerificationRecord, status: VerificationStatus): CheckResult => ({
     verificationId: record.id,
@@ -1407,102 +1443,110 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     expiresAt: record.expiresAt
   })
 
+  const deliveredAmong = Effect.fnUntraced(function*(candidates: VerificationRecord["sends"], otherwise: Channel) {
+    for (let i = candidates.length - 1; i >= 0; i--) {
+      const s = candidates[i]!
+      if (s.messageId !== undefined && (yield* sender.deliveryStatus(s.messageId)) === "delivered") return s.channel
+    }
+    return otherwise
+  })
+
   /** The channel whose send carried the approved code. */
   const succeededChannel = (record: VerificationRecord): Effect.Effect<Channel> => {
     if (record.deliveredChannel !== undefined) return Effect.succeed(record.deliveredChannel)
     const candidates = record.sends.filter((s) => s.counter === record.counter)
     if (candidates.length <= 1) return Effect.succeed(candidates[0]?.channel ?? record.channel)
-    return Effect.gen(function*() {
-      for (let i = candidates.length - 1; i >= 0; i--) {
-        const s = candidates[i]!
-        if (s.messageId !== undefined && (yield* sender.deliveryStatus(s.messageId)) === "delivered") return s.channel
-      }
-      return record.channel
-    })
+    return deliveredAmong(candidates, record.channel)
   }
+
+  const checkAttempt = Effect.fnUntraced(function*(id: string, code: string, first: Located | undefined) {
+    let found = first
+    if (found === undefined) found = recordIn(yield* store.get(verificationKey(id)))
+    if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+    const record = found.value
+    const fiber = yield* currentFiber
+    const now = nowOf(fiber)
+    if (record.status === "approved") return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+    if (record.status !== "pending") return checkResult(record, record.status)
+    if (now >= record.expiresAt) {
+      return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
+    }
+    if (record.wrongChecks >= settings.maxChecks) {
+      return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.expiresAt - now) }))
+    }
+    if (otp.matchesHash(pepper, record.id, record.counter, code, record.codeHash)) {
+      const deliveredChannel = yield* succeededChannel(record)
+      const approved: VerificationRecord = { ...record, status: "approved", approvedAt: now, deliveredChannel }
+      if (!(yield* save(approved, found.version))) return Retry
+      tally(fiber, "approvals", record.country)
+      velocity?.approve(record.range, now)
+      yield* changed(approved, "approved", now)
+      return checkResult(approved, "approved")
+    }
+    const wrong: VerificationRecord = { ...record, wrongChecks: record.wrongChecks + 1 }
+    if (!(yield* save(wrong, found.version))) return Retry
+    if (wrong.wrongChecks >= settings.maxChecks) yield* changed(wrong, "locked", now)
+    return checkResult(wrong, "pending")
+  })
 
   const check = (request: CheckRequest): Effect.Effect<CheckResult, StartError> => {
     const code = cleanCode(typeof request === "object" && request !== null ? request.code : undefined)
     if (code === undefined || !DIGITS.test(code) || code.length !== settings.digits) {
       return fail(new InvalidCode({ field: "code" }))
     }
-    return Effect.flatMap(locate(request), (located) => {
-      let first: { readonly record: VerificationRecord; readonly version: number } | undefined = located
-      const id = located.record.id
-      return casLoop(Effect.gen(function*() {
-        const found = first ?? (yield* loadRecord(verificationKey(id)))
-        first = undefined
-        if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-        const record = found.record
-        const now = yield* Clock.currentTimeMillis
-        if (record.status === "approved") return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-        if (record.status !== "pending") return checkResult(record, record.status)
-        if (now >= record.expiresAt) {
-          return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
-        }
-        if (record.wrongChecks >= settings.maxChecks) {
-          return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.expiresAt - now) }))
-        }
-        const right = otp.sameHash(otp.hashCode(pepper, record.id, record.counter, code), record.codeHash)
-        if (right) {
-          const deliveredChannel = yield* succeededChannel(record)
-          const approved: VerificationRecord = { ...record, status: "approved", approvedAt: now, deliveredChannel }
-          if (!(yield* save(approved, found.version))) return Retry
-          count(record.country, "approvals")
-          velocity?.approve(record.range, now)
-          yield* bump(approvals, "approvals", record.country)
-          if (events._tag === "Some") yield* changed(approved, "approved", now)
-          return checkResult(approved, "approved")
-        }
-        const wrong: VerificationRecord = { ...record, wrongChecks: record.wrongChecks + 1 }
-        if (!(yield* save(wrong, found.version))) return Retry
-        if (wrong.wrongChecks >= settings.maxChecks) yield* changed(wrong, "locked", now)
-        return checkResult(wrong, "pending")
-      }))
-    })
+    // The first attempt checks the record `locate` read; a retry reads it again.
+    return Effect.flatMap(locate(request), (located) =>
+      casLoop((n) => checkAttempt(located.value.id, code, n === 0 ? located : undefined)))
   }
 
-  const resend = Effect.fnUntraced(function*(request: ResendRequest) {
-    const bad = badChannel(request?.channel) ?? badLocale(request?.locale) ?? badClientKey(request?.clientKey)
-    if (bad !== undefined) return yield* fail(bad)
-    const { channel, clientKey, locale } = request
-    const first = yield* locate(request)
-    return yield* casLoop(Effect.gen(function*() {
-      const found = yield* loadRecord(verificationKey(first.record.id))
-      const now = yield* Clock.currentTimeMillis
-      if (found === undefined || found.record.status !== "pending") {
-        return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-      }
-      if (now >= found.record.expiresAt) {
-        yield* expire(found, now)
-        return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-      }
-      if (found.record.wrongChecks >= settings.maxChecks) {
-        return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(found.record.expiresAt - now) }))
-      }
-      return yield* issue({ existing: found, fresh: undefined, channel, locale, clientKey })
-    }))
+  const resendAttempt = Effect.fnUntraced(function*(id: string, request: ResendRequest) {
+    const found = yield* loadRecord(id)
+    const now = yield* currentTimeMillis
+    if (found === undefined || found.value.status !== "pending") {
+      return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+    }
+    if (now >= found.value.expiresAt) {
+      yield* expire(found, now)
+      return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+    }
+    if (found.value.wrongChecks >= settings.maxChecks) {
+      return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(found.value.expiresAt - now) }))
+    }
+    return yield* issue({
+      existing: found,
+      fresh: undefined,
+      channel: request.channel,
+      locale: request.locale,
+      clientKey: request.clientKey,
+      now
+    })
   })
 
-  const cancel = Effect.fnUntraced(function*(request: VerificationTarget) {
-    const first = yield* locate(request)
-    return yield* casLoop(Effect.gen(function*() {
-      const found = yield* loadRecord(verificationKey(first.record.id))
-      if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-      const now = yield* Clock.currentTimeMillis
-      const record = found.record
-      if (record.status !== "pending") return checkResult(record, record.status)
-      if (now >= record.expiresAt) return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
-      const canceled: VerificationRecord = { ...record, status: "canceled" }
-      if (!(yield* save(canceled, found.version))) return Retry
-      yield* changed(canceled, "canceled", now)
-      return checkResult(canceled, "canceled")
-    }))
+  const resend = (request: ResendRequest): Effect.Effect<StartResult, StartError> => {
+    const bad = badChannel(request?.channel) ?? badLocale(request?.locale) ?? badClientKey(request?.clientKey)
+    if (bad !== undefined) return fail(bad)
+    return Effect.flatMap(locate(request), (first) => casLoop(() => resendAttempt(first.value.id, request)))
+  }
+
+  const cancelAttempt = Effect.fnUntraced(function*(id: string) {
+    const found = yield* loadRecord(id)
+    if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+    const now = yield* currentTimeMillis
+    const record = found.value
+    if (record.status !== "pending") return checkResult(record, record.status)
+    if (now >= record.expiresAt) return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
+    const canceled: VerificationRecord = { ...record, status: "canceled" }
+    if (!(yield* save(canceled, found.version))) return Retry
+    yield* changed(canceled, "canceled", now)
+    return checkResult(canceled, "canceled")
   })
+
+  const cancel = (request: VerificationTarget): Effect.Effect<CheckResult, StartError> =>
+    Effect.flatMap(locate(request), (first) => casLoop(() => cancelAttempt(first.value.id)))
 
   const get = Effect.fnUntraced(function*(request: VerificationTarget) {
-    const { record } = yield* locate(request)
-    const now = yield* Clock.currentTimeMillis
+    const { value: record } = yield* locate(request)
+    const now = yield* currentTimeMillis
     const status: VerificationStatus = record.status === "pending" && now >= record.expiresAt
       ? "expired"
       : record.status
@@ -1538,7 +1582,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     if (request.label !== undefined && !isText(request.label, SUBJECT_MAX)) {
       return yield* fail(new InvalidRequest({ field: "label", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
     }
-    const now = yield* Clock.currentTimeMillis
+    const now = yield* currentTimeMillis
     const secret = otp.totpSecret()
     const key = totpKey(tenant, subject)
     const current = yield* store.get(key)
@@ -1570,6 +1614,44 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     return enrollment
   })
 
+  const totpCheckAttempt = Effect.fnUntraced(function*(key: string, subject: string, code: string) {
+    const found = yield* store.get(key)
+    if (found._tag === "None" || found.value.value._tag !== "Totp") {
+      return yield* fail(new VerificationNotFound({ field: "subject" }))
+    }
+    const record = found.value.value
+    const now = yield* currentTimeMillis
+    if (record.lockedUntil > now) {
+      return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.lockedUntil - now) }))
+    }
+    const wrongChecks = record.lockedUntil > 0 ? 0 : record.wrongChecks
+    const secret = otp.unseal(pepper, record.sealedSecret)
+    const step = secret === undefined ? undefined : otp.totpVerify({
+      secret,
+      code,
+      epochSeconds: Math.floor(now / 1000),
+      digits: settings.totpDigits,
+      period: settings.totpPeriod,
+      afterTimeStep: record.lastTimeStep
+    })
+    const next: TotpRecord = step !== undefined
+      ? { ...record, lastTimeStep: step, wrongChecks: 0, lockedUntil: 0 }
+      : wrongChecks + 1 >= settings.maxChecks
+      ? { ...record, wrongChecks: wrongChecks + 1, lockedUntil: now + settings.ttl }
+      : { ...record, wrongChecks: wrongChecks + 1, lockedUntil: 0 }
+    const ok = yield* store.set(key, next, {
+      expectedVersion: found.value.version,
+      expiresAt: Number.MAX_SAFE_INTEGER
+    })
+    if (!ok) return Retry
+    const result: TotpCheckResult = {
+      subject,
+      status: step !== undefined ? "approved" : "pending",
+      attemptsLeft: step !== undefined ? settings.maxChecks : Math.max(0, settings.maxChecks - next.wrongChecks)
+    }
+    return result
+  })
+
   const totpCheck = Effect.fnUntraced(function*(request: { readonly subject: string; readonly code: string; readonly tenant?: string | undefined }) {
     const subject = yield* checkSubject(request?.subject)
     const tenant = yield* checkTenant(request.tenant)
@@ -1578,43 +1660,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       return yield* fail(new InvalidCode({ field: "code" }))
     }
     const key = totpKey(tenant, subject)
-    return yield* casLoop(Effect.gen(function*() {
-      const found = yield* store.get(key)
-      if (found._tag === "None" || found.value.value._tag !== "Totp") {
-        return yield* fail(new VerificationNotFound({ field: "subject" }))
-      }
-      const record = found.value.value
-      const now = yield* Clock.currentTimeMillis
-      if (record.lockedUntil > now) {
-        return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.lockedUntil - now) }))
-      }
-      const wrongChecks = record.lockedUntil > 0 ? 0 : record.wrongChecks
-      const secret = otp.unseal(pepper, record.sealedSecret)
-      const step = secret === undefined ? undefined : otp.totpVerify({
-        secret,
-        code,
-        epochSeconds: Math.floor(now / 1000),
-        digits: settings.totpDigits,
-        period: settings.totpPeriod,
-        afterTimeStep: record.lastTimeStep
-      })
-      const next: TotpRecord = step !== undefined
-        ? { ...record, lastTimeStep: step, wrongChecks: 0, lockedUntil: 0 }
-        : wrongChecks + 1 >= settings.maxChecks
-        ? { ...record, wrongChecks: wrongChecks + 1, lockedUntil: now + settings.ttl }
-        : { ...record, wrongChecks: wrongChecks + 1, lockedUntil: 0 }
-      const ok = yield* store.set(key, next, {
-        expectedVersion: found.value.version,
-        expiresAt: Number.MAX_SAFE_INTEGER
-      })
-      if (!ok) return Retry
-      const result: TotpCheckResult = {
-        subject,
-        status: step !== undefined ? "approved" : "pending",
-        attemptsLeft: step !== undefined ? settings.maxChecks : Math.max(0, settings.maxChecks - next.wrongChecks)
-      }
-      return result
-    }))
+    return yield* casLoop(() => totpCheckAttempt(key, subject, code))
   })
 
   const totpRemove = Effect.fnUntraced(function*(request: { readonly subject: string; readonly tenant?: string | undefined }) {
@@ -1632,7 +1678,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     conversion: c.starts === 0 ? 0 : c.approvals / c.starts
   })
 
-  const stats = Effect.map(Clock.currentTimeMillis, (now): VerificationStats => {
+  const stats = Effect.map(currentTimeMillis, (now): VerificationStats => {
     const countries: Record<string, CountryStats> = {}
     for (const [country, c] of perCountry) countries[country] = statsOf(c)
     return { ...statsOf(totals), countries, blockedRanges: velocity?.blocked(now) ?? [] }
@@ -1679,9 +1725,11 @@ export const layer = (
  * @since 0.1.0
  */
 export const makeStoreMemory: Effect.Effect<VerificationStore["Service"]> = Effect.sync(() => {
+  // Entries are rewritten in place: one map lookup per write of an existing
+  // key, and nothing more kept per entry than the value and its version.
   type Entry = { value: StoredValue; version: number; expiresAt: number }
   const entries = new Map<string, Entry>()
-  // A cursor that walks the map a few entries per write, dropping expired
+  // A cursor that walks the map a few entries per new key, dropping expired
   // ones: memory follows the live entries without a timer or a full scan.
   let cursor: Iterator<[string, Entry]> = entries.entries()
   const sweep = (now: number) => {
@@ -1705,26 +1753,27 @@ export const makeStoreMemory: Effect.Effect<VerificationStore["Service"]> = Effe
   }
   return VerificationStore.of({
     get: (key) =>
-      Effect.clockWith((clock) =>
-        Effect.sync(() => {
-          const entry = live(key, clock.currentTimeMillisUnsafe())
-          return entry === undefined
-            ? Option.none<Versioned>()
-            : Option.some<Versioned>({ value: entry.value, version: entry.version })
-        })
-      ),
+      Effect.withFiberSucceed((fiber) => {
+        const entry = live(key, nowOf(fiber))
+        return entry === undefined
+          ? Option.none<Versioned>()
+          : Option.some<Versioned>({ value: entry.value, version: entry.version })
+      }),
     set: (key, value, options) =>
-      Effect.clockWith((clock) =>
-        Effect.sync(() => {
-          const now = clock.currentTimeMillisUnsafe()
-          const entry = live(key, now)
-          if ((entry === undefined ? undefined : entry.version) !== options.expectedVersion) return false
-          const version = entry === undefined ? 0 : entry.version + 1
-          entries.set(key, { value, version, expiresAt: options.expiresAt })
+      Effect.withFiberSucceed((fiber) => {
+        const now = nowOf(fiber)
+        const entry = live(key, now)
+        if (entry?.version !== options.expectedVersion) return false
+        if (entry === undefined) {
+          entries.set(key, { value, version: 0, expiresAt: options.expiresAt })
           sweep(now)
-          return true
-        })
-      ),
+        } else {
+          entry.value = value
+          entry.version += 1
+          entry.expiresAt = options.expiresAt
+        }
+        return true
+      }),
     remove: (key) => Effect.sync(() => void entries.delete(key))
   })
 })

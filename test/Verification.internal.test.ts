@@ -35,14 +35,16 @@ describe("otp", () => {
       fc.stringMatching(/^\d{4,10}$/),
       (id, counter, a, b) => {
         const stored = otp.hashCode(pepper, id, counter, a)
-        assert.isTrue(otp.sameHash(otp.hashCode(pepper, id, counter, a), stored))
-        assert.strictEqual(otp.sameHash(otp.hashCode(pepper, id, counter, b), stored), a === b)
-        assert.isFalse(otp.sameHash(otp.hashCode(pepper, id, counter + 1, a), stored))
-        assert.isFalse(otp.sameHash(otp.hashCode(other, id, counter, a), stored))
+        assert.isTrue(otp.matchesHash(pepper, id, counter, a, stored))
+        assert.strictEqual(otp.matchesHash(pepper, id, counter, b, stored), a === b)
+        assert.isFalse(otp.matchesHash(pepper, id, counter + 1, a, stored))
+        assert.isFalse(otp.matchesHash(pepper, `${id}x`, counter, a, stored))
+        assert.isFalse(otp.matchesHash(other, id, counter, a, stored))
         assert.notInclude(stored, a)
       }
     ))
-    assert.isFalse(otp.sameHash("AAAA", otp.hashCode(pepper, "x", 0, "1234")))
+    assert.isFalse(otp.matchesHash(pepper, "x", 0, "1234", "AAAA"))
+    assert.isFalse(otp.matchesHash(pepper, "x", 0, "1234", ""))
   })
 
   it("derived secrets depend on pepper and nonce", () => {
@@ -109,6 +111,11 @@ describe("texts", () => {
     assert.strictEqual(texts.resolveLocale("pt-BR"), "pt")
     assert.strictEqual(texts.resolveLocale("ZH_hant"), "zh")
     assert.strictEqual(texts.resolveLocale("xx"), "en")
+    assert.strictEqual(texts.resolveLocale("de"), "de")
+    assert.strictEqual(texts.resolveLocale("EN"), "en")
+    for (const inherited of ["constructor", "toString", "__proto__", "hasOwnProperty-x"]) {
+      assert.strictEqual(texts.resolveLocale(inherited), "en")
+    }
     assert.strictEqual(texts.resolveLocale(undefined), "en")
     fc.assert(fc.property(fc.string(), (tag) => texts.builtInLocales.includes(texts.resolveLocale(tag))))
   })
@@ -185,6 +192,19 @@ describe("memory store", () => {
       assert.isTrue(yield* store.set("k", value, { expectedVersion: undefined, expiresAt: 5_000 }))
       yield* store.remove("k")
       assert.isTrue(Option.isNone(yield* store.get("k")))
+    }))
+
+  it.effect("an answer stays as it was read when the key is written again", () =>
+    Effect.gen(function*() {
+      const store = yield* Verification.makeStoreMemory
+      yield* store.set("k", { _tag: "Pointer", id: "a" }, { expectedVersion: undefined, expiresAt: 1_000 })
+      const first = yield* store.get("k")
+      assert.isTrue(yield* store.set("k", { _tag: "Pointer", id: "b" }, { expectedVersion: 0, expiresAt: 2_000 }))
+      assert.deepStrictEqual(Option.getOrUndefined(first), { value: { _tag: "Pointer", id: "a" }, version: 0 })
+      assert.deepStrictEqual(Option.getOrUndefined(yield* store.get("k")), { value: { _tag: "Pointer", id: "b" }, version: 1 })
+      // The rewrite moved the expiry too.
+      yield* TestClock.adjust(1_500)
+      assert.isTrue(Option.isSome(yield* store.get("k")))
     }))
 
   it.effect("sweeps expired entries as new ones arrive", () =>

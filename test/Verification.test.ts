@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, PubSub, Redacted } from "effect"
+import { Duration, Effect, Exit, Layer, Metric, PubSub, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Events from "../src/Events.ts"
@@ -240,6 +240,17 @@ describe("Verification", () => {
         assert.strictEqual(unknown._tag, "VerificationNotFound")
         const unknownTo = failure(yield* Effect.exit(verify.check({ to: FR, code: "123456" })))
         assert.deepStrictEqual([unknownTo._tag, "field" in unknownTo ? unknownTo.field : ""], ["VerificationNotFound", "to"])
+        const ops: Array<(target: never) => Effect.Effect<unknown, Verification.StartError>> = [
+          verify.resend,
+          verify.cancel,
+          verify.get
+        ]
+        for (const target of [null, 42, "vrf_x"] as Array<never>) {
+          for (const op of ops) {
+            const r = failure(yield* Effect.exit(op(target)))
+            assert.deepStrictEqual([r._tag, "field" in r ? r.field : ""], ["InvalidRequest", "verificationId"])
+          }
+        }
       }).pipe(Effect.provide(env(box)))
     })
 
@@ -642,6 +653,18 @@ describe("Verification", () => {
       }).pipe(Effect.scoped, Effect.provide(env(box)))
     })
 
+    it.effect("reaches a subscriber that came after the verification started", () => {
+      const box = makeOutbox()
+      return Effect.gen(function*() {
+        const verify = yield* Verification.Verification
+        const { verificationId } = yield* verify.start({ to: UK })
+        const sub = yield* (yield* Events.Events).subscribe
+        yield* verify.check({ verificationId, code: codeFor(box, UK) })
+        const seen = (yield* PubSub.takeAll(sub)).map((e) => e._tag === "VerificationChanged" ? e.status : e._tag)
+        assert.deepStrictEqual(seen, ["approved"])
+      }).pipe(Effect.scoped, Effect.provide(env(box)))
+    })
+
     it.effect("resends, reads and cancels by recipient", () => {
       const box = makeOutbox()
       return Effect.gen(function*() {
@@ -661,6 +684,36 @@ describe("Verification", () => {
   })
 
   describe("metrics", () => {
+    it.effect("updates the counters per country, channel and reason on the caller's registry", () => {
+      const box = makeOutbox()
+      const registry = new Map()
+      return Effect.gen(function*() {
+        const verify = yield* Verification.Verification
+        const a = yield* verify.start({ to: UK })
+        yield* verify.check({ verificationId: a.verificationId, code: codeFor(box, UK) })
+        yield* verify.start({ to: FR })
+        yield* Effect.exit(verify.start({ to: PREMIUM }))
+        yield* TestClock.adjust("11 minutes")
+        yield* verify.check({ to: FR, code: "000000" })
+        const counts = (yield* Metric.snapshot)
+          .filter((m) => m.id.startsWith("smsforge_verification_"))
+          .map((m) => {
+            const attributes = Object.entries(m.attributes ?? {}).map(([k, v]) => `${k}=${v}`).sort().join(",")
+            return `${m.id.slice("smsforge_verification_".length)} ${attributes} ${m.type === "Counter" ? m.state.count : "?"}`
+          })
+          .sort()
+        assert.deepStrictEqual(counts, [
+          "approvals country=GB 1",
+          "blocks country=GB,reason=number-type 1",
+          "expiries country=FR 1",
+          "sends channel=sms,country=FR 1",
+          "sends channel=sms,country=GB 1",
+          "starts country=FR 1",
+          "starts country=GB 1"
+        ])
+      }).pipe(Effect.provide(env(box)), Effect.provideService(Metric.MetricRegistry, registry))
+    })
+
     it.effect("counts starts, approvals and expiries per country", () => {
       const box = makeOutbox()
       return Effect.gen(function*() {

@@ -90,24 +90,30 @@ export const deriveSecret = (pepper: Pepper, nonce: string): Uint8Array => {
 export const hotp = (secret: Uint8Array, counter: number, digits: number): string =>
   generateSync({ secret, strategy: "hotp", counter, digits, crypto: nodeCrypto, base32, guardrails })
 
+const codeDigest = (pepper: Pepper, verificationId: string, counter: number, code: string): Buffer =>
+  crypto.createHmac("sha256", pepper.key).update(`smsforge/otp-code\0${verificationId}\0${counter}\0${code}`).digest()
+
 /**
  * A keyed hash of a code, bound to one verification and one counter.
  *
  * @internal
  */
 export const hashCode = (pepper: Pepper, verificationId: string, counter: number, code: string): string =>
-  crypto.createHmac("sha256", pepper.key).update(`smsforge/otp-code\0${verificationId}\0${counter}\0${code}`).digest(
-    "base64url"
-  )
+  codeDigest(pepper, verificationId, counter, code).toString("base64url")
 
 /**
- * Constant-time comparison of two hashes from {@link hashCode}.
+ * Whether `code` is the code `codeHash` (from {@link hashCode}) was made
+ * from, compared in constant time. A corrupted stored hash is a mismatch.
  *
  * @internal
  */
-// Equal lengths for any two hashCode outputs; a corrupted store value is a mismatch.
-export const sameHash = (a: string, b: string): boolean =>
-  equalBytes(Buffer.from(a, "base64url"), Buffer.from(b, "base64url"))
+export const matchesHash = (
+  pepper: Pepper,
+  verificationId: string,
+  counter: number,
+  code: string,
+  codeHash: string
+): boolean => equalBytes(codeDigest(pepper, verificationId, counter, code), Buffer.from(codeHash, "base64url"))
 
 // TOTP (authenticator apps)
 

@@ -57,8 +57,10 @@ export const builtInLocales: ReadonlyArray<string> = Object.keys(templates)
  */
 export const resolveLocale = (locale: string | undefined): string => {
   if (locale === undefined) return "en"
+  // Most records carry a built-in language as it is ("en"): no string work then.
+  if (Object.hasOwn(templates, locale)) return locale
   const language = locale.toLowerCase().split(/[-_]/)[0] ?? "en"
-  return language in templates ? language : "en"
+  return Object.hasOwn(templates, language) ? language : "en"
 }
 
 /**
