@@ -95,7 +95,10 @@ export interface StoredMessage {
   readonly country: string
   readonly from?: string | undefined
   readonly purpose: "transactional" | "marketing"
+  /** What was sent, or {@link withheldText} when it carried a one-time code. */
   readonly text: string
+  /** The text carried a one-time code, which is never stored: `text` is {@link withheldText}. */
+  readonly withheld?: boolean | undefined
   readonly encoding: MessageEncoding
   readonly segmentCount: number
   readonly template?: { readonly id: string; readonly version: number; readonly locale: string } | undefined
@@ -116,6 +119,15 @@ export interface StoredMessage {
   readonly validUntil?: number | undefined
   readonly metadata?: Readonly<Record<string, string | number | boolean>> | undefined
 }
+
+/**
+ * The `text` stored for a message that carried a one-time code: the code
+ * reaches the carrier, and is kept nowhere in the message store.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const withheldText = "[withheld: one-time code]"
 
 /**
  * Fields a status change may set alongside the status.

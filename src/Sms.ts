@@ -412,8 +412,10 @@ const build = Effect.fnUntraced(function*(
   const toSmsError = (error: SmsError | { readonly reason: SmsErrorReason }): SmsError =>
     error instanceof SmsError ? error : new SmsError({ reason: error.reason })
 
+  // `text` is what goes to the carrier: a stored message may hold a placeholder.
   const routeRequestOf = (
     queued: MessageStore.StoredMessage,
+    text: string,
     number: PhoneNumbers.PhoneNumber,
     template: Templates.Rendered | undefined,
     options: SendOptions
@@ -423,7 +425,7 @@ const build = Effect.fnUntraced(function*(
     purpose: options.verification ? "verification" : queued.purpose,
     tenant: queued.tenant,
     from: queued.from,
-    text: queued.text,
+    text,
     segmentCount: queued.segmentCount,
     encoding: queued.encoding,
     validUntil: queued.validUntil,
@@ -432,12 +434,13 @@ const build = Effect.fnUntraced(function*(
 
   const submissionOf = (
     queued: MessageStore.StoredMessage,
+    text: string,
     segments: ReadonlyArray<string>,
     template: Templates.Rendered | undefined
   ): Router.DispatchSubmission => ({
     to: queued.to,
     from: queued.from,
-    text: queued.text,
+    text,
     segments,
     encoding: queued.encoding,
     validUntil: queued.validUntil,
@@ -477,17 +480,19 @@ const build = Effect.fnUntraced(function*(
     } as const
   }
 
-  // Hands a queued message to the router; what `accept` already knows on the
-  // immediate path (the recipient and the segments) is passed along.
+  // Hands a queued message to the router with the text to send (a message
+  // that carried a code stores a placeholder); what `accept` already knows on
+  // the immediate path (the recipient and the segments) is passed along.
   const dispatch = Effect.fnUntraced(function*(
     queued: MessageStore.StoredMessage,
+    text: string,
     template: Templates.Rendered | undefined,
     options: SendOptions,
     known?: { readonly number: PhoneNumbers.PhoneNumber; readonly segments: ReadonlyArray<string> }
   ) {
     const number = known?.number ?? (yield* Effect.orDie(phones.normalize(queued.to)))
-    const segments = known?.segments ?? Encoding.analyze(queued.text, { smartEncoding: false }).segments
-    const result = yield* Effect.result(router.dispatch(routeRequestOf(queued, number, template, options), submissionOf(queued, segments, template)))
+    const segments = known?.segments ?? Encoding.analyze(text, { smartEncoding: false }).segments
+    const result = yield* Effect.result(router.dispatch(routeRequestOf(queued, text, number, template, options), submissionOf(queued, text, segments, template)))
     const settled = settlementOf(result)
     const next = yield* Effect.orDie(move(queued, settled.status, settled.patch, settled.reason))
     if (Result.isFailure(result)) return yield* result.failure
@@ -499,8 +504,12 @@ const build = Effect.fnUntraced(function*(
   })
 
   // Moves a scheduled (or retried) message to queued, then dispatches it.
-  const dispatchLater = (message: MessageStore.StoredMessage, template: Templates.Rendered | undefined, options: SendOptions) =>
-    Effect.flatMap(Effect.orDie(move(message, "queued")), (queued) => dispatch(queued, template, options))
+  const dispatchLater = (
+    message: MessageStore.StoredMessage,
+    text: string,
+    template: Templates.Rendered | undefined,
+    options: SendOptions
+  ) => Effect.flatMap(Effect.orDie(move(message, "queued")), (queued) => dispatch(queued, text, template, options))
 
   // A message sent now is stored once, already queued: one write instead of
   // two, with the same history.
@@ -511,7 +520,8 @@ const build = Effect.fnUntraced(function*(
     rendered: Templates.Rendered | undefined,
     id: string,
     now: number,
-    sendAt: number | undefined
+    sendAt: number | undefined,
+    options: SendOptions
   ): MessageStore.StoredMessage => ({
     id,
     tenant: request.tenant,
@@ -519,7 +529,9 @@ const build = Effect.fnUntraced(function*(
     country: number.country,
     from: request.from,
     purpose: request.purpose,
-    text: analysis.text,
+    // A one-time code reaches the carrier and is kept nowhere else.
+    text: options.verification ? MessageStore.withheldText : analysis.text,
+    withheld: options.verification ? true : undefined,
     encoding: analysis.encoding,
     segmentCount: analysis.segments.length,
     template: rendered === undefined ? undefined : { id: rendered.id, version: rendered.version, locale: rendered.locale },
@@ -579,10 +591,10 @@ const build = Effect.fnUntraced(function*(
         problem: `longer than ${maxSegments} segments`
       }))
     }
-    const message = messageOf(request, number, analysis, rendered, id, now, sendAt)
+    const message = messageOf(request, number, analysis, rendered, id, now, sendAt, options)
     yield* store.insert(message)
     yield* inserted(message)
-    if (sendAt === undefined) return yield* dispatch(message, rendered, options, { number, segments: analysis.segments })
+    if (sendAt === undefined) return yield* dispatch(message, analysis.text, rendered, options, { number, segments: analysis.segments })
     // Consent is asked again when the time comes: the person may have opted out meanwhile.
     const recheck = options.bypassConsent || consent._tag === "None"
       ? Effect.succeed(message)
@@ -600,7 +612,7 @@ const build = Effect.fnUntraced(function*(
       id,
       Effect.sleep(Duration.millis(sendAt - now)).pipe(
         Effect.andThen(recheck),
-        Effect.andThen((current) => dispatchLater(current, rendered, options)),
+        Effect.andThen((current) => dispatchLater(current, analysis.text, rendered, options)),
         Effect.ignore
       )
     )
@@ -689,7 +701,7 @@ const build = Effect.fnUntraced(function*(
         problem: `longer than ${maxSegments} segments`
       }))
     }
-    const queued = messageOf(request, number, analysis, rendered, newId(), now, undefined)
+    const queued = messageOf(request, number, analysis, rendered, newId(), now, undefined, options)
     storeCore.insert(queued, now)
     announce(queued, queued.history[0], undefined)
     announce(queued, queued.history[1], "accepted")
@@ -705,7 +717,11 @@ const build = Effect.fnUntraced(function*(
       const receipt = toReceipt(next)
       return early.size === 0 ? Effect.succeed(receipt) : Effect.as(applyEarly(next), receipt)
     }
-    return Effect.matchEffect(router.dispatch(routeRequestOf(queued, number, rendered, options), submissionOf(queued, analysis.segments, rendered)), {
+    const routed = router.dispatch(
+      routeRequestOf(queued, analysis.text, number, rendered, options),
+      submissionOf(queued, analysis.text, analysis.segments, rendered)
+    )
+    return Effect.matchEffect(routed, {
       onSuccess: (sent) => settle(Result.succeed(sent)),
       onFailure: (error) => settle(Result.fail(error))
     })
@@ -840,6 +856,10 @@ const build = Effect.fnUntraced(function*(
         if (message.status !== "failed") {
           return yield* fail(new SendRequest.InvalidRequest({ field: "id", problem: "not a failed message" }))
         }
+        if (message.withheld === true) {
+          // The code is kept nowhere, and a new one would come from Verification anyway.
+          return yield* fail(new SendRequest.InvalidRequest({ field: "id", problem: "a one-time code, not kept for a retry" }))
+        }
         const now = yield* Clock.currentTimeMillis
         const again: MessageStore.StoredMessage = {
           ...message,
@@ -859,7 +879,7 @@ const build = Effect.fnUntraced(function*(
         }
         yield* store.insert(again)
         yield* changed(again)
-        return yield* Effect.mapError(dispatchLater(again, undefined, plain), toSmsError)
+        return yield* Effect.mapError(dispatchLater(again, message.text, undefined, plain), toSmsError)
       })
   })
   const sendVerification = (request: unknown) => send(request, { bypassConsent: false, verification: true })
@@ -934,7 +954,8 @@ const makeVerificationSender = (
             to: number.e164,
             country: number.country,
             purpose: "transactional",
-            text,
+            text: MessageStore.withheldText,
+            withheld: true,
             encoding,
             segmentCount: 1,
             status: "submitted",

@@ -4,20 +4,29 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { Sms, Verification } from "smsforge"
+import { MessageStore, Sms, Transport, Verification } from "smsforge"
 import { Codes, Sandbox } from "smsforge/testing"
 
 const UK = "+447400123456"
 
-const pipeline = Effect.gen(function*() {
-  const sms = yield* Sandbox.make({ name: "sms" })
-  const voice = yield* Sandbox.make({ name: "voice", capabilities: { channel: "voice" } })
-  const context = yield* Layer.build(Sms.layer({
-    transports: [sms, voice],
-    verification: { channels: ["sms", "voice"], fallbackAfter: "30 seconds" }
-  }))
-  return { sms, voice, verification: Context.get(context, Verification.Verification) }
-})
+const pipelineWith = (config: Sms.SmsConfig) =>
+  Effect.gen(function*() {
+    const sms = yield* Sandbox.make({ name: "sms" })
+    const voice = yield* Sandbox.make({ name: "voice", capabilities: { channel: "voice" } })
+    const context = yield* Layer.build(Sms.layer({
+      transports: [sms, voice],
+      verification: { channels: ["sms", "voice"], fallbackAfter: "30 seconds" },
+      ...config
+    }))
+    return {
+      sms,
+      voice,
+      verification: Context.get(context, Verification.Verification),
+      pipeline: Context.get(context, Sms.Sms),
+      store: Context.get(context, MessageStore.MessageStore)
+    }
+  })
+const pipeline = pipelineWith({})
 
 describe("verification in the pipeline", () => {
   it.effect("falls back to voice when the SMS is not delivered, and the voice code works", () =>
@@ -56,5 +65,43 @@ describe("verification in the pipeline", () => {
       yield* verification.start({ to: UK })
       assert.strictEqual((yield* sms.outbox).length, 1)
       assert.strictEqual((yield* voice.outbox).length, 0)
+    }).pipe(Effect.scoped))
+
+  it.effect("the code reaches the carrier and is kept nowhere in the message store", () =>
+    Effect.gen(function*() {
+      const { pipeline: sms, sms: carrier, store, verification, voice } = yield* pipeline
+      yield* verification.start({ to: UK })
+      yield* TestClock.adjust("31 seconds")
+      const sent = [...(yield* carrier.outbox), ...(yield* voice.outbox)]
+      assert.strictEqual(sent.length, 2)
+      for (const submission of sent) {
+        const code = Codes.extract(submission.text.replace(/(\d)[ ,.-]+(?=\d)/g, "$1"))!
+        const stored = yield* sms.get(submission.clientReference)
+        assert.strictEqual(stored.text, MessageStore.withheldText)
+        assert.isTrue(stored.withheld)
+        assert.notInclude(JSON.stringify(stored), code)
+        assert.strictEqual(stored.segmentCount, 1)
+      }
+      assert.isAtLeast(yield* store.size, 2)
+    }).pipe(Effect.scoped))
+
+  it.effect("a code deferred by quiet hours goes out whole; a failed one is not sent again", () =>
+    Effect.gen(function*() {
+      const { pipeline: sms, sms: carrier, verification } = yield* pipelineWith({
+        consent: { quietHours: { start: "00:00", end: "06:00", purposes: ["transactional"] } }
+      })
+      yield* verification.start({ to: UK })
+      assert.strictEqual((yield* carrier.outbox).length, 0)
+      yield* TestClock.adjust("7 hours")
+      const [submission] = yield* carrier.outbox
+      assert.isDefined(Codes.extract(submission!.text))
+      assert.strictEqual((yield* sms.get(submission!.clientReference)).text, MessageStore.withheldText)
+
+      yield* carrier.failAlways(new Transport.InsufficientFunds({}))
+      const failed = yield* Effect.flip(verification.start({ to: "+447400123457" }))
+      assert.strictEqual(failed.reason._tag, "DeliveryFailed")
+      const [dead] = yield* sms.deadLetters()
+      const refused = yield* Effect.flip(sms.retry(dead!.id))
+      assert.strictEqual(refused.reason._tag, "InvalidRequest")
     }).pipe(Effect.scoped))
 })
