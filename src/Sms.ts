@@ -20,6 +20,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberMap from "effect/FiberMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -730,18 +731,24 @@ const build = Effect.fnUntraced(function*(
   const sendGeneral = (request: SendRequest.DecodedRequest, options: SendOptions) =>
     Effect.mapError(sendDecoded(request, options), toSmsError)
 
+  const sendRequest = (
+    request: SendRequest.DecodedRequest,
+    options: SendOptions,
+    fiber: Fiber.Fiber<unknown, unknown>
+  ): Effect.Effect<Receipt, SmsError> => {
+    const lane = express && request.idempotencyKey === undefined && !capped.has(request.purpose) &&
+      (request.content._tag === "Text" || templatesCore !== undefined)
+    if (!lane) return sendGeneral(request, options)
+    const clock = fiber.getRef(Clock.Clock)
+    const now = clock.currentTimeMillisUnsafe()
+    const later = request.sendAt !== undefined && request.sendAt > now
+    return (later ? undefined : sendNow(request, options, clock, now)) ?? sendGeneral(request, options)
+  }
+
   const send = (input: unknown, options: SendOptions = plain): Effect.Effect<Receipt, SmsError> =>
     Effect.withFiber((fiber) => {
       const decoded = SendRequest.decode(input)
-      if (Result.isFailure(decoded)) return fail(decoded.failure)
-      const request = decoded.success
-      const lane = express && request.idempotencyKey === undefined && !capped.has(request.purpose) &&
-        (request.content._tag === "Text" || templatesCore !== undefined)
-      if (!lane) return sendGeneral(request, options)
-      const clock = fiber.getRef(Clock.Clock)
-      const now = clock.currentTimeMillisUnsafe()
-      const later = request.sendAt !== undefined && request.sendAt > now
-      return (later ? undefined : sendNow(request, options, clock, now)) ?? sendGeneral(request, options)
+      return Result.isFailure(decoded) ? fail(decoded.failure) : sendRequest(decoded.success, options, fiber)
     })
 
   const get = (id: string) =>
@@ -882,7 +889,22 @@ const build = Effect.fnUntraced(function*(
         return yield* Effect.mapError(dispatchLater(again, message.text, undefined, plain), toSmsError)
       })
   })
-  const sendVerification = (request: unknown) => send(request, { bypassConsent: false, verification: true })
+  // A code the Verification service built: its own request, not decoded again.
+  const verification: SendOptions = { bypassConsent: false, verification: true }
+  const sendVerification = (to: string, text: string, tenant: string | undefined) =>
+    Effect.withFiber((fiber) =>
+      sendRequest({
+        to,
+        content: { _tag: "Text", text },
+        from: undefined,
+        purpose: "transactional",
+        idempotencyKey: undefined,
+        sendAt: undefined,
+        validity: undefined,
+        tenant,
+        metadata: undefined
+      }, verification, fiber)
+    )
   return { service, sendVerification }
 })
 
@@ -919,7 +941,7 @@ const verificationStatus: Record<MessageStore.MessageStatus, "pending" | "delive
 // straight to a transport of that channel, and are stored so receipts match.
 const makeVerificationSender = (
   transports: ReadonlyArray<Transport.Transport>,
-  sendVerification: (request: unknown) => Effect.Effect<Receipt, SmsError>
+  sendVerification: (to: string, text: string, tenant: string | undefined) => Effect.Effect<Receipt, SmsError>
 ) =>
   Effect.gen(function*() {
     const store = yield* MessageStore.MessageStore
@@ -928,10 +950,10 @@ const makeVerificationSender = (
     return Verification.VerificationSender.of({
       send: ({ channel, tenant, text, to }) => {
         if (channel === "sms") {
-          return sendVerification({ to, text, purpose: "transactional", ...(tenant === undefined ? {} : { tenant }) }).pipe(
-            Effect.map((receipt) => ({ messageId: receipt.id })),
-            Effect.mapError((error) => sendError(error.reason._tag))
-          )
+          return Effect.matchEffect(sendVerification(to, text, tenant), {
+            onSuccess: (receipt) => Effect.succeed({ messageId: receipt.id }),
+            onFailure: (error) => Effect.fail(sendError(error.reason._tag))
+          })
         }
         const transport = transports.find((t) => t.capabilities.channel === channel)
         if (transport === undefined) return Effect.fail(sendError("NoTransportForChannel"))
