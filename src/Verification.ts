@@ -774,18 +774,16 @@ const SUBJECT_MAX = 256
 const toField = { field: "to" } as const
 const DIGITS = /^\d+$/
 
-const starts = Metric.counter("smsforge_verification_starts", { description: "Verifications started, by country" })
-const approvals = Metric.counter("smsforge_verification_approvals", {
-  description: "Verifications approved, by country"
-})
-const expiries = Metric.counter("smsforge_verification_expiries", {
-  description: "Verifications found expired, by country"
-})
-const sendsMetric = Metric.counter("smsforge_verification_sends", { description: "Codes sent, by country and channel" })
-const blocksMetric = Metric.counter("smsforge_verification_blocks", {
-  description: "Sends refused by a fraud guard, by reason"
-})
-const metrics = { starts, sends: sendsMetric, approvals, expiries, blocks: blocksMetric }
+// The counters' names and descriptions; each series is a counter with its
+// attributes fixed (`Metric.withAttributes` rebuilds the context and the
+// series key on every update).
+const metrics = {
+  starts: { name: "smsforge_verification_starts", description: "Verifications started, by country" },
+  approvals: { name: "smsforge_verification_approvals", description: "Verifications approved, by country" },
+  expiries: { name: "smsforge_verification_expiries", description: "Verifications found expired, by country" },
+  sends: { name: "smsforge_verification_sends", description: "Codes sent, by country and channel" },
+  blocks: { name: "smsforge_verification_blocks", description: "Sends refused by a fraud guard, by reason" }
+} as const
 
 const millisOf = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
@@ -928,7 +926,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   const totals: Counts = { starts: 0, sends: 0, approvals: 0, expiries: 0, blocks: 0 }
   const perCountry = new Map<string, Counts>()
   // Counters with their attributes, made once per (event, country, label).
-  const metricCache = new Map<string, Metric.Metric<number, unknown>>()
+  const metricCache = new Map<string, Metric.Counter<number>>()
   /** Counts an event in `stats` and in its metric, on the fiber's context. */
   const tally = (
     fiber: Fiber.Fiber<unknown, unknown>,
@@ -947,7 +945,10 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     const key = label === undefined ? `${field}|${country}` : `${field}|${country}|${value}`
     let m = metricCache.get(key)
     if (m === undefined) {
-      m = Metric.withAttributes(metrics[field], label === undefined ? { country } : { country, [label]: value ?? "" })
+      m = Metric.counter(metrics[field].name, {
+        description: metrics[field].description,
+        attributes: label === undefined ? { country } : { country, [label]: value ?? "" }
+      })
       metricCache.set(key, m)
     }
     m.updateUnsafe(1, fiber.context)
@@ -1476,7 +1477,8 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     }
     if (otp.matchesHash(pepper, record.id, record.counter, code, record.codeHash)) {
       const deliveredChannel = yield* succeededChannel(record)
-      const approved: VerificationRecord = { ...record, status: "approved", approvedAt: now, deliveredChannel }
+      // Spent: the nonce and the hash can make or test no code any more, so they are not kept.
+      const approved: VerificationRecord = { ...record, status: "approved", approvedAt: now, deliveredChannel, nonce: "", codeHash: "" }
       if (!(yield* save(approved, found.version))) return Retry
       tally(fiber, "approvals", record.country)
       velocity?.approve(record.range, now)

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Layer, Metric, PubSub, Redacted } from "effect"
+import { Duration, Effect, Exit, Layer, Metric, Option, PubSub, Redacted } from "effect"
+import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Events from "../src/Events.ts"
@@ -117,6 +118,38 @@ describe("Verification", () => {
         const again = yield* Effect.exit(verify.check({ verificationId, code }))
         assert.strictEqual(reasonOf(again), "VerificationNotFound")
       }).pipe(Effect.provide(env(box)))
+    })
+
+    it.effect("a spent verification keeps neither the nonce nor the code's hash", () => {
+      const box = makeOutbox()
+      return Effect.gen(function*() {
+        const store = yield* Verification.VerificationStore
+        const verify = yield* Verification.Verification
+        const { verificationId } = yield* verify.start({ to: UK })
+        const stored = () =>
+          Effect.map(store.get(`v:${verificationId}`), (found) => {
+            const value = Option.getOrThrow(found).value
+            if (value._tag !== "Verification") throw new Error("not a verification")
+            return value
+          })
+        const pending = yield* stored()
+        assert.isAbove(pending.nonce.length, 0)
+        assert.isAbove(pending.codeHash.length, 0)
+        yield* verify.check({ verificationId, code: codeFor(box, UK) })
+        const spent = yield* stored()
+        assert.strictEqual(spent.status, "approved")
+        assert.strictEqual(spent.nonce, "")
+        assert.strictEqual(spent.codeHash, "")
+      }).pipe(
+        Effect.provide(Verification.layer().pipe(
+          Layer.provideMerge(Layer.mergeAll(
+            Verification.layerStoreMemory,
+            RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
+            senderLayer(box),
+            PhoneNumbers.layerDefault
+          ))
+        ))
+      )
     })
 
     it.effect("checks by recipient, in national format too", () => {
