@@ -35,5 +35,5 @@ export default defineConfig({
   // host's own copy is never confused with ours. That makes them build-time
   // dependencies only; `noExternal` keeps them bundled should they ever be
   // listed as runtime dependencies again.
-  noExternal: [/^libphonenumber-js(\/|$)/, /^otplib(\/|$)/]
+  noExternal: [/^libphonenumber-js(\/|$)/, /^otplib(\/|$)/, /^@otplib\//]
 })
