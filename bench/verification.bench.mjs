@@ -107,7 +107,9 @@ const roundOf = (runtime) => async () => {
 // Verification through the whole SMS pipeline to a Sandbox carrier
 let smsRuntime
 try {
-  const sandbox = await Effect.runPromise(Sandbox.make({ name: "sandbox" }))
+  // The outbox keeps the last 1,000 submissions, as a long-running test would:
+  // an outbox of every code of the run is the test double's memory, not the cycle's.
+  const sandbox = await Effect.runPromise(Sandbox.make({ name: "sandbox", outboxLimit: 1_000 }))
   const recording = Transport.make({
     name: "sandbox",
     capabilities: sandbox.capabilities,

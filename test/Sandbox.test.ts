@@ -34,6 +34,19 @@ describe("Sandbox", () => {
       assert.strictEqual(outbox[0]!.providerMessageId, result.providerMessageId)
     }))
 
+  it.effect("keeps the last outboxLimit submissions, oldest dropped first", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ outboxLimit: 3 })
+      for (let i = 0; i < 5_000; i++) {
+        yield* sandbox.submit({ ...submission(), clientReference: `m${i}` })
+      }
+      assert.deepStrictEqual((yield* sandbox.outbox).map((m) => m.clientReference), ["m4997", "m4998", "m4999"])
+      assert.deepStrictEqual(sandbox.sent().map((m) => m.providerMessageId), ["sandbox-4998", "sandbox-4999", "sandbox-5000"])
+      assert.strictEqual(yield* sandbox.attempts, 5_000)
+      yield* sandbox.clear
+      assert.strictEqual((yield* sandbox.outbox).length, 0)
+    }))
+
   it.effect("fails the next N submissions, then recovers", () =>
     Effect.gen(function*() {
       const sandbox = yield* Sandbox.make()

@@ -58,6 +58,11 @@ export interface SandboxOptions {
   readonly latency?: Duration.Input | undefined
   /** Emit a `delivered` receipt as soon as a submission is accepted. */
   readonly autoDeliver?: boolean | undefined
+  /**
+   * The most submissions the outbox keeps, the oldest dropped first. Default:
+   * all of them; bound it in long runs (soak tests, benchmarks).
+   */
+  readonly outboxLimit?: number | undefined
 }
 
 /**
@@ -67,7 +72,7 @@ export interface SandboxOptions {
  * @since 0.1.0
  */
 export interface SandboxTransport extends Transport.Transport {
-  /** Every accepted submission, oldest first. */
+  /** Every accepted submission (the last `outboxLimit` of them), oldest first. */
   readonly outbox: Effect.Effect<ReadonlyArray<SentMessage>>
   /** The outbox, for tests written with Promises. */
   readonly sent: () => ReadonlyArray<SentMessage>
@@ -192,18 +197,34 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
       })
     )
 
-  const submit = Effect.fnUntraced(function*(submission: Transport.Submission) {
-    const latency = faults.latency
-    if (Duration.toMillis(latency) > 0) yield* Effect.sleep(latency)
-    const now = yield* Clock.currentTimeMillis
+  const outboxLimit = options.outboxLimit === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(options.outboxLimit))
+  let dropped = 0
+  const record = (message: SentMessage) => {
+    sent.push(message)
+    // drop in blocks, so that trimming the array is rare
+    if (sent.length - dropped > outboxLimit) dropped++
+    if (dropped > 1024 || (dropped > 0 && dropped >= sent.length / 2)) {
+      sent.splice(0, dropped)
+      dropped = 0
+    }
+  }
+
+  const accept = (submission: Transport.Submission, now: number): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> => {
     attempts++
     const failure = decide(submission, now)
-    if (failure !== undefined) return yield* Effect.fail(failure)
+    if (failure !== undefined) return Effect.fail(failure)
     const providerMessageId = `${name}-${++counter}`
-    sent.push({ ...submission, providerMessageId, submittedAt: now })
-    if (options.autoDeliver === true) yield* deliver(providerMessageId)
-    return { providerMessageId }
-  })
+    record({ ...submission, providerMessageId, submittedAt: now })
+    const result = { providerMessageId }
+    return options.autoDeliver === true ? Effect.as(deliver(providerMessageId), result) : Effect.succeed(result)
+  }
+
+  // Combinators, not a generator: a benchmark's carrier is this sandbox.
+  const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> => {
+    const latency = faults.latency
+    const now = Clock.clockWith((clock) => accept(submission, clock.currentTimeMillisUnsafe()))
+    return Duration.toMillis(latency) > 0 ? Effect.andThen(Effect.sleep(latency), now) : now
+  }
 
   const transport = Transport.make({
     name,
@@ -217,11 +238,12 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
 
   const sandbox: SandboxTransport = {
     ...transport,
-    outbox: Effect.sync(() => sent.slice()),
-    sent: () => sent.slice(),
+    outbox: Effect.sync(() => sent.slice(dropped)),
+    sent: () => sent.slice(dropped),
     attempts: Effect.sync(() => attempts),
     clear: Effect.sync(() => {
       sent.length = 0
+      dropped = 0
       attempts = 0
     }),
     failNext: (count, reason) =>
@@ -244,7 +266,7 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
         latency: toDuration(latency, Duration.zero)
       })),
     deliver,
-    deliverAll: (status) => Effect.forEach(sent.slice(), (m) => deliver(m.providerMessageId, status), { discard: true }),
+    deliverAll: (status) => Effect.forEach(sent.slice(dropped), (m) => deliver(m.providerMessageId, status), { discard: true }),
     reply: (message) =>
       Effect.flatMap(Clock.currentTimeMillis, (receivedAt) =>
         feed({
