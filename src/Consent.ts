@@ -853,16 +853,26 @@ export class ConsentStore extends Context.Service<ConsentStore, {
  * @since 0.1.0
  */
 export const makeStoreMemory: Effect.Effect<ConsentStore["Service"]> = Effect.sync(() => {
-  const records = new Map<string, ConsentRecord>()
+  // Records by tenant, then number: every send looks one up, and a joined key
+  // would be a new string to hash each time.
+  const records = new Map<string, Map<string, ConsentRecord>>()
   const sends = new Map<string, Array<number>>()
   const key = (tenant: string, to: string) => `${tenant}\u0000${to}`
   const core: Cores.ConsentStoreCore = {
-    get: (tenant, to) => records.get(key(tenant, to)),
+    get: (tenant, to) => records.get(tenant)?.get(to),
     sends: (tenant, to, purpose, since) => (sends.get(`${key(tenant, to)}\u0000${purpose}`) ?? []).filter((t) => t > since)
+  }
+  const put = (record: ConsentRecord) => {
+    let byNumber = records.get(record.tenant)
+    if (byNumber === undefined) {
+      byNumber = new Map()
+      records.set(record.tenant, byNumber)
+    }
+    byNumber.set(record.to, record)
   }
   return Cores.consentStore.register(ConsentStore.of({
     get: (tenant, to) => Effect.sync(() => Option.fromUndefinedOr(core.get(tenant, to))),
-    put: (record) => Effect.sync(() => void records.set(key(record.tenant, record.to), record)),
+    put: (record) => Effect.sync(() => put(record)),
     recordSend: (tenant, to, purpose, at) =>
       Effect.sync(() => {
         const k = `${key(tenant, to)}\u0000${purpose}`

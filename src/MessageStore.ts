@@ -283,11 +283,17 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
     }
     const order = new InsertionQueue<string>()
     const live = { get size() { return messages.size }, keys: () => messages.keys() }
+    // When the oldest message kept passes its retention: until then, and
+    // below capacity, an insert has nothing to evict and skips looking.
+    let nextExpiry = Number.NEGATIVE_INFINITY
     const evict = (now: number) =>
       order.drain((id) => {
         const oldest = messages.get(id)
         if (oldest === undefined) return true
-        if (messages.size <= capacity && oldest.createdAt >= now - retention) return false
+        if (messages.size <= capacity && oldest.createdAt >= now - retention) {
+          nextExpiry = oldest.createdAt + retention
+          return false
+        }
         forget(oldest)
         return true
       }, live)
@@ -296,7 +302,7 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
       insert: (message, now) => {
         if (!messages.has(message.id)) order.push(message.id)
         save(message)
-        evict(now)
+        if (messages.size > capacity || now > nextExpiry) evict(now)
       },
       transition: (id, change, patch) => {
         const current = messages.get(id)
