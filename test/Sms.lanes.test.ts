@@ -98,41 +98,37 @@ const run = (steps: ReadonlyArray<Step>, lane: "express" | "general") =>
       return ids.get(id)!
     }
     const outcomes: Array<unknown> = []
+    // Sends, lets retries run on the clock, and records the receipt or the refusal.
+    const record = Effect.fnUntraced(function*(request: unknown) {
+      const fiber = yield* Effect.forkChild(Effect.result(sms.send(request)))
+      yield* TestClock.adjust("1 minute")
+      const result = yield* Fiber.join(fiber)
+      outcomes.push(
+        result._tag === "Success"
+          ? { ...result.success, id: idOf(result.success.id) }
+          : JSON.parse(JSON.stringify(result.failure.reason))
+      )
+    })
     for (const s of steps) {
       switch (s._tag) {
         case "send": {
           const now = yield* Clock.currentTimeMillis
-          const fiber = yield* Effect.forkChild(Effect.result(sms.send({
+          yield* record({
             to: people[s.who]!,
             text: texts[s.text]!,
             purpose: s.marketing ? "marketing" : "transactional",
             ...(s.past ? { sendAt: now - 1_000 } : {}),
             ...(s.from ? { from: "ACME" } : {})
-          })))
-          // retries wait on the clock
-          yield* TestClock.adjust("1 minute")
-          const result = yield* Fiber.join(fiber)
-          outcomes.push(
-            result._tag === "Success"
-              ? { ...result.success, id: idOf(result.success.id) }
-              : JSON.parse(JSON.stringify(result.failure.reason))
-          )
+          })
           break
         }
         case "template": {
-          const fiber = yield* Effect.forkChild(Effect.result(sms.send({
+          yield* record({
             to: people[s.who]!,
             template: s.id,
             variables: variableSets[s.variables]!,
             ...(s.locale === undefined ? {} : { locale: s.locale })
-          })))
-          yield* TestClock.adjust("1 minute")
-          const result = yield* Fiber.join(fiber)
-          outcomes.push(
-            result._tag === "Success"
-              ? { ...result.success, id: idOf(result.success.id) }
-              : JSON.parse(JSON.stringify(result.failure.reason))
-          )
+          })
           break
         }
         case "consent": {
