@@ -41,7 +41,7 @@ import * as Cores from "./internal/cores.ts"
 import { randomId } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
-import * as Retry from "./Retry.ts"
+import type * as Retry from "./Retry.ts"
 import * as Router from "./Router.ts"
 import * as SendRequest from "./SendRequest.ts"
 import * as Templates from "./Templates.ts"
@@ -555,6 +555,21 @@ const build = Effect.fnUntraced(function*(
     metadata: request.metadata
   })
 
+  /** The text's encoding and segments, refused when longer than `maxSegments`: both lanes ask this. */
+  const analyzeWithin = (
+    text: string,
+    content: SendRequest.DecodedRequest["content"]
+  ): Result.Result<Encoding.Analysis, SendRequest.InvalidRequest> => {
+    const analysis = Encoding.analyze(text, { smartEncoding })
+    if (analysis.segments.length <= maxSegments) return Result.succeed(analysis)
+    return Result.fail(
+      new SendRequest.InvalidRequest({
+        field: content._tag === "Template" ? "variables" : "text",
+        problem: `longer than ${maxSegments} segments`
+      })
+    )
+  }
+
   const accept = Effect.fnUntraced(function*(
     request: SendRequest.DecodedRequest,
     number: PhoneNumbers.PhoneNumber,
@@ -585,13 +600,9 @@ const build = Effect.fnUntraced(function*(
     } else {
       text = request.content.text
     }
-    const analysis = Encoding.analyze(text, { smartEncoding })
-    if (analysis.segments.length > maxSegments) {
-      return yield* fail(new SendRequest.InvalidRequest({
-        field: request.content._tag === "Template" ? "variables" : "text",
-        problem: `longer than ${maxSegments} segments`
-      }))
-    }
+    const analyzed = analyzeWithin(text, request.content)
+    if (Result.isFailure(analyzed)) return yield* fail(analyzed.failure)
+    const analysis = analyzed.success
     const message = messageOf(request, number, analysis, rendered, id, now, sendAt, options)
     yield* store.insert(message)
     yield* inserted(message)
@@ -695,13 +706,9 @@ const build = Effect.fnUntraced(function*(
       rendered = templatesCore?.render({ id: content.id, locale: content.locale, variables: content.variables })
       if (rendered === undefined) return undefined
     }
-    const analysis = Encoding.analyze(rendered?.text ?? (content._tag === "Text" ? content.text : ""), { smartEncoding })
-    if (analysis.segments.length > maxSegments) {
-      return fail(new SendRequest.InvalidRequest({
-        field: content._tag === "Template" ? "variables" : "text",
-        problem: `longer than ${maxSegments} segments`
-      }))
-    }
+    const analyzed = analyzeWithin(rendered?.text ?? (content._tag === "Text" ? content.text : ""), content)
+    if (Result.isFailure(analyzed)) return fail(analyzed.failure)
+    const analysis = analyzed.success
     const queued = messageOf(request, number, analysis, rendered, newId(), now, undefined, options)
     storeCore.insert(queued, now)
     announce(queued, queued.history[0], undefined)
