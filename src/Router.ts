@@ -752,9 +752,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         : throughBreaker(route, call)
     )
 
-  const closed: Effect.Effect<Health> = Effect.succeed("Closed")
   const health = (route: string): Effect.Effect<Health> =>
-    isSteady(route) ? closed : breaker.state(circuitKey(route)).pipe(
+    breaker.state(circuitKey(route)).pipe(
       Effect.map(healthOf),
       Effect.orElseSucceed((): Health => "Unknown")
     )
