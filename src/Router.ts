@@ -92,7 +92,7 @@ import { hashKey } from "./internal/routeHash.ts"
 import * as RouteRegion from "./internal/routeRegion.ts"
 import { decodeRules, type RouteRule, type Rules } from "./internal/routeRules.ts"
 import * as RouteSelect from "./internal/routeSelect.ts"
-import { withNow } from "./internal/clock.ts"
+import { nowOf, withNow } from "./internal/clock.ts"
 import * as Retry from "./Retry.ts"
 import type * as Transport from "./Transport.ts"
 
@@ -1052,7 +1052,7 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
   // One operation reads the clock and checks for a tracer.
   const dispatch = (request: RouteRequest, submission: DispatchSubmission): Effect.Effect<Dispatch, RoutingError> =>
     Effect.withFiber((fiber) => {
-      const untraced = dispatchAt(request, submission, fiber.getRef(Clock.Clock).currentTimeMillisUnsafe())
+      const untraced = dispatchAt(request, submission, nowOf(fiber))
       return fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
         ? untraced
         : Effect.withSpan(untraced, "smsforge/Router.dispatch", { attributes: purposeAttributes[request.purpose], captureStackTrace: false })

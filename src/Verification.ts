@@ -52,7 +52,6 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -65,6 +64,7 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Events from "./Events.ts"
+import { currentMillis, nowOf } from "./internal/clock.ts"
 import * as Cores from "./internal/cores.ts"
 import * as otp from "./internal/otp.ts"
 import { randomToken } from "./internal/random.ts"
@@ -573,11 +573,9 @@ const fail = (reason: VerificationErrorReason) => Effect.fail(new VerificationEr
 /** Answered by a step whose compare-and-set lost; the step runs again. */
 const Retry: unique symbol = Symbol.for("smsforge/Verification/Retry")
 
-// The fiber in one step: its clock (`Clock.currentTimeMillis` takes two) and
-// its context, which metrics update on.
+// The fiber in one step: its clock (see internal/clock.ts) and its context,
+// which metrics update on.
 const currentFiber = Effect.withFiberSucceed((fiber) => fiber)
-const nowOf = (fiber: Fiber.Fiber<unknown, unknown>): number => fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
-const currentTimeMillis = Effect.withFiberSucceed(nowOf)
 
 // sender
 
@@ -1397,7 +1395,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   })
 
   const startAttempt = Effect.fnUntraced(function*(request: StartRequest, n: PhoneNumber) {
-    const now = yield* currentTimeMillis
+    const now = yield* currentMillis
     const tenant = request.tenant
     const pointer = yield* store.get(pointerKey(tenant, n.e164))
     let existing: Located | undefined
@@ -1503,7 +1501,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
 
   const resendAttempt = Effect.fnUntraced(function*(id: string, request: ResendRequest) {
     const found = yield* loadRecord(id)
-    const now = yield* currentTimeMillis
+    const now = yield* currentMillis
     if (found === undefined || found.value.status !== "pending") {
       return yield* fail(new VerificationNotFound({ field: "verificationId" }))
     }
@@ -1533,7 +1531,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   const cancelAttempt = Effect.fnUntraced(function*(id: string) {
     const found = yield* loadRecord(id)
     if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-    const now = yield* currentTimeMillis
+    const now = yield* currentMillis
     const record = found.value
     if (record.status !== "pending") return checkResult(record, record.status)
     if (now >= record.expiresAt) return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
@@ -1548,7 +1546,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
 
   const get = Effect.fnUntraced(function*(request: VerificationTarget) {
     const { value: record } = yield* locate(request)
-    const now = yield* currentTimeMillis
+    const now = yield* currentMillis
     const status: VerificationStatus = record.status === "pending" && now >= record.expiresAt
       ? "expired"
       : record.status
@@ -1584,7 +1582,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     if (request.label !== undefined && !isText(request.label, SUBJECT_MAX)) {
       return yield* fail(new InvalidRequest({ field: "label", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
     }
-    const now = yield* currentTimeMillis
+    const now = yield* currentMillis
     const secret = otp.totpSecret()
     const key = totpKey(tenant, subject)
     const current = yield* store.get(key)
@@ -1622,7 +1620,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       return yield* fail(new VerificationNotFound({ field: "subject" }))
     }
     const record = found.value.value
-    const now = yield* currentTimeMillis
+    const now = yield* currentMillis
     if (record.lockedUntil > now) {
       return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.lockedUntil - now) }))
     }
@@ -1680,7 +1678,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     conversion: c.starts === 0 ? 0 : c.approvals / c.starts
   })
 
-  const stats = Effect.map(currentTimeMillis, (now): VerificationStats => {
+  const stats = Effect.map(currentMillis, (now): VerificationStats => {
     const countries: Record<string, CountryStats> = {}
     for (const [country, c] of perCountry) countries[country] = statsOf(c)
     return { ...statsOf(totals), countries, blockedRanges: velocity?.blocked(now) ?? [] }

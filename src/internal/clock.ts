@@ -7,9 +7,13 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 
 /** Epoch milliseconds from the fiber's `Clock` (the TestClock in tests). */
-export const currentMillis: Effect.Effect<number> = Clock.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
+export const nowOf = (fiber: Fiber.Fiber<unknown, unknown>): number => fiber.getRef(Clock.Clock).currentTimeMillisUnsafe()
+
+/** Epoch milliseconds from the fiber's `Clock`, in one operation. */
+export const currentMillis: Effect.Effect<number> = Effect.withFiberSucceed(nowOf)
 
 /** Runs `f` with the current time of the fiber's `Clock`. */
 export const withNow = <A, E, R>(f: (now: number) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
