@@ -1077,12 +1077,10 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
       if (typeof target.verificationId !== "string" || !VERIFICATION_ID.test(target.verificationId)) {
         return fail(new InvalidRequest({ field: "verificationId", problem: "an id from start" }))
       }
-      return Effect.flatMap(store.get(verificationKey(target.verificationId)), (got) => {
-        const found = recordIn(got)
-        return found === undefined || found.value.tenant !== tenant
+      return Effect.flatMap(loadRecord(target.verificationId), (found) =>
+        found === undefined || found.value.tenant !== tenant
           ? fail(new VerificationNotFound({ field: "verificationId" }))
-          : Effect.succeed(found)
-      })
+          : Effect.succeed(found))
     }
     if (target.to === undefined) {
       return fail(new InvalidRequest({ field: "to", problem: "verificationId or to is required" }))
@@ -1400,7 +1398,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     const pointer = yield* store.get(pointerKey(tenant, n.e164))
     let existing: Located | undefined
     if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer") {
-      existing = recordIn(yield* store.get(verificationKey(pointer.value.value.id)))
+      existing = yield* loadRecord(pointer.value.value.id)
     }
     if (existing !== undefined && existing.value.status === "pending" && now >= existing.value.expiresAt) {
       if (!(yield* expire(existing, now))) return Retry
@@ -1460,7 +1458,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
 
   const checkAttempt = Effect.fnUntraced(function*(id: string, code: string, first: Located | undefined) {
     let found = first
-    if (found === undefined) found = recordIn(yield* store.get(verificationKey(id)))
+    if (found === undefined) found = yield* loadRecord(id)
     if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
     const record = found.value
     const fiber = yield* currentFiber
