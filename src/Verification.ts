@@ -876,8 +876,13 @@ const pepperOf = (pepper: VerificationOptions["pepper"]): otp.Pepper => {
   return otp.pepperFrom(Buffer.from(Redacted.value(pepper), "utf8"))
 }
 
-const cleanCode = (code: unknown): string | undefined =>
-  typeof code !== "string" || code.length > 64 ? undefined : DIGITS.test(code) ? code : code.replace(/[\s-]/g, "")
+/** The code without spaces or dashes, when that leaves `digits` digits. */
+const cleanCode = (code: unknown, digits: number): string | undefined => {
+  if (typeof code !== "string" || code.length > 64) return undefined
+  // A code already `digits` long has nothing to remove, or is wrong either way.
+  const cleaned = code.length === digits ? code : code.replace(/[\s-]/g, "")
+  return cleaned.length === digits && DIGITS.test(cleaned) ? cleaned : undefined
+}
 
 const isText = (value: unknown, max: number): value is string =>
   typeof value === "string" && value.length > 0 && value.length <= max
@@ -1488,8 +1493,8 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   })
 
   const check = (request: CheckRequest): Effect.Effect<CheckResult, StartError> => {
-    const code = cleanCode(typeof request === "object" && request !== null ? request.code : undefined)
-    if (code === undefined || !DIGITS.test(code) || code.length !== settings.digits) {
+    const code = cleanCode(typeof request === "object" && request !== null ? request.code : undefined, settings.digits)
+    if (code === undefined) {
       return fail(new InvalidCode({ field: "code" }))
     }
     // The first attempt checks the record `locate` read; a retry reads it again.
@@ -1653,8 +1658,8 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   const totpCheck = Effect.fnUntraced(function*(request: { readonly subject: string; readonly code: string; readonly tenant?: string | undefined }) {
     const subject = yield* checkSubject(request?.subject)
     const tenant = yield* checkTenant(request.tenant)
-    const code = cleanCode(request.code)
-    if (code === undefined || !/^\d+$/.test(code) || code.length !== settings.totpDigits) {
+    const code = cleanCode(request.code, settings.totpDigits)
+    if (code === undefined) {
       return yield* fail(new InvalidCode({ field: "code" }))
     }
     const key = totpKey(tenant, subject)
