@@ -4,9 +4,9 @@
  * limiter and a retry schedule.
  *
  * **Details**
- * - Rules are a config object decoded by Schema ({@link RoutingRulesInput});
- *   a bad field fails with `InvalidRoutingRules` naming it
- *   (`routes[1].transport`). {@link Router} `setRules` swaps them at run time.
+ * - Rules are a config object decoded by Schema ({@link RoutingRulesInput},
+ *   {@link RoutingConfig}); a bad field or an unknown key fails with
+ *   `InvalidRoutingRules` naming it (`routes[1].transport`, `routes[0].contries`). {@link Router} `setRules` swaps them at run time.
  * - A route names a transport and what it may carry: countries or number
  *   prefixes (either matches), purposes, tenants, a sender pool per country,
  *   a price per segment per country, a maximum rate and UTC time windows.
@@ -90,7 +90,7 @@ import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import { hashKey } from "./internal/routeHash.ts"
 import * as RouteRegion from "./internal/routeRegion.ts"
-import { decodeRules, type RouteRule, type Rules } from "./internal/routeRules.ts"
+import { decodeRules, type RouteRule, type Rules, RoutingRulesSchema } from "./internal/routeRules.ts"
 import * as RouteSelect from "./internal/routeSelect.ts"
 import { nowOf, withNow } from "./internal/clock.ts"
 import * as Retry from "./Retry.ts"
@@ -191,6 +191,22 @@ export interface RoutingRulesInput {
   /** Default {@link alphanumericRefused}. */
   readonly alphanumericRefused?: ReadonlyArray<string> | undefined
 }
+
+/**
+ * The Schema of {@link RoutingRulesInput}, for validating config before a
+ * router exists (the Promise client's config check embeds it).
+ *
+ * **Gotchas**
+ * - Decode it with `{ onExcessProperty: "error" }`, as the router does: an
+ *   unknown key (a typo such as `contries`) is then an error naming it, where
+ *   the default would drop it and widen the route.
+ * - It checks shapes only; that each route's `transport` exists is checked
+ *   when the router is built or `setRules` runs.
+ *
+ * @category schemas
+ * @since 0.1.0
+ */
+export const RoutingConfig: Schema.Codec<unknown, RoutingRulesInput> = RoutingRulesSchema
 
 /**
  * The recipient as the router needs it; `PhoneNumbers.PhoneNumber` fits.
@@ -506,7 +522,7 @@ export const alphanumericRefused: ReadonlyArray<string> = RouteSelect.alphanumer
  * @since 0.1.0
  */
 export const validateRules = (
-  rules: unknown,
+  rules: RoutingRulesInput,
   transports: ReadonlyArray<string>
 ): Effect.Effect<void, RoutingError> => Effect.asVoid(decode(rules, transports))
 
@@ -536,7 +552,7 @@ export class Router extends Context.Service<Router, {
   /** The candidates `dispatch` would try now, in order, without submitting or counting limits. */
   readonly plan: (request: RouteRequest) => Effect.Effect<ReadonlyArray<Candidate>, RoutingError>
   /** Replaces the rules; running dispatches finish on the rules they started with. */
-  readonly setRules: (rules: unknown) => Effect.Effect<void, RoutingError>
+  readonly setRules: (rules: RoutingRulesInput) => Effect.Effect<void, RoutingError>
   readonly routes: Effect.Effect<ReadonlyArray<RouteStatus>>
 }>()("smsforge/Router") {}
 
@@ -545,8 +561,8 @@ export class Router extends Context.Service<Router, {
  * @since 0.1.0
  */
 export interface RouterOptions {
-  /** Routing rules ({@link RoutingRulesInput}); one route per transport, in order, when absent. */
-  readonly rules?: unknown
+  /** Routing rules; one route per transport, in order, when absent. Unknown keys are refused. */
+  readonly rules?: RoutingRulesInput | undefined
   readonly transports: ReadonlyArray<Transport.Transport>
   /** Seeds the weighted draw and the retry jitter: the same seed, the same choices. */
   readonly seed?: number | string | undefined
@@ -1068,7 +1084,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         reason: c.reason
       })))
 
-  const setRules = (rules: unknown): Effect.Effect<void, RoutingError> =>
+  // typed for callers, still decoded: rules also arrive from JSON and JavaScript
+  const setRules = (rules: RoutingRulesInput): Effect.Effect<void, RoutingError> =>
     Effect.flatMap(decode(rules, names), (decoded) =>
       Effect.sync(() => {
         current = decoded

@@ -106,8 +106,8 @@ export interface ReceiptOutcome {
 export interface SmsConfig {
   /** Carriers, in priority order. Without them the `Transport` service is used. */
   readonly transports?: ReadonlyArray<Transport.Transport | Effect.Effect<Transport.Transport, unknown, Scope.Scope>> | undefined
-  /** Routing rules (see the Router module); one route per transport when absent. */
-  readonly routing?: unknown
+  /** Routing rules (see the Router module); one route per transport when absent. Unknown keys are refused. */
+  readonly routing?: Router.RoutingRulesInput | undefined
   /** Retries on one route before failing over; default 3 submissions, 200 ms doubling, 20 % jitter. */
   readonly retry?: Retry.PolicyOptions | undefined
   /** Consecutive failures that open a route's circuit (default 5), and how long it stays open (default 30 s). */

@@ -371,3 +371,36 @@ describe("selection properties", () => {
     }))
   })
 })
+
+describe("strict rules properties", () => {
+  const known = {
+    top: new Set(["strategy", "routes", "regionRules", "alphanumericRefused"]),
+    route: new Set(["name", "transport", "enabled", "priority", "weight", "countries", "prefixes", "purposes", "tenants", "senders", "price", "maxPerSecond", "windows"]),
+    window: new Set(["days", "from", "to"])
+  }
+  const extraKey = (taken: ReadonlySet<string>) =>
+    fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !taken.has(k) && k !== "__proto__")
+  const options = { transports: ["a"], defaultRegionRules: [], defaultAlphanumericRefused: [] }
+  const field = (input: unknown) => {
+    const decoded = decodeRules(input, options)
+    return decoded._tag === "Problem" ? decoded.problem.field : undefined
+  }
+
+  it("any extra key, at the top, in a route or in a window, is refused and named", () => {
+    fc.assert(fc.property(extraKey(known.top), fc.anything(), (key, value) => {
+      const input: Record<string, unknown> = { routes: [] }
+      input[key] = value
+      assert.strictEqual(field(input), key)
+    }))
+    fc.assert(fc.property(extraKey(known.route), fc.anything(), (key, value) => {
+      const route: Record<string, unknown> = { name: "r", transport: "a" }
+      route[key] = value
+      assert.strictEqual(field({ routes: [route] }), `routes[0].${key}`)
+    }))
+    fc.assert(fc.property(extraKey(known.window), fc.anything(), (key, value) => {
+      const window: Record<string, unknown> = { from: 1, to: 2 }
+      window[key] = value
+      assert.strictEqual(field({ routes: [{ name: "r", transport: "a", windows: [window] }] }), `routes[0].windows[0].${key}`)
+    }))
+  })
+})

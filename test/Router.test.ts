@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
@@ -7,6 +7,7 @@ import type { InputMatchesSchema } from "../src/internal/routeRules.ts"
 import { pickSticky } from "../src/internal/routeSelect.ts"
 import * as Router from "../src/Router.ts"
 import * as Sandbox from "../src/testing/Sandbox.ts"
+import * as Sms from "../src/Sms.ts"
 import * as Transport from "../src/Transport.ts"
 
 // helpers
@@ -99,7 +100,8 @@ const success = (exit: Exit.Exit<Router.Dispatch, Router.RoutingError>): Router.
 
 const invalid = (rules: unknown, transports = ["a", "b"]) =>
   Effect.gen(function*() {
-    const exit = yield* Effect.exit(Router.validateRules(rules, transports))
+    // untyped on purpose: the rules also arrive from JSON
+    const exit = yield* Effect.exit(Router.validateRules(rules as Router.RoutingRulesInput, transports))
     const reason = reasonOf(exit as Exit.Exit<never, Router.RoutingError>)
     assert.strictEqual(reason._tag, "InvalidRoutingRules")
     return reason as Router.InvalidRoutingRules
@@ -186,7 +188,7 @@ describe("Router", () => {
 
     it.effect("weighted is reproducible for a seed and follows the weights", () =>
       Effect.scoped(Effect.gen(function*() {
-        const rules = {
+        const rules: Router.RoutingRulesInput = {
           strategy: ["weighted"],
           routes: [{ name: "a", transport: "a", weight: 3 }, { name: "b", transport: "b", weight: 1 }]
         }

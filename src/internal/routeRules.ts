@@ -88,6 +88,12 @@ export const RoutingRulesSchema = Schema.Struct({
 })
 
 export type DecodedRules = typeof RoutingRulesSchema.Type
+
+// An unknown key is an error, never dropped: a typo such as `contries` would
+// otherwise silently widen a route to every country.
+const strict = { onExcessProperty: "error" } as const
+const decodeStrict = Schema.decodeUnknownExit(RoutingRulesSchema, strict)
+const decodePresets = Schema.decodeUnknownExit(Schema.Array(RegionRule), strict)
 export type StrategyKey = "priority" | "weighted" | "least-cost" | "health"
 export type Purpose = "transactional" | "marketing" | "verification"
 
@@ -160,6 +166,29 @@ export const formatPath = (path: ReadonlyArray<PropertyKey>): string => {
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
+/** Whether the first leaf of an issue (the one the formatter reports with `errors: "first"`) is an excess key. */
+const isUnexpected = (issue: SchemaIssue.Issue): boolean => {
+  let current: SchemaIssue.Issue = issue
+  for (;;) {
+    switch (current._tag) {
+      case "UnexpectedKey":
+        return true
+      case "Pointer":
+      case "Filter":
+      case "Encoding":
+        current = current.issue
+        continue
+      case "Composite":
+      case "AnyOf":
+        if (current.issues.length === 0) return false
+        current = current.issues[0]!
+        continue
+      default:
+        return false
+    }
+  }
+}
+
 export const defaultStrategy: ReadonlyArray<StrategyKey> = ["health", "priority"]
 
 /**
@@ -173,15 +202,15 @@ export const decodeRules = (
     readonly defaultAlphanumericRefused: ReadonlyArray<string>
   }
 ): { readonly _tag: "Ok"; readonly rules: Rules } | { readonly _tag: "Problem"; readonly problem: RuleProblem } => {
-  const exit = Schema.decodeUnknownExit(RoutingRulesSchema)(input)
+  const exit = decodeStrict(input)
   if (Exit.isFailure(exit)) {
     for (const reason of exit.cause.reasons) {
       if (reason._tag === "Fail") {
         const first = formatter(reason.error.issue).issues[0]
-        return {
-          _tag: "Problem",
-          problem: { field: formatPath((first?.path ?? []) as ReadonlyArray<PropertyKey>), problem: first?.message ?? "invalid" }
-        }
+        const field = formatPath((first?.path ?? []) as ReadonlyArray<PropertyKey>)
+        // the formatter's wording for an excess key may quote its value; name the key only
+        const problem = first?.message === undefined ? "invalid" : isUnexpected(reason.error.issue) ? "Unknown key" : first.message
+        return { _tag: "Problem", problem: { field, problem } }
       }
     }
     return { _tag: "Problem", problem: { field: "rules", problem: "invalid" } }
@@ -191,7 +220,7 @@ export const decodeRules = (
   let regionField = "regionRules"
   if (regionInput === undefined) {
     // presets are encoded data; decode them the same way so users and presets share one mechanism
-    const presets = Schema.decodeUnknownExit(Schema.Array(RegionRule))(options.defaultRegionRules)
+    const presets = decodePresets(options.defaultRegionRules)
     if (Exit.isFailure(presets)) return { _tag: "Problem", problem: { field: "regionRules", problem: "invalid preset" } }
     regionInput = presets.value
     regionField = "regionRules(default)"
