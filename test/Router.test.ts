@@ -186,6 +186,50 @@ describe("Router", () => {
         assert.deepStrictEqual(us.map((c) => c.route), ["a", "b", "c"])
       })))
 
+    it.effect("an unknown key is an error naming it, at every level", () =>
+      Effect.gen(function*() {
+        const typo = yield* invalid({ routes: [{ name: "uk-only", transport: "a", contries: ["GB"] }] })
+        assert.strictEqual(typo.field, "routes[0].contries")
+        assert.strictEqual(typo.problem, "Unknown key")
+        assert.strictEqual((yield* invalid({ routes: [], stratgy: ["priority"] })).field, "stratgy")
+        assert.strictEqual(
+          (yield* invalid({ routes: [{ name: "a", transport: "a", windows: [{ from: 1, to: 2, tz: "UTC" }] }] })).field,
+          "routes[0].windows[0].tz"
+        )
+        assert.strictEqual(
+          (yield* invalid({ routes: [], regionRules: [{ name: "r", check: { _tag: "ApprovedTemplate", strict: true } }] })).field,
+          "regionRules[0].check.strict"
+        )
+      }))
+
+    it.effect("setRules refuses an unknown key and keeps the old rules", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const router = yield* Router.make({ transports: [fake("a").transport, fake("b").transport] })
+        const rules = { routes: [{ name: "uk-only", transport: "b", contries: ["GB"] }] }
+        const bad = yield* Effect.exit(router.setRules(rules as Router.RoutingRulesInput))
+        const reason = reasonOf(bad as Exit.Exit<never, Router.RoutingError>) as Router.InvalidRoutingRules
+        assert.strictEqual(reason.field, "routes[0].contries")
+        assert.deepStrictEqual((yield* router.routes).map((r) => r.name), ["a", "b"])
+      })))
+
+    it.effect("Sms.layer refuses routing with an unknown key", () =>
+      Effect.gen(function*() {
+        const routing = { routes: [{ name: "uk-only", transport: "a", contries: ["GB"] }] }
+        const layer = Sms.layer({ transports: [fake("a").transport], routing: routing as Router.RoutingRulesInput })
+        const exit = yield* Effect.exit(Effect.scoped(Layer.build(layer)))
+        const error = Exit.isFailure(exit) ? Option.getOrUndefined(Exit.findErrorOption(exit)) : undefined
+        assert.strictEqual(error?._tag, "RoutingError")
+        const reason = (error as Router.RoutingError).reason as Router.InvalidRoutingRules
+        assert.strictEqual(reason.field, "routes[0].contries")
+      }))
+
+    it("RoutingConfig refuses an unknown key when decoded strictly, and accepts the typed input", () => {
+      const decode = Schema.decodeUnknownExit(Router.RoutingConfig, { onExcessProperty: "error" })
+      assert.isTrue(Exit.isFailure(decode({ routes: [{ name: "a", transport: "a", contries: ["GB"] }] })))
+      const ok: Router.RoutingRulesInput = { routes: [{ name: "a", transport: "a", countries: ["GB"] }] }
+      assert.isTrue(Exit.isSuccess(decode(ok)))
+    })
+
     it.effect("weighted is reproducible for a seed and follows the weights", () =>
       Effect.scoped(Effect.gen(function*() {
         const rules: Router.RoutingRulesInput = {
