@@ -4,12 +4,14 @@
  * codes and the fraud guards a hosted verify product has.
  *
  * **Details**
- * - Codes are RFC 4226 HOTP values computed by otplib from a per-verification
- *   secret and a counter that moves on every resend, so a resend replaces the
- *   code and the old one stops working. The secret is derived from a random
- *   nonce (stored) and a pepper (kept in memory), and only a keyed hash of the
- *   current code is stored; checks compare hashes in constant time. No code
- *   appears in a result, error, event or log line.
+ * - Codes are computed from a per-verification secret and a counter that
+ *   moves on every resend, so a resend replaces the code and the old one
+ *   stops working: RFC 4226 HOTP values from otplib for 4–8 digits, and for 9
+ *   and 10 (beyond truncation's 31 bits) a uniform derivation from HMAC blocks.
+ *   The secret is derived from a random nonce (stored) and a pepper (kept in
+ *   memory), and only a keyed hash of the current code is stored; checks
+ *   compare hashes in constant time. No code appears in a result, error,
+ *   event or log line.
  * - `check` answers `approved` once; the verification is then spent. A wrong
  *   code answers `pending` until `maxChecks` wrong codes (5 by default), after
  *   which every check, the right code included, fails with `TooManyAttempts`.
@@ -1108,7 +1110,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   const prefixDigits = settings.prefix?.digits ?? 3
 
   const codeOf = (record: VerificationRecord): string =>
-    otp.hotp(otp.deriveSecret(pepper, record.nonce), record.counter, settings.digits)
+    otp.code(otp.deriveSecret(pepper, record.nonce), record.counter, settings.digits)
 
   // guards
 
@@ -1317,7 +1319,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     const channel = args.channel ?? previous?.channels[0] ?? settings.channels[0]!
     const counter = previous === undefined ? 0 : previous.counter + 1
     const nonce = previous?.nonce ?? randomToken(24)
-    const code = otp.hotp(otp.deriveSecret(pepper, nonce), counter, settings.digits)
+    const code = otp.code(otp.deriveSecret(pepper, nonce), counter, settings.digits)
     const record: VerificationRecord = {
       _tag: "Verification",
       id,

@@ -12,11 +12,65 @@ import * as Verification from "../src/Verification.ts"
 
 // RFC 4226 appendix D: secret "12345678901234567890", counters 0..9.
 const RFC4226 = ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"]
+// The same truncated values (appendix D) to 8 digits.
+const RFC4226_8 = ["84755224", "94287082", "37359152", "26969429", "40338314", "68254676", "18287922", "82162583", "73399871", "45520489"]
 
 describe("otp", () => {
   it("HOTP through otplib and the node:crypto plugin matches the RFC 4226 vectors", () => {
     const secret = new TextEncoder().encode("12345678901234567890")
     RFC4226.forEach((code, counter) => assert.strictEqual(otp.hotp(secret, counter, 6), code))
+  })
+
+  it("codes of 6 and 8 digits are RFC 4226 HOTP values", () => {
+    const secret = new TextEncoder().encode("12345678901234567890")
+    RFC4226.forEach((code, counter) => assert.strictEqual(otp.code(secret, counter, 6), code))
+    RFC4226_8.forEach((code, counter) => assert.strictEqual(otp.code(secret, counter, 8), code))
+  })
+
+  it("9- and 10-digit codes are the documented rejection sampling over HMAC-SHA-256 blocks", () => {
+    // An independent reading of the derivation, so a change to it (which would
+    // break checks of codes already sent) shows here.
+    const reference = (secret: Uint8Array, counter: number, digits: number): string => {
+      const modulus = 10n ** BigInt(digits)
+      const limit = 2n ** 40n - (2n ** 40n % modulus)
+      for (let block = 0; ; block++) {
+        const data = Buffer.alloc(12)
+        data.writeBigUInt64BE(BigInt(counter))
+        data.writeUInt32BE(block, 8)
+        const mac = crypto.createHmac("sha256", secret).update(Buffer.concat([data, Buffer.from("smsforge/otp-uniform")])).digest()
+        for (let at = 0; at + 5 <= mac.length; at += 5) {
+          const value = BigInt(`0x${mac.subarray(at, at + 5).toString("hex")}`)
+          if (value < limit) return (value % modulus).toString().padStart(digits, "0")
+        }
+      }
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.nat(1_000_000), fc.constantFrom(9, 10), (secret, counter, digits) => {
+        const code = otp.code(secret, counter, digits)
+        assert.match(code, new RegExp(`^\\d{${digits}}$`))
+        assert.strictEqual(code, reference(secret, counter, digits))
+        assert.strictEqual(otp.code(secret, counter, digits), code, "recomputable at check time")
+      }),
+      { seed: 4226, numRuns: 200 }
+    )
+  })
+
+  it("9- and 10-digit codes have uniform leading digits", () => {
+    // HOTP truncation gives 31 bits: 10-digit codes would all start with 0, 1
+    // or 2, and 9-digit codes would start with 0 half again as often as with 3.
+    const n = 5000
+    // Chi-square with 9 degrees of freedom: a uniform source exceeds 60.66
+    // with probability 1e-9 (9-digit HOTP truncation scores over 100).
+    const bound = 60.66
+    const inputs = fc.sample(fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.nat(1_000_000)), { seed: 20261202, numRuns: n })
+    for (const digits of [9, 10]) {
+      const counts = Array.from({ length: 10 }, () => 0)
+      for (const [secret, counter] of inputs) counts[Number(otp.code(secret, counter, digits)[0])]! += 1
+      const expected = n / 10
+      const chiSquare = counts.reduce((sum, c) => sum + (c - expected) ** 2 / expected, 0)
+      assert.isTrue(counts.every((c) => c > 0), `${digits} digits: every leading digit appears (${counts.join(" ")})`)
+      assert.isBelow(chiSquare, bound, `${digits} digits: leading digits ${counts.join(" ")}`)
+    }
   })
 
   it("the node:crypto plugin and otplib's pure-JS one compute the same HMAC as node:crypto", () => {

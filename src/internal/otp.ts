@@ -1,7 +1,7 @@
 /**
- * One-time code primitives: HOTP codes from otplib over node:crypto, peppered
- * code hashes compared in constant time, and the TOTP secret sealing used by
- * authenticator enrolments. Nothing here keeps a code; callers hash it at once.
+ * One-time code primitives: HOTP codes from otplib over node:crypto (uniform
+ * HMAC-derived codes above 8 digits), peppered code hashes compared in
+ * constant time, and the TOTP secret sealing used by authenticator enrolments. Nothing here keeps a code; callers hash it at once.
  *
  * @internal
  */
@@ -103,6 +103,60 @@ export const deriveSecret = (pepper: Pepper, nonce: string): Uint8Array => {
  */
 export const hotp = (secret: Uint8Array, counter: number, digits: number): string =>
   generateHotp({ secret, counter, digits, crypto: codeCrypto, base32, guardrails })
+
+/**
+ * The longest code taken from HOTP's dynamic truncation. Truncation yields 31
+ * bits (0 … 2^31 − 1), so a d-digit code is that value mod 10^d: 9 digits
+ * would make 14.7% of codes half again as likely as the rest, and 10 digits
+ * could only start with 0, 1 or 2. At 8 digits the RFC's own bias remains
+ * (some codes 22/21 as likely), which RFC 4226 accepts up to 8.
+ *
+ * @internal
+ */
+export const HOTP_MAX_DIGITS = 8
+
+// 5-byte chunks: exact as doubles, and 2^40 leaves under 1% rejected for 10 digits.
+const CHUNK = 5
+const CHUNK_RANGE = 2 ** (8 * CHUNK)
+const UNIFORM_LABEL = Buffer.from("smsforge/otp-uniform", "utf8")
+
+const uniformBlock = (secret: Uint8Array, counter: number, block: number): Uint8Array => {
+  const data = Buffer.alloc(8 + 4 + UNIFORM_LABEL.length)
+  data.writeBigUInt64BE(BigInt(counter), 0)
+  data.writeUInt32BE(block, 8)
+  UNIFORM_LABEL.copy(data, 12)
+  // Synchronous for both plugins codes are made with.
+  return codeCrypto.hmac("sha256", secret, data) as Uint8Array
+}
+
+/**
+ * A uniform `digits`-digit code from the same secret and counter: rejection
+ * sampling over 40-bit chunks of HMAC-SHA-256 blocks (block index 0, 1, …),
+ * so it can be recomputed at check time like a HOTP value. A chunk is used
+ * only below the largest multiple of 10^digits, so every code is equally likely.
+ *
+ * @internal
+ */
+export const uniformCode = (secret: Uint8Array, counter: number, digits: number): string => {
+  const modulus = 10 ** digits
+  const limit = CHUNK_RANGE - (CHUNK_RANGE % modulus)
+  for (let block = 0; ; block++) {
+    const bytes = uniformBlock(secret, counter, block)
+    for (let at = 0; at + CHUNK <= bytes.length; at += CHUNK) {
+      const value = bytes[at]! * 2 ** 32 + ((bytes[at + 1]! << 24) >>> 0) + (bytes[at + 2]! << 16) + (bytes[at + 3]! << 8) + bytes[at + 4]!
+      if (value < limit) return String(value % modulus).padStart(digits, "0")
+    }
+  }
+}
+
+/**
+ * The code for a verification: RFC 4226 HOTP up to {@link HOTP_MAX_DIGITS}
+ * digits, {@link uniformCode} above, where truncation's 31 bits fall short.
+ *
+ * @internal
+ */
+export const code = (secret: Uint8Array, counter: number, digits: number): string =>
+  digits <= HOTP_MAX_DIGITS ? hotp(secret, counter, digits) : uniformCode(secret, counter, digits)
 
 const codeDigest = (pepper: Pepper, verificationId: string, counter: number, code: string): Buffer =>
   crypto.createHmac("sha256", pepper.key).update(`smsforge/otp-code\0${verificationId}\0${counter}\0${code}`).digest()
