@@ -379,3 +379,60 @@ describe("Twilio properties", () => {
     }), { numRuns: 40 })
   })
 })
+
+describe("Twilio plain-string credentials", () => {
+  const leaks = (value: unknown) => {
+    const shown = `${JSON.stringify(value)} ${String(value)} ${value instanceof Error ? value.message : ""}`
+    return shown.includes(TOKEN) || shown.includes("apikey-secret-value")
+  }
+
+  it.effect("a plain-string authToken sends, and never shows in the transport or its errors", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      carrier.handler = (req, res) => json(res, 201, created("SM1", new URLSearchParams(req.raw).get("To") ?? "", "x"))
+      const transport = yield* twilio({ authToken: TOKEN })
+      assert.strictEqual((yield* transport.submit(submission())).providerMessageId, "SM1")
+      expectBasic(seen[0]!.headers, ACCOUNT, TOKEN)
+      assert.isFalse(leaks(transport))
+      carrier.handler = (_req, res) => json(res, 401, { code: 20003, message: "Authenticate", status: 401 })
+      const error = yield* Effect.flip(transport.submit(submission()))
+      assert.strictEqual(error.reason._tag, "AuthenticationFailed")
+      assert.isFalse(leaks(error))
+    }))
+
+  it.effect("a plain-string API key secret authenticates", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      carrier.handler = (req, res) => json(res, 201, created("SM2", new URLSearchParams(req.raw).get("To") ?? "", "x"))
+      const transport = yield* twilio({ authToken: TOKEN, apiKey: { sid: "SK123", secret: "apikey-secret-value" } })
+      yield* transport.submit(submission())
+      expectBasic(seen[0]!.headers, "SK123", "apikey-secret-value")
+      assert.isFalse(leaks(transport))
+    }))
+
+  it.effect("a secret of the wrong type fails at make, naming the field", () =>
+    Effect.gen(function*() {
+      for (const [config, field] of [
+        [{ authToken: 12345 }, "authToken"],
+        [{ authToken: undefined }, "authToken"],
+        [{ authToken: TOKEN, apiKey: { sid: "SK1", secret: 42 } }, "apiKey.secret"],
+        [{ accountSid: undefined }, "accountSid"]
+      ] as const) {
+        const error = yield* Effect.flip(twilio(config as unknown as Partial<Twilio.TwilioConfig>))
+        assert.strictEqual(error._tag, "InvalidConfig")
+        assert.strictEqual(error.field, field)
+        assert.isFalse(leaks(error))
+      }
+    }))
+
+  it.effect("webhooks verify with a plain-string token", () =>
+    Effect.gen(function*() {
+      const url = "https://example.com/twilio/status"
+      const params = { MessageSid: "SM1", MessageStatus: "delivered" }
+      const signature = Twilio.computeSignature(TOKEN, url, params)
+      assert.strictEqual(signature, Twilio.computeSignature(authToken, url, params))
+      const hooks = Twilio.makeWebhooks({ authToken: TOKEN })
+      const report = yield* hooks.parseStatusCallback({ url, params, signature })
+      assert.strictEqual(report.status, "delivered")
+    }))
+})

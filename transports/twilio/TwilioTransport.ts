@@ -32,7 +32,10 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { InvalidConfig, invalidSecret, reveal, type Secret, toRedacted } from "../internal/secret.ts"
 import { classify } from "./internal/classify.ts"
+
+export { InvalidConfig, type Secret }
 
 // models
 
@@ -44,10 +47,13 @@ import { classify } from "./internal/classify.ts"
  */
 export interface TwilioConfig {
   readonly accountSid: string
-  /** The account's auth token: signs webhooks, and authenticates requests when no `apiKey` is given. */
-  readonly authToken: Redacted.Redacted<string>
+  /**
+   * The account's auth token: signs webhooks, and authenticates requests when
+   * no `apiKey` is given. A plain string is wrapped in a `Redacted` at `make`.
+   */
+  readonly authToken: Secret
   /** An API key (SID + secret) to authenticate REST requests with instead of the auth token. */
-  readonly apiKey?: { readonly sid: string; readonly secret: Redacted.Redacted<string> } | undefined
+  readonly apiKey?: { readonly sid: string; readonly secret: Secret } | undefined
   /** Default sender number or alphanumeric sender ID. */
   readonly from?: string | undefined
   /** Sends through a Messaging Service (used when neither the submission nor `from` names a sender). */
@@ -154,13 +160,13 @@ const flatten = (
  * @since 0.1.0
  */
 export const computeSignature = (
-  authToken: Redacted.Redacted<string>,
+  authToken: Secret,
   url: string,
   params: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
 ): string => {
   let data = url
   for (const [key, value] of flatten(params)) data += key + value
-  return Http.hmac("sha1", Redacted.value(authToken), data, "base64")
+  return Http.hmac("sha1", reveal(authToken), data, "base64")
 }
 
 /**
@@ -169,7 +175,7 @@ export const computeSignature = (
  * @category signatures
  * @since 0.1.0
  */
-export const verifySignature = (authToken: Redacted.Redacted<string>, webhook: TwilioWebhook): boolean => {
+export const verifySignature = (authToken: Secret, webhook: TwilioWebhook): boolean => {
   const signature = webhook.signature
   if (signature === undefined) return false
   let matched = false
@@ -201,8 +207,8 @@ const first = (value: string | ReadonlyArray<string> | undefined): string | unde
 
 const malformed = (field: string) => new TwilioWebhookError({ reason: new MalformedWebhook({ field }) })
 
-const verified = (authToken: Redacted.Redacted<string>, webhook: TwilioWebhook): Effect.Effect<void, TwilioWebhookError> =>
-  verifySignature(authToken, webhook)
+const verified = (authToken: Redacted.Redacted<string> | undefined, webhook: TwilioWebhook): Effect.Effect<void, TwilioWebhookError> =>
+  authToken !== undefined && verifySignature(authToken, webhook)
     ? Effect.void
     : Effect.fail(new TwilioWebhookError({ reason: new InvalidSignature({ field: "X-Twilio-Signature" }) }))
 
@@ -249,18 +255,23 @@ export const deliveryStatus = (messageStatus: string, errorCode?: string): Trans
 /**
  * Builds the webhook decoders for one account.
  *
+ * **Gotchas**
+ * - An `authToken` that is not a string or a `Redacted` string verifies
+ *   nothing: every webhook fails with `InvalidSignature`.
+ *
  * @category constructors
  * @since 0.1.0
  */
-export const makeWebhooks = (config: { readonly authToken: Redacted.Redacted<string>; readonly name?: string | undefined }): {
+export const makeWebhooks = (config: { readonly authToken: Secret; readonly name?: string | undefined }): {
   readonly parseStatusCallback: TwilioTransport["parseStatusCallback"]
   readonly parseInbound: TwilioTransport["parseInbound"]
 } => {
   const transport = config.name ?? "twilio"
+  const authToken = toRedacted(config.authToken)
   return {
     parseStatusCallback: (webhook) =>
       Effect.gen(function*() {
-        yield* verified(config.authToken, webhook)
+        yield* verified(authToken, webhook)
         const providerMessageId = yield* required(webhook.params, "MessageSid", "SmsSid")
         const providerStatus = yield* required(webhook.params, "MessageStatus", "SmsStatus")
         const errorCode = first(webhook.params["ErrorCode"])
@@ -280,7 +291,7 @@ export const makeWebhooks = (config: { readonly authToken: Redacted.Redacted<str
       }),
     parseInbound: (webhook) =>
       Effect.gen(function*() {
-        yield* verified(config.authToken, webhook)
+        yield* verified(authToken, webhook)
         const from = yield* required(webhook.params, "From")
         const to = yield* required(webhook.params, "To")
         const providerMessageId = yield* required(webhook.params, "MessageSid", "SmsMessageSid", "SmsSid")
@@ -326,76 +337,103 @@ const twilioError = (json: unknown): { code: number | undefined; message: string
   }
 }
 
+type Checked = Omit<TwilioConfig, "authToken" | "apiKey"> & {
+  readonly authToken: Redacted.Redacted<string>
+  readonly apiKey: { readonly sid: string; readonly secret: Redacted.Redacted<string> } | undefined
+}
+
+// secrets become Redacted here, once: a plain string never travels further
+const check = (config: TwilioConfig): Effect.Effect<Checked, InvalidConfig> => {
+  const name = config.name ?? "twilio"
+  if (typeof config.accountSid !== "string" || config.accountSid === "") {
+    return Effect.fail(new InvalidConfig({ transport: name, field: "accountSid", problem: "not a non-empty string" }))
+  }
+  const authToken = toRedacted(config.authToken)
+  if (authToken === undefined) return Effect.fail(invalidSecret(name, "authToken"))
+  if (config.apiKey === undefined) return Effect.succeed({ ...config, authToken, apiKey: undefined })
+  const secret = toRedacted(config.apiKey.secret)
+  if (secret === undefined) return Effect.fail(invalidSecret(name, "apiKey.secret"))
+  return Effect.succeed({ ...config, authToken, apiKey: { sid: config.apiKey.sid, secret } })
+}
+
 /**
  * Builds a Twilio transport.
+ *
+ * **Details**
+ * - Secrets may be plain strings or `Redacted`; strings are wrapped here, so
+ *   they never show in an error, a log or JSON.
+ * - A secret of the wrong type (a number, `undefined`) fails here with
+ *   {@link InvalidConfig} naming the field, not at the first send.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (config: TwilioConfig): Effect.Effect<TwilioTransport> =>
-  Effect.sync(() => {
-    const name = config.name ?? "twilio"
-    const baseUrl = (config.baseUrl ?? "https://api.twilio.com").replace(/\/+$/, "")
-    const url = `${baseUrl}/2010-04-01/Accounts/${encodeURIComponent(config.accountSid)}/Messages.json`
-    const timeout = config.timeout ?? Duration.seconds(10)
-    const authorization = config.apiKey !== undefined
-      ? Redacted.make(Http.basicAuth(config.apiKey.sid, Redacted.value(config.apiKey.secret)))
-      : Redacted.make(Http.basicAuth(config.accountSid, Redacted.value(config.authToken)))
+export const make = (config: TwilioConfig): Effect.Effect<TwilioTransport, InvalidConfig> =>
+  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.sync(() => build(config)))
 
-    const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const params: Array<readonly [string, string]> = [["To", submission.to]]
-        const from = submission.from ?? config.from
-        if (from !== undefined) params.push(["From", from])
-        else if (config.messagingServiceSid !== undefined) params.push(["MessagingServiceSid", config.messagingServiceSid])
-        else return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/NoSender", detail: "field from" }))
-        params.push(["Body", submission.text])
-        if (config.statusCallback !== undefined) params.push(["StatusCallback", config.statusCallback])
-        if (submission.validUntil !== undefined) {
-          const seconds = Math.floor((submission.validUntil - now) / 1000)
-          if (seconds < 1) {
-            return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/ValidityExpired", detail: "field validUntil" }))
-          }
-          params.push(["ValidityPeriod", String(Math.min(seconds, 36000))])
+const build = (config: Checked): TwilioTransport => {
+  const name = config.name ?? "twilio"
+  const baseUrl = (config.baseUrl ?? "https://api.twilio.com").replace(/\/+$/, "")
+  const url = `${baseUrl}/2010-04-01/Accounts/${encodeURIComponent(config.accountSid)}/Messages.json`
+  const timeout = config.timeout ?? Duration.seconds(10)
+  const authorization = config.apiKey !== undefined
+    ? Redacted.make(Http.basicAuth(config.apiKey.sid, Redacted.value(config.apiKey.secret)))
+    : Redacted.make(Http.basicAuth(config.accountSid, Redacted.value(config.authToken)))
+
+  const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const params: Array<readonly [string, string]> = [["To", submission.to]]
+      const from = submission.from ?? config.from
+      if (from !== undefined) params.push(["From", from])
+      else if (config.messagingServiceSid !== undefined) params.push(["MessagingServiceSid", config.messagingServiceSid])
+      else return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/NoSender", detail: "field from" }))
+      params.push(["Body", submission.text])
+      if (config.statusCallback !== undefined) params.push(["StatusCallback", config.statusCallback])
+      if (submission.validUntil !== undefined) {
+        const seconds = Math.floor((submission.validUntil - now) / 1000)
+        if (seconds < 1) {
+          return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/ValidityExpired", detail: "field validUntil" }))
         }
-        const response = yield* Http.request({
-          method: "POST",
-          url,
-          headers: {
-            authorization: Redacted.value(authorization),
-            "content-type": "application/x-www-form-urlencoded",
-            accept: "application/json"
-          },
-          body: Http.formEncode(params),
-          timeout
-        }).pipe(
-          Effect.mapError((failure) =>
-            failure._tag === "HttpTimeout"
-              ? new Transport.Timeout({ code: "timeout" })
-              : new Transport.Unavailable({ code: "network", cause: failure.cause })
-          )
+        params.push(["ValidityPeriod", String(Math.min(seconds, 36000))])
+      }
+      const response = yield* Http.request({
+        method: "POST",
+        url,
+        headers: {
+          authorization: Redacted.value(authorization),
+          "content-type": "application/x-www-form-urlencoded",
+          accept: "application/json"
+        },
+        body: Http.formEncode(params),
+        timeout
+      }).pipe(
+        Effect.mapError((failure) =>
+          failure._tag === "HttpTimeout"
+            ? new Transport.Timeout({ code: "timeout" })
+            : new Transport.Unavailable({ code: "network", cause: failure.cause })
         )
-        if (response.status >= 200 && response.status < 300) {
-          const sid = Http.getPath(response.json, "sid")
-          if (typeof sid !== "string" || sid === "") {
-            return yield* Effect.fail(new Transport.Unavailable({ code: "smsforge/MalformedAnswer" }))
-          }
-          return { providerMessageId: sid }
+      )
+      if (response.status >= 200 && response.status < 300) {
+        const sid = Http.getPath(response.json, "sid")
+        if (typeof sid !== "string" || sid === "") {
+          return yield* Effect.fail(new Transport.Unavailable({ code: "smsforge/MalformedAnswer" }))
         }
-        const { code, message } = twilioError(response.json)
-        return yield* Effect.fail(classify(response.status, code, Http.retryAfterMillis(response.headers, now), message))
-      })
-
-    const webhooks = makeWebhooks({ authToken: config.authToken, name })
-    const transport = Transport.make({
-      name,
-      capabilities: { ...defaultCapabilities, ...config.capabilities },
-      submit,
-      mapStatus: (status: string) => deliveryStatus(status)
+        return { providerMessageId: sid }
+      }
+      const { code, message } = twilioError(response.json)
+      return yield* Effect.fail(classify(response.status, code, Http.retryAfterMillis(response.headers, now), message))
     })
-    return { ...transport, ...webhooks }
+
+  const webhooks = makeWebhooks({ authToken: config.authToken, name })
+  const transport = Transport.make({
+    name,
+    capabilities: { ...defaultCapabilities, ...config.capabilities },
+    submit,
+    mapStatus: (status: string) => deliveryStatus(status)
   })
+  return { ...transport, ...webhooks }
+}
 
 // layers
 
@@ -405,7 +443,7 @@ export const make = (config: TwilioConfig): Effect.Effect<TwilioTransport> =>
  * @category layers
  * @since 0.1.0
  */
-export const layer = (config: TwilioConfig): Layer.Layer<Transport.Transport> =>
+export const layer = (config: TwilioConfig): Layer.Layer<Transport.Transport, InvalidConfig> =>
   Layer.effect(Transport.Transport, make(config))
 
 /**
@@ -417,5 +455,5 @@ export const layer = (config: TwilioConfig): Layer.Layer<Transport.Transport> =>
  */
 export const layerConfig = (
   config: Config.Wrap<TwilioConfig>
-): Layer.Layer<Transport.Transport, Config.ConfigError> =>
+): Layer.Layer<Transport.Transport, Config.ConfigError | InvalidConfig> =>
   Layer.effect(Transport.Transport, Effect.flatMap(Config.unwrap(config), make))
