@@ -197,6 +197,29 @@ export class SmsError extends Schema.TaggedError<SmsError>("smsforge/SmsError")(
 
 const fail = (reason: SmsErrorReason) => Effect.fail(new SmsError({ reason }))
 
+// A request is untrusted input: a getter or a Proxy that throws while it is
+// read is that request's InvalidRequest, never a defect.
+const unreadable = (field: string) => new SendRequest.InvalidRequest({ field, problem: "not readable" })
+const decodeGuarded = (input: unknown): Result.Result<SendRequest.DecodedRequest, SendRequest.InvalidRequest> => {
+  try {
+    return SendRequest.decode(input)
+  } catch {
+    return Result.fail(unreadable("request"))
+  }
+}
+
+// A string, a number or a plain object is not a batch; an array's items are
+// copied first so a throwing Proxy fails the batch before anything is sent.
+const readBatch = (requests: unknown): Result.Result<ReadonlyArray<unknown>, SendRequest.InvalidRequest> => {
+  try {
+    return Array.isArray(requests)
+      ? Result.succeed(Array.from(requests))
+      : Result.fail(new SendRequest.InvalidRequest({ field: "requests", problem: "not an array" }))
+  } catch {
+    return Result.fail(unreadable("requests"))
+  }
+}
+
 // service
 
 /**
@@ -208,8 +231,11 @@ const fail = (reason: SmsErrorReason) => Effect.fail(new SmsError({ reason }))
 export class Sms extends Context.Service<Sms, {
   /** Sends one message. The request is untrusted input: anything malformed is an `InvalidRequest`. */
   readonly send: (request: unknown) => Effect.Effect<Receipt, SmsError>
-  /** Sends many; one result per request, in order. One bad request never fails the others. */
-  readonly sendBatch: (requests: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<BatchResult>>
+  /**
+   * Sends many; one result per request, in order. One bad request never fails the others;
+   * anything but an array fails whole with `InvalidRequest` (field `requests`), nothing sent.
+   */
+  readonly sendBatch: (requests: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<BatchResult>, SmsError>
   /** A stored message with its status history. */
   readonly get: (id: string) => Effect.Effect<MessageStore.StoredMessage, SmsError>
   /** Cancels a message that waits for its `sendAt`. */
@@ -754,9 +780,23 @@ const build = Effect.fnUntraced(function*(
 
   const send = (input: unknown, options: SendOptions = plain): Effect.Effect<Receipt, SmsError> =>
     Effect.withFiber((fiber) => {
-      const decoded = SendRequest.decode(input)
+      const decoded = decodeGuarded(input)
       return Result.isFailure(decoded) ? fail(decoded.failure) : sendRequest(decoded.success, options, fiber)
     })
+
+  // One request of a batch at a time: a non-array is refused whole, before anything is sent.
+  const sendBatch = (requests: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<BatchResult>, SmsError> => {
+    const items = readBatch(requests)
+    return Result.isFailure(items) ? fail(items.failure) : Effect.forEach(
+      items.success,
+      (request) =>
+        Effect.match(send(request), {
+          onFailure: (error): BatchResult => ({ ok: false, error }),
+          onSuccess: (receipt): BatchResult => ({ ok: true, receipt })
+        }),
+      { concurrency }
+    )
+  }
 
   const get = (id: string) =>
     Effect.flatMap(store.get(id), (found) =>
@@ -839,16 +879,7 @@ const build = Effect.fnUntraced(function*(
 
   const service = Sms.of({
     send: (request) => send(request),
-    sendBatch: (requests) =>
-      Effect.forEach(
-        requests,
-        (request) =>
-          Effect.match(send(request), {
-            onFailure: (error): BatchResult => ({ ok: false, error }),
-            onSuccess: (receipt): BatchResult => ({ ok: true, receipt })
-          }),
-        { concurrency }
-      ),
+    sendBatch,
     get,
     cancel: (id) =>
       Effect.gen(function*() {

@@ -7,21 +7,28 @@
  * - Every rejection is an `Error` whose `_tag` names the reason
  *   (`InvalidPhoneNumber`, `ConsentRequired`, `AllRoutesFailed` …) with the
  *   same fields as the Effect error.
- * - `close()` releases transports, timers and connections.
+ * - `close()` releases transports, timers and connections; after it every
+ *   method rejects with `ClientClosed`. `await using` closes it too.
+ * - `ready()` builds the pipeline ahead of the first send.
+ * - `observability` records spans in an OpenTelemetry `TracerProvider` or runs
+ *   the client with an Effect layer (a tracer, a logger, a metrics exporter).
  *
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 import * as Consent from "./Consent.ts"
 import * as Events from "./Events.ts"
 import type * as Inbound from "./Inbound.ts"
+import * as OtelBridge from "./internal/client/otel.ts"
 import { fieldName, firstProblem } from "./internal/issues.ts"
 import type * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
@@ -35,7 +42,41 @@ import * as Verification from "./Verification.ts"
  * @category models
  * @since 0.1.0
  */
-export type SmsClientConfig = Sms.SmsConfig
+export type SmsClientConfig = Sms.SmsConfig & {
+  /** Where the client's spans, logs and metrics go. Nothing is recorded without it. */
+  readonly observability?: ObservabilityOptions | undefined
+}
+
+/**
+ * An OpenTelemetry `TracerProvider` (from `@opentelemetry/api` 1.x or an SDK), typed
+ * by the members smsforge calls so the core needs no OpenTelemetry package.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type OtelTracerProvider = OtelBridge.OtelTracerProvider
+
+/**
+ * Where the client's spans, logs and metrics go.
+ *
+ * **Details**
+ * - `tracerProvider`: smsforge's spans (`smsforge/Router.dispatch`,
+ *   `smsforge/Templates.render`, `smsforge/Transport.submit` …) are made by this
+ *   provider's tracer, under the application's active span.
+ * - `layer`: an Effect layer the client's runtime is built with, for example
+ *   `Otlp.layerJson(…)` from `effect/observability` (spans, logs and metrics
+ *   over OTLP/HTTP), a `Logger` layer or a `Tracer`.
+ * - With either, the client logs each event through Effect's logger: status
+ *   changes, verifications and consent changes at `Debug`, blocks at `Info`,
+ *   with ids, statuses and routes only — never a number, a code or a text.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ObservabilityOptions {
+  readonly tracerProvider?: OtelTracerProvider | undefined
+  readonly layer?: Layer.Layer<never, unknown> | undefined
+}
 
 /**
  * A rejection of the client: an `Error` whose `_tag` names the reason.
@@ -43,7 +84,7 @@ export type SmsClientConfig = Sms.SmsConfig
  * @category models
  * @since 0.1.0
  */
-export type SmsClientError = Sms.SmsErrorReason | Verification.VerificationErrorReason
+export type SmsClientError = Sms.SmsErrorReason | Verification.VerificationErrorReason | ClientClosed
 
 /**
  * The client.
@@ -54,7 +95,6 @@ export type SmsClientError = Sms.SmsErrorReason | Verification.VerificationError
 export interface SmsClient {
   /** Sends one message: `{ to, text }` or `{ to, template, variables, locale? }`. */
   readonly send: (request: SendInput) => Promise<Sms.Receipt>
-  /** One result per request, in order; one bad request never fails the others. */
   readonly sendBatch: (
     requests: ReadonlyArray<SendInput>
   ) => Promise<Array<{ readonly ok: true; readonly receipt: Sms.Receipt } | { readonly ok: false; readonly error: SmsClientError }>>
@@ -98,12 +138,31 @@ export interface SmsClient {
   readonly inbound: (message: InboundInput) => Promise<Inbound.InboundResult>
   /** Feeds a delivery receipt in. */
   readonly deliveryReceipt: (receipt: ReceiptInput) => Promise<Sms.ReceiptOutcome>
-  /** Calls `listener` for every event until the returned function is called. */
-  readonly subscribe: (listener: (event: Events.SmsEvent) => void) => () => void
+  /**
+   * Calls `listener` for every event until the returned function is called.
+   * A listener that throws stays subscribed: each throw is a `ListenerFailed`,
+   * handed to `options.onError`, or logged as a warning without one.
+   */
+  readonly subscribe: (
+    listener: (event: Events.SmsEvent) => void,
+    options?: { readonly onError?: ((failure: ListenerFailed) => void) | undefined }
+  ) => () => void
   /** Messages that ended `failed`. */
   readonly deadLetters: (options?: { readonly limit?: number }) => Promise<ReadonlyArray<MessageStore.StoredMessage>>
-  /** Releases transports, timers and connections. */
+  /**
+   * Every metric of the client's runtime (`smsforge_transport_submissions` …) in
+   * the Prometheus text format, for a `/metrics` endpoint.
+   */
+  readonly prometheus: (options?: { readonly prefix?: string | undefined }) => Promise<string>
+  /**
+   * Builds the pipeline now and resolves once it can send, so the first send
+   * does not pay for the set-up; rejects with the typed reason when it cannot be built.
+   */
+  readonly ready: () => Promise<void>
+  /** Releases transports, timers and connections; calling it again is harmless. */
   readonly close: () => Promise<void>
+  /** `await using client = createSmsClient(…)` closes the client at the end of the block (Node 20.4+, TypeScript 5.2+). */
+  readonly [Symbol.asyncDispose]: () => Promise<void>
 }
 
 /**
@@ -166,8 +225,41 @@ export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("smsforge/c
   }
 }
 
+/**
+ * The client was closed: create a new one to go on. `method` names the call.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ClientClosed extends Schema.TaggedError<ClientClosed>("smsforge/client/ClientClosed")("ClientClosed", {
+  method: Schema.String
+}) {
+  override get message(): string {
+    return `The smsforge client is closed (${this.method})`
+  }
+}
+
+/**
+ * A `subscribe` listener threw on an event. The listener stays subscribed;
+ * `event` is the event's `_tag` and `cause` what the listener threw.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ListenerFailed extends Schema.TaggedError<ListenerFailed>("smsforge/client/ListenerFailed")("ListenerFailed", {
+  event: Schema.String,
+  cause: Schema.Defect()
+}) {
+  override get message(): string {
+    return `A subscribe listener threw on a ${this.event} event`
+  }
+}
+
 const isTransportLike = (u: unknown): boolean =>
   typeof u === "object" && u !== null && (Effect.isEffect(u) || ("submit" in u && "name" in u))
+
+const isTracerProvider = (u: unknown): boolean =>
+  typeof u === "object" && u !== null && typeof (u as { readonly getTracer?: unknown }).getTracer === "function"
 
 const DurationInput = Schema.Union([Schema.Finite, Schema.String])
 const ConfigSchema = Schema.Struct({
@@ -205,7 +297,23 @@ const ConfigSchema = Schema.Struct({
   })),
   consent: Schema.optional(Schema.Unknown),
   inbound: Schema.optional(Schema.Unknown),
-  verification: Schema.optional(Schema.Unknown)
+  verification: Schema.optional(Schema.Unknown),
+  audit: Schema.optional(Schema.Struct({
+    logPhoneNumbers: Schema.optional(Schema.Boolean),
+    phoneNumbers: Schema.optional(Schema.Literals(["hash", "redact"])),
+    hashKey: Schema.optional(Schema.Union([
+      Schema.String.check(Schema.isMinLength(1)),
+      Schema.Unknown.check(Schema.makeFilter(Redacted.isRedacted, { expected: "a string or a Redacted string" }))
+    ])),
+    storeBodies: Schema.optional(Schema.Boolean),
+    retention: Schema.optional(DurationInput)
+  })),
+  observability: Schema.optional(Schema.Struct({
+    tracerProvider: Schema.optional(Schema.Unknown.check(Schema.makeFilter(isTracerProvider, {
+      expected: "an OpenTelemetry TracerProvider"
+    }))),
+    layer: Schema.optional(Schema.Unknown.check(Schema.makeFilter(Layer.isLayer, { expected: "an Effect Layer" })))
+  }))
 })
 const decodeConfig = Schema.decodeUnknownResult(ConfigSchema, { onExcessProperty: "error" })
 
@@ -245,18 +353,42 @@ export const validateConfig = (config: unknown): Result.Result<SmsClientConfig, 
 export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
   const checked = validateConfig(config)
   if (Result.isFailure(checked)) throw checked.failure
-  const runtime = ManagedRuntime.make(Sms.layer(checked.success))
+  const { observability, ...pipelineConfig } = checked.success
+  const runtime: ManagedRuntime.ManagedRuntime<Sms.Services, unknown> = ManagedRuntime.make(
+    observability === undefined
+      ? Sms.layer(pipelineConfig)
+      : Layer.provideMerge(Layer.provideMerge(logEvents, Sms.layer(pipelineConfig)), observabilityLayer(observability))
+  )
+
+  // A call after close() is refused before it reaches the disposed runtime;
+  // one in flight when the runtime goes down settles as ClientClosed too.
+  let closing: Promise<void> | undefined
+  const closed = (method: string) => Promise.reject(new ClientClosed({ method }))
+  const settle = (method: string) => (error: unknown): Promise<never> =>
+    Promise.reject(closing !== undefined && !isTagged(error) ? new ClientClosed({ method }) : reasonOf(error))
   const run = <A, E extends { readonly reason: SmsClientError }>(
+    method: string,
     effect: Effect.Effect<A, E, Sms.Services>
-  ): Promise<A> => runtime.runPromise(Effect.mapError(effect, (error) => error.reason))
+  ): Promise<A> => {
+    if (closing !== undefined) return closed(method)
+    const promise = runtime.runPromise(Effect.mapError(effect, (error) => error.reason))
+    // Once the pipeline is built, a rejection is already the typed reason: the
+    // send path keeps its single promise.
+    return runtime.cachedContext === undefined ? promise.then(undefined, settle(method)) : promise
+  }
+
   // The services are looked up once: every call after the first runs the
   // operation alone, with no lookup around it.
   let smsService: Sms.Sms["Service"] | undefined
   let verificationService: Verification.Verification["Service"] | undefined
-  const sms = <A>(f: (sms: Sms.Sms["Service"]) => Effect.Effect<A, Sms.SmsError>) =>
-    run(smsService !== undefined ? f(smsService) : Effect.flatMap(Sms.Sms, (service) => f(smsService = service)))
-  const verification = <A>(f: (v: Verification.Verification["Service"]) => Effect.Effect<A, Verification.StartError>) =>
+  const sms = <A>(method: string, f: (sms: Sms.Sms["Service"]) => Effect.Effect<A, Sms.SmsError>) =>
+    run(method, smsService !== undefined ? f(smsService) : Effect.flatMap(Sms.Sms, (service) => f(smsService = service)))
+  const verification = <A>(
+    method: string,
+    f: (v: Verification.Verification["Service"]) => Effect.Effect<A, Verification.StartError>
+  ) =>
     run(
+      method,
       verificationService !== undefined
         ? f(verificationService)
         : Effect.flatMap(Verification.Verification, (service) => f(verificationService = service))
@@ -265,75 +397,168 @@ export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
   // Consent is kept per E.164 number, so national formats are normalised first.
   const recipient = (to: string) =>
     Effect.flatMap(PhoneNumbers.PhoneNumbers, (phones) => Effect.map(phones.normalize(to), (n) => n.e164))
-  const consent = <A>(change: { readonly to: string }, f: (c: Consent.Consent["Service"], to: string) => Effect.Effect<A>) =>
-    run(Effect.flatMap(recipient(change.to), (to) => Effect.flatMap(Consent.Consent, (c) => f(c, to))))
+  const consent = <A>(
+    method: string,
+    change: { readonly to: string },
+    f: (c: Consent.Consent["Service"], to: string) => Effect.Effect<A>
+  ) => run(method, Effect.flatMap(recipient(change.to), (to) => Effect.flatMap(Consent.Consent, (c) => f(c, to))))
+
+  const close = (): Promise<void> => {
+    closing ??= runtime.dispose()
+    return closing
+  }
 
   return {
-    send: (request) => sms((s) => s.send(request)),
+    send: (request) => sms("send", (s) => s.send(request)),
     sendBatch: (requests) =>
-      sms((s) =>
+      sms("sendBatch", (s) =>
         Effect.map(s.sendBatch(requests), (results) =>
-          results.map((r) => (r.ok ? r : { ok: false as const, error: r.error.reason })))
-      ),
-    get: (id) => sms((s) => s.get(id)),
-    cancel: (id) => sms((s) => s.cancel(id)),
+          results.map((r) => (r.ok ? r : { ok: false as const, error: r.error.reason })))),
+    get: (id) => sms("get", (s) => s.get(id)),
+    cancel: (id) => sms("cancel", (s) => s.cancel(id)),
     verify: {
-      start: (request) => verification((v) => v.start(request)),
-      check: (request) => verification((v) => v.check(request)),
-      cancel: (verificationId) => verification((v) => v.cancel({ verificationId })),
-      resend: (request) => verification((v) => v.resend(request)),
+      start: (request) => verification("verify.start", (v) => v.start(request)),
+      check: (request) => verification("verify.check", (v) => v.check(request)),
+      cancel: (verificationId) => verification("verify.cancel", (v) => v.cancel({ verificationId })),
+      resend: (request) => verification("verify.resend", (v) => v.resend(request)),
       totp: {
         enroll: (request) =>
-          verification((v) =>
+          verification("verify.totp.enroll", (v) =>
             Effect.map(v.totp.enroll(request), (e) => ({
               subject: e.subject,
               uri: Redacted.value(e.uri),
               secret: Redacted.value(e.secret)
-            }))
-          ),
-        check: (request) => verification((v) => v.totp.check(request))
+            }))),
+        check: (request) => verification("verify.totp.check", (v) => v.totp.check(request))
       }
     },
     routing: {
-      setRules: (rules) => run(Effect.flatMap(Router.Router, (r) => r.setRules(rules))),
-      routes: () => run(Effect.flatMap(Router.Router, (r) => r.routes))
+      setRules: (rules) => run("routing.setRules", Effect.flatMap(Router.Router, (r) => r.setRules(rules))),
+      routes: () => run("routing.routes", Effect.flatMap(Router.Router, (r) => r.routes))
     },
     consent: {
-      grant: (change) => consent(change, (c, to) => c.grant({ ...change, to })),
-      revoke: (change) => consent(change, (c, to) => c.revoke({ ...change, to })),
+      grant: (change) => consent("consent.grant", change, (c, to) => c.grant({ ...change, to })),
+      revoke: (change) => consent("consent.revoke", change, (c, to) => c.revoke({ ...change, to })),
       get: (to, tenant) =>
-        consent({ to }, (c, e164) => Effect.map(c.get(e164, tenant), Option.getOrUndefined)),
+        consent("consent.get", { to }, (c, e164) => Effect.map(c.get(e164, tenant), Option.getOrUndefined)),
       requestConfirmation: (change) =>
-        run(Effect.gen(function*() {
-          const service = yield* Consent.Consent
-          const to = yield* recipient(change.to)
-          const confirmation = yield* service.requestConfirmation({ ...change, to })
-          const pipeline = yield* Sms.Sms
-          return yield* pipeline.send({
-            to,
-            text: confirmation.text,
-            purpose: confirmation.messagePurpose,
-            ...(change.tenant === undefined ? {} : { tenant: change.tenant })
+        run(
+          "consent.requestConfirmation",
+          Effect.gen(function*() {
+            const service = yield* Consent.Consent
+            const to = yield* recipient(change.to)
+            const confirmation = yield* service.requestConfirmation({ ...change, to })
+            const pipeline = yield* Sms.Sms
+            return yield* pipeline.send({
+              to,
+              text: confirmation.text,
+              purpose: confirmation.messagePurpose,
+              ...(change.tenant === undefined ? {} : { tenant: change.tenant })
+            })
           })
-        }))
+        )
     },
-    inbound: (message) => sms((s) => s.inbound(message)),
-    deliveryReceipt: (receipt) => sms((s) => s.deliveryReceipt(receipt)),
-    subscribe: (listener) => {
+    inbound: (message) => sms("inbound", (s) => s.inbound(message)),
+    deliveryReceipt: (receipt) => sms("deliveryReceipt", (s) => s.deliveryReceipt(receipt)),
+    subscribe: (listener, options) => {
+      if (closing !== undefined) throw new ClientClosed({ method: "subscribe" })
+      const onError = options?.onError
       const fiber = runtime.runFork(Effect.scoped(Effect.gen(function*() {
         const events = yield* Events.Events
         const subscription = yield* events.subscribe
         while (true) {
           const event = yield* PubSub.take(subscription)
-          yield* Effect.sync(() => listener(event))
+          const failure = callListener(listener, event)
+          if (failure !== undefined) yield* reportListenerFailure(failure, onError)
         }
       })))
       return () => {
-        runtime.runFork(Fiber.interrupt(fiber))
+        if (closing === undefined) runtime.runFork(Fiber.interrupt(fiber))
       }
     },
-    deadLetters: (options) => sms((s) => s.deadLetters(options)),
-    close: () => runtime.dispose()
+    deadLetters: (options) => sms("deadLetters", (s) => s.deadLetters(options)),
+    prometheus: (options) =>
+      run(
+        "prometheus",
+        Effect.flatMap(
+          // Loaded on first use: the exporter's module is not on the send path.
+          Effect.promise(() => import("effect/observability/PrometheusMetrics")),
+          (prometheus) => prometheus.format(options?.prefix === undefined ? undefined : { prefix: options.prefix })
+        )
+      ),
+    ready: () =>
+      run(
+        "ready",
+        Effect.flatMap(Sms.Sms, (service) =>
+          Effect.map(Verification.Verification, (v) => {
+            smsService = service
+            verificationService = v
+          }))
+      ),
+    close,
+    [asyncDispose]: close
   }
 }
 
+// Node 20.4+ has Symbol.asyncDispose; the fallback is TypeScript's own, so
+// `await using` compiled for an older runtime finds the same method.
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ??
+  (Symbol.for("Symbol.asyncDispose") as typeof Symbol.asyncDispose)
+
+const isTagged = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "_tag" in error
+
+// A layer that failed to build rejects with the wrapper error (SmsError,
+// RoutingError …); the facade answers its reason, as for every other call.
+const reasonOf = (error: unknown): unknown =>
+  typeof error === "object" && error !== null && "reason" in error && isTagged(error.reason) ? error.reason : error
+
+const callListener = (listener: (event: Events.SmsEvent) => void, event: Events.SmsEvent): ListenerFailed | undefined => {
+  try {
+    listener(event)
+    return undefined
+  } catch (cause) {
+    return new ListenerFailed({ event: event._tag, cause })
+  }
+}
+
+// The listener's own error is not logged: it is the application's text. The
+// hook gets it whole; a hook that throws falls back to the log line.
+const reportListenerFailure = (failure: ListenerFailed, onError: ((failure: ListenerFailed) => void) | undefined) =>
+  onError !== undefined && callListener(() => onError(failure), { _tag: failure.event } as Events.SmsEvent) === undefined
+    ? Effect.void
+    : Effect.logWarning(`smsforge: ${failure.message}; it stays subscribed`)
+
+const observabilityLayer = (options: ObservabilityOptions): Layer.Layer<never, unknown> => {
+  const tracer = options.tracerProvider === undefined
+    ? Layer.empty
+    : Layer.succeed(Tracer.Tracer, OtelBridge.make(options.tracerProvider, "0.1.0"))
+  return options.layer === undefined ? tracer : Layer.merge(options.layer, tracer)
+}
+
+// One log line per event, with ids, statuses and routes only: numbers, texts
+// and codes stay out (events hold a number only when LogPhoneNumbers is on).
+const logLine = (event: Events.SmsEvent): Effect.Effect<void> => {
+  switch (event._tag) {
+    case "StatusChanged":
+      return Effect.logDebug(
+        `smsforge: message ${event.messageId} ${event.previous ?? "new"} -> ${event.status}${
+          event.route === undefined ? "" : ` via ${event.route}`
+        }`
+      )
+    case "Blocked":
+      return Effect.logInfo(`smsforge: blocked by ${event.scope}: ${event.reason}`)
+    case "VerificationChanged":
+      return Effect.logDebug(`smsforge: verification ${event.verificationId} ${event.status}`)
+    case "InboundReceived":
+      return Effect.logDebug(`smsforge: inbound on ${event.transport}: ${event.action}`)
+    default:
+      return Effect.logDebug(`smsforge: ${event._tag}`)
+  }
+}
+
+const logEvents = Layer.effectDiscard(Effect.gen(function*() {
+  const events = yield* Events.Events
+  const subscription = yield* events.subscribe
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(subscription), logLine)))
+}))
