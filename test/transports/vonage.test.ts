@@ -330,3 +330,57 @@ describe("Vonage properties", () => {
     }), { numRuns: 40 })
   })
 })
+
+describe("Vonage plain-string credentials", () => {
+  const leaks = (value: unknown) => {
+    const shown = `${JSON.stringify(value)} ${String(value)} ${value instanceof Error ? value.message : ""}`
+    return shown.includes(API_SECRET) || shown.includes(SIG_SECRET)
+  }
+
+  it.effect("a plain-string apiSecret sends, and never shows in the transport or its errors", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      carrier.handler = (_req, res) => json(res, 200, accepted(["0C01"]))
+      const transport = yield* vonage({ apiSecret: API_SECRET })
+      assert.strictEqual((yield* transport.submit(submission())).providerMessageId, "0C01")
+      assert.strictEqual(new URLSearchParams(seen[0]!.raw).get("api_secret"), API_SECRET)
+      assert.isFalse(leaks(transport))
+      carrier.handler = (_req, res) => json(res, 200, refused("4", "Bad Credentials"))
+      assert.isFalse(leaks(yield* Effect.flip(transport.submit(submission()))))
+    }))
+
+  it.effect("a plain-string signatureSecret signs requests", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_700_000_000_000)
+      seen.length = 0
+      carrier.handler = (req, res) => {
+        const params = Object.fromEntries(new URLSearchParams(req.raw))
+        json(res, 200, params["sig"] === vonageSig("md5hash", SIG_SECRET, params) ? accepted(["0C02"]) : refused("14", "Invalid Signature"))
+      }
+      const transport = yield* vonage({ apiSecret: undefined, signatureSecret: SIG_SECRET })
+      assert.strictEqual((yield* transport.submit(submission())).providerMessageId, "0C02")
+      assert.isFalse(leaks(transport))
+    }))
+
+  it.effect("a secret of the wrong type, or none, fails at make naming the field", () =>
+    Effect.gen(function*() {
+      for (const [config, field] of [
+        [{ apiSecret: 42 }, "apiSecret"],
+        [{ signatureSecret: { secret: SIG_SECRET } }, "signatureSecret"],
+        [{ apiSecret: undefined }, "apiSecret"],
+        [{ apiKey: 7 }, "apiKey"]
+      ] as const) {
+        const error = yield* Effect.flip(vonage(config as unknown as Partial<Vonage.VonageConfig>))
+        assert.strictEqual(error._tag, "InvalidConfig")
+        assert.strictEqual(error.field, field)
+        assert.isFalse(leaks(error))
+      }
+    }))
+
+  it.effect("webhooks with an unusable signature secret refuse, never skip the check", () =>
+    Effect.gen(function*() {
+      const hooks = Vonage.makeWebhooks({ signatureSecret: 42 as unknown as string })
+      const error = yield* Effect.flip(hooks.parseDeliveryReceipt({ messageId: "0A1", status: "delivered", sig: "00" }))
+      assert.strictEqual(error.reason._tag, "InvalidSignature")
+    }))
+})

@@ -35,8 +35,11 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { InvalidConfig, invalidSecret, reveal, type Secret, toRedacted } from "../internal/secret.ts"
 import { classifyHttp, classifyStatus } from "./internal/classify.ts"
 import { sign } from "./internal/signature.ts"
+
+export { InvalidConfig, type Secret }
 
 // models
 
@@ -48,10 +51,10 @@ import { sign } from "./internal/signature.ts"
  */
 export interface VonageConfig {
   readonly apiKey: string
-  /** Sent as `api_secret` when no signature secret is configured. */
-  readonly apiSecret?: Redacted.Redacted<string> | undefined
+  /** Sent as `api_secret` when no signature secret is configured. A plain string is wrapped in a `Redacted` at `make`. */
+  readonly apiSecret?: Secret | undefined
   /** Signs requests (instead of sending `api_secret`) and verifies webhooks. */
-  readonly signatureSecret?: Redacted.Redacted<string> | undefined
+  readonly signatureSecret?: Secret | undefined
   /** Default `md5hash`. */
   readonly signatureMethod?: SignatureMethod | undefined
   /** Default sender ID or number. */
@@ -138,10 +141,10 @@ export class VonageWebhookError extends Schema.TaggedError<VonageWebhookError>("
  * @since 0.1.0
  */
 export const computeSignature = (
-  secret: Redacted.Redacted<string>,
+  secret: Secret,
   params: Readonly<Record<string, string>>,
   method: SignatureMethod = "md5hash"
-): string => sign(method, Redacted.value(secret), params)
+): string => sign(method, reveal(secret), params)
 
 // webhooks
 
@@ -186,11 +189,15 @@ const forged = (field: string) => new VonageWebhookError({ reason: new InvalidSi
 /**
  * Builds the webhook decoders.
  *
+ * **Gotchas**
+ * - A `signatureSecret` that is not a string or a `Redacted` string verifies
+ *   nothing: every webhook fails with `InvalidSignature`.
+ *
  * @category constructors
  * @since 0.1.0
  */
 export const makeWebhooks = (config: {
-  readonly signatureSecret?: Redacted.Redacted<string> | undefined
+  readonly signatureSecret?: Secret | undefined
   readonly signatureMethod?: SignatureMethod | undefined
   readonly webhookMaxAge?: Duration.Input | undefined
   readonly name?: string | undefined
@@ -201,15 +208,17 @@ export const makeWebhooks = (config: {
   const transport = config.name ?? "vonage"
   const maxAge = Duration.toMillis(Duration.fromInputUnsafe(config.webhookMaxAge ?? Duration.minutes(5)))
   const method = config.signatureMethod ?? "md5hash"
+  // given but unusable is not the same as absent: it must refuse, never skip the check
+  const secret = config.signatureSecret === undefined ? undefined : toRedacted(config.signatureSecret) ?? null
 
   const decode = (input: unknown): Effect.Effect<Record<string, string>, VonageWebhookError> =>
     Effect.gen(function*() {
       const params = Http.stringParams(input)
       if (params === undefined) return yield* Effect.fail(malformed("params"))
-      if (config.signatureSecret === undefined) return params
+      if (secret === undefined) return params
       const sig = params["sig"]
-      if (sig === undefined) return yield* Effect.fail(forged("sig"))
-      const expected = sign(method, Redacted.value(config.signatureSecret), params)
+      if (sig === undefined || secret === null) return yield* Effect.fail(forged("sig"))
+      const expected = sign(method, Redacted.value(secret), params)
       if (!Http.safeEqual(expected, sig.toLowerCase())) return yield* Effect.fail(forged("sig"))
       const timestamp = Number(params["timestamp"])
       const now = yield* Clock.currentTimeMillis
@@ -310,88 +319,117 @@ const parts = (json: unknown): ReadonlyArray<PartAnswer> | undefined => {
   }))
 }
 
+type Checked = Omit<VonageConfig, "apiSecret" | "signatureSecret"> & {
+  readonly apiSecret: Redacted.Redacted<string> | undefined
+  readonly signatureSecret: Redacted.Redacted<string> | undefined
+}
+
+// secrets become Redacted here, once: a plain string never travels further
+const check = (config: VonageConfig): Effect.Effect<Checked, InvalidConfig> => {
+  const name = config.name ?? "vonage"
+  if (typeof config.apiKey !== "string" || config.apiKey === "") {
+    return Effect.fail(new InvalidConfig({ transport: name, field: "apiKey", problem: "not a non-empty string" }))
+  }
+  const apiSecret = config.apiSecret === undefined ? undefined : toRedacted(config.apiSecret)
+  if (config.apiSecret !== undefined && apiSecret === undefined) return Effect.fail(invalidSecret(name, "apiSecret"))
+  const signatureSecret = config.signatureSecret === undefined ? undefined : toRedacted(config.signatureSecret)
+  if (config.signatureSecret !== undefined && signatureSecret === undefined) return Effect.fail(invalidSecret(name, "signatureSecret"))
+  if (apiSecret === undefined && signatureSecret === undefined) {
+    return Effect.fail(new InvalidConfig({ transport: name, field: "apiSecret", problem: "missing (give apiSecret or signatureSecret)" }))
+  }
+  return Effect.succeed({ ...config, apiSecret, signatureSecret })
+}
+
 /**
  * Builds a Vonage SMS API transport.
+ *
+ * **Details**
+ * - Secrets may be plain strings or `Redacted`; strings are wrapped here, so
+ *   they never show in an error, a log or JSON.
+ * - A secret of the wrong type, or neither `apiSecret` nor `signatureSecret`,
+ *   fails here with {@link InvalidConfig} naming the field.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (config: VonageConfig): Effect.Effect<VonageTransport> =>
-  Effect.sync(() => {
-    const name = config.name ?? "vonage"
-    const url = `${(config.baseUrl ?? "https://rest.nexmo.com").replace(/\/+$/, "")}/sms/json`
-    const timeout = config.timeout ?? Duration.seconds(10)
-    const method = config.signatureMethod ?? "md5hash"
+export const make = (config: VonageConfig): Effect.Effect<VonageTransport, InvalidConfig> =>
+  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.sync(() => build(config)))
 
-    const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const from = submission.from ?? config.from
-        if (from === undefined) {
-          return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/NoSender", detail: "field from" }))
+const build = (config: Checked): VonageTransport => {
+  const name = config.name ?? "vonage"
+  const url = `${(config.baseUrl ?? "https://rest.nexmo.com").replace(/\/+$/, "")}/sms/json`
+  const timeout = config.timeout ?? Duration.seconds(10)
+  const method = config.signatureMethod ?? "md5hash"
+
+  const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const from = submission.from ?? config.from
+      if (from === undefined) {
+        return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/NoSender", detail: "field from" }))
+      }
+      const params: Record<string, string> = {
+        api_key: config.apiKey,
+        from,
+        to: submission.to.replace(/^\+/, ""),
+        text: submission.text,
+        type: submission.encoding === "UCS-2" ? "unicode" : "text",
+        "client-ref": submission.clientReference
+      }
+      if (config.callback !== undefined) params["callback"] = config.callback
+      if (submission.validUntil !== undefined) {
+        const ttl = submission.validUntil - now
+        if (ttl < 1000) {
+          return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/ValidityExpired", detail: "field validUntil" }))
         }
-        const params: Record<string, string> = {
-          api_key: config.apiKey,
-          from,
-          to: submission.to.replace(/^\+/, ""),
-          text: submission.text,
-          type: submission.encoding === "UCS-2" ? "unicode" : "text",
-          "client-ref": submission.clientReference
-        }
-        if (config.callback !== undefined) params["callback"] = config.callback
-        if (submission.validUntil !== undefined) {
-          const ttl = submission.validUntil - now
-          if (ttl < 1000) {
-            return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/ValidityExpired", detail: "field validUntil" }))
-          }
-          params["ttl"] = String(Math.min(Math.max(ttl, 20_000), 604_800_000))
-        }
-        if (config.signatureSecret !== undefined) {
-          params["timestamp"] = String(Math.floor(now / 1000))
-          params["sig"] = sign(method, Redacted.value(config.signatureSecret), params)
-        } else if (config.apiSecret !== undefined) {
-          params["api_secret"] = Redacted.value(config.apiSecret)
-        } else {
-          return yield* Effect.fail(new Transport.AuthenticationFailed({ code: "smsforge/NoCredentials" }))
-        }
-        const response = yield* Http.request({
-          method: "POST",
-          url,
-          headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-          body: Http.formEncode(Object.entries(params)),
-          timeout
-        }).pipe(
-          Effect.mapError((failure) =>
-            failure._tag === "HttpTimeout"
-              ? new Transport.Timeout({ code: "timeout" })
-              : new Transport.Unavailable({ code: "network", cause: failure.cause })
-          )
+        params["ttl"] = String(Math.min(Math.max(ttl, 20_000), 604_800_000))
+      }
+      if (config.signatureSecret !== undefined) {
+        params["timestamp"] = String(Math.floor(now / 1000))
+        params["sig"] = sign(method, Redacted.value(config.signatureSecret), params)
+      } else if (config.apiSecret !== undefined) {
+        params["api_secret"] = Redacted.value(config.apiSecret)
+      } else {
+        return yield* Effect.fail(new Transport.AuthenticationFailed({ code: "smsforge/NoCredentials" }))
+      }
+      const response = yield* Http.request({
+        method: "POST",
+        url,
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
+        body: Http.formEncode(Object.entries(params)),
+        timeout
+      }).pipe(
+        Effect.mapError((failure) =>
+          failure._tag === "HttpTimeout"
+            ? new Transport.Timeout({ code: "timeout" })
+            : new Transport.Unavailable({ code: "network", cause: failure.cause })
         )
-        const answered = parts(response.json)
-        if (answered === undefined) {
-          return yield* Effect.fail(classifyHttp(response.status, Http.retryAfterMillis(response.headers, now)))
-        }
-        const failed = answered.find((part) => part.status !== "0")
-        if (failed !== undefined) return yield* Effect.fail(classifyStatus(failed.status))
-        const ids = answered.map((part) => part.messageId)
-        const first = ids[0]
-        if (first === undefined || ids.some((id) => id === undefined)) {
-          return yield* Effect.fail(new Transport.Unavailable({ code: "smsforge/MalformedAnswer" }))
-        }
-        const result: Transport.SubmitResult = ids.length > 1
-          ? { providerMessageId: first, segmentIds: ids as ReadonlyArray<string> }
-          : { providerMessageId: first }
-        return result
-      })
-
-    const transport = Transport.make({
-      name,
-      capabilities: { ...defaultCapabilities, ...config.capabilities },
-      submit,
-      mapStatus: deliveryStatus
+      )
+      const answered = parts(response.json)
+      if (answered === undefined) {
+        return yield* Effect.fail(classifyHttp(response.status, Http.retryAfterMillis(response.headers, now)))
+      }
+      const failed = answered.find((part) => part.status !== "0")
+      if (failed !== undefined) return yield* Effect.fail(classifyStatus(failed.status))
+      const ids = answered.map((part) => part.messageId)
+      const first = ids[0]
+      if (first === undefined || ids.some((id) => id === undefined)) {
+        return yield* Effect.fail(new Transport.Unavailable({ code: "smsforge/MalformedAnswer" }))
+      }
+      const result: Transport.SubmitResult = ids.length > 1
+        ? { providerMessageId: first, segmentIds: ids as ReadonlyArray<string> }
+        : { providerMessageId: first }
+      return result
     })
-    return { ...transport, ...makeWebhooks({ ...config, name }) }
+
+  const transport = Transport.make({
+    name,
+    capabilities: { ...defaultCapabilities, ...config.capabilities },
+    submit,
+    mapStatus: deliveryStatus
   })
+  return { ...transport, ...makeWebhooks({ ...config, name }) }
+}
 
 // layers
 
@@ -401,7 +439,7 @@ export const make = (config: VonageConfig): Effect.Effect<VonageTransport> =>
  * @category layers
  * @since 0.1.0
  */
-export const layer = (config: VonageConfig): Layer.Layer<Transport.Transport> =>
+export const layer = (config: VonageConfig): Layer.Layer<Transport.Transport, InvalidConfig> =>
   Layer.effect(Transport.Transport, make(config))
 
 /**
@@ -412,5 +450,5 @@ export const layer = (config: VonageConfig): Layer.Layer<Transport.Transport> =>
  */
 export const layerConfig = (
   config: Config.Wrap<VonageConfig>
-): Layer.Layer<Transport.Transport, Config.ConfigError> =>
+): Layer.Layer<Transport.Transport, Config.ConfigError | InvalidConfig> =>
   Layer.effect(Transport.Transport, Effect.flatMap(Config.unwrap(config), make))
