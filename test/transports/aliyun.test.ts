@@ -266,3 +266,32 @@ describe("Aliyun properties", () => {
     }), { numRuns: 60 })
   })
 })
+
+describe("Aliyun plain-string credentials", () => {
+  const leaks = (value: unknown) =>
+    `${JSON.stringify(value)} ${String(value)} ${value instanceof Error ? value.message : ""}`.includes(SECRET)
+
+  it.effect("a plain-string accessKeySecret signs and sends, and never shows in the transport or its errors", () =>
+    Effect.gen(function*() {
+      carrier.handler = dysmsapi(() => [200, ok])
+      const transport = yield* aliyun({ accessKeySecret: SECRET })
+      assert.strictEqual((yield* transport.submit(submission())).providerMessageId, ok.BizId)
+      assert.isFalse(leaks(transport))
+      carrier.handler = dysmsapi(() => [400, failure("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1")])
+      assert.isFalse(leaks(yield* Effect.flip(transport.submit(submission()))))
+    }))
+
+  it.effect("a secret of the wrong type fails at make, naming the field", () =>
+    Effect.gen(function*() {
+      for (const [config, field] of [
+        [{ accessKeySecret: 1234 }, "accessKeySecret"],
+        [{ accessKeySecret: undefined }, "accessKeySecret"],
+        [{ accessKeyId: null }, "accessKeyId"]
+      ] as const) {
+        const error = yield* Effect.flip(aliyun(config as unknown as Partial<Aliyun.AliyunConfig>))
+        assert.strictEqual(error._tag, "InvalidConfig")
+        assert.strictEqual(error.field, field)
+        assert.isFalse(leaks(error))
+      }
+    }))
+})

@@ -39,8 +39,11 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { InvalidConfig, invalidSecret, reveal, type Secret, toRedacted } from "../internal/secret.ts"
 import { classify } from "./internal/classify.ts"
 import * as Pop from "./internal/pop.ts"
+
+export { InvalidConfig, type Secret }
 
 // models
 
@@ -52,7 +55,8 @@ import * as Pop from "./internal/pop.ts"
  */
 export interface AliyunConfig {
   readonly accessKeyId: string
-  readonly accessKeySecret: Redacted.Redacted<string>
+  /** A plain string is wrapped in a `Redacted` at `make`. */
+  readonly accessKeySecret: Secret
   /** The approved SMS signature (签名) used when a submission has no `from`. */
   readonly signName?: string | undefined
   /** Default `cn-hangzhou`. */
@@ -130,10 +134,10 @@ export const phoneNumber = (e164: string): string => {
  */
 export const signedQuery = (
   method: "GET" | "POST",
-  secret: Redacted.Redacted<string>,
+  secret: Secret,
   params: Readonly<Record<string, string>>
 ): string =>
-  `Signature=${Pop.percentEncode(Pop.signature(method, Redacted.value(secret), params))}&${Pop.canonicalQuery(params)}`
+  `Signature=${Pop.percentEncode(Pop.signature(method, reveal(secret), params))}&${Pop.canonicalQuery(params)}`
 
 /** `2017-02-02 22:23:24` in UTC+8 → epoch milliseconds. */
 const parseChinaTime = (value: unknown): number | undefined => {
@@ -259,80 +263,100 @@ export const defaultCapabilities: Transport.Capabilities = {
 /**
  * Builds an Alibaba Cloud SMS transport.
  *
+ * **Details**
+ * - `accessKeySecret` may be a plain string or a `Redacted`; a string is
+ *   wrapped here, so it never shows in an error, a log or JSON. A wrong type
+ *   fails here with {@link InvalidConfig} naming the field.
+ *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (config: AliyunConfig): Effect.Effect<AliyunTransport> =>
-  Effect.sync(() => {
-    const name = config.name ?? "aliyun"
-    const baseUrl = (config.baseUrl ?? "https://dysmsapi.aliyuncs.com").replace(/\/+$/, "")
-    const timeout = config.timeout ?? Duration.seconds(10)
+export const make = (config: AliyunConfig): Effect.Effect<AliyunTransport, InvalidConfig> =>
+  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.sync(() => build(config)))
 
-    const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> =>
-      Effect.gen(function*() {
-        const templateCode = submission.template?.providerTemplateCode
-        if (templateCode === undefined || templateCode === "") {
-          return yield* Effect.fail(
-            new Transport.Rejected({ code: "smsforge/MissingTemplateCode", detail: "field template.providerTemplateCode" })
-          )
-        }
-        const signName = submission.from ?? config.signName
-        if (signName === undefined || signName === "") {
-          return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/MissingSignName", detail: "field from" }))
-        }
-        const now = yield* Clock.currentTimeMillis
-        const params: Record<string, string> = {
-          AccessKeyId: config.accessKeyId,
-          Action: "SendSms",
-          Format: "JSON",
-          OutId: submission.clientReference,
-          PhoneNumbers: phoneNumber(submission.to),
-          RegionId: config.regionId ?? "cn-hangzhou",
-          SignName: signName,
-          SignatureMethod: "HMAC-SHA1",
-          SignatureNonce: Http.randomNonce(),
-          SignatureVersion: "1.0",
-          TemplateCode: templateCode,
-          Timestamp: Pop.timestamp(now),
-          Version: "2017-05-25"
-        }
-        const variables = submission.template?.variables ?? {}
-        if (Object.keys(variables).length > 0) {
-          params["TemplateParam"] = JSON.stringify(
-            Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)]))
-          )
-        }
-        const response = yield* Http.request({
-          method: "GET",
-          url: `${baseUrl}/?${signedQuery("GET", config.accessKeySecret, params)}`,
-          headers: { accept: "application/json" },
-          timeout
-        }).pipe(
-          Effect.mapError((failure) =>
-            failure._tag === "HttpTimeout"
-              ? new Transport.Timeout({ code: "timeout" })
-              : new Transport.Unavailable({ code: "network", cause: failure.cause })
-          )
+type Checked = Omit<AliyunConfig, "accessKeySecret"> & { readonly accessKeySecret: Redacted.Redacted<string> }
+
+// secrets become Redacted here, once: a plain string never travels further
+const check = (config: AliyunConfig): Effect.Effect<Checked, InvalidConfig> => {
+  const name = config.name ?? "aliyun"
+  if (typeof config.accessKeyId !== "string" || config.accessKeyId === "") {
+    return Effect.fail(new InvalidConfig({ transport: name, field: "accessKeyId", problem: "not a non-empty string" }))
+  }
+  const accessKeySecret = toRedacted(config.accessKeySecret)
+  if (accessKeySecret === undefined) return Effect.fail(invalidSecret(name, "accessKeySecret"))
+  return Effect.succeed({ ...config, accessKeySecret })
+}
+
+const build = (config: Checked): AliyunTransport => {
+  const name = config.name ?? "aliyun"
+  const baseUrl = (config.baseUrl ?? "https://dysmsapi.aliyuncs.com").replace(/\/+$/, "")
+  const timeout = config.timeout ?? Duration.seconds(10)
+
+  const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> =>
+    Effect.gen(function*() {
+      const templateCode = submission.template?.providerTemplateCode
+      if (templateCode === undefined || templateCode === "") {
+        return yield* Effect.fail(
+          new Transport.Rejected({ code: "smsforge/MissingTemplateCode", detail: "field template.providerTemplateCode" })
         )
-        const code = Http.asString(Http.getPath(response.json, "Code"))
-        if (code === "OK" && response.status >= 200 && response.status < 300) {
-          const bizId = Http.asString(Http.getPath(response.json, "BizId"))
-          if (bizId === undefined || bizId === "") {
-            return yield* Effect.fail(new Transport.Unavailable({ code: "smsforge/MalformedAnswer" }))
-          }
-          return { providerMessageId: bizId }
+      }
+      const signName = submission.from ?? config.signName
+      if (signName === undefined || signName === "") {
+        return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/MissingSignName", detail: "field from" }))
+      }
+      const now = yield* Clock.currentTimeMillis
+      const params: Record<string, string> = {
+        AccessKeyId: config.accessKeyId,
+        Action: "SendSms",
+        Format: "JSON",
+        OutId: submission.clientReference,
+        PhoneNumbers: phoneNumber(submission.to),
+        RegionId: config.regionId ?? "cn-hangzhou",
+        SignName: signName,
+        SignatureMethod: "HMAC-SHA1",
+        SignatureNonce: Http.randomNonce(),
+        SignatureVersion: "1.0",
+        TemplateCode: templateCode,
+        Timestamp: Pop.timestamp(now),
+        Version: "2017-05-25"
+      }
+      const variables = submission.template?.variables ?? {}
+      if (Object.keys(variables).length > 0) {
+        params["TemplateParam"] = JSON.stringify(
+          Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)]))
+        )
+      }
+      const response = yield* Http.request({
+        method: "GET",
+        url: `${baseUrl}/?${signedQuery("GET", config.accessKeySecret, params)}`,
+        headers: { accept: "application/json" },
+        timeout
+      }).pipe(
+        Effect.mapError((failure) =>
+          failure._tag === "HttpTimeout"
+            ? new Transport.Timeout({ code: "timeout" })
+            : new Transport.Unavailable({ code: "network", cause: failure.cause })
+        )
+      )
+      const code = Http.asString(Http.getPath(response.json, "Code"))
+      if (code === "OK" && response.status >= 200 && response.status < 300) {
+        const bizId = Http.asString(Http.getPath(response.json, "BizId"))
+        if (bizId === undefined || bizId === "") {
+          return yield* Effect.fail(new Transport.Unavailable({ code: "smsforge/MalformedAnswer" }))
         }
-        return yield* Effect.fail(classify(response.status, code))
-      })
-
-    const transport = Transport.make({
-      name,
-      capabilities: { ...defaultCapabilities, ...config.capabilities },
-      submit,
-      mapStatus: (status: string) => status === "success" || status === "DELIVERED" ? "delivered" : status === "failure" ? "undelivered" : undefined
+        return { providerMessageId: bizId }
+      }
+      return yield* Effect.fail(classify(response.status, code))
     })
-    return { ...transport, ...makeWebhooks({ name }) }
+
+  const transport = Transport.make({
+    name,
+    capabilities: { ...defaultCapabilities, ...config.capabilities },
+    submit,
+    mapStatus: (status: string) => status === "success" || status === "DELIVERED" ? "delivered" : status === "failure" ? "undelivered" : undefined
   })
+  return { ...transport, ...makeWebhooks({ name }) }
+}
 
 // layers
 
@@ -342,7 +366,7 @@ export const make = (config: AliyunConfig): Effect.Effect<AliyunTransport> =>
  * @category layers
  * @since 0.1.0
  */
-export const layer = (config: AliyunConfig): Layer.Layer<Transport.Transport> =>
+export const layer = (config: AliyunConfig): Layer.Layer<Transport.Transport, InvalidConfig> =>
   Layer.effect(Transport.Transport, make(config))
 
 /**
@@ -353,5 +377,5 @@ export const layer = (config: AliyunConfig): Layer.Layer<Transport.Transport> =>
  */
 export const layerConfig = (
   config: Config.Wrap<AliyunConfig>
-): Layer.Layer<Transport.Transport, Config.ConfigError> =>
+): Layer.Layer<Transport.Transport, Config.ConfigError | InvalidConfig> =>
   Layer.effect(Transport.Transport, Effect.flatMap(Config.unwrap(config), make))
