@@ -123,7 +123,7 @@ export interface SmsClient {
   }
   /** Routing rules, replaced at run time without a restart. */
   readonly routing: {
-    readonly setRules: (rules: unknown) => Promise<void>
+    readonly setRules: (rules: Router.RoutingRulesInput) => Promise<void>
     readonly routes: () => Promise<ReadonlyArray<Router.RouteStatus>>
   }
   /** Consent records: marketing goes only to people who agreed to it. */
@@ -557,8 +557,13 @@ const logLine = (event: Events.SmsEvent): Effect.Effect<void> => {
   }
 }
 
+const logAll = (batch: ReadonlyArray<Events.SmsEvent>) => Effect.forEach(batch, logLine, { discard: true })
+
+// close() logs what was published before it: the events still queued are
+// drained once the logging fiber stops.
 const logEvents = Layer.effectDiscard(Effect.gen(function*() {
   const events = yield* Events.Events
   const subscription = yield* events.subscribe
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(subscription), logLine)))
+  yield* Effect.addFinalizer(() => Effect.flatMap(PubSub.takeUpTo(subscription, Number.MAX_SAFE_INTEGER), logAll))
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.takeAll(subscription), logAll)))
 }))

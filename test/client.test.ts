@@ -1,5 +1,7 @@
+import * as Effect from "effect/Effect"
 import { afterEach, assert, describe, it } from "vitest"
-import { createSmsClient, type SmsClient } from "smsforge"
+import { createSmsClient, Sms, type SmsClient } from "smsforge"
+import type { ListenerFailed } from "../src/client.ts"
 import { Codes, Sandbox } from "smsforge/testing"
 import { totpGenerate } from "../src/internal/otp.ts"
 
@@ -145,5 +147,172 @@ describe("createSmsClient", () => {
         assert.strictEqual((error as { field: string }).field, field)
       }
     }
+  })
+
+  it("accepts and checks the audit option", async () => {
+    const sandbox = Sandbox.makeUnsafe()
+    client = createSmsClient({ transports: [sandbox], audit: { phoneNumbers: "redact", storeBodies: false, retention: "30 days" } })
+    assert.strictEqual((await client.send({ to: UK, text: "hi" })).status, "submitted")
+    for (const [audit, field] of [
+      [{ phoneNumbers: "plain" }, "audit.phoneNumbers"],
+      [{ retention: true }, "audit.retention"],
+      [{ hashKey: "" }, "audit.hashKey"],
+      [{ storeBody: false }, "audit.storeBody"]
+    ] as const) {
+      try {
+        createSmsClient({ audit } as never)
+        assert.fail("expected InvalidConfig")
+      } catch (error) {
+        assert.strictEqual((error as { _tag: string })._tag, "InvalidConfig")
+        assert.strictEqual((error as { field: string }).field, field)
+      }
+    }
+  })
+})
+
+// A getter or a Proxy that throws while a request is read.
+const throwingGetter = { get to(): string {
+  throw new Error("boom")
+}, text: "hi" }
+const throwingProxy = new Proxy({}, {
+  get: () => {
+    throw new Error("boom")
+  },
+  has: () => {
+    throw new Error("boom")
+  },
+  ownKeys: () => {
+    throw new Error("boom")
+  },
+  getOwnPropertyDescriptor: () => {
+    throw new Error("boom")
+  }
+})
+
+describe("sendBatch and untrusted requests", () => {
+  it("refuses anything but an array as InvalidRequest on requests, sending nothing", async () => {
+    const sandbox = Sandbox.makeUnsafe()
+    client = createSmsClient({ transports: [sandbox] })
+    for (const requests of [null, undefined, 42, {}, "hi", { length: 1, 0: { to: UK, text: "hi" } }]) {
+      const error = await rejection(client.sendBatch(requests as never))
+      assert.instanceOf(error, Error)
+      assert.strictEqual(error._tag, "InvalidRequest")
+      assert.strictEqual(error.field, "requests")
+    }
+    assert.strictEqual(sandbox.sent().length, 0)
+  })
+
+  it("a request that throws while read fails only its own item", async () => {
+    const sandbox = Sandbox.makeUnsafe()
+    client = createSmsClient({ transports: [sandbox] })
+    const results = await client.sendBatch([throwingGetter, { to: UK, text: "fine" }, throwingProxy] as never)
+    assert.deepStrictEqual(results.map((r) => r.ok), [false, true, false])
+    for (const result of [results[0], results[2]]) {
+      assert.strictEqual(result?.ok === false ? result.error._tag : "", "InvalidRequest")
+    }
+    assert.strictEqual(sandbox.sent().length, 1)
+    const error = await rejection(client.send(throwingProxy as never))
+    assert.strictEqual(error._tag, "InvalidRequest")
+    assert.strictEqual(error.field, "request")
+  })
+
+  it("the Effect API refuses the same, typed, never a defect", async () => {
+    const sandbox = Sandbox.makeUnsafe()
+    const program = Effect.gen(function*() {
+      const sms = yield* Sms.Sms
+      const notArray = yield* Effect.flip(sms.sendBatch("hi" as never))
+      const results = yield* sms.sendBatch([throwingProxy, { to: UK, text: "fine" }, throwingGetter])
+      const single = yield* Effect.flip(sms.send(throwingGetter))
+      return { notArray, results, single }
+    }).pipe(Effect.provide(Sms.layer({ transports: [sandbox] })))
+    const { notArray, results, single } = await Effect.runPromise(program)
+    assert.strictEqual(notArray.reason._tag, "InvalidRequest")
+    assert.strictEqual((notArray.reason as { field?: string }).field, "requests")
+    assert.deepStrictEqual(results.map((r) => r.ok ? "ok" : r.error.reason._tag), ["InvalidRequest", "ok", "InvalidRequest"])
+    assert.strictEqual(single.reason._tag, "InvalidRequest")
+    assert.strictEqual(sandbox.sent().length, 1)
+  })
+})
+
+describe("the client's lifecycle", () => {
+  it("after close() every method rejects with ClientClosed; close() twice is fine", async () => {
+    const closing = createSmsClient({ transports: [Sandbox.makeUnsafe()] })
+    await closing.send({ to: UK, text: "hi" })
+    await closing.close()
+    await closing.close()
+    const calls: ReadonlyArray<readonly [string, () => Promise<unknown>]> = [
+      ["send", () => closing.send({ to: UK, text: "hi" })],
+      ["sendBatch", () => closing.sendBatch([{ to: UK, text: "hi" }])],
+      ["get", () => closing.get("msg_1")],
+      ["cancel", () => closing.cancel("msg_1")],
+      ["verify.start", () => closing.verify.start({ to: UK })],
+      ["verify.check", () => closing.verify.check({ to: UK, code: "123456" })],
+      ["verify.totp.enroll", () => closing.verify.totp.enroll({ subject: "s" })],
+      ["routing.routes", () => closing.routing.routes()],
+      ["consent.get", () => closing.consent.get(UK)],
+      ["inbound", () => closing.inbound({ from: UK, to: "ACME", text: "STOP", transport: "sandbox" })],
+      ["deliveryReceipt", () => closing.deliveryReceipt({ providerMessageId: "p", transport: "sandbox", status: "DELIVRD" })],
+      ["deadLetters", () => closing.deadLetters()],
+      ["prometheus", () => closing.prometheus()],
+      ["ready", () => closing.ready()]
+    ]
+    for (const [method, call] of calls) {
+      const error = await rejection(call())
+      assert.instanceOf(error, Error)
+      assert.strictEqual(error._tag, "ClientClosed")
+      assert.strictEqual((error as unknown as { method: string }).method, method)
+      assert.notInclude(error.message, "7400123456")
+    }
+    try {
+      closing.subscribe(() => undefined)
+      assert.fail("expected ClientClosed")
+    } catch (error) {
+      assert.strictEqual((error as { _tag: string })._tag, "ClientClosed")
+    }
+  })
+
+  it("closes with await using", async () => {
+    let outside: SmsClient | undefined
+    {
+      await using scoped = createSmsClient({ transports: [Sandbox.makeUnsafe()] })
+      outside = scoped
+      assert.strictEqual((await scoped.send({ to: UK, text: "hi" })).status, "submitted")
+    }
+    assert.strictEqual((await rejection(outside.send({ to: UK, text: "hi" })))._tag, "ClientClosed")
+  })
+
+  it("ready() builds the pipeline, and rejects typed when it cannot be built", async () => {
+    const sandbox = Sandbox.makeUnsafe()
+    client = createSmsClient({ transports: [sandbox] })
+    await client.ready()
+    await client.ready()
+    assert.strictEqual((await client.send({ to: UK, text: "hi" })).status, "submitted")
+    const broken = createSmsClient({ transports: [Sandbox.makeUnsafe({ name: "a" }), Sandbox.makeUnsafe({ name: "a" })] })
+    const error = await rejection(broken.ready())
+    assert.instanceOf(error, Error)
+    assert.strictEqual(error._tag, "InvalidRoutingRules")
+    await broken.close()
+  })
+
+  it("a listener that throws stays subscribed; each throw is a ListenerFailed for onError", async () => {
+    client = createSmsClient({ transports: [Sandbox.makeUnsafe()] })
+    await client.ready()
+    const seen: Array<string> = []
+    const failures: Array<ListenerFailed> = []
+    const unsubscribe = client.subscribe((event) => {
+      seen.push(event._tag)
+      throw new Error("listener bug")
+    }, { onError: (failure) => failures.push(failure) })
+    await new Promise((resolve) => setImmediate(resolve))
+    await client.send({ to: UK, text: "one" })
+    await new Promise((resolve) => setImmediate(resolve))
+    await client.send({ to: UK, text: "two" })
+    await new Promise((resolve) => setImmediate(resolve))
+    unsubscribe()
+    assert.isAtLeast(seen.length, 6)
+    assert.strictEqual(failures.length, seen.length)
+    assert.strictEqual(failures[0]?._tag, "ListenerFailed")
+    assert.strictEqual(failures[0]?.event, "StatusChanged")
+    assert.strictEqual((failures[0]?.cause as Error).message, "listener bug")
   })
 })
