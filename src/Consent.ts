@@ -20,9 +20,9 @@
  *   `confirm`, which turns it into a grant with the original text as
  *   evidence.
  * - Quiet hours are read in the recipient's local time: the zone comes from
- *   a per-recipient override, else the number's country (a small table; a
- *   country spanning several zones uses a representative zone, or all of
- *   them with `multiZone: "strictest"`). Inside the window a marketing
+ *   a per-recipient override, else the number's country (the runtime's ICU
+ *   data; a country spanning several zones uses its capital's zone, or all
+ *   of them with `multiZone: "strictest"`). Inside the window a marketing
  *   message is deferred to the window's end (`Decision` `Defer`) or refused
  *   (`QuietHours`), as configured. Local time comes from
  *   `Intl.DateTimeFormat`, so daylight-saving changes are exact.
@@ -639,10 +639,9 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     if (country === undefined) return [defaultZone]
     const c = country.toUpperCase()
     if (zoneOverrides[c] !== undefined) return [zoneOverrides[c]]
-    const representative = time.countryTimeZones[c]
-    if (representative === undefined) return [defaultZone]
-    if (quiet?.multiZone === "strictest") return time.countryZones[c] ?? [representative]
-    return [representative]
+    const zones = time.zonesOfCountry(c)
+    if (zones.representative === undefined) return [defaultZone]
+    return quiet?.multiZone === "strictest" ? zones.all : [zones.representative]
   }
 
   const capRefusal = (request: CheckRequest, at: number, sends: ReadonlyArray<number>, cap: FrequencyCap) => {
@@ -815,7 +814,8 @@ export const layer = (options: ConsentOptions = {}): Layer.Layer<Consent, never,
   Layer.effect(Consent, make(options))
 
 /**
- * The local time zone the service uses for a country (the built-in table).
+ * The local time zone the service uses for a country, from the runtime's ICU
+ * data (the capital's zone for a country with several); `UTC` when unknown.
  *
  * @category utils
  * @since 0.1.0

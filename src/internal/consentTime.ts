@@ -1,65 +1,111 @@
 /**
  * Time zones and local wall-clock arithmetic for quiet hours.
  *
- * Everything here is pure and uses `Intl.DateTimeFormat`, which carries the
- * IANA database of the running Node, so daylight-saving changes are handled
- * by the platform rather than by tables of our own.
+ * Everything here is pure and uses `Intl`, which carries the IANA database
+ * and ICU's region → zone data of the running Node, so daylight-saving
+ * changes and a country's zones come from the platform rather than from
+ * tables of our own (bar the representative of a multi-zone country).
  *
  * @internal
  */
 
 /**
- * Default IANA zone per ISO 3166 alpha-2 country. Countries spanning several
- * zones map to a documented representative (the most populous or the capital's
- * zone); {@link countryZones} lists all of a country's zones.
+ * The zone used for each country that spans several (by the runtime's ICU
+ * data) unless a recipient's zone or a configured one says otherwise: the
+ * capital's, which is also where most of its people live. The number's own
+ * area is not used: libphonenumber has no zones, and a mobile number travels.
+ * Tested: every entry is one of its country's zones, and every multi-zone
+ * country libphonenumber knows has an entry; one without would use the
+ * default zone.
  */
-export const countryTimeZones: Readonly<Record<string, string>> = {
-  AE: "Asia/Dubai", AF: "Asia/Kabul", AL: "Europe/Tirane", AM: "Asia/Yerevan", AO: "Africa/Luanda",
-  AR: "America/Argentina/Buenos_Aires", AT: "Europe/Vienna", AU: "Australia/Sydney", AZ: "Asia/Baku",
-  BA: "Europe/Sarajevo", BD: "Asia/Dhaka", BE: "Europe/Brussels", BG: "Europe/Sofia", BH: "Asia/Bahrain",
-  BO: "America/La_Paz", BR: "America/Sao_Paulo", BY: "Europe/Minsk", CA: "America/Toronto", CH: "Europe/Zurich",
-  CI: "Africa/Abidjan", CL: "America/Santiago", CM: "Africa/Douala", CN: "Asia/Shanghai", CO: "America/Bogota",
-  CR: "America/Costa_Rica", CY: "Asia/Nicosia", CZ: "Europe/Prague", DE: "Europe/Berlin", DK: "Europe/Copenhagen",
-  DO: "America/Santo_Domingo", DZ: "Africa/Algiers", EC: "America/Guayaquil", EE: "Europe/Tallinn", EG: "Africa/Cairo",
-  ES: "Europe/Madrid", ET: "Africa/Addis_Ababa", FI: "Europe/Helsinki", FR: "Europe/Paris", GB: "Europe/London",
-  GE: "Asia/Tbilisi", GH: "Africa/Accra", GR: "Europe/Athens", GT: "America/Guatemala", HK: "Asia/Hong_Kong",
-  HN: "America/Tegucigalpa", HR: "Europe/Zagreb", HU: "Europe/Budapest", ID: "Asia/Jakarta", IE: "Europe/Dublin",
-  IL: "Asia/Jerusalem", IN: "Asia/Kolkata", IQ: "Asia/Baghdad", IR: "Asia/Tehran", IS: "Atlantic/Reykjavik",
-  IT: "Europe/Rome", JM: "America/Jamaica", JO: "Asia/Amman", JP: "Asia/Tokyo", KE: "Africa/Nairobi",
-  KH: "Asia/Phnom_Penh", KR: "Asia/Seoul", KW: "Asia/Kuwait", KZ: "Asia/Almaty", LB: "Asia/Beirut",
-  LK: "Asia/Colombo", LT: "Europe/Vilnius", LU: "Europe/Luxembourg", LV: "Europe/Riga", MA: "Africa/Casablanca",
-  MD: "Europe/Chisinau", ME: "Europe/Podgorica", MK: "Europe/Skopje", MM: "Asia/Yangon", MN: "Asia/Ulaanbaatar",
-  MO: "Asia/Macau", MT: "Europe/Malta", MU: "Indian/Mauritius", MX: "America/Mexico_City", MY: "Asia/Kuala_Lumpur",
-  NG: "Africa/Lagos", NI: "America/Managua", NL: "Europe/Amsterdam", NO: "Europe/Oslo", NP: "Asia/Kathmandu",
-  NZ: "Pacific/Auckland", OM: "Asia/Muscat", PA: "America/Panama", PE: "America/Lima", PH: "Asia/Manila",
-  PK: "Asia/Karachi", PL: "Europe/Warsaw", PR: "America/Puerto_Rico", PT: "Europe/Lisbon", PY: "America/Asuncion",
-  QA: "Asia/Qatar", RO: "Europe/Bucharest", RS: "Europe/Belgrade", RU: "Europe/Moscow", SA: "Asia/Riyadh",
-  SE: "Europe/Stockholm", SG: "Asia/Singapore", SI: "Europe/Ljubljana", SK: "Europe/Bratislava", SN: "Africa/Dakar",
-  SV: "America/El_Salvador", TH: "Asia/Bangkok", TN: "Africa/Tunis", TR: "Europe/Istanbul", TW: "Asia/Taipei",
-  TZ: "Africa/Dar_es_Salaam", UA: "Europe/Kyiv", UG: "Africa/Kampala", US: "America/New_York", UY: "America/Montevideo",
-  UZ: "Asia/Tashkent", VE: "America/Caracas", VN: "Asia/Ho_Chi_Minh", ZA: "Africa/Johannesburg", ZM: "Africa/Lusaka",
-  ZW: "Africa/Harare"
+export const representativeZones: Readonly<Record<string, string>> = {
+  AR: "America/Argentina/Buenos_Aires", AU: "Australia/Sydney", BR: "America/Sao_Paulo", CA: "America/Toronto",
+  CD: "Africa/Kinshasa", CL: "America/Santiago", CN: "Asia/Shanghai", CY: "Asia/Nicosia", DE: "Europe/Berlin",
+  EC: "America/Guayaquil", ES: "Europe/Madrid", FM: "Pacific/Pohnpei", GL: "America/Nuuk", ID: "Asia/Jakarta",
+  KI: "Pacific/Tarawa", KZ: "Asia/Almaty", MH: "Pacific/Majuro", MN: "Asia/Ulaanbaatar", MX: "America/Mexico_City",
+  MY: "Asia/Kuala_Lumpur", NZ: "Pacific/Auckland", PF: "Pacific/Tahiti", PG: "Pacific/Port_Moresby",
+  PS: "Asia/Hebron", PT: "Europe/Lisbon", RU: "Europe/Moscow", UA: "Europe/Kyiv", US: "America/New_York",
+  UZ: "Asia/Tashkent"
 }
 
 /**
- * Every zone of the countries that span several, representative first.
+ * Regions with numbers but no zones in ICU, and the region whose zone they
+ * keep: Ascension and Tristan da Cunha (St Helena's, UTC all year), Kosovo
+ * (Serbia's).
  */
-export const countryZones: Readonly<Record<string, ReadonlyArray<string>>> = {
-  US: ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu"],
-  CA: ["America/Toronto", "America/Halifax", "America/St_Johns", "America/Winnipeg", "America/Regina", "America/Edmonton", "America/Vancouver"],
-  AU: ["Australia/Sydney", "Australia/Brisbane", "Australia/Adelaide", "Australia/Darwin", "Australia/Perth"],
-  BR: ["America/Sao_Paulo", "America/Manaus", "America/Fortaleza", "America/Rio_Branco", "America/Noronha"],
-  MX: ["America/Mexico_City", "America/Cancun", "America/Chihuahua", "America/Hermosillo", "America/Tijuana"],
-  RU: ["Europe/Moscow", "Europe/Kaliningrad", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Novosibirsk", "Asia/Krasnoyarsk", "Asia/Irkutsk", "Asia/Yakutsk", "Asia/Vladivostok", "Asia/Magadan", "Asia/Kamchatka"],
-  ID: ["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"],
-  KZ: ["Asia/Almaty", "Asia/Aqtobe"],
-  AR: ["America/Argentina/Buenos_Aires"],
-  CL: ["America/Santiago", "Pacific/Easter"],
-  NZ: ["Pacific/Auckland", "Pacific/Chatham"],
-  PT: ["Europe/Lisbon", "Atlantic/Azores"],
-  ES: ["Europe/Madrid", "Atlantic/Canary"],
-  MN: ["Asia/Ulaanbaatar", "Asia/Hovd"],
-  UA: ["Europe/Kyiv"]
+export const zoneRegionAliases: Readonly<Record<string, string>> = { AC: "SH", TA: "SH", XK: "RS" }
+
+/** A country's zones: the one used by default, then every other. */
+export interface CountryZones {
+  /** `undefined` when the country has several zones and no representative, or none known. */
+  readonly representative: string | undefined
+  /** The representative first; every zone of the country when the runtime lists them. */
+  readonly all: ReadonlyArray<string>
+}
+
+type LocaleWithZones = Intl.Locale & {
+  readonly timeZones?: ReadonlyArray<string> | undefined
+  readonly getTimeZones?: (() => ReadonlyArray<string> | undefined) | undefined
+}
+
+/**
+ * ICU's zones for a region: `getTimeZones()` in newer engines, the
+ * `timeZones` getter in V8 before it (Node 20). Empty when the engine has
+ * neither or no data for the region.
+ */
+const intlZones = (region: string): ReadonlyArray<string> => {
+  try {
+    const locale = new Intl.Locale(`und-${region}`) as LocaleWithZones
+    return (typeof locale.getTimeZones === "function" ? locale.getTimeZones() : locale.timeZones) ?? []
+  } catch {
+    return []
+  }
+}
+
+/** The platform's canonical name for a zone (`Europe/Kyiv` and `Europe/Kiev` are one zone). */
+const canonicalZone = (timeZone: string): string => formatter(timeZone).resolvedOptions().timeZone
+
+const noZones: CountryZones = { representative: undefined, all: [] }
+
+/**
+ * A country's zones from a region → zones lister (ICU's; a test passes one
+ * standing for a runtime without the data).
+ */
+export const countryZonesFrom = (
+  country: string,
+  listZones: (region: string) => ReadonlyArray<string> = intlZones
+): CountryZones => {
+  const listed = listZones(country)
+  const alias = zoneRegionAliases[country]
+  const zones = listed.length > 0 || alias === undefined ? listed : listZones(alias)
+  const chosen = representativeZones[country]
+  if (zones.length === 0) {
+    // No ICU region data (an engine without Intl.Locale zones): only the representatives are known.
+    return chosen === undefined ? noZones : { representative: chosen, all: [chosen] }
+  }
+  if (zones.length === 1) return { representative: zones[0], all: zones }
+  if (chosen === undefined || !isValidTimeZone(chosen)) return { representative: undefined, all: zones }
+  const canonical = canonicalZone(chosen)
+  if (!zones.includes(canonical)) return { representative: undefined, all: zones }
+  return { representative: chosen, all: [chosen, ...zones.filter((z) => z !== canonical)] }
+}
+
+// At most 52 × 52 keys: only two-letter inputs are kept.
+const countryCache = new Map<string, CountryZones>()
+
+/**
+ * The zones of an ISO 3166 alpha-2 country, from the runtime's ICU data,
+ * cached per country (it is read on every send).
+ */
+export const zonesOfCountry = (country: string): CountryZones => {
+  let zones = countryCache.get(country)
+  if (zones === undefined) {
+    if (!/^[A-Za-z]{2}$/.test(country)) return noZones
+    // ICU lists a region's zones by scanning them all: about 1 ms, hence the cache.
+    zones = countryZonesFrom(country.toUpperCase())
+    countryCache.set(country, zones)
+  }
+  return zones
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
@@ -94,9 +140,9 @@ export const isValidTimeZone = (timeZone: string): boolean => {
   }
 }
 
-/** The zone for a country, or `UTC` when the table has none. */
+/** The zone for a country, or `UTC` when it has no single or representative zone. */
 export const timeZoneForCountry = (country: string, overrides?: Readonly<Record<string, string>>): string =>
-  overrides?.[country.toUpperCase()] ?? countryTimeZones[country.toUpperCase()] ?? "UTC"
+  overrides?.[country.toUpperCase()] ?? zonesOfCountry(country).representative ?? "UTC"
 
 /** A wall-clock reading in some zone. */
 export interface WallClock {
