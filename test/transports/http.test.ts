@@ -203,3 +203,39 @@ describe("HttpTransport conformance", () => {
     it.effect(c.name, () => Effect.scoped(c.run))
   }
 })
+
+describe("HttpTransport plain-string credentials", () => {
+  const leaks = (value: unknown, secret: string) =>
+    `${JSON.stringify(value)} ${String(value)} ${value instanceof Error ? value.message : ""}`.includes(secret)
+
+  it.effect("plain-string bearer token, basic password and header authenticate, and never show", () =>
+    Effect.gen(function*() {
+      seen.length = 0
+      carrier.handler = (_req, res) => json(res, 201, { data: { id: "txt_7" } })
+      const bearer = yield* jsonGateway({ auth: { type: "bearer", token: TOKEN }, headers: { "X-Api-Key": "header-key-value" } })
+      yield* bearer.submit(submission())
+      assert.strictEqual(seen[0]!.headers.authorization, `Bearer ${TOKEN}`)
+      assert.strictEqual(seen[0]!.headers["x-api-key"], "header-key-value")
+      assert.isFalse(leaks(bearer, TOKEN) || leaks(bearer, "header-key-value"))
+      const basic = yield* jsonGateway({ auth: { type: "basic", username: "acme", password: "pw-plain-123" } })
+      yield* basic.submit(submission())
+      assert.strictEqual(seen[1]!.headers.authorization, `Basic ${Buffer.from("acme:pw-plain-123").toString("base64")}`)
+      carrier.handler = (_req, res) => json(res, 401, { error: { code: "unauthorized" } })
+      const error = yield* Effect.flip(basic.submit(submission()))
+      assert.strictEqual(error.reason._tag, "AuthenticationFailed")
+      assert.isFalse(leaks(error, "pw-plain-123") || leaks(basic, "pw-plain-123"))
+    }))
+
+  it.effect("a secret of the wrong type fails at make, naming the field", () =>
+    Effect.gen(function*() {
+      for (const [config, field] of [
+        [{ auth: { type: "bearer", token: undefined } }, "auth.token"],
+        [{ auth: { type: "basic", username: "u", password: 99 } }, "auth.password"],
+        [{ headers: { "x-api-key": 12 } }, "headers.x-api-key"]
+      ] as const) {
+        const error = yield* Effect.flip(jsonGateway(config as unknown as Partial<HttpTransport.HttpTransportConfig>))
+        assert.strictEqual(error._tag, "InvalidConfig")
+        assert.strictEqual(error.field, field)
+      }
+    }))
+})

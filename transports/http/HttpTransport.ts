@@ -20,8 +20,9 @@
  *   `Rejected`.
  *
  * **Gotchas**
- * - Secrets belong in `Redacted` values (`auth`, headers, `{ value }`); plain
- *   strings are not hidden.
+ * - `auth` secrets and header values may be plain strings or `Redacted`: they
+ *   are held as `Redacted` from `make` on. A `{ value }` constant is sent as
+ *   written and shown like any field unless it is `Redacted`.
  * - A 2xx answer without a message id at `response.messageId` fails as
  *   `Unavailable` with code `smsforge/MalformedAnswer`.
  *
@@ -34,7 +35,10 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { InvalidConfig, invalidSecret, type Secret, toRedacted } from "../internal/secret.ts"
 import * as Mapping from "./internal/mapping.ts"
+
+export { InvalidConfig, type Secret }
 
 // models
 
@@ -91,10 +95,12 @@ export interface HttpTransportConfig {
   readonly method?: "POST" | "PUT" | "GET" | undefined
   /** Default `json`; GET always sends the fields as the query. */
   readonly body?: "json" | "form" | "query" | undefined
-  readonly headers?: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
+  /** Header values are held as `Redacted` from `make` on (an API key header is a secret too). */
+  readonly headers?: Readonly<Record<string, Secret>> | undefined
+  /** A plain-string `token` or `password` is wrapped in a `Redacted` at `make`. */
   readonly auth?:
-    | { readonly type: "bearer"; readonly token: Redacted.Redacted<string> }
-    | { readonly type: "basic"; readonly username: string; readonly password: Redacted.Redacted<string> }
+    | { readonly type: "bearer"; readonly token: Secret }
+    | { readonly type: "basic"; readonly username: string; readonly password: Secret }
     | undefined
   readonly fields: Readonly<Record<string, FieldSource>>
   readonly response: {
@@ -133,23 +139,59 @@ export const defaultCapabilities: Transport.Capabilities = {
 
 // constructors
 
+type Checked = Omit<HttpTransportConfig, "headers" | "auth"> & {
+  readonly headers: ReadonlyArray<readonly [string, Redacted.Redacted<string>]>
+  readonly auth:
+    | { readonly type: "bearer"; readonly token: Redacted.Redacted<string> }
+    | { readonly type: "basic"; readonly username: string; readonly password: Redacted.Redacted<string> }
+    | undefined
+}
+
+// secrets become Redacted here, once: a plain string never travels further
+const check = (config: HttpTransportConfig): Effect.Effect<Checked, InvalidConfig> => {
+  const name = typeof config.name === "string" ? config.name : "http"
+  const headers: Array<readonly [string, Redacted.Redacted<string>]> = []
+  for (const [key, value] of Object.entries(config.headers ?? {})) {
+    const redacted = toRedacted(value)
+    if (redacted === undefined) return Effect.fail(invalidSecret(name, `headers.${key}`))
+    headers.push([key.toLowerCase(), redacted])
+  }
+  const auth = config.auth
+  if (auth === undefined) return Effect.succeed({ ...config, headers, auth: undefined })
+  if (auth.type === "bearer") {
+    const token = toRedacted(auth.token)
+    return token === undefined
+      ? Effect.fail(invalidSecret(name, "auth.token"))
+      : Effect.succeed({ ...config, headers, auth: { type: "bearer", token } })
+  }
+  if (auth.type === "basic") {
+    const password = toRedacted(auth.password)
+    return password === undefined
+      ? Effect.fail(invalidSecret(name, "auth.password"))
+      : Effect.succeed({ ...config, headers, auth: { type: "basic", username: auth.username, password } })
+  }
+  return Effect.fail(new InvalidConfig({ transport: name, field: "auth.type", problem: "not \"bearer\" or \"basic\"" }))
+}
+
 /**
  * Builds a transport from a mapping.
+ *
+ * **Details**
+ * - A secret of the wrong type (`auth.token: undefined`, a number header)
+ *   fails here with {@link InvalidConfig} naming the field, not at the first send.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const make = (config: HttpTransportConfig): Effect.Effect<Transport.Transport> =>
-  Effect.sync(() => {
+export const make = (config: HttpTransportConfig): Effect.Effect<Transport.Transport, InvalidConfig> =>
+  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.sync(() => {
     const method = config.method ?? "POST"
     const bodyKind = method === "GET" ? "query" : config.body ?? "json"
     const timeout = config.timeout ?? Duration.seconds(10)
 
     const build = (submission: Transport.Submission, now: number) => {
       const headers: Record<string, string> = { accept: "application/json" }
-      for (const [key, value] of Object.entries(config.headers ?? {})) {
-        headers[key.toLowerCase()] = Redacted.isRedacted(value) ? Redacted.value(value) : value
-      }
+      for (const [key, value] of config.headers) headers[key] = Redacted.value(value)
       if (config.auth?.type === "bearer") headers["authorization"] = `Bearer ${Redacted.value(config.auth.token)}`
       if (config.auth?.type === "basic") {
         headers["authorization"] = Http.basicAuth(config.auth.username, Redacted.value(config.auth.password))
@@ -218,7 +260,7 @@ export const make = (config: HttpTransportConfig): Effect.Effect<Transport.Trans
       capabilities: { ...defaultCapabilities, ...config.capabilities },
       submit
     })
-  })
+  }))
 
 // layers
 
@@ -228,5 +270,5 @@ export const make = (config: HttpTransportConfig): Effect.Effect<Transport.Trans
  * @category layers
  * @since 0.1.0
  */
-export const layer = (config: HttpTransportConfig): Layer.Layer<Transport.Transport> =>
+export const layer = (config: HttpTransportConfig): Layer.Layer<Transport.Transport, InvalidConfig> =>
   Layer.effect(Transport.Transport, make(config))
