@@ -417,11 +417,31 @@ describe("SmppTransport", () => {
       assert.strictEqual(error.transport, "smpp")
     }))
 
+  it.effect("a plain-string password binds and never shows in the transport or a bind failure", () =>
+    Effect.gen(function*() {
+      const carrier = yield* startCarrier({ password: "plainpw" })
+      const transport = yield* SmppTransport.make(config(carrier, { password: "plainpw" }))
+      assert.strictEqual((yield* transport.submit(submission("Hello"))).providerMessageId, "msg-1")
+      assert.notInclude(`${JSON.stringify(transport)} ${String(transport)}`, "plainpw")
+      const refused = yield* startCarrier({ password: "other" })
+      const error = yield* Effect.flip(SmppTransport.make(config(refused, { password: "plainpw" })))
+      assert.notInclude(`${JSON.stringify(error)} ${String(error)} ${error.message}`, "plainpw")
+    }))
+
+  it.effect("a password of the wrong type fails make before connecting, naming the field", () =>
+    Effect.gen(function*() {
+      for (const password of [undefined, 1234, { value: "x" }]) {
+        const error = yield* Effect.flip(SmppTransport.make(config({ port: 1 } as Carrier, { password: password as unknown as string })))
+        if (error._tag !== "InvalidConfig") return assert.fail(error._tag)
+        assert.strictEqual(error.field, "password")
+      }
+    }))
+
   it.effect("fails make with AuthenticationFailed on a bad password", () =>
     Effect.gen(function*() {
       const carrier = yield* startCarrier({ password: "other" })
       const error = yield* Effect.flip(SmppTransport.make(config(carrier)))
-      assert.strictEqual(error._tag, "TransportError")
+      if (error._tag !== "TransportError") return assert.fail(error._tag)
       assert.strictEqual(error.reason._tag, "AuthenticationFailed")
       assert.strictEqual(error.reason.code, "ESME_RINVPASWD")
       assert.notInclude(JSON.stringify(error), "secret")
@@ -607,6 +627,7 @@ describe("SmppTransport", () => {
         })
       })
       const error = yield* Effect.flip(SmppTransport.make({ ...config({ port } as Carrier) }))
+      if (error._tag !== "TransportError") return assert.fail(error._tag)
       assert.strictEqual(error.reason._tag, "Unavailable")
       assert.strictEqual(error.reason.code, "ECONNREFUSED")
     }))

@@ -44,6 +44,7 @@ import * as Semaphore from "effect/Semaphore"
 import smpp from "smpp"
 import type { Pdu, PduValue, Session } from "smpp"
 import { Transport } from "smsforge"
+import { InvalidConfig, invalidSecret, type Secret, toRedacted } from "../internal/secret.ts"
 import { classify, classifyBind, Status } from "./internal/classify.ts"
 import {
   absoluteTime,
@@ -57,6 +58,8 @@ import {
   statusOfStat,
   statusOfState
 } from "./internal/codec.ts"
+
+export { InvalidConfig, type Secret }
 
 // models
 
@@ -137,8 +140,8 @@ export interface SmppConfig {
   /** Default 2775. */
   readonly port?: number | undefined
   readonly systemId: string
-  /** Never logged; sent only in the bind PDU. */
-  readonly password: Redacted.Redacted<string>
+  /** Never logged; sent only in the bind PDU. A plain string is wrapped in a `Redacted` at `make`. */
+  readonly password: Secret
   readonly systemType?: string | undefined
   /** Default `"transceiver"`. */
   readonly bindMode?: BindMode | undefined
@@ -308,15 +311,20 @@ const mapStatus = (providerStatus: string): Transport.DeliveryStatus | undefined
  * The first connect and bind happen before `make` succeeds, so a wrong
  * password fails here with `AuthenticationFailed` and an unreachable SMSC
  * with `Unavailable` or `Timeout`. Later losses reconnect in the background.
+ * A `password` that is not a string or a `Redacted` string fails first, with
+ * {@link InvalidConfig}.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const make = (
   config: SmppConfig
-): Effect.Effect<Transport.Transport, Transport.TransportError, Scope.Scope> =>
+): Effect.Effect<Transport.Transport, Transport.TransportError | InvalidConfig, Scope.Scope> =>
   Effect.gen(function*() {
     const name = config.name ?? "smpp"
+    // some SMSCs bind with an empty password, so "" is a password here
+    const password = config.password === "" ? Redacted.make("") : toRedacted(config.password)
+    if (password === undefined) return yield* Effect.fail(invalidSecret(name, "password"))
     const port = config.port ?? 2775
     const windowSize = Math.max(1, Math.floor(config.windowSize ?? 10))
     const requestTimeout = Duration.toMillis(Duration.fromInputUnsafe(config.requestTimeout ?? "10 seconds"))
@@ -460,7 +468,7 @@ export const make = (
         conn,
         new smpp.PDU(`bind_${role}`, {
           system_id: config.systemId,
-          password: Redacted.value(config.password),
+          password: Redacted.value(password),
           system_type: config.systemType ?? "",
           interface_version: 0x34
         })
@@ -673,7 +681,7 @@ export const make = (
  * @category layers
  * @since 0.1.0
  */
-export const layer = (config: SmppConfig): Layer.Layer<Transport.Transport, Transport.TransportError> =>
+export const layer = (config: SmppConfig): Layer.Layer<Transport.Transport, Transport.TransportError | InvalidConfig> =>
   Layer.effect(Transport.Transport, make(config))
 
 /**
@@ -685,5 +693,5 @@ export const layer = (config: SmppConfig): Layer.Layer<Transport.Transport, Tran
  */
 export const layerConfig = (
   config: Config.Wrap<SmppConfig>
-): Layer.Layer<Transport.Transport, Transport.TransportError | Config.ConfigError> =>
+): Layer.Layer<Transport.Transport, Transport.TransportError | InvalidConfig | Config.ConfigError> =>
   Layer.effect(Transport.Transport, Effect.flatMap(Config.unwrap(config), make))
