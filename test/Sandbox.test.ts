@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { Transport } from "smsforge"
+import { createSmsClient, Transport } from "smsforge"
 import { Sandbox, TransportConformance } from "smsforge/testing"
 
 const submission = (to = "+447700900123", text = "hello"): Transport.Submission => ({
@@ -141,4 +141,52 @@ describe("TransportConformance catches broken transports", () => {
       assert.include(failed, "accepts a GSM-7 message and answers a provider id")
       assert.include(failed, "fails a refused number with a permanent TransportError, without secrets")
     }))
+})
+
+describe("Sandbox controls without Effect", () => {
+  it("fail, throttle, reject and recover as plain calls; reasons by tag", async () => {
+    const carrier = Sandbox.makeUnsafe()
+    const submit = (to?: string) => Effect.runPromise(Effect.flip(carrier.submit(submission(to))))
+    carrier.controls.failNext(2, "Throttled")
+    assert.strictEqual((await submit()).reason._tag, "Throttled")
+    assert.strictEqual((await submit()).reason._tag, "Throttled")
+    carrier.controls.failAlways("AuthenticationFailed")
+    assert.strictEqual((await submit()).reason._tag, "AuthenticationFailed")
+    carrier.controls.recover()
+    carrier.controls.rejectNumber("+447700900999", "Blocked")
+    assert.strictEqual((await submit("+447700900999")).reason._tag, "Blocked")
+    carrier.controls.failNext(1, new Transport.Rejected({ code: "X1" }))
+    const rejected = await submit()
+    assert.strictEqual(rejected.reason._tag, "Rejected")
+    assert.strictEqual(carrier.controls.attempts(), 5)
+    assert.strictEqual(carrier.controls.sent().length, 0)
+    carrier.controls.clear()
+    assert.strictEqual(carrier.controls.attempts(), 0)
+  })
+
+  it("the Effect controls take a reason tag too", async () => {
+    const carrier = Sandbox.makeUnsafe()
+    await Effect.runPromise(carrier.failNext(1, "Timeout"))
+    const error = await Effect.runPromise(Effect.flip(carrier.submit(submission())))
+    assert.strictEqual(error.reason._tag, "Timeout")
+  })
+
+  it("a Promise user's test: failNext, deliverAll and reply through the client", async () => {
+    const carrier = Sandbox.makeUnsafe()
+    const client = createSmsClient({ transports: [carrier], retry: { maxAttempts: 1 } })
+    try {
+      carrier.controls.failNext(1, "Unavailable")
+      const failed = await client.send({ to: "+447400123456", text: "Hi" }).then(() => undefined, (e: { _tag: string }) => e._tag)
+      assert.strictEqual(failed, "AllRoutesFailed")
+      const receipt = await client.send({ to: "+447400123456", text: "Hi again" })
+      assert.strictEqual(carrier.controls.sent().length, 1)
+      await carrier.controls.deliverAll()
+      assert.strictEqual((await client.get(receipt.id)).status, "delivered")
+      await client.consent.grant({ to: "+447400123456", purpose: "marketing" })
+      await carrier.controls.reply({ from: "+447400123456", text: "STOP" })
+      assert.strictEqual((await client.consent.get("+447400123456"))?.purposes["marketing"]?.status, "revoked")
+    } finally {
+      await client.close()
+    }
+  })
 })

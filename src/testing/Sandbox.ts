@@ -9,6 +9,25 @@
  *   same failures, run after run.
  * - `deliver` and `reply` hand receipts and replies to the pipeline's
  *   listener, exactly as a real carrier's connection would.
+ * - The controls are Effects; `sandbox.controls` holds the same controls for
+ *   tests written with Promises: plain functions where nothing waits
+ *   (`failNext`, `throttle`, `sent` …) and Promises where the pipeline does
+ *   work (`deliver`, `deliverAll`, `reply`). A reason is an error instance or
+ *   just its tag (`"Throttled"`).
+ *
+ * **Example** (Controls for a test written with Promises)
+ * ```ts
+ * import { createSmsClient } from "smsforge"
+ * import { Sandbox } from "smsforge/testing"
+ *
+ * const carrier = Sandbox.makeUnsafe()
+ * const client = createSmsClient({ transports: [carrier], retry: { maxAttempts: 1 } })
+ * carrier.controls.failNext(1, "Unavailable")
+ * await client.send({ to: "+447400123456", text: "Hi" }).catch((e) => e._tag) // => "AllRoutesFailed"
+ * await client.send({ to: "+447400123456", text: "Hi again" }) // a receipt: the carrier recovered
+ * await carrier.controls.deliverAll()
+ * await client.close()
+ * ```
  *
  * **Example** (Failing the next two submissions)
  * ```ts
@@ -66,6 +85,47 @@ export interface SandboxOptions {
 }
 
 /**
+ * A reason to fail with: a reason instance, or just its tag
+ * (`"Unavailable"`, `"Throttled"`, `"InvalidNumber"` …), so tests need not
+ * import effect or build errors.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ReasonInput = Transport.TransportErrorReason | Transport.TransportErrorReason["_tag"]
+
+/**
+ * The sandbox's controls for tests written with Promises: plain functions
+ * where nothing waits, Promises where the pipeline does work.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SandboxControls {
+  /** Every accepted submission (the last `outboxLimit` of them), oldest first. */
+  readonly sent: () => ReadonlyArray<SentMessage>
+  /** Submissions attempted, failed ones included. */
+  readonly attempts: () => number
+  readonly clear: () => void
+  /** Fail the next `count` submissions (default reason `Unavailable`). */
+  readonly failNext: (count: number, reason?: ReasonInput) => void
+  /** Fail every submission until `recover`. */
+  readonly failAlways: (reason?: ReasonInput) => void
+  readonly recover: () => void
+  /** Refuse one recipient (default reason `InvalidNumber`). */
+  readonly rejectNumber: (to: string, reason?: ReasonInput) => void
+  /** Answer `Throttled` beyond `perSecond` submissions in any one-second window. */
+  readonly throttle: (perSecond: number, retryAfter?: Duration.Input) => void
+  readonly setLatency: (latency: Duration.Input) => void
+  /** Send a delivery receipt for one accepted submission; resolves once the pipeline has taken it. */
+  readonly deliver: (providerMessageId: string, status?: Transport.DeliveryStatus, errorCode?: string) => Promise<void>
+  /** Send a delivery receipt for every accepted submission. */
+  readonly deliverAll: (status?: Transport.DeliveryStatus) => Promise<void>
+  /** A person's reply reaching the pipeline; resolves once the pipeline has taken it. */
+  readonly reply: (message: { readonly from: string; readonly to?: string; readonly text: string }) => Promise<void>
+}
+
+/**
  * A transport with controls for tests.
  *
  * @category models
@@ -80,12 +140,12 @@ export interface SandboxTransport extends Transport.Transport {
   readonly attempts: Effect.Effect<number>
   readonly clear: Effect.Effect<void>
   /** Fail the next `count` submissions (default reason `Unavailable`). */
-  readonly failNext: (count: number, reason?: Transport.TransportErrorReason) => Effect.Effect<void>
+  readonly failNext: (count: number, reason?: ReasonInput) => Effect.Effect<void>
   /** Fail every submission until `recover`. */
-  readonly failAlways: (reason?: Transport.TransportErrorReason) => Effect.Effect<void>
+  readonly failAlways: (reason?: ReasonInput) => Effect.Effect<void>
   readonly recover: Effect.Effect<void>
   /** Refuse one recipient (default reason `InvalidNumber`). */
-  readonly rejectNumber: (to: string, reason?: Transport.TransportErrorReason) => Effect.Effect<void>
+  readonly rejectNumber: (to: string, reason?: ReasonInput) => Effect.Effect<void>
   /** Answer `Throttled` beyond `perSecond` submissions in any one-second window. */
   readonly throttle: (perSecond: number, retryAfter?: Duration.Input) => Effect.Effect<void>
   readonly setLatency: (latency: Duration.Input) => Effect.Effect<void>
@@ -99,6 +159,8 @@ export interface SandboxTransport extends Transport.Transport {
   readonly deliverAll: (status?: Transport.DeliveryStatus) => Effect.Effect<void>
   /** A person's reply reaching the pipeline. */
   readonly reply: (message: { readonly from: string; readonly to?: string; readonly text: string }) => Effect.Effect<void>
+  /** The same controls without Effect, for tests written with Promises. */
+  readonly controls: SandboxControls
 }
 
 interface Faults {
@@ -115,6 +177,9 @@ const toDuration = (input: Duration.Input | undefined, fallback: Duration.Durati
   const decoded = Duration.fromInput(input)
   return decoded._tag === "Some" ? decoded.value : fallback
 }
+
+const toReason = (input: ReasonInput | undefined): Transport.TransportErrorReason | undefined =>
+  typeof input === "string" ? Transport.reasonFromTag(input) : input
 
 const defaultCapabilities: Transport.Capabilities = {
   channel: "sms",
@@ -157,10 +222,32 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
     throttle: undefined,
     latency: toDuration(options.latency, Duration.zero)
   }
-  const update = (f: (current: Faults) => Faults) =>
-    Effect.sync(() => {
-      faults = f(faults)
-    })
+  // each control is a plain function first; the Effect and Promise forms wrap it
+  const set = {
+    failNext: (count: number, reason?: ReasonInput) => {
+      faults = { ...faults, failNext: Math.max(0, Math.floor(count)), nextReason: toReason(reason) }
+    },
+    failAlways: (reason?: ReasonInput) => {
+      faults = { ...faults, always: toReason(reason) ?? new Transport.Unavailable({}) }
+    },
+    recover: () => {
+      faults = { ...faults, always: undefined, failNext: 0, throttle: undefined }
+    },
+    rejectNumber: (to: string, reason?: ReasonInput) => {
+      faults = { ...faults, rejected: new Map(faults.rejected).set(to, toReason(reason) ?? new Transport.InvalidNumber({})) }
+    },
+    throttle: (perSecond: number, retryAfter: Duration.Input = "1 second") => {
+      faults = { ...faults, throttle: { perSecond, retryAfter: toDuration(retryAfter, Duration.seconds(1)) } }
+    },
+    setLatency: (latency: Duration.Input) => {
+      faults = { ...faults, latency: toDuration(latency, Duration.zero) }
+    },
+    clear: () => {
+      sent.length = 0
+      dropped = 0
+      attempts = 0
+    }
+  }
 
   const decide = (submission: Transport.Submission, now: number): Transport.TransportErrorReason | undefined => {
     const current = faults
@@ -249,50 +336,48 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
       })
   })
 
-  const sandbox: SandboxTransport = {
+  const deliverAll = (status?: Transport.DeliveryStatus) =>
+    Effect.forEach(sent.slice(dropped), (m) => deliver(m.providerMessageId, status), { discard: true })
+  const reply = (message: { readonly from: string; readonly to?: string; readonly text: string }) =>
+    Effect.flatMap(Clock.currentTimeMillis, (receivedAt) =>
+      feed({
+        _tag: "InboundMessage",
+        transport: name,
+        from: message.from,
+        to: message.to ?? "sandbox",
+        text: message.text,
+        receivedAt
+      })
+    )
+
+  // Promise-side receipts and replies run on the default runtime (the real
+  // clock): the listener is the pipeline's own Effect, already provided.
+  const controls: SandboxControls = {
+    sent: () => sent.slice(dropped),
+    attempts: () => attempts,
+    ...set,
+    deliver: (providerMessageId, status, errorCode) => Effect.runPromise(deliver(providerMessageId, status, errorCode)),
+    deliverAll: (status) => Effect.runPromise(deliverAll(status)),
+    reply: (message) => Effect.runPromise(reply(message))
+  }
+
+  return {
     ...transport,
     outbox: Effect.sync(() => sent.slice(dropped)),
-    sent: () => sent.slice(dropped),
+    sent: controls.sent,
     attempts: Effect.sync(() => attempts),
-    clear: Effect.sync(() => {
-      sent.length = 0
-      dropped = 0
-      attempts = 0
-    }),
-    failNext: (count, reason) =>
-      update((f) => ({ ...f, failNext: Math.max(0, Math.floor(count)), nextReason: reason })),
-    failAlways: (reason) => update((f) => ({ ...f, always: reason ?? new Transport.Unavailable({}) })),
-    recover: update((f) => ({ ...f, always: undefined, failNext: 0, throttle: undefined })),
-    rejectNumber: (to, reason) =>
-      update((f) => ({
-        ...f,
-        rejected: new Map(f.rejected).set(to, reason ?? new Transport.InvalidNumber({}))
-      })),
-    throttle: (perSecond, retryAfter = "1 second") =>
-      update((f) => ({
-        ...f,
-        throttle: { perSecond, retryAfter: toDuration(retryAfter, Duration.seconds(1)) }
-      })),
-    setLatency: (latency) =>
-      update((f) => ({
-        ...f,
-        latency: toDuration(latency, Duration.zero)
-      })),
+    clear: Effect.sync(set.clear),
+    failNext: (count, reason) => Effect.sync(() => set.failNext(count, reason)),
+    failAlways: (reason) => Effect.sync(() => set.failAlways(reason)),
+    recover: Effect.sync(set.recover),
+    rejectNumber: (to, reason) => Effect.sync(() => set.rejectNumber(to, reason)),
+    throttle: (perSecond, retryAfter) => Effect.sync(() => set.throttle(perSecond, retryAfter)),
+    setLatency: (latency) => Effect.sync(() => set.setLatency(latency)),
     deliver,
-    deliverAll: (status) => Effect.forEach(sent.slice(dropped), (m) => deliver(m.providerMessageId, status), { discard: true }),
-    reply: (message) =>
-      Effect.flatMap(Clock.currentTimeMillis, (receivedAt) =>
-        feed({
-          _tag: "InboundMessage",
-          transport: name,
-          from: message.from,
-          to: message.to ?? "sandbox",
-          text: message.text,
-          receivedAt
-        })
-      )
+    deliverAll,
+    reply,
+    controls
   }
-  return sandbox
 }
 
 /**
