@@ -3,6 +3,8 @@
 // logger given in the observability layer, without phone numbers.
 import { createServer, type IncomingMessage, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
+import { context, trace } from "@opentelemetry/api"
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -52,6 +54,30 @@ describe("observability", () => {
     assert.strictEqual(submit!.spanContext().traceId, dispatch!.spanContext().traceId)
     assert.notInclude(JSON.stringify(spans.map((s) => [s.name, s.attributes])), "7400123456")
     await provider.shutdown()
+  })
+
+  it("with a registered provider, the spans nest under the application's active span", async () => {
+    const exporter = new InMemorySpanExporter()
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+    const manager = new AsyncLocalStorageContextManager().enable()
+    context.setGlobalContextManager(manager)
+    trace.setGlobalTracerProvider(provider)
+    try {
+      client = createSmsClient({ transports: [Sandbox.makeUnsafe()], observability: { tracerProvider: trace.getTracerProvider() } })
+      const app = trace.getTracer("shop")
+      await app.startActiveSpan("POST /orders", async (span) => {
+        await client!.send({ to: UK, text: "Your order has shipped" })
+        span.end()
+      })
+      const spans = exporter.getFinishedSpans()
+      const request = spans.find((s) => s.name === "POST /orders")
+      const dispatch = spans.find((s) => s.name === "smsforge/Router.dispatch")
+      assert.strictEqual(dispatch?.parentSpanContext?.spanId, request?.spanContext().spanId)
+    } finally {
+      trace.disable()
+      context.disable()
+      await provider.shutdown()
+    }
   })
 
   it("a failed submission's span is an error naming the reason, not its message", async () => {
@@ -120,6 +146,30 @@ describe("observability", () => {
     await client.close()
     assert.include(lines, `Debug smsforge: message ${receipt.id} queued -> submitted via sandbox`)
     assert.notInclude(lines.join("\n"), "7400123456")
+  })
+
+  it("a listener that throws without onError is a Warning line, not its text", async () => {
+    const lines: Array<string> = []
+    const logger = Logger.make((options) => {
+      lines.push(`${options.logLevel} ${String(options.message)}`)
+    })
+    client = createSmsClient({ transports: [Sandbox.makeUnsafe()], observability: { layer: Logger.layer([logger]) } })
+    await client.ready()
+    let calls = 0
+    const thrown = new Promise<void>((resolve) =>
+      client!.subscribe(() => {
+        calls++
+        resolve()
+        throw new Error("secret listener text")
+      })
+    )
+    await new Promise((resolve) => setImmediate(resolve))
+    await client.send({ to: UK, text: "hi" })
+    await thrown
+    await client.close()
+    assert.isAtLeast(calls, 1)
+    assert.include(lines, "Warn smsforge: A subscribe listener threw on a StatusChanged event; it stays subscribed")
+    assert.notInclude(lines.join("\n"), "secret listener text")
   })
 
   it("refuses an observability option that is neither a provider nor a layer", () => {
