@@ -1,4 +1,5 @@
-// Every program in examples/ runs here, so the examples never rot.
+// Every program in examples/ runs here from `src`, so the examples never rot;
+// test/consumer.test.ts typechecks and runs them against the packed package.
 import { readdirSync } from "node:fs"
 import { join } from "node:path"
 import { describe, it } from "vitest"
