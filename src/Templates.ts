@@ -4,8 +4,9 @@
  *
  * **Details**
  * - A template is registered from a {@link TemplateDefinition}: an id, a
- *   version, one body per locale and an Effect Schema struct declaring its
- *   variables. Bodies are parsed once, at registration, into literal and
+ *   version, one body per locale and its variables, declared as plain data
+ *   (`{ code: "digits", minutes: "number" }`, no effect import needed), an
+ *   Effect Schema struct, or any Standard Schema (zod, valibot). Bodies are parsed once, at registration, into literal and
  *   variable parts; rendering only concatenates them.
  * - Placeholders are `{{name}}` (whitespace inside the braces allowed). A
  *   literal brace is written `\{` or `\}`, a literal backslash before a brace
@@ -63,6 +64,7 @@ import * as Cores from "./internal/cores.ts"
 import * as Tracing from "./internal/tracing.ts"
 import type * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
+import type { StandardSchemaV1 } from "effect/StandardSchema"
 import * as Encoding from "./Encoding.ts"
 import { canonicalLocale, fallbackChain as chainOf } from "./internal/templateLocale.ts"
 import { type Part as InternalPart, parseBody, renderParts } from "./internal/templateParse.ts"
@@ -100,21 +102,106 @@ export interface Signature {
 export type VariablesSchema = Schema.Struct<Schema.Struct.Fields>
 
 /**
+ * A variable's type in a plain declaration: `"string"` (any text),
+ * `"digits"` (a string of ASCII digits, leading zeros kept: codes, PINs) or
+ * `"number"` (a finite number).
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type VariableType = "string" | "digits" | "number"
+
+/**
+ * One variable in a plain declaration: its type, or its type with a length
+ * cap on the rendered value and whether it may be left out.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type VariableSpec =
+  | VariableType
+  | {
+    readonly type: VariableType
+    /** Cap on the rendered value's length (UTF-16 units); a definition's `maxLength` wins. */
+    readonly maxLength?: number | undefined
+    /** May be left out (renders as empty); `false` when absent. */
+    readonly optional?: boolean | undefined
+  }
+
+/**
+ * Variables declared as plain data, without importing effect:
+ * `{ name: "string", code: "digits", amount: { type: "number", optional: true } }`.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface PlainVariables {
+  readonly [name: string]: VariableSpec
+}
+
+/**
+ * How a definition declares its variables: an Effect Schema struct, a
+ * {@link PlainVariables} declaration, or any Standard Schema v1 object
+ * schema (zod, valibot, arktype, `Schema.toStandardSchemaV1`).
+ *
+ * **Gotchas**
+ * - A Standard Schema must validate synchronously; an async one fails every
+ *   render with `InvalidTemplateVariables` (`wrong-type`, field `variables`).
+ * - A Standard Schema's variable names are read from its `shape` (zod),
+ *   `entries` (valibot) or `fields` (effect); for any other library they are
+ *   the placeholders of the definition's bodies.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type VariablesDeclaration = VariablesSchema | PlainVariables | StandardSchemaV1
+
+type PlainValue<T> = T extends "number" ? number : string
+type SpecValue<V> = V extends VariableType ? PlainValue<V> : V extends { readonly type: infer T } ? PlainValue<T> : never
+type IsOptional<V> = V extends { readonly optional: true } ? true : false
+
+/**
+ * The variables a render takes for a declaration, before decoding.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type VariablesInput<S> = S extends VariablesSchema ? S["Encoded"]
+  : S extends StandardSchemaV1<infer I, unknown> ? I
+  : S extends PlainVariables ?
+      & { readonly [K in keyof S as IsOptional<S[K]> extends true ? never : K]: SpecValue<S[K]> }
+      & { readonly [K in keyof S as IsOptional<S[K]> extends true ? K : never]?: SpecValue<S[K]> | undefined }
+  : Readonly<Record<string, unknown>>
+
+/**
+ * The variable names of a declaration, for `maxLength` keys.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type VariableNames<S> = S extends VariablesSchema ? keyof S["fields"] & string
+  : S extends PlainVariables ? keyof S & string
+  : string
+
+/**
  * A template version as code declares it.
  *
  * @category models
  * @since 0.1.0
  */
-export interface TemplateDefinition<S extends VariablesSchema = VariablesSchema> {
+export interface TemplateDefinition<S extends VariablesDeclaration = VariablesDeclaration> {
   readonly id: string
   /** A positive integer; `1` when absent. */
   readonly version?: number | undefined
-  /** The variables, for example `Schema.Struct({ code: Schema.String, minutes: Schema.Number })`. */
+  /**
+   * The variables: plain data (`{ code: "digits", minutes: "number" }`), an
+   * Effect Schema struct, or a Standard Schema (see {@link VariablesDeclaration}).
+   */
   readonly variables: S
   /** One body per locale: BCP 47 tags (`pt-BR`, `zh-Hant`) and `default`, the last fallback. */
   readonly locales: Readonly<Record<string, string>>
   /** Per-variable caps on the rendered value's length (UTF-16 units). */
-  readonly maxLength?: { readonly [K in keyof S["fields"] & string]?: number } | undefined
+  readonly maxLength?: { readonly [K in VariableNames<S>]?: number } | undefined
   /** The cap for variables without their own; the service's `maxVariableLength` (80) when absent. */
   readonly defaultMaxLength?: number | undefined
   readonly signature?: string | Signature | undefined
@@ -309,7 +396,8 @@ export interface TemplatesOptions {
  * @category constructors
  * @since 0.1.0
  */
-export const define = <S extends VariablesSchema>(definition: TemplateDefinition<S>): TemplateDefinition<S> => definition
+export const define = <const S extends VariablesDeclaration>(definition: TemplateDefinition<S>): TemplateDefinition<S> =>
+  definition
 
 /**
  * The variables a definition's renders take, as encoded (before decoding).
@@ -317,7 +405,7 @@ export const define = <S extends VariablesSchema>(definition: TemplateDefinition
  * @category models
  * @since 0.1.0
  */
-export type VariablesOf<D> = D extends TemplateDefinition<infer S> ? S["Encoded"] : never
+export type VariablesOf<D> = D extends TemplateDefinition<infer S> ? VariablesInput<S> : never
 
 // errors
 
@@ -598,6 +686,123 @@ const withoutUndefined = (input: object): object => {
 
 const MAX_NAME_IN_ERROR = 64
 
+// variable declarations: Effect Schema, plain data or Standard Schema, each
+// turned into names, caps and one decoder answering a variable and a problem
+
+type VariableFailure = { readonly variable: string; readonly problem: InvalidTemplateVariables["problem"] }
+type VariablesDecoder = (input: object) => Result.Result<unknown, VariableFailure>
+
+type Declaration =
+  | {
+    readonly _tag: "Declared"
+    readonly names: ReadonlyArray<string>
+    readonly caps: ReadonlyMap<string, number>
+    readonly decode: VariablesDecoder
+  }
+  | { readonly _tag: "Invalid"; readonly field: string; readonly problem: string }
+
+const effectDecoder = (schema: Schema.Top): VariablesDecoder => {
+  const decoder = SchemaParser.decodeUnknownResult(schema as unknown as Schema.Decoder<unknown>)
+  return (input) => Result.mapError(decoder(input, { errors: "all", onExcessProperty: "error" }), (e) => variableProblem(e, []))
+}
+
+const Digits = Schema.String.check(Schema.isPattern(/^[0-9]+$/))
+const plainTypes: Readonly<Record<VariableType, Schema.Top>> = { string: Schema.String, digits: Digits, number: Schema.Finite }
+
+const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const plainDeclaration = (declared: Readonly<Record<string, unknown>>): Declaration => {
+  const fields: Record<string, Schema.Top> = {}
+  const caps = new Map<string, number>()
+  for (const name of Object.keys(declared)) {
+    const spec = declared[name]
+    const type = typeof spec === "string" ? spec : isRecord(spec) ? spec["type"] : undefined
+    const schema = typeof type === "string" && Object.hasOwn(plainTypes, type) ? plainTypes[type as VariableType] : undefined
+    if (schema === undefined) {
+      return { _tag: "Invalid", field: `variables.${name}`, problem: "a variable is \"string\", \"digits\" or \"number\", or { type, maxLength?, optional? }" }
+    }
+    if (isRecord(spec)) {
+      for (const key of Object.keys(spec)) {
+        if (key !== "type" && key !== "maxLength" && key !== "optional") {
+          return { _tag: "Invalid", field: `variables.${name}.${key}`, problem: "unknown key (type, maxLength, optional)" }
+        }
+      }
+      const cap = spec["maxLength"]
+      if (cap !== undefined) {
+        if (!isPositiveInteger(cap)) return { _tag: "Invalid", field: `variables.${name}.maxLength`, problem: "a length cap is a positive integer" }
+        caps.set(name, cap)
+      }
+      if (spec["optional"] !== undefined && typeof spec["optional"] !== "boolean") {
+        return { _tag: "Invalid", field: `variables.${name}.optional`, problem: "optional is a boolean" }
+      }
+    }
+    fields[name] = isRecord(spec) && spec["optional"] === true ? Schema.optional(schema) : schema
+  }
+  return { _tag: "Declared", names: Object.keys(fields), caps, decode: effectDecoder(Schema.Struct(fields)) }
+}
+
+const isStandardSchema = (u: unknown): u is StandardSchemaV1 =>
+  (typeof u === "object" || typeof u === "function") && u !== null && "~standard" in u &&
+  isRecord((u as StandardSchemaV1)["~standard"]) && typeof (u as StandardSchemaV1)["~standard"].validate === "function"
+
+/** The keys an object schema declares, where its library shows them (zod `shape`, valibot `entries`, effect `fields`). */
+const declaredKeys = (schema: object): ReadonlyArray<string> | undefined => {
+  for (const key of ["shape", "entries", "fields"] as const) {
+    const value = (schema as Readonly<Record<string, unknown>>)[key]
+    if (isRecord(value)) return Object.keys(value)
+  }
+  return undefined
+}
+
+const placeholders = (locales: unknown): ReadonlyArray<string> => {
+  const names = new Set<string>()
+  if (!isRecord(locales)) return []
+  for (const body of Object.values(locales)) {
+    if (typeof body !== "string") continue
+    // a permissive parse, only to learn the names; the real parse checks the body
+    for (const match of body.matchAll(/\{\{\s*([A-Za-z_$][\w$]*)\s*\}\}/g)) names.add(match[1]!)
+  }
+  return [...names]
+}
+
+const segmentKey = (segment: PropertyKey | StandardSchemaV1.PathSegment | undefined): string =>
+  segment === undefined ? "" : typeof segment === "object" ? String(segment.key) : String(segment)
+
+const standardDeclaration = (schema: StandardSchemaV1, locales: unknown): Declaration => {
+  const names = declaredKeys(schema) ?? placeholders(locales)
+  const declared = new Set(names)
+  const decode: VariablesDecoder = (input) => {
+    // unknown keys are refused whatever the library does with them
+    for (const key of Object.keys(input)) {
+      if (!declared.has(key)) return Result.fail({ variable: key, problem: "unexpected" })
+    }
+    const result = schema["~standard"].validate(input)
+    if (result instanceof Promise) {
+      result.catch(() => {}) // the answer is ignored; so is its failure
+      return Result.fail({ variable: "", problem: "wrong-type" })
+    }
+    if (result.issues === undefined) return Result.succeed(result.value)
+    const variable = segmentKey(result.issues[0]?.path?.[0])
+    const missing = variable !== "" && (input as Readonly<Record<string, unknown>>)[variable] === undefined
+    return Result.fail({ variable, problem: missing ? "missing" : "wrong-type" })
+  }
+  return { _tag: "Declared", names, caps: new Map(), decode }
+}
+
+const declarationOf = (variables: unknown, locales: unknown): Declaration => {
+  if (Schema.isSchema(variables) && isRecord((variables as { readonly fields?: unknown }).fields)) {
+    const schema = variables as VariablesSchema
+    return { _tag: "Declared", names: Object.keys(schema.fields), caps: new Map(), decode: effectDecoder(schema) }
+  }
+  if (isStandardSchema(variables)) return standardDeclaration(variables, locales)
+  if (isRecord(variables) && !Schema.isSchema(variables)) return plainDeclaration(variables)
+  return {
+    _tag: "Invalid",
+    field: "variables",
+    problem: "variables is a plain declaration ({ code: \"digits\" }), an Effect Schema struct or a Standard Schema"
+  }
+}
+
 const invalidVariable = (name: string, problem: InvalidTemplateVariables["problem"]) => {
   // an unexpected key is caller input: keep errors small
   const variable = name.length > MAX_NAME_IN_ERROR ? `${name.slice(0, MAX_NAME_IN_ERROR)}…` : name
@@ -618,7 +823,7 @@ const invalidVariable = (name: string, problem: InvalidTemplateVariables["proble
  * @category constructors
  * @since 0.1.0
  */
-export const compile = <S extends VariablesSchema>(
+export const compile = <S extends VariablesDeclaration>(
   definition: TemplateDefinition<S>,
   options?: { readonly maxVariableLength?: number | undefined }
 ): Result.Result<CompiledTemplate, TemplateError> => {
@@ -629,11 +834,9 @@ export const compile = <S extends VariablesSchema>(
   }
   const version = definition.version ?? 1
   if (!isPositiveInteger(version)) return invalid("version", "a version is a positive integer")
-  const fields: Schema.Struct.Fields | undefined = definition.variables?.fields
-  if (fields === undefined || typeof fields !== "object") {
-    return invalid("variables", "variables is an Effect Schema struct (Schema.Struct({ … }))")
-  }
-  const names = Object.keys(fields)
+  const declaration = declarationOf(definition.variables, definition.locales)
+  if (declaration._tag === "Invalid") return invalid(declaration.field, declaration.problem)
+  const names = declaration.names
   for (const name of names) {
     if (name === "__proto__" || name === "constructor" || name === "prototype") {
       return invalid(`variables.${name}`, "a reserved name cannot be a variable")
@@ -643,7 +846,7 @@ export const compile = <S extends VariablesSchema>(
   const defaultCap = definition.defaultMaxLength ?? options?.maxVariableLength ?? DEFAULT_MAX_VARIABLE_LENGTH
   if (!isPositiveInteger(defaultCap)) return invalid("defaultMaxLength", "a length cap is a positive integer")
   const maxLength = new Map<string, number>()
-  for (const name of names) maxLength.set(name, defaultCap)
+  for (const name of names) maxLength.set(name, declaration.caps.get(name) ?? defaultCap)
   const caps: Readonly<Record<string, number | undefined>> = definition.maxLength ?? {}
   for (const name of Object.keys(caps)) {
     const cap = caps[name]
@@ -714,17 +917,14 @@ export const compile = <S extends VariablesSchema>(
   for (const locale of codeByLocale.keys()) {
     if (!locales.has(locale)) return invalid(`providerTemplateCode.${locale}`, "no body for this locale")
   }
-  const decoder = SchemaParser.decodeUnknownResult(definition.variables as unknown as Schema.Decoder<unknown>)
+  const decoder = declaration.decode
   const decode = (input: unknown): Result.Result<DecodedVariables, InvalidTemplateVariables> => {
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       return Result.fail(invalidVariable("", "wrong-type"))
     }
     // an explicit `undefined` reads as absent: "missing" for a required variable
-    const decoded = decoder(withoutUndefined(input), { errors: "all", onExcessProperty: "error" })
-    if (Result.isFailure(decoded)) {
-      const { problem, variable } = variableProblem(decoded.failure, [])
-      return Result.fail(invalidVariable(variable, problem))
-    }
+    const decoded = decoder(withoutUndefined(input))
+    if (Result.isFailure(decoded)) return Result.fail(invalidVariable(decoded.failure.variable, decoded.failure.problem))
     const record = decoded.success as Readonly<Record<string, unknown>>
     const text = new Map<string, string>()
     const values: Record<string, string | number> = {}
@@ -907,7 +1107,7 @@ const report = (id: string, maxSegments: number, locales: ReadonlyArray<LocaleBu
  * @category utils
  * @since 0.1.0
  */
-export const budget = <S extends VariablesSchema>(
+export const budget = <S extends VariablesDeclaration>(
   definition: TemplateDefinition<S>,
   options: BudgetOptions & { readonly maxVariableLength?: number | undefined }
 ): Result.Result<BudgetReport, TemplateError> => {
@@ -974,7 +1174,7 @@ const checkWorstCase = (options: BudgetOptions, template: CompiledTemplate): Tem
  */
 export class Templates extends Context.Service<Templates, {
   /** Checks, parses and stores a definition's locales as one version. */
-  readonly register: <S extends VariablesSchema>(
+  readonly register: <S extends VariablesDeclaration>(
     definition: TemplateDefinition<S>
   ) => Effect.Effect<Registered, TemplateError>
   /** Renders the active (or a given) version in the best matching locale. */
@@ -1050,7 +1250,7 @@ const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
     return yield* notFound(id, locale, version)
   })
 
-  const register = <S extends VariablesSchema>(definition: TemplateDefinition<S>) =>
+  const register = <S extends VariablesDeclaration>(definition: TemplateDefinition<S>) =>
     Effect.gen(function*() {
       const compiled = compile(definition, { maxVariableLength })
       if (Result.isFailure(compiled)) return yield* Effect.fail(compiled.failure)
@@ -1215,9 +1415,9 @@ const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
  * @category accessors
  * @since 0.1.0
  */
-export const render = <S extends VariablesSchema>(
+export const render = <S extends VariablesDeclaration>(
   definition: TemplateDefinition<S>,
-  request: Omit<RenderRequest, "id" | "variables"> & { readonly variables: S["Encoded"] }
+  request: Omit<RenderRequest, "id" | "variables"> & { readonly variables: VariablesInput<S> }
 ): Effect.Effect<Rendered, TemplateError, Templates> =>
   Effect.flatMap(Effect.service(Templates), (templates) =>
     templates.render({ ...request, id: definition.id, variables: request.variables as Readonly<Record<string, unknown>> }))

@@ -861,3 +861,120 @@ describe("Templates", () => {
     })
   })
 })
+
+describe("variables without effect", () => {
+  const renderWith = (
+    variables: unknown,
+    input: unknown,
+    body = "Hi {{name}}, code {{code}}, {{amount}}"
+  ): Result.Result<Templates.Rendered, Templates.TemplateError> => {
+    const compiled = Templates.compile({ id: "t", variables: variables as Templates.VariablesDeclaration, locales: { default: body } })
+    if (Result.isFailure(compiled)) return Result.fail(compiled.failure)
+    return Templates.renderCompiled(compiled.success, { variables: input })
+  }
+  const textOf = (result: Result.Result<Templates.Rendered, Templates.TemplateError>) => {
+    if (Result.isFailure(result)) return assert.fail(String(result.failure.reason._tag))
+    return result.success.text
+  }
+  const variableFailure = (result: Result.Result<unknown, Templates.TemplateError>) => {
+    const reason = failureOf(result)
+    if (reason._tag !== "InvalidTemplateVariables") return assert.fail(reason._tag)
+    return { field: reason.field, variable: reason.variable, problem: reason.problem }
+  }
+
+  describe("plain declaration", () => {
+    const plain = { name: { type: "string", maxLength: 5 }, code: "digits", amount: { type: "number", optional: true } } as const
+
+    it("renders, and checks each variable by name", () => {
+      assert.strictEqual(textOf(renderWith(plain, { name: "Ann", code: "0042", amount: 9.5 })), "Hi Ann, code 0042, 9.5")
+      assert.strictEqual(textOf(renderWith(plain, { name: "Ann", code: "0042" })), "Hi Ann, code 0042, ")
+      assert.deepStrictEqual(variableFailure(renderWith(plain, { code: "1" })), { field: "variables.name", variable: "name", problem: "missing" })
+      assert.deepStrictEqual(variableFailure(renderWith(plain, { name: "Ann", code: "12a" })), { field: "variables.code", variable: "code", problem: "wrong-type" })
+      assert.deepStrictEqual(variableFailure(renderWith(plain, { name: "Ann", code: 42 })), { field: "variables.code", variable: "code", problem: "wrong-type" })
+      assert.deepStrictEqual(variableFailure(renderWith(plain, { name: "Ann", code: "1", amount: "9" })), { field: "variables.amount", variable: "amount", problem: "wrong-type" })
+      assert.deepStrictEqual(variableFailure(renderWith(plain, { name: "Annabel", code: "1" })), { field: "variables.name", variable: "name", problem: "too-long" })
+      assert.deepStrictEqual(variableFailure(renderWith(plain, { name: "Ann", code: "1", nmae: "x" })), { field: "variables.nmae", variable: "nmae", problem: "unexpected" })
+    })
+
+    it("a bad declaration is InvalidTemplate naming the variable", () => {
+      for (const [variables, field] of [
+        [{ name: "text", code: "digits", amount: "number" }, "variables.name"],
+        [{ name: "string", code: { type: "digits", max: 3 }, amount: "number" }, "variables.code.max"],
+        [{ name: "string", code: { type: "digits", maxLength: 0 }, amount: "number" }, "variables.code.maxLength"],
+        [{ name: "string", code: "digits", amount: { type: "number", optional: "yes" } }, "variables.amount.optional"]
+      ] as const) {
+        const reason = failureOf(renderWith(variables, {}))
+        assert.strictEqual(reason._tag, "InvalidTemplate")
+        assert.strictEqual((reason as Templates.InvalidTemplate).field, field)
+      }
+    })
+
+    it("types a typed render from the declaration", () => {
+      const receipt = Templates.define({ id: "receipt", variables: { name: "string", total: "number" }, maxLength: { name: 20 }, locales: { default: "{{name}}: {{total}}" } })
+      const variables: Templates.VariablesOf<typeof receipt> = { name: "Ann", total: 3 }
+      const asConfig: ReadonlyArray<Templates.TemplateDefinition> = [receipt]
+      assert.strictEqual(asConfig.length, 1)
+      // @ts-expect-error total is a number
+      const wrong: Templates.VariablesOf<typeof receipt> = { name: "Ann", total: "3" }
+      assert.isDefined(wrong)
+      return Effect.runPromise(run(Effect.gen(function*() {
+        const templates = yield* Templates.Templates
+        yield* templates.register(receipt)
+        const rendered = yield* Templates.render(receipt, { variables })
+        assert.strictEqual(rendered.text, "Ann: 3")
+      })))
+    })
+
+    it("any extra key is unexpected, named; any valid values render (properties)", () => {
+      const spec = fc.constantFrom<Templates.VariableType>("string", "digits", "number")
+      const name = fc.stringMatching(/^[a-z][a-z0-9_]{0,7}$/)
+      fc.assert(fc.property(fc.dictionary(name, spec, { minKeys: 1, maxKeys: 5 }), name, (declared, extra) => {
+        fc.pre(!Object.hasOwn(declared, extra))
+        const values: Record<string, unknown> = {}
+        for (const [k, t] of Object.entries(declared)) values[k] = t === "number" ? 7 : t === "digits" ? "0123" : "ok"
+        const body = Object.keys(declared).map((k) => `{{${k}}}`).join(" ")
+        assert.isTrue(Result.isSuccess(renderWith(declared, values, body)))
+        assert.deepStrictEqual(variableFailure(renderWith(declared, { ...values, [extra]: "x" }, body)), {
+          field: `variables.${extra}`,
+          variable: extra,
+          problem: "unexpected"
+        })
+      }))
+    })
+  })
+
+  describe("Standard Schema", () => {
+    const Fields = Schema.Struct({ name: Schema.String, code: Schema.String, amount: Schema.Number })
+    // only the Standard Schema face: no `fields`, so names come from the bodies
+    const bare = { "~standard": Schema.toStandardSchemaV1(Fields)["~standard"] }
+    // a zod-like schema: a `shape` and a hand-written validate
+    const zodLike = {
+      shape: { name: {}, code: {}, amount: {} },
+      "~standard": {
+        version: 1 as const,
+        vendor: "test",
+        validate: (value: unknown) => {
+          const v = value as Record<string, unknown>
+          for (const key of ["name", "code", "amount"]) {
+            if (!(key in v)) return { issues: [{ message: "Required", path: [{ key }] }] }
+          }
+          return typeof v["amount"] === "number" ? { value } : { issues: [{ message: "Expected number", path: ["amount"] }] }
+        }
+      }
+    }
+
+    it("renders and names the variable in InvalidTemplateVariables", () => {
+      for (const schema of [bare, zodLike, Schema.toStandardSchemaV1(Fields)]) {
+        assert.strictEqual(textOf(renderWith(schema, { name: "Ann", code: "1", amount: 2 })), "Hi Ann, code 1, 2")
+        assert.deepStrictEqual(variableFailure(renderWith(schema, { name: "Ann", code: "1", amount: "2" })), { field: "variables.amount", variable: "amount", problem: "wrong-type" })
+        assert.deepStrictEqual(variableFailure(renderWith(schema, { name: "Ann", amount: 2 })), { field: "variables.code", variable: "code", problem: "missing" })
+        assert.deepStrictEqual(variableFailure(renderWith(schema, { name: "Ann", code: "1", amount: 2, extra: 1 })), { field: "variables.extra", variable: "extra", problem: "unexpected" })
+      }
+    })
+
+    it("an async Standard Schema fails the render as wrong-type, never hangs", () => {
+      const asyncSchema = { "~standard": { version: 1 as const, vendor: "test", validate: (value: unknown) => Promise.resolve({ value }) } }
+      assert.deepStrictEqual(variableFailure(renderWith(asyncSchema, { name: "a", code: "1", amount: 1 })), { field: "variables", variable: "", problem: "wrong-type" })
+    })
+  })
+})
