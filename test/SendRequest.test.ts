@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import fc from "fast-check"
 import { SendRequest } from "smsforge"
-import { Arbitraries } from "smsforge/testing"
+import { Arbitraries } from "smsforge/testing/arbitraries"
 import { decodeCommon } from "../src/internal/requestFast.ts"
 
 const invalid = (input: unknown) => {
@@ -130,5 +130,31 @@ describe("SendRequest.decode: the hand-written path for common requests", () => 
     const template = decodeCommon({ to: "+447400123456", template: "otp", variables })
     assert.notStrictEqual(text?.metadata, metadata)
     assert.notStrictEqual(template !== undefined && "variables" in template ? template.variables : undefined, variables)
+  })
+})
+
+describe("SendRequest.decode: unknown keys", () => {
+  const known = new Set(["to", "text", "template", "variables", "locale", "from", "purpose", "idempotencyKey", "sendAt", "validity", "tenant", "metadata"])
+  // identifier-like keys, as typos are (a numeric key is named as an index, "[0]")
+  const extra = fc.stringMatching(/^[A-Za-z_$][\w$]{0,11}$/).filter((k) => !known.has(k) && k !== "__proto__")
+
+  it("a typo such as txt is InvalidRequest naming it", () => {
+    assert.strictEqual(invalid({ to: "+447400123456", txt: "hi" }).field, "txt")
+    assert.strictEqual(invalid({ to: "+447400123456", text: "hi", txt: "hi" }).field, "txt")
+    assert.strictEqual(invalid({ to: "+447400123456", template: "otp", varaibles: {} }).field, "varaibles")
+  })
+
+  it("property: any valid request with an extra key is refused, naming that key, by both paths", () => {
+    fc.assert(
+      fc.property(Arbitraries.sendRequest(), extra, fc.anything(), (request, key, value) => {
+        const input: Record<string, unknown> = { ...request }
+        input[key] = value
+        assert.isUndefined(decodeCommon(input))
+        const error = invalid(input)
+        assert.strictEqual(error.field, key)
+        assert.strictEqual(error.problem, "not allowed")
+      }),
+      { numRuns: 1000 }
+    )
   })
 })
