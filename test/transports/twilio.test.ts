@@ -415,6 +415,8 @@ describe("Twilio plain-string credentials", () => {
       for (const [config, field] of [
         [{ authToken: 12345 }, "authToken"],
         [{ authToken: undefined }, "authToken"],
+        [{ authToken: "" }, "authToken"],
+        [{ authToken: Redacted.make("") }, "authToken"],
         [{ authToken: TOKEN, apiKey: { sid: "SK1", secret: 42 } }, "apiKey.secret"],
         [{ accountSid: undefined }, "accountSid"]
       ] as const) {

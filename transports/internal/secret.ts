@@ -32,11 +32,21 @@ export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("smsforge/t
   }
 }
 
-/** The secret as a `Redacted`, or `undefined` when it is neither a non-empty string nor a `Redacted` string. */
-export const toRedacted = (value: unknown): Redacted.Redacted<string> | undefined => {
-  if (typeof value === "string") return value === "" ? undefined : Redacted.make(value)
-  if (Redacted.isRedacted(value) && typeof Redacted.value(value) === "string") return value as Redacted.Redacted<string>
-  return undefined
+/**
+ * The secret as a `Redacted`, or `undefined` when it is not a non-empty
+ * string, plain or `Redacted`: an empty one is usually an unset environment
+ * variable (`process.env.TOKEN ?? ""`), better refused at `make` than at the
+ * carrier.
+ */
+export const toRedacted = (
+  value: unknown,
+  options?: { readonly allowEmpty?: boolean }
+): Redacted.Redacted<string> | undefined => {
+  const allowEmpty = options?.allowEmpty === true
+  if (typeof value === "string") return value === "" && !allowEmpty ? undefined : Redacted.make(value)
+  if (!Redacted.isRedacted(value)) return undefined
+  const revealed: unknown = Redacted.value(value)
+  return typeof revealed === "string" && (revealed !== "" || allowEmpty) ? value as Redacted.Redacted<string> : undefined
 }
 
 /** The error for a secret of the wrong type: it names the field and never shows the value. */

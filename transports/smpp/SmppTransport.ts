@@ -323,7 +323,7 @@ export const make = (
   Effect.gen(function*() {
     const name = config.name ?? "smpp"
     // some SMSCs bind with an empty password, so "" is a password here
-    const password = config.password === "" ? Redacted.make("") : toRedacted(config.password)
+    const password = toRedacted(config.password, { allowEmpty: true })
     if (password === undefined) return yield* Effect.fail(invalidSecret(name, "password"))
     const port = config.port ?? 2775
     const windowSize = Math.max(1, Math.floor(config.windowSize ?? 10))
