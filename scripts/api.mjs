@@ -5,7 +5,7 @@
 // With --local the reports are rewritten; without it a stale report fails.
 import { Extractor, ExtractorConfig } from "@microsoft/api-extractor"
 import { execFileSync } from "node:child_process"
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { join, resolve } from "node:path"
 
 const local = process.argv.includes("--local")
@@ -38,12 +38,13 @@ const base = load("api-extractor.json")
 const entries = [
   ["smsforge", "src/index.ts"],
   ["testing", "src/testing/index.ts"],
+  ["testing-arbitraries", "src/testing/arbitraries/index.ts"],
   ...readdirSync("transports").map((name) => [`transports-${name}`, `transports/${name}/index.ts`]),
   ...readdirSync("stores").map((name) => [`stores-${name}`, `stores/${name}/index.ts`])
-]
+].filter(([, index]) => existsSync(index)) // folders such as transports/internal are no entry
 for (const [entry, index] of entries) {
   const dir = index.slice(0, index.lastIndexOf("/"))
-  for (const [, name, path] of readFileSync(index, "utf8").matchAll(/export \* as (\w+) from "\.\/([\w/]+)\.ts"/g)) {
+  for (const [, name, path] of readFileSync(index, "utf8").matchAll(/export \* as (\w+) from "(\.{1,2}\/[\w/.]+)\.ts"/g)) {
     const report = entry === "smsforge" ? name : `${entry}-${name}`
     run(`module ${report}`, {
       ...base,

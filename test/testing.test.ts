@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Result } from "effect"
 import fc from "fast-check"
 import { Encoding, PhoneNumbers, Sms } from "smsforge"
-import { Arbitraries, Codes, Sandbox } from "smsforge/testing"
+import { Codes, Sandbox } from "smsforge/testing"
+import { Arbitraries } from "smsforge/testing/arbitraries"
 
 describe("Arbitraries", () => {
   it("phone numbers are valid, of their country, and round-trip", () => {

@@ -11,7 +11,7 @@
  * **Example** (Any valid UK or German mobile number)
  * ```ts
  * import * as fc from "fast-check"
- * import { Arbitraries } from "smsforge/testing"
+ * import { Arbitraries } from "smsforge/testing/arbitraries"
  *
  * fc.sample(Arbitraries.phoneNumber({ countries: ["GB", "DE"] }), 3)
  * ```

@@ -197,7 +197,7 @@ export const phoneCountries = (type: GeneratedNumberType = "mobile"): ReadonlyAr
  *
  * ```ts
  * import fc from "fast-check"
- * import { Arbitraries } from "smsforge/testing"
+ * import { Arbitraries } from "smsforge/testing/arbitraries"
  *
  * fc.sample(Arbitraries.phoneNumber({ countries: ["GB", "DE"] }), 1)
  * // => [{ e164: "+447400123456", country: "GB", national: "07400 123456", type: "mobile" }]

@@ -41,7 +41,7 @@ const ofLength = (unit: fc.Arbitrary<string>, lengths: fc.Arbitrary<number>): fc
  * ```ts
  * import * as fc from "fast-check"
  * import { Encoding } from "smsforge"
- * import { Arbitraries } from "smsforge/testing"
+ * import { Arbitraries } from "smsforge/testing/arbitraries"
  *
  * fc.assert(fc.property(Arbitraries.gsm7Text, (text) => Encoding.analyze(text).encoding === "GSM-7"))
  * ```
@@ -105,7 +105,7 @@ const ucs2Lengths = fc.oneof(
  * ```ts
  * import * as fc from "fast-check"
  * import { Encoding } from "smsforge"
- * import { Arbitraries } from "smsforge/testing"
+ * import { Arbitraries } from "smsforge/testing/arbitraries"
  *
  * fc.assert(fc.property(Arbitraries.ucs2Text, (text) => Encoding.analyze(text).encoding === "UCS-2"))
  * ```
