@@ -23,7 +23,7 @@
  * const carrier = Sandbox.makeUnsafe()
  * const client = createSmsClient({ transports: [carrier], retry: { maxAttempts: 1 } })
  * carrier.controls.failNext(1, "Unavailable")
- * await client.send({ to: "+447400123456", text: "Hi" }).catch((e) => e._tag) // => "AllRoutesFailed"
+ * await client.send({ to: "+447400123456", text: "Hi" }).then(() => "sent", (e: { _tag: string }) => e._tag) // => "AllRoutesFailed"
  * await client.send({ to: "+447400123456", text: "Hi again" }) // a receipt: the carrier recovered
  * await carrier.controls.deliverAll()
  * await client.close()
