@@ -267,10 +267,11 @@ const prepare = async () => {
   for (const p of [...typechecks.values(), ...runs.values(), ...loads.values(), cjs, bundle]) p.catch(() => {})
 }
 
-beforeAll(() => {
+// A failed set-up (the registry unreachable, the build broken) fails every test
+// with its error, rather than leaving them skipped.
+beforeAll(async () => {
   ready = prepare()
-  ready.catch(() => {})
-  return ready
+  await ready.catch(() => {})
 }, 420_000)
 
 afterAll(async () => {
@@ -297,16 +298,19 @@ const assertPrinted = (stdout: string, expected: ReadonlyArray<string>) => {
 
 describe("the packed package in fresh projects", () => {
   it("subpaths that need no optional peer load with import, without any optional peer installed", { timeout }, async () => {
+    await ready
     const ran = await loads.get("a import")!
     assert.strictEqual(ran.code, 0, `these failed to load:\n${ran.stdout}${ran.stderr}`)
   })
 
   it("subpaths that need no optional peer load with require, without any optional peer installed", { timeout }, async () => {
+    await ready
     const ran = await loads.get("a require")!
     assert.strictEqual(ran.code, 0, `these failed to load:\n${ran.stdout}${ran.stderr}`)
   })
 
   it("every subpath loads with import and require once the optional peers are installed", { timeout }, async () => {
+    await ready
     for (const mode of ["import", "require"]) {
       const ran = await loads.get(`b ${mode}`)!
       assert.strictEqual(ran.code, 0, `${mode}: these failed to load:\n${ran.stdout}${ran.stderr}`)

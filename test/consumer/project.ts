@@ -85,7 +85,11 @@ export const install = async (
 ): Promise<void> => {
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true, ...manifest, dependencies }, null, 2))
-  const ran = await run(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], dir, {
+  const ran = await run(npm, [
+    "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error",
+    // an unreachable registry fails in seconds, not after minutes of retries
+    "--fetch-retries=1", "--fetch-retry-mintimeout=2000", "--fetch-retry-maxtimeout=10000"
+  ], dir, {
     timeout: 240_000
   })
   if (ran.code !== 0) {
