@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Layer, Option, Schema } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Layer, Option, Result, Schema } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
@@ -228,6 +228,15 @@ describe("Router", () => {
       assert.isTrue(Exit.isFailure(decode({ routes: [{ name: "a", transport: "a", contries: ["GB"] }] })))
       const ok: Router.RoutingRulesInput = { routes: [{ name: "a", transport: "a", countries: ["GB"] }] }
       assert.isTrue(Exit.isSuccess(decode(ok)))
+    })
+
+    it("RoutingConfig embeds in a larger config Schema and stays strict there", () => {
+      const Config = Schema.Struct({ routing: Schema.optional(Router.RoutingConfig) })
+      const decode = Schema.decodeUnknownResult(Config, { onExcessProperty: "error" })
+      const bad = decode({ routing: { routes: [{ name: "a", transport: "a", contries: ["GB"] }] } })
+      assert.isTrue(Result.isFailure(bad))
+      if (Result.isFailure(bad)) assert.include(String(bad.failure), "contries")
+      assert.isTrue(Result.isSuccess(decode({ routing: { routes: [{ name: "a", transport: "a", countries: ["GB"] }] } })))
     })
 
     it.effect("weighted is reproducible for a seed and follows the weights", () =>
