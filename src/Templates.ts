@@ -776,7 +776,13 @@ const standardDeclaration = (schema: StandardSchemaV1, locales: unknown): Declar
     for (const key of Object.keys(input)) {
       if (!declared.has(key)) return Result.fail({ variable: key, problem: "unexpected" })
     }
-    const result = schema["~standard"].validate(input)
+    let result: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>
+    try {
+      result = schema["~standard"].validate(input)
+    } catch {
+      // a validator that throws is the caller's bug; decoding still answers, never throws
+      return Result.fail({ variable: "", problem: "wrong-type" })
+    }
     if (result instanceof Promise) {
       result.catch(() => {}) // the answer is ignored; so is its failure
       return Result.fail({ variable: "", problem: "wrong-type" })

@@ -972,6 +972,11 @@ describe("variables without effect", () => {
       }
     })
 
+    it("a throwing Standard Schema fails the render, never throws", () => {
+      const throwing = { "~standard": { version: 1 as const, vendor: "test", validate: (): never => { throw new Error("boom") } } }
+      assert.deepStrictEqual(variableFailure(renderWith(throwing, { name: "a", code: "1", amount: 1 })), { field: "variables", variable: "", problem: "wrong-type" })
+    })
+
     it("an async Standard Schema fails the render as wrong-type, never hangs", () => {
       const asyncSchema = { "~standard": { version: 1 as const, vendor: "test", validate: (value: unknown) => Promise.resolve({ value }) } }
       assert.deepStrictEqual(variableFailure(renderWith(asyncSchema, { name: "a", code: "1", amount: 1 })), { field: "variables", variable: "", problem: "wrong-type" })
