@@ -63,13 +63,10 @@ export default defineConfig({
   treeshake: true,
   // Transports and testing load the package's own root entry, so there is
   // only ever one Transport service tag and one set of error classes.
-  external: ["smsforge", "smpp", "redis", "@effect/platform-node", /^@effect\/platform-node\//, "@effect/sql-pg", /^@effect\/sql-pg\//, "effect", /^effect\//, "fast-check"],
-  // libphonenumber-js and otplib are bundled: their ESM builds are many small
-  // modules, and resolving and compiling them one by one was most of their
-  // cold-import cost (libphonenumber-js/max about 65 ms, otplib about 25 ms;
-  // bundled, about 15 ms and 8 ms). Neither appears in the public API, so a
-  // host's own copy is never confused with ours. That makes them build-time
-  // dependencies only; `noExternal` keeps them bundled should they ever be
-  // listed as runtime dependencies again.
-  noExternal: [/^libphonenumber-js(\/|$)/, /^otplib(\/|$)/, /^@otplib\//]
+  // libphonenumber-js and otplib are runtime dependencies, not bundled, so that
+  // `npm update` brings new number metadata; src/internal/lazy.ts loads them at
+  // first use, which keeps them out of the cold import.
+  external: ["smsforge", "smpp", "redis", "@effect/platform-node", /^@effect\/platform-node\//, "@effect/sql-pg", /^@effect\/sql-pg\//, "effect", /^effect\//, "fast-check", /^libphonenumber-js(\/|$)/, "otplib", /^@otplib\//],
+  // import.meta.url in the CommonJS build, for createRequire in src/internal/lazy.ts.
+  shims: true
 })

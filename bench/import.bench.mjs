@@ -7,11 +7,10 @@
 //   npm run bench -- import             (builds first)
 //   node bench/import.bench.mjs [samples]
 import { spawnSync } from "node:child_process"
-import { dirname, join, resolve } from "node:path"
+import { dirname, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const root = join(here, "..")
 const SAMPLES = Number(process.argv[2] ?? 15)
 const BUDGET_MS = 150
 
@@ -34,7 +33,8 @@ const sample = (code) => {
   // The child reports the import's own duration; the parent times the whole process.
   const script = `const t = performance.now(); ${code}; process.stdout.write(String(performance.now() - t))`
   const start = process.hrtime.bigint()
-  const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: root, encoding: "utf8" })
+  // In bench/, whose own node_modules has the peers.
+  const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: here, encoding: "utf8" })
   const wall = Number(process.hrtime.bigint() - start) / 1e6
   if (result.status !== 0) throw new Error(`${code}: ${result.stderr}`)
   return { wall, inside: Number(result.stdout) }

@@ -47,15 +47,13 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
-import {
-  type CountryCode,
-  isSupportedCountry,
-  type NumberType as LibNumberType,
-  parsePhoneNumberWithError,
-  validatePhoneNumberLength
-} from "libphonenumber-js/max"
+import type { CountryCode, NumberType as LibNumberType } from "libphonenumber-js/max"
 import * as Cores from "./internal/cores.ts"
 import { Cache } from "./internal/e164Cache.ts"
+import { nodeRequire, once } from "./internal/lazy.ts"
+
+// Loaded at the first parse: at import it was about half of smsforge's cold import.
+const libphonenumber = once(() => nodeRequire("libphonenumber-js/max") as typeof import("libphonenumber-js/max"))
 
 // models
 
@@ -343,7 +341,7 @@ const resolveCountry = (defaultCountry: unknown): CountryCode | undefined | null
   if (defaultCountry === undefined || defaultCountry === null || defaultCountry === "") return undefined
   if (typeof defaultCountry !== "string") return null
   const upper = defaultCountry.toUpperCase()
-  return isSupportedCountry(upper) ? upper : null
+  return libphonenumber().isSupportedCountry(upper) ? upper : null
 }
 
 /** The whole parse: a number, or why not. Never throws. */
@@ -353,6 +351,7 @@ const parseOutcome = (input: unknown, country: CountryCode | undefined | null): 
   const defaultCountry = country ?? undefined
   const lengthOptions = defaultCountry === undefined ? {} : { defaultCountry }
   const text = clean(input)
+  const { parsePhoneNumberWithError, validatePhoneNumberLength } = libphonenumber()
   try {
     const parsed = parsePhoneNumberWithError(text, { ...lengthOptions, extract: false })
     if (parsed.number.length - 1 > E164_MAX_DIGITS) return "too-long"

@@ -5,23 +5,23 @@
  *
  * @internal
  */
-import { generateSync as generateHotp } from "@otplib/hotp"
 import * as crypto from "node:crypto"
-import {
-  createGuardrails,
-  generateSecret,
-  generateSync,
-  generateURI,
-  NobleCryptoPlugin,
-  ScureBase32Plugin,
-  verifySync,
-  type CryptoPlugin
-} from "otplib"
+import type { CryptoPlugin } from "otplib"
 import { equalBytes } from "./constantTime.ts"
+import { nodeRequire, once } from "./lazy.ts"
 
-// Made once: otplib builds its defaults on every call that omits them.
-const guardrails = createGuardrails()
-const base32 = new ScureBase32Plugin()
+const otplib = once(() => nodeRequire("otplib") as typeof import("otplib"))
+const generateHotp = once(() => (nodeRequire("@otplib/hotp") as typeof import("@otplib/hotp")).generateSync)
+
+// Made once, at the first code: otplib builds its defaults on every call that omits them.
+// crypto: per-verification secrets are raw bytes; from Node 22 otplib's pure-JS
+// HMAC is faster than keying node:crypto's (about 6 µs against 14), on Node 20
+// node:crypto is (3 against 9). Measured, not guessed.
+const defaults = once(() => ({
+  guardrails: otplib().createGuardrails(),
+  base32: new (otplib().ScureBase32Plugin)(),
+  crypto: keyObjects ? new (otplib().NobleCryptoPlugin)() : nodeCrypto
+}))
 
 const toBuffer = (value: string | Uint8Array): Buffer =>
   typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
@@ -62,17 +62,6 @@ export const nodeCrypto: CryptoPlugin = {
   constantTimeEqual: (a, b) => equalBytes(toBuffer(a), toBuffer(b))
 }
 
-/**
- * The plugin codes are made with. Per-verification secrets are raw bytes:
- * from Node 22, keying node:crypto's HMAC from raw bytes costs about 14 µs
- * (a KeyObject per code as much), and otplib's own pure-JS plugin about 6;
- * on Node 20 node:crypto takes about 3 and the pure-JS plugin 9. Measured,
- * not guessed.
- *
- * @internal
- */
-export const codeCrypto: CryptoPlugin = keyObjects ? new NobleCryptoPlugin() : nodeCrypto
-
 /** @internal */
 export const newPepper = (): Pepper => pepperFrom(crypto.randomBytes(32))
 
@@ -102,7 +91,7 @@ export const deriveSecret = (pepper: Pepper, nonce: string): Uint8Array => {
  * @internal
  */
 export const hotp = (secret: Uint8Array, counter: number, digits: number): string =>
-  generateHotp({ secret, counter, digits, crypto: codeCrypto, base32, guardrails })
+  generateHotp()({ secret, counter, digits, ...defaults() })
 
 /**
  * The longest code taken from HOTP's dynamic truncation. Truncation yields 31
@@ -126,7 +115,7 @@ const uniformBlock = (secret: Uint8Array, counter: number, block: number): Uint8
   data.writeUInt32BE(block, 8)
   UNIFORM_LABEL.copy(data, 12)
   // Synchronous for both plugins codes are made with.
-  return codeCrypto.hmac("sha256", secret, data) as Uint8Array
+  return defaults().crypto.hmac("sha256", secret, data) as Uint8Array
 }
 
 /**
@@ -218,7 +207,7 @@ export const unseal = (pepper: Pepper, sealed: string): string | undefined => {
 }
 
 /** @internal */
-export const totpSecret = (): string => generateSecret({ crypto: nodeCrypto, base32 })
+export const totpSecret = (): string => otplib().generateSecret({ crypto: nodeCrypto, base32: defaults().base32 })
 
 /** @internal */
 export const totpUri = (options: {
@@ -228,7 +217,7 @@ export const totpUri = (options: {
   readonly digits: number
   readonly period: number
 }): string =>
-  generateURI({
+  otplib().generateURI({
     strategy: "totp",
     issuer: options.issuer,
     label: options.label,
@@ -252,7 +241,8 @@ export const totpVerify = (options: {
   readonly afterTimeStep?: number | undefined
 }): number | undefined => {
   try {
-    const result = verifySync({
+    const { base32, crypto: codeCrypto, guardrails } = defaults()
+    const result = otplib().verifySync({
       strategy: "totp",
       secret: options.secret,
       token: options.code,
@@ -275,4 +265,4 @@ export const totpVerify = (options: {
 
 /** @internal */
 export const totpGenerate = (secret: string, epochSeconds: number, digits: number, period: number): string =>
-  generateSync({ strategy: "totp", secret, epoch: epochSeconds, digits, period, crypto: codeCrypto, base32, guardrails })
+  otplib().generateSync({ strategy: "totp", secret, epoch: epochSeconds, digits, period, ...defaults() })
