@@ -1,7 +1,7 @@
-// The package as users install it. The working tree is built and packed; fresh
-// projects install the tarball from the registry's point of view: project "a"
-// gets only the tarball, `effect` and `@types/node`; project "b" adds the
-// optional peers. Every ```ts snippet of README.md and docs/*.md (read now,
+// The package as users install it. The working tree is built and packed, and
+// fresh projects install the tarball with its dependencies from the npm
+// registry: project "a" gets only the tarball, `effect` and `@types/node`;
+// project "b" adds the optional peers. Every ```ts snippet of README.md and docs/*.md (read now,
 // not copied) and every examples/*.ts goes to "b" when it imports an optional
 // peer (directly, or through a subpath that needs one), else to "a". There they
 // are typechecked as users would (strict, exactOptionalPropertyTypes,
@@ -297,13 +297,13 @@ const assertPrinted = (stdout: string, expected: ReadonlyArray<string>) => {
 }
 
 describe("the packed package in fresh projects", () => {
-  it("subpaths that need no optional peer load with import, without any optional peer installed", { timeout }, async () => {
+  it(`${peerFreeSubpaths.join(", ")} load with import, no optional peer installed`, { timeout }, async () => {
     await ready
     const ran = await loads.get("a import")!
     assert.strictEqual(ran.code, 0, `these failed to load:\n${ran.stdout}${ran.stderr}`)
   })
 
-  it("subpaths that need no optional peer load with require, without any optional peer installed", { timeout }, async () => {
+  it(`${peerFreeSubpaths.join(", ")} load with require, no optional peer installed`, { timeout }, async () => {
     await ready
     const ran = await loads.get("a require")!
     assert.strictEqual(ran.code, 0, `these failed to load:\n${ran.stdout}${ran.stderr}`)
