@@ -20,6 +20,7 @@ import {
   buildAndPack,
   type Diagnostic,
   install,
+  installTarball,
   limited,
   machineNode,
   parseDiagnostics,
@@ -227,17 +228,19 @@ const bundleQuickStart = async () => {
 }
 
 const prepare = async () => {
-  // SMSFORGE_CONSUMER_TARBALL: a tarball packed already, to try the projects again quickly.
-  const tarball = process.env.SMSFORGE_CONSUMER_TARBALL ??
-    await timed("build and pack", () => buildAndPack(root, join(work, "package")))
-  await timed("install", () => Promise.all([
-    install(dirOf("a"), { name: "consumer-a", type: "module" }, { smsforge: `file:${tarball}`, ...base }),
+  // The projects install their other dependencies while the package builds.
+  const installed = timed("install", () => Promise.all([
+    install(dirOf("a"), { name: "consumer-a", type: "module" }, base),
     install(dirOf("b"), { name: "consumer-b", type: "module" }, {
-      smsforge: `file:${tarball}`,
       ...base,
       ...Object.fromEntries(extrasOfB.map((name) => [name, versionOf(name)]))
     })
   ]))
+  // SMSFORGE_CONSUMER_TARBALL: a tarball packed already, to try the projects again quickly.
+  const packed = process.env.SMSFORGE_CONSUMER_TARBALL ??
+    timed("build and pack", () => buildAndPack(root, join(work, "package")))
+  const [tarball] = await Promise.all([packed, installed])
+  await timed("install the tarball", () => Promise.all(projects.map((project) => installTarball(dirOf(project), tarball))))
   for (const project of projects) {
     const dir = dirOf(project)
     mkdirSync(join(dir, "snippets"), { recursive: true })

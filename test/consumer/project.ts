@@ -77,6 +77,21 @@ export const buildAndPack = async (root: string, dir: string): Promise<string> =
   return join(dir, packed.stdout.trim().split("\n").pop()!)
 }
 
+const npmInstall = async (dir: string, packages: ReadonlyArray<string>, what: string): Promise<void> => {
+  const ran = await run(npm, [
+    "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error",
+    // an unreachable registry fails in seconds, not after minutes of retries
+    "--fetch-retries=1", "--fetch-retry-mintimeout=2000", "--fetch-retry-maxtimeout=10000",
+    ...packages
+  ], dir, { timeout: 240_000 })
+  if (ran.code !== 0) {
+    throw new Error(
+      `npm install in ${basename(dir)}/ failed: the consumer test needs the npm registry ` +
+        `(or a warm npm cache) to install ${what}.\n${ran.stderr}\n${ran.stdout}`
+    )
+  }
+}
+
 /** Writes package.json with these dependencies and installs them from the registry (cache first). */
 export const install = async (
   dir: string,
@@ -85,20 +100,12 @@ export const install = async (
 ): Promise<void> => {
   mkdirSync(dir, { recursive: true })
   writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true, ...manifest, dependencies }, null, 2))
-  const ran = await run(npm, [
-    "install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error",
-    // an unreachable registry fails in seconds, not after minutes of retries
-    "--fetch-retries=1", "--fetch-retry-mintimeout=2000", "--fetch-retry-maxtimeout=10000"
-  ], dir, {
-    timeout: 240_000
-  })
-  if (ran.code !== 0) {
-    throw new Error(
-      `npm install in ${basename(dir)}/ failed: the consumer test needs the npm registry ` +
-        `(or a warm npm cache) to install ${Object.keys(dependencies).join(", ")}.\n${ran.stderr}\n${ran.stdout}`
-    )
-  }
+  await npmInstall(dir, [], Object.keys(dependencies).join(", "))
 }
+
+/** Adds the packed tarball to an installed project, with whatever dependencies it declares. */
+export const installTarball = (dir: string, tarball: string): Promise<void> =>
+  npmInstall(dir, [tarball], `${basename(tarball)} and its dependencies`)
 
 export interface Diagnostic {
   readonly file: string
