@@ -61,7 +61,8 @@ export const machineNode = (): string => {
 }
 
 /**
- * Copies the working tree (but node_modules, dist and dot files) into `dir` (node_modules linked), builds with
+ * Copies the working tree (but node_modules, dist and dot files) into `dir`
+ * (the root's node_modules linked), builds with
  * `npm run build` and packs it there, so a build in the working tree at the
  * same time cannot mix with this one. Returns the tarball's path.
  */
@@ -69,7 +70,8 @@ export const buildAndPack = async (root: string, dir: string): Promise<string> =
   mkdirSync(dir, { recursive: true })
   for (const entry of readdirSync(root)) {
     if (entry.startsWith(".") || entry === "node_modules" || entry === "dist") continue
-    cpSync(join(root, entry), join(dir, entry), { recursive: true })
+    // bench/ may have node_modules of its own: no node_modules is copied
+    cpSync(join(root, entry), join(dir, entry), { recursive: true, filter: (source) => basename(source) !== "node_modules" })
   }
   symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "junction")
   await mustRun("npm run build", npm, ["run", "build", "--silent"], dir, { timeout: 180_000 })
