@@ -603,6 +603,8 @@ const DEFAULT_CACHE_SIZE = 10_000
  */
 export const make = (options: PhoneNumbersOptions = {}): Effect.Effect<PhoneNumbers["Service"]> =>
   Effect.sync(() => {
+    // Loaded with the service, so that a client's first send does not pay for it.
+    libphonenumber()
     const cache = new Cache<string, PhoneNumber | InvalidPhoneNumberWhy>(options.cacheSize ?? DEFAULT_CACHE_SIZE)
     const defaultPolicy = compilePolicy(options.policy)
     const countryKeys = new Map<string, CountryCode | undefined | null>()
