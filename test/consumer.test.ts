@@ -13,7 +13,7 @@
 // the gate.
 import { availableParallelism, tmpdir } from "node:os"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { build, transform } from "esbuild"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import {
@@ -237,7 +237,8 @@ const prepare = async () => {
     })
   ]))
   // SMSFORGE_CONSUMER_TARBALL: a tarball packed already, to try the projects again quickly.
-  const packed = process.env.SMSFORGE_CONSUMER_TARBALL ??
+  const given = process.env.SMSFORGE_CONSUMER_TARBALL
+  const packed = given !== undefined ? resolve(given) :
     timed("build and pack", () => buildAndPack(root, join(work, "package")))
   const [tarball] = await Promise.all([packed, installed])
   await timed("install the tarball", () => Promise.all(projects.map((project) => installTarball(dirOf(project), tarball))))
