@@ -266,7 +266,7 @@ const ConfigSchema = Schema.Struct({
   transports: Schema.optional(Schema.Array(Schema.Unknown.check(Schema.makeFilter(isTransportLike, {
     expected: "a transport"
   })))),
-  routing: Schema.optional(Schema.Unknown),
+  routing: Schema.optional(Router.RoutingConfig),
   retry: Schema.optional(Schema.Struct({
     base: Schema.optional(DurationInput),
     factor: Schema.optional(Schema.Finite.check(Schema.isGreaterThanOrEqualTo(1))),

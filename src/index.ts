@@ -9,13 +9,19 @@
  * @since 0.1.0
  */
 export {
+  ClientClosed,
   createSmsClient,
   type InboundInput,
+  InvalidConfig,
+  ListenerFailed,
+  type ObservabilityOptions,
+  type OtelTracerProvider,
   type ReceiptInput,
   type SendInput,
   type SmsClient,
   type SmsClientConfig,
-  type SmsClientError
+  type SmsClientError,
+  validateConfig
 } from "./client.ts"
 /**
  * @since 0.1.0
