@@ -229,7 +229,7 @@ export interface FrequencyCap {
 export interface ConsentOptions {
   readonly quietHours?: QuietHoursOptions | undefined
   readonly frequencyCaps?: { readonly [purpose in Purpose]?: FrequencyCap } | undefined
-  /** Zones by ISO country overriding the built-in table, e.g. `{ US: "America/Chicago" }`. */
+  /** Zones by ISO country overriding the runtime's (Intl) choice, e.g. `{ US: "America/Chicago" }`. */
   readonly timeZones?: { readonly [country: string]: string } | undefined
   /** Zone when neither the recipient nor the country has one; `"UTC"` by default. */
   readonly defaultTimeZone?: string | undefined
@@ -539,7 +539,7 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
   const zoneOverrides: Record<string, string> = {}
   for (const [country, zone] of Object.entries(options.timeZones ?? {})) {
     if (time.isValidTimeZone(zone)) zoneOverrides[country.toUpperCase()] = zone
-    else warnings.push(`timeZones.${country} is not a known time zone; using the built-in table`)
+    else warnings.push(`timeZones.${country} is not a known time zone; using the runtime's zone for the country`)
   }
   const quiet = options.quietHours
   const compile = (

@@ -886,6 +886,19 @@ const cleanCode = (code: unknown, digits: number): string | undefined => {
   return cleaned.length === digits && DIGITS.test(cleaned) ? cleaned : undefined
 }
 
+const TARGET_KEYS: ReadonlySet<string> = new Set(["verificationId", "to", "tenant", "defaultCountry"])
+const CHECK_KEYS: ReadonlySet<string> = new Set([...TARGET_KEYS, "code"])
+const RESEND_KEYS: ReadonlySet<string> = new Set([...TARGET_KEYS, "channel", "locale", "clientKey"])
+const START_KEYS: ReadonlySet<string> = new Set(["to", "channel", "locale", "tenant", "clientKey", "defaultCountry"])
+
+/** A key the request may not have: a typo such as `chanel` is refused by name, never ignored. */
+const unknownKey = (request: object, allowed: ReadonlySet<string>): InvalidRequest | undefined => {
+  for (const key in request) {
+    if (!allowed.has(key)) return new InvalidRequest({ field: key, problem: "not allowed" })
+  }
+  return undefined
+}
+
 const isText = (value: unknown, max: number): value is string =>
   typeof value === "string" && value.length > 0 && value.length <= max
 
@@ -1073,11 +1086,11 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   )
 
   /** Finds the verification a target names; `undefined` fields fail with the field named. */
-  const locate = (target: VerificationTarget): Effect.Effect<Located, StartError> => {
+  const locate = (target: VerificationTarget, allowed: ReadonlySet<string>): Effect.Effect<Located, StartError> => {
     if (typeof target !== "object" || target === null) {
       return fail(new InvalidRequest({ field: "verificationId", problem: "a request object" }))
     }
-    const bad = badTenant(target.tenant)
+    const bad = unknownKey(target, allowed) ?? badTenant(target.tenant)
     if (bad !== undefined) return fail(bad)
     const tenant = target.tenant
     if (target.verificationId !== undefined) {
@@ -1429,8 +1442,8 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     if (typeof request !== "object" || request === null) {
       return fail(new InvalidRequest({ field: "to", problem: "a request object" }))
     }
-    const bad = badTenant(request.tenant) ?? badChannel(request.channel) ?? badLocale(request.locale) ??
-      badClientKey(request.clientKey)
+    const bad = unknownKey(request, START_KEYS) ?? badTenant(request.tenant) ?? badChannel(request.channel) ??
+      badLocale(request.locale) ?? badClientKey(request.clientKey)
     if (bad !== undefined) return fail(bad)
     return Effect.flatMap(
       resolveNumber(request.to, request.defaultCountry),
@@ -1495,12 +1508,14 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   })
 
   const check = (request: CheckRequest): Effect.Effect<CheckResult, StartError> => {
+    const unknown = typeof request === "object" && request !== null ? unknownKey(request, CHECK_KEYS) : undefined
+    if (unknown !== undefined) return fail(unknown)
     const code = cleanCode(typeof request === "object" && request !== null ? request.code : undefined, settings.digits)
     if (code === undefined) {
       return fail(new InvalidCode({ field: "code" }))
     }
     // The first attempt checks the record `locate` read; a retry reads it again.
-    return Effect.flatMap(locate(request), (located) =>
+    return Effect.flatMap(locate(request, CHECK_KEYS), (located) =>
       casLoop((n) => checkAttempt(located.value.id, code, n === 0 ? located : undefined)))
   }
 
@@ -1530,7 +1545,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   const resend = (request: ResendRequest): Effect.Effect<StartResult, StartError> => {
     const bad = badChannel(request?.channel) ?? badLocale(request?.locale) ?? badClientKey(request?.clientKey)
     if (bad !== undefined) return fail(bad)
-    return Effect.flatMap(locate(request), (first) => casLoop(() => resendAttempt(first.value.id, request)))
+    return Effect.flatMap(locate(request, RESEND_KEYS), (first) => casLoop(() => resendAttempt(first.value.id, request)))
   }
 
   const cancelAttempt = Effect.fnUntraced(function*(id: string) {
@@ -1547,10 +1562,10 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   })
 
   const cancel = (request: VerificationTarget): Effect.Effect<CheckResult, StartError> =>
-    Effect.flatMap(locate(request), (first) => casLoop(() => cancelAttempt(first.value.id)))
+    Effect.flatMap(locate(request, TARGET_KEYS), (first) => casLoop(() => cancelAttempt(first.value.id)))
 
   const get = Effect.fnUntraced(function*(request: VerificationTarget) {
-    const { value: record } = yield* locate(request)
+    const { value: record } = yield* locate(request, TARGET_KEYS)
     const now = yield* currentMillis
     const status: VerificationStatus = record.status === "pending" && now >= record.expiresAt
       ? "expired"

@@ -33,6 +33,7 @@ import { fieldName, firstProblem } from "./internal/issues.ts"
 import type * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
 import * as Router from "./Router.ts"
+import * as SendRequest from "./SendRequest.ts"
 import * as Sms from "./Sms.ts"
 import * as Verification from "./Verification.ts"
 
@@ -330,6 +331,30 @@ export const validateConfig = (config: unknown): Result.Result<SmsClientConfig, 
   return Result.fail(new InvalidConfig({ field: fieldName(path) || "config", problem }))
 }
 
+const CONSENT_CHANGE_KEYS: ReadonlySet<string> = new Set([
+  "to",
+  "purpose",
+  "topic",
+  "tenant",
+  "source",
+  "text",
+  "keyword",
+  "origin",
+  "at"
+])
+
+// A consent change is evidence: a typo such as `purpse` would otherwise grant the
+// default purpose (marketing), so an unknown key is refused by name.
+const unknownConsentKey = (change: object): SendRequest.InvalidRequest | undefined => {
+  if (typeof change !== "object" || change === null) {
+    return new SendRequest.InvalidRequest({ field: "change", problem: "a consent change object" })
+  }
+  for (const key in change) {
+    if (!CONSENT_CHANGE_KEYS.has(key)) return new SendRequest.InvalidRequest({ field: key, problem: "not allowed" })
+  }
+  return undefined
+}
+
 /**
  * Builds the pipeline and answers its Promise facade.
  *
@@ -401,7 +426,15 @@ export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
     method: string,
     change: { readonly to: string },
     f: (c: Consent.Consent["Service"], to: string) => Effect.Effect<A>
-  ) => run(method, Effect.flatMap(recipient(change.to), (to) => Effect.flatMap(Consent.Consent, (c) => f(c, to))))
+  ) => {
+    const unknown = unknownConsentKey(change)
+    return run(
+      method,
+      unknown !== undefined
+        ? Effect.fail<{ readonly reason: SmsClientError }>(new Sms.SmsError({ reason: unknown }))
+        : Effect.flatMap(recipient(change.to), (to) => Effect.flatMap(Consent.Consent, (c) => f(c, to)))
+    )
+  }
 
   const close = (): Promise<void> => {
     closing ??= runtime.dispose()
@@ -445,6 +478,8 @@ export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
         run(
           "consent.requestConfirmation",
           Effect.gen(function*() {
+            const unknown = unknownConsentKey(change)
+            if (unknown !== undefined) return yield* Effect.fail(new Sms.SmsError({ reason: unknown }))
             const service = yield* Consent.Consent
             const to = yield* recipient(change.to)
             const confirmation = yield* service.requestConfirmation({ ...change, to })

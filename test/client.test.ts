@@ -189,6 +189,39 @@ const throwingProxy = new Proxy({}, {
   }
 })
 
+describe("misspelt keys are refused by name, never ignored", () => {
+  it("verify.start, check, resend and cancel refuse an unknown key; nothing is sent", async () => {
+    const sandbox = Sandbox.makeUnsafe()
+    client = createSmsClient({ transports: [sandbox] })
+    const typo = (await rejection(client.verify.start({ to: UK, chanel: "sms" } as never)))
+    assert.include(typo, { _tag: "InvalidRequest", field: "chanel" })
+    assert.strictEqual(sandbox.sent().length, 0)
+    const started = await client.verify.start({ to: UK })
+    assert.include(await rejection(client.verify.check({ verificationId: started.verificationId, cod: "123456" } as never)), {
+      _tag: "InvalidRequest",
+      field: "cod"
+    })
+    assert.include(await rejection(client.verify.resend({ verificationId: started.verificationId, locle: "de" } as never)), {
+      _tag: "InvalidRequest",
+      field: "locle"
+    })
+    const code = Codes.extract(sandbox.sent().at(-1)!.text)!
+    assert.strictEqual((await client.verify.check({ verificationId: started.verificationId, code })).status, "approved")
+  })
+
+  it("a consent change with a misspelt purpose grants nothing", async () => {
+    client = createSmsClient({ transports: [Sandbox.makeUnsafe()] })
+    const typo = await rejection(client.consent.grant({ to: UK, purpse: "transactional" } as never))
+    assert.include(typo, { _tag: "InvalidRequest", field: "purpse" })
+    assert.isUndefined(await client.consent.get(UK))
+    assert.include(await rejection(client.consent.requestConfirmation({ to: UK, sorce: "web" } as never)), {
+      _tag: "InvalidRequest",
+      field: "sorce"
+    })
+    assert.include(await rejection(client.send({ to: UK, text: "20% off", purpose: "marketing" })), { _tag: "ConsentRequired" })
+  })
+})
+
 describe("sendBatch and untrusted requests", () => {
   it("refuses anything but an array as InvalidRequest on requests, sending nothing", async () => {
     const sandbox = Sandbox.makeUnsafe()
