@@ -7,6 +7,7 @@ import { Transport } from "smsforge"
 import { TransportConformance } from "smsforge/testing"
 import * as Vonage from "../../transports/vonage/index.ts"
 import { classifyStatus } from "../../transports/vonage/internal/classify.ts"
+import { SMS } from "@vonage/sms"
 import { fakeCarrier, neverAnswers, type Handler, json } from "./fakeCarrier.ts"
 
 // A faithful local Vonage SMS API.
@@ -121,7 +122,7 @@ describe("Vonage submit", () => {
     ["5", "Internal Error", "Unavailable"],
     ["6", "Invalid Message", "Rejected"],
     ["7", "Number barred", "Blocked"],
-    ["8", "Partner account barred", "Rejected"],
+    ["8", "Partner account barred", "AuthenticationFailed"],
     ["9", "Partner quota exceeded", "InsufficientFunds"],
     ["14", "Invalid Signature", "AuthenticationFailed"],
     ["15", "Illegal Sender Address - rejected", "Rejected"],
@@ -254,7 +255,7 @@ describe("Vonage webhooks", () => {
       yield* reject({ ...signed, status: "failed" }, "sig")
       yield* reject(params, "sig")
       yield* reject({ ...params, sig: vonageSig("sha256", "guess", params) }, "sig")
-      const stale = { ...params, timestamp: "1699990000" }
+      const stale = { ...params, timestamp: String(1_700_000_000 - 24 * 3600 - 1) }
       yield* reject({ ...stale, sig: vonageSig("sha256", SIG_SECRET, stale) }, "timestamp")
       const bad = yield* Effect.flip(transport.parseDeliveryReceipt("not an object"))
       assert.strictEqual(bad.reason._tag, "MalformedWebhook")
@@ -382,5 +383,128 @@ describe("Vonage plain-string credentials", () => {
       const hooks = Vonage.makeWebhooks({ signatureSecret: 42 as unknown as string })
       const error = yield* Effect.flip(hooks.parseDeliveryReceipt({ messageId: "0A1", status: "delivered", sig: "00" }))
       assert.strictEqual(error.reason._tag, "InvalidSignature")
+    }))
+})
+
+// Issue 14, points 7 and 8: retries over Vonage's real retry span, replays
+// refused, account-level refusals counted against the route, and the official
+// SDK (@vonage/sms's verifySignature) as the reference for signed webhooks.
+describe("Vonage webhooks as Vonage sends them", () => {
+  const sdk = new SMS({ apiKey: API_KEY, apiSecret: API_SECRET } as never)
+  // @vonage/auth's AlgorithmTypes values (a transitive dependency, not imported)
+  type Algorithm = Parameters<SMS["verifySignature"]>[3]
+  const algorithms = {
+    md5hash: "MD5HASH" as Algorithm,
+    md5: "MD5HMAC" as Algorithm,
+    sha1: "SHA1HMAC" as Algorithm,
+    sha256: "SHA256HMAC" as Algorithm,
+    sha512: "SHA512HMAC" as Algorithm
+  } as const
+  const NOW = 1_700_000_000
+  const receipt = (timestamp: number, messageId = "0A0000000123ABCD1"): Record<string, string> => ({
+    msisdn: "447700900123",
+    to: "Acme",
+    "network-code": "23410",
+    messageId,
+    price: "0.03330000",
+    status: "delivered",
+    scts: "2001011400",
+    "err-code": "0",
+    "api-key": API_KEY,
+    "message-timestamp": "2023-11-14 22:13:20",
+    timestamp: String(timestamp),
+    nonce: "6d1f5e9a-1b2c"
+  })
+  const signed = (method: keyof typeof algorithms, params: Record<string, string>) => {
+    const sig = Vonage.computeSignature(Redacted.make(SIG_SECRET), params, method)
+    // the official SDK is the reference: it must accept what we sign
+    assert.isTrue(sdk.verifySignature(sig, params, SIG_SECRET, algorithms[method]), method)
+    return { ...params, sig }
+  }
+
+  it.effect("a retry signed 23 hours ago is accepted; one over 24 hours, or the window configured, is refused", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const transport = yield* vonage({ signatureSecret: SIG_SECRET, signatureMethod: "sha256" })
+      const retried = yield* transport.parseDeliveryReceipt(signed("sha256", receipt(NOW - 23 * 3600)))
+      assert.strictEqual(retried.status, "delivered")
+      const tooOld = yield* Effect.flip(transport.parseDeliveryReceipt(signed("sha256", receipt(NOW - 24 * 3600 - 1, "B"))))
+      assert.strictEqual(tooOld.reason._tag, "InvalidSignature")
+      assert.strictEqual(tooOld.reason.field, "timestamp")
+      const future = yield* Effect.flip(transport.parseDeliveryReceipt(signed("sha256", receipt(NOW + 3600, "C"))))
+      assert.strictEqual(future.reason.field, "timestamp")
+      const strict = yield* vonage({ signatureSecret: SIG_SECRET, signatureMethod: "sha256", webhookMaxAge: "10 minutes" })
+      const outside = yield* Effect.flip(strict.parseDeliveryReceipt(signed("sha256", receipt(NOW - 3600, "D"))))
+      assert.strictEqual(outside.reason.field, "timestamp")
+    }))
+
+  it.effect("a replay inside the window is refused with ReplayedWebhook; the memory is bounded", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const transport = yield* vonage({ signatureSecret: SIG_SECRET })
+      const once = signed("md5hash", receipt(NOW - 60))
+      yield* transport.parseDeliveryReceipt(once)
+      const again = yield* Effect.flip(transport.parseDeliveryReceipt(once))
+      assert.strictEqual(again.reason._tag, "ReplayedWebhook")
+      // the same sig in upper case is the same webhook
+      const upper = yield* Effect.flip(transport.parseDeliveryReceipt({ ...once, sig: once.sig.toUpperCase() }))
+      assert.strictEqual(upper.reason._tag, "ReplayedWebhook")
+      const inbound = signed("md5hash", { msisdn: "447700900123", to: "447700900000", messageId: "M1", text: "hi", type: "text", timestamp: String(NOW), nonce: "n1" })
+      yield* transport.parseInbound(inbound)
+      assert.strictEqual((yield* Effect.flip(transport.parseInbound(inbound))).reason._tag, "ReplayedWebhook")
+      // bounded: with room for 2, the oldest is forgotten first
+      const small = yield* vonage({ signatureSecret: SIG_SECRET, webhookReplayCapacity: 2 })
+      const hooks = ["a", "b", "c"].map((id) => signed("md5hash", receipt(NOW - 60, id)))
+      for (const hook of hooks) yield* small.parseDeliveryReceipt(hook)
+      assert.strictEqual((yield* Effect.flip(small.parseDeliveryReceipt(hooks[2]!))).reason._tag, "ReplayedWebhook")
+      yield* small.parseDeliveryReceipt(hooks[0]!)
+      // an entry leaves once its webhook is too old anyway
+      yield* TestClock.adjust("25 hours")
+      const expired = yield* Effect.flip(transport.parseDeliveryReceipt(once))
+      assert.strictEqual(expired.reason._tag, "InvalidSignature")
+    }))
+
+  it.effect("every signing method the SDK knows verifies both ways", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      for (const method of Object.keys(algorithms) as Array<keyof typeof algorithms>) {
+        const transport = yield* vonage({ signatureSecret: SIG_SECRET, signatureMethod: method })
+        const params = { ...receipt(NOW), text: "a&b=c" }
+        const ours = signed(method, params)
+        assert.strictEqual((yield* transport.parseDeliveryReceipt(ours)).status, "delivered")
+        const tampered = yield* Effect.flip(transport.parseDeliveryReceipt({ ...ours, status: "failed" }))
+        assert.strictEqual(tampered.reason._tag, "InvalidSignature")
+        assert.isFalse(sdk.verifySignature(ours.sig, { ...params, status: "failed" }, SIG_SECRET, algorithms[method]))
+      }
+    }))
+
+  it.effect("hostile bodies are typed refusals, never a defect", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(NOW * 1000)
+      const transport = yield* vonage({ signatureSecret: SIG_SECRET })
+      const hostile = fc.oneof(
+        fc.constant(null),
+        fc.constant(undefined),
+        fc.string(),
+        fc.integer(),
+        fc.array(fc.jsonValue()),
+        fc.dictionary(fc.oneof(fc.string(), fc.constantFrom("sig", "timestamp", "status", "messageId[a]")), fc.oneof(fc.jsonValue(), fc.constant(undefined)))
+      )
+      for (const input of fc.sample(hostile, 300)) {
+        const exit1 = yield* Effect.exit(transport.parseDeliveryReceipt(input))
+        const exit2 = yield* Effect.exit(transport.parseInbound(input))
+        for (const exit of [exit1, exit2]) {
+          assert.isTrue(exit._tag === "Failure" && exit.cause.reasons.every((r) => r._tag === "Fail"), JSON.stringify(input))
+        }
+      }
+    }))
+
+  it.effect("submit: account-level refusals count against the route; a 2xx without the answer is an unknown outcome", () =>
+    Effect.gen(function*() {
+      for (const code of ["8", "11", "32"]) assert.strictEqual(classifyStatus(code)._tag, "AuthenticationFailed", code)
+      carrier.handler = (_req, res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>gateway</html>")
+      const transport = yield* vonage()
+      const error = yield* Effect.flip(transport.submit(submission()))
+      assert.strictEqual(error.reason._tag, "Timeout")
     }))
 })

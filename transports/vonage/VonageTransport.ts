@@ -16,8 +16,10 @@
  * - Delivery receipts and inbound webhooks are decoded by
  *   {@link VonageTransport.parseDeliveryReceipt} and
  *   {@link VonageTransport.parseInbound}; with a signature secret configured,
- *   unsigned, mis-signed or stale (older than `webhookMaxAge`) webhooks are
- *   refused.
+ *   unsigned, mis-signed or stale (older than `webhookMaxAge`, default 24
+ *   hours: Vonage's retry span) webhooks are refused, and so is a replay of a
+ *   signed webhook already decoded (`ReplayedWebhook`; answer it 200, it was
+ *   applied).
  *
  * **Gotchas**
  * - A multipart message whose parts were answered differently fails with the
@@ -61,8 +63,19 @@ export interface VonageConfig {
   readonly from?: string | undefined
   /** Per-request delivery receipt URL (`callback`); the account's default otherwise. */
   readonly callback?: string | undefined
-  /** Oldest signed webhook accepted, default 5 minutes. */
+  /**
+   * Oldest signed webhook accepted, default 24 hours: Vonage retries an
+   * unanswered webhook for 24 hours, and its `timestamp` is when it started
+   * pushing, so a shorter window loses every receipt retried after an outage.
+   */
   readonly webhookMaxAge?: Duration.Input | undefined
+  /**
+   * How many applied signed webhooks are remembered to refuse replays inside
+   * `webhookMaxAge` (default 100 000; `0` remembers none). Memory only, per
+   * transport; an entry is dropped once its webhook is too old to be accepted,
+   * or, past the bound, oldest first.
+   */
+  readonly webhookReplayCapacity?: number | undefined
   /** Defaults to `https://rest.nexmo.com`. */
   readonly baseUrl?: string | undefined
   /** Request timeout, default 10 seconds. */
@@ -118,6 +131,19 @@ export class MalformedWebhook extends Schema.TaggedError<MalformedWebhook>("smsf
 ) {}
 
 /**
+ * A signed webhook this transport has already decoded (same `sig`) came again
+ * inside the age window: a replay, or Vonage retrying one whose answer was
+ * lost. It was applied once; answer it `200` so Vonage stops retrying.
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class ReplayedWebhook extends Schema.TaggedError<ReplayedWebhook>("smsforge/transports/vonage/ReplayedWebhook")(
+  "ReplayedWebhook",
+  { field: Schema.String }
+) {}
+
+/**
  * Why a Vonage webhook was refused.
  *
  * @category errors
@@ -125,7 +151,7 @@ export class MalformedWebhook extends Schema.TaggedError<MalformedWebhook>("smsf
  */
 export class VonageWebhookError extends Schema.TaggedError<VonageWebhookError>("smsforge/transports/vonage/VonageWebhookError")(
   "VonageWebhookError",
-  { reason: Schema.Union([InvalidSignature, MalformedWebhook]) }
+  { reason: Schema.Union([InvalidSignature, MalformedWebhook, ReplayedWebhook]) }
 ) {
   override get message(): string {
     return `vonage webhook: ${this.reason._tag} (${this.reason.field})`
@@ -184,6 +210,33 @@ const parseTimestamp = (value: string | undefined): number | undefined => {
 }
 
 const malformed = (field: string) => new VonageWebhookError({ reason: new MalformedWebhook({ field }) })
+const replayed = () => new VonageWebhookError({ reason: new ReplayedWebhook({ field: "sig" }) })
+
+/** How far ahead of our clock a signed `timestamp` may be (clock skew). */
+const maxSkew = 5 * 60 * 1000
+
+/**
+ * The signatures of applied webhooks, each until its webhook is too old to
+ * be accepted anyway: insertion-ordered, at most `capacity` entries.
+ */
+const replayMemory = (capacity: number) => {
+  const seen = new Map<string, number>()
+  return {
+    /** Records the key; `false` when it was already there (a replay). */
+    add: (key: string, expiresAt: number, now: number): boolean => {
+      if (capacity <= 0) return true
+      const known = seen.get(key)
+      if (known !== undefined && known > now) return false
+      for (const [k, expiry] of seen) {
+        if (expiry > now && seen.size < capacity) break
+        seen.delete(k)
+      }
+      seen.delete(key)
+      seen.set(key, expiresAt)
+      return true
+    }
+  }
+}
 const forged = (field: string) => new VonageWebhookError({ reason: new InvalidSignature({ field }) })
 
 /**
@@ -200,33 +253,50 @@ export const makeWebhooks = (config: {
   readonly signatureSecret?: Secret | undefined
   readonly signatureMethod?: SignatureMethod | undefined
   readonly webhookMaxAge?: Duration.Input | undefined
+  readonly webhookReplayCapacity?: number | undefined
   readonly name?: string | undefined
 }): {
   readonly parseDeliveryReceipt: VonageTransport["parseDeliveryReceipt"]
   readonly parseInbound: VonageTransport["parseInbound"]
 } => {
   const transport = config.name ?? "vonage"
-  const maxAge = Duration.toMillis(Duration.fromInputUnsafe(config.webhookMaxAge ?? Duration.minutes(5)))
+  const maxAge = Duration.toMillis(Duration.fromInputUnsafe(config.webhookMaxAge ?? Duration.hours(24)))
+  const capacity = config.webhookReplayCapacity ?? 100_000
+  const memory = replayMemory(Number.isFinite(capacity) ? Math.floor(capacity) : 100_000)
   const method = config.signatureMethod ?? "md5hash"
   // given but unusable is not the same as absent: it must refuse, never skip the check
   const secret = config.signatureSecret === undefined ? undefined : toRedacted(config.signatureSecret) ?? null
 
-  const decode = (input: unknown): Effect.Effect<Record<string, string>, VonageWebhookError> =>
+  interface Decoded {
+    readonly params: Record<string, string>
+    /** For a signed webhook: its signature and when it leaves the window. */
+    readonly replayKey: { readonly sig: string; readonly expiresAt: number } | undefined
+  }
+
+  const decode = (input: unknown): Effect.Effect<Decoded, VonageWebhookError> =>
     Effect.gen(function*() {
       const params = Http.stringParams(input)
       if (params === undefined) return yield* Effect.fail(malformed("params"))
-      if (secret === undefined) return params
+      if (secret === undefined) return { params, replayKey: undefined }
       const sig = params["sig"]
       if (sig === undefined || secret === null) return yield* Effect.fail(forged("sig"))
       const expected = sign(method, Redacted.value(secret), params)
       if (!Http.safeEqual(expected, sig.toLowerCase())) return yield* Effect.fail(forged("sig"))
-      const timestamp = Number(params["timestamp"])
+      const raw = params["timestamp"]
+      const timestamp = raw !== undefined && /^\d{1,12}$/.test(raw) ? Number(raw) * 1000 : Number.NaN
       const now = yield* Clock.currentTimeMillis
-      if (!Number.isFinite(timestamp) || Math.abs(now - timestamp * 1000) > maxAge) {
+      if (!Number.isFinite(timestamp) || now - timestamp > maxAge || timestamp - now > maxSkew) {
         return yield* Effect.fail(forged("timestamp"))
       }
-      return params
+      return { params, replayKey: { sig: sig.toLowerCase(), expiresAt: timestamp + maxAge } }
     })
+
+  /** Records a decoded signed webhook; a second one with the same `sig` is a replay. */
+  const applied = <A>(decoded: Decoded, value: A): Effect.Effect<A, VonageWebhookError> =>
+    decoded.replayKey === undefined
+      ? Effect.succeed(value)
+      : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        memory.add(decoded.replayKey!.sig, decoded.replayKey!.expiresAt, now) ? Effect.succeed(value) : Effect.fail(replayed()))
 
   const required = (params: Record<string, string>, name: string): Effect.Effect<string, VonageWebhookError> => {
     const value = params[name]
@@ -236,7 +306,8 @@ export const makeWebhooks = (config: {
   return {
     parseDeliveryReceipt: (input) =>
       Effect.gen(function*() {
-        const params = yield* decode(input)
+        const decoded = yield* decode(input)
+        const params = decoded.params
         const providerMessageId = yield* required(params, "messageId")
         const providerStatus = yield* required(params, "status")
         const status = deliveryStatus(providerStatus)
@@ -252,11 +323,12 @@ export const makeWebhooks = (config: {
           at,
           ...(errorCode !== undefined && errorCode !== "" ? { errorCode } : {})
         }
-        return report
+        return yield* applied(decoded, report)
       }),
     parseInbound: (input) =>
       Effect.gen(function*() {
-        const params = yield* decode(input)
+        const decoded = yield* decode(input)
+        const params = decoded.params
         const msisdn = yield* required(params, "msisdn")
         const to = yield* required(params, "to")
         const providerMessageId = yield* required(params, "messageId")
@@ -282,7 +354,7 @@ export const makeWebhooks = (config: {
           providerMessageId,
           ...(part !== undefined ? { part } : {})
         }
-        return message
+        return yield* applied(decoded, message)
       })
   }
 }

@@ -13,6 +13,11 @@ export const classifyStatus = (status: string): Transport.TransportErrorReason =
       return new Transport.Throttled({ code, retryAfter: Duration.seconds(1) })
     case "4": // Invalid credentials
     case "14": // Invalid signature
+    // account-level refusals: every message on this route fails the same
+    // way, so they count against the route's circuit (Rejected would not)
+    case "8": // Partner account barred
+    case "11": // Account not enabled for HTTP
+    case "32": // Signature and API secret disallowed
       return new Transport.AuthenticationFailed({ code })
     case "5": // Internal error
       return new Transport.Unavailable({ code })
@@ -26,13 +31,10 @@ export const classifyStatus = (status: string): Transport.TransportErrorReason =
     case "2": // Missing parameters
     case "3": // Invalid parameters
     case "6": // Invalid message
-    case "8": // Partner account barred
-    case "11": // Account not enabled for HTTP
     case "12": // Message too long
     case "15": // Invalid sender address
     case "22": // Invalid network code
     case "23": // Invalid callback URL
-    case "32": // Signature and API secret disallowed
     default:
       return new Transport.Rejected({ code })
   }
@@ -45,6 +47,9 @@ export const classifyHttp = (status: number, retryAfter: number | undefined): Tr
     return new Transport.Throttled(retryAfter === undefined ? { code } : { code, retryAfter: Duration.millis(retryAfter) })
   }
   if (status === 401 || status === 403) return new Transport.AuthenticationFailed({ code })
+  // a 2xx without the documented answer: Vonage may have accepted the
+  // message, so a resend could duplicate it; an unknown outcome, as a timeout
+  if (status >= 200 && status < 300) return new Transport.Timeout({ code })
   if (status >= 500 || status < 400) return new Transport.Unavailable({ code })
   return new Transport.Rejected({ code })
 }
