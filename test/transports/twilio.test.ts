@@ -9,6 +9,7 @@ import { TransportConformance } from "smsforge/testing"
 import * as Twilio from "../../transports/twilio/index.ts"
 import { classify } from "../../transports/twilio/internal/classify.ts"
 import { fakeCarrier, neverAnswers, type Handler, json } from "./fakeCarrier.ts"
+import { getExpectedTwilioSignature, validateRequest } from "twilio/lib/webhooks/webhooks.js"
 
 // A faithful local Twilio: checks each request as the REST API documents it.
 
@@ -156,7 +157,7 @@ describe("Twilio submit", () => {
       [400, 20429, "Throttled"],
       [400, 21211, "InvalidNumber"],
       [400, 21217, "InvalidNumber"],
-      [400, 21612, "InvalidNumber"],
+      [400, 21612, "Rejected"],
       [400, 21614, "InvalidNumber"],
       [400, 21610, "Blocked"],
       [400, 21408, "Blocked"],
@@ -436,5 +437,144 @@ describe("Twilio plain-string credentials", () => {
       const hooks = Twilio.makeWebhooks({ authToken: TOKEN })
       const report = yield* hooks.parseStatusCallback({ url, params, signature })
       assert.strictEqual(report.status, "delivered")
+    }))
+})
+
+// Issue 14, points 4, 5, 6 and 8: webhooks as Twilio really sends them, with
+// the official `twilio` package as the reference signer and validator.
+describe("Twilio webhooks against the official SDK", () => {
+  const official = (url: string, params: Record<string, unknown> = {}) => getExpectedTwilioSignature(TOKEN, url, params)
+
+  it.effect("any port: Twilio signs without it, and its validator tries both forms", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio()
+      const params = statusParams("delivered")
+      const cases: ReadonlyArray<[string, string]> = [
+        // [URL the server saw, URL Twilio signed]
+        ["https://example.com:8443/twilio/status?tenant=acme", "https://example.com/twilio/status?tenant=acme"],
+        ["http://example.com:3000/twilio/status", "http://example.com/twilio/status"],
+        ["https://example.com/twilio/status", "https://example.com:443/twilio/status"],
+        ["https://example.com:443/twilio/status", "https://example.com/twilio/status"],
+        ["https://user:pw@example.com:8443/twilio/status", "https://user:pw@example.com/twilio/status"],
+        ["https://[2001:db8::1]:8443/twilio/status", "https://[2001:db8::1]/twilio/status"]
+      ]
+      for (const [seenUrl, signedUrl] of cases) {
+        const signature = official(signedUrl, params)
+        assert.isTrue(validateRequest(TOKEN, signature, seenUrl, params), `sdk ${seenUrl}`)
+        const report = yield* transport.parseStatusCallback({ url: seenUrl, params, signature })
+        assert.strictEqual(report.status, "delivered", seenUrl)
+      }
+      // a different port than the one called is still a different URL
+      const other = official("https://example.com:9443/twilio/status", params)
+      assert.isFalse(validateRequest(TOKEN, other, "https://example.com:8443/twilio/status", params))
+      const refused = yield* Effect.flip(transport.parseStatusCallback({ url: "https://example.com:8443/twilio/status", params, signature: other }))
+      assert.strictEqual(refused.reason._tag, "InvalidSignature")
+    }))
+
+  it.effect("GET webhooks: the URL alone is signed, the parameters come from its query", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio()
+      const query = new URLSearchParams({ ...statusParams("delivered"), ErrorCode: "" }).toString()
+      const url = `https://example.com:8443/twilio/status?${query}`
+      const signature = official("https://example.com/twilio/status?" + query)
+      assert.isTrue(validateRequest(TOKEN, signature, url, {}))
+      const report = yield* transport.parseStatusCallback({ method: "GET", url, signature })
+      assert.strictEqual(report.status, "delivered")
+      assert.strictEqual(report.providerMessageId, "SM1234567890abcdef1234567890abcdef")
+      // with the query parameters also handed over as params (as Express's req.query)
+      yield* transport.parseStatusCallback({ method: "get", url, params: Object.fromEntries(new URLSearchParams(query)), signature })
+      // a tampered query fails
+      const tampered = yield* Effect.flip(
+        transport.parseStatusCallback({ method: "GET", url: url.replace("MessageStatus=delivered", "MessageStatus=failed"), signature })
+      )
+      assert.strictEqual(tampered.reason._tag, "InvalidSignature")
+      const inboundQuery = new URLSearchParams({ From: "+447700900123", To: "+14155552345", MessageSid: "SMabc", Body: "STOP" }).toString()
+      const inboundUrl = `https://example.com/twilio/inbound?${inboundQuery}`
+      const message = yield* transport.parseInbound({ method: "GET", url: inboundUrl, signature: official(inboundUrl) })
+      assert.strictEqual(message.text, "STOP")
+    }))
+
+  it.effect("POST webhooks signed by the SDK, repeated parameters included", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio()
+      const url = "https://example.com/twilio/inbound"
+      const params = { From: "+447700900123", To: "+14155552345", MessageSid: "SMabc", Body: "héllo & = ☃", MediaUrl: ["b", "a", "a"] }
+      const signature = official(url, params)
+      assert.isTrue(Twilio.verifySignature(authToken, { url, params, signature }))
+      assert.strictEqual(Twilio.computeSignature(authToken, url, params), signature)
+      const message = yield* transport.parseInbound({ url, params, signature })
+      assert.strictEqual(message.text, "héllo & = ☃")
+    }))
+
+  it.effect("partially_delivered is undelivered", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio()
+      const params = statusParams("partially_delivered", { ErrorCode: "30003" })
+      const report = yield* transport.parseStatusCallback({ url: callbackUrl, params, signature: official(callbackUrl, params) })
+      assert.strictEqual(report.status, "undelivered")
+      assert.strictEqual(report.providerStatus, "partially_delivered")
+    }))
+
+  it.effect("hostile bodies (bracket names, JSON values, null) are typed refusals", () =>
+    Effect.gen(function*() {
+      const transport = yield* twilio()
+      const typed = (exit: Exit.Exit<unknown, Twilio.TwilioWebhookError>) =>
+        Exit.isFailure(exit) && exit.cause.reasons.every((r) => r._tag === "Fail" && r.error._tag === "TwilioWebhookError")
+      const fixed: ReadonlyArray<unknown> = [
+        { url: callbackUrl, params: { ...statusParams("delivered"), MessageStatus: { a: "x" } }, signature: "x" }, // MessageStatus[a]=x, qs
+        { url: callbackUrl, params: { ...statusParams("delivered"), NumSegments: 1 }, signature: "x" },
+        { url: callbackUrl, params: { ...statusParams("delivered"), Body: null }, signature: "x" },
+        { url: callbackUrl, params: { ...statusParams("delivered"), Flag: true }, signature: "x" },
+        { url: callbackUrl, params: { ...statusParams("delivered"), MediaUrl: [1, 2] }, signature: "x" },
+        { url: callbackUrl, params: null, signature: "x" },
+        { url: callbackUrl, params: undefined, signature: "x" },
+        { url: callbackUrl, params: "MessageStatus=delivered", signature: "x" },
+        { url: 42, params: {}, signature: "x" },
+        { url: callbackUrl, params: {}, signature: 7 },
+        { method: "GET", url: "https://example.com/s?%zz=1&MessageSid=SM1", signature: "x" },
+        null,
+        undefined
+      ]
+      for (const webhook of fixed) {
+        assert.isTrue(typed(yield* Effect.exit(transport.parseStatusCallback(webhook as never))), JSON.stringify(webhook))
+        assert.isTrue(typed(yield* Effect.exit(transport.parseInbound(webhook as never))), JSON.stringify(webhook))
+      }
+      const malformed = yield* Effect.flip(transport.parseStatusCallback(fixed[0] as never))
+      assert.strictEqual(malformed.reason._tag, "MalformedWebhook")
+      const name = fc.oneof(fc.constantFrom("MessageStatus", "MessageSid", "From", "To", "Body", "MessageStatus[a]", "__proto__", "constructor"), fc.string())
+      const value = fc.oneof(fc.string(), fc.array(fc.string()), fc.jsonValue(), fc.constant(undefined), fc.constant(null))
+      const params = fc.oneof(fc.dictionary(name, value), fc.jsonValue(), fc.constant(undefined))
+      const webhook = fc.record({
+        method: fc.constantFrom(undefined, "POST", "GET"),
+        url: fc.oneof(fc.constant(callbackUrl), fc.webUrl({ withQueryParameters: true }), fc.jsonValue()),
+        params,
+        signature: fc.oneof(fc.base64String(), fc.jsonValue(), fc.constant(undefined))
+      })
+      for (const hostile of fc.sample(webhook, 400)) {
+        assert.isTrue(typed(yield* Effect.exit(transport.parseStatusCallback(hostile as never))), JSON.stringify(hostile))
+        assert.isTrue(typed(yield* Effect.exit(transport.parseInbound(hostile as never))), JSON.stringify(hostile))
+      }
+    }))
+
+  it("signature property: smsforge and the SDK agree on any string parameters", () => {
+    const key = fc.string({ minLength: 1, maxLength: 12 })
+    fc.assert(fc.property(fc.dictionary(key, fc.oneof(fc.string(), fc.array(fc.string(), { maxLength: 3 }))), fc.webUrl({ withQueryParameters: true }), (params, url) => {
+      const signature = official(url, params)
+      return Twilio.computeSignature(authToken, url, params) === signature && Twilio.verifySignature(authToken, { url, params, signature })
+    }))
+  })
+
+  it("21612 (this pair cannot be connected now) lets failover try another route", () => {
+    const reason = classify(400, 21612, undefined)
+    assert.strictEqual(reason._tag, "Rejected")
+    assert.isFalse(reason.isRetryable)
+  })
+
+  it.effect("a 2xx without a sid is an unknown outcome (Timeout), not a safe retry", () =>
+    Effect.gen(function*() {
+      carrier.handler = (_req, res) => json(res, 201, { status: "queued" })
+      const transport = yield* twilio()
+      const error = yield* Effect.flip(transport.submit(submission()))
+      assert.strictEqual(error.reason._tag, "Timeout")
     }))
 })

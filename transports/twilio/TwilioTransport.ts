@@ -9,12 +9,18 @@
  *   submission's `from` wins over the configured one.
  * - `validUntil` becomes `ValidityPeriod` (seconds, 1–36000).
  * - Twilio error codes are classified once, here: `429`/`20429` → `Throttled`
- *   (with `Retry-After`), `21211`/`21614`/… → `InvalidNumber`, `21610` →
+ *   (with `Retry-After`), `21211`/`21614`/… → `InvalidNumber`, `21612` →
+ *   `Rejected` (another route may connect the pair), `21610` →
  *   `Blocked`, `20003` → `AuthenticationFailed`, `20005` → `InsufficientFunds`,
  *   5xx → `Unavailable`, other 4xx → `Rejected`.
  * - Status callbacks and inbound webhooks are verified with the
  *   `X-Twilio-Signature` header (HMAC-SHA1 of the full URL and the sorted
- *   POST parameters, keyed by the auth token) before they are decoded.
+ *   POST parameters, keyed by the auth token) before they are decoded. As
+ *   Twilio's own validator, the URL is tried without its port and with the
+ *   default port, whatever the port; a `GET` webhook is signed over the URL
+ *   alone and read from its query. Parameters that no form parser gives for a
+ *   Twilio request (bracket names decoded into objects, numbers, `null`) are a
+ *   typed `MalformedWebhook`, never a defect.
  *
  * **Gotchas**
  * - The URL handed to {@link TwilioTransport.parseStatusCallback} must be the
@@ -78,8 +84,14 @@ export interface TwilioConfig {
 export interface TwilioWebhook {
   /** The full URL Twilio called, query string included. */
   readonly url: string
-  /** The decoded form parameters of the POST body (or the query of a GET). */
-  readonly params: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  /**
+   * The HTTP method, default `"POST"`. For a `"GET"`, Twilio signs the URL
+   * alone and the parameters are read from its query string; `params` is
+   * then ignored.
+   */
+  readonly method?: string | undefined
+  /** The decoded form parameters of the POST body. */
+  readonly params?: Readonly<Record<string, string | ReadonlyArray<string> | undefined>> | undefined
   /** The `X-Twilio-Signature` header. */
   readonly signature: string | undefined
 }
@@ -138,86 +150,150 @@ export class TwilioWebhookError extends Schema.TaggedError<TwilioWebhookError>("
 
 // signatures
 
-const flatten = (
-  params: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
-): Array<readonly [string, string]> => {
-  const pairs: Array<readonly [string, string]> = []
-  for (const key of Object.keys(params).sort()) {
-    const value = params[key]
+type Params = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+/**
+ * The parameters as name → values, or `undefined` when they are not what a
+ * form or query parser gives for a Twilio request: a record whose values are
+ * strings, arrays of strings or `undefined`. Bracket names decoded into
+ * objects (qs, Express's extended parser), numbers, booleans and `null` are
+ * refused here, before anything touches them.
+ */
+const normalize = (params: unknown): ReadonlyArray<readonly [string, ReadonlyArray<string>]> | undefined => {
+  if (params === null || typeof params !== "object" || Array.isArray(params)) return undefined
+  const pairs: Array<readonly [string, ReadonlyArray<string>]> = []
+  for (const key of Object.keys(params)) {
+    const value: unknown = (params as Record<string, unknown>)[key]
     if (value === undefined) continue
-    if (typeof value === "string") pairs.push([key, value])
-    else for (const v of [...value].sort()) pairs.push([key, v])
+    if (typeof value === "string") pairs.push([key, [value]])
+    else if (Array.isArray(value) && value.every((v): v is string => typeof v === "string")) pairs.push([key, value])
+    else return undefined
   }
   return pairs
+}
+
+const signedData = (url: string, pairs: ReadonlyArray<readonly [string, ReadonlyArray<string>]>): string => {
+  let data = url
+  // as Twilio's validator: names in code-unit order, each name's distinct values sorted
+  for (const [key, values] of [...pairs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const v of [...new Set(values)].sort()) data += key + v
+  }
+  return data
 }
 
 /**
  * Computes the `X-Twilio-Signature` Twilio sends with a webhook: the base64
  * HMAC-SHA1, keyed by the auth token, of the full URL followed by each POST
- * parameter's name and value in name order.
+ * parameter's name and value in name order (for a GET, pass no parameters:
+ * Twilio signs the URL alone).
+ *
+ * **Gotchas**
+ * - Parameters that are not strings or arrays of strings cannot come from
+ *   Twilio; they are left out here, and {@link verifySignature} refuses them.
  *
  * @category signatures
  * @since 0.1.0
  */
-export const computeSignature = (
-  authToken: Secret,
-  url: string,
-  params: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
-): string => {
-  let data = url
-  for (const [key, value] of flatten(params)) data += key + value
-  return Http.hmac("sha1", reveal(authToken), data, "base64")
-}
+export const computeSignature = (authToken: Secret, url: string, params: Params = {}): string =>
+  Http.hmac("sha1", reveal(authToken), signedData(url, normalize(params) ?? []), "base64")
 
 /**
- * Checks a webhook's signature in constant time.
+ * Checks a webhook's signature in constant time, as Twilio's own validator
+ * does: the URL with its port removed and with the scheme's default port
+ * added, whatever the port (Twilio signs `https://host:8443/…` without it).
+ * A `GET` webhook is signed over the URL alone. Hostile input (a non-string
+ * URL or signature, parameters that are not strings) never verifies.
  *
  * @category signatures
  * @since 0.1.0
  */
 export const verifySignature = (authToken: Secret, webhook: TwilioWebhook): boolean => {
-  const signature = webhook.signature
-  if (signature === undefined) return false
+  if (webhook === null || typeof webhook !== "object") return false
+  const { signature, url } = webhook
+  if (typeof signature !== "string" || typeof url !== "string") return false
+  const pairs = isGet(webhook) ? [] : normalize(webhook.params)
+  if (pairs === undefined) return false
+  const token = toRedacted(authToken)
+  if (token === undefined) return false
   let matched = false
   // no short-circuit: every candidate costs the same
-  for (const url of urlVariants(webhook.url)) {
-    if (Http.safeEqual(computeSignature(authToken, url, webhook.params), signature)) matched = true
+  for (const candidate of urlVariants(url)) {
+    const expected = Http.hmac("sha1", Redacted.value(token), signedData(candidate, pairs), "base64")
+    if (Http.safeEqual(expected, signature)) matched = true
   }
   return matched
 }
 
+const isGet = (webhook: TwilioWebhook): boolean => typeof webhook.method === "string" && webhook.method.toUpperCase() === "GET"
+
 /**
- * The URL as given, plus the same URL with the default port added or removed:
- * Twilio signs whichever form it called, and proxies often drop or add it.
+ * The URL without its port and with the scheme's default port added when it
+ * has none: the candidates Twilio's `validateRequest` tries, for any port.
  */
 const urlVariants = (url: string): ReadonlyArray<string> => {
-  const match = /^(https?):\/\/([^/?#:]+)(:\d+)?(.*)$/i.exec(url)
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)/i.exec(url)
   if (match === null) return [url]
-  const [, scheme, host, port, rest] = match
-  const defaultPort = scheme?.toLowerCase() === "https" ? ":443" : ":80"
-  if (port === undefined) return [url, `${scheme}://${host}${defaultPort}${rest}`]
-  if (port === defaultPort) return [url, `${scheme}://${host}${rest}`]
-  return [url]
+  const [prefix, scheme = "", authority = ""] = match
+  const userInfoEnd = authority.lastIndexOf("@")
+  const userInfo = authority.slice(0, userInfoEnd + 1)
+  const hostAndPort = authority.slice(userInfoEnd + 1)
+  // a colon starts the port only after an IPv6 literal's closing bracket
+  const portStart = hostAndPort.indexOf(":", hostAndPort.lastIndexOf("]") + 1)
+  const host = portStart === -1 ? hostAndPort : hostAndPort.slice(0, portStart)
+  const rest = url.slice(prefix.length)
+  const withoutPort = scheme + userInfo + host + rest
+  const withPort = portStart !== -1 ? url : scheme + userInfo + host + (scheme.toLowerCase() === "https://" ? ":443" : ":80") + rest
+  return withoutPort === withPort ? [url] : [withoutPort, withPort]
 }
 
 // webhooks
 
-const first = (value: string | ReadonlyArray<string> | undefined): string | undefined =>
-  typeof value === "string" ? value : value?.[0]
+/** The webhook's parameters, decoded once: a GET's from its (signed) query. */
+const paramsOf = (webhook: TwilioWebhook): Map<string, string> | undefined => {
+  const out = new Map<string, string>()
+  if (isGet(webhook)) {
+    const query = webhook.url.indexOf("?")
+    if (query === -1) return out
+    const hash = webhook.url.indexOf("#", query)
+    try {
+      for (const [k, v] of new URLSearchParams(webhook.url.slice(query + 1, hash === -1 ? undefined : hash))) {
+        if (!out.has(k)) out.set(k, v)
+      }
+    } catch {
+      return undefined
+    }
+    return out
+  }
+  const pairs = normalize(webhook.params)
+  if (pairs === undefined) return undefined
+  for (const [k, values] of pairs) if (values[0] !== undefined) out.set(k, values[0])
+  return out
+}
 
 const malformed = (field: string) => new TwilioWebhookError({ reason: new MalformedWebhook({ field }) })
 
-const verified = (authToken: Redacted.Redacted<string> | undefined, webhook: TwilioWebhook): Effect.Effect<void, TwilioWebhookError> =>
-  authToken !== undefined && verifySignature(authToken, webhook)
-    ? Effect.void
-    : Effect.fail(new TwilioWebhookError({ reason: new InvalidSignature({ field: "X-Twilio-Signature" }) }))
+/** Refuses anything that is not a signed webhook, then decodes its parameters. */
+const verified = (
+  authToken: Redacted.Redacted<string> | undefined,
+  webhook: TwilioWebhook
+): Effect.Effect<Map<string, string>, TwilioWebhookError> =>
+  Effect.suspend(() => {
+    if (webhook === null || typeof webhook !== "object") return Effect.fail(malformed("webhook"))
+    if (typeof webhook.url !== "string") return Effect.fail(malformed("url"))
+    if (!isGet(webhook) && normalize(webhook.params) === undefined) return Effect.fail(malformed("params"))
+    if (authToken === undefined || !verifySignature(authToken, webhook)) {
+      return Effect.fail(new TwilioWebhookError({ reason: new InvalidSignature({ field: "X-Twilio-Signature" }) }))
+    }
+    const params = paramsOf(webhook)
+    return params === undefined ? Effect.fail(malformed("params")) : Effect.succeed(params)
+  })
 
 const required = (
-  params: TwilioWebhook["params"],
+  params: Map<string, string>,
   ...names: ReadonlyArray<string>
 ): Effect.Effect<string, TwilioWebhookError> => {
   for (const name of names) {
-    const value = first(params[name])
+    const value = params.get(name)
     if (value !== undefined && value !== "") return Effect.succeed(value)
   }
   return Effect.fail(malformed(names[0] ?? "params"))
@@ -243,6 +319,11 @@ export const deliveryStatus = (messageStatus: string, errorCode?: string): Trans
       return "delivered"
     case "undelivered":
       return errorCode === "30036" ? "expired" : "undelivered"
+    // some segments of a multi-segment message reached the phone, others did
+    // not: the text as sent was not delivered, and a resend would repeat the
+    // parts that arrived
+    case "partially_delivered":
+      return "undelivered"
     case "failed":
       return errorCode === "30036" ? "expired" : "failed"
     case "canceled":
@@ -271,10 +352,10 @@ export const makeWebhooks = (config: { readonly authToken: Secret; readonly name
   return {
     parseStatusCallback: (webhook) =>
       Effect.gen(function*() {
-        yield* verified(authToken, webhook)
-        const providerMessageId = yield* required(webhook.params, "MessageSid", "SmsSid")
-        const providerStatus = yield* required(webhook.params, "MessageStatus", "SmsStatus")
-        const errorCode = first(webhook.params["ErrorCode"])
+        const params = yield* verified(authToken, webhook)
+        const providerMessageId = yield* required(params, "MessageSid", "SmsSid")
+        const providerStatus = yield* required(params, "MessageStatus", "SmsStatus")
+        const errorCode = params.get("ErrorCode")
         const status = deliveryStatus(providerStatus, errorCode)
         if (status === undefined) return yield* Effect.fail(malformed("MessageStatus"))
         const at = yield* Clock.currentTimeMillis
@@ -291,11 +372,11 @@ export const makeWebhooks = (config: { readonly authToken: Secret; readonly name
       }),
     parseInbound: (webhook) =>
       Effect.gen(function*() {
-        yield* verified(authToken, webhook)
-        const from = yield* required(webhook.params, "From")
-        const to = yield* required(webhook.params, "To")
-        const providerMessageId = yield* required(webhook.params, "MessageSid", "SmsMessageSid", "SmsSid")
-        const text = first(webhook.params["Body"]) ?? ""
+        const params = yield* verified(authToken, webhook)
+        const from = yield* required(params, "From")
+        const to = yield* required(params, "To")
+        const providerMessageId = yield* required(params, "MessageSid", "SmsMessageSid", "SmsSid")
+        const text = params.get("Body") ?? ""
         const receivedAt = yield* Clock.currentTimeMillis
         const message: Transport.InboundMessage = {
           _tag: "InboundMessage",
@@ -416,8 +497,10 @@ const build = (config: Checked): TwilioTransport => {
       )
       if (response.status >= 200 && response.status < 300) {
         const sid = Http.getPath(response.json, "sid")
+        // Twilio answered 2xx: the message may well be queued, so resending
+        // is not safe; an unknown outcome, as a timeout
         if (typeof sid !== "string" || sid === "") {
-          return yield* Effect.fail(new Transport.Unavailable({ code: "smsforge/MalformedAnswer" }))
+          return yield* Effect.fail(new Transport.Timeout({ code: "smsforge/MalformedAnswer" }))
         }
         return { providerMessageId: sid }
       }

@@ -2,7 +2,14 @@ import * as Duration from "effect/Duration"
 import { Transport } from "smsforge"
 
 /** Twilio error codes that say the destination cannot receive SMS. */
-const invalidNumber = new Set([21211, 21217, 21407, 21612, 21614])
+const invalidNumber = new Set([21211, 21217, 21407, 21614])
+/**
+ * Twilio error codes about this sender/destination pair on Twilio's routes
+ * (21612: "cannot be connected at this time"): another carrier may connect
+ * it, so they must not stop failover (`InvalidNumber` does), and they say
+ * nothing about the route's health.
+ */
+const notRoutable = new Set([21612])
 /** Twilio error codes that say the message was blocked. */
 const blocked = new Set([21408, 21610])
 
@@ -22,6 +29,7 @@ export const classify = (
   }
   if (code !== undefined) {
     if (invalidNumber.has(code)) return new Transport.InvalidNumber({ code: codeString })
+    if (notRoutable.has(code)) return new Transport.Rejected({ code: codeString, detail: "route" })
     if (blocked.has(code)) return new Transport.Blocked({ code: codeString })
     if (code === 20003 || code === 20008) return new Transport.AuthenticationFailed({ code: codeString })
     if (code === 20005) return new Transport.InsufficientFunds({ code: codeString })
