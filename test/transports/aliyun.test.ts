@@ -177,6 +177,9 @@ describe("Aliyun SendSms", () => {
     assert.strictEqual(classify(400, "isv.INVALID_PARAMETERS")._tag, "Rejected")
     assert.strictEqual(classify(429, undefined)._tag, "Throttled")
     assert.strictEqual(classify(400, "Throttling.User")._tag, "Throttled")
+    // issue 14: this host's clock is off, so every request fails; it must count
+    // against the route's circuit (AuthenticationFailed does, Rejected does not)
+    assert.strictEqual(classify(400, "InvalidTimeStamp.Expired")._tag, "AuthenticationFailed")
     fc.assert(fc.property(fc.string(), (code) => classify(200, code).code === code))
   })
 

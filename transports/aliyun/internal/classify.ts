@@ -13,7 +13,11 @@ const auth = new Set([
   "isv.ACCOUNT_NOT_EXISTS",
   "isv.ACCOUNT_ABNORMAL",
   "isp.RAM_PERMISSION_DENY",
-  "Forbidden.RAM"
+  "Forbidden.RAM",
+  // the signed request's timestamp is outside Alibaba's window: this host's
+  // clock is off, so every request fails until it is fixed; it must count
+  // against the route's circuit, which Rejected does not
+  "InvalidTimeStamp.Expired"
 ])
 const blocked = new Set(["isv.BLACK_KEY_CONTROL_LIMIT", "isv.DAY_LIMIT_CONTROL", "isv.DENY_IP_RANGE", "isv.SMS_TEST_NUMBER_LIMIT"])
 const unavailable = new Set(["isp.SYSTEM_ERROR", "ServiceUnavailable", "InternalError", "SignatureNonceUsed", "isv.SYSTEM_ERROR"])
