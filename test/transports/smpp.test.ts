@@ -35,6 +35,8 @@ interface CarrierOptions {
   readonly onEnquireLink?: (carrier: Carrier) => void
   readonly onUnbind?: () => void
   readonly messageId?: (n: number) => string
+  /** Listen on this port instead of a random one. */
+  readonly port?: number
 }
 
 const textOf = (pdu: Pdu): string => {
@@ -99,7 +101,7 @@ const startCarrier = (options: CarrierOptions = {}) =>
           else accept(carrier, session, pdu, options)
         })
       })
-      server.listen(0, "127.0.0.1", () => {
+      server.listen(options.port ?? 0, "127.0.0.1", () => {
         const address = server.address()
         resume(Effect.succeed(Object.assign(carrier, {
           port: typeof address === "object" && address !== null ? address.port : 0,
@@ -142,6 +144,18 @@ const submission = (text: string, overrides: Partial<Transport.Submission> = {})
 const waitFor = (predicate: () => boolean) =>
   Effect.gen(function*() {
     while (!predicate()) yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+  })
+
+/** Runs `effect` again, one event-loop turn apart, while it fails with `reason` (a bind still in flight). */
+const whileFailing = <A>(effect: Effect.Effect<A, Transport.TransportError>, reason: string) =>
+  Effect.gen(function*() {
+    for (let turn = 0;; turn++) {
+      const exit = yield* Effect.exit(effect)
+      if (Exit.isSuccess(exit) || turn > 1_000) return yield* exit
+      const error = exit.cause.reasons.find((r) => r._tag === "Fail")
+      if (error === undefined || error.error.reason._tag !== reason) return yield* exit
+      yield* Effect.promise(() => new Promise<void>((r) => setImmediate(r)))
+    }
   })
 
 const sendDeliver = (session: Session, params: Record<string, PduValue>) =>
@@ -356,10 +370,9 @@ describe("SmppTransport", () => {
       yield* waitFor(() => carrier.binds.length === 2) // the first attempt is immediate
       yield* TestClock.adjust("1 second")
       yield* waitFor(() => carrier.binds.length === 3)
-      const pending = yield* Effect.forkChild(transport.submit(submission("after backoff")))
       yield* TestClock.adjust("1 second")
       yield* waitFor(() => carrier.binds.length === 4)
-      const result = yield* Fiber.join(pending)
+      const result = yield* whileFailing(transport.submit(submission("after backoff")), "Unavailable")
       assert.strictEqual(result.providerMessageId, "msg-1")
     }))
 
@@ -424,7 +437,9 @@ describe("SmppTransport", () => {
       assert.strictEqual((yield* transport.submit(submission("Hello"))).providerMessageId, "msg-1")
       assert.notInclude(`${JSON.stringify(transport)} ${String(transport)}`, "plainpw")
       const refused = yield* startCarrier({ password: "other" })
-      const error = yield* Effect.flip(SmppTransport.make(config(refused, { password: "plainpw" })))
+      const refusedTransport = yield* SmppTransport.make(config(refused, { password: "plainpw" }))
+      const error = yield* Effect.flip(refusedTransport.submit(submission("Hello")))
+      assert.strictEqual(error.reason._tag, "AuthenticationFailed")
       assert.notInclude(`${JSON.stringify(error)} ${String(error)} ${error.message}`, "plainpw")
     }))
 
@@ -437,46 +452,75 @@ describe("SmppTransport", () => {
       }
     }))
 
-  it.effect("fails make with AuthenticationFailed on a bad password", () =>
+  it.effect("retries a refused bind slowly, reports it, and binds once the password is right", () =>
     Effect.gen(function*() {
-      const carrier = yield* startCarrier({ password: "other" })
-      const error = yield* Effect.flip(SmppTransport.make(config(carrier)))
-      if (error._tag !== "TransportError") return assert.fail(error._tag)
+      let password = "other"
+      const carrier = yield* startCarrier({ get password() { return password } })
+      // make does not fail: the bind goes on in the background
+      const transport = yield* SmppTransport.make(config(carrier))
+      assert.strictEqual(carrier.binds.length, 1)
+      const error = yield* Effect.flip(transport.submit(submission("hi")))
       assert.strictEqual(error.reason._tag, "AuthenticationFailed")
       assert.strictEqual(error.reason.code, "ESME_RINVPASWD")
       assert.notInclude(JSON.stringify(error), "secret")
+      // the default schedule would try again after about 200 ms; a refused bind waits a minute
+      yield* TestClock.adjust("30 seconds")
+      assert.strictEqual(carrier.binds.length, 1)
+      password = "secret"
+      yield* TestClock.adjust("31 seconds")
+      yield* waitFor(() => carrier.binds.length === 2)
+      const result = yield* whileFailing(transport.submit(submission("after the fix")), "AuthenticationFailed")
+      assert.strictEqual(result.providerMessageId, "msg-1")
     }))
 
-  it.effect("reconnects after a dropped connection mid-window; retried messages are accepted exactly once", () =>
+  it.effect("a link drop with a full default window resubmits every unanswered submit on the new bind, once", () =>
     Effect.gen(function*() {
       const carrier = yield* startCarrier({
         onSubmit: (carrier, session, pdu, sessionIndex) => {
           if (sessionIndex > 0) return accept(carrier, session, pdu, {})
           const onFirst = carrier.submits.filter((s) => s.session === 0).length
           if (onFirst <= 2) return accept(carrier, session, pdu, {})
-          // hold the rest; with the window full, drop the socket without answering
-          if (onFirst === 6) session.destroy()
+          // hold the rest; with the default window of 10 full, drop the socket without answering
+          if (onFirst === 12) session.destroy()
         }
       })
-      const transport = yield* SmppTransport.make(config(carrier, { windowSize: 4 }))
-      let attempts = 0
-      const texts = Array.from({ length: 10 }, (_, i) => `drop-${i}`)
-      const results = yield* Effect.forEach(texts, (t) =>
-        Effect.suspend(() => {
-          attempts++
-          return transport.submit(submission(t))
-        }).pipe(
-          Effect.tapError((e) =>
-            Effect.sync(() => assert.include(["Unavailable", "Timeout"], e.reason._tag))
-          ),
-          Effect.retry({ schedule: Schedule.recurs(5), while: (e) => e.isRetryable })
-        ), { concurrency: "unbounded" })
-      assert.strictEqual(results.length, 10)
-      assert.isAbove(attempts, 10, "some submissions failed and were retried")
-      assert.isAtLeast(carrier.binds.length, 2, "the transport re-bound")
+      const transport = yield* SmppTransport.make(config(carrier))
+      const texts = Array.from({ length: 20 }, (_, i) => `drop-${i}`)
+      // no retry here: the transport itself must carry every message over the drop
+      const results = yield* Effect.forEach(texts, (t) => transport.submit(submission(t)), { concurrency: "unbounded" })
+      assert.strictEqual(results.length, 20)
+      assert.strictEqual(carrier.binds.length, 2, "one re-bind")
+      assert.strictEqual(carrier.submits.filter((s) => s.session === 0).length, 12)
       assert.deepStrictEqual([...carrier.accepted.keys()].sort(), [...texts].sort())
       for (const count of carrier.accepted.values()) assert.strictEqual(count, 1)
-      assert.strictEqual(new Set(results.map((r) => r.providerMessageId)).size, 10)
+      assert.strictEqual(new Set(results.map((r) => r.providerMessageId)).size, 20)
+    }))
+
+  it.effect("with resubmitUnknown: false, a submit the SMSC took before the link dropped fails as an unknown outcome, not retried", () =>
+    Effect.gen(function*() {
+      const carrier = yield* startCarrier({
+        onSubmit: (carrier, session, pdu, sessionIndex) => {
+          if (sessionIndex > 0) return accept(carrier, session, pdu, {})
+          // the SMSC takes it, then the connection resets before submit_sm_resp
+          const text = textOf(pdu)
+          carrier.accepted.set(text, (carrier.accepted.get(text) ?? 0) + 1)
+          session.destroy()
+        }
+      })
+      const transport = yield* SmppTransport.make(config(carrier, { resubmitUnknown: false }))
+      let attempts = 0
+      const error = yield* Effect.suspend(() => {
+        attempts++
+        return transport.submit(submission("taken once"))
+      }).pipe(Effect.retry({ schedule: Schedule.recurs(3), while: (e) => e.isRetryable }), Effect.flip)
+      assert.strictEqual(error.reason._tag, "Timeout")
+      assert.strictEqual(error.reason.code, "outcome-unknown")
+      assert.isFalse(error.isRetryable)
+      assert.strictEqual(attempts, 1)
+      assert.strictEqual(carrier.accepted.get("taken once"), 1)
+      // the route works again on the new bind
+      yield* waitFor(() => carrier.binds.length === 2)
+      assert.strictEqual((yield* transport.submit(submission("next"))).providerMessageId, "msg-1")
     }))
 
   it.effect("hands receipts to the listener and acknowledges only after the handler completes", () =>
@@ -617,7 +661,7 @@ describe("SmppTransport", () => {
       assert.deepStrictEqual([...carrier.unbinds].sort(), [0, 1])
     }))
 
-  it.effect("fails make with Unavailable when nothing listens", () =>
+  it.effect("binds with backoff when the SMSC is down at start, failing submits fast meanwhile", () =>
     Effect.gen(function*() {
       const port = yield* Effect.callback<number>((resume) => {
         const probe = net.createServer()
@@ -626,10 +670,16 @@ describe("SmppTransport", () => {
           probe.close(() => resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : 1)))
         })
       })
-      const error = yield* Effect.flip(SmppTransport.make({ ...config({ port } as Carrier) }))
-      if (error._tag !== "TransportError") return assert.fail(error._tag)
+      const transport = yield* SmppTransport.make(config({ port } as Carrier, { reconnect: Schedule.spaced("1 second") }))
+      const error = yield* Effect.flip(transport.submit(submission("while down")))
       assert.strictEqual(error.reason._tag, "Unavailable")
-      assert.strictEqual(error.reason.code, "ECONNREFUSED")
+      assert.strictEqual(error.reason.code, "not-bound")
+      assert.isTrue(error.isRetryable)
+      const carrier = yield* startCarrier({ port })
+      yield* TestClock.adjust("1 second")
+      yield* waitFor(() => carrier.binds.length === 1)
+      const result = yield* whileFailing(transport.submit(submission("once up")), "Unavailable")
+      assert.strictEqual(result.providerMessageId, "msg-1")
     }))
 
   it.effect("reads its settings from Config through layerConfig", () =>

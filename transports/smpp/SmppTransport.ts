@@ -17,12 +17,18 @@
  *   SMSC redelivers it.
  *
  * **Gotchas**
- * - A request in flight when the connection drops fails with `Unavailable`,
- *   and one without an answer after `requestTimeout` fails with `Timeout`;
- *   both are retryable and the transport never re-sends on its own, so a
- *   message is sent again only when the pipeline retries it. The SMSC may
- *   have accepted a request whose answer was lost (`Timeout`): SMPP has no
- *   idempotency key, so that retry can duplicate the message.
+ * - A lost link is one event, not a failure per message: the `submit_sm`s in
+ *   the window keep their slots, wait for the re-bind (at most
+ *   `requestTimeout`) and go again on the new bind, so callers see success.
+ *   The SMSC may have taken one whose answer was lost, and SMPP has no
+ *   idempotency key: that is at-least-once. `resubmitUnknown: false` makes it
+ *   at-most-once: such a submit (and one unanswered after `requestTimeout`)
+ *   fails with a `Timeout` coded `"outcome-unknown"` that is not retryable.
+ * - Binding never fails `make`: the first bind is tried before it returns, and
+ *   a failed one is retried on the `reconnect` schedule (a refused bind,
+ *   `AuthenticationFailed`, at most once a minute, logged as an error). While
+ *   the link is down a submit fails at once with `Unavailable` code
+ *   `"not-bound"` (or the bind's `AuthenticationFailed`), so failover is quick.
  * - The parts of a long message are submitted in order; a failure stops the
  *   remaining parts, but parts already accepted stay accepted.
  *
@@ -179,6 +185,16 @@ export interface SmppConfig {
   readonly commandStatus?: Readonly<Record<number, CommandStatusReason>> | undefined
   /** Overrides of the advertised capabilities. */
   readonly capabilities?: Partial<Transport.Capabilities> | undefined
+  /**
+   * What happens to a `submit_sm` whose outcome is unknown: sent, but the link
+   * dropped (or `requestTimeout` passed) before its `submit_sm_resp`. `true`
+   * (default, at-least-once): the transport holds it and submits it again on
+   * the new bind, and a timed-out one fails with a retryable `Timeout`; the
+   * SMSC may have taken the first copy, so a rare duplicate is possible.
+   * `false` (at-most-once): it fails with `Timeout` code `"outcome-unknown"`
+   * that is not retryable, so the pipeline does not send it again on this route.
+   */
+  readonly resubmitUnknown?: boolean | undefined
 }
 
 // internals
@@ -198,9 +214,37 @@ interface Link {
   current: Connection | undefined
   readonly ready: Latch.Latch
   lastFailure: Transport.TransportErrorReason
+  /**
+   * `rebinding` right after a bound link is lost (the first re-bind is
+   * immediate, so new submits wait for it); `down` once a connect or bind
+   * attempt failed (new submits fail fast, so failover is quick).
+   */
+  state: "bound" | "rebinding" | "down"
 }
 
 const connectionLost = () => new Transport.Unavailable({ code: "connection-lost" })
+
+/**
+ * A `Timeout` the pipeline does not retry: with `resubmitUnknown: false` an
+ * SMSC that may have taken the message must not get it twice.
+ */
+class OutcomeUnknown extends Transport.Timeout {
+  override get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** A submit_sm whose connection closed before its answer; `sent` when it reached the socket. */
+class LinkLost {
+  readonly _tag = "LinkLost"
+  readonly sent: boolean
+  constructor(sent: boolean) {
+    this.sent = sent
+  }
+}
+
+/** Authentication failures wait at least this long between binds: retrying a wrong password fast can lock the account. */
+const authRetryFloor = Duration.minutes(1)
 
 const errorCode = (error: unknown): string =>
   typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
@@ -233,6 +277,10 @@ interface Pending {
   readonly deadline: number
   readonly code: string
   readonly fail: (reason: Transport.TransportErrorReason) => void
+  /** The connection closed before the answer. */
+  readonly lost: (failure: Transport.TransportErrorReason) => void
+  /** No answer by `deadline`. */
+  readonly expire: () => void
 }
 
 /**
@@ -260,16 +308,19 @@ const request: {
       return
     }
     let done = false
+    const fail = (reason: Transport.TransportErrorReason) => {
+      if (done) return
+      done = true
+      conn.pending.delete(entry)
+      delete conn.session._callbacks[pdu.sequence_number]
+      resume(Effect.fail(reason))
+    }
     const entry: Pending = {
       deadline,
       code: pdu.command,
-      fail: (reason) => {
-        if (done) return
-        done = true
-        conn.pending.delete(entry)
-        delete conn.session._callbacks[pdu.sequence_number]
-        resume(Effect.fail(reason))
-      }
+      fail,
+      lost: fail,
+      expire: () => fail(new Transport.Timeout({ code: pdu.command }))
     }
     conn.pending.add(entry)
     const sent = send(conn, pdu, (response) => {
@@ -308,9 +359,11 @@ const mapStatus = (providerStatus: string): Transport.DeliveryStatus | undefined
  * Connects, binds and returns the transport; the bind lives in the scope.
  *
  * **Details**
- * The first connect and bind happen before `make` succeeds, so a wrong
- * password fails here with `AuthenticationFailed` and an unreachable SMSC
- * with `Unavailable` or `Timeout`. Later losses reconnect in the background.
+ * The first connect and bind are tried before `make` succeeds, but their
+ * failure does not fail it: the transport keeps binding in the background on
+ * the `reconnect` schedule, and submits fail fast until it is bound (a wrong
+ * password with `AuthenticationFailed`, an unreachable SMSC with
+ * `Unavailable`), so a client built while the SMSC is down recovers.
  * A `password` that is not a string or a `Redacted` string fails first, with
  * {@link InvalidConfig}.
  *
@@ -330,6 +383,7 @@ export const make = (
     const requestTimeout = Duration.toMillis(Duration.fromInputUnsafe(config.requestTimeout ?? "10 seconds"))
     const enquireLinkInterval = Duration.fromInputUnsafe(config.enquireLinkInterval ?? "30 seconds")
     const reconnect = config.reconnect ?? defaultReconnect
+    const resubmitUnknown = config.resubmitUnknown ?? true
     const longMessages = config.longMessages ?? "udh"
     const registeredDelivery = (config.deliveryReceipts ?? true) ? 1 : 0
     const ids: IdFormats = {
@@ -447,7 +501,7 @@ export const make = (
         conn.failure = failure
         const pending = [...conn.pending]
         conn.pending.clear()
-        for (const entry of pending) entry.fail(failure)
+        for (const entry of pending) entry.lost(failure)
         Deferred.doneUnsafe(conn.closed, Effect.void)
         resume(Effect.fail(failure))
       })
@@ -487,31 +541,59 @@ export const make = (
           Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => conn.session.destroy()))
         )).pipe(withTimeout(requestTimeout, "bind"))
 
+    /** The reconnect schedule, with authentication failures held to at least {@link authRetryFloor}. */
+    const backoff = Schedule.modifyDelay(reconnect, ({ duration, input }) =>
+      Effect.succeed(input._tag === "AuthenticationFailed" ? Duration.max(duration, authRetryFloor) : duration))
+
     const makeLink = (role: Link["role"]) =>
       Effect.gen(function*() {
-        const first = yield* connect(role)
-        const link: Link = { role, current: first, ready: Latch.makeUnsafe(true), lastFailure: connectionLost() }
+        const link: Link = {
+          role,
+          current: undefined,
+          ready: Latch.makeUnsafe(false),
+          lastFailure: new Transport.Unavailable({ code: "not-bound" }),
+          state: "rebinding"
+        }
+        // settled by the first bind attempt, whatever its outcome: make waits for it
+        const firstAttempt = Deferred.makeUnsafe<void>()
+        const bindWithBackoff = connect(role).pipe(
+          Effect.tapError((failure) =>
+            Effect.andThen(
+              Effect.sync(() => {
+                link.lastFailure = failure
+                link.state = "down"
+                Deferred.doneUnsafe(firstAttempt, Effect.void)
+              }),
+              failure._tag === "AuthenticationFailed"
+                ? Effect.logError(`smsforge/transports/smpp: ${role} bind refused (${failure._tag} ${failure.code ?? ""}), retrying slowly`)
+                : Effect.logWarning(`smsforge/transports/smpp: ${role} bind failed (${failure._tag} ${failure.code ?? ""}), retrying`)
+            )
+          ),
+          Effect.retry(backoff)
+        )
         const loop = Effect.gen(function*() {
-          let conn = first
           while (true) {
+            const conn = yield* bindWithBackoff
             link.current = conn
+            link.state = "bound"
             link.ready.openUnsafe()
-            const current = conn
+            Deferred.doneUnsafe(firstAttempt, Effect.void)
             // interrupted when the scope closes: whatever the finalizer left open goes
-            yield* Deferred.await(current.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => current.session.destroy())))
+            yield* Deferred.await(conn.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.session.destroy())))
             link.ready.closeUnsafe()
             link.current = undefined
             link.lastFailure = conn.failure ?? connectionLost()
+            link.state = "rebinding"
             if (closing) return
             yield* Effect.logWarning(
               `smsforge/transports/smpp: ${role} link lost (${link.lastFailure._tag} ${link.lastFailure.code ?? ""}), re-binding`
             )
-            conn = yield* connect(role).pipe(
-              Effect.tapError((failure) => Effect.sync(() => (link.lastFailure = failure))),
-              Effect.retry(reconnect)
-            )
           }
-        })
+        }).pipe(Effect.ensuring(Effect.sync(() => {
+          // a finite reconnect schedule ended: the link stays down
+          if (link.state !== "bound") link.state = "down"
+          Deferred.doneUnsafe(firstAttempt, Effect.void)
+        })))
         const keepAlive = Effect.gen(function*() {
           while (true) {
             yield* Effect.sleep(enquireLinkInterval)
@@ -533,22 +615,20 @@ export const make = (
             if (conn === undefined || conn.pending.size === 0) continue
             const now = clock.currentTimeMillisUnsafe()
             for (const entry of [...conn.pending]) {
-              if (entry.deadline <= now) entry.fail(new Transport.Timeout({ code: entry.code }))
+              if (entry.deadline <= now) entry.expire()
             }
           }
         })
         yield* Effect.forkScoped(Effect.ignore(loop))
         yield* Effect.forkScoped(keepAlive)
         yield* Effect.forkScoped(sweep)
+        yield* Deferred.await(firstAttempt)
         return link
       })
 
-    const mapInit = Effect.mapError((reason: Transport.TransportErrorReason) =>
-      new Transport.TransportError({ transport: name, reason })
-    )
     const links: ReadonlyArray<Link> = config.bindMode === "transmitter-receiver"
-      ? [yield* mapInit(makeLink("transmitter")), yield* mapInit(makeLink("receiver"))]
-      : [yield* mapInit(makeLink("transceiver"))]
+      ? yield* Effect.all([makeLink("transmitter"), makeLink("receiver")], { concurrency: 2 })
+      : [yield* makeLink("transceiver")]
     const tx = links[0]!
 
     // graceful close: drain the window and the receipts in hand, unbind, close
@@ -573,15 +653,28 @@ export const make = (
 
     // submit
 
-    const bound: Effect.Effect<Connection, Transport.TransportErrorReason> = Effect.suspend(() => {
-      const conn = tx.current
-      if (conn !== undefined && conn.open) return Effect.succeed(conn)
-      if (closing) return Effect.fail(new Transport.Unavailable({ code: "closed" }))
-      return Effect.timeoutOrElse(tx.ready.await, {
-        duration: requestTimeout,
-        orElse: () => Effect.fail(tx.lastFailure)
-      }).pipe(Effect.flatMap(() => bound))
-    })
+    /** Why a submit cannot go out now: a refused bind as such, anything else as `Unavailable`. */
+    const notBound = (): Transport.TransportErrorReason =>
+      tx.lastFailure._tag === "AuthenticationFailed" ? tx.lastFailure : new Transport.Unavailable({ code: "not-bound" })
+
+    /**
+     * The bound transmitter. A new submit waits for a re-bind in progress
+     * (at most `requestTimeout`) and fails fast while the link is down; a held
+     * one (`heldUntil`, its link was lost under it) waits until then.
+     */
+    const bound = (heldUntil: number | undefined): Effect.Effect<Connection, Transport.TransportErrorReason> =>
+      Effect.suspend(() => {
+        const conn = tx.current
+        if (conn !== undefined && conn.open) return Effect.succeed(conn)
+        if (closing) return Effect.fail(new Transport.Unavailable({ code: "closed" }))
+        if (heldUntil === undefined && tx.state === "down") return Effect.fail(notBound())
+        const wait = heldUntil === undefined ? requestTimeout : heldUntil - clock.currentTimeMillisUnsafe()
+        if (wait <= 0) return Effect.fail(notBound())
+        return Effect.timeoutOrElse(tx.ready.await, {
+          duration: wait,
+          orElse: () => Effect.fail(notBound())
+        }).pipe(Effect.flatMap(() => bound(heldUntil)))
+      })
 
     const decodeSubmit = (response: Pdu): Effect.Effect<string, Transport.TransportErrorReason> => {
       if (response.command_status !== Status.ROK) return Effect.fail(classify(response.command_status, overrides))
@@ -591,17 +684,64 @@ export const make = (
         : Effect.fail(new Transport.Unavailable({ code: "submit_sm_resp-without-message_id" }))
     }
 
-    const submitOn = (conn: Connection, params: Record<string, PduValue>) =>
-      request(conn, new smpp.PDU("submit_sm", params), clock.currentTimeMillisUnsafe() + requestTimeout, decodeSubmit)
+    const unknownOutcome = (code: string): Transport.TransportErrorReason =>
+      resubmitUnknown ? new Transport.Timeout({ code }) : new OutcomeUnknown({ code: "outcome-unknown" })
 
-    /** One submit_sm through the window, on the bound transmitter (waiting for a re-bind if needed). */
-    const submitPdu = (params: Record<string, PduValue>): Effect.Effect<string, Transport.TransportErrorReason> =>
-      window.withPermit(Effect.suspend(() => {
-        const conn = tx.current
-        return conn !== undefined && conn.open
-          ? submitOn(conn, params)
-          : Effect.flatMap(bound, (c) => submitOn(c, params))
-      }))
+    /** One submit_sm on `conn`; a closed connection fails with {@link LinkLost}, not a reason, so the caller decides. */
+    const submitOn = (conn: Connection, params: Record<string, PduValue>) =>
+      Effect.callback<string, Transport.TransportErrorReason | LinkLost>((resume) => {
+        if (!conn.open) return resume(Effect.fail(new LinkLost(false)))
+        const pdu = new smpp.PDU("submit_sm", params)
+        let done = false
+        let sent = false
+        const fail = (reason: Transport.TransportErrorReason | LinkLost) => {
+          if (done) return
+          done = true
+          conn.pending.delete(entry)
+          delete conn.session._callbacks[pdu.sequence_number]
+          resume(Effect.fail(reason))
+        }
+        const entry: Pending = {
+          deadline: clock.currentTimeMillisUnsafe() + requestTimeout,
+          code: "submit_sm",
+          fail,
+          lost: () => fail(new LinkLost(sent)),
+          expire: () => fail(unknownOutcome("submit_sm"))
+        }
+        conn.pending.add(entry)
+        sent = send(conn, pdu, (response) => {
+          if (done) return
+          done = true
+          conn.pending.delete(entry)
+          resume(decodeSubmit(response))
+        })
+        if (!sent) return entry.lost(connectionLost())
+        return Effect.sync(() => {
+          done = true
+          conn.pending.delete(entry)
+          delete conn.session._callbacks[pdu.sequence_number]
+        })
+      })
+
+    /**
+     * One submit_sm through the window. A link lost under it is one event,
+     * not a failure per message: the submit keeps its window slot, waits for
+     * the re-bind (up to `requestTimeout`) and goes again on the new bind,
+     * unless it had reached the socket and `resubmitUnknown` is off.
+     */
+    const submitPdu = (params: Record<string, PduValue>): Effect.Effect<string, Transport.TransportErrorReason> => {
+      const attempt = (heldUntil: number | undefined): Effect.Effect<string, Transport.TransportErrorReason> =>
+        Effect.flatMap(bound(heldUntil), (conn) =>
+          Effect.catchIf(
+            submitOn(conn, params),
+            (error): error is LinkLost => error instanceof LinkLost,
+            (lost) =>
+              lost.sent && !resubmitUnknown
+                ? Effect.fail(unknownOutcome("submit_sm"))
+                : attempt(heldUntil ?? clock.currentTimeMillisUnsafe() + requestTimeout)
+          ))
+      return window.withPermit(attempt(undefined))
+    }
 
     const defaultSource = config.defaultFrom === undefined ? undefined : address(config.defaultFrom, config.addressRules)
 
