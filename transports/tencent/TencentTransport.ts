@@ -387,7 +387,10 @@ const build = (config: Checked): TencentTransport => {
       if ((signName === undefined || signName === "") && phone.startsWith("+86")) {
         return yield* Effect.fail(new Transport.Rejected({ code: "smsforge/MissingSignName", detail: "field from" }))
       }
-      const params = templateParamSet(submission.template?.variables ?? {}, config.templateParams?.[templateId])
+      const declared = config.templateParams !== undefined && Object.hasOwn(config.templateParams, templateId)
+        ? config.templateParams[templateId]
+        : undefined
+      const params = templateParamSet(submission.template?.variables ?? {}, declared)
       if (params._tag === "Refused") return yield* Effect.fail(params.reason)
       const payload = JSON.stringify({
         PhoneNumberSet: [phone],

@@ -10,11 +10,11 @@ import * as Duration from "effect/Duration"
 import { Transport } from "smsforge"
 
 /** Per-recipient windows: the same number again after the window. */
-const recipientWindows: Readonly<Record<string, Duration.Duration>> = {
-  "LimitExceeded.PhoneNumberThirtySecondLimit": Duration.seconds(30),
-  "LimitExceeded.PhoneNumberOneHourLimit": Duration.hours(1),
-  "LimitExceeded.DeliveryFrequencyLimit": Duration.seconds(60)
-}
+const recipientWindows: ReadonlyMap<string, Duration.Duration> = new Map([
+  ["LimitExceeded.PhoneNumberThirtySecondLimit", Duration.seconds(30)],
+  ["LimitExceeded.PhoneNumberOneHourLimit", Duration.hours(1)],
+  ["LimitExceeded.DeliveryFrequencyLimit", Duration.seconds(60)]
+])
 
 /** This recipient has had its share today from this account: no retry today, another carrier may deliver. */
 const recipientDaily = new Set([
@@ -81,7 +81,7 @@ export const classify = (status: number, code: string | undefined): Transport.Tr
     // Tencent's API always answers JSON: anything else came from something in between
     return new Transport.Unavailable({ code: http })
   }
-  const window = recipientWindows[code]
+  const window = recipientWindows.get(code)
   if (window !== undefined) return new Transport.Throttled({ code, retryAfter: window })
   if (code === "RequestLimitExceeded" || code.startsWith("RequestLimitExceeded.")) {
     return new Transport.Throttled({ code, retryAfter: Duration.seconds(1) })
