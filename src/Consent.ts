@@ -49,7 +49,7 @@ import * as Semaphore from "effect/Semaphore"
 import * as Audit from "./Audit.ts"
 import * as Events from "./Events.ts"
 import { withNow } from "./internal/clock.ts"
-import * as Cores from "./internal/cores.ts"
+import { type CoreRegistry, registry } from "./internal/cores.ts"
 import * as time from "./internal/consentTime.ts"
 
 // models
@@ -299,21 +299,12 @@ export interface ConfirmationRequest {
 }
 
 /**
- * A consent change, as published on Events.
+ * A consent change, as published on Events (declared there, the lower module).
  *
  * @category models
  * @since 0.1.0
  */
-export interface ConsentChanged {
-  readonly _tag: "ConsentChanged"
-  readonly tenant: string
-  readonly purpose: string
-  readonly status: "granted" | "revoked" | "pending"
-  readonly source: string
-  /** Only when `LogPhoneNumbers` is on. */
-  readonly to?: string | undefined
-  readonly at: number
-}
+export type ConsentChanged = Events.ConsentChanged
 
 // errors
 
@@ -444,6 +435,19 @@ export class ConsentError extends Schema.TaggedError<ConsentError>("smsforge/Con
 }
 
 // service
+
+/**
+ * The memory service's synchronous core, for the send path (internal/cores.ts).
+ *
+ * @internal
+ */
+export interface ConsentCore {
+  /** `Consent.check` at `now`, for requests without `at`. */
+  readonly check: (request: CheckRequest, now: number) => Result.Result<Decision, ConsentError>
+}
+
+/** @internal */
+export const cores: CoreRegistry<ConsentCore> = registry()
 
 /**
  * Records consent and decides at send time.
@@ -718,8 +722,8 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     return at === undefined ? withNow((now) => decide(request, now)) : decide(request, at)
   }
 
-  const storeCore = Cores.consentStore.of(store)
-  const core: Cores.ConsentCore | undefined = storeCore === undefined ? undefined : {
+  const storeCore = storeCores.of(store)
+  const core: ConsentCore | undefined = storeCore === undefined ? undefined : {
     check: (request, now) => {
       const at = request.at ?? request.now ?? now
       const tenant = request.tenant ?? DEFAULT_TENANT
@@ -795,7 +799,7 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
           return [undefined, timeZone === undefined ? rest : { ...rest, timeZone }] as const
         }))
   })
-  return core === undefined ? service : Cores.consent.register(service, core)
+  return core === undefined ? service : cores.register(service, core)
 })
 
 const compileWindow = (start: string, end: string): time.LocalWindow | undefined => {
@@ -823,6 +827,19 @@ export const layer = (options: ConsentOptions = {}): Layer.Layer<Consent, never,
 export const timeZoneForCountry = (country: string): string => time.timeZoneForCountry(country)
 
 // store
+
+/**
+ * The memory store's synchronous core, for the send path (internal/cores.ts).
+ *
+ * @internal
+ */
+export interface ConsentStoreCore {
+  readonly get: (tenant: string, to: string) => ConsentRecord | undefined
+  readonly sends: (tenant: string, to: string, purpose: string, since: number) => ReadonlyArray<number>
+}
+
+/** @internal */
+export const storeCores: CoreRegistry<ConsentStoreCore> = registry()
 
 /**
  * Where consent records and send counts are kept: a few primitives, so that
@@ -858,7 +875,7 @@ export const makeStoreMemory: Effect.Effect<ConsentStore["Service"]> = Effect.sy
   const records = new Map<string, Map<string, ConsentRecord>>()
   const sends = new Map<string, Array<number>>()
   const key = (tenant: string, to: string) => `${tenant}\u0000${to}`
-  const core: Cores.ConsentStoreCore = {
+  const core: ConsentStoreCore = {
     get: (tenant, to) => records.get(tenant)?.get(to),
     sends: (tenant, to, purpose, since) => (sends.get(`${key(tenant, to)}\u0000${purpose}`) ?? []).filter((t) => t > since)
   }
@@ -870,7 +887,7 @@ export const makeStoreMemory: Effect.Effect<ConsentStore["Service"]> = Effect.sy
     }
     byNumber.set(record.to, record)
   }
-  return Cores.consentStore.register(ConsentStore.of({
+  return storeCores.register(ConsentStore.of({
     get: (tenant, to) => Effect.sync(() => Option.fromUndefinedOr(core.get(tenant, to))),
     put: (record) => Effect.sync(() => put(record)),
     recordSend: (tenant, to, purpose, at) =>

@@ -17,8 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
-import type { ConsentChanged } from "./Consent.ts"
-import * as Cores from "./internal/cores.ts"
+import { type CoreRegistry, registry } from "./internal/cores.ts"
 import type { MessageStatus } from "./MessageStore.ts"
 
 // models
@@ -90,6 +89,23 @@ export interface VerificationChanged {
 }
 
 /**
+ * A consent change.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConsentChanged {
+  readonly _tag: "ConsentChanged"
+  readonly tenant: string
+  readonly purpose: string
+  readonly status: "granted" | "revoked" | "pending"
+  readonly source: string
+  /** Only when `LogPhoneNumbers` is on. */
+  readonly to?: string | undefined
+  readonly at: number
+}
+
+/**
  * @category models
  * @since 0.1.0
  */
@@ -107,6 +123,20 @@ export const LogPhoneNumbers: Context.Reference<boolean> = Context.Reference<boo
 })
 
 // service
+
+/**
+ * The bus's synchronous core, for the send path (internal/cores.ts).
+ *
+ * @internal
+ */
+export interface EventsCore {
+  /** Whether anyone listens: events need not be built otherwise. */
+  readonly listening: () => boolean
+  readonly publish: (event: SmsEvent) => void
+}
+
+/** @internal */
+export const cores: CoreRegistry<EventsCore> = registry()
 
 /**
  * The event bus.
@@ -131,13 +161,13 @@ export const make = (options: { readonly capacity?: number | undefined } = {}): 
     // subscribers lets `publish` skip the PubSub altogether on the send path.
     let subscribers = 0
     // The bus is sliding: a publish never waits, so it can be synchronous.
-    const core: Cores.EventsCore = {
+    const core: EventsCore = {
       listening: () => subscribers > 0,
       publish: (event) => {
         if (subscribers > 0) PubSub.publishUnsafe(pubsub, event)
       }
     }
-    return Cores.events.register(Events.of({
+    return cores.register(Events.of({
       publish: (event) => subscribers === 0 ? Effect.void : Effect.sync(() => core.publish(event)),
       subscribe: Effect.acquireRelease(
         Effect.tap(PubSub.subscribe(pubsub), () =>

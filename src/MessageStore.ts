@@ -20,7 +20,7 @@ import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { withNow } from "./internal/clock.ts"
-import * as Cores from "./internal/cores.ts"
+import { type CoreRegistry, registry } from "./internal/cores.ts"
 import { InsertionQueue } from "./internal/insertionQueue.ts"
 import type { RouteDecision } from "./Router.ts"
 import type { MessageEncoding } from "./Transport.ts"
@@ -204,6 +204,23 @@ export const applyChange = (
 // service
 
 /**
+ * The memory store's synchronous core, for the send path (internal/cores.ts).
+ *
+ * @internal
+ */
+export interface MessageStoreCore {
+  readonly insert: (message: StoredMessage, now: number) => void
+  readonly transition: (
+    id: string,
+    change: StatusChange,
+    patch?: MessagePatch
+  ) => Result.Result<StoredMessage, MessageNotFound | InvalidTransition>
+}
+
+/** @internal */
+export const cores: CoreRegistry<MessageStoreCore> = registry()
+
+/**
  * Storage primitives for messages. Every operation is an effect so that
  * Redis- or SQL-backed stores can replace the memory one.
  *
@@ -298,7 +315,7 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
         return true
       }, live)
 
-    const core: Cores.MessageStoreCore = {
+    const core: MessageStoreCore = {
       insert: (message, now) => {
         if (!messages.has(message.id)) order.push(message.id)
         save(message)
@@ -312,7 +329,7 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
       }
     }
 
-    return Cores.messageStore.register(MessageStore.of({
+    return cores.register(MessageStore.of({
       insert: (message) =>
         withNow((now) => {
           core.insert(message, now)

@@ -48,7 +48,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type { CountryCode, NumberType as LibNumberType } from "libphonenumber-js/max"
-import * as Cores from "./internal/cores.ts"
+import { type CoreRegistry, registry } from "./internal/cores.ts"
 import { Cache } from "./internal/e164Cache.ts"
 import { nodeRequire, once } from "./internal/lazy.ts"
 
@@ -542,6 +542,21 @@ export const E164FromString = Schema.String.pipe(
 // service
 
 /**
+ * The memory service's synchronous core, for the send path (internal/cores.ts).
+ *
+ * @internal
+ */
+export interface PhoneNumbersCore {
+  readonly validate: (
+    input: string,
+    options?: ParseOptions & { readonly policy?: PhoneNumberPolicy | undefined }
+  ) => Result.Result<PhoneNumber, PhoneNumberError>
+}
+
+/** @internal */
+export const cores: CoreRegistry<PhoneNumbersCore> = registry()
+
+/**
  * Cache counters of a {@link PhoneNumbers} service.
  *
  * @category models
@@ -663,7 +678,7 @@ export const make = (options: PhoneNumbersOptions = {}): Effect.Effect<PhoneNumb
       return typeof outcome === "string" ? Result.fail(invalid(field, outcome)) : checked(outcome, validateOptions?.policy, field)
     }
 
-    return Cores.phoneNumbers.register(PhoneNumbers.of({
+    return cores.register(PhoneNumbers.of({
       normalize,
       check,
       validate: (input, validateOptions) => Effect.suspend(() => Effect.fromResult(validate(input, validateOptions))),

@@ -90,6 +90,7 @@ import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import { hashKey } from "./internal/routeHash.ts"
 import * as RouteRegion from "./internal/routeRegion.ts"
+import type { RegionRuleInput } from "./internal/routeRegion.ts"
 import { decodeRules, type RouteRule, type Rules, RoutingRulesSchema } from "./internal/routeRules.ts"
 import * as RouteSelect from "./internal/routeSelect.ts"
 import { nowOf, withNow } from "./internal/clock.ts"
@@ -114,24 +115,7 @@ export type Purpose = "transactional" | "marketing" | "verification"
  * @category models
  * @since 0.1.0
  */
-export interface RegionRuleInput {
-  readonly name: string
-  readonly countries?: ReadonlyArray<string> | undefined
-  readonly prefixes?: ReadonlyArray<string> | undefined
-  readonly purposes?: ReadonlyArray<Purpose> | undefined
-  readonly check:
-    /** The text starts with `open`, a non-empty signature, then `close` (【Acme】). */
-    | { readonly _tag: "SignaturePrefix"; readonly open: string; readonly close: string }
-    /** The text matches a regular expression. */
-    | { readonly _tag: "TextPattern"; readonly pattern: string; readonly flags?: string | undefined }
-    /** The message comes from an approved template. */
-    | { readonly _tag: "ApprovedTemplate" }
-    /** At most `limit` messages per recipient in each `window` ("1 minute", "1 day"). */
-    | {
-      readonly _tag: "PerNumberLimit"
-      readonly limits: ReadonlyArray<{ readonly limit: number; readonly window: string }>
-    }
-}
+export type { RegionRuleInput } from "./internal/routeRegion.ts"
 
 /**
  * A UTC time window: hours `from` (inclusive) to `to` (exclusive), wrapping

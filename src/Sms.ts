@@ -37,7 +37,6 @@ import * as Events from "./Events.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as Inbound from "./Inbound.ts"
 import { currentMillis, withNow } from "./internal/clock.ts"
-import * as Cores from "./internal/cores.ts"
 import { randomId } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
@@ -696,12 +695,12 @@ const build = Effect.fnUntraced(function*(
   // the built-in in-memory services, runs on their synchronous cores (see
   // internal/cores.ts). It does what `accept` and `dispatch` do, in the same
   // order, with the same results; a property test holds the two lanes to it.
-  const phonesCore = Cores.phoneNumbers.of(phones)
-  const storeCore = Cores.messageStore.of(store)
+  const phonesCore = PhoneNumbers.cores.of(phones)
+  const storeCore = MessageStore.cores.of(store)
   // `null`: the service is absent, so nothing to run; `undefined`: present, without a core
-  const consentCore = consent._tag === "Some" ? Cores.consent.of(consent.value) : null
-  const eventsCore = events._tag === "Some" ? Cores.events.of(events.value) : null
-  const templatesCore = Cores.templates.of(templates)
+  const consentCore = consent._tag === "Some" ? Consent.cores.of(consent.value) : null
+  const eventsCore = events._tag === "Some" ? Events.cores.of(events.value) : null
+  const templatesCore = Templates.cores.of(templates)
   const express = phonesCore !== undefined && storeCore !== undefined && consentCore !== undefined && eventsCore !== undefined
 
   const announce = (message: MessageStore.StoredMessage, change: MessageStore.StatusChange | undefined, previous: MessageStore.MessageStatus | undefined) => {

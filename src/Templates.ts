@@ -60,7 +60,7 @@ import * as Option from "effect/Option"
 import * as KeyValueStore from "effect/persistence/KeyValueStore"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import * as Cores from "./internal/cores.ts"
+import { type CoreRegistry, registry } from "./internal/cores.ts"
 import * as Tracing from "./internal/tracing.ts"
 import type * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
@@ -1173,6 +1173,19 @@ const checkWorstCase = (options: BudgetOptions, template: CompiledTemplate): Tem
 // service
 
 /**
+ * The memory service's synchronous core, for the send path (internal/cores.ts).
+ *
+ * @internal
+ */
+export interface TemplatesCore {
+  /** The rendered text, or `undefined` when `Templates.render` must explain why not. */
+  readonly render: (request: RenderRequest) => Rendered | undefined
+}
+
+/** @internal */
+export const cores: CoreRegistry<TemplatesCore> = registry()
+
+/**
  * Registers, renders, activates and approves templates.
  *
  * @category services
@@ -1353,8 +1366,8 @@ const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
 
   // Only what renders: a refusal is for the Effect method to explain (naming
   // the missing field takes the store's list).
-  const storeCore = Cores.templateStore.of(store)
-  const core: Cores.TemplatesCore | undefined = storeCore === undefined ? undefined : {
+  const storeCore = storeCores.of(store)
+  const core: TemplatesCore | undefined = storeCore === undefined ? undefined : {
     render: (request) => {
       const chain = chainOf(request.locale)
       for (let i = 0; i < chain.length; i++) {
@@ -1404,7 +1417,7 @@ const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
     versions: (id) => store.list(id),
     checkBudget
   })
-  return core === undefined ? service : Cores.templates.register(service, core)
+  return core === undefined ? service : cores.register(service, core)
 })
 
 /**
@@ -1453,6 +1466,19 @@ export const layer = (options: TemplatesOptions = {}): Layer.Layer<Templates, Te
   Layer.effect(Templates, make(options))
 
 // store
+
+/**
+ * The memory store's synchronous core, for the send path (internal/cores.ts).
+ *
+ * @internal
+ */
+export interface TemplateStoreCore {
+  /** The version asked for, or the active one. */
+  readonly get: (id: string, locale: string, version: number | undefined) => TemplateVersion | undefined
+}
+
+/** @internal */
+export const storeCores: CoreRegistry<TemplateStoreCore> = registry()
 
 /**
  * Where template versions live. Versions are immutable; only the approval
@@ -1529,13 +1555,13 @@ export const makeStoreMemory = (): TemplateStore["Service"] => {
     ...record,
     active: active.get(activeKey(record.id, record.locale)) === record.version
   })
-  const core: Cores.TemplateStoreCore = {
+  const core: TemplateStoreCore = {
     get: (id, locale, version) => {
       const v = version ?? active.get(activeKey(id, locale))
       return v === undefined ? undefined : lookup(id, locale, v)
     }
   }
-  return Cores.templateStore.register(TemplateStore.of({
+  return storeCores.register(TemplateStore.of({
     put: (record, options) =>
       Effect.suspend(() => {
         const existing = lookup(record.id, record.locale, record.version)

@@ -67,7 +67,6 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Events from "./Events.ts"
 import { currentMillis, nowOf } from "./internal/clock.ts"
-import * as Cores from "./internal/cores.ts"
 import * as otp from "./internal/otp.ts"
 import { randomToken } from "./internal/random.ts"
 import * as texts from "./internal/verificationText.ts"
@@ -973,7 +972,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   }
 
   // The built-in event bus says whether anyone listens: no event is built for nobody.
-  const bus = events._tag === "Some" ? Cores.events.of(events.value) : undefined
+  const bus = events._tag === "Some" ? Events.cores.of(events.value) : undefined
   const quiet = (): boolean => events._tag === "None" || (bus !== undefined && !bus.listening())
 
   const publish = (event: Events.SmsEvent): Effect.Effect<void> =>

@@ -8,7 +8,6 @@ import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { Consent, Events, MessageStore, Sms, Transport } from "smsforge"
 import { Sandbox } from "smsforge/testing"
-import * as Cores from "../src/internal/cores.ts"
 
 const people = ["+447400123456", "+447400123457", "+12015550123", "+4930123456", "+44 12", "07400 123458"]
 const texts = ["Your parcel is out for delivery", "Votre colis arrive demain à 10h", "您的验证码是 123456", "x".repeat(1_700), "Sale: 20% off, reply STOP to opt out"]
@@ -177,9 +176,9 @@ describe("the express lane", () => {
       const memory = yield* MessageStore.makeMemory()
       const refuse = () => Effect.die("the express lane ran an effect of the store")
       // the store's core, under a service whose insert and transition must not run
-      const store = Cores.messageStore.register(
+      const store = MessageStore.cores.register(
         MessageStore.MessageStore.of({ ...memory, insert: refuse, transition: refuse }),
-        Cores.messageStore.of(memory)!
+        MessageStore.cores.of(memory)!
       )
       const sandbox = yield* Sandbox.make()
       const context = yield* Layer.build(

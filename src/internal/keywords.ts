@@ -5,7 +5,51 @@
  * @internal
  */
 
-import type { KeywordAction, KeywordMatch, KeywordSet } from "../Inbound.ts"
+/**
+ * What a keyword asks for: opt out of marketing, of everything, opt in,
+ * help, or a positive answer that only confirms a double opt-in.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type KeywordAction = "opt-out" | "opt-out-all" | "opt-in" | "help" | "positive"
+
+/**
+ * Keyword lists by action, with the locale of their replies; every list is
+ * optional.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface KeywordSet {
+  /** Opt out of marketing (or of everything, see the `stopScope` option). */
+  readonly optOut?: ReadonlyArray<string> | undefined
+  /** Opt out of everything, transactional messages included. */
+  readonly optOutAll?: ReadonlyArray<string> | undefined
+  /** Opt back in; also confirms a pending double opt-in. */
+  readonly optIn?: ReadonlyArray<string> | undefined
+  readonly help?: ReadonlyArray<string> | undefined
+  /** Positive answers that only confirm a pending double opt-in (Y, 是, はい). */
+  readonly positive?: ReadonlyArray<string> | undefined
+  /** Language of the automatic replies for this set, e.g. `"fr"`. */
+  readonly locale?: string | undefined
+}
+
+/**
+ * A keyword that matched.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface KeywordMatch {
+  readonly action: KeywordAction
+  /** The keyword as listed, e.g. `"ARRÊT"`. */
+  readonly keyword: string
+  /** The locale of the set the keyword came from. */
+  readonly locale: string
+}
+
+
 
 /** The keywords every country understands. */
 export const defaultKeywords: KeywordSet = {

@@ -5,9 +5,33 @@
  *
  * @internal
  */
-import type { RegionRuleInput } from "../Router.ts"
 import type { Purpose, RegionRuleSpec } from "./routeRules.ts"
 import { matchesRecipient, type Recipient } from "./routeSelect.ts"
+
+/**
+ * A region rule as written in config: which recipients and purposes it
+ * applies to, and its check.
+ *
+ * @since 0.1.0
+ */
+export interface RegionRuleInput {
+  readonly name: string
+  readonly countries?: ReadonlyArray<string> | undefined
+  readonly prefixes?: ReadonlyArray<string> | undefined
+  readonly purposes?: ReadonlyArray<Purpose> | undefined
+  readonly check:
+    /** The text starts with `open`, a non-empty signature, then `close` (【Acme】). */
+    | { readonly _tag: "SignaturePrefix"; readonly open: string; readonly close: string }
+    /** The text matches a regular expression. */
+    | { readonly _tag: "TextPattern"; readonly pattern: string; readonly flags?: string | undefined }
+    /** The message comes from an approved template. */
+    | { readonly _tag: "ApprovedTemplate" }
+    /** At most `limit` messages per recipient in each `window` ("1 minute", "1 day"). */
+    | {
+      readonly _tag: "PerNumberLimit"
+      readonly limits: ReadonlyArray<{ readonly limit: number; readonly window: string }>
+    }
+}
 
 /** China (+86): a 【signature】 leads the text, only approved templates, per-number limits for codes. */
 export const china: ReadonlyArray<RegionRuleInput> = [

@@ -37,50 +37,19 @@ import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
 import { InvalidConfig, invalidSecret, type Secret, toRedacted } from "../internal/secret.ts"
 import * as Mapping from "./internal/mapping.ts"
+import type { FieldSource, ReasonTag } from "./internal/mapping.ts"
 
 export { InvalidConfig, type Secret }
 
 // models
 
 /**
- * The submission values a request field can take.
+ * Request fields and reason tags (declared beside the mapping that reads them).
  *
  * @category models
  * @since 0.1.0
  */
-export type SubmissionField =
-  | "to"
-  | "toDigits"
-  | "from"
-  | "text"
-  | "encoding"
-  | "clientReference"
-  | "purpose"
-  | "segmentCount"
-  | "validUntil"
-  | "validitySeconds"
-  | "templateId"
-  | "templateCode"
-  | "templateVariables"
-
-/**
- * A request field: a submission value, a constant, or a submission value mapped through a table.
- *
- * @category models
- * @since 0.1.0
- */
-export type FieldSource =
-  | SubmissionField
-  | { readonly value: string | number | boolean | Redacted.Redacted<string> }
-  | { readonly field: SubmissionField; readonly map: Readonly<Record<string, string | number | boolean>> }
-
-/**
- * A reason's tag, as used in the error tables.
- *
- * @category models
- * @since 0.1.0
- */
-export type ReasonTag = Transport.TransportErrorReason["_tag"]
+export type { FieldSource, ReasonTag, SubmissionField } from "./internal/mapping.ts"
 
 /**
  * The mapping from a submission to a gateway's request and back.

@@ -1,7 +1,47 @@
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import { Transport } from "smsforge"
-import type { FieldSource, ReasonTag, SubmissionField } from "../HttpTransport.ts"
+
+/**
+ * The submission values a request field can take.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type SubmissionField =
+  | "to"
+  | "toDigits"
+  | "from"
+  | "text"
+  | "encoding"
+  | "clientReference"
+  | "purpose"
+  | "segmentCount"
+  | "validUntil"
+  | "validitySeconds"
+  | "templateId"
+  | "templateCode"
+  | "templateVariables"
+
+/**
+ * A request field: a submission value, a constant, or a submission value mapped through a table.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type FieldSource =
+  | SubmissionField
+  | { readonly value: string | number | boolean | Redacted.Redacted<string> }
+  | { readonly field: SubmissionField; readonly map: Readonly<Record<string, string | number | boolean>> }
+
+/**
+ * A reason's tag, as used in the error tables.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type ReasonTag = Transport.TransportErrorReason["_tag"]
+
 
 type Value = string | number | boolean | Readonly<Record<string, string | number>> | undefined
 
