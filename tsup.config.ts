@@ -14,6 +14,7 @@ export const entries = {
   "transports/aliyun/index": "transports/aliyun/index.ts",
   "transports/http/index": "transports/http/index.ts",
   "transports/smpp/index": "transports/smpp/index.ts",
+  "transports/tencent/index": "transports/tencent/index.ts",
   "transports/twilio/index": "transports/twilio/index.ts",
   "transports/vonage/index": "transports/vonage/index.ts"
 }
