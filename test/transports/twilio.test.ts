@@ -4,8 +4,8 @@ import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Crypto from "node:crypto"
 import * as Http from "node:http"
-import { Transport } from "smsforge"
-import { TransportConformance } from "smsforge/testing"
+import { Router, Transport } from "smsforge"
+import { Sandbox, TransportConformance } from "smsforge/testing"
 import * as Twilio from "../../transports/twilio/index.ts"
 import { classify } from "../../transports/twilio/internal/classify.ts"
 import { fakeCarrier, neverAnswers, type Handler, json } from "./fakeCarrier.ts"
@@ -577,4 +577,38 @@ describe("Twilio webhooks against the official SDK", () => {
       const error = yield* Effect.flip(transport.submit(submission()))
       assert.strictEqual(error.reason._tag, "Timeout")
     }))
+})
+
+describe("Twilio refusals under the router", () => {
+  const routeRequest = (id: string): Router.RouteRequest => ({
+    messageId: id,
+    to: { e164: "+447700900123", country: "GB" },
+    purpose: "transactional",
+    text: "Hello",
+    segmentCount: 1,
+    encoding: "GSM-7"
+  })
+  const dispatch = (router: Router.Router["Service"], id: string) =>
+    Effect.exit(router.dispatch(routeRequest(id), submission({ clientReference: id, text: "Hello", segments: ["Hello"] })))
+
+  it.live("21612 fails over to another carrier and leaves the route's circuit closed; 21211 stops failover", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let code = 21612
+      carrier.handler = (_req, res) =>
+        json(res, 400, { code, message: "The 'To' phone number cannot be reached", more_info: `https://www.twilio.com/docs/errors/${code}`, status: 400 })
+      const primary = yield* twilio()
+      const backup = yield* Sandbox.make({ name: "backup" })
+      const router = yield* Router.make({
+        transports: [primary, backup],
+        retry: { maxAttempts: 1 },
+        circuitBreaker: { failures: 2, openDuration: "1 minute" }
+      })
+      for (const id of ["m1", "m2", "m3"]) {
+        const exit = yield* dispatch(router, id)
+        assert.isTrue(Exit.isSuccess(exit) && exit.value.route === "backup" && exit.value.decisions[0]!.route === "twilio", id)
+      }
+      assert.strictEqual((yield* router.routes).find((r) => r.name === "twilio")!.circuit, "Closed")
+      code = 21211
+      assert.isTrue(Exit.isFailure(yield* dispatch(router, "m4")))
+    })))
 })

@@ -3,8 +3,8 @@ import { Duration, Effect, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Crypto from "node:crypto"
-import { Transport } from "smsforge"
-import { TransportConformance } from "smsforge/testing"
+import { Router, Transport } from "smsforge"
+import { Sandbox, TransportConformance } from "smsforge/testing"
 import * as Vonage from "../../transports/vonage/index.ts"
 import { classifyStatus } from "../../transports/vonage/internal/classify.ts"
 import { SMS } from "@vonage/sms"
@@ -507,4 +507,32 @@ describe("Vonage webhooks as Vonage sends them", () => {
       const error = yield* Effect.flip(transport.submit(submission()))
       assert.strictEqual(error.reason._tag, "Timeout")
     }))
+})
+
+describe("Vonage refusals under the router", () => {
+  const routeRequest = (id: string): Router.RouteRequest => ({
+    messageId: id,
+    to: { e164: "+447700900123", country: "GB" },
+    purpose: "transactional",
+    text: "Hello",
+    segmentCount: 1,
+    encoding: "GSM-7"
+  })
+  const dispatch = (router: Router.Router["Service"], id: string) =>
+    router.dispatch(routeRequest(id), submission({ clientReference: id, text: "Hello", segments: ["Hello"] }))
+
+  it.live("an account refusal (status 8) opens the route's circuit; the next message goes elsewhere first", () =>
+    Effect.scoped(Effect.gen(function*() {
+      carrier.handler = (_req, res) => json(res, 200, refused("8", "Partner account barred"))
+      const primary = yield* vonage({ name: "vonage" })
+      const backup = yield* Sandbox.make({ name: "backup" })
+      const router = yield* Router.make({
+        transports: [primary, backup],
+        retry: { maxAttempts: 1 },
+        circuitBreaker: { failures: 2, openDuration: "1 minute" }
+      })
+      for (const id of ["m1", "m2"]) assert.strictEqual((yield* dispatch(router, id)).route, "backup")
+      const third = yield* dispatch(router, "m3")
+      assert.deepStrictEqual(third.decisions.map((d) => [d.route, d.outcome]), [["vonage", "CircuitOpen"], ["backup", "submitted"]])
+    })))
 })
