@@ -4,12 +4,12 @@
  * Deferreds; the TestClock drives enquire_link, so no test sleeps.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Config, Deferred, Effect, Exit, Fiber, Redacted, Schedule } from "effect"
+import { Config, Deferred, Effect, Exit, Fiber, Layer, Redacted, Schedule } from "effect"
 import * as net from "node:net"
 import { TestClock } from "effect/testing"
 import smpp from "smpp"
 import type { Pdu, PduValue, Server, Session } from "smpp"
-import { Encoding, Transport } from "smsforge"
+import { Encoding, Sms, Transport } from "smsforge"
 import { TransportConformance } from "smsforge/testing"
 import { SmppTransport } from "../../transports/smpp/index.ts"
 
@@ -494,6 +494,31 @@ describe("SmppTransport", () => {
       assert.deepStrictEqual([...carrier.accepted.keys()].sort(), [...texts].sort())
       for (const count of carrier.accepted.values()) assert.strictEqual(count, 1)
       assert.strictEqual(new Set(results.map((r) => r.providerMessageId)).size, 20)
+    }))
+
+  it.live("through the pipeline with the default window and circuit breaker, a drop is no failure: every send submitted once, the route stays usable", () =>
+    Effect.gen(function*() {
+      const carrier = yield* startCarrier({
+        onSubmit: (carrier, session, pdu, sessionIndex) => {
+          if (sessionIndex > 0) return accept(carrier, session, pdu, {})
+          const onFirst = carrier.submits.filter((s) => s.session === 0).length
+          if (onFirst <= 2) return accept(carrier, session, pdu, {})
+          if (onFirst === 12) session.destroy()
+        }
+      })
+      const context = yield* Layer.build(Sms.layer({ transports: [SmppTransport.make(config(carrier))] }))
+      const sms = Sms.Sms.pipe(Effect.provide(context))
+      const texts = Array.from({ length: 20 }, (_, i) => `pipeline ${i}`)
+      const receipts = yield* Effect.forEach(
+        texts,
+        (text, i) => Effect.flatMap(sms, (s) => s.send({ to: `+4474001234${10 + i}`, text })),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(receipts.map((r) => [r.status, r.attempts]), texts.map(() => ["submitted", 1]))
+      assert.strictEqual(carrier.binds.length, 2)
+      for (const text of texts) assert.strictEqual(carrier.accepted.get(text), 1, text)
+      const after = yield* Effect.flatMap(sms, (s) => s.send({ to: "+447400123499", text: "after" }))
+      assert.strictEqual(after.status, "submitted")
     }))
 
   it.effect("with resubmitUnknown: false, a submit the SMSC took before the link dropped fails as an unknown outcome, not retried", () =>
