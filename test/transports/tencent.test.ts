@@ -456,6 +456,8 @@ describe("Tencent config", () => {
         [{ secretId: null }, "secretId"],
         [{ secretId: "" }, "secretId"],
         [{ sdkAppId: 1400006666 }, "sdkAppId"],
+        [{ region: "" }, "region"],
+        [{ endpoint: 443 }, "endpoint"],
         [{ baseUrl: "not a url" }, "baseUrl"],
         [{ baseUrl: "ftp://example.com" }, "baseUrl"]
       ] as const) {

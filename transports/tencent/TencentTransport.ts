@@ -355,6 +355,7 @@ const check = (config: TencentConfig): Effect.Effect<Checked, InvalidConfig> => 
   if (secretKey === undefined) return Effect.fail(invalidSecret(name, "secretKey"))
   if (!nonEmptyString(config.sdkAppId)) return invalid("sdkAppId", "not a non-empty string")
   if (config.endpoint !== undefined && !nonEmptyString(config.endpoint)) return invalid("endpoint", "not a non-empty string")
+  if (config.region !== undefined && !nonEmptyString(config.region)) return invalid("region", "not a non-empty string")
   const base = config.baseUrl ?? `https://${config.endpoint ?? "sms.tencentcloudapi.com"}`
   let url: URL
   try {
