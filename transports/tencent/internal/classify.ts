@@ -1,8 +1,9 @@
 /**
- * Tencent Cloud SMS error codes → transport reasons. Codes from the SendSms
- * reference (https://www.tencentcloud.com/document/product/382/40466) and the
- * API 3.0 common error codes. docs/transports.md gives the reason for each
- * judgement call.
+ * Tencent Cloud SMS error codes → transport reasons. Codes from the SMS error
+ * code list (https://www.tencentcloud.com/document/api/382/40474, with the
+ * API 3.0 common codes) and the sending error table
+ * (https://cloud.tencent.com/document/api/382/59177). docs/transports.md gives
+ * the reason for each judgement call.
  *
  * @internal
  */
