@@ -259,7 +259,8 @@ describe("Tencent SendSms", () => {
     ["UnauthorizedOperation.IndividualUserMarketingSmsPermissionDeny", "error", "Blocked"],
     ["AuthFailure.SignatureExpire", "error", "AuthenticationFailed"],
     ["RequestLimitExceeded", "error", "Throttled"],
-    ["InternalError.Timeout", "error", "Unavailable"],
+    ["InternalError.Timeout", "error", "Timeout"],
+    ["InternalError.OtherError", "error", "Unavailable"],
     ["InternalError.RequestTimeException", "error", "AuthenticationFailed"]
   ]
   for (const [code, where, tag] of cases) {

@@ -87,6 +87,8 @@ export const classify = (status: number, code: string | undefined): Transport.Tr
   if (code === "RequestLimitExceeded" || code.startsWith("RequestLimitExceeded.")) {
     return new Transport.Throttled({ code, retryAfter: Duration.seconds(1) })
   }
+  // "the request to send timed out" inside Tencent: it may have gone out
+  if (code === "InternalError.Timeout") return new Transport.Timeout({ code })
   if (invalidNumber.has(code)) return new Transport.InvalidNumber({ code })
   if (funds.has(code) || accountQuota.has(code)) return new Transport.InsufficientFunds({ code })
   if (blocked.has(code)) return new Transport.Blocked({ code })
