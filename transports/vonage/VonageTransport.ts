@@ -39,7 +39,7 @@ import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
 import { InvalidConfig, invalidSecret, reveal, type Secret, toRedacted } from "../internal/secret.ts"
 import { classifyHttp, classifyStatus } from "./internal/classify.ts"
-import { sign } from "./internal/signature.ts"
+import { type SignatureMethod, sign } from "./internal/signature.ts"
 
 export { InvalidConfig, type Secret }
 
@@ -104,7 +104,7 @@ export interface VonageTransport extends Transport.Transport {
  * @category models
  * @since 0.1.0
  */
-export type SignatureMethod = "md5hash" | "md5" | "sha1" | "sha256" | "sha512"
+export type { SignatureMethod } from "./internal/signature.ts"
 
 // errors
 

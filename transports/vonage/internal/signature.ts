@@ -1,6 +1,7 @@
 import * as Http from "../../../src/internal/http.ts"
-import type { SignatureMethod } from "../VonageTransport.ts"
 
+/** Vonage's signing methods; see `SignatureMethod` in VonageTransport.ts. */
+export type SignatureMethod = "md5hash" | "md5" | "sha1" | "sha256" | "sha512"
 
 /**
  * Vonage's request / webhook signature: the parameters other than `sig`,
