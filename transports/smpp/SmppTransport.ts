@@ -234,15 +234,6 @@ class OutcomeUnknown extends Transport.Timeout {
   }
 }
 
-/** A submit_sm whose connection closed before its answer; `sent` when it reached the socket. */
-class LinkLost {
-  readonly _tag = "LinkLost"
-  readonly sent: boolean
-  constructor(sent: boolean) {
-    this.sent = sent
-  }
-}
-
 /** Authentication failures wait at least this long between binds: retrying a wrong password fast can lock the account. */
 const authRetryFloor = Duration.minutes(1)
 
@@ -687,26 +678,48 @@ export const make = (
     const unknownOutcome = (code: string): Transport.TransportErrorReason =>
       resubmitUnknown ? new Transport.Timeout({ code }) : new OutcomeUnknown({ code: "outcome-unknown" })
 
-    /** One submit_sm on `conn`; a closed connection fails with {@link LinkLost}, not a reason, so the caller decides. */
-    const submitOn = (conn: Connection, params: Record<string, PduValue>) =>
-      Effect.callback<string, Transport.TransportErrorReason | LinkLost>((resume) => {
-        if (!conn.open) return resume(Effect.fail(new LinkLost(false)))
+    /**
+     * One submit_sm through the window. A link lost under it is one event,
+     * not a failure per message: the submit keeps its window slot, waits for
+     * the re-bind (up to `requestTimeout`) and goes again on the new bind,
+     * unless it had reached the socket and `resubmitUnknown` is off.
+     */
+    const submitPdu = (params: Record<string, PduValue>): Effect.Effect<string, Transport.TransportErrorReason> =>
+      window.withPermit(Effect.suspend(() => attempt(params, undefined)))
+
+    /** Submits on the bound link; `heldUntil` is set once a link was lost under this submit. */
+    const attempt = (params: Record<string, PduValue>, heldUntil: number | undefined): Effect.Effect<string, Transport.TransportErrorReason> => {
+      const conn = tx.current
+      return conn !== undefined && conn.open
+        ? submitOn(conn, params, heldUntil)
+        : Effect.flatMap(bound(heldUntil), (c) => submitOn(c, params, heldUntil))
+    }
+
+    /** What a submit whose connection closed before its answer does next. */
+    const afterLoss = (params: Record<string, PduValue>, sent: boolean, heldUntil: number | undefined) =>
+      sent && !resubmitUnknown
+        ? Effect.fail(unknownOutcome("submit_sm"))
+        : Effect.suspend(() => attempt(params, heldUntil ?? clock.currentTimeMillisUnsafe() + requestTimeout))
+
+    const submitOn = (conn: Connection, params: Record<string, PduValue>, heldUntil: number | undefined) =>
+      Effect.callback<string, Transport.TransportErrorReason>((resume) => {
+        if (!conn.open) return resume(afterLoss(params, false, heldUntil))
         const pdu = new smpp.PDU("submit_sm", params)
         let done = false
         let sent = false
-        const fail = (reason: Transport.TransportErrorReason | LinkLost) => {
+        const settle = (next: Effect.Effect<string, Transport.TransportErrorReason>) => {
           if (done) return
           done = true
           conn.pending.delete(entry)
           delete conn.session._callbacks[pdu.sequence_number]
-          resume(Effect.fail(reason))
+          resume(next)
         }
         const entry: Pending = {
           deadline: clock.currentTimeMillisUnsafe() + requestTimeout,
           code: "submit_sm",
-          fail,
-          lost: () => fail(new LinkLost(sent)),
-          expire: () => fail(unknownOutcome("submit_sm"))
+          fail: (reason) => settle(Effect.fail(reason)),
+          lost: () => settle(afterLoss(params, sent, heldUntil)),
+          expire: () => settle(Effect.fail(unknownOutcome("submit_sm")))
         }
         conn.pending.add(entry)
         sent = send(conn, pdu, (response) => {
@@ -722,26 +735,6 @@ export const make = (
           delete conn.session._callbacks[pdu.sequence_number]
         })
       })
-
-    /**
-     * One submit_sm through the window. A link lost under it is one event,
-     * not a failure per message: the submit keeps its window slot, waits for
-     * the re-bind (up to `requestTimeout`) and goes again on the new bind,
-     * unless it had reached the socket and `resubmitUnknown` is off.
-     */
-    const submitPdu = (params: Record<string, PduValue>): Effect.Effect<string, Transport.TransportErrorReason> => {
-      const attempt = (heldUntil: number | undefined): Effect.Effect<string, Transport.TransportErrorReason> =>
-        Effect.flatMap(bound(heldUntil), (conn) =>
-          Effect.catchIf(
-            submitOn(conn, params),
-            (error): error is LinkLost => error instanceof LinkLost,
-            (lost) =>
-              lost.sent && !resubmitUnknown
-                ? Effect.fail(unknownOutcome("submit_sm"))
-                : attempt(heldUntil ?? clock.currentTimeMillisUnsafe() + requestTimeout)
-          ))
-      return window.withPermit(attempt(undefined))
-    }
 
     const defaultSource = config.defaultFrom === undefined ? undefined : address(config.defaultFrom, config.addressRules)
 
