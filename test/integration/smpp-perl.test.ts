@@ -140,6 +140,20 @@ const suite = () => {
     )
   })
 
+  it("a refused bind (ESME_RINVPASWD) surfaces as AuthenticationFailed in AllRoutesFailed, without the password", async () => {
+    const smsc = await startSmsc(["--password", "other"])
+    const sms = client(smsc)
+    const error = await sms.send({ to: recipient(1), text: "refused" }).then(
+      () => undefined,
+      (e: { _tag: string; failures?: ReadonlyArray<{ reason: string }> }) => e
+    )
+    assert.strictEqual(error?._tag, "AllRoutesFailed")
+    assert.deepStrictEqual(error?.failures?.map((f) => f.reason), ["AuthenticationFailed"])
+    assert.notInclude(JSON.stringify(error), "secret")
+    assert.deepStrictEqual(smsc.binds.map((b) => b.ok), [false])
+    assert.strictEqual(smsc.submits.length, 0)
+  })
+
   it("binds once the SMSC comes up after the client started", async () => {
     const probe = await startSmsc()
     const port = probe.port
