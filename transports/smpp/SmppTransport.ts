@@ -657,6 +657,8 @@ export const make = (
       Effect.suspend(() => {
         const conn = tx.current
         if (conn !== undefined && conn.open) return Effect.succeed(conn)
+        // closed, but the link loop has not seen it yet: wait for the re-bind, not on a stale open latch
+        if (conn !== undefined) tx.ready.closeUnsafe()
         if (closing) return Effect.fail(new Transport.Unavailable({ code: "closed" }))
         if (heldUntil === undefined && tx.state === "down") return Effect.fail(notBound())
         const wait = heldUntil === undefined ? requestTimeout : heldUntil - clock.currentTimeMillisUnsafe()
