@@ -159,9 +159,10 @@ export interface SmppConfig {
   readonly requestTimeout?: Duration.Input | undefined
   /**
    * Delays between reconnect attempts, fed with the last failure. Default:
-   * exponential from 200 ms, capped at 30 s, jittered, forever. A schedule
-   * that ends leaves the link down: submissions then fail with the last
-   * connection failure.
+   * exponential from 200 ms, capped at 30 s, jittered, forever; the first
+   * re-bind after a loss is immediate, and an `AuthenticationFailed` waits at
+   * least a minute. A schedule that ends leaves the link down: submissions
+   * then fail fast (`Unavailable` `"not-bound"`, or `AuthenticationFailed`).
    */
   readonly reconnect?: Schedule.Schedule<unknown, Transport.TransportErrorReason> | undefined
   /** Messages longer than one segment: UDH parts (default) or one `message_payload`. */
@@ -275,25 +276,13 @@ interface Pending {
 }
 
 /**
- * Sends a request PDU and waits for its response; fails when the connection
- * goes, or with `Timeout` once a sweep finds it past `deadline`. One sweeper
- * per link instead of a timer per request keeps the hot path cheap.
+ * Sends a control request (bind, enquire_link, unbind) and waits for its
+ * response; fails when the connection goes. Callers bound it with
+ * `withTimeout`; submit_sm has its own path with the sweeper's deadline,
+ * since one sweeper per link instead of a timer per request keeps it cheap.
  */
-const request: {
-  (conn: Connection, pdu: Pdu): Effect.Effect<Pdu, Transport.TransportErrorReason>
-  <A>(
-    conn: Connection,
-    pdu: Pdu,
-    deadline: number,
-    decode: (response: Pdu) => Effect.Effect<A, Transport.TransportErrorReason>
-  ): Effect.Effect<A, Transport.TransportErrorReason>
-} = <A>(
-  conn: Connection,
-  pdu: Pdu,
-  deadline = Infinity,
-  decode: (response: Pdu) => Effect.Effect<A | Pdu, Transport.TransportErrorReason> = Effect.succeed
-): Effect.Effect<A | Pdu, Transport.TransportErrorReason> =>
-  Effect.callback<A | Pdu, Transport.TransportErrorReason>((resume) => {
+const request = (conn: Connection, pdu: Pdu): Effect.Effect<Pdu, Transport.TransportErrorReason> =>
+  Effect.callback<Pdu, Transport.TransportErrorReason>((resume) => {
     if (!conn.open) {
       resume(Effect.fail(conn.failure ?? connectionLost()))
       return
@@ -307,7 +296,7 @@ const request: {
       resume(Effect.fail(reason))
     }
     const entry: Pending = {
-      deadline,
+      deadline: Infinity,
       code: pdu.command,
       fail,
       lost: fail,
@@ -318,7 +307,7 @@ const request: {
       if (done) return
       done = true
       conn.pending.delete(entry)
-      resume(decode(response))
+      resume(Effect.succeed(response))
     })
     if (!sent) {
       entry.fail(conn.failure ?? connectionLost())
