@@ -52,6 +52,7 @@ import type { Pdu, PduValue, Session } from "smpp"
 import { Transport } from "smsforge"
 import { InvalidConfig, invalidSecret, type Secret, toRedacted } from "../internal/secret.ts"
 import { classify, classifyBind, Status } from "./internal/classify.ts"
+import type { AddressRules, IdFormat, LongMessages } from "./internal/codec.ts"
 import {
   absoluteTime,
   address,
@@ -78,52 +79,8 @@ export { InvalidConfig, type Secret }
  */
 export type BindMode = "transceiver" | "transmitter-receiver"
 
-/**
- * How a message longer than one segment is carried: one `submit_sm` per
- * segment with a concatenation UDH, or the whole text in one `message_payload`.
- *
- * @category models
- * @since 0.1.0
- */
-export type LongMessages = "udh" | "payload"
-
-/**
- * Type of number and numbering plan of an address.
- *
- * @category models
- * @since 0.1.0
- */
-export interface TonNpi {
-  readonly ton: number
-  readonly npi: number
-}
-
-/**
- * TON/NPI per kind of address, for senders and recipients; the defaults
- * follow common SMSC practice.
- *
- * @category models
- * @since 0.1.0
- */
-export interface AddressRules {
-  /** A sender ID with letters (at most 11 characters). Default TON 5 (alphanumeric), NPI 0. */
-  readonly alphanumeric?: TonNpi | undefined
-  /** `+` and digits. Default TON 1 (international), NPI 1 (E.164); the `+` is dropped. */
-  readonly international?: TonNpi | undefined
-  /** Up to 8 digits. Default TON 3 (network specific), NPI 0. */
-  readonly shortCode?: TonNpi | undefined
-  /** More than 8 digits without `+`. Default TON 0 (unknown), NPI 1. */
-  readonly national?: TonNpi | undefined
-}
-
-/**
- * How an SMSC writes a message id: as hexadecimal or decimal digits of one
- * number, or as an opaque string kept verbatim.
- *
- * @category models
- * @since 0.1.0
- */
-export type IdFormat = "hex" | "decimal" | "opaque"
+// declared beside the codec that reads them, so the two do not import each other
+export type { AddressRules, IdFormat, LongMessages, TonNpi } from "./internal/codec.ts"
 
 /**
  * A failure reason a vendor-specific command_status can be mapped to.

@@ -4,7 +4,6 @@
  * @internal
  */
 import { Transport } from "smsforge"
-import type { CommandStatusReason } from "../SmppTransport.ts"
 
 /** Names of the SMPP 3.4 (and 5.0) command_status values, for error codes and logs. */
 export const statusNames: Readonly<Record<number, string>> = {
@@ -83,7 +82,7 @@ export const Status = {
 export const statusCode = (status: number): string =>
   statusNames[status] ?? `0x${status.toString(16).padStart(8, "0")}`
 
-type ReasonTag = CommandStatusReason
+type ReasonTag = Transport.TransportErrorReason["_tag"]
 
 const reasonTable: Readonly<Record<number, ReasonTag>> = {
   // retry: the SMSC is busy or failing
