@@ -7,11 +7,18 @@
 import * as Crypto from "node:crypto"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as HttpBody from "effect/http/HttpBody"
+import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientError from "effect/http/HttpClientError"
+import * as HttpClientRequest from "effect/http/HttpClientRequest"
+import type * as HttpMethod from "effect/http/HttpMethod"
+import * as Option from "effect/Option"
 import { equalBytes } from "./constantTime.ts"
 
 /** @internal */
 export interface HttpRequest {
-  readonly method: string
+  readonly method: HttpMethod.HttpMethod
   readonly url: string
   readonly headers?: Readonly<Record<string, string>> | undefined
   readonly body?: string | undefined
@@ -42,28 +49,74 @@ const parseJson = (text: string): unknown => {
 }
 
 /**
- * Runs one request with Node's global `fetch`. Interrupting the effect (as the
- * timeout does) aborts the request.
+ * The client used when the context has none: effect's fetch client (Node's
+ * global `fetch`), with redirects returned, not followed, so credentials never
+ * go to another host and a 3xx is classified like any non-2xx answer.
+ */
+const defaultClient: Effect.Effect<HttpClient.HttpClient> = Effect.map(
+  Effect.provide(Effect.service(HttpClient.HttpClient), FetchHttpClient.layer),
+  HttpClient.transformResponse((effect) =>
+    Effect.provideService(effect, FetchHttpClient.RequestInit, { redirect: "manual" })
+  )
+)
+
+/** @internal */
+export type Client = HttpClient.HttpClient
+
+/**
+ * The `HttpClient` a transport sends with: the one in the context when the
+ * user provides one (a proxy agent, a mock, tracing setup), else the fetch
+ * client. Adds no requirement: transports stay usable without providing one.
  *
  * @internal
  */
-export const request = (req: HttpRequest): Effect.Effect<HttpResponse, HttpFailure> =>
-  Effect.tryPromise({
-    try: async (signal) => {
-      const init: RequestInit = { method: req.method, signal, redirect: "manual" }
-      if (req.headers !== undefined) init.headers = { ...req.headers }
-      if (req.body !== undefined) init.body = req.body
-      const response = await fetch(req.url, init)
-      const text = await response.text()
-      return { status: response.status, headers: response.headers, text, json: parseJson(text) }
-    },
-    catch: (cause): HttpFailure => ({ _tag: "HttpNetwork", cause })
-  }).pipe(
+export const client: Effect.Effect<HttpClient.HttpClient> = Effect.flatMap(
+  Effect.serviceOption(HttpClient.HttpClient),
+  Option.match({ onNone: () => defaultClient, onSome: Effect.succeed })
+)
+
+/**
+ * Only the underlying cause of a client error: the error itself holds the
+ * request, whose headers, query and body carry credentials.
+ */
+const failureCause = (error: HttpClientError.HttpClientError): unknown => {
+  const reason = error.reason
+  return reason.cause ?? new Error(`${reason._tag}${reason.description !== undefined ? `: ${reason.description}` : ""}`)
+}
+
+/**
+ * Runs one request with the given `HttpClient` and reads the whole body.
+ * Interrupting the effect (as the timeout does) aborts the request. Inside a
+ * span, the client adds a child span and `traceparent` / `b3` headers.
+ *
+ * @internal
+ */
+export const request = (
+  httpClient: HttpClient.HttpClient,
+  req: HttpRequest
+): Effect.Effect<HttpResponse, HttpFailure> => {
+  const headers = { ...req.headers }
+  let built = HttpClientRequest.make(req.method)(req.url, { headers })
+  if (req.body !== undefined) {
+    const contentType = Object.entries(headers).find(([key]) => key.toLowerCase() === "content-type")?.[1]
+    built = HttpClientRequest.setBody(built, HttpBody.text(req.body, contentType))
+  }
+  return httpClient.execute(built).pipe(
+    Effect.flatMap((response) =>
+      Effect.map(response.text, (text): HttpResponse => ({
+        status: response.status,
+        headers: new Headers(Object.entries(response.headers)),
+        text,
+        json: parseJson(text)
+      }))
+    ),
+    Effect.mapError((error): HttpFailure => ({ _tag: "HttpNetwork", cause: failureCause(error) })),
     Effect.timeoutOrElse({
       duration: req.timeout,
       orElse: () => Effect.fail<HttpFailure>({ _tag: "HttpTimeout" })
     })
   )
+}
 
 /**
  * Reads a `Retry-After` header (delta seconds or an HTTP date) as milliseconds.

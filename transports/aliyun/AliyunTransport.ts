@@ -272,7 +272,7 @@ export const defaultCapabilities: Transport.Capabilities = {
  * @since 0.1.0
  */
 export const make = (config: AliyunConfig): Effect.Effect<AliyunTransport, InvalidConfig> =>
-  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.sync(() => build(config)))
+  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.map(Http.client, (client) => build(config, client)))
 
 type Checked = Omit<AliyunConfig, "accessKeySecret"> & { readonly accessKeySecret: Redacted.Redacted<string> }
 
@@ -287,7 +287,7 @@ const check = (config: AliyunConfig): Effect.Effect<Checked, InvalidConfig> => {
   return Effect.succeed({ ...config, accessKeySecret })
 }
 
-const build = (config: Checked): AliyunTransport => {
+const build = (config: Checked, client: Http.Client): AliyunTransport => {
   const name = config.name ?? "aliyun"
   const baseUrl = (config.baseUrl ?? "https://dysmsapi.aliyuncs.com").replace(/\/+$/, "")
   const timeout = config.timeout ?? Duration.seconds(10)
@@ -326,7 +326,7 @@ const build = (config: Checked): AliyunTransport => {
           Object.fromEntries(Object.entries(variables).map(([key, value]) => [key, String(value)]))
         )
       }
-      const response = yield* Http.request({
+      const response = yield* Http.request(client, {
         method: "GET",
         url: `${baseUrl}/?${signedQuery("GET", config.accessKeySecret, params)}`,
         headers: { accept: "application/json" },

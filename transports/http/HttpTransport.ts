@@ -153,7 +153,7 @@ const check = (config: HttpTransportConfig): Effect.Effect<Checked, InvalidConfi
  * @since 0.1.0
  */
 export const make = (config: HttpTransportConfig): Effect.Effect<Transport.Transport, InvalidConfig> =>
-  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.sync(() => {
+  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.map(Http.client, (client) => {
     const method = config.method ?? "POST"
     const bodyKind = method === "GET" ? "query" : config.body ?? "json"
     const timeout = config.timeout ?? Duration.seconds(10)
@@ -192,7 +192,7 @@ export const make = (config: HttpTransportConfig): Effect.Effect<Transport.Trans
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const request = build(submission, now)
-        const response = yield* Http.request({ method, timeout, ...request }).pipe(
+        const response = yield* Http.request(client, { method, timeout, ...request }).pipe(
           Effect.mapError((failure) =>
             failure._tag === "HttpTimeout"
               ? new Transport.Timeout({ code: "timeout" })

@@ -340,7 +340,7 @@ export const defaultCapabilities: Transport.Capabilities = {
  * @since 0.1.0
  */
 export const make = (config: TencentConfig): Effect.Effect<TencentTransport, InvalidConfig> =>
-  Effect.flatMap(Effect.suspend(() => check(config)), (checked) => Effect.sync(() => build(checked)))
+  Effect.flatMap(Effect.suspend(() => check(config)), (checked) => Effect.map(Http.client, (client) => build(checked, client)))
 
 type Checked = Omit<TencentConfig, "secretKey"> & { readonly secretKey: Redacted.Redacted<string>; readonly url: URL }
 
@@ -367,7 +367,7 @@ const check = (config: TencentConfig): Effect.Effect<Checked, InvalidConfig> => 
   return Effect.succeed({ ...config, secretKey, url })
 }
 
-const build = (config: Checked): TencentTransport => {
+const build = (config: Checked, client: Http.Client): TencentTransport => {
   const name = config.name ?? "tencent"
   const target = `${config.url.origin}/`
   const host = config.url.host
@@ -402,7 +402,7 @@ const build = (config: Checked): TencentTransport => {
         SessionContext: submission.clientReference
       })
       const timestamp = Math.floor((yield* Clock.currentTimeMillis) / 1000)
-      const response = yield* Http.request({
+      const response = yield* Http.request(client, {
         method: "POST",
         url: target,
         headers: {

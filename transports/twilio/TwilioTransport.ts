@@ -450,9 +450,9 @@ const check = (config: TwilioConfig): Effect.Effect<Checked, InvalidConfig> => {
  * @since 0.1.0
  */
 export const make = (config: TwilioConfig): Effect.Effect<TwilioTransport, InvalidConfig> =>
-  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.sync(() => build(config)))
+  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.map(Http.client, (client) => build(config, client)))
 
-const build = (config: Checked): TwilioTransport => {
+const build = (config: Checked, client: Http.Client): TwilioTransport => {
   const name = config.name ?? "twilio"
   const baseUrl = (config.baseUrl ?? "https://api.twilio.com").replace(/\/+$/, "")
   const url = `${baseUrl}/2010-04-01/Accounts/${encodeURIComponent(config.accountSid)}/Messages.json`
@@ -478,7 +478,7 @@ const build = (config: Checked): TwilioTransport => {
         }
         params.push(["ValidityPeriod", String(Math.min(seconds, 36000))])
       }
-      const response = yield* Http.request({
+      const response = yield* Http.request(client, {
         method: "POST",
         url,
         headers: {

@@ -425,9 +425,9 @@ const check = (config: VonageConfig): Effect.Effect<Checked, InvalidConfig> => {
  * @since 0.1.0
  */
 export const make = (config: VonageConfig): Effect.Effect<VonageTransport, InvalidConfig> =>
-  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.sync(() => build(config)))
+  Effect.flatMap(Effect.suspend(() => check(config)), (config) => Effect.map(Http.client, (client) => build(config, client)))
 
-const build = (config: Checked): VonageTransport => {
+const build = (config: Checked, client: Http.Client): VonageTransport => {
   const name = config.name ?? "vonage"
   const url = `${(config.baseUrl ?? "https://rest.nexmo.com").replace(/\/+$/, "")}/sms/json`
   const timeout = config.timeout ?? Duration.seconds(10)
@@ -464,7 +464,7 @@ const build = (config: Checked): VonageTransport => {
       } else {
         return yield* Effect.fail(new Transport.AuthenticationFailed({ code: "smsforge/NoCredentials" }))
       }
-      const response = yield* Http.request({
+      const response = yield* Http.request(client, {
         method: "POST",
         url,
         headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
