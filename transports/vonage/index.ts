@@ -5,3 +5,4 @@
  * @since 0.1.0
  */
 export * from "./VonageTransport.ts"
+export * from "./webhookHandler.ts"

@@ -1,0 +1,104 @@
+/**
+ * A Web-standard handler for Alibaba Cloud's `SmsReport` and `SmsUp` pushes.
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import {
+  type CommonOptions,
+  feed,
+  guard,
+  type Handled,
+  jsonResponse,
+  parseJson,
+  Refusal,
+  refused,
+  toInbound,
+  toReceipt,
+  type WebhookHandler
+} from "../internal/webhook.ts"
+import { makeWebhooks } from "./AliyunTransport.ts"
+
+export type {
+  WebhookClient,
+  WebhookHandler,
+  WebhookInbound,
+  WebhookOutcome,
+  WebhookReceipt
+} from "../internal/webhook.ts"
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface WebhookHandlerOptions extends CommonOptions {
+  /**
+   * Alibaba Cloud does not sign its pushes: check what you can (a secret path
+   * segment or query token, the source address your proxy forwards). `false`
+   * is answered `403` before the body is read.
+   */
+  readonly authorize?: ((request: Request) => boolean | Promise<boolean>) | undefined
+}
+
+/**
+ * The JSON body Alibaba Cloud expects in answer to a push it may stop
+ * retrying: `{"code":0,"msg":"成功"}`.
+ *
+ * @category webhooks
+ * @since 0.2.0
+ */
+export const pushAnswer: { readonly code: 0; readonly msg: "成功" } = { code: 0, msg: "成功" }
+
+const answer = (refusal: Refusal): Response =>
+  jsonResponse(refusal.status, { code: refusal.status, msg: `${refusal.tag} (${refusal.field})` })
+
+const isReply = (item: unknown): boolean =>
+  item !== null && typeof item === "object" && !Array.isArray(item) && "content" in item && !("biz_id" in item)
+
+/**
+ * Builds a `(request: Request) => Promise<Response>` for Alibaba Cloud's HTTP
+ * batch pushes: `SmsReport` (delivery receipts) and `SmsUp` (replies), on one
+ * URL or two.
+ *
+ * **Details**
+ * - The body is a JSON array (or one object); an item with `content` and no
+ *   `biz_id` is a reply, handed to `client.inbound`, any other a receipt,
+ *   handed to `client.deliveryReceipt`. One malformed item refuses the batch.
+ * - Answers `200` with `{"code":0,"msg":"成功"}`; `authorize` refusing `403`,
+ *   malformed `400`, a body over `maxBodyBytes` `413`, a client that rejected
+ *   `500` so Alibaba Cloud retries; a refusal's `msg` names its reason and
+ *   field, never the input. The Promise never rejects.
+ *
+ * @category webhooks
+ * @since 0.2.0
+ */
+export const webhookHandler = (options: WebhookHandlerOptions): WebhookHandler => {
+  const webhooks = makeWebhooks({ name: options.name ?? "aliyun" })
+  const client = options.client
+  const authorize = options.authorize
+  return guard(options, answer, async (request, readBody): Promise<Handled> => {
+    if (request.method.toUpperCase() !== "POST") return refused(new Refusal(405, "MalformedWebhook", "method"), answer)
+    if (authorize !== undefined && (await authorize(request)) !== true) {
+      return refused(new Refusal(403, "Unauthorized", "request"), answer)
+    }
+    const body = await readBody(request)
+    if (body instanceof Refusal) return refused(body, answer)
+    const json = parseJson(body)
+    if (json === null || typeof json !== "object") return refused(new Refusal(400, "MalformedWebhook", "body"), answer)
+    const items: ReadonlyArray<unknown> = Array.isArray(json) ? json : [json]
+    const replyItems = items.filter(isReply)
+    const reportItems = items.filter((item) => !isReply(item))
+    const decoded = await Effect.runPromise(Effect.result(Effect.all([
+      reportItems.length === 0 ? Effect.succeed([]) : webhooks.parseReports(reportItems),
+      replyItems.length === 0 ? Effect.succeed([]) : webhooks.parseInbound(replyItems)
+    ])))
+    if (decoded._tag === "Failure") {
+      const reason = decoded.failure.reason
+      return refused(new Refusal(400, reason._tag, reason.field), answer)
+    }
+    const [reports, replies] = decoded.success
+    const failed = await feed(client, reports.map(toReceipt), replies.map(toInbound))
+    if (failed !== undefined) return refused(failed, answer)
+    return { response: jsonResponse(200, pushAnswer), outcome: "Accepted", receipts: reports.length, replies: replies.length }
+  })
+}
