@@ -115,7 +115,7 @@ export const webhookHandler = (options: WebhookHandlerOptions): WebhookHandler =
       params = formParams(query === -1 ? "" : url.slice(query + 1).split("#")[0]!)
     } else {
       const type = mediaType(request)
-      if (type !== "" && type !== "application/x-www-form-urlencoded") {
+      if (type !== "" && type !== "application/x-www-form-urlencoded" && type !== "text/plain") {
         return refused(new Refusal(400, "MalformedWebhook", "content-type"), textRefusal)
       }
       const body = await readBody(request)
