@@ -13,6 +13,7 @@ import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientError from "effect/http/HttpClientError"
 import * as HttpClientRequest from "effect/http/HttpClientRequest"
 import type * as HttpMethod from "effect/http/HttpMethod"
+import * as UrlParams from "effect/http/UrlParams"
 import * as Option from "effect/Option"
 import { equalBytes } from "./constantTime.ts"
 
@@ -84,10 +85,16 @@ const failureCause = (error: HttpClientError.HttpClientError): unknown => {
   return reason.cause ?? new Error(`${reason._tag}${reason.description !== undefined ? `: ${reason.description}` : ""}`)
 }
 
+/** Every query parameter: carrier queries hold numbers, texts and signatures. */
+const allQueryNames: ReadonlyArray<RegExp> = [/^/]
+
 /**
  * Runs one request with the given `HttpClient` and reads the whole body.
- * Interrupting the effect (as the timeout does) aborts the request. Inside a
- * span, the client adds a child span and `traceparent` / `b3` headers.
+ * Interrupting the effect (as the timeout does) aborts the request. The client
+ * adds an `http.client` span (a child of the current one) and `traceparent` /
+ * `b3` headers; the span records no header, and every query value shows as
+ * `REDACTED` in its `url.full`, so no phone number, text or signature reaches
+ * a trace.
  *
  * @internal
  */
@@ -114,7 +121,8 @@ export const request = (
     Effect.timeoutOrElse({
       duration: req.timeout,
       orElse: () => Effect.fail<HttpFailure>({ _tag: "HttpTimeout" })
-    })
+    }),
+    Effect.provideService(UrlParams.CurrentRedactedNames, allQueryNames)
   )
 }
 

@@ -2,10 +2,11 @@
 // provides (a mock here, with no server) is used by `make` and `layer`; without
 // one, the fetch client is, and it propagates the current span as `traceparent`.
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Layer, Redacted } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Redacted, Tracer } from "effect"
 import { HttpClient, HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { TestClock } from "effect/testing"
 import { Transport } from "smsforge"
+import * as Aliyun from "../../transports/aliyun/index.ts"
 import * as Tencent from "../../transports/tencent/index.ts"
 import * as Twilio from "../../transports/twilio/index.ts"
 import * as Vonage from "../../transports/vonage/index.ts"
@@ -210,5 +211,35 @@ describe("trace propagation", () => {
         return span.traceId
       }).pipe(Effect.withSpan("app/sendCode"))
       assert.strictEqual(traceparent.exec(mock.sent[0]!.headers["traceparent"] ?? "")?.[1], traceId)
+    }))
+})
+
+describe("the http.client span", () => {
+  it.effect("records no query value (Aliyun signs a GET query with the number and the text) and no header", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const client = HttpClient.make((request) =>
+        Effect.map(Effect.orDie(Effect.currentSpan), (span) => {
+          spans.push(span)
+          return HttpClientResponse.fromWeb(request, jsonResponse(200, { Code: "OK", Message: "OK", BizId: "900619746936498440^0", RequestId: "F655A8D5" }))
+        })
+      )
+      const transport = yield* Effect.provide(
+        Aliyun.make({
+          accessKeyId: "testid",
+          accessKeySecret: Redacted.make("aliyun-secret-value"),
+          signName: "Acme",
+          baseUrl: "https://dysmsapi.aliyun.test"
+        }),
+        Layer.succeed(HttpClient.HttpClient, client)
+      )
+      const otp = { ...submission, text: "Your code is 987654", template: { id: "otp", version: 1, providerTemplateCode: "SMS_1", variables: { code: "987654" } } }
+      yield* transport.submit(otp).pipe(Effect.withSpan("app/sendCode"))
+      assert.strictEqual(spans.length, 1)
+      const attributes = [...(spans[0]! as Tracer.Span & { attributes: ReadonlyMap<string, unknown> }).attributes]
+      const shown = JSON.stringify(attributes)
+      assert.include(shown, "dysmsapi.aliyun.test")
+      for (const leak of ["987654", "7700900123", "testid", "aliyun-secret-value"]) assert.notInclude(shown, leak)
+      assert.isFalse(attributes.some(([key]) => key.startsWith("http.request.header")))
     }))
 })
