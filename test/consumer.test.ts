@@ -49,11 +49,16 @@ const subpathPeers = (specifier: string): Array<string> => {
 }
 const packageOf = (specifier: string) => specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/")
 const isBare = (specifier: string) => !specifier.startsWith(".") && !specifier.startsWith("node:")
+// A package without its own declarations (express) comes with its @types package, as users install it.
+const typesOf = (name: string): Array<string> => {
+  const types = `@types/${name.startsWith("@") ? name.slice(1).replace("/", "__") : name}`
+  return pkg.devDependencies[types] === undefined ? [] : [types]
+}
 /** The packages a snippet needs beyond the tarball, effect and Node itself. */
 const extrasOf = (snippet: Snippet): Array<string> =>
   snippet.imports.filter(isBare).flatMap((specifier) => {
     const name = packageOf(specifier)
-    return name === "smsforge" ? subpathPeers(specifier) : name === "effect" ? [] : [name]
+    return name === "smsforge" ? subpathPeers(specifier) : name === "effect" ? [] : [name, ...typesOf(name)]
   })
 
 const snippets = snippetsOf(root)
