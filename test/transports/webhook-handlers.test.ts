@@ -212,6 +212,17 @@ describe("Vonage.webhookHandler", () => {
     assert.strictEqual(rec.receipts.length, 1)
   })
 
+  it("a POST is read from its body only: a query on the callback URL is not Vonage's", async () => {
+    const rec = recorder()
+    const handler = Vonage.webhookHandler({ ...options, client: rec.client })
+    const body = JSON.stringify(signed({ messageId: "M5", status: "expired" }))
+    const response = await handler(
+      new Request(`${url}?token=k3y&status=delivered`, { method: "POST", headers: { "content-type": "application/json" }, body })
+    )
+    assert.strictEqual(response.status, 204)
+    assert.deepStrictEqual(rec.receipts.map((r) => r.status), ["expired"])
+  })
+
   it("a bad signature is 403, malformed 400", async () => {
     const rec = recorder()
     const handler = Vonage.webhookHandler({ ...options, client: rec.client })

@@ -48,21 +48,23 @@ export interface WebhookHandlerOptions extends CommonOptions {
 
 const accepted = (): Response => new Response(null, { status: 204 })
 
-/** Query parameters first, then a form or JSON body's (the body wins). */
+/** A GET's query parameters, or a POST's form or JSON body (a query on a POST's URL is yours, not Vonage's: not signed, not read). */
 const paramsOf = async (
   request: Request,
   readBody: (request: Request) => Promise<string | Refusal>
 ): Promise<Record<string, string> | Refusal> => {
   const out: Record<string, string> = Object.create(null)
-  let query: Record<string, Array<string>> | undefined
-  try {
-    query = formParams(new URL(request.url).search)
-  } catch {
-    query = undefined
+  if (request.method.toUpperCase() === "GET") {
+    let query: Record<string, Array<string>> | undefined
+    try {
+      query = formParams(new URL(request.url).search)
+    } catch {
+      query = undefined
+    }
+    if (query === undefined) return new Refusal(400, "MalformedWebhook", "url")
+    for (const [k, v] of Object.entries(query)) if (v[0] !== undefined) out[k] = v[0]
+    return out
   }
-  if (query === undefined) return new Refusal(400, "MalformedWebhook", "url")
-  for (const [k, v] of Object.entries(query)) if (v[0] !== undefined) out[k] = v[0]
-  if (request.method.toUpperCase() === "GET") return out
   const body = await readBody(request)
   if (body instanceof Refusal) return body
   if (mediaType(request) === "application/json") {
