@@ -83,8 +83,13 @@ export interface WebhookOutcome {
   readonly replies: number
 }
 
-/** Options every carrier's handler takes. @internal */
-export interface CommonOptions {
+/**
+ * Options every carrier's webhook handler takes.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface WebhookOptions {
   readonly client: WebhookClient
   /** The transport name receipts and replies carry; the carrier's name by default. */
   readonly name?: string | undefined
@@ -225,7 +230,7 @@ export interface Handled {
  * @internal
  */
 export const guard = (
-  options: CommonOptions,
+  options: WebhookOptions,
   refuse: (refusal: Refusal) => Response,
   run: (request: Request, body: (request: Request) => Promise<string | Refusal>) => Promise<Handled>
 ): WebhookHandler => {

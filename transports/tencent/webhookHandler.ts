@@ -5,7 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import {
-  type CommonOptions,
+  type WebhookOptions,
   feed,
   guard,
   type Handled,
@@ -23,6 +23,7 @@ export type {
   WebhookClient,
   WebhookHandler,
   WebhookInbound,
+  WebhookOptions,
   WebhookOutcome,
   WebhookReceipt
 } from "../internal/webhook.ts"
@@ -31,7 +32,7 @@ export type {
  * @category models
  * @since 0.2.0
  */
-export interface WebhookHandlerOptions extends CommonOptions {
+export interface WebhookHandlerOptions extends WebhookOptions {
   /**
    * Tencent Cloud does not sign its callbacks: check what you can (a secret
    * path segment or query token, the source address your proxy forwards).

@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import type { Transport } from "smsforge"
 import {
-  type CommonOptions,
+  type WebhookOptions,
   feed,
   formParams,
   guard,
@@ -26,6 +26,7 @@ export type {
   WebhookClient,
   WebhookHandler,
   WebhookInbound,
+  WebhookOptions,
   WebhookOutcome,
   WebhookReceipt
 } from "../internal/webhook.ts"
@@ -34,7 +35,7 @@ export type {
  * @category models
  * @since 0.2.0
  */
-export interface WebhookHandlerOptions extends CommonOptions {
+export interface WebhookHandlerOptions extends WebhookOptions {
   /** The account's auth token, which signs every webhook. */
   readonly authToken: Secret
   /**

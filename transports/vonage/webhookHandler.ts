@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Transport } from "smsforge"
 import {
-  type CommonOptions,
+  type WebhookOptions,
   feed,
   formParams,
   guard,
@@ -28,6 +28,7 @@ export type {
   WebhookClient,
   WebhookHandler,
   WebhookInbound,
+  WebhookOptions,
   WebhookOutcome,
   WebhookReceipt
 } from "../internal/webhook.ts"
@@ -36,7 +37,7 @@ export type {
  * @category models
  * @since 0.2.0
  */
-export interface WebhookHandlerOptions extends CommonOptions {
+export interface WebhookHandlerOptions extends WebhookOptions {
   /** The signature secret of signed webhooks; without it, webhooks are not verified. */
   readonly signatureSecret?: Secret | undefined
   readonly signatureMethod?: SignatureMethod | undefined
