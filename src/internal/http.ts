@@ -8,6 +8,7 @@ import * as Crypto from "node:crypto"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as HttpHeaders from "effect/http/Headers"
 import * as HttpBody from "effect/http/HttpBody"
 import * as HttpClient from "effect/http/HttpClient"
 import type * as HttpClientError from "effect/http/HttpClientError"
@@ -85,6 +86,9 @@ const failureCause = (error: HttpClientError.HttpClientError): unknown => {
   return reason.cause ?? new Error(`${reason._tag}${reason.description !== undefined ? `: ${reason.description}` : ""}`)
 }
 
+/** Headers a transport sends that hold nothing secret. */
+const plainHeaders: ReadonlySet<string> = new Set(["accept", "content-type"])
+
 /** Every query parameter: carrier queries hold numbers, texts and signatures. */
 const allQueryNames: ReadonlyArray<RegExp> = [/^/]
 
@@ -92,9 +96,10 @@ const allQueryNames: ReadonlyArray<RegExp> = [/^/]
  * Runs one request with the given `HttpClient` and reads the whole body.
  * Interrupting the effect (as the timeout does) aborts the request. The client
  * adds an `http.client` span (a child of the current one) and `traceparent` /
- * `b3` headers; the span records no header, and every query value shows as
- * `REDACTED` in its `url.full`, so no phone number, text or signature reaches
- * a trace.
+ * `b3` headers; the span records no header (and a header it is told to record
+ * shows as `<redacted>` when the transport set it, bar `accept` and
+ * `content-type`), and every query value shows as `REDACTED` in its `url.full`,
+ * so no phone number, text, signature or credential reaches a trace.
  *
  * @internal
  */
@@ -108,7 +113,8 @@ export const request = (
     const contentType = Object.entries(headers).find(([key]) => key.toLowerCase() === "content-type")?.[1]
     built = HttpClientRequest.setBody(built, HttpBody.text(req.body, contentType))
   }
-  return httpClient.execute(built).pipe(
+  const sentNames = Object.keys(headers).filter((name) => !plainHeaders.has(name.toLowerCase()))
+  const run = httpClient.execute(built).pipe(
     Effect.flatMap((response) =>
       Effect.map(response.text, (text): HttpResponse => ({
         status: response.status,
@@ -123,6 +129,10 @@ export const request = (
       orElse: () => Effect.fail<HttpFailure>({ _tag: "HttpTimeout" })
     }),
     Effect.provideService(UrlParams.CurrentRedactedNames, allQueryNames)
+  )
+  return Effect.flatMap(
+    Effect.service(HttpHeaders.CurrentRedactedNames),
+    (names) => Effect.provideService(run, HttpHeaders.CurrentRedactedNames, [...names, ...sentNames])
   )
 }
 

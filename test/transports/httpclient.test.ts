@@ -7,6 +7,7 @@ import { HttpClient, HttpClientError, HttpClientRequest, HttpClientResponse } fr
 import { TestClock } from "effect/testing"
 import { Transport } from "smsforge"
 import * as Aliyun from "../../transports/aliyun/index.ts"
+import * as HttpTransport from "../../transports/http/index.ts"
 import * as Tencent from "../../transports/tencent/index.ts"
 import * as Twilio from "../../transports/twilio/index.ts"
 import * as Vonage from "../../transports/vonage/index.ts"
@@ -241,5 +242,36 @@ describe("the http.client span", () => {
       assert.include(shown, "dysmsapi.aliyun.test")
       for (const leak of ["987654", "7700900123", "testid", "aliyun-secret-value"]) assert.notInclude(shown, leak)
       assert.isFalse(attributes.some(([key]) => key.startsWith("http.request.header")))
+    }))
+
+  it.effect("a header the user asks spans to record shows as <redacted> when the transport set it (mapped HTTP, GET)", () =>
+    Effect.gen(function*() {
+      const spans: Array<Tracer.Span> = []
+      const client = HttpClient.make((request) =>
+        Effect.map(Effect.orDie(Effect.currentSpan), (span) => {
+          spans.push(span)
+          return HttpClientResponse.fromWeb(request, jsonResponse(200, { id: "m-1" }))
+        })
+      )
+      const transport = yield* Effect.provide(
+        HttpTransport.make({
+          name: "gw",
+          method: "GET",
+          url: "https://gw.example.test/send",
+          headers: { "x-auth-token": "header-secret-value" },
+          fields: { to: "to", text: "text", key: { value: Redacted.make("query-secret-value") } },
+          response: { messageId: "id" }
+        }),
+        Layer.succeed(HttpClient.HttpClient, client)
+      )
+      yield* transport.submit(submission).pipe(
+        Effect.withSpan("app/send"),
+        Effect.provideService(HttpClient.TracerHeaderFilter, () => true)
+      )
+      const attributes = new Map((spans[0]! as Tracer.Span & { attributes: ReadonlyMap<string, unknown> }).attributes)
+      assert.strictEqual(attributes.get("http.request.header.x-auth-token"), "<redacted>")
+      assert.strictEqual(attributes.get("http.request.header.accept"), "application/json")
+      const shown = JSON.stringify([...attributes])
+      for (const leak of ["header-secret-value", "query-secret-value", "7700900123", "123456"]) assert.notInclude(shown, leak)
     }))
 })
