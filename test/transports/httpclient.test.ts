@@ -2,7 +2,7 @@
 // provides (a mock here, with no server) is used by `make` and `layer`; without
 // one, the fetch client is, and it propagates the current span as `traceparent`.
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Layer, Redacted, Tracer } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Layer, Redacted, Tracer } from "effect"
 import { HttpClient, HttpClientError, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { TestClock } from "effect/testing"
 import { Transport } from "smsforge"
@@ -138,8 +138,10 @@ describe("a user-provided HttpClient", () => {
   it.effect("a client that never answers is a Timeout after the configured timeout, and the request is aborted", () =>
     Effect.gen(function*() {
       const signals: Array<AbortSignal> = []
+      const arrived = yield* Deferred.make<void>()
       const client = HttpClient.make((_request, _url, signal) => {
         signals.push(signal)
+        Deferred.doneUnsafe(arrived, Exit.void)
         return Effect.never
       })
       const transport = yield* Effect.provide(
@@ -147,7 +149,7 @@ describe("a user-provided HttpClient", () => {
         Layer.succeed(HttpClient.HttpClient, client)
       )
       const fiber = yield* Effect.forkChild(Effect.flip(transport.submit(submission)))
-      yield* Effect.yieldNow
+      yield* Deferred.await(arrived)
       yield* TestClock.adjust(Duration.millis(3001))
       const error = yield* Fiber.join(fiber)
       assert.strictEqual(error.reason._tag, "Timeout")
