@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
 
 /**
  * A delivery receipt as a webhook handler hands it to the client: the shape
@@ -282,3 +283,65 @@ export const refused = (refusal: Refusal, answer: (refusal: Refusal) => Response
 /** JSON answer helper. @internal */
 export const jsonResponse = (status: number, body: unknown): Response =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json; charset=utf-8" } })
+
+/** What an unsigned JSON-push carrier (Alibaba Cloud, Tencent Cloud) supplies to {@link jsonPushHandler}. @internal */
+export interface JsonPushCarrier<R, I> {
+  /** The 200 answer's body, which tells the carrier to stop retrying. */
+  readonly accepted: unknown
+  /** A refusal in the carrier's JSON answer shape. */
+  readonly answer: (refusal: Refusal) => Response
+  /** Whether an item of the batch is a reply rather than a receipt. */
+  readonly isReply: (item: unknown) => boolean
+  readonly parseReports: (items: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<R>, ParseFailure>
+  readonly parseInbound: (items: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<I>, ParseFailure>
+  readonly toReceipt: (report: R) => WebhookReceipt
+  readonly toInbound: (message: I) => WebhookInbound
+}
+
+/** A decoder's failure: its reason names the tag and the field. @internal */
+export interface ParseFailure {
+  readonly reason: { readonly _tag: string; readonly field: string }
+}
+
+/**
+ * The handler for a carrier that pushes JSON batches of receipts and replies
+ * without signing them: `authorize` is the only check, then every item is
+ * decoded (one malformed item refuses the batch) and fed to the client.
+ *
+ * @internal
+ */
+export const jsonPushHandler = <R, I>(
+  options: WebhookOptions & {
+    readonly authorize?: ((request: Request) => boolean | Promise<boolean>) | undefined
+  },
+  carrier: JsonPushCarrier<R, I>
+): WebhookHandler => {
+  const { answer, isReply } = carrier
+  const client = options.client
+  const authorize = options.authorize
+  return guard(options, answer, async (request, readBody): Promise<Handled> => {
+    if (request.method.toUpperCase() !== "POST") return refused(new Refusal(405, "MalformedWebhook", "method"), answer)
+    if (authorize !== undefined && (await authorize(request)) !== true) {
+      return refused(new Refusal(403, "Unauthorized", "request"), answer)
+    }
+    const body = await readBody(request)
+    if (body instanceof Refusal) return refused(body, answer)
+    const json = parseJson(body)
+    if (json === null || typeof json !== "object") return refused(new Refusal(400, "MalformedWebhook", "body"), answer)
+    const items: ReadonlyArray<unknown> = Array.isArray(json) ? json : [json]
+    const replyItems = items.filter(isReply)
+    const reportItems = items.filter((item) => !isReply(item))
+    const decoded = await Effect.runPromise(Effect.result(Effect.all([
+      reportItems.length === 0 ? Effect.succeed<ReadonlyArray<R>>([]) : carrier.parseReports(reportItems),
+      replyItems.length === 0 ? Effect.succeed<ReadonlyArray<I>>([]) : carrier.parseInbound(replyItems)
+    ])))
+    if (decoded._tag === "Failure") {
+      const reason = decoded.failure.reason
+      return refused(new Refusal(400, reason._tag, reason.field), answer)
+    }
+    const [reports, replies] = decoded.success
+    const failed = await feed(client, reports.map(carrier.toReceipt), replies.map(carrier.toInbound))
+    if (failed !== undefined) return refused(failed, answer)
+    return { response: jsonResponse(200, carrier.accepted), outcome: "Accepted", receipts: reports.length, replies: replies.length }
+  })
+}

@@ -3,19 +3,14 @@
  *
  * @since 0.2.0
  */
-import * as Effect from "effect/Effect"
 import {
-  type WebhookOptions,
-  feed,
-  guard,
-  type Handled,
+  jsonPushHandler,
   jsonResponse,
-  parseJson,
   Refusal,
-  refused,
   toInbound,
   toReceipt,
-  type WebhookHandler
+  type WebhookHandler,
+  type WebhookOptions
 } from "../internal/webhook.ts"
 import { callbackAnswer, makeWebhooks } from "./TencentTransport.ts"
 
@@ -67,31 +62,13 @@ const isReply = (item: unknown): boolean =>
  */
 export const webhookHandler = (options: WebhookHandlerOptions): WebhookHandler => {
   const webhooks = makeWebhooks({ name: options.name ?? "tencent" })
-  const client = options.client
-  const authorize = options.authorize
-  return guard(options, answer, async (request, readBody): Promise<Handled> => {
-    if (request.method.toUpperCase() !== "POST") return refused(new Refusal(405, "MalformedWebhook", "method"), answer)
-    if (authorize !== undefined && (await authorize(request)) !== true) {
-      return refused(new Refusal(403, "Unauthorized", "request"), answer)
-    }
-    const body = await readBody(request)
-    if (body instanceof Refusal) return refused(body, answer)
-    const json = parseJson(body)
-    if (json === null || typeof json !== "object") return refused(new Refusal(400, "MalformedWebhook", "body"), answer)
-    const items: ReadonlyArray<unknown> = Array.isArray(json) ? json : [json]
-    const replyItems = items.filter(isReply)
-    const reportItems = items.filter((item) => !isReply(item))
-    const decoded = await Effect.runPromise(Effect.result(Effect.all([
-      reportItems.length === 0 ? Effect.succeed([]) : webhooks.parseReports(reportItems),
-      replyItems.length === 0 ? Effect.succeed([]) : webhooks.parseInbound(replyItems)
-    ])))
-    if (decoded._tag === "Failure") {
-      const reason = decoded.failure.reason
-      return refused(new Refusal(400, reason._tag, reason.field), answer)
-    }
-    const [reports, replies] = decoded.success
-    const failed = await feed(client, reports.map(toReceipt), replies.map(toInbound))
-    if (failed !== undefined) return refused(failed, answer)
-    return { response: jsonResponse(200, callbackAnswer), outcome: "Accepted", receipts: reports.length, replies: replies.length }
+  return jsonPushHandler(options, {
+    accepted: callbackAnswer,
+    answer,
+    isReply,
+    parseReports: webhooks.parseReports,
+    parseInbound: webhooks.parseInbound,
+    toReceipt,
+    toInbound
   })
 }
