@@ -87,6 +87,7 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { hashKey } from "./internal/routeHash.ts"
 import * as RouteRegion from "./internal/routeRegion.ts"
@@ -629,6 +630,22 @@ const outcomes = { Success: CircuitBreaker.success, Ignored: CircuitBreaker.igno
 
 const classify = (exit: Exit.Exit<unknown, Transport.TransportError>): CircuitBreaker.Outcome => outcomes[outcomeOf(exit)]
 
+const CIRCUIT_PREFIX = "smsforge/Router/circuit/"
+
+// Operators want to hear when a carrier is cut off and when it comes back;
+// route names are configuration, never personal data.
+const logTransitions = (breaker: CircuitBreaker.CircuitBreaker) =>
+  Stream.runForEach(breaker.transitions, (transition) => {
+    const route = transition.key.startsWith(CIRCUIT_PREFIX) ? transition.key.slice(CIRCUIT_PREFIX.length) : transition.key
+    const annotated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.annotateLogs(effect, { route, from: transition.from, to: transition.to })
+    return transition.to === "Open"
+      ? annotated(Effect.logWarning(`route ${route}: circuit open for ${Duration.format(transition.retryAfter)}`))
+      : transition.to === "Closed"
+      ? annotated(Effect.logInfo(`route ${route}: circuit closed again`))
+      : annotated(Effect.logDebug(`route ${route}: circuit half-open, probing`))
+  })
+
 const decision = (candidate: RouteSelect.Candidate, outcome: string, attempts: number): RouteDecision => ({
   route: candidate.route.name,
   transport: candidate.route.transport,
@@ -692,7 +709,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
   const maxRateWait = toMillis(options.maxRateWait)
   const terminal = new Set(options.terminalReasons ?? ["InvalidNumber"])
 
-  const circuitKey = (route: string) => `smsforge/Router/circuit/${route}`
+  const circuitKey = (route: string) => `${CIRCUIT_PREFIX}${route}`
+  yield* Effect.forkIn(logTransitions(breaker), scope)
 
   const fail = (reason: RoutingErrorReason) => Effect.fail(new RoutingError({ reason }))
 

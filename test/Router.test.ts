@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Layer, Option, Result, Schema } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Result, Schema } from "effect"
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
@@ -282,6 +282,33 @@ describe("Router", () => {
         assert.strictEqual(fourth.route, "a")
         assert.strictEqual((yield* router.routes).find((r) => r.name === "a")!.circuit, "Closed")
       })))
+
+    it.effect("logs a Warning naming the route when its circuit opens, and Info when it closes again", () => {
+      const lines: Array<string> = []
+      const logger = Logger.make((options) => {
+        lines.push(`${options.logLevel} ${String(options.message)}`)
+      })
+      return Effect.scoped(Effect.gen(function*() {
+        let broken = true
+        const a = fake("a", () => (broken ? down() : undefined))
+        const b = fake("b")
+        const router = yield* Router.make({
+          transports: [a.transport, b.transport],
+          retry: { maxAttempts: 1 },
+          circuitBreaker: { failures: 2, openDuration: "1 minute" }
+        })
+        yield* send(router, request("1"), "1 second")
+        yield* send(router, request("2"), "1 second")
+        yield* Effect.yieldNow
+        assert.deepStrictEqual(lines, ["Warn route a: circuit open for 1m"])
+        broken = false
+        yield* TestClock.adjust("2 minutes")
+        yield* send(router, request("3"), "1 second")
+        yield* Effect.yieldNow
+        assert.deepStrictEqual(lines, ["Warn route a: circuit open for 1m", "Info route a: circuit closed again"])
+        assert.notInclude(lines.join("\n"), "+44")
+      })).pipe(Effect.provide(Logger.layer([logger])))
+    })
 
     it.effect("AllRoutesFailed carries every route's last reason", () =>
       Effect.scoped(Effect.gen(function*() {
