@@ -39,6 +39,7 @@
  */
 import {
   DEFAULT_COSTS,
+  defaultSeptets,
   isShiftLanguage,
   septets,
   type ShiftConfig,
@@ -473,6 +474,28 @@ export const analyze = (text: string, options?: AnalyzeOptions): Analysis => {
  * @since 0.1.0
  */
 export const segmentCount = (text: string, options?: AnalyzeOptions): number => analyze(text, options).segments.length
+
+/**
+ * The septets a GSM-7 text is sent as in the default alphabet (3GPP TS
+ * 23.038), one per octet (unpacked), as SMPP's data_coding 0 takes them.
+ *
+ * **Details**
+ * - An extension character (`€`, `{`, `[` …) is two septets: ESC (0x1B) and
+ *   its code, so the length equals `analyze(text).units` for a GSM-7 text.
+ * - A character outside the default alphabet becomes `?` (0x3F); check with
+ *   {@link isGsm7} first, or let `analyze` choose UCS-2.
+ *
+ * @example
+ * ```ts
+ * import { Encoding } from "smsforge"
+ *
+ * Array.from(Encoding.toGsm7Septets("@€")) // => [0, 27, 101]
+ * ```
+ *
+ * @category utils
+ * @since 0.2.0
+ */
+export const toGsm7Septets = (text: string): Uint8Array => defaultSeptets(text)
 
 /**
  * True when the text can be sent as GSM-7 as it is: every character is in

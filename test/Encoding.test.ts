@@ -445,6 +445,27 @@ describe("Encoding", () => {
       { requiredKeys: [] }
     )
 
+    it("toGsm7Septets: as many septets as analyze counts units, each a 7-bit value, ESC only before an extension code", () => {
+      fc.assert(fc.property(fc.oneof(gsm7Text, gsm7ExtendedText), (t) => {
+        const septets = Encoding.toGsm7Septets(t)
+        const analysis = Encoding.analyze(t)
+        assert.strictEqual(analysis.encoding, "GSM-7")
+        assert.strictEqual(septets.length, analysis.units)
+        for (let i = 0; i < septets.length; i++) {
+          assert.isBelow(septets[i]!, 0x80)
+          if (septets[i] === 0x1b) assert.include([0x0a, 0x14, 0x28, 0x29, 0x2f, 0x3c, 0x3d, 0x3e, 0x40, 0x65], septets[++i])
+        }
+      }))
+    })
+
+    it("toGsm7Septets: the standard's code points (TS 23.038 6.2.1)", () => {
+      assert.deepStrictEqual(Array.from(Encoding.toGsm7Septets("@£$Δ_ÆæßÉ Aaà")), [0x00, 0x01, 0x02, 0x10, 0x11, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x41, 0x61, 0x7f])
+      assert.deepStrictEqual(Array.from(Encoding.toGsm7Septets("\f^{}\\[~]|€")), [
+        0x1b, 0x0a, 0x1b, 0x14, 0x1b, 0x28, 0x1b, 0x29, 0x1b, 0x2f, 0x1b, 0x3c, 0x1b, 0x3d, 0x1b, 0x3e, 0x1b, 0x40, 0x1b, 0x65
+      ])
+      assert.deepStrictEqual(Array.from(Encoding.toGsm7Septets("ñ😀")), [0x7d, 0x3f])
+    })
+
     it("never throws, and the laws hold on arbitrary Unicode (binary)", () => {
       fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 400 }), options, (t, o) => {
         checkLaws(t, o as Encoding.AnalyzeOptions)

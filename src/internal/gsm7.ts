@@ -48,6 +48,46 @@ const buildCosts = (basic: string, extension: string): Uint8Array => {
   return table
 }
 
+/** 6.2.1.1's septet values, in the order of DEFAULT_EXTENSION. */
+const DEFAULT_EXTENSION_SEPTETS = [0x0a, 0x14, 0x28, 0x29, 0x2f, 0x3c, 0x3d, 0x3e, 0x40, 0x65]
+
+let defaultCodes: Map<number, number> | undefined
+/** UTF-16 code unit → septet, or ESC << 8 | septet for the extension table; built at first use. */
+const codesOfDefault = (): Map<number, number> => {
+  if (defaultCodes !== undefined) return defaultCodes
+  const codes = new Map<number, number>()
+  for (let i = 0; i < DEFAULT_BASIC.length; i++) if (i !== 0x1b) codes.set(DEFAULT_BASIC.charCodeAt(i), i)
+  for (let i = 0; i < DEFAULT_EXTENSION.length; i++) {
+    codes.set(DEFAULT_EXTENSION.charCodeAt(i), 0x1b00 | DEFAULT_EXTENSION_SEPTETS[i]!)
+  }
+  return (defaultCodes = codes)
+}
+
+/**
+ * The default alphabet's septets for `text`, one per octet (unpacked), an
+ * extension character as ESC + code; a character outside the alphabet becomes
+ * `?` (a surrogate pair is one character).
+ */
+export const defaultSeptets = (text: string): Uint8Array => {
+  const codes = codesOfDefault()
+  const out = new Uint8Array(text.length * 2)
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i)
+    const code = codes.get(unit)
+    if (code === undefined) {
+      out[n++] = 0x3f
+      if (unit >= 0xd800 && unit <= 0xdbff) i++
+    } else if (code > 0xff) {
+      out[n++] = 0x1b
+      out[n++] = code & 0xff
+    } else {
+      out[n++] = code
+    }
+  }
+  return out.subarray(0, n)
+}
+
 /** Costs for the default alphabet with the default extension table. */
 export const DEFAULT_COSTS: Uint8Array = buildCosts(DEFAULT_BASIC, DEFAULT_EXTENSION)
 

@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import type { Transport } from "smsforge"
+import { Encoding, type Transport } from "smsforge"
 
 // models (re-exported by SmppTransport)
 
@@ -61,49 +61,16 @@ export type IdFormat = "hex" | "decimal" | "opaque"
 /** data_coding for a body encoding: 0 = SMSC default alphabet (GSM 03.38), 8 = UCS-2. */
 export const dataCoding = (encoding: Transport.MessageEncoding): number => (encoding === "UCS-2" ? 8 : 0)
 
-const gsmBasic =
-  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-const gsmExtension: ReadonlyArray<readonly [string, number]> = [
-  ["\f", 0x0a],
-  ["^", 0x14],
-  ["{", 0x28],
-  ["}", 0x29],
-  ["\\", 0x2f],
-  ["[", 0x3c],
-  ["~", 0x3d],
-  ["]", 0x3e],
-  ["|", 0x40],
-  ["€", 0x65]
-]
-/** UTF-16 code unit → septet, or ESC << 8 | septet for the extension table. */
-const gsmCodes: ReadonlyMap<number, number> = new Map([
-  ...[...gsmBasic].map((c, i) => [c.charCodeAt(0), i] as const),
-  ...gsmExtension.map(([c, code]) => [c.charCodeAt(0), 0x1b00 | code] as const)
-])
-
 /**
  * GSM 03.38 default alphabet, unpacked (one septet per octet, an extension
  * character as ESC + code): the form SMSCs take for data_coding 0, and what
- * the `smpp` package's own encoder produces. A character outside the
- * alphabet becomes `?`; `Encoding.analyze` never hands one over for GSM-7.
+ * the `smpp` package's own encoder produces. The table is the encoder's own
+ * (`Encoding.toGsm7Septets`); a character outside it becomes `?`, which
+ * `Encoding.analyze` never hands over for GSM-7.
  */
 export const encodeGsm7 = (text: string): Buffer => {
-  const out = Buffer.allocUnsafe(text.length * 2)
-  let n = 0
-  for (let i = 0; i < text.length; i++) {
-    const code = gsmCodes.get(text.charCodeAt(i))
-    if (code === undefined) {
-      out[n++] = 0x3f
-      // a surrogate pair is one character
-      if (text.charCodeAt(i) >= 0xd800 && text.charCodeAt(i) <= 0xdbff) i++
-    } else if (code > 0xff) {
-      out[n++] = 0x1b
-      out[n++] = code & 0xff
-    } else {
-      out[n++] = code
-    }
-  }
-  return out.subarray(0, n)
+  const septets = Encoding.toGsm7Septets(text)
+  return Buffer.from(septets.buffer, septets.byteOffset, septets.length)
 }
 
 /**
