@@ -9,12 +9,13 @@ import {
   Refusal,
   toInbound,
   toReceipt,
-  type WebhookHandler,
-  type WebhookOptions
+  type UnsignedPushOptions,
+  type WebhookHandler
 } from "../internal/webhook.ts"
 import { makeWebhooks } from "./AliyunTransport.ts"
 
 export type {
+  UnsignedPushOptions,
   WebhookClient,
   WebhookHandler,
   WebhookInbound,
@@ -24,17 +25,13 @@ export type {
 } from "../internal/webhook.ts"
 
 /**
+ * The options of {@link webhookHandler}: Alibaba Cloud does not sign its pushes,
+ * so `authorize` is the only check.
+ *
  * @category models
  * @since 0.2.0
  */
-export interface WebhookHandlerOptions extends WebhookOptions {
-  /**
-   * Alibaba Cloud does not sign its pushes: check what you can (a secret path
-   * segment or query token, the source address your proxy forwards). `false`
-   * is answered `403` before the body is read.
-   */
-  readonly authorize?: ((request: Request) => boolean | Promise<boolean>) | undefined
-}
+export type WebhookHandlerOptions = UnsignedPushOptions
 
 /**
  * The JSON body Alibaba Cloud expects in answer to a push it may stop

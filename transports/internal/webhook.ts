@@ -100,6 +100,22 @@ export interface WebhookOptions {
   readonly onOutcome?: ((outcome: WebhookOutcome) => void) | undefined
 }
 
+/**
+ * Options of a handler for a carrier that does not sign its pushes (Alibaba
+ * Cloud, Tencent Cloud).
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface UnsignedPushOptions extends WebhookOptions {
+  /**
+   * The carrier does not sign its pushes: check what you can (a secret path
+   * segment or query token, the source address your proxy forwards). `false`
+   * is answered `403` before the body is read.
+   */
+  readonly authorize?: ((request: Request) => boolean | Promise<boolean>) | undefined
+}
+
 /** A refusal: the status, our tag and our field name. @internal */
 export class Refusal {
   constructor(readonly status: number, readonly tag: string, readonly field: string) {}
@@ -311,9 +327,7 @@ export interface ParseFailure {
  * @internal
  */
 export const jsonPushHandler = <R, I>(
-  options: WebhookOptions & {
-    readonly authorize?: ((request: Request) => boolean | Promise<boolean>) | undefined
-  },
+  options: UnsignedPushOptions,
   carrier: JsonPushCarrier<R, I>
 ): WebhookHandler => {
   const { answer, isReply } = carrier

@@ -9,12 +9,13 @@ import {
   Refusal,
   toInbound,
   toReceipt,
-  type WebhookHandler,
-  type WebhookOptions
+  type UnsignedPushOptions,
+  type WebhookHandler
 } from "../internal/webhook.ts"
 import { callbackAnswer, makeWebhooks } from "./TencentTransport.ts"
 
 export type {
+  UnsignedPushOptions,
   WebhookClient,
   WebhookHandler,
   WebhookInbound,
@@ -24,17 +25,13 @@ export type {
 } from "../internal/webhook.ts"
 
 /**
+ * The options of {@link webhookHandler}: Tencent Cloud does not sign its callbacks,
+ * so `authorize` is the only check.
+ *
  * @category models
  * @since 0.2.0
  */
-export interface WebhookHandlerOptions extends WebhookOptions {
-  /**
-   * Tencent Cloud does not sign its callbacks: check what you can (a secret
-   * path segment or query token, the source address your proxy forwards).
-   * `false` is answered `403` before the body is read.
-   */
-  readonly authorize?: ((request: Request) => boolean | Promise<boolean>) | undefined
-}
+export type WebhookHandlerOptions = UnsignedPushOptions
 
 const answer = (refusal: Refusal): Response =>
   jsonResponse(refusal.status, { result: refusal.status, errmsg: `${refusal.tag} (${refusal.field})` })
