@@ -783,7 +783,7 @@ const build = Effect.fnUntraced(function*(
       return Result.isFailure(decoded) ? fail(decoded.failure) : sendRequest(decoded.success, options, fiber)
     })
 
-  // One request of a batch at a time: a non-array is refused whole, before anything is sent.
+  // A non-array is refused whole, before anything is sent; each request then fails or succeeds alone.
   const sendBatch = (requests: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<BatchResult>, SmsError> => {
     const items = readBatch(requests)
     return Result.isFailure(items) ? fail(items.failure) : Effect.forEach(

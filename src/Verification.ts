@@ -67,6 +67,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Events from "./Events.ts"
 import { currentMillis, nowOf } from "./internal/clock.ts"
+import { firstUnknownKey } from "./internal/issues.ts"
 import * as otp from "./internal/otp.ts"
 import { randomToken } from "./internal/random.ts"
 import * as texts from "./internal/verificationText.ts"
@@ -890,12 +891,9 @@ const CHECK_KEYS: ReadonlySet<string> = new Set([...TARGET_KEYS, "code"])
 const RESEND_KEYS: ReadonlySet<string> = new Set([...TARGET_KEYS, "channel", "locale", "clientKey"])
 const START_KEYS: ReadonlySet<string> = new Set(["to", "channel", "locale", "tenant", "clientKey", "defaultCountry"])
 
-/** A key the request may not have: a typo such as `chanel` is refused by name, never ignored. */
 const unknownKey = (request: object, allowed: ReadonlySet<string>): InvalidRequest | undefined => {
-  for (const key in request) {
-    if (!allowed.has(key)) return new InvalidRequest({ field: key, problem: "not allowed" })
-  }
-  return undefined
+  const key = firstUnknownKey(request, allowed)
+  return key === undefined ? undefined : new InvalidRequest({ field: key, problem: "not allowed" })
 }
 
 const isText = (value: unknown, max: number): value is string =>

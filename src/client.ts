@@ -29,7 +29,7 @@ import * as Consent from "./Consent.ts"
 import * as Events from "./Events.ts"
 import type * as Inbound from "./Inbound.ts"
 import * as OtelBridge from "./internal/client/otel.ts"
-import { fieldName, firstProblem } from "./internal/issues.ts"
+import { fieldName, firstProblem, firstUnknownKey } from "./internal/issues.ts"
 import type * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
 import * as Router from "./Router.ts"
@@ -349,10 +349,8 @@ const unknownConsentKey = (change: object): SendRequest.InvalidRequest | undefin
   if (typeof change !== "object" || change === null) {
     return new SendRequest.InvalidRequest({ field: "change", problem: "a consent change object" })
   }
-  for (const key in change) {
-    if (!CONSENT_CHANGE_KEYS.has(key)) return new SendRequest.InvalidRequest({ field: key, problem: "not allowed" })
-  }
-  return undefined
+  const key = firstUnknownKey(change, CONSENT_CHANGE_KEYS)
+  return key === undefined ? undefined : new SendRequest.InvalidRequest({ field: key, problem: "not allowed" })
 }
 
 /**

@@ -31,3 +31,11 @@ export const firstProblem = (issue: Issue, path: ReadonlyArray<string> = []): Pr
 /** `a.b[0]`-style rendering of a path. */
 export const fieldName = (path: ReadonlyArray<string>): string =>
   path.reduce((name, key) => (/^\d+$/.test(key) ? `${name}[${key}]` : name === "" ? key : `${name}.${key}`), "")
+
+/** The first key of `input` that `allowed` lacks: a typo such as `chanel` is named, never ignored. */
+export const firstUnknownKey = (input: object, allowed: ReadonlySet<string>): string | undefined => {
+  for (const key in input) {
+    if (!allowed.has(key)) return key
+  }
+  return undefined
+}
