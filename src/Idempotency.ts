@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { InsertionQueue } from "./internal/insertionQueue.ts"
+import type { StoreUnavailable } from "./Store.ts"
 
 /**
  * Who holds a key.
@@ -47,9 +48,9 @@ export class IdempotencyStore extends Context.Service<IdempotencyStore, {
     key: string,
     reservation: Reservation,
     ttl: Duration.Duration
-  ) => Effect.Effect<Option.Option<Reservation>>
+  ) => Effect.Effect<Option.Option<Reservation>, StoreUnavailable>
   /** Frees a key whose request was refused before anything was sent. */
-  readonly release: (key: string, messageId: string) => Effect.Effect<void>
+  readonly release: (key: string, messageId: string) => Effect.Effect<void, StoreUnavailable>
 }>()("smsforge/Idempotency/IdempotencyStore") {}
 
 /**
@@ -119,4 +120,4 @@ export const layerMemory = (options: MemoryStoreOptions = {}): Layer.Layer<Idemp
  * @category utils
  * @since 0.1.0
  */
-export const scopedKey = (tenant: string | undefined, key: string): string => `${tenant ?? ""}\u0000${key}`
+export const scopedKey = (tenant: string | undefined, key: string): string => JSON.stringify([tenant ?? null, key])

@@ -23,7 +23,8 @@ import { withNow } from "./internal/clock.ts"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
 import { InsertionQueue } from "./internal/insertionQueue.ts"
 import type { RouteDecision } from "./Router.ts"
-import type { MessageEncoding } from "./Transport.ts"
+import type { StoreUnavailable } from "./Store.ts"
+import type { DeliveryReport, MessageEncoding } from "./Transport.ts"
 
 // models
 
@@ -215,6 +216,8 @@ export interface MessageStoreCore {
     change: StatusChange,
     patch?: MessagePatch
   ) => Result.Result<StoredMessage, MessageNotFound | InvalidTransition>
+  /** Whether any receipt is held, so a send can skip asking. */
+  readonly holdsReports: () => boolean
 }
 
 /** @internal */
@@ -228,23 +231,35 @@ export const cores: CoreRegistry<MessageStoreCore> = registry()
  * @since 0.1.0
  */
 export class MessageStore extends Context.Service<MessageStore, {
-  readonly insert: (message: StoredMessage) => Effect.Effect<void>
-  readonly get: (id: string) => Effect.Effect<Option.Option<StoredMessage>>
+  readonly insert: (message: StoredMessage) => Effect.Effect<void, StoreUnavailable>
+  readonly get: (id: string) => Effect.Effect<Option.Option<StoredMessage>, StoreUnavailable>
   /** Applies {@link applyChange} atomically; answers the updated message. */
   readonly transition: (
     id: string,
     change: StatusChange,
     patch?: MessagePatch
-  ) => Effect.Effect<StoredMessage, MessageNotFound | InvalidTransition>
+  ) => Effect.Effect<StoredMessage, MessageNotFound | InvalidTransition | StoreUnavailable>
   /** Sets fields without a status change (per-segment receipts). */
-  readonly annotate: (id: string, patch: MessagePatch) => Effect.Effect<StoredMessage, MessageNotFound>
+  readonly annotate: (id: string, patch: MessagePatch) => Effect.Effect<StoredMessage, MessageNotFound | StoreUnavailable>
   /** Finds a message by the carrier's id for it or for one of its segments. */
-  readonly findByProviderId: (transport: string, providerMessageId: string) => Effect.Effect<Option.Option<StoredMessage>>
+  readonly findByProviderId: (transport: string, providerMessageId: string) => Effect.Effect<Option.Option<StoredMessage>, StoreUnavailable>
   /** Messages in one status, oldest first. */
   readonly list: (options: { readonly status: MessageStatus; readonly limit?: number | undefined }) => Effect.Effect<
-    ReadonlyArray<StoredMessage>
+    ReadonlyArray<StoredMessage>,
+    StoreUnavailable
   >
-  readonly size: Effect.Effect<number>
+  readonly size: Effect.Effect<number, StoreUnavailable>
+  /**
+   * Keeps a receipt that arrived before its message's submit answer, for
+   * `ttl`, where every instance can find it (a carrier may answer one instance
+   * and report to another).
+   */
+  readonly holdReport: (report: DeliveryReport, ttl: Duration.Duration) => Effect.Effect<void, StoreUnavailable>
+  /** Takes and removes the held receipts for these carrier ids of one transport. */
+  readonly takeReports: (
+    transport: string,
+    providerMessageIds: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<DeliveryReport>, StoreUnavailable>
 }>()("smsforge/MessageStore") {}
 
 /**
@@ -315,7 +330,13 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
         return true
       }, live)
 
+    // Receipts that came before their submit answer, by transport and carrier id, oldest first.
+    const held = new Map<string, { readonly report: DeliveryReport; readonly keptUntil: number }>()
+    const heldKey = (transport: string, id: string) => `${transport}\u0000${id}`
+    const heldCapacity = 10_000
+
     const core: MessageStoreCore = {
+      holdsReports: () => held.size > 0,
       insert: (message, now) => {
         if (!messages.has(message.id)) order.push(message.id)
         save(message)
@@ -358,7 +379,29 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
           }
           return found
         }),
-      size: Effect.sync(() => messages.size)
+      size: Effect.sync(() => messages.size),
+      holdReport: (report, ttl) =>
+        withNow((now) => {
+          for (const [key, entry] of held) {
+            if (entry.keptUntil > now && held.size < heldCapacity) break
+            held.delete(key)
+          }
+          held.set(heldKey(report.transport, report.providerMessageId), { report, keptUntil: now + Duration.toMillis(ttl) })
+          return Effect.void
+        }),
+      takeReports: (transport, ids) =>
+        withNow((now) => {
+          const found: Array<DeliveryReport> = []
+          if (held.size === 0) return Effect.succeed(found)
+          for (const id of ids) {
+            const key = heldKey(transport, id)
+            const entry = held.get(key)
+            if (entry === undefined) continue
+            held.delete(key)
+            if (entry.keptUntil > now) found.push(entry.report)
+          }
+          return Effect.succeed(found)
+        })
     }), core)
   })
 
