@@ -72,6 +72,10 @@ export * as SendRequest from "./SendRequest.ts"
  */
 export * as Sms from "./Sms.ts"
 /**
+ * @since 0.2.0
+ */
+export * as Store from "./Store.ts"
+/**
  * @since 0.1.0
  */
 export * as Templates from "./Templates.ts"
