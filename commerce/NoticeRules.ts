@@ -89,7 +89,7 @@ const latinWords = [
   "oferta", "descuento", "rebaja", "cupón", "promoción", "regalo"
 ]
 const cjkWords = ["免费", "优惠", "折扣", "促销", "特价", "红包", "抢购", "無料", "セール", "割引", "クーポン", "キャンペーン", "お得"]
-const latin = new RegExp(`(?<![\\p{L}\\p{N}])(${latinWords.map((w) => w.replace(/[.*+?^${}()|[\]\\%]/g, "\\$&")).join("|")})(?![\\p{L}\\p{N}])`, "iu")
+const latin = new RegExp(`(?<![\\p{L}\\p{N}])(${latinWords.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})(?![\\p{L}\\p{N}])`, "iu")
 
 /**
  * The first marketing word in a text, or `undefined`.
