@@ -229,14 +229,21 @@ export const schedule = (
 export const retry = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   self: Policy,
-  options: { readonly seed?: number | string | undefined; readonly deadline?: number | undefined } = {}
-): Effect.Effect<A, E, R> =>
-  self.maxAttempts <= 1 ? effect : Effect.catchIf(effect, isRetryable, (first) => {
+  options: {
+    readonly seed?: number | string | undefined
+    readonly deadline?: number | undefined
+    /** Which failures to retry; default {@link isRetryable}. */
+    readonly isRetryable?: ((error: unknown) => boolean) | undefined
+  } = {}
+): Effect.Effect<A, E, R> => {
+  const retryable = options.isRetryable ?? isRetryable
+  return self.maxAttempts <= 1 ? effect : Effect.catchIf(effect, retryable, (first) => {
     let replay = true
     const again = Effect.suspend(() => {
       if (!replay) return effect
       replay = false
       return Effect.fail(first)
     })
-    return Effect.retry(again, { schedule: schedule(self, options), while: isRetryable })
+    return Effect.retry(again, { schedule: schedule(self, options), while: retryable })
   })
+}

@@ -87,9 +87,11 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
-import { hashKey } from "./internal/routeHash.ts"
+import * as RouteEdge from "./internal/routeEdge.ts"
+import { hashedKey } from "./internal/routeKey.ts"
 import * as RouteRegion from "./internal/routeRegion.ts"
 import type { RegionRuleInput } from "./internal/routeRegion.ts"
 import { decodeRules, type RouteRule, type Rules, RoutingRulesSchema } from "./internal/routeRules.ts"
@@ -159,6 +161,11 @@ export interface RouteInput {
   /** At most 1000. */
   readonly maxPerSecond?: number | undefined
   readonly windows?: ReadonlyArray<TimeWindowInput> | undefined
+  /**
+   * The time limit of one submission on this route (`"10 seconds"`); it wins
+   * over the router's `timeout` and `transportTimeouts`.
+   */
+  readonly timeout?: string | undefined
 }
 
 /**
@@ -562,6 +569,33 @@ export interface RouterOptions {
   /** Failures after which the router stops failing over (default `["InvalidNumber"]`). */
   readonly terminalReasons?: ReadonlyArray<string> | undefined
   /**
+   * The time limit of one submission (default 30 s). A submission that takes
+   * longer is interrupted and fails with the `Timeout` reason, then is retried
+   * or failed over as `unknownOutcome` says. A route's `timeout` and
+   * `transportTimeouts` win over it.
+   */
+  readonly timeout?: Duration.Input | undefined
+  /** The time limit of one submission per transport name; a route's own `timeout` wins. */
+  readonly transportTimeouts?: Readonly<Record<string, Duration.Input>> | undefined
+  /**
+   * What to do when the carrier may or may not have accepted a submission: a
+   * `Timeout`, or an "accepted" answer that breaks the transport contract.
+   * `"retry"` (default) retries and fails over as for any transient failure,
+   * which can send the message twice unless the carrier drops duplicates by
+   * `clientReference`; `"fail"` neither retries nor fails over, so the
+   * dispatch ends with `AllRoutesFailed` and the message is sent at most once.
+   */
+  readonly unknownOutcome?: "retry" | "fail" | undefined
+  /**
+   * With a rate-limit store shared between processes (Redis), the longest a
+   * rate slot may take from asking the store to handing the message to the
+   * transport (default 10 ms). A slot that took longer is dropped and asked
+   * for again; rate slots are made longer by this much, so every one-second
+   * window holds at most `maxPerSecond` submissions whatever the store's
+   * latency. Not used with the router's own memory store.
+   */
+  readonly rateMargin?: Duration.Input | undefined
+  /**
    * Where rate limits and circuits live. Defaults: the stores in the context
    * if any, else memory. Provide Redis stores to share them between processes.
    */
@@ -578,11 +612,28 @@ type Health = RouteSelect.Health
 interface RouteFailure {
   readonly _tag: "Failed"
   readonly reason: string
+  /** The carrier may have accepted the message (a timeout, a malformed "accepted" answer). */
+  readonly unknown: boolean
 }
 
 interface RouteOutcome {
   readonly attempts: number
   readonly result: { readonly _tag: "Submitted"; readonly value: Transport.SubmitResult } | RouteFailure
+}
+
+interface Rate {
+  /** Hashed: the key never names the route or the transport. */
+  readonly key: string
+  readonly perSecond: number
+  readonly slot: Duration.Duration
+}
+
+interface RouteRuntime {
+  readonly rates: ReadonlyArray<Rate>
+  /** One caller per route and process asks the store for slots at a time. */
+  readonly permit: Semaphore.Semaphore
+  readonly timeoutMillis: number
+  readonly edge: RouteEdge.Edge
 }
 
 class RouteSaturated {
@@ -683,8 +734,9 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
   let current = yield* decode(initial, names)
 
   // stores: explicit, else from the context, else memory
+  const rateInContext = yield* Effect.serviceOption(RateLimiter.RateLimiterStore)
   const rateStoreLayer = options.stores?.rateLimiter ??
-    Option.match(yield* Effect.serviceOption(RateLimiter.RateLimiterStore), {
+    Option.match(rateInContext, {
       onNone: () => RateLimiter.layerStoreMemory,
       onSome: (store) => Layer.succeed(RateLimiter.RateLimiterStore, store)
     })
@@ -708,6 +760,30 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
   const seedText = seed === undefined ? "" : String(seed)
   const maxRateWait = toMillis(options.maxRateWait)
   const terminal = new Set(options.terminalReasons ?? ["InvalidNumber"])
+  const unknownFails = options.unknownOutcome === "fail"
+  // an unknown outcome is retried only when the user accepts a possible duplicate
+  const retryable = unknownFails
+    ? (error: unknown) => Retry.isRetryable(error) && !RouteEdge.isUnknownOutcome(error)
+    : Retry.isRetryable
+
+  // time limits: the route's, else the transport's, else the router's (30 s)
+  const positiveMillis = (input: Duration.Input | undefined) => {
+    const ms = toMillis(input)
+    return ms !== undefined && ms > 0 ? ms : undefined
+  }
+  const defaultTimeout = positiveMillis(options.timeout) ?? 30_000
+  const transportTimeouts = new Map<string, number>()
+  for (const [name, input] of Object.entries(options.transportTimeouts ?? {})) {
+    const ms = positiveMillis(input)
+    if (ms !== undefined) transportTimeouts.set(name, ms)
+  }
+  const edges = new Map<string, RouteEdge.Edge>()
+  for (const [name, transport] of transports) edges.set(name, RouteEdge.edgeOf(transport))
+
+  // A rate store this router does not own may be shared between processes:
+  // its slots then carry a margin for the time between store and carrier.
+  const sharedRates = options.stores?.rateLimiter !== undefined || Option.isSome(rateInContext)
+  const rateMargin = sharedRates ? toMillis(options.rateMargin) ?? 10 : 0
 
   const circuitKey = (route: string) => `${CIRCUIT_PREFIX}${route}`
   yield* Effect.forkIn(logTransitions(breaker), scope)
@@ -783,8 +859,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     limits: ReadonlyArray<{ readonly limit: number; readonly windowMillis: number }>,
     e164: string
   ) {
-    const who = hashKey(e164)
-    const keyOf = (i: number) => `smsforge/Router/region/${rule}/${i}/${who}`
+    // hashed: the key names neither the number nor the rule
+    const keyOf = (i: number) => hashedKey("smsforge/Router/region", [rule, String(i), e164])
     for (let i = 0; i < limits.length; i++) {
       const limit = limits[i]!
       const seen = yield* Effect.result(limiter.consume({
@@ -840,64 +916,91 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     return planned.matched === 0 ? yield* fail(new NoRoute({ field: "to" })) : planned
   })
 
-  // The route's and the transport's rates, built once per route of the current rules.
-  const rateCache = new WeakMap<RouteRule, ReadonlyArray<readonly [string, number]>>()
-  const ratesOf = (route: RouteRule, transport: Transport.Transport): ReadonlyArray<readonly [string, number]> => {
-    const cached = rateCache.get(route)
+  // What a route needs per submission, built once per route of the current rules.
+  const runtimeCache = new WeakMap<RouteRule, RouteRuntime>()
+  const permits = new Map<string, Semaphore.Semaphore>()
+  const rateOf = (kind: "route" | "transport", name: string, perSecond: number): Rate => ({
+    key: hashedKey("smsforge/Router/rate", [kind, name]),
+    perSecond,
+    slot: Duration.millis(RouteEdge.slotMillis(perSecond, sharedRates, rateMargin))
+  })
+  const runtimeOf = (route: RouteRule, transport: Transport.Transport): RouteRuntime => {
+    const cached = runtimeCache.get(route)
     if (cached !== undefined) return cached
-    const rates: Array<readonly [string, number]> = []
-    if (route.maxPerSecond !== undefined) rates.push([`smsforge/Router/rate/route/${route.name}`, route.maxPerSecond])
+    const rates: Array<Rate> = []
+    if (route.maxPerSecond !== undefined) rates.push(rateOf("route", route.name, route.maxPerSecond))
     const carrier = transport.capabilities.maxPerSecond
-    if (carrier !== undefined && carrier > 0) rates.push([`smsforge/Router/rate/transport/${transport.name}`, carrier])
-    rateCache.set(route, rates)
-    return rates
+    if (carrier !== undefined && carrier > 0) rates.push(rateOf("transport", transport.name, carrier))
+    // the slower rate first: it is the one likely to refuse, and a slot taken
+    // before a refusal is lost
+    rates.sort((a, b) => a.perSecond - b.perSecond)
+    let permit = permits.get(route.name)
+    if (permit === undefined) {
+      permit = Semaphore.makeUnsafe(1)
+      permits.set(route.name, permit)
+    }
+    const runtime: RouteRuntime = {
+      rates,
+      permit,
+      timeoutMillis: route.timeoutMillis ?? transportTimeouts.get(transport.name) ?? defaultTimeout,
+      edge: edges.get(transport.name)!
+    }
+    runtimeCache.set(route, runtime)
+    return runtime
   }
 
-  /** Waits for the route's and the transport's rate slots (shared through the RateLimiter store). */
-  const pace = Effect.fnUntraced(function*(rates: ReadonlyArray<readonly [string, number]>, validUntil: number | undefined) {
-    for (const [key, perSecond] of rates) {
-      const slot = yield* limiter.consume({
-        algorithm: "token-bucket",
-        onExceeded: "delay",
-        key,
-        limit: 1,
-        window: Duration.millis(1000 / perSecond)
-      }).pipe(Effect.mapError(() => new RouteSaturated("RateLimiterUnavailable")))
-      const wait = Duration.toMillis(slot.delay)
-      if (wait <= 0) continue
-      if (maxRateWait !== undefined && wait > maxRateWait) return yield* Effect.fail(new RouteSaturated("RouteSaturated"))
-      if (validUntil !== undefined) {
+  /** Takes a slot of one rate now (0), or says how long until the current one ends. */
+  const claim = (rate: Rate): Effect.Effect<number, RouteSaturated> =>
+    Effect.matchEffect(
+      limiter.consume({ algorithm: "fixed-window", onExceeded: "fail", key: rate.key, limit: 1, window: rate.slot }),
+      {
+        onSuccess: () => Effect.succeed(0),
+        onFailure: (error) =>
+          error.reason._tag === "RateLimitExceeded"
+            ? Effect.succeed(Math.max(1, Duration.toMillis(error.reason.retryAfter)))
+            : Effect.fail(new RouteSaturated("RateLimiterUnavailable"))
+      }
+    )
+
+  const claimAll = Effect.fnUntraced(function*(rates: ReadonlyArray<Rate>) {
+    for (const rate of rates) {
+      const wait = yield* claim(rate)
+      if (wait > 0) return wait
+    }
+    return 0
+  })
+
+  /**
+   * Takes a slot of each of the route's rates right before a submission,
+   * waiting while another caller (in any process sharing the store) holds
+   * one. Slots are taken, never reserved ahead: a caller that wakes late
+   * takes a later slot instead of crowding the next caller's. In this
+   * process, one caller per route asks the store at a time, in arrival order.
+   */
+  const takeSlots = (runtime: RouteRuntime, validUntil: number | undefined): Effect.Effect<void, RouteSaturated> =>
+    runtime.permit.withPermit(Effect.gen(function*() {
+      const start = yield* Clock.currentTimeMillis
+      let stale = 0
+      while (true) {
+        const before = yield* Clock.currentTimeMillis
+        const wait = yield* claimAll(runtime.rates)
         const now = yield* Clock.currentTimeMillis
-        if (now + wait > validUntil) return yield* Effect.fail(new RouteSaturated("DeadlineExceeded"))
+        if (wait === 0) {
+          if (!sharedRates || now - before <= rateMargin) return
+          // the store answered too late for the slot to hold: drop it, ask again
+          if (++stale >= 3) return yield* Effect.fail(new RouteSaturated("RateLimiterUnavailable"))
+          continue
+        }
+        if (maxRateWait !== undefined && now - start + wait > maxRateWait) return yield* Effect.fail(new RouteSaturated("RouteSaturated"))
+        if (validUntil !== undefined && now + wait > validUntil) return yield* Effect.fail(new RouteSaturated("DeadlineExceeded"))
+        yield* Effect.sleep(Duration.millis(wait))
       }
-      yield* Effect.sleep(Duration.millis(wait))
-    }
-  })
+    }))
 
-  // In-process spacing, checked and claimed in one step right before a
-  // submission: a fiber that wakes late from its rate slot must not end up
-  // closer than the spacing to the next one.
-  const lastSubmit = new Map<string, number>()
-  const gate = Effect.fnUntraced(function*(rates: ReadonlyArray<readonly [string, number]>) {
-    while (true) {
-      const now = yield* Clock.currentTimeMillis
-      let wait = 0
-      for (const [key, perSecond] of rates) {
-        const last = lastSubmit.get(key)
-        if (last !== undefined) wait = Math.max(wait, last + 1000 / perSecond - now)
-      }
-      if (wait <= 1e-6) {
-        for (const [key] of rates) lastSubmit.set(key, now)
-        return
-      }
-      yield* Effect.sleep(Duration.millis(wait))
-    }
-  })
-
-  const routeFailure = (error: Transport.TransportError | CircuitBreaker.CircuitBreakerError | RouteSaturated): RouteFailure => ({
-    _tag: "Failed",
-    reason: error instanceof RouteSaturated ? error.reason : error.reason._tag
-  })
+  const routeFailure = (error: Transport.TransportError | CircuitBreaker.CircuitBreakerError | RouteSaturated): RouteFailure =>
+    error instanceof RouteSaturated
+      ? { _tag: "Failed", reason: error.reason, unknown: false }
+      : { _tag: "Failed", reason: error.reason._tag, unknown: RouteEdge.isUnknownOutcome(error) }
 
   /**
    * Submissions on one route with its pacing, circuit and retries. `first`,
@@ -906,20 +1009,19 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
    */
   const retried = (
     route: RouteRule,
-    transport: Transport.Transport,
+    runtime: RouteRuntime,
     sent: Transport.Submission,
     request: RouteRequest,
-    rates: ReadonlyArray<readonly [string, number]>,
     first: Transport.TransportError | undefined
   ): Effect.Effect<RouteOutcome> => {
     let attempts = first === undefined ? 0 : 1
     const submit = Effect.suspend(() => {
       attempts++
-      return transport.submit(sent)
+      return runtime.edge.submit(sent, runtime.timeoutMillis)
     })
-    const once = rates.length === 0
+    const once = runtime.rates.length === 0
       ? guarded(route.name, submit)
-      : Effect.andThen(pace(rates, request.validUntil), guarded(route.name, Effect.andThen(gate(rates), submit)))
+      : Effect.andThen(takeSlots(runtime, request.validUntil), guarded(route.name, submit))
     let replay = first !== undefined
     const effect = replay
       ? Effect.suspend(() => {
@@ -929,7 +1031,11 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
       })
       : once
     return Effect.match(
-      Retry.retry(effect, policy, { seed: `${seedText}\u0000${request.messageId}\u0000${route.name}`, deadline: request.validUntil }),
+      Retry.retry(effect, policy, {
+        seed: `${seedText}\u0000${request.messageId}\u0000${route.name}`,
+        deadline: request.validUntil,
+        isRetryable: retryable
+      }),
       {
         onSuccess: (value): RouteOutcome => ({ attempts, result: { _tag: "Submitted", value } }),
         onFailure: (error): RouteOutcome => ({ attempts, result: routeFailure(error) })
@@ -945,25 +1051,24 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     next: (outcome: RouteOutcome) => Effect.Effect<A, E>
   ): Effect.Effect<A, E> => {
     const route = candidate.route
-    const transport = transports.get(route.transport)!
+    const runtime = runtimeOf(route, transports.get(route.transport)!)
     const sent: Transport.Submission = candidate.from === submission.from ? submission : { ...submission, from: candidate.from }
-    const rates = ratesOf(route, transport)
-    if (rates.length > 0 || !isSteady(route.name)) return Effect.flatMap(retried(route, transport, sent, request, rates, undefined), next)
+    if (runtime.rates.length > 0 || !isSteady(route.name)) return Effect.flatMap(retried(route, runtime, sent, request, undefined), next)
     // A steady route without rates: the first submission goes straight to the
     // carrier, and only a failure takes the general path.
-    return Effect.flatMap(Effect.exit(transport.submit(sent)), (first): Effect.Effect<A, E> => {
+    return Effect.flatMap(Effect.exit(runtime.edge.submit(sent, runtime.timeoutMillis)), (first): Effect.Effect<A, E> => {
       const settled = settleDirect(route.name, first)
       let outcome: Effect.Effect<A, E>
       if (Exit.isSuccess(first)) {
         outcome = next({ attempts: 1, result: { _tag: "Submitted", value: first.value } })
       } else {
         const error = Exit.findErrorOption(first)
-        // a defect or an interruption has no typed failure to retry on
+        // the edge leaves only interruptions untyped: pass them on
         outcome = Option.isNone(error)
           ? Effect.orDie(Effect.failCause(first.cause))
-          : !Retry.isRetryable(error.value) || policy.maxAttempts <= 1
+          : !retryable(error.value) || policy.maxAttempts <= 1
           ? next({ attempts: 1, result: routeFailure(error.value) })
-          : Effect.flatMap(retried(route, transport, sent, request, rates, error.value), next)
+          : Effect.flatMap(retried(route, runtime, sent, request, error.value), next)
       }
       return settled === undefined ? outcome : Effect.andThen(settled, outcome)
     })
@@ -1028,7 +1133,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
       }
       const reason = outcome.result.reason
       decisions.push(decision(candidate, reason, outcome.attempts))
-      return attempt(request, submission, candidates, index + 1, undefined, decisions, attempts, terminal.has(reason) ? reason : stop)
+      const halt = terminal.has(reason) || (unknownFails && outcome.result.unknown)
+      return attempt(request, submission, candidates, index + 1, undefined, decisions, attempts, halt ? reason : stop)
     })
   }
 

@@ -277,6 +277,37 @@ export class AuthenticationFailed extends Schema.TaggedError<AuthenticationFaile
 }
 
 /**
+ * The transport broke its contract: its `submit` threw, died, failed with
+ * something other than a `TransportError`, did not return an Effect, or
+ * answered with a result that is not a `SubmitResult` (`problem` says which,
+ * never with the carrier's payload). The router classifies this at the edge,
+ * where it calls `submit`, so a misbehaving transport is one failed route.
+ *
+ * **Details**
+ * - Not retryable on the same route: the transport's code, not the carrier,
+ *   is at fault, and a retry would most likely break the same way. The router
+ *   fails over to the next route, and the route's circuit counts it.
+ * - `code` is there for symmetry with the other reasons; the router leaves it out.
+ * - `unknownOutcome` is `true` when the carrier answered "accepted" with a
+ *   malformed result: the message may have been accepted, so failing over
+ *   risks a duplicate (see the router's `unknownOutcome` option).
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class ContractViolation extends Schema.TaggedError<ContractViolation>("smsforge/Transport/ContractViolation")(
+  "ContractViolation",
+  { problem: Schema.String, unknownOutcome: Schema.Boolean, code: Schema.optional(Schema.String) }
+) {
+  override get message(): string {
+    return `ContractViolation: ${this.problem}`
+  }
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
  * Every reason a submission can fail for.
  *
  * @category errors
@@ -290,7 +321,8 @@ export const TransportErrorReason = Schema.Union([
   InvalidNumber,
   Blocked,
   InsufficientFunds,
-  AuthenticationFailed
+  AuthenticationFailed,
+  ContractViolation
 ])
 
 /**
@@ -329,6 +361,8 @@ export const reasonFromTag = (
       return new InsufficientFunds(code)
     case "AuthenticationFailed":
       return new AuthenticationFailed(code)
+    case "ContractViolation":
+      return new ContractViolation({ ...code, problem: "reported by the transport", unknownOutcome: false })
   }
 })
 

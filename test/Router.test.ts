@@ -638,7 +638,9 @@ describe("Router", () => {
         const fibers = yield* Effect.forEach(["1", "2", "3"], (id) => Effect.forkChild(router.dispatch(request(id), submission(request(id)))))
         yield* TestClock.adjust("1 second")
         for (const fiber of fibers) yield* Fiber.join(fiber)
-        assert.deepStrictEqual(a.calls.map((c) => c.at - a.calls[0]!.at), [0, 200, 400])
+        // a store the router does not own may be shared between processes: its
+        // slots carry the margin (10 ms) and 1 ms of store resolution
+        assert.deepStrictEqual(a.calls.map((c) => c.at - a.calls[0]!.at), [0, 203, 406])
       })))
 
     it.effect("works with the Sandbox carrier", () =>

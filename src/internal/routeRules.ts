@@ -49,7 +49,8 @@ const Route = Schema.Struct({
   senders: Schema.optional(Schema.Record(CountryOrAny, Schema.Array(Sender))),
   price: Schema.optional(Schema.Record(CountryOrAny, NonNegative)),
   maxPerSecond: Schema.optional(Positive.check(Schema.isLessThanOrEqualTo(1000))),
-  windows: Schema.optional(Schema.Array(TimeWindow))
+  windows: Schema.optional(Schema.Array(TimeWindow)),
+  timeout: Schema.optional(Schema.DurationFromString)
 })
 
 const RegionCheck = Schema.Union([
@@ -123,6 +124,8 @@ export interface RouteRule {
   readonly price: Readonly<Record<string, number>> | undefined
   readonly maxPerSecond: number | undefined
   readonly windows: ReadonlyArray<TimeWindowRule> | undefined
+  /** The time limit of one submission on this route, in milliseconds. */
+  readonly timeoutMillis: number | undefined
 }
 
 export type RegionCheck =
@@ -244,6 +247,10 @@ export const decodeRules = (
         }
       }
     }
+    const timeoutMillis = r.timeout === undefined ? undefined : Duration.toMillis(r.timeout)
+    if (timeoutMillis !== undefined && !(Number.isFinite(timeoutMillis) && timeoutMillis >= 1)) {
+      return { _tag: "Problem", problem: { field: `routes[${i}].timeout`, problem: "Expected a finite time limit of at least 1 millisecond" } }
+    }
     routes.push({
       name: r.name,
       transport: r.transport,
@@ -258,7 +265,8 @@ export const decodeRules = (
       senders: r.senders,
       price: r.price,
       maxPerSecond: r.maxPerSecond,
-      windows: r.windows?.map((w) => ({ days: w.days, from: w.from, to: w.to }))
+      windows: r.windows?.map((w) => ({ days: w.days, from: w.from, to: w.to })),
+      timeoutMillis
     })
   }
   const regionRules: Array<RegionRuleSpec> = []

@@ -1,0 +1,91 @@
+/**
+ * The edge between the router and a transport: the one place `submit` is
+ * called. Whatever the transport does (throws, dies, fails with a string,
+ * hangs, answers `{}`) leaves here as a `TransportError`, so the route's
+ * circuit counts it and failover goes on; classified once, here.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { withoutStack } from "./errors.ts"
+import * as Transport from "../Transport.ts"
+
+const violation = (transport: string, problem: string, unknownOutcome: boolean): Transport.TransportError =>
+  withoutStack(() => new Transport.TransportError({ transport, reason: new Transport.ContractViolation({ problem, unknownOutcome }) }))
+
+const timedOut = (transport: string): Transport.TransportError =>
+  withoutStack(() => new Transport.TransportError({ transport, reason: new Transport.Timeout({}) }))
+
+/** Why an answer is not a `SubmitResult`, or `undefined` when it is one. Names the field, never its value. */
+export const answerProblem = (answer: unknown): string | undefined => {
+  if (typeof answer !== "object" || answer === null) return "submit succeeded without a result object"
+  const { providerMessageId, segmentIds } = answer as { readonly providerMessageId?: unknown; readonly segmentIds?: unknown }
+  if (typeof providerMessageId !== "string") return "providerMessageId is not a string"
+  if (providerMessageId.trim().length === 0) return "providerMessageId is empty"
+  if (segmentIds === undefined) return undefined
+  if (!Array.isArray(segmentIds)) return "segmentIds is not an array"
+  for (const id of segmentIds as ReadonlyArray<unknown>) {
+    if (typeof id !== "string" || id.length === 0) return "segmentIds holds a value that is not a non-empty string"
+  }
+  return undefined
+}
+
+/** A transport's submit, seen from the router: typed failures only, and a time limit. */
+export interface Edge {
+  readonly submit: (submission: Transport.Submission, timeoutMillis: number) => Effect.Effect<Transport.SubmitResult, Transport.TransportError>
+}
+
+/** Builds the edge of one transport (its handlers once, not per submission). */
+export const edgeOf = (transport: Transport.Transport): Edge => {
+  const name = transport.name
+  const onSuccess = (answer: Transport.SubmitResult): Effect.Effect<Transport.SubmitResult, Transport.TransportError> => {
+    const problem = answerProblem(answer)
+    return problem === undefined ? Effect.succeed(answer) : Effect.fail(violation(name, problem, true))
+  }
+  const onFailure = (cause: Cause.Cause<unknown>): Effect.Effect<never, Transport.TransportError> => {
+    // the caller's interruption (or the time limit's) is not the transport's fault
+    if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+    const error = Cause.findErrorOption(cause)
+    if (Option.isNone(error)) return Effect.fail(violation(name, "submit died", false))
+    return error.value instanceof Transport.TransportError
+      ? Effect.fail(error.value)
+      : Effect.fail(violation(name, "submit failed with a value that is not a TransportError", false))
+  }
+  const call = (submission: Transport.Submission) =>
+    Effect.suspend((): Effect.Effect<unknown, unknown> => {
+      let effect: unknown
+      try {
+        effect = transport.submit(submission)
+      } catch {
+        return Effect.fail(violation(name, "submit threw", false))
+      }
+      // a transport needs nothing from the context: `Transport.submit` has no requirements
+      return Effect.isEffect(effect) ? (effect as Effect.Effect<unknown, unknown>) : Effect.fail(violation(name, "submit did not return an Effect", false))
+    })
+  return {
+    submit: (submission, timeoutMillis) =>
+      Effect.matchCauseEffect(
+        Effect.timeoutOrElse(call(submission), { duration: timeoutMillis, orElse: () => Effect.fail(timedOut(name)) }),
+        { onSuccess: (answer) => onSuccess(answer as Transport.SubmitResult), onFailure }
+      )
+  }
+}
+
+/** Whether the carrier may have accepted a submission that failed this way. */
+export const isUnknownOutcome = (error: unknown): boolean => {
+  if (!(error instanceof Transport.TransportError)) return false
+  const reason = error.reason
+  return reason._tag === "Timeout" || (reason._tag === "ContractViolation" && reason.unknownOutcome)
+}
+
+/**
+ * The rate slot of one key, in milliseconds. On the router's own memory
+ * store a slot is exact. On a shared store it holds the margin too (a
+ * submission reaches the carrier up to `margin` after its slot began), and
+ * 1 ms more, since the store keeps whole milliseconds and expires a key up to
+ * 1 ms early: so any N + 1 submissions span at least a second.
+ */
+export const slotMillis = (perSecond: number, shared: boolean, marginMillis: number): number =>
+  shared ? Math.ceil((1000 + marginMillis) / perSecond + 1) : 1000 / perSecond
