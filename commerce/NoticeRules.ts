@@ -83,7 +83,7 @@ export const MAX_VARIABLE_LENGTH = 80
 
 // Latin words match whole words, case-insensitively; CJK words match anywhere.
 const latinWords = [
-  "sale", "discount", "offer", "promo", "promotion", "coupon", "deal", "free", "win", "% off", "voucher",
+  "sale", "discount", "offer", "promo", "promotion", "coupon", "deal", "free", "win", "voucher",
   "rabatt", "angebot", "gratis", "gutschein", "aktion",
   "soldes", "promotion", "réduction", "offre", "gratuit", "bon de réduction",
   "oferta", "descuento", "rebaja", "cupón", "promoción", "regalo"
@@ -100,6 +100,8 @@ const latin = new RegExp(`(?<![\\p{L}\\p{N}])(${latinWords.map((w) => w.replace(
 export const marketingWord = (text: string): string | undefined => {
   const match = latin.exec(text)
   if (match !== null) return match[1]!.toLowerCase()
+  // "50% off" follows a digit, which the whole-word pattern would not allow.
+  if (/%\s*off(?![\p{L}\p{N}])/iu.test(text)) return "% off"
   return cjkWords.find((w) => text.includes(w))
 }
 
