@@ -102,7 +102,15 @@ export interface StoredMessage {
   readonly withheld?: boolean | undefined
   readonly encoding: MessageEncoding
   readonly segmentCount: number
-  readonly template?: { readonly id: string; readonly version: number; readonly locale: string } | undefined
+  /** The template it was rendered from, with what a carrier that sends by template code needs on a later run. */
+  readonly template?: {
+    readonly id: string
+    readonly version: number
+    readonly locale: string
+    readonly approved?: boolean | undefined
+    readonly providerTemplateCode?: string | undefined
+    readonly variables?: Readonly<Record<string, string | number>> | undefined
+  } | undefined
   readonly status: MessageStatus
   readonly history: ReadonlyArray<StatusChange>
   readonly route?: string | undefined

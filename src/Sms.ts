@@ -20,8 +20,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
-import * as FiberMap from "effect/FiberMap"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
@@ -39,10 +38,12 @@ import * as Inbound from "./Inbound.ts"
 import { currentMillis, withNow } from "./internal/clock.ts"
 import { randomId } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
+import * as Outbox from "./Outbox.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
 import type * as Retry from "./Retry.ts"
 import * as Router from "./Router.ts"
 import * as SendRequest from "./SendRequest.ts"
+import { StoreUnavailable } from "./Store.ts"
 import * as Templates from "./Templates.ts"
 import * as Transport from "./Transport.ts"
 import * as Verification from "./Verification.ts"
@@ -166,6 +167,7 @@ export const SmsErrorReason = Schema.Union([
   SendRequest.InvalidRequest,
   MessageStore.MessageNotFound,
   NotCancelable,
+  StoreUnavailable,
   ...PhoneNumbers.PhoneNumberErrorReason.members,
   ...Templates.TemplateErrorReason.members,
   ...Consent.ConsentErrorReason.members,
@@ -244,7 +246,7 @@ export class Sms extends Context.Service<Sms, {
   /** Feeds a reply in: keywords change consent and the confirmation goes out. */
   readonly inbound: (message: unknown) => Effect.Effect<Inbound.InboundResult, SmsError>
   /** Messages that ended `failed`, oldest first. */
-  readonly deadLetters: (options?: { readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<MessageStore.StoredMessage>>
+  readonly deadLetters: (options?: { readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<MessageStore.StoredMessage>, SmsError>
   /** Sends a failed message again as a new message. */
   readonly retry: (id: string) => Effect.Effect<Receipt, SmsError>
 }>()("smsforge/Sms") {}
@@ -293,44 +295,61 @@ interface SendOptions {
   readonly verification: boolean
 }
 const plain: SendOptions = { bypassConsent: false, verification: false }
+const verification: SendOptions = { bypassConsent: false, verification: true }
 
 const newId = (): string => randomId("msg_", 16)
 
-// The pipeline and, for the verification sender, its send with the
-// verification purpose, which the public service does not offer.
-const build = Effect.fnUntraced(function*(
-  config: SmsConfig,
-  transports: ReadonlyArray<Transport.Transport>
-) {
-  const phones = yield* PhoneNumbers.PhoneNumbers
-  const templates = yield* Templates.Templates
-  const router = yield* Router.Router
-  const store = yield* MessageStore.MessageStore
-  const keys = yield* Idempotency.IdempotencyStore
-  const consent = yield* Effect.serviceOption(Consent.Consent)
-  const inboundService = yield* Inbound.Inbound
-  const logNumbers = yield* Events.LogPhoneNumbers
-  const events = yield* Effect.serviceOption(Events.Events)
-  const scheduled = yield* FiberMap.make<string>()
+// How long a receipt that came before its submit answer is kept for it.
+const earlyReportTtl = Duration.minutes(10)
 
-  const maxSegments = config.maxSegments ?? 10
-  const idempotencyWindow = Duration.fromInputUnsafe(config.idempotencyWindow ?? "24 hours")
-  const defaultValidity = Duration.toMillis(config.validity ?? "48 hours")
-  const concurrency = config.batchConcurrency ?? 16
-  const smartEncoding = config.smartEncoding ?? false
-  const policy = config.numbers ?? {}
-  const validateOptions = { policy, ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }) }
-  const withReceipts = new Set(transports.filter((t) => t.capabilities.deliveryReceipts).map((t) => t.name))
-  const byName = new Map(transports.map((t) => [t.name, t]))
-  // Sends are counted only for purposes with a frequency cap, so memory does not grow otherwise.
-  const capped = new Set(Object.keys(config.consent?.frequencyCaps ?? {}))
-  // Sends in flight by message id, so a racing duplicate waits for the first outcome.
-  const inflight = new Map<string, Deferred.Deferred<Receipt, SmsError>>()
-  // Receipts that arrived before their submit answer, by transport and provider id.
-  const early = new Map<string, { readonly report: Transport.DeliveryReport; readonly keptUntil: number }>()
+/** The services and settings every part of the pipeline reads. */
+interface Pipeline {
+  readonly config: SmsConfig
+  readonly transports: ReadonlyArray<Transport.Transport>
+  readonly phones: PhoneNumbers.PhoneNumbers["Service"]
+  readonly templates: Templates.Templates["Service"]
+  readonly router: Router.Router["Service"]
+  readonly store: MessageStore.MessageStore["Service"]
+  readonly keys: Idempotency.IdempotencyStore["Service"]
+  readonly outbox: Outbox.Outbox["Service"]
+  readonly consent: Option.Option<Consent.Consent["Service"]>
+  readonly inbound: Inbound.Inbound["Service"]
+  readonly events: Option.Option<Events.Events["Service"]>
+  readonly logNumbers: boolean
+  readonly scope: Scope.Scope
+  /** Purposes with a frequency cap: only their sends are counted, so memory does not grow otherwise. */
+  readonly capped: ReadonlySet<string>
+  readonly defaultValidity: number
+}
 
-  const publish = (event: Events.SmsEvent) =>
-    events._tag === "Some" ? events.value.publish(event) : Effect.void
+const pipelineOf = Effect.fnUntraced(function*(config: SmsConfig, transports: ReadonlyArray<Transport.Transport>) {
+  return {
+    config,
+    transports,
+    phones: yield* PhoneNumbers.PhoneNumbers,
+    templates: yield* Templates.Templates,
+    router: yield* Router.Router,
+    store: yield* MessageStore.MessageStore,
+    keys: yield* Idempotency.IdempotencyStore,
+    outbox: yield* Outbox.Outbox,
+    consent: yield* Effect.serviceOption(Consent.Consent),
+    inbound: yield* Inbound.Inbound,
+    events: yield* Effect.serviceOption(Events.Events),
+    logNumbers: yield* Events.LogPhoneNumbers,
+    scope: yield* Effect.scope,
+    capped: new Set(Object.keys(config.consent?.frequencyCaps ?? {})),
+    defaultValidity: Duration.toMillis(config.validity ?? "48 hours")
+  } satisfies Pipeline
+})
+
+// Every refusal becomes an SmsError once, where a send ends, not at each step.
+const toSmsError = (error: SmsError | { readonly reason: SmsErrorReason } | StoreUnavailable): SmsError =>
+  error instanceof SmsError ? error : new SmsError({ reason: error instanceof StoreUnavailable ? error : error.reason })
+
+// status: every change stored, then announced
+
+const makeStatus = (p: Pipeline) => {
+  const publish = (event: Events.SmsEvent) => p.events._tag === "Some" ? p.events.value.publish(event) : Effect.void
 
   const statusEvent = (
     message: MessageStore.StoredMessage,
@@ -344,7 +363,7 @@ const build = Effect.fnUntraced(function*(
     previous,
     reason: change?.reason,
     route: message.route,
-    to: logNumbers ? message.to : undefined,
+    to: p.logNumbers ? message.to : undefined,
     at: change?.at ?? message.createdAt
   })
 
@@ -365,346 +384,487 @@ const build = Effect.fnUntraced(function*(
       : Effect.andThen(statusChanged(message, first, undefined), statusChanged(message, second, first?.status))
   }
 
-  const moveAt = (
-    message: MessageStore.StoredMessage,
-    status: MessageStore.MessageStatus,
-    at: number,
-    patch?: MessageStore.MessagePatch,
-    reason?: string
-  ) => Effect.tap(store.transition(message.id, { status, at, reason }, patch), (next) => changed(next, message.status))
-
   const move = (
     message: MessageStore.StoredMessage,
     status: MessageStore.MessageStatus,
     patch?: MessageStore.MessagePatch,
     reason?: string
-  ) => withNow((at) => moveAt(message, status, at, patch, reason))
+  ) =>
+    withNow((at) =>
+      Effect.tap(p.store.transition(message.id, { status, at, reason }, patch), (next) => changed(next, message.status))
+    )
 
-  const applyReport: (
-    message: MessageStore.StoredMessage,
-    report: Transport.DeliveryReport
-  ) => Effect.Effect<ReceiptOutcome> = Effect.fnUntraced(
-    function*(message: MessageStore.StoredMessage, report: Transport.DeliveryReport) {
-      const status = deliveryToStatus[report.status]
-      if (status === undefined) return { outcome: "ignored", messageId: message.id, status: message.status } as const
-      let target: MessageStore.MessageStatus = status
-      const parts = message.segmentIds
-      if (parts !== undefined && parts.length > 1 && parts.includes(report.providerMessageId)) {
-        const statuses = { ...message.segmentStatuses, [report.providerMessageId]: status }
-        const annotated = yield* Effect.orDie(store.annotate(message.id, { segmentStatuses: statuses }))
-        const failedPart = parts.map((id) => statuses[id]).find((s) => s !== undefined && s !== "delivered")
-        if (failedPart !== undefined) target = failedPart
-        else if (parts.every((id) => statuses[id] === "delivered")) target = "delivered"
-        else return { outcome: "applied", messageId: message.id, status: annotated.status } as const
-      }
-      const moved = yield* Effect.result(move(message, target, undefined, report.errorCode ?? report.providerStatus))
-      return Result.isSuccess(moved)
-        ? { outcome: "applied", messageId: message.id, status: moved.success.status } as const
-        : { outcome: "ignored", messageId: message.id, status: message.status } as const
+  return { publish, statusEvent, changed, inserted, move }
+}
+type Status = ReturnType<typeof makeStatus>
+
+// receipts: applied to their message, or held until its submit answer
+
+const makeReports = (p: Pipeline, status: Status) => {
+  const applyReport = Effect.fnUntraced(function*(message: MessageStore.StoredMessage, report: Transport.DeliveryReport) {
+    const target = deliveryToStatus[report.status]
+    if (target === undefined) return { outcome: "ignored", messageId: message.id, status: message.status } as const
+    let next: MessageStore.MessageStatus = target
+    const parts = message.segmentIds
+    if (parts !== undefined && parts.length > 1 && parts.includes(report.providerMessageId)) {
+      const statuses = { ...message.segmentStatuses, [report.providerMessageId]: target }
+      const annotated = yield* Effect.catchTag(
+        p.store.annotate(message.id, { segmentStatuses: statuses }),
+        "MessageNotFound",
+        () => Effect.succeed(message)
+      )
+      const failedPart = parts.map((id) => statuses[id]).find((s) => s !== undefined && s !== "delivered")
+      if (failedPart !== undefined) next = failedPart
+      else if (parts.every((id) => statuses[id] === "delivered")) next = "delivered"
+      else return { outcome: "applied", messageId: message.id, status: annotated.status } as const
     }
-  )
-
-  const earlyKey = (transport: string, id: string) => `${transport}\u0000${id}`
-
-  const receive: (report: Transport.DeliveryReport) => Effect.Effect<ReceiptOutcome> = Effect.fnUntraced(
-    function*(report: Transport.DeliveryReport) {
-      const found = yield* store.findByProviderId(report.transport, report.providerMessageId)
-      if (Option.isSome(found)) return yield* applyReport(found.value, report)
-      const now = yield* Clock.currentTimeMillis
-      for (const [key, entry] of early) {
-        if (entry.keptUntil > now && early.size < 10_000) break
-        early.delete(key)
-      }
-      early.set(earlyKey(report.transport, report.providerMessageId), { report, keptUntil: now + 10 * 60_000 })
-      return { outcome: "pending" } as const
-    }
-  )
-
-  const applyEarlyReports = Effect.fnUntraced(function*(message: MessageStore.StoredMessage, transport: string) {
-    for (const id of [message.providerMessageId, ...(message.segmentIds ?? [])]) {
-      if (id === undefined) continue
-      const key = earlyKey(transport, id)
-      const entry = early.get(key)
-      if (entry === undefined) continue
-      early.delete(key)
-      const current = yield* store.get(message.id)
-      if (Option.isSome(current)) yield* applyReport(current.value, entry.report)
-    }
-  })
-  const applyEarly = (message: MessageStore.StoredMessage): Effect.Effect<void> =>
-    early.size === 0 || message.transport === undefined ? Effect.void : applyEarlyReports(message, message.transport)
-
-  // Every refusal becomes an SmsError once, where a send ends, not at each step.
-  const toSmsError = (error: SmsError | { readonly reason: SmsErrorReason }): SmsError =>
-    error instanceof SmsError ? error : new SmsError({ reason: error.reason })
-
-  // `text` is what goes to the carrier: a stored message may hold a placeholder.
-  const routeRequestOf = (
-    queued: MessageStore.StoredMessage,
-    text: string,
-    number: PhoneNumbers.PhoneNumber,
-    template: Templates.Rendered | undefined,
-    options: SendOptions
-  ): Router.RouteRequest => ({
-    messageId: queued.id,
-    to: number,
-    purpose: options.verification ? "verification" : queued.purpose,
-    tenant: queued.tenant,
-    from: queued.from,
-    text,
-    segmentCount: queued.segmentCount,
-    encoding: queued.encoding,
-    validUntil: queued.validUntil,
-    template: template === undefined ? undefined : { id: template.id, approved: template.approved }
+    const moved = yield* Effect.result(Effect.catchTag(
+      status.move(message, next, undefined, report.errorCode ?? report.providerStatus),
+      "StoreUnavailable",
+      Effect.die
+    ))
+    return Result.isSuccess(moved)
+      ? { outcome: "applied", messageId: message.id, status: moved.success.status } as const
+      : { outcome: "ignored", messageId: message.id, status: message.status } as const
   })
 
-  const submissionOf = (
-    queued: MessageStore.StoredMessage,
-    text: string,
-    segments: ReadonlyArray<string>,
-    template: Templates.Rendered | undefined
-  ): Router.DispatchSubmission => ({
-    to: queued.to,
-    from: queued.from,
-    text,
-    segments,
-    encoding: queued.encoding,
-    validUntil: queued.validUntil,
-    clientReference: queued.id,
-    purpose: queued.purpose,
-    template: template === undefined ? undefined : {
-      id: template.id,
-      version: template.version,
-      providerTemplateCode: template.providerTemplateCode,
-      variables: template.variables
+  const receive = (report: Transport.DeliveryReport): Effect.Effect<ReceiptOutcome, StoreUnavailable> =>
+    Effect.flatMap(p.store.findByProviderId(report.transport, report.providerMessageId), (found): Effect.Effect<ReceiptOutcome, StoreUnavailable> =>
+      Option.isSome(found)
+        ? applyReport(found.value, report)
+        : Effect.as(p.store.holdReport(report, earlyReportTtl), { outcome: "pending" } as const))
+
+  const applyHeld = Effect.fnUntraced(function*(message: MessageStore.StoredMessage, transport: string) {
+    const ids = [message.providerMessageId, ...(message.segmentIds ?? [])].filter((id) => id !== undefined)
+    const held = yield* p.store.takeReports(transport, ids)
+    for (const report of held) {
+      const current = yield* p.store.get(message.id)
+      if (Option.isSome(current)) yield* applyReport(current.value, report)
     }
   })
 
-  /** The status change a dispatch ends in. */
-  const settlementOf = (result: Result.Result<Router.Dispatch, Router.RoutingError>) => {
-    if (Result.isFailure(result)) {
-      const error = result.failure
-      return {
-        status: "failed",
-        patch: { attempts: Router.attemptsOf(error), decisions: Router.decisionsOf(error) },
-        reason: error.reason._tag
-      } as const
-    }
-    const sent = result.success
-    return {
-      status: "submitted",
-      patch: {
-        route: sent.route,
-        transport: sent.transport,
-        from: sent.from,
-        providerMessageId: sent.providerMessageId,
-        segmentIds: sent.segmentIds,
-        attempts: sent.attempts,
-        decisions: sent.decisions
-      },
-      reason: undefined
-    } as const
+  const storeCore = MessageStore.cores.of(p.store)
+  /** Applies the receipts that came before this message's submit answer. */
+  const applyEarly = (message: MessageStore.StoredMessage): Effect.Effect<void, StoreUnavailable> =>
+    message.transport === undefined || storeCore?.holdsReports() === false ? Effect.void : applyHeld(message, message.transport)
+
+  return { receive, applyEarly }
+}
+type Reports = ReturnType<typeof makeReports>
+
+// delivery: route, submit, settle; the Outbox's worker
+
+/** A delivery's answer, and whether the Outbox should run it again. */
+interface Delivered {
+  readonly receipt: Receipt
+  readonly retry: boolean
+}
+
+/** What the carrier needs of a template: kept on the message so a later run can send it. */
+const templateOfRendered = (rendered: Templates.Rendered | undefined): MessageStore.StoredMessage["template"] =>
+  rendered === undefined ? undefined : {
+    id: rendered.id,
+    version: rendered.version,
+    locale: rendered.locale,
+    approved: rendered.approved,
+    providerTemplateCode: rendered.providerTemplateCode,
+    variables: rendered.variables
   }
 
+const routeRequestOf = (
+  queued: MessageStore.StoredMessage,
+  text: string,
+  number: PhoneNumbers.PhoneNumber,
+  options: SendOptions
+): Router.RouteRequest => ({
+  messageId: queued.id,
+  to: number,
+  purpose: options.verification ? "verification" : queued.purpose,
+  tenant: queued.tenant,
+  from: queued.from,
+  text,
+  segmentCount: queued.segmentCount,
+  encoding: queued.encoding,
+  validUntil: queued.validUntil,
+  template: queued.template === undefined ? undefined : { id: queued.template.id, approved: queued.template.approved ?? false }
+})
+
+const submissionOf = (
+  queued: MessageStore.StoredMessage,
+  text: string,
+  segments: ReadonlyArray<string>
+): Router.DispatchSubmission => ({
+  to: queued.to,
+  from: queued.from,
+  text,
+  segments,
+  encoding: queued.encoding,
+  validUntil: queued.validUntil,
+  clientReference: queued.id,
+  purpose: queued.purpose,
+  template: queued.template === undefined ? undefined : {
+    id: queued.template.id,
+    version: queued.template.version,
+    providerTemplateCode: queued.template.providerTemplateCode,
+    variables: queued.template.variables ?? {}
+  }
+})
+
+/**
+ * The status change a dispatch ends in. A retryable failure that the Outbox
+ * will run again leaves the message queued, with what was tried.
+ */
+const settlementOf = (result: Result.Result<Router.Dispatch, Router.RoutingError>, final: boolean) => {
+  if (Result.isFailure(result)) {
+    const error = result.failure
+    const patch = { attempts: Router.attemptsOf(error), decisions: Router.decisionsOf(error) }
+    return !final && error.isRetryable
+      ? { status: undefined, patch, reason: error.reason._tag } as const
+      : { status: "failed", patch, reason: error.reason._tag } as const
+  }
+  const sent = result.success
+  return {
+    status: "submitted",
+    patch: {
+      route: sent.route,
+      transport: sent.transport,
+      from: sent.from,
+      providerMessageId: sent.providerMessageId,
+      segmentIds: sent.segmentIds,
+      attempts: sent.attempts,
+      decisions: sent.decisions
+    },
+    reason: undefined
+  } as const
+}
+
+const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
+  // One-time codes of messages that wait (quiet hours), by message id: in
+  // this process's memory only, never in a store.
+  const codes = new Map<string, string>()
   // Hands a queued message to the router with the text to send (a message
-  // that carried a code stores a placeholder); what `accept` already knows on
-  // the immediate path (the recipient and the segments) is passed along.
+  // that carried a code stores a placeholder); what `accept` already knows
+  // on the immediate path (the recipient and the segments) is passed along.
   const dispatch = Effect.fnUntraced(function*(
     queued: MessageStore.StoredMessage,
     text: string,
-    template: Templates.Rendered | undefined,
     options: SendOptions,
+    final: boolean,
     known?: { readonly number: PhoneNumbers.PhoneNumber; readonly segments: ReadonlyArray<string> }
   ) {
-    const number = known?.number ?? (yield* Effect.orDie(phones.normalize(queued.to)))
+    const number = known?.number ?? (yield* Effect.orDie(p.phones.normalize(queued.to)))
     const segments = known?.segments ?? Encoding.analyze(text, { smartEncoding: false }).segments
-    const result = yield* Effect.result(router.dispatch(routeRequestOf(queued, text, number, template, options), submissionOf(queued, text, segments, template)))
-    const settled = settlementOf(result)
-    const next = yield* Effect.orDie(move(queued, settled.status, settled.patch, settled.reason))
-    if (Result.isFailure(result)) return yield* result.failure
-    yield* applyEarly(next)
-    if (consent._tag === "Some" && capped.has(next.purpose)) {
-      yield* consent.value.record(next.to, next.purpose, next.history[next.history.length - 1]?.at, next.tenant)
+    const result = yield* Effect.result(p.router.dispatch(routeRequestOf(queued, text, number, options), submissionOf(queued, text, segments)))
+    const settled = settlementOf(result, final)
+    if (settled.status === undefined) {
+      const kept = yield* Effect.catchTag(p.store.annotate(queued.id, settled.patch), "MessageNotFound", () => Effect.succeed(queued))
+      return { receipt: toReceipt(kept), retry: true } satisfies Delivered
     }
-    return toReceipt(next)
-  })
-
-  // Moves a scheduled (or retried) message to queued, then dispatches it.
-  const dispatchLater = (
-    message: MessageStore.StoredMessage,
-    text: string,
-    template: Templates.Rendered | undefined,
-    options: SendOptions
-  ) => Effect.flatMap(Effect.orDie(move(message, "queued")), (queued) => dispatch(queued, text, template, options))
-
-  // A message sent now is stored once, already queued: one write instead of
-  // two, with the same history.
-  const messageOf = (
-    request: SendRequest.DecodedRequest,
-    number: PhoneNumbers.PhoneNumber,
-    analysis: Encoding.Analysis,
-    rendered: Templates.Rendered | undefined,
-    id: string,
-    now: number,
-    sendAt: number | undefined,
-    options: SendOptions
-  ): MessageStore.StoredMessage => ({
-    id,
-    tenant: request.tenant,
-    to: number.e164,
-    country: number.country,
-    from: request.from,
-    purpose: request.purpose,
-    // A one-time code reaches the carrier and is kept nowhere else.
-    text: options.verification ? MessageStore.withheldText : analysis.text,
-    withheld: options.verification ? true : undefined,
-    encoding: analysis.encoding,
-    segmentCount: analysis.segments.length,
-    template: rendered === undefined ? undefined : { id: rendered.id, version: rendered.version, locale: rendered.locale },
-    status: sendAt === undefined ? "queued" : "accepted",
-    history: sendAt === undefined ? [{ status: "accepted", at: now }, { status: "queued", at: now }] : [{ status: "accepted", at: now }],
-    // Present from the start, though undefined: a status change that adds
-    // keys to a message this wide turns the copy into a slow dictionary
-    // object (about 6 µs a change instead of 0.5 µs).
-    route: undefined,
-    transport: undefined,
-    providerMessageId: undefined,
-    segmentIds: undefined,
-    segmentStatuses: undefined,
-    attempts: 0,
-    decisions: [],
-    idempotencyKey: request.idempotencyKey,
-    createdAt: now,
-    sendAt,
-    validUntil: (sendAt ?? now) + (request.validity ?? defaultValidity),
-    metadata: request.metadata
-  })
-
-  /** The text's encoding and segments, refused when longer than `maxSegments`: both lanes ask this. */
-  const analyzeWithin = (
-    text: string,
-    content: SendRequest.DecodedRequest["content"]
-  ): Result.Result<Encoding.Analysis, SendRequest.InvalidRequest> => {
-    const analysis = Encoding.analyze(text, { smartEncoding })
-    if (analysis.segments.length <= maxSegments) return Result.succeed(analysis)
-    return Result.fail(
-      new SendRequest.InvalidRequest({
-        field: content._tag === "Template" ? "variables" : "text",
-        problem: `longer than ${maxSegments} segments`
-      })
+    const next = yield* Effect.catchTag(
+      status.move(queued, settled.status, settled.patch, settled.reason),
+      ["MessageNotFound", "InvalidTransition"],
+      Effect.die
     )
+    if (Result.isFailure(result)) return yield* Effect.fail(toSmsError(result.failure))
+    yield* reports.applyEarly(next)
+    if (p.consent._tag === "Some" && p.capped.has(next.purpose)) {
+      yield* p.consent.value.record(next.to, next.purpose, next.history[next.history.length - 1]?.at, next.tenant)
+    }
+    return { receipt: toReceipt(next), retry: false } satisfies Delivered
+  })
+
+  // Consent is asked again when a scheduled message's time comes: the person may have opted out meanwhile.
+  const recheckConsent = (message: MessageStore.StoredMessage) =>
+    p.consent._tag === "None"
+      ? Effect.succeed(true)
+      : p.consent.value.check({ to: message.to, country: message.country, purpose: message.purpose, tenant: message.tenant }).pipe(
+        Effect.as(true),
+        Effect.catchTag("ConsentError", (error) => Effect.as(status.move(message, "rejected", undefined, error.reason._tag), false))
+      )
+
+  /** Ends a message that can no longer be sent, or answers whether it may go now. */
+  const due = Effect.fnUntraced(function*(message: MessageStore.StoredMessage) {
+    if (message.status !== "accepted" && message.status !== "queued") return false
+    const now = yield* Clock.currentTimeMillis
+    if (message.validUntil !== undefined && message.validUntil <= now) {
+      yield* status.move(message, "expired", undefined, "validity period passed before sending")
+      return false
+    }
+    if (message.withheld === true && !codes.has(message.id)) {
+      // The code was kept only by the process that accepted it; the person asks for a new one.
+      yield* status.move(message, "failed", undefined, "one-time code not kept for a later run")
+      return false
+    }
+    return message.status === "queued" || (yield* recheckConsent(message))
+  })
+
+  /** The Outbox's worker: finishes a message whatever became of the process that accepted it. */
+  const runJob: Outbox.Worker = (job, attempt) =>
+    Effect.gen(function*() {
+      const found = yield* p.store.get(job.messageId)
+      if (Option.isNone(found) || !(yield* due(found.value))) return
+      const queued = found.value.status === "queued" ? found.value : yield* status.move(found.value, "queued")
+      const code = codes.get(queued.id)
+      const delivered = yield* dispatch(queued, code ?? queued.text, code === undefined ? plain : verification, attempt.last)
+      if (delivered.retry) return yield* new Outbox.RetryLater({ reason: "every route failed transiently" })
+    }).pipe(
+      Effect.catchTag("SmsError", () => Effect.void),
+      Effect.catchTag(["MessageNotFound", "InvalidTransition"], () => Effect.void),
+      Effect.catchTag("StoreUnavailable", () =>
+        attempt.last ? Effect.logWarning("smsforge: a store was down on a job's last run") : new Outbox.RetryLater({ reason: "store unavailable" })),
+      Effect.ensuring(Effect.sync(() => codes.delete(job.messageId)))
+    )
+
+  /** Keeps a waiting message's one-time code for its run. */
+  const keepCode = (message: MessageStore.StoredMessage, text: string) => {
+    if (message.withheld === true && message.sendAt !== undefined) codes.set(message.id, text)
   }
 
-  const accept = Effect.fnUntraced(function*(
-    request: SendRequest.DecodedRequest,
-    number: PhoneNumbers.PhoneNumber,
-    id: string,
-    options: SendOptions
-  ) {
-    const now = yield* currentMillis
-    let sendAt = request.sendAt !== undefined && request.sendAt > now ? request.sendAt : undefined
-    if (!options.bypassConsent && consent._tag === "Some") {
-      const decision = yield* consent.value.check({
-        to: number.e164,
-        country: number.country,
-        purpose: request.purpose,
-        tenant: request.tenant,
-        at: sendAt ?? now
-      })
-      if (decision._tag === "Defer") sendAt = decision.until
+  return { dispatch, runJob, keepCode }
+}
+type Delivery = ReturnType<typeof makeDelivery>
+
+// acceptance: decode, number, consent, template, encoding, idempotency
+
+/** A message ready to be stored, with what its first delivery needs. */
+interface Prepared {
+  readonly message: MessageStore.StoredMessage
+  readonly analysis: Encoding.Analysis
+  readonly number: PhoneNumbers.PhoneNumber
+  readonly options: SendOptions
+}
+
+// A message sent now is stored once, already queued: one write instead of
+// two, with the same history.
+const messageOf = (
+  p: Pipeline,
+  request: SendRequest.DecodedRequest,
+  number: PhoneNumbers.PhoneNumber,
+  analysis: Encoding.Analysis,
+  rendered: Templates.Rendered | undefined,
+  id: string,
+  now: number,
+  sendAt: number | undefined,
+  options: SendOptions
+): MessageStore.StoredMessage => ({
+  id,
+  tenant: request.tenant,
+  to: number.e164,
+  country: number.country,
+  from: request.from,
+  purpose: request.purpose,
+  // A one-time code reaches the carrier and is kept nowhere else.
+  text: options.verification ? MessageStore.withheldText : analysis.text,
+  withheld: options.verification ? true : undefined,
+  encoding: analysis.encoding,
+  segmentCount: analysis.segments.length,
+  template: templateOfRendered(rendered),
+  status: sendAt === undefined ? "queued" : "accepted",
+  history: sendAt === undefined ? [{ status: "accepted", at: now }, { status: "queued", at: now }] : [{ status: "accepted", at: now }],
+  // Present from the start, though undefined: a status change that adds
+  // keys to a message this wide turns the copy into a slow dictionary
+  // object (about 6 µs a change instead of 0.5 µs).
+  route: undefined,
+  transport: undefined,
+  providerMessageId: undefined,
+  segmentIds: undefined,
+  segmentStatuses: undefined,
+  attempts: 0,
+  decisions: [],
+  idempotencyKey: request.idempotencyKey,
+  createdAt: now,
+  sendAt,
+  validUntil: (sendAt ?? now) + (request.validity ?? p.defaultValidity),
+  metadata: request.metadata
+})
+
+/** The text's encoding and segments, refused when longer than `maxSegments`: both lanes ask this. */
+const analyzeWithin = (
+  p: Pipeline,
+  text: string,
+  content: SendRequest.DecodedRequest["content"]
+): Result.Result<Encoding.Analysis, SendRequest.InvalidRequest> => {
+  const maxSegments = p.config.maxSegments ?? 10
+  const analysis = Encoding.analyze(text, { smartEncoding: p.config.smartEncoding ?? false })
+  if (analysis.segments.length <= maxSegments) return Result.succeed(analysis)
+  return Result.fail(
+    new SendRequest.InvalidRequest({
+      field: content._tag === "Template" ? "variables" : "text",
+      problem: `longer than ${maxSegments} segments`
+    })
+  )
+}
+
+/** Everything `send` decides before it writes anything. */
+const prepare = Effect.fnUntraced(function*(
+  p: Pipeline,
+  request: SendRequest.DecodedRequest,
+  number: PhoneNumbers.PhoneNumber,
+  id: string,
+  options: SendOptions
+) {
+  const now = yield* currentMillis
+  let sendAt = request.sendAt !== undefined && request.sendAt > now ? request.sendAt : undefined
+  if (!options.bypassConsent && p.consent._tag === "Some") {
+    const decision = yield* p.consent.value.check({
+      to: number.e164,
+      country: number.country,
+      purpose: request.purpose,
+      tenant: request.tenant,
+      at: sendAt ?? now
+    })
+    if (decision._tag === "Defer") sendAt = decision.until
+  }
+  const rendered = request.content._tag === "Template"
+    ? yield* p.templates.render({ id: request.content.id, locale: request.content.locale, variables: request.content.variables })
+    : undefined
+  const analyzed = analyzeWithin(p, rendered?.text ?? (request.content._tag === "Text" ? request.content.text : ""), request.content)
+  if (Result.isFailure(analyzed)) return yield* fail(analyzed.failure)
+  const message = messageOf(p, request, number, analyzed.success, rendered, id, now, sendAt, options)
+  return { message, analysis: analyzed.success, number, options } satisfies Prepared
+})
+
+const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
+  const idempotencyWindow = Duration.fromInputUnsafe(p.config.idempotencyWindow ?? "24 hours")
+  // Sends in flight by message id, so a racing duplicate on this instance waits for the first outcome.
+  const inflight = new Map<string, Deferred.Deferred<Receipt | undefined, SmsError>>()
+
+  /**
+   * Stores the message and offers its job, with the key's reservation when
+   * there is one, in one transaction where the Outbox's backend has them.
+   * Answers the earlier reservation when the key was already held.
+   */
+  const commit = (message: MessageStore.StoredMessage, key?: { readonly name: string; readonly reservation: Idempotency.Reservation }) =>
+    p.outbox.transaction(Effect.gen(function*() {
+      if (key !== undefined) {
+        const held = yield* p.keys.reserve(key.name, key.reservation, idempotencyWindow)
+        if (Option.isSome(held)) return held
+      }
+      yield* p.store.insert(message)
+      yield* p.outbox.offer({ messageId: message.id }, { at: message.sendAt })
+      return Option.none<Idempotency.Reservation>()
+    }))
+
+  // A message sent now goes at once, in a fiber of the pipeline: a caller
+  // that is interrupted stops waiting, and the message goes on.
+  const launch = (prepared: Prepared): Effect.Effect<Receipt, SmsError> => {
+    const { message } = prepared
+    if (message.sendAt !== undefined) {
+      delivery.keepCode(message, prepared.analysis.text)
+      return Effect.succeed(toReceipt(message))
     }
-    let rendered: Templates.Rendered | undefined
-    let text: string
-    if (request.content._tag === "Template") {
-      rendered = yield* templates.render({
-        id: request.content.id,
-        locale: request.content.locale,
-        variables: request.content.variables
-      })
-      text = rendered.text
-    } else {
-      text = request.content.text
-    }
-    const analyzed = analyzeWithin(text, request.content)
-    if (Result.isFailure(analyzed)) return yield* fail(analyzed.failure)
-    const analysis = analyzed.success
-    const message = messageOf(request, number, analysis, rendered, id, now, sendAt, options)
-    yield* store.insert(message)
-    yield* inserted(message)
-    if (sendAt === undefined) return yield* dispatch(message, analysis.text, rendered, options, { number, segments: analysis.segments })
-    // Consent is asked again when the time comes: the person may have opted out meanwhile.
-    const recheck = options.bypassConsent || consent._tag === "None"
-      ? Effect.succeed(message)
-      : consent.value.check({ to: message.to, country: message.country, purpose: message.purpose, tenant: message.tenant }).pipe(
-        Effect.as(message),
-        Effect.catch((error) =>
-          Effect.andThen(
-            Effect.ignore(move(message, "rejected", undefined, error.reason._tag)),
-            Effect.fail(new SmsError({ reason: error.reason }))
-          )
-        )
-      )
-    yield* FiberMap.run(
-      scheduled,
-      id,
-      Effect.sleep(Duration.millis(sendAt - now)).pipe(
-        Effect.andThen(recheck),
-        Effect.andThen((current) => dispatchLater(current, analysis.text, rendered, options)),
-        Effect.ignore
-      )
-    )
-    return toReceipt(message)
+    const first = delivery.dispatch(message, prepared.analysis.text, prepared.options, !p.outbox.durable, {
+      number: prepared.number,
+      segments: prepared.analysis.segments
+    }).pipe(Effect.map((delivered) => delivered.receipt), Effect.mapError(toSmsError))
+    return Effect.flatMap(Effect.forkIn(first, p.scope), Fiber.join)
+  }
+
+  const sendOnce = Effect.fnUntraced(function*(prepared: Prepared) {
+    yield* Effect.mapError(commit(prepared.message), toSmsError)
+    yield* status.inserted(prepared.message)
+    return yield* launch(prepared)
   })
 
-  const sendDecoded = Effect.fnUntraced(function*(request: SendRequest.DecodedRequest, options: SendOptions) {
-    const number = yield* phones.validate(request.to, validateOptions)
-    const id = newId()
-    if (request.idempotencyKey === undefined) return yield* accept(request, number, id, options)
-    const key = Idempotency.scopedKey(request.tenant, request.idempotencyKey)
-    const print = fingerprint(request, number.e164)
-    const held = yield* keys.reserve(key, { messageId: id, fingerprint: print }, idempotencyWindow)
-    if (Option.isSome(held)) {
+  // The key's first message, from this instance's in-flight sends or the
+  // store; a key held for a message that never got stored (its instance
+  // died in between, on a store without transactions) is taken over.
+  const holderOf = Effect.fnUntraced(function*(key: string, held: Idempotency.Reservation) {
+    const running = inflight.get(held.messageId)
+    if (running !== undefined) {
+      const receipt = yield* Deferred.await(running)
+      if (receipt !== undefined) return Option.some(receipt)
+    }
+    const first = yield* p.store.get(held.messageId).pipe(
+      Effect.flatMap((found) => Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail("absent" as const)),
+      Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100, while: (e) => e === "absent" }),
+      Effect.map((found) => Option.some(toReceipt(found))),
+      Effect.catchIf((e): e is "absent" => e === "absent", () => Effect.as(p.keys.release(key, held.messageId), Option.none<Receipt>()))
+    )
+    return first
+  })
+
+  const sendKeyed = (
+    prepared: Prepared,
+    request: SendRequest.DecodedRequest,
+    idempotencyKey: string,
+    takeover: boolean
+  ): Effect.Effect<Receipt, SmsError> => Effect.suspend(() => {
+    const key = Idempotency.scopedKey(request.tenant, idempotencyKey)
+    const print = fingerprint(request, prepared.number.e164)
+    const id = prepared.message.id
+    const done = Deferred.makeUnsafe<Receipt | undefined, SmsError>()
+    inflight.set(id, done)
+    // Whatever ends this fiber, a racing duplicate stops waiting on it.
+    return Effect.gen(function*() {
+      const held = yield* Effect.mapError(commit(prepared.message, { name: key, reservation: { messageId: id, fingerprint: print } }), toSmsError)
+      if (Option.isNone(held)) {
+        yield* status.inserted(prepared.message)
+        return yield* launch(prepared)
+      }
       if (held.value.fingerprint !== print) {
         return yield* fail(new SendRequest.InvalidRequest({ field: "idempotencyKey", problem: "already used for a different request" }))
       }
-      const running = inflight.get(held.value.messageId)
-      if (running !== undefined) return yield* Deferred.await(running)
-      // Another instance may hold the key and not have stored its message yet.
-      const first = yield* store.get(held.value.messageId).pipe(
-        Effect.flatMap((found) => Option.isSome(found) ? Effect.succeed(found.value) : Effect.fail(undefined)),
-        Effect.retry({ schedule: Schedule.spaced("50 millis"), times: 100 }),
-        Effect.option
-      )
-      if (Option.isSome(first)) return toReceipt(first.value)
-      return yield* fail(new MessageStore.MessageNotFound({ field: "idempotencyKey" }))
-    }
-    const done = Deferred.makeUnsafe<Receipt, SmsError>()
-    inflight.set(id, done)
-    const exit = yield* Effect.exit(Effect.mapError(accept(request, number, id, options), toSmsError))
-    inflight.delete(id)
-    Deferred.doneUnsafe(done, exit)
-    if (Exit.isFailure(exit)) {
-      // Refused before anything was stored: the key may be used again.
-      const stored = yield* store.get(id)
-      if (Option.isNone(stored)) yield* keys.release(key, id)
-    }
-    return yield* exit
+      const first = yield* Effect.mapError(holderOf(key, held.value), toSmsError)
+      if (Option.isSome(first)) return first.value
+      if (takeover) return yield* fail(new MessageStore.MessageNotFound({ field: "idempotencyKey" }))
+      return yield* sendKeyed(prepared, request, idempotencyKey, true)
+    }).pipe(Effect.onExit((exit) =>
+      Effect.sync(() => {
+        inflight.delete(id)
+        Deferred.doneUnsafe(done, Exit.isSuccess(exit) ? exit : Exit.succeed(undefined))
+      })
+    ))
   })
 
-  // The express lane: a text sent now, without an idempotency key, through
-  // the built-in in-memory services, runs on their synchronous cores (see
-  // internal/cores.ts). It does what `accept` and `dispatch` do, in the same
-  // order, with the same results; a property test holds the two lanes to it.
-  const phonesCore = PhoneNumbers.cores.of(phones)
-  const storeCore = MessageStore.cores.of(store)
+  const sendDecoded = Effect.fnUntraced(function*(request: SendRequest.DecodedRequest, options: SendOptions) {
+    const number = yield* p.phones.validate(request.to, validateOptionsOf(p.config))
+    const prepared = yield* prepare(p, request, number, newId(), options)
+    return request.idempotencyKey === undefined
+      ? yield* sendOnce(prepared)
+      : yield* sendKeyed(prepared, request, request.idempotencyKey, false)
+  })
+
+  return { sendDecoded, sendOnce, commit }
+}
+
+const validateOptionsOf = (config: SmsConfig) => ({
+  policy: config.numbers ?? {},
+  ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry })
+})
+
+// The express lane: a text sent now, without an idempotency key, through
+// the built-in in-memory services, runs on their synchronous cores (see
+// internal/cores.ts). It does what `prepare`, `commit` and `dispatch` do, in
+// the same order, with the same results; a property test holds the two
+// lanes to it. Its dispatch runs in a fiber of the pipeline, as `launch`'s.
+const makeExpress = (p: Pipeline, status: Status, reports: Reports) => {
+  const phonesCore = PhoneNumbers.cores.of(p.phones)
+  const storeCore = MessageStore.cores.of(p.store)
   // `null`: the service is absent, so nothing to run; `undefined`: present, without a core
-  const consentCore = consent._tag === "Some" ? Consent.cores.of(consent.value) : null
-  const eventsCore = events._tag === "Some" ? Events.cores.of(events.value) : null
-  const templatesCore = Templates.cores.of(templates)
-  const express = phonesCore !== undefined && storeCore !== undefined && consentCore !== undefined && eventsCore !== undefined
+  const consentCore = p.consent._tag === "Some" ? Consent.cores.of(p.consent.value) : null
+  const eventsCore = p.events._tag === "Some" ? Events.cores.of(p.events.value) : null
+  const templatesCore = Templates.cores.of(p.templates)
+  const validateOptions = validateOptionsOf(p.config)
+  const open = !p.outbox.durable && phonesCore !== undefined && storeCore !== undefined && consentCore !== undefined &&
+    eventsCore !== undefined
 
   const announce = (message: MessageStore.StoredMessage, change: MessageStore.StatusChange | undefined, previous: MessageStore.MessageStatus | undefined) => {
-    if (eventsCore?.listening() === true) eventsCore.publish(statusEvent(message, change, previous))
+    if (eventsCore?.listening() === true) eventsCore.publish(status.statusEvent(message, change, previous))
+  }
+
+  // The clock is the fiber's, read when the router answers.
+  const settle = (queued: MessageStore.StoredMessage, clock: Clock.Clock) =>
+  (result: Result.Result<Router.Dispatch, Router.RoutingError>): Effect.Effect<Receipt, SmsError> => {
+    const settled = settlementOf(result, true)
+    const change = { status: settled.status ?? "failed", at: clock.currentTimeMillisUnsafe(), reason: settled.reason }
+    const moved = storeCore!.transition(queued.id, change, settled.patch)
+    if (Result.isFailure(moved)) return Effect.die(moved.failure)
+    const next = moved.success
+    announce(next, change, queued.status)
+    if (Result.isFailure(result)) return Effect.fail(toSmsError(result.failure))
+    const receipt = toReceipt(next)
+    return storeCore!.holdsReports() ? Effect.as(Effect.orDie(reports.applyEarly(next)), receipt) : Effect.succeed(receipt)
   }
 
   /** The express lane at `now`, or `undefined` when the message needs the general path. */
@@ -731,50 +891,54 @@ const build = Effect.fnUntraced(function*(
       rendered = templatesCore?.render({ id: content.id, locale: content.locale, variables: content.variables })
       if (rendered === undefined) return undefined
     }
-    const analyzed = analyzeWithin(rendered?.text ?? (content._tag === "Text" ? content.text : ""), content)
+    const analyzed = analyzeWithin(p, rendered?.text ?? (content._tag === "Text" ? content.text : ""), content)
     if (Result.isFailure(analyzed)) return fail(analyzed.failure)
     const analysis = analyzed.success
-    const queued = messageOf(request, number, analysis, rendered, newId(), now, undefined, options)
+    const queued = messageOf(p, request, number, analysis, rendered, newId(), now, undefined, options)
     storeCore.insert(queued, now)
     announce(queued, queued.history[0], undefined)
     announce(queued, queued.history[1], "accepted")
-    // The clock is the fiber's, read when the router answers.
-    const settle = (result: Result.Result<Router.Dispatch, Router.RoutingError>): Effect.Effect<Receipt, SmsError> => {
-      const settled = settlementOf(result)
-      const change = { status: settled.status, at: clock.currentTimeMillisUnsafe(), reason: settled.reason }
-      const moved = storeCore.transition(queued.id, change, settled.patch)
-      if (Result.isFailure(moved)) return Effect.die(moved.failure)
-      const next = moved.success
-      announce(next, change, queued.status)
-      if (Result.isFailure(result)) return Effect.fail(toSmsError(result.failure))
-      const receipt = toReceipt(next)
-      return early.size === 0 ? Effect.succeed(receipt) : Effect.as(applyEarly(next), receipt)
-    }
-    const routed = router.dispatch(
-      routeRequestOf(queued, analysis.text, number, rendered, options),
-      submissionOf(queued, analysis.text, analysis.segments, rendered)
-    )
-    return Effect.matchEffect(routed, {
-      onSuccess: (sent) => settle(Result.succeed(sent)),
-      onFailure: (error) => settle(Result.fail(error))
+    const routed = p.router.dispatch(routeRequestOf(queued, analysis.text, number, options), submissionOf(queued, analysis.text, analysis.segments))
+    const settleQueued = settle(queued, clock)
+    const settled = Effect.matchEffect(routed, {
+      onSuccess: (sent) => settleQueued(Result.succeed(sent)),
+      onFailure: (error) => settleQueued(Result.fail(error))
     })
+    return Effect.flatMap(Effect.forkIn(settled, p.scope), Fiber.join)
   }
 
-  const sendGeneral = (request: SendRequest.DecodedRequest, options: SendOptions) =>
-    Effect.mapError(sendDecoded(request, options), toSmsError)
+  const takes = (request: SendRequest.DecodedRequest) =>
+    open && request.idempotencyKey === undefined && !p.capped.has(request.purpose) &&
+    (request.content._tag === "Text" || templatesCore !== undefined)
+
+  return { sendNow, takes }
+}
+
+// The pipeline and, for the verification sender, its send with the
+// verification purpose, which the public service does not offer.
+const build = Effect.fnUntraced(function*(
+  config: SmsConfig,
+  transports: ReadonlyArray<Transport.Transport>
+) {
+  const p = yield* pipelineOf(config, transports)
+  const status = makeStatus(p)
+  const reports = makeReports(p, status)
+  const delivery = makeDelivery(p, status, reports)
+  const acceptance = makeAcceptance(p, status, delivery)
+  const express = makeExpress(p, status, reports)
+  yield* p.outbox.run(delivery.runJob)
 
   const sendRequest = (
     request: SendRequest.DecodedRequest,
     options: SendOptions,
     fiber: Fiber.Fiber<unknown, unknown>
   ): Effect.Effect<Receipt, SmsError> => {
-    const lane = express && request.idempotencyKey === undefined && !capped.has(request.purpose) &&
-      (request.content._tag === "Text" || templatesCore !== undefined)
-    if (!lane) return sendGeneral(request, options)
+    const general = Effect.mapError(acceptance.sendDecoded(request, options), toSmsError)
+    if (!express.takes(request)) return general
     const clock = fiber.getRef(Clock.Clock)
     const now = clock.currentTimeMillisUnsafe()
     const later = request.sendAt !== undefined && request.sendAt > now
-    return (later ? undefined : sendNow(request, options, clock, now)) ?? sendGeneral(request, options)
+    return (later ? undefined : express.sendNow(request, options, clock, now)) ?? general
   }
 
   const send = (input: unknown, options: SendOptions = plain): Effect.Effect<Receipt, SmsError> =>
@@ -783,151 +947,21 @@ const build = Effect.fnUntraced(function*(
       return Result.isFailure(decoded) ? fail(decoded.failure) : sendRequest(decoded.success, options, fiber)
     })
 
-  // A non-array is refused whole, before anything is sent; each request then fails or succeeds alone.
-  const sendBatch = (requests: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<BatchResult>, SmsError> => {
-    const items = readBatch(requests)
-    return Result.isFailure(items) ? fail(items.failure) : Effect.forEach(
-      items.success,
-      (request) =>
-        Effect.match(send(request), {
-          onFailure: (error): BatchResult => ({ ok: false, error }),
-          onSuccess: (receipt): BatchResult => ({ ok: true, receipt })
-        }),
-      { concurrency }
-    )
-  }
-
-  const get = (id: string) =>
-    Effect.flatMap(store.get(id), (found) =>
-      Option.isSome(found) ? Effect.succeed(found.value) : fail(new MessageStore.MessageNotFound({ field: "id" })))
-
-  const deliveryReceipt = Effect.fnUntraced(function*(input: unknown) {
-    const decoded = decodeReport(input)
-    if (Result.isFailure(decoded)) {
-      return yield* fail(new SendRequest.InvalidRequest({ field: "receipt", problem: "not a delivery receipt" }))
-    }
-    const report = decoded.success
-    const transport = byName.get(report.transport)
-    if (transport === undefined) {
-      return yield* fail(new SendRequest.InvalidRequest({ field: "transport", problem: "not a configured transport" }))
-    }
-    const status = transport.mapStatus(report.status)
-    if (status === undefined) {
-      return yield* fail(new SendRequest.InvalidRequest({ field: "status", problem: "not a status this transport reports" }))
-    }
-    const at = report.at === undefined
-      ? yield* Clock.currentTimeMillis
-      : typeof report.at === "number"
-      ? report.at
-      : new Date(report.at).getTime()
-    return yield* receive({
-      _tag: "DeliveryReport",
-      transport: report.transport,
-      providerMessageId: report.providerMessageId,
-      status,
-      providerStatus: report.status,
-      errorCode: report.errorCode,
-      at: Number.isFinite(at) ? at : yield* Clock.currentTimeMillis
-    })
-  })
-
-  const inbound = Effect.fnUntraced(function*(input: unknown) {
-    const result = yield* inboundService.handle(input).pipe(
-      Effect.mapError((error) => new SmsError({ reason: error.reason }))
-    )
-    if (!result.complete) return result
-    yield* publish({
-      _tag: "InboundReceived",
-      transport: result.message.transport,
-      action: result.action,
-      text: result.message.text,
-      from: logNumbers ? result.message.from : undefined,
-      at: result.message.receivedAt
-    })
-    const reply = result.replyMessage
-    if (reply !== undefined) {
-      // The confirmation of an opt-out must still reach the person who opted out.
-      yield* Effect.ignore(send({
-        to: reply.to,
-        text: reply.text,
-        from: reply.from,
-        purpose: reply.purpose,
-        ...(reply.tenant === undefined ? {} : { tenant: reply.tenant })
-      }, { bypassConsent: reply.bypassConsent, verification: false }))
-    }
-    return result
-  })
-
-  const onFeedback = (feedback: Transport.Feedback): Effect.Effect<void> =>
-    feedback._tag === "DeliveryReport"
-      ? Effect.asVoid(receive(feedback))
-      : Effect.asVoid(Effect.ignore(inbound(feedback)))
-  yield* Effect.forEach(transports, (t) => t.listen(onFeedback), { discard: true })
-
-  // Messages past their validity without a final receipt end `expired`.
-  const expireDue = Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const waiting = yield* store.list({ status: "submitted" })
-    for (const message of waiting) {
-      if (message.validUntil !== undefined && message.validUntil <= now && withReceipts.has(message.transport ?? "")) {
-        yield* Effect.ignore(move(message, "expired", undefined, "validity period passed"))
-      }
-    }
-  })
-  yield* Effect.forkScoped(Effect.repeat(expireDue, Schedule.spaced(config.expirySweep ?? "1 minute")))
+  const inbound = makeInbound(p, status, send)
+  yield* listenToTransports(p, reports, inbound)
+  yield* Effect.forkScoped(Effect.repeat(expireDue(p, status), Schedule.spaced(config.expirySweep ?? "1 minute")))
 
   const service = Sms.of({
     send: (request) => send(request),
-    sendBatch,
-    get,
-    cancel: (id) =>
-      Effect.gen(function*() {
-        const message = yield* get(id)
-        if (message.status !== "accepted" || message.sendAt === undefined) {
-          return yield* fail(new NotCancelable({ field: "id", status: message.status }))
-        }
-        yield* FiberMap.remove(scheduled, id)
-        return yield* move(message, "canceled", undefined, "canceled").pipe(
-          Effect.mapError(() => new SmsError({ reason: new NotCancelable({ field: "id", status: message.status }) }))
-        )
-      }),
-    deliveryReceipt,
+    sendBatch: sendBatchWith(send, config.batchConcurrency ?? 16),
+    get: (id) => getMessage(p, id),
+    cancel: (id) => cancel(p, status, id),
+    deliveryReceipt: (input) => deliveryReceipt(p, reports, input),
     inbound,
-    deadLetters: (options) => store.list({ status: "failed", limit: options?.limit }),
-    retry: (id) =>
-      Effect.gen(function*() {
-        const message = yield* get(id)
-        if (message.status !== "failed") {
-          return yield* fail(new SendRequest.InvalidRequest({ field: "id", problem: "not a failed message" }))
-        }
-        if (message.withheld === true) {
-          // The code is kept nowhere, and a new one would come from Verification anyway.
-          return yield* fail(new SendRequest.InvalidRequest({ field: "id", problem: "a one-time code, not kept for a retry" }))
-        }
-        const now = yield* Clock.currentTimeMillis
-        const again: MessageStore.StoredMessage = {
-          ...message,
-          id: newId(),
-          status: "accepted",
-          history: [{ status: "accepted", at: now, reason: `retry of ${message.id}` }],
-          attempts: 0,
-          decisions: [],
-          route: undefined,
-          transport: undefined,
-          providerMessageId: undefined,
-          segmentIds: undefined,
-          idempotencyKey: undefined,
-          createdAt: now,
-          sendAt: undefined,
-          validUntil: now + defaultValidity
-        }
-        yield* store.insert(again)
-        yield* changed(again)
-        return yield* Effect.mapError(dispatchLater(again, message.text, undefined, plain), toSmsError)
-      })
+    deadLetters: (options) => Effect.mapError(p.store.list({ status: "failed", limit: options?.limit }), toSmsError),
+    retry: (id) => retryFailed(p, acceptance, id)
   })
   // A code the Verification service built: its own request, not decoded again.
-  const verification: SendOptions = { bypassConsent: false, verification: true }
   const sendVerification = (to: string, text: string, tenant: string | undefined) =>
     Effect.withFiber((fiber) =>
       sendRequest({
@@ -944,6 +978,163 @@ const build = Effect.fnUntraced(function*(
     )
   return { service, sendVerification }
 })
+
+// the service's other members
+
+// A non-array is refused whole, before anything is sent; each request then fails or succeeds alone.
+const sendBatchWith = (send: (request: unknown) => Effect.Effect<Receipt, SmsError>, concurrency: number) =>
+(requests: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<BatchResult>, SmsError> => {
+  const items = readBatch(requests)
+  return Result.isFailure(items) ? fail(items.failure) : Effect.forEach(
+    items.success,
+    (request) =>
+      Effect.match(send(request), {
+        onFailure: (error): BatchResult => ({ ok: false, error }),
+        onSuccess: (receipt): BatchResult => ({ ok: true, receipt })
+      }),
+    { concurrency }
+  )
+}
+
+const getMessage = (p: Pipeline, id: string): Effect.Effect<MessageStore.StoredMessage, SmsError> =>
+  Effect.flatMap(Effect.mapError(p.store.get(id), toSmsError), (found) =>
+    Option.isSome(found) ? Effect.succeed(found.value) : fail(new MessageStore.MessageNotFound({ field: "id" })))
+
+// The job stays in the Outbox and ends at once when it finds the message canceled.
+const cancel = (p: Pipeline, status: Status, id: string) =>
+  Effect.gen(function*() {
+    const message = yield* getMessage(p, id)
+    const notCancelable = new NotCancelable({ field: "id", status: message.status })
+    if (message.status !== "accepted" || message.sendAt === undefined) return yield* fail(notCancelable)
+    return yield* status.move(message, "canceled", undefined, "canceled").pipe(
+      Effect.catchTag("StoreUnavailable", (error) => Effect.fail(toSmsError(error))),
+      Effect.catchTag(["MessageNotFound", "InvalidTransition"], () => fail(notCancelable))
+    )
+  })
+
+const retryFailed = (p: Pipeline, acceptance: ReturnType<typeof makeAcceptance>, id: string) =>
+  Effect.gen(function*() {
+    const message = yield* getMessage(p, id)
+    if (message.status !== "failed") {
+      return yield* fail(new SendRequest.InvalidRequest({ field: "id", problem: "not a failed message" }))
+    }
+    if (message.withheld === true) {
+      // The code is kept nowhere, and a new one would come from Verification anyway.
+      return yield* fail(new SendRequest.InvalidRequest({ field: "id", problem: "a one-time code, not kept for a retry" }))
+    }
+    const now = yield* Clock.currentTimeMillis
+    const again: MessageStore.StoredMessage = {
+      ...message,
+      id: newId(),
+      status: "queued",
+      history: [{ status: "accepted", at: now, reason: `retry of ${message.id}` }, { status: "queued", at: now }],
+      attempts: 0,
+      decisions: [],
+      route: undefined,
+      transport: undefined,
+      providerMessageId: undefined,
+      segmentIds: undefined,
+      segmentStatuses: undefined,
+      idempotencyKey: undefined,
+      createdAt: now,
+      sendAt: undefined,
+      validUntil: now + p.defaultValidity
+    }
+    const number = yield* Effect.mapError(p.phones.normalize(again.to), (error) => new SmsError({ reason: error.reason }))
+    const analysis = Encoding.analyze(again.text, { smartEncoding: false })
+    return yield* acceptance.sendOnce({ message: again, analysis, number, options: plain })
+  })
+
+const deliveryReceipt = (p: Pipeline, reports: Reports, input: unknown) =>
+  Effect.gen(function*() {
+    const decoded = decodeReport(input)
+    if (Result.isFailure(decoded)) {
+      return yield* fail(new SendRequest.InvalidRequest({ field: "receipt", problem: "not a delivery receipt" }))
+    }
+    const report = decoded.success
+    const transport = p.transports.find((t) => t.name === report.transport)
+    if (transport === undefined) {
+      return yield* fail(new SendRequest.InvalidRequest({ field: "transport", problem: "not a configured transport" }))
+    }
+    const status = transport.mapStatus(report.status)
+    if (status === undefined) {
+      return yield* fail(new SendRequest.InvalidRequest({ field: "status", problem: "not a status this transport reports" }))
+    }
+    const now = yield* Clock.currentTimeMillis
+    const at = report.at === undefined ? now : typeof report.at === "number" ? report.at : new Date(report.at).getTime()
+    return yield* Effect.mapError(
+      reports.receive({
+        _tag: "DeliveryReport",
+        transport: report.transport,
+        providerMessageId: report.providerMessageId,
+        status,
+        providerStatus: report.status,
+        errorCode: report.errorCode,
+        at: Number.isFinite(at) ? at : now
+      }),
+      toSmsError
+    )
+  })
+
+const makeInbound = (p: Pipeline, status: Status, send: (input: unknown, options: SendOptions) => Effect.Effect<Receipt, SmsError>) =>
+  Effect.fnUntraced(function*(input: unknown) {
+    const result = yield* p.inbound.handle(input).pipe(
+      Effect.mapError((error) => new SmsError({ reason: error.reason }))
+    )
+    if (!result.complete) return result
+    yield* status.publish({
+      _tag: "InboundReceived",
+      transport: result.message.transport,
+      action: result.action,
+      text: result.message.text,
+      from: p.logNumbers ? result.message.from : undefined,
+      at: result.message.receivedAt
+    })
+    const reply = result.replyMessage
+    if (reply !== undefined) {
+      // The confirmation of an opt-out must still reach the person who opted out.
+      yield* Effect.ignore(send({
+        to: reply.to,
+        text: reply.text,
+        from: reply.from,
+        purpose: reply.purpose,
+        ...(reply.tenant === undefined ? {} : { tenant: reply.tenant })
+      }, { bypassConsent: reply.bypassConsent, verification: false }))
+    }
+    return result
+  })
+
+// Receipts and replies a transport's own connection brings: a store outage
+// is retried briefly, then logged, since the carrier will not send it again.
+const listenToTransports = (
+  p: Pipeline,
+  reports: Reports,
+  inbound: (input: unknown) => Effect.Effect<Inbound.InboundResult, SmsError>
+) => {
+  const onFeedback = (feedback: Transport.Feedback): Effect.Effect<void> =>
+    feedback._tag === "DeliveryReport"
+      ? reports.receive(feedback).pipe(
+        Effect.retry({ schedule: Schedule.exponential("100 millis"), times: 5 }),
+        Effect.catchTag("StoreUnavailable", () => Effect.logWarning("smsforge: a delivery receipt was lost: the message store did not answer")),
+        Effect.asVoid
+      )
+      : Effect.asVoid(Effect.ignore(inbound(feedback)))
+  return Effect.forEach(p.transports, (t) => t.listen(onFeedback), { discard: true })
+}
+
+// Messages past their validity without a final receipt end `expired`.
+const expireDue = (p: Pipeline, status: Status) => {
+  const withReceipts = new Set(p.transports.filter((t) => t.capabilities.deliveryReceipts).map((t) => t.name))
+  return Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const waiting = yield* p.store.list({ status: "submitted" })
+    for (const message of waiting) {
+      if (message.validUntil !== undefined && message.validUntil <= now && withReceipts.has(message.transport ?? "")) {
+        yield* Effect.ignore(status.move(message, "expired", undefined, "validity period passed"))
+      }
+    }
+  }).pipe(Effect.catchTag("StoreUnavailable", () => Effect.void))
+}
 
 /**
  * Builds the pipeline from its services.
@@ -1007,7 +1198,7 @@ const makeVerificationSender = (
             clientReference: id,
             purpose: "transactional"
           }).pipe(Effect.mapError((e) => sendError(e.reason._tag)))
-          yield* store.insert({
+          yield* Effect.mapError(store.insert({
             id,
             tenant,
             to: number.e164,
@@ -1025,12 +1216,15 @@ const makeVerificationSender = (
             attempts: 1,
             decisions: [],
             createdAt: now
-          })
+          }), (e) => sendError(e._tag))
           return { messageId: id }
         })
       },
       deliveryStatus: (messageId) =>
-        Effect.map(store.get(messageId), (m) => (Option.isSome(m) ? verificationStatus[m.value.status] : "pending"))
+        store.get(messageId).pipe(
+          Effect.map((m) => (Option.isSome(m) ? verificationStatus[m.value.status] : "pending" as const)),
+          Effect.orElseSucceed(() => "pending" as const)
+        )
     })
   })
 
@@ -1044,6 +1238,7 @@ const makeVerificationSender = (
 export type Stores =
   | MessageStore.MessageStore
   | Idempotency.IdempotencyStore
+  | Outbox.Outbox
   | Templates.TemplateStore
   | Consent.ConsentStore
   | Verification.VerificationStore
@@ -1115,6 +1310,7 @@ export const layerStoresMemory = (config: SmsConfig = {}): Layer.Layer<Stores> =
   Layer.mergeAll(
     MessageStore.layerMemory(config.messages ?? {}),
     Idempotency.layerMemory(),
+    Outbox.layerMemory(),
     Templates.layerStoreMemory,
     Consent.layerStoreMemory,
     Verification.layerStoreMemory,
