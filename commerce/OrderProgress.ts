@@ -9,8 +9,8 @@
  *   contact last seen (tracking events often carry none) and a digest of
  *   the number, so a personal-data request can erase it.
  * - `set` writes only when the version read is still the stored one; the
- *   memory store here, {@link layerStoreRedis} (`OrderProgressRedis.ts`) and
- *   {@link layerStoreSql} (`OrderProgressSql.ts`) behave alike.
+ *   memory store here, `OrderProgressRedis.layerStoreRedis` and
+ *   `OrderProgressSql.layerStoreSql` behave alike.
  * - Keys are SHA-256 digests: no order number or phone number in a key.
  *
  * @since 0.3.0

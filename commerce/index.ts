@@ -23,3 +23,5 @@ export {
   type WebhookHandlerOptions,
   type WebhookOutcome
 } from "./webhookHandler.ts"
+export * as OrderProgressRedis from "./OrderProgressRedis.ts"
+export * as OrderProgressSql from "./OrderProgressSql.ts"
