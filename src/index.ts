@@ -52,6 +52,10 @@ export * as Inbound from "./Inbound.ts"
  */
 export * as MessageStore from "./MessageStore.ts"
 /**
+ * @since 0.2.0
+ */
+export * as Outbox from "./Outbox.ts"
+/**
  * @since 0.1.0
  */
 export * as PhoneNumbers from "./PhoneNumbers.ts"
