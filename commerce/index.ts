@@ -14,7 +14,15 @@ export * as OrderProgress from "./OrderProgress.ts"
 export * as NoticeRules from "./NoticeRules.ts"
 export * as Notices from "./Notices.ts"
 export { InvalidBrand, type NoticeTemplateId, noticeTemplateIds, type NoticeTemplateOptions, noticeTemplates } from "./NoticeTemplates.ts"
-export { createNotices, type CreateNoticesOptions, type NoticesClient } from "./client.ts"
+export {
+  createNotices,
+  type CreateNoticesOptions,
+  createSignup,
+  type CreateSignupOptions,
+  type NoticesClient,
+  type SignupFlow
+} from "./client.ts"
+export * as Signup from "./Signup.ts"
 export {
   type OrderEventSink,
   verifyRequest,
