@@ -33,3 +33,4 @@ export {
 } from "./webhookHandler.ts"
 export * as OrderProgressRedis from "./OrderProgressRedis.ts"
 export * as OrderProgressSql from "./OrderProgressSql.ts"
+export * as Checkout from "./Checkout.ts"
