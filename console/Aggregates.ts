@@ -25,8 +25,8 @@ export interface MessageFacts {
   readonly segments: number
   readonly template?: string | undefined
   readonly tenant?: string | undefined
-  /** Price per segment of the route that carried it, when the routing rules name one. */
-  readonly pricePerSegment?: number | undefined
+  /** Price per segment by route, for this message's country, when the routing rules name one. */
+  readonly prices?: Readonly<Record<string, number>> | undefined
 }
 
 /**
@@ -236,7 +236,7 @@ export const make = (options: AggregatesOptions = {}): Aggregates => {
   const submitted = (event: Events.StatusChanged, state: Open): void => {
     state.submittedAt = event.at
     state.route = event.route ?? state.route
-    const cost = (state.facts.pricePerSegment ?? 0) * state.facts.segments
+    const cost = (state.route === undefined ? 0 : state.facts.prices?.[state.route] ?? 0) * state.facts.segments
     for (const counter of countersOf(state)) {
       counter.sent++
       counter.segments += state.facts.segments

@@ -164,9 +164,15 @@ interface Inbox {
   readonly byRecipient: Map<string, Array<InboxEntry>>
 }
 
-const priceOf = (prices: LiveOptions["prices"], route: string | undefined, country: string): number | undefined => {
-  const table = route === undefined ? undefined : prices?.[route]
-  return table?.[country] ?? table?.["*"]
+// Each route's price per segment for one country.
+const pricesFor = (prices: LiveOptions["prices"], country: string): Readonly<Record<string, number>> | undefined => {
+  if (prices === undefined) return undefined
+  const out: Record<string, number> = {}
+  for (const [route, table] of Object.entries(prices)) {
+    const price = table[country] ?? table["*"]
+    if (price !== undefined) out[route] = price
+  }
+  return out
 }
 
 const makeEntry = (message: MessageStore.StoredMessage, recipient: string, shown: string, revealed: string | undefined): InboxEntry => {
@@ -230,7 +236,7 @@ const statusFolder = (
           segments: message.segmentCount,
           template: message.template?.id,
           tenant: message.tenant,
-          pricePerSegment: priceOf(options.prices, event.route ?? message.route, message.country)
+          prices: pricesFor(options.prices, message.country)
         })
       if (message === undefined) return Effect.void
       const shown = options.showNumbers === true ? message.to : mask(message.to)

@@ -1,0 +1,149 @@
+/**
+ * `smsforge.config.json` / `smsforge.config.js`: decoded by Schema, with an
+ * error naming the key at fault; secrets come from the environment only.
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
+import { existsSync, readFileSync } from "node:fs"
+import { resolve } from "node:path"
+import { pathToFileURL } from "node:url"
+import { Router } from "smsforge"
+import * as ApiKeys from "../console/ApiKeys.ts"
+
+// models
+
+const SandboxRoute = Schema.Struct({
+  name: Schema.String.check(Schema.isMinLength(1)),
+  type: Schema.Literal("sandbox"),
+  /** Milliseconds each submission takes. */
+  latency: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
+  /** Probability in [0, 1] that a submission fails (retried, then failed over). */
+  failureRate: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))),
+  /** Probability in [0, 1] that a delivered-looking message ends undelivered. */
+  undeliveredRate: Schema.optional(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })))
+})
+
+/**
+ * The configuration file's schema.
+ *
+ * @category schemas
+ * @since 0.2.0
+ */
+export const ConfigSchema = Schema.Struct({
+  defaultCountry: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Z]{2}$/))),
+  smartEncoding: Schema.optional(Schema.Boolean),
+  maxSegments: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 255 }))),
+  transports: Schema.optional(Schema.Array(SandboxRoute)),
+  routing: Schema.optional(Router.RoutingConfig),
+  templates: Schema.optional(Schema.Array(Schema.Struct({
+    id: Schema.String,
+    version: Schema.optional(Schema.Int),
+    variables: Schema.Record(Schema.String, Schema.Literals(["string", "digits", "number"])),
+    locales: Schema.Record(Schema.String, Schema.String),
+    status: Schema.optional(Schema.Literals(["pending", "approved", "rejected"]))
+  }))),
+  verification: Schema.optional(Schema.Struct({
+    brand: Schema.optional(Schema.String),
+    codeLength: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 4, maximum: 10 }))),
+    maxChecks: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 20 })))
+  })),
+  console: Schema.optional(Schema.Struct({
+    host: Schema.optional(Schema.String),
+    port: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65_535 }))),
+    title: Schema.optional(Schema.String),
+    basePath: Schema.optional(Schema.String),
+    showNumbers: Schema.optional(Schema.Boolean),
+    writable: Schema.optional(Schema.Boolean),
+    maxBodyBytes: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1_024, maximum: 16_777_216 })))
+  })),
+  /** Tenants' keys as hashes (`smsforge keys new`); plain keys belong in `SMSFORGE_API_KEYS`. */
+  apiKeys: Schema.optional(Schema.Array(Schema.Struct({
+    tenant: Schema.String.check(Schema.isMinLength(1)),
+    hash: Schema.String.check(Schema.makeFilter((s: string) => ApiKeys.isHash(s), { expected: "sha256:<base64url>" }))
+  })))
+})
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export type Config = typeof ConfigSchema.Type
+
+// errors
+
+/**
+ * The configuration file cannot be read or does not match the schema; `key`
+ * names where (`console.port`, `routing.routes.0.countries`).
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("smsforge/cli/InvalidConfig")("InvalidConfig", {
+  file: Schema.String,
+  key: Schema.String,
+  problem: Schema.String
+}) {
+  override get message(): string {
+    return `${this.file}: ${this.key === "" ? "" : `${this.key}: `}${this.problem}`
+  }
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/**
+ * Decodes a configuration value; unknown keys are refused, so a typo is
+ * named rather than silently ignored.
+ *
+ * @category decoding
+ * @since 0.2.0
+ */
+export const decode = (input: unknown, file = "config"): Result.Result<Config, InvalidConfig> => {
+  const result = Schema.decodeUnknownResult(ConfigSchema)(input, { onExcessProperty: "error" })
+  if (Result.isSuccess(result)) return Result.succeed(result.success)
+  const first = formatter(result.failure.issue).issues[0]
+  const key = first?.path?.map(String).join(".") ?? ""
+  // The schema's message can quote the value; only its first words are kept.
+  const problem = first === undefined ? "invalid" : first.message.replace(/, got .*$/s, "")
+  return Result.fail(new InvalidConfig({ file, key, problem }))
+}
+
+const CANDIDATES = ["smsforge.config.json", "smsforge.config.js", "smsforge.config.mjs"]
+
+/**
+ * Finds and decodes the configuration: the `--config` path, else the first
+ * `smsforge.config.{json,js,mjs}` in `cwd`, else an empty configuration.
+ *
+ * @category loading
+ * @since 0.2.0
+ */
+export const load = (path: string | undefined, cwd: string = process.cwd()): Effect.Effect<{ readonly file?: string; readonly config: Config }, InvalidConfig> =>
+  Effect.gen(function*() {
+    const file = path === undefined ? CANDIDATES.map((c) => resolve(cwd, c)).find((c) => existsSync(c)) : resolve(cwd, path)
+    if (file === undefined) return { config: {} }
+    const raw = yield* Effect.tryPromise({
+      try: async () =>
+        file.endsWith(".json")
+          ? JSON.parse(readFileSync(file, "utf8")) as unknown
+          : ((await import(pathToFileURL(file).href)) as { readonly default?: unknown }).default,
+      catch: (cause) =>
+        new InvalidConfig({ file, key: "", problem: cause instanceof SyntaxError ? "not valid JSON" : "cannot be read" })
+    })
+    const decoded = decode(raw, file)
+    return Result.isSuccess(decoded) ? { file, config: decoded.success } : yield* Effect.fail(decoded.failure)
+  })
+
+/**
+ * The API keys: the configuration's hashes plus `SMSFORGE_API_KEYS`
+ * (`tenant:key,…`), hashed as soon as they are read.
+ *
+ * @category loading
+ * @since 0.2.0
+ */
+export const apiKeys = (config: Config, env: NodeJS.ProcessEnv = process.env): ReadonlyArray<ApiKeys.StoredKey> => [
+  ...(config.apiKeys ?? []),
+  ...ApiKeys.fromEnvironment(env.SMSFORGE_API_KEYS)
+]

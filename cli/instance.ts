@@ -1,0 +1,187 @@
+/**
+ * A running instance for `smsforge dev` and `smsforge serve`: the pipeline on
+ * Sandbox carriers with simulated receipts, the console and the API, served
+ * on Node's `http`.
+ *
+ * @since 0.2.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { type Router, Sms, type Transport } from "smsforge"
+import { Sandbox } from "smsforge/testing"
+import { hash } from "../console/ApiKeys.ts"
+import { toNodeListener } from "../console/node.ts"
+import { type ConsoleOptions, makeHandler } from "../console/Server.ts"
+import type { Config } from "./config.ts"
+import * as Demo from "./demo.ts"
+
+/** The dev server's API key: loopback only, Sandbox carriers only, so not a secret. */
+export const DEV_KEY = "dev"
+
+const defaultTransports: NonNullable<Config["transports"]> = [
+  { name: "sandbox-eu", type: "sandbox", latency: 40, failureRate: 0.03, undeliveredRate: 0.05 },
+  { name: "sandbox-global", type: "sandbox", latency: 90, failureRate: 0.01, undeliveredRate: 0.08 }
+]
+
+const defaultRouting: Router.RoutingRulesInput = {
+  routes: [
+    { name: "eu-primary", transport: "sandbox-eu", countries: ["GB", "DE", "ES", "FR", "IE", "NL"], price: { GB: 0.04, DE: 0.075, ES: 0.06, "*": 0.07 } },
+    { name: "global", transport: "sandbox-global", price: { CN: 0.03, US: 0.008, "*": 0.05 } }
+  ]
+}
+
+interface Simulated {
+  readonly sandbox: Sandbox.SandboxTransport
+  readonly undeliveredRate: number
+}
+
+// Receipts arrive 0.3–2.5 s after a submission, mostly `delivered`, as a
+// carrier's would; a few end `undelivered` with a carrier error code.
+const simulateReceipts = (sandboxes: ReadonlyArray<Simulated>) => {
+  const seen = new Set<string>()
+  const due: Array<{ readonly at: number; readonly run: Effect.Effect<void> }> = []
+  const codes = ["EC_ABSENT_SUBSCRIBER", "EC_UNKNOWN_SUBSCRIBER", "EC_CALL_BARRED"]
+  const tick = Effect.suspend(() => {
+    const now = Date.now()
+    for (const { sandbox, undeliveredRate } of sandboxes) {
+      for (const sent of sandbox.sent()) {
+        if (seen.has(sent.providerMessageId)) continue
+        seen.add(sent.providerMessageId)
+        const undelivered = Math.random() < undeliveredRate
+        due.push({
+          at: now + 300 + Math.random() * 2_200,
+          run: undelivered
+            ? sandbox.deliver(sent.providerMessageId, "undelivered", codes[Math.floor(Math.random() * codes.length)])
+            : sandbox.deliver(sent.providerMessageId, "delivered")
+        })
+      }
+    }
+    if (seen.size > 20_000) seen.clear()
+    const ready = due.filter((d) => d.at <= now)
+    for (const d of ready) due.splice(due.indexOf(d), 1)
+    return Effect.forEach(ready, (d) => Effect.ignore(d.run), { discard: true })
+  })
+  return Effect.repeat(tick, Schedule.spaced("200 millis"))
+}
+
+/**
+ * What an instance runs on.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface InstanceOptions {
+  readonly config: Config
+  readonly dev: boolean
+  readonly demo: boolean
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  readonly apiKeys: ReadonlyArray<{ readonly tenant: string; readonly hash: string }>
+}
+
+/**
+ * The pipeline configuration an instance runs: the config file's, with the
+ * demo templates and, without configured carriers, two Sandbox routes.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const pipelineConfig = (config: Config, transports: ReadonlyArray<Transport.Transport>): Sms.SmsConfig => ({
+  transports,
+  routing: routingOf(config) ?? (config.transports === undefined ? defaultRouting : undefined),
+  ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
+  ...(config.smartEncoding === undefined ? {} : { smartEncoding: config.smartEncoding }),
+  ...(config.maxSegments === undefined ? {} : { maxSegments: config.maxSegments }),
+  templates: [...Demo.templates, ...(config.templates ?? [])],
+  verification: { brand: "ShopLane", ...config.verification }
+})
+
+// The schema is declared `Codec<unknown, RoutingRulesInput>`; decoded, it is the rules.
+const routingOf = (config: Config): Router.RoutingRulesInput | undefined => config.routing as Router.RoutingRulesInput | undefined
+
+const lastOf = <A>(items: ReadonlyArray<A>, predicate: (a: A) => boolean): A | undefined => {
+  for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i]!)) return items[i]
+  return undefined
+}
+
+const pricesOf = (routing: Router.RoutingRulesInput | undefined): ConsoleOptions["prices"] =>
+  Object.fromEntries((routing?.routes ?? []).flatMap((r) => (r.price === undefined ? [] : [[r.name, r.price]])))
+
+/**
+ * Builds the instance's handler: Sandbox carriers, the pipeline, the
+ * receipt simulator and, with `demo`, the demo traffic.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const build = (options: InstanceOptions) => {
+  const routes = options.config.transports ?? defaultTransports
+  const simulated: Array<Simulated> = routes.map((r, i) => ({
+    sandbox: Sandbox.makeUnsafe({ name: r.name, seed: i + 1, latency: r.latency ?? 0, failureRate: r.failureRate ?? 0, outboxLimit: 5_000 }),
+    undeliveredRate: r.undeliveredRate ?? 0
+  }))
+  const config = pipelineConfig(options.config, simulated.map((s) => s.sandbox))
+  const reveal = (id: string) => {
+    for (const { sandbox } of simulated) {
+      const sent = lastOf(sandbox.sent(), (m) => m.clientReference === id)
+      if (sent !== undefined) return sent.text
+    }
+    return undefined
+  }
+  const lastTextTo = (to: string) => {
+    let last: Sandbox.SentMessage | undefined
+    for (const { sandbox } of simulated) {
+      const sent = lastOf(sandbox.sent(), (m) => m.to === to)
+      if (sent !== undefined && (last === undefined || sent.submittedAt >= last.submittedAt)) last = sent
+    }
+    return last?.text
+  }
+  const background = Layer.effectDiscard(Effect.gen(function*() {
+    yield* Effect.forkScoped(simulateReceipts(simulated))
+    if (options.demo) yield* Effect.forkScoped(Demo.run(lastTextTo))
+  }))
+  const services = background.pipe(Layer.provideMerge(Sms.layer(config)))
+  const c = options.config.console ?? {}
+  const handler = makeHandler(services, {
+    title: c.title ?? (options.dev ? "smsforge dev" : "smsforge"),
+    basePath: c.basePath,
+    showNumbers: c.showNumbers ?? false,
+    writable: c.writable ?? options.dev,
+    maxBodyBytes: c.maxBodyBytes,
+    // Sandbox carriers are fake phones: showing what they were handed, codes included, is the point of dev.
+    reveal,
+    prices: pricesOf(config.routing),
+    apiKeys: [...options.apiKeys, ...(options.dev ? [{ tenant: "dev", hash: hash(DEV_KEY) }] : [])]
+  })
+  return { handler, sandboxes: simulated.map((s) => s.sandbox) }
+}
+
+/**
+ * Serves a handler on `host:port` for as long as the scope lives; answers
+ * the URL.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const listen = (handler: (request: Request) => Promise<Response>, host: string, port: number) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly url: string; readonly close: () => void }, Error>((resume) => {
+      const server = createServer(toNodeListener(handler))
+      server.once("error", (error) => resume(Effect.fail(error)))
+      server.listen(port, host, () => {
+        const address = server.address() as AddressInfo
+        const shown = host.includes(":") ? `[${host}]` : host
+        resume(Effect.succeed({
+          url: `http://${shown}:${address.port}/`,
+          close: () => {
+            server.closeAllConnections()
+            server.close()
+          }
+        }))
+      })
+    }),
+    (server) => Effect.sync(server.close)
+  )
