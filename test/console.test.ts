@@ -1,0 +1,149 @@
+import { Sms } from "smsforge"
+import { Sandbox } from "smsforge/testing"
+import { afterAll, assert, describe, it } from "vitest"
+import { ApiKeys, makeHandler } from "../console/index.ts"
+
+const sandbox = Sandbox.makeUnsafe({ autoDeliver: true })
+const acme = ApiKeys.generate("acme")
+const other = ApiKeys.generate("other")
+const app = makeHandler(Sms.layer({ transports: [sandbox] }), {
+  apiKeys: [{ tenant: "acme", hash: acme.hash }, { tenant: "other", hash: other.hash }],
+  maxBodyBytes: 4_096,
+  reveal: (id) => sandbox.sent().find((m) => m.clientReference === id)?.text
+})
+afterAll(() => app.dispose())
+
+const post = (path: string, body: unknown, key: string | null = acme.key, raw?: string) =>
+  app.handler(new Request(`http://localhost${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(key === null ? {} : { authorization: `Bearer ${key}` }) },
+    body: raw ?? JSON.stringify(body)
+  }))
+const get = (path: string, key: string | undefined = acme.key) =>
+  app.handler(new Request(`http://localhost${path}`, { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } }))
+const json = async (response: Response) => (await response.json()) as Record<string, unknown>
+const UK = "+447400123456"
+
+describe("HTTP API", () => {
+  it("sends a message and reads it back with its history", async () => {
+    const sent = await post("/messages", { to: UK, text: "Your order SL100200 has shipped." })
+    assert.strictEqual(sent.status, 202)
+    const receipt = await json(sent)
+    assert.strictEqual(receipt.to, UK)
+    assert.strictEqual(receipt.encoding, "GSM-7")
+    const read = await json(await get(`/messages/${String(receipt.id)}`))
+    assert.strictEqual(read.id, receipt.id)
+    assert.includeMembers((read.history as Array<{ status: string }>).map((h) => h.status), ["accepted", "submitted"])
+  })
+
+  it("refuses a missing, a wrong and another tenant's key with typed JSON", async () => {
+    for (const key of [null, "sfk_acme_wrong", "", acme.hash]) {
+      const answer = await post("/messages", { to: UK, text: "hi" }, key)
+      assert.strictEqual(answer.status, 401)
+      assert.deepInclude(await json(answer), { _tag: "Unauthorized", field: "authorization" })
+    }
+    const mine = await json(await post("/messages", { to: UK, text: "mine" }))
+    const theirs = await get(`/messages/${String(mine.id)}`, other.key)
+    assert.strictEqual(theirs.status, 404)
+    assert.strictEqual((await json(theirs))._tag, "MessageNotFound")
+  })
+
+  it("answers hostile bodies with a refusal naming the field, never echoing it", async () => {
+    const cases: ReadonlyArray<readonly [unknown, string | undefined, string, string]> = [
+      [undefined, "{not json", "InvalidRequest", "body"],
+      [undefined, "\"\\ud800\"", "InvalidRequest", "body"],
+      [[1, 2, 3], undefined, "InvalidRequest", "body"],
+      [{ to: 5, text: "x" }, undefined, "InvalidRequest", "to"],
+      [{ to: "not a number", text: "secret-123456" }, undefined, "InvalidPhoneNumber", "to"],
+      [JSON.parse("{\"__proto__\":{\"admin\":true},\"to\":\"+447400123456\"}"), undefined, "InvalidRequest", "text"]
+    ]
+    for (const [body, raw, tag, field] of cases) {
+      const answer = await post("/messages", body, acme.key, raw)
+      assert.strictEqual(answer.status, tag === "InvalidPhoneNumber" ? 400 : 400)
+      const refusal = await json(answer)
+      assert.strictEqual(refusal._tag, tag)
+      if (tag !== "InvalidRequest" || field !== "text") assert.strictEqual(refusal.field, field)
+      assert.notInclude(JSON.stringify(refusal), "secret-123456")
+    }
+    assert.isUndefined(({} as Record<string, unknown>).admin)
+  })
+
+  it("refuses a body over the limit with 413 before reading it whole", async () => {
+    const answer = await post("/messages", { to: UK, text: "x".repeat(10_000) })
+    assert.strictEqual(answer.status, 413)
+    assert.deepInclude(await json(answer), { _tag: "PayloadTooLarge", field: "body" })
+  })
+
+  it("answers a batch in order, one bad recipient failing alone", async () => {
+    const answer = await json(await post("/messages/batch", {
+      messages: [{ to: UK, text: "one" }, { to: "12", text: "two" }, { to: UK, text: "three" }]
+    }))
+    const results = answer.results as Array<{ ok: boolean; error?: { _tag: string } }>
+    assert.deepStrictEqual(results.map((r) => r.ok), [true, false, true])
+    assert.strictEqual(results[1]!.error!._tag, "InvalidPhoneNumber")
+    const tooMany = await post("/messages/batch", { messages: Array.from({ length: 1_001 }, () => 1) })
+    assert.strictEqual(tooMany.status, 400)
+    assert.deepInclude(await json(tooMany), { _tag: "InvalidRequest", field: "messages" })
+  })
+
+  it("starts and checks a verification; a wrong code leaves it pending", async () => {
+    const started = await post("/verifications", { to: "+447400123457" })
+    assert.strictEqual(started.status, 201)
+    const { verificationId } = await json(started)
+    const wrong = await json(await post(`/verifications/${String(verificationId)}/check`, { code: "000000" }))
+    assert.strictEqual(wrong.status, "pending")
+    const text = sandbox.sent().filter((m) => m.to === "+447400123457").at(-1)!.text
+    const code = /\d{6}/.exec(text)![0]
+    const right = await json(await post(`/verifications/${String(verificationId)}/check`, { code }))
+    assert.strictEqual(right.status, "approved")
+    const missing = await post("/verifications/ver_0000000000000000/check", { code: "123456" })
+    assert.oneOf(missing.status, [400, 404])
+    assert.oneOf((await json(missing))._tag, ["VerificationNotFound", "InvalidRequest"])
+  })
+
+  it("takes receipts in smsforge's JSON shape", async () => {
+    const answer = await post("/webhooks/receipts", { providerMessageId: "unknown", transport: "nope", status: "delivered" })
+    assert.strictEqual(answer.status, 400)
+    assert.deepInclude(await json(answer), { _tag: "InvalidRequest", field: "transport" })
+  })
+
+  it("serves its OpenAPI document", async () => {
+    const doc = await json(await get("/openapi.json", undefined))
+    assert.strictEqual(doc.openapi, "3.1.0")
+    assert.containsAllKeys(doc.paths as object, ["/messages", "/messages/batch", "/verifications", "/verifications/{id}/check"])
+  })
+})
+
+describe("console endpoints", () => {
+  it("shows the inbox per recipient, masked, with the brand and the code picked out", async () => {
+    await post("/messages", { to: "+447400123458", text: "【大润发优鲜】您的验证码为:253894。" })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const inbox = await json(await get("/console/inbox", undefined))
+    const recipients = inbox.recipients as Array<{ recipient: string; to: string }>
+    const row = recipients.find((r) => r.to.endsWith("58"))!
+    assert.notInclude(row.to, "7400123458".slice(0, 6))
+    const mine = await json(await get(`/console/inbox?recipient=${row.recipient}`, undefined))
+    const [entry] = mine.messages as Array<Record<string, unknown>>
+    assert.strictEqual(entry!.brand, "大润发优鲜")
+    assert.strictEqual(entry!.code, "253894")
+    assert.strictEqual(entry!.encoding, "UCS-2")
+  })
+
+  it("is read-only unless enabled", async () => {
+    const answer = await app.handler(new Request("http://localhost/console/send", { method: "POST", body: "{}", headers: { "content-type": "application/json" } }))
+    assert.strictEqual(answer.status, 403)
+  })
+
+  it("streams a change over server-sent events when a message moves", async () => {
+    const stream = await get("/console/events", undefined)
+    assert.strictEqual(stream.headers.get("content-type"), "text/event-stream")
+    const reader = stream.body!.getReader()
+    await post("/messages", { to: UK, text: "live" })
+    const decoder = new TextDecoder()
+    let seen = ""
+    while (!seen.includes("event: change")) seen += decoder.decode((await reader.read()).value)
+    await reader.cancel()
+    assert.include(seen, "\"kind\":\"message\"")
+    assert.notInclude(seen, UK)
+  })
+})
