@@ -1,0 +1,85 @@
+import { Effect, Result } from "effect"
+import { Sms } from "smsforge"
+import { Sandbox } from "smsforge/testing"
+import { assert, describe, it } from "vitest"
+import * as Config from "../cli/config.ts"
+import { parseCsv } from "../cli/csv.ts"
+import * as Explain from "../cli/explain.ts"
+import * as Instance from "../cli/instance.ts"
+
+describe("smsforge segments", () => {
+  it("names the characters that forced UCS-2 and what smart encoding would save", () => {
+    const out = Explain.segments("Don’t miss it — order SL123 ships today")
+    assert.include(out, "encoding: UCS-2")
+    assert.include(out, "U+2019")
+    assert.include(out, "smart encoding would replace")
+    assert.include(out, "GSM-7 in 1 segment")
+  })
+
+  it("lists each segment and the cost of a long GSM-7 text", () => {
+    const out = Explain.segments("a".repeat(161))
+    assert.include(out, "cost:     2 segments")
+    assert.include(out, "[2] \"aaaaaaaa\"")
+  })
+})
+
+describe("smsforge routes explain", () => {
+  it("gives the candidates in order with the router's reasons", async () => {
+    const transports = ["sandbox-eu", "sandbox-global"].map((name) => Sandbox.makeUnsafe({ name }))
+    const layer = Sms.layer(Instance.pipelineConfig({}, transports))
+    const uk = await Effect.runPromise(Explain.routes("+447400123456").pipe(Effect.provide(layer)))
+    assert.match(uk, /→ 1\. eu-primary \(sandbox-eu\), cost 0\.04/)
+    const cn = await Effect.runPromise(Explain.routes("+8613800138001").pipe(Effect.provide(layer)))
+    assert.match(cn, /→ 1\. global/)
+    assert.notInclude(cn, "eu-primary")
+  })
+})
+
+describe("configuration", () => {
+  it("decodes a valid file and names the key at fault otherwise", () => {
+    assert.isTrue(Result.isSuccess(Config.decode({ console: { port: 8025, showNumbers: false }, defaultCountry: "GB" })))
+    const wrongType = Config.decode({ console: { port: "eighty" } })
+    assert.isTrue(Result.isFailure(wrongType) && wrongType.failure.key === "console.port")
+    const typo = Config.decode({ consol: {} })
+    assert.isTrue(Result.isFailure(typo) && typo.failure.key === "consol")
+    const badHash = Config.decode({ apiKeys: [{ tenant: "acme", hash: "plain-key" }] })
+    assert.isTrue(Result.isFailure(badHash) && badHash.failure.key === "apiKeys.0.hash")
+    assert.notInclude(Result.isFailure(badHash) ? badHash.failure.message : "", "plain-key")
+  })
+
+  it("hashes keys from SMSFORGE_API_KEYS as soon as it reads them", () => {
+    const keys = Config.apiKeys({}, { SMSFORGE_API_KEYS: "acme:k1, shop:k2,broken" })
+    assert.deepStrictEqual(keys.map((k) => k.tenant), ["acme", "shop"])
+    assert.isTrue(keys.every((k) => k.hash.startsWith("sha256:") && !k.hash.includes("k1")))
+  })
+})
+
+describe("send --csv", () => {
+  it("reads quoted fields and template variables", () => {
+    const rows = parseCsv("to,template,locale,order\n+447400123456,order-shipped,en,\"SL1,2\"\n+447400123457,order-customs,de,\"S\"\"L\"\n")
+    assert.deepStrictEqual(rows[0], { to: "+447400123456", template: "order-shipped", locale: "en", variables: { order: "SL1,2" } })
+    assert.deepStrictEqual(rows[1]!.variables, { order: "S\"L" })
+  })
+})
+
+describe("smsforge dev", () => {
+  it("serves the console and the API on loopback with the demo templates", async () => {
+    const { handler } = Instance.build({ config: {}, dev: true, demo: false, apiKeys: [] })
+    const server = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const { url } = yield* Instance.listen(handler.handler, "127.0.0.1", 0)
+      const page = yield* Effect.promise(() => fetch(url).then((r) => r.text()))
+      const sent = yield* Effect.promise(() =>
+        fetch(`${url}messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${Instance.DEV_KEY}`, "content-type": "application/json" },
+          body: JSON.stringify({ to: "+447400123401", template: "order-shipped", variables: { order: "SL1", carrier: "Royal Mail" } })
+        }).then((r) => r.json() as Promise<Record<string, unknown>>)
+      )
+      return { url, page, sent }
+    })))
+    await handler.dispose()
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/)
+    assert.include(server.page, "role=\"tablist\"")
+    assert.strictEqual(server.sent.route, "eu-primary")
+  })
+})
