@@ -226,7 +226,8 @@ export const makePersisted = Effect.fnUntraced(function*(options: PersistedOptio
   const concurrency = Math.max(1, options.concurrency ?? 32)
 
   const runOne = (worker: Worker) =>
-    queue.take((job, meta) => worker(job, { number: meta.attempts + 1, last: meta.attempts + 1 >= maxAttempts }))
+    // the queue counts this run in `attempts` already
+    queue.take((job, meta) => worker(job, { number: meta.attempts, last: meta.attempts >= maxAttempts }))
 
   // A failed run was rescheduled by the queue; a store outage waits a little before asking again.
   const loop = (worker: Worker) =>

@@ -568,7 +568,8 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
     if (Result.isFailure(result)) return yield* Effect.fail(toSmsError(result.failure))
     yield* reports.applyEarly(next)
     if (p.consent._tag === "Some" && p.capped.has(next.purpose)) {
-      yield* p.consent.value.record(next.to, next.purpose, next.history[next.history.length - 1]?.at, next.tenant)
+      // the message went: a count lost to a store outage must not fail it
+      yield* Effect.ignore(p.consent.value.record(next.to, next.purpose, next.history[next.history.length - 1]?.at, next.tenant))
     }
     return { receipt: toReceipt(next), retry: false } satisfies Delivered
   })
@@ -579,7 +580,10 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
       ? Effect.succeed(true)
       : p.consent.value.check({ to: message.to, country: message.country, purpose: message.purpose, tenant: message.tenant }).pipe(
         Effect.as(true),
-        Effect.catchTag("ConsentError", (error) => Effect.as(status.move(message, "rejected", undefined, error.reason._tag), false))
+        Effect.catchTag("ConsentError", (error) =>
+          error.reason._tag === "StoreUnavailable"
+            ? Effect.fail(error.reason)
+            : Effect.as(status.move(message, "rejected", undefined, error.reason._tag), false))
       )
 
   /** Ends a message that can no longer be sent, or answers whether it may go now. */
@@ -747,7 +751,7 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
 
   // A message sent now goes at once, in a fiber of the pipeline: a caller
   // that is interrupted stops waiting, and the message goes on.
-  const launch = (prepared: Prepared): Effect.Effect<Receipt, SmsError> => {
+  const launch = (prepared: Prepared, done?: Deferred.Deferred<Receipt | undefined, SmsError>): Effect.Effect<Receipt, SmsError> => {
     const { message } = prepared
     if (message.sendAt !== undefined) {
       delivery.keepCode(message, prepared.analysis.text)
@@ -757,7 +761,10 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
       number: prepared.number,
       segments: prepared.analysis.segments
     }).pipe(Effect.map((delivered) => delivered.receipt), Effect.mapError(toSmsError))
-    return Effect.flatMap(Effect.forkIn(first, p.scope), Fiber.join)
+    // a racing duplicate waits for the delivery, not for this caller
+    const tracked = done === undefined ? first : Effect.onExit(first, (exit) =>
+      Effect.andThen(Deferred.done(done, exit), Effect.sync(() => inflight.delete(message.id))))
+    return Effect.flatMap(Effect.forkIn(tracked, p.scope), Fiber.join)
   }
 
   const sendOnce = Effect.fnUntraced(function*(prepared: Prepared) {
@@ -795,12 +802,16 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
     const id = prepared.message.id
     const done = Deferred.makeUnsafe<Receipt | undefined, SmsError>()
     inflight.set(id, done)
-    // Whatever ends this fiber, a racing duplicate stops waiting on it.
+    let launched = false
     return Effect.gen(function*() {
-      const held = yield* Effect.mapError(commit(prepared.message, { name: key, reservation: { messageId: id, fingerprint: print } }), toSmsError)
+      const held = yield* commit(prepared.message, { name: key, reservation: { messageId: id, fingerprint: print } }).pipe(
+        // Nothing stored: the key is free for the retry (a transaction already rolled it back).
+        Effect.catch((error) => Effect.andThen(Effect.ignore(p.keys.release(key, id)), Effect.fail(toSmsError(error))))
+      )
       if (Option.isNone(held)) {
         yield* status.inserted(prepared.message)
-        return yield* launch(prepared)
+        launched = true
+        return yield* launch(prepared, done)
       }
       if (held.value.fingerprint !== print) {
         return yield* fail(new SendRequest.InvalidRequest({ field: "idempotencyKey", problem: "already used for a different request" }))
@@ -809,12 +820,16 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
       if (Option.isSome(first)) return first.value
       if (takeover) return yield* fail(new MessageStore.MessageNotFound({ field: "idempotencyKey" }))
       return yield* sendKeyed(prepared, request, idempotencyKey, true)
-    }).pipe(Effect.onExit((exit) =>
-      Effect.sync(() => {
-        inflight.delete(id)
-        Deferred.doneUnsafe(done, Exit.isSuccess(exit) ? exit : Exit.succeed(undefined))
-      })
-    ))
+    }).pipe(
+      // Whatever ends this caller before a delivery started, a racing duplicate stops waiting.
+      Effect.onExit(() =>
+        Effect.sync(() => {
+          if (launched) return
+          inflight.delete(id)
+          Deferred.doneUnsafe(done, Exit.succeed(undefined))
+        })
+      )
+    )
   })
 
   const sendDecoded = Effect.fnUntraced(function*(request: SendRequest.DecodedRequest, options: SendOptions) {

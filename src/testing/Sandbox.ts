@@ -82,6 +82,12 @@ export interface SandboxOptions {
    * all of them; bound it in long runs (soak tests, benchmarks).
    */
   readonly outboxLimit?: number | undefined
+  /**
+   * Answer a submission whose `clientReference` was accepted before with the
+   * earlier provider id, without sending it again, as carriers that
+   * deduplicate by reference do. Repeats are counted either way.
+   */
+  readonly dedupeByReference?: boolean | undefined
 }
 
 /**
@@ -106,6 +112,8 @@ export interface SandboxControls {
   readonly sent: () => ReadonlyArray<SentMessage>
   /** Submissions attempted, failed ones included. */
   readonly attempts: () => number
+  /** Accepted submissions whose `clientReference` had been accepted before. */
+  readonly repeats: () => number
   readonly clear: () => void
   /** Fail the next `count` submissions (default reason `Unavailable`). */
   readonly failNext: (count: number, reason?: ReasonInput) => void
@@ -138,6 +146,8 @@ export interface SandboxTransport extends Transport.Transport {
   readonly sent: () => ReadonlyArray<SentMessage>
   /** Submissions attempted, failed ones included. */
   readonly attempts: Effect.Effect<number>
+  /** Accepted submissions whose `clientReference` had been accepted before. */
+  readonly repeats: Effect.Effect<number>
   readonly clear: Effect.Effect<void>
   /** Fail the next `count` submissions (default reason `Unavailable`). */
   readonly failNext: (count: number, reason?: ReasonInput) => Effect.Effect<void>
@@ -212,6 +222,9 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
   const sent: Array<SentMessage> = []
   let attempts = 0
   let counter = 0
+  let repeats = 0
+  // provider ids by client reference, to count (and, when asked, absorb) repeats
+  const references = new Map<string, string>()
   let window = { start: 0, count: 0 }
   let listener: Transport.FeedbackHandler | undefined
   let faults: Faults = {
@@ -246,6 +259,8 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
       sent.length = 0
       dropped = 0
       attempts = 0
+      repeats = 0
+      references.clear()
     }
   }
 
@@ -300,7 +315,15 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
     attempts++
     const failure = decide(submission, now)
     if (failure !== undefined) return Effect.fail(failure)
+    const earlier = references.get(submission.clientReference)
+    if (earlier !== undefined) {
+      repeats++
+      if (options.dedupeByReference === true) return Effect.succeed({ providerMessageId: earlier })
+    }
     const providerMessageId = `${name}-${++counter}`
+    references.set(submission.clientReference, providerMessageId)
+    // bounded like the outbox, so a long run's memory stays flat
+    if (references.size > outboxLimit) references.delete(references.keys().next().value!)
     // Field by field: spreading a submission costs microseconds when its shape varies.
     record({
       to: submission.to,
@@ -355,6 +378,7 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
   const controls: SandboxControls = {
     sent: () => sent.slice(dropped),
     attempts: () => attempts,
+    repeats: () => repeats,
     ...set,
     deliver: (providerMessageId, status, errorCode) => Effect.runPromise(deliver(providerMessageId, status, errorCode)),
     deliverAll: (status) => Effect.runPromise(deliverAll(status)),
@@ -366,6 +390,7 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
     outbox: Effect.sync(() => sent.slice(dropped)),
     sent: controls.sent,
     attempts: Effect.sync(() => attempts),
+    repeats: Effect.sync(() => repeats),
     clear: Effect.sync(set.clear),
     failNext: (count, reason) => Effect.sync(() => set.failNext(count, reason)),
     failAlways: (reason) => Effect.sync(() => set.failAlways(reason)),
