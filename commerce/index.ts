@@ -34,3 +34,4 @@ export {
 export * as OrderProgressRedis from "./OrderProgressRedis.ts"
 export * as OrderProgressSql from "./OrderProgressSql.ts"
 export * as Checkout from "./Checkout.ts"
+export * as PersonalData from "./PersonalData.ts"
