@@ -70,6 +70,7 @@ import { currentMillis, nowOf } from "./internal/clock.ts"
 import { firstUnknownKey } from "./internal/issues.ts"
 import * as otp from "./internal/otp.ts"
 import { randomToken } from "./internal/random.ts"
+import { hashedKey } from "./internal/routeKey.ts"
 import * as texts from "./internal/verificationText.ts"
 import { makeVelocityGuard } from "./internal/verificationVelocity.ts"
 import { type E164, type NumberType, type PhoneNumber, PhoneNumberError, PhoneNumbers } from "./PhoneNumbers.ts"
@@ -1139,7 +1140,8 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
   }
 
   const consume = (scope: Scope, key: string, limit: { readonly limit: number; readonly window: Duration.Duration }) =>
-    limiter.consume({ key: `smsforge/verification/${scope}/${key}`, limit: limit.limit, window: limit.window })
+    // hashed: a key name never holds a number, a client key or a tenant
+    limiter.consume({ key: hashedKey(`smsforge/verification/${scope}`, [key]), limit: limit.limit, window: limit.window })
 
   // One handler for every limit of a send; the key names the scope that refused.
   const refusal = (error: RateLimiter.RateLimiterError): Effect.Effect<never, VerificationError> => {
