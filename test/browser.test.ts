@@ -1,0 +1,56 @@
+import { Effect, Exit, Scope } from "effect"
+import { existsSync, mkdirSync } from "node:fs"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import * as Instance from "../cli/instance.ts"
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
+const missing = existsSync(CHROMIUM) ? undefined : `no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`
+if (missing !== undefined) console.log(`browser tests skipped: ${missing}`)
+
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+describe.skipIf(missing !== undefined)("console in Chromium", () => {
+  const scope = Effect.runSync(Scope.make())
+  const { handler } = Instance.build({ config: {}, dev: true, demo: false, apiKeys: [] })
+  let url = ""
+  beforeAll(async () => {
+    url = (await Effect.runPromise(Scope.provide(Instance.listen(handler.handler, "127.0.0.1", 0), scope))).url
+    mkdirSync("test-results", { recursive: true })
+  })
+  afterAll(async () => {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await handler.dispose()
+  })
+
+  it("shows a message and its code live, then a report", async () => {
+    const { chromium } = await import("playwright-core")
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
+    try {
+      const page = await browser.newPage()
+      await page.goto(url)
+      await page.getByRole("status").filter({ hasText: "live" }).waitFor()
+      // Sent through the API after the page loaded: it must arrive over SSE.
+      const sent = await fetch(`${url}messages`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${Instance.DEV_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ to: "+447400123488", text: "【大润发优鲜】您的验证码为:253894。" })
+      })
+      assert.strictEqual(sent.status, 202)
+      const code = page.locator("[data-testid=message] mark.code").first()
+      await code.waitFor({ timeout: 10_000 })
+      assert.strictEqual(await code.textContent(), "253894")
+      assert.strictEqual(await page.locator("[data-testid=brand]").first().textContent(), "大润发优鲜")
+      await page.screenshot({ path: "test-results/console-inbox.png", fullPage: true })
+
+      // Keyboard only: focus the Inbox tab, arrow to Reports.
+      await page.getByRole("tab", { name: "Inbox" }).focus()
+      await page.keyboard.press("ArrowRight")
+      assert.strictEqual(await page.getByRole("tab", { name: "Reports" }).getAttribute("aria-selected"), "true")
+      await page.locator("[data-testid=total] b").waitFor()
+      assert.isAtLeast(Number(await page.locator("[data-testid=total] b").textContent()), 1)
+      await page.screenshot({ path: "test-results/console-reports.png", fullPage: true })
+    } finally {
+      await browser.close()
+    }
+  })
+})
