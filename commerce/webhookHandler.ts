@@ -42,7 +42,10 @@ export interface OrderEventSink {
 export interface WebhookOutcome {
   readonly platform: string
   readonly status: number
-  /** `Accepted`, `Ignored` (a topic with no notice), `Ping`, `Refused`, `Retry`, or the webhook refusal's tag. */
+  /**
+   * The notices' outcome (`Sent`, `Duplicate`, `Stale`, `Skipped`, or `Accepted` for a sink that answers
+   * none), `Ignored` (a topic with no notice), `Ping`, `Refused`, `Retry`, or the webhook refusal's tag.
+   */
   readonly outcome: string
   readonly field?: string | undefined
   readonly topic?: string | undefined
@@ -71,6 +74,12 @@ export interface WebhookHandlerOptions {
 }
 
 const fieldOf = (reason: WebhookRefusal): string => ("header" in reason ? reason.header : reason.field)
+
+// The notices' outcome (`Sent`, `Duplicate`, `Stale`, `Skipped`), for the answer and the logs.
+const noticeTag = (result: unknown): string | undefined => {
+  const tag = typeof result === "object" && result !== null ? (result as { readonly _tag?: unknown })._tag : undefined
+  return typeof tag === "string" && /^(Sent|Duplicate|Stale|Skipped)$/.test(tag) ? tag : undefined
+}
 
 const isRetryable = (error: unknown): boolean =>
   typeof error === "object" && error !== null && (error as { readonly isRetryable?: unknown }).isRetryable === true
@@ -129,8 +138,8 @@ export const webhookHandler = (options: WebhookHandlerOptions): WebhookHandler =
     const event = parsed === undefined || enrich === undefined ? parsed : await enrich(parsed, delivery)
     if (event === undefined) return report(200, "Ignored", { topic })
     try {
-      await notices.notify(event)
-      return report(200, "Accepted", { topic })
+      const result = await notices.notify(event)
+      return report(200, noticeTag(result) ?? "Accepted", { topic })
     } catch (error) {
       return isRetryable(error) ? report(503, "Retry", { topic }) : report(200, "Refused", { topic })
     }
