@@ -169,6 +169,24 @@ export class WebhookError extends Schema.TaggedError<WebhookError>("smsforge/com
   }
 }
 
+/**
+ * A verifier cannot be built as configured: an empty or non-string secret
+ * (often an unset environment variable) or a public key that does not parse.
+ * Thrown by the constructors, at start-up; `field` names the option, never
+ * its value.
+ *
+ * @category errors
+ * @since 0.3.0
+ */
+export class InvalidVerifierConfig extends Schema.TaggedError<InvalidVerifierConfig>("smsforge/commerce/InvalidVerifierConfig")(
+  "InvalidVerifierConfig",
+  { platform: Schema.String, field: Schema.String }
+) {
+  override get message(): string {
+    return `InvalidVerifierConfig: ${this.platform}: ${this.field}`
+  }
+}
+
 // verifiers
 
 /**
@@ -215,8 +233,12 @@ export interface PublicKeyOptions {
   readonly publicKey: string | KeyObject
 }
 
-const toRedacted = (secret: Secret): Redacted.Redacted<string> =>
-  typeof secret === "string" ? Redacted.make(secret) : secret
+/** An empty secret would make every forger's HMAC valid: refuse it when the verifier is built. */
+const toRedacted = (platform: Platform, secret: Secret): Redacted.Redacted<string> => {
+  const value: unknown = typeof secret === "string" ? secret : Redacted.isRedacted(secret) ? Redacted.value(secret) : undefined
+  if (typeof value !== "string" || value.length === 0) throw new InvalidVerifierConfig({ platform, field: "secret" })
+  return typeof secret === "string" ? Redacted.make(secret) : secret
+}
 
 const hmacBase64 = (secret: Redacted.Redacted<string>, body: Uint8Array): string =>
   createHmac("sha256", Redacted.value(secret)).update(body).digest("base64")
@@ -241,13 +263,13 @@ const header = (headers: Headers, name: string): string | undefined => {
 }
 
 /**
- * Shopify's scheme.
+ * Shopify's scheme. Throws {@link InvalidVerifierConfig} for an empty secret.
  *
  * @category verifiers
  * @since 0.3.0
  */
 export const shopify = (options: HmacOptions): Verifier => {
-  const secret = toRedacted(options.secret)
+  const secret = toRedacted("shopify", options.secret)
   const maxAge = options.maxAge
   return {
     platform: "shopify",
@@ -280,13 +302,13 @@ export const shopify = (options: HmacOptions): Verifier => {
 const WOO_PING = /^webhook_id=\d{1,18}$/
 
 /**
- * WooCommerce's scheme.
+ * WooCommerce's scheme. Throws {@link InvalidVerifierConfig} for an empty secret.
  *
  * @category verifiers
  * @since 0.3.0
  */
 export const woocommerce = (options: HmacOptions): Verifier => {
-  const secret = toRedacted(options.secret)
+  const secret = toRedacted("woocommerce", options.secret)
   return {
     platform: "woocommerce",
     verify: (body, headers) => {
@@ -318,14 +340,15 @@ export const woocommerce = (options: HmacOptions): Verifier => {
 const sha256 = (value: string): Buffer => createHash("sha256").update(value, "utf8").digest()
 
 /**
- * BigCommerce: a shared-secret custom header (BigCommerce documents no payload signature).
+ * BigCommerce: a shared-secret custom header (BigCommerce documents no payload
+ * signature). Throws {@link InvalidVerifierConfig} for an empty secret.
  *
  * @category verifiers
  * @since 0.3.0
  */
 export const bigcommerce = (options: SharedHeaderOptions): Verifier => {
   // Digests of equal length, so the comparison's time says nothing about the secret's length.
-  const expected = sha256(Redacted.value(toRedacted(options.secret)))
+  const expected = sha256(Redacted.value(toRedacted("bigcommerce", options.secret)))
   const name = (options.header ?? "x-webhook-secret").toLowerCase()
   const maxAge = options.maxAge
   return {
@@ -354,14 +377,24 @@ export const bigcommerce = (options: SharedHeaderOptions): Verifier => {
 
 const ADOBE_HEADER = "x-adobe-commerce-webhook-signature"
 
+const publicKeyOf = (input: string | KeyObject): KeyObject => {
+  if (typeof input !== "string") return input
+  try {
+    return createPublicKey(input)
+  } catch {
+    throw new InvalidVerifierConfig({ platform: "adobe-commerce", field: "publicKey" })
+  }
+}
+
 /**
- * Adobe Commerce (Magento) webhooks with signature verification on.
+ * Adobe Commerce (Magento) webhooks with signature verification on. Throws
+ * {@link InvalidVerifierConfig} for a public key that does not parse.
  *
  * @category verifiers
  * @since 0.3.0
  */
 export const adobeCommerce = (options: PublicKeyOptions): Verifier => {
-  const key = typeof options.publicKey === "string" ? createPublicKey(options.publicKey) : options.publicKey
+  const key = publicKeyOf(options.publicKey)
   return {
     platform: "adobe-commerce",
     verify: (body, headers) => {

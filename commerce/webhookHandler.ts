@@ -135,7 +135,15 @@ export const webhookHandler = (options: WebhookHandlerOptions): WebhookHandler =
     if (delivery.ping === true) return report(200, "Ping")
     const topic = delivery.topic.slice(0, 100)
     const parsed = fromDelivery(delivery)
-    const event = parsed === undefined || enrich === undefined ? parsed : await enrich(parsed, delivery)
+    let event = parsed
+    if (parsed !== undefined && enrich !== undefined) {
+      try {
+        event = await enrich(parsed, delivery)
+      } catch {
+        // The platform's API failed us; its retry of this delivery can succeed.
+        return report(503, "Retry", { field: "enrich", topic })
+      }
+    }
     if (event === undefined) return report(200, "Ignored", { topic })
     try {
       const result = await notices.notify(event)

@@ -148,6 +148,17 @@ describe("Adobe Commerce", () => {
   })
 })
 
+describe("configuration", () => {
+  it("refuses an empty secret and a public key that does not parse, naming the field only", () => {
+    expect(() => Signatures.shopify({ secret: "" })).toThrow(expect.objectContaining({ _tag: "InvalidVerifierConfig", platform: "shopify", field: "secret" }))
+    expect(() => Signatures.woocommerce({ secret: Redacted.make("") })).toThrow(expect.objectContaining({ field: "secret" }))
+    expect(() => Signatures.bigcommerce({ secret: "" })).toThrow(expect.objectContaining({ platform: "bigcommerce" }))
+    expect(() => Signatures.adobeCommerce({ publicKey: "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----" })).toThrow(
+      expect.objectContaining({ _tag: "InvalidVerifierConfig", field: "publicKey" })
+    )
+  })
+})
+
 describe("webhookHandler", () => {
   const order = {
     id: 820982911946154500,
@@ -210,6 +221,26 @@ describe("webhookHandler", () => {
     const refused = setup(() => Promise.reject({ _tag: "NoticeError", isRetryable: false }))
     const r3 = await refused.handler(post(body, hmac(SECRET, body)))
     expect([r3.status, refused.outcomes[0]?.outcome]).toEqual([200, "Refused"])
+  })
+
+  it("lets enrich complete BigCommerce's thin events, and answers 503 when the platform's API fails", async () => {
+    const events: Array<OrderEvents.OrderEvent> = []
+    let apiUp = true
+    const handler = webhookHandler({
+      verifier: Signatures.bigcommerce({ secret: "bc-shared" }),
+      notices: { notify: async (e) => void events.push(e) },
+      enrich: async (event) => {
+        if (!apiUp) throw new Error("API down")
+        // GET /v2/orders/{id} would give the phone, country and tracking here.
+        return { ...event, orderName: `#${event.orderId}`, contact: { phone: "+447400123456", country: "GB" } }
+      }
+    })
+    const body = JSON.stringify({ scope: "store/order/statusUpdated", producer: "stores/abcde", hash: "h1", data: { type: "order", id: 250, status: { previous_status_id: 11, new_status_id: 2 } } })
+    const send = () => handler(new Request("https://example.com/", { method: "POST", body, headers: { "x-webhook-secret": "bc-shared" } }))
+    expect((await send()).status).toBe(200)
+    expect(events[0]).toMatchObject({ platform: "bigcommerce", shop: "stores/abcde", orderId: "250", orderName: "#250", stage: "fulfilled" })
+    apiUp = false
+    expect((await send()).status).toBe(503)
   })
 
   it("never rejects on hostile input", async () => {
