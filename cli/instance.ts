@@ -153,6 +153,7 @@ export const build = (options: InstanceOptions) => {
     maxBodyBytes: c.maxBodyBytes,
     // Sandbox carriers are fake phones: showing what they were handed, codes included, is the point of dev.
     reveal,
+    tenants: ["shoplane"],
     prices: pricesOf(config.routing),
     apiKeys: [...options.apiKeys, ...(options.dev ? [{ tenant: "dev", hash: hash(DEV_KEY) }] : [])]
   })

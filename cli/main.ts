@@ -6,6 +6,18 @@
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
-import { run } from "./commands.ts"
+import { ApiCallFailed, run } from "./commands.ts"
+import { InvalidConfig } from "./config.ts"
 
-run(process.argv.slice(2)).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain({ disableErrorReporting: false }))
+// A refused call or a bad config is the user's to fix: one line naming the
+// reason and the key or field, no stack trace.
+const reported = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catch(effect, (error) =>
+    error instanceof InvalidConfig || error instanceof ApiCallFailed
+      ? Effect.sync(() => {
+        process.stderr.write(`smsforge: ${error.message}\n`)
+        process.exitCode = 1
+      })
+      : Effect.fail(error))
+
+run(process.argv.slice(2)).pipe(reported, Effect.provide(NodeServices.layer), NodeRuntime.runMain)

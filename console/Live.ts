@@ -102,6 +102,8 @@ export interface LiveOptions {
   readonly reveal?: ((messageId: string) => string | undefined) | undefined
   /** Price per segment by route and country (`"*"`: any other), for the cost column. */
   readonly prices?: Readonly<Record<string, Readonly<Record<string, number>>>> | undefined
+  /** Tenants whose verifications the console may read (the API keys' tenants are added). */
+  readonly tenants?: ReadonlyArray<string> | undefined
   readonly recipients?: number | undefined
   readonly perRecipient?: number | undefined
 }
@@ -246,6 +248,22 @@ const statusFolder = (
     })
 }
 
+// The event names no tenant while `get` is scoped by tenant, so the record is
+// looked up under no tenant and then each tenant the console knows; without
+// it the row carries what the event says.
+const lookup = (
+  verification: Verification.Verification["Service"],
+  verificationId: string,
+  tenants: ReadonlyArray<string | undefined>
+): Effect.Effect<Option.Option<Verification.VerificationInfo>> =>
+  Effect.gen(function*() {
+    for (const tenant of tenants) {
+      const found = yield* Effect.option(verification.get(tenant === undefined ? { verificationId } : { verificationId, tenant }))
+      if (Option.isSome(found)) return found
+    }
+    return Option.none()
+  })
+
 const verificationFolder = (
   options: LiveOptions,
   state: { counts: Map<string, number>; recent: Map<string, VerificationRow> },
@@ -254,22 +272,34 @@ const verificationFolder = (
 ) =>
 (event: Events.VerificationChanged): Effect.Effect<void> => {
   state.counts.set(event.status, (state.counts.get(event.status) ?? 0) + 1)
-  if (Option.isNone(verification)) return Effect.void
-  return Effect.flatMap(Effect.option(verification.value.get({ verificationId: event.verificationId })), (info) => {
-    if (Option.isNone(info)) return Effect.void
-    const v = info.value
-    if (v.locked) state.counts.set("locked", (state.counts.get("locked") ?? 0) + 1)
-    const row: VerificationRow = {
-      verificationId: v.verificationId,
-      to: options.showNumbers === true ? v.to : mask(v.to),
-      country: v.country,
-      status: v.status,
-      channel: v.deliveredChannel ?? v.channel,
-      sendAttempts: v.sendAttempts,
-      wrongChecks: v.wrongChecks,
-      locked: v.locked,
-      at: event.at
-    }
+  const tenants = [undefined, ...(options.tenants ?? [])]
+  const found = Option.isNone(verification) ? Effect.succeed(Option.none()) : lookup(verification.value, event.verificationId, tenants)
+  return Effect.flatMap(found, (info) => {
+    const previous = state.recent.get(event.verificationId)
+    const row: VerificationRow = Option.match(info, {
+      onNone: () => ({
+        verificationId: event.verificationId,
+        to: previous?.to ?? "",
+        country: event.country ?? previous?.country ?? "",
+        status: event.status,
+        channel: event.channel ?? previous?.channel ?? "sms",
+        sendAttempts: previous?.sendAttempts ?? 0,
+        wrongChecks: previous?.wrongChecks ?? 0,
+        locked: event.status === "locked",
+        at: event.at
+      }),
+      onSome: (v) => ({
+        verificationId: v.verificationId,
+        to: options.showNumbers === true ? v.to : mask(v.to),
+        country: v.country,
+        status: v.locked ? "locked" : v.status,
+        channel: v.deliveredChannel ?? v.channel,
+        sendAttempts: v.sendAttempts,
+        wrongChecks: v.wrongChecks,
+        locked: v.locked,
+        at: event.at
+      })
+    })
     state.recent.delete(row.verificationId)
     state.recent.set(row.verificationId, row)
     if (state.recent.size > 200) {

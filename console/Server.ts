@@ -150,8 +150,9 @@ export const layerRoutes = (options: ConsoleOptions = {}) => {
     Layer.provide(Handlers.layerHandlers),
     Layer.provide(Handlers.layerAuth(keys))
   )
+  const tenants = [...new Set([...(options.tenants ?? []), ...(options.apiKeys ?? []).map((k) => k.tenant), "console"])]
   return Layer.mergeAll(api, consoleRoutes(options), webhookRoutes(options)).pipe(
-    Layer.provide(Live.layer(options)),
+    Layer.provide(Live.layer({ ...options, tenants })),
     Layer.provide(HttpServer.layerServices)
   )
 }
