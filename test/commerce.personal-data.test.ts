@@ -1,5 +1,6 @@
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
+import fc from "fast-check"
 import { Audit, Consent, Sms, Verification } from "smsforge"
 import { OrderProgress, PersonalData } from "smsforge/commerce"
 import { Sandbox } from "smsforge/testing"
@@ -92,4 +93,54 @@ describe("personal-data requests", () => {
       const bad = yield* Effect.flip(PersonalData.exportSubject("not a number"))
       assert.deepInclude(bad, { _tag: "PersonalDataError", field: "to", tag: "InvalidPhoneNumber" })
     }).pipe(Effect.provide(Live)))
+})
+
+describe("properties", () => {
+  const numbers = ["+447400123456", "+447400654321", "+33612345678"] as const
+  const writes = fc.array(
+    fc.record({ who: fc.nat({ max: 2 }), as: fc.constantFrom("to", "from"), body: fc.boolean(), order: fc.boolean() }),
+    { minLength: 1, maxLength: 20 }
+  )
+
+  it("erasure leaves no audit block or order record of the number, keeps everyone else's, and the chain verifies", async () => {
+    await fc.assert(
+      fc.asyncProperty(writes, fc.nat({ max: 2 }), async (ops, target) => {
+        const program = Effect.gen(function*() {
+          const audit = yield* Audit.Audit
+          const orders = yield* OrderProgress.OrderProgressStore
+          for (const [i, op] of ops.entries()) {
+            const n = numbers[op.who]!
+            yield* audit.append({ kind: "inbound", [op.as]: n, ...(op.body ? { body: `body of ${op.who}` } : {}) })
+            if (op.order) {
+              yield* orders.set(`order-${i}`, { rank: 0, sent: ["placed"], subject: OrderProgress.digest(n), contact: { phone: n } }, {
+                expectedVersion: undefined,
+                expiresAt: Number.MAX_SAFE_INTEGER // this property runs on the real clock
+              })
+            }
+          }
+          const before = yield* audit.entries()
+          yield* PersonalData.eraseSubject(numbers[target]!, { auditHashKey: hashKey })
+          const after = yield* audit.entries()
+          assert.isTrue((yield* audit.verify).valid)
+          const hashedTarget = (yield* PersonalData.exportSubject(numbers[target]!, { auditHashKey: hashKey })).audit
+          assert.isTrue(hashedTarget.every((e) => e.sensitive === undefined))
+          assert.notInclude(JSON.stringify(after), `body of ${target}`)
+          assert.strictEqual((yield* orders.findSubject(OrderProgress.digest(numbers[target]!))).length, 0)
+          for (const [i, op] of ops.entries()) {
+            if (op.who === target) continue
+            assert.deepStrictEqual(after[i]?.sensitive, before[i]?.sensitive)
+            if (op.order) assert.isTrue((yield* orders.get(`order-${i}`))._tag === "Some")
+          }
+        })
+        const AuditWithStore = Audit.layer({ hashKey }).pipe(Layer.provideMerge(Audit.layerStoreMemory))
+        await Effect.runPromise(
+          program.pipe(
+            Effect.provide(Layer.fresh(AuditWithStore)),
+            Effect.provide(Layer.mergeAll(Sms.layer({ transports: [Sandbox.makeUnsafe()] }), Layer.fresh(OrderProgress.layerStoreMemory)))
+          )
+        )
+      }),
+      { numRuns: 40 }
+    )
+  })
 })
