@@ -263,9 +263,12 @@ export const makeHandler = <E>(
       signal: request.signal
     })
     const response = await app.handler(forwarded)
-    if (response.status === 400 && response.headers.get("content-length") === "0" || response.status === 400 && response.body === null) {
-      return refusalResponse(400, "InvalidRequest", fieldAtFault(path, body))
-    }
+    // Empty refusals from the router and the HttpApi get a JSON body like every other refusal.
+    const empty = response.body === null || response.headers.get("content-length") === "0"
+    if (!empty || response.status < 400) return response
+    if (response.status === 400) return refusalResponse(400, "InvalidRequest", fieldAtFault(path, body))
+    if (response.status === 404) return refusalResponse(404, "NotFound", "path")
+    if (response.status === 405) return refusalResponse(405, "MethodNotAllowed", "method")
     return response
   }
   return { handler, dispose: app.dispose }

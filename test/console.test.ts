@@ -19,8 +19,8 @@ const post = (path: string, body: unknown, key: string | null = acme.key, raw?: 
     headers: { "content-type": "application/json", ...(key === null ? {} : { authorization: `Bearer ${key}` }) },
     body: raw ?? JSON.stringify(body)
   }))
-const get = (path: string, key: string | undefined = acme.key) =>
-  app.handler(new Request(`http://localhost${path}`, { headers: key === undefined ? {} : { authorization: `Bearer ${key}` } }))
+const get = (path: string, key: string | null = acme.key) =>
+  app.handler(new Request(`http://localhost${path}`, { headers: key === null ? {} : { authorization: `Bearer ${key}` } }))
 const json = async (response: Response) => (await response.json()) as Record<string, unknown>
 const UK = "+447400123456"
 
@@ -108,7 +108,7 @@ describe("HTTP API", () => {
   })
 
   it("serves its OpenAPI document", async () => {
-    const doc = await json(await get("/openapi.json", undefined))
+    const doc = await json(await get("/openapi.json", null))
     assert.strictEqual(doc.openapi, "3.1.0")
     assert.containsAllKeys(doc.paths as object, ["/messages", "/messages/batch", "/verifications", "/verifications/{id}/check"])
   })
@@ -118,11 +118,11 @@ describe("console endpoints", () => {
   it("shows the inbox per recipient, masked, with the brand and the code picked out", async () => {
     await post("/messages", { to: "+447400123458", text: "【大润发优鲜】您的验证码为:253894。" })
     await new Promise((resolve) => setTimeout(resolve, 50))
-    const inbox = await json(await get("/console/inbox", undefined))
+    const inbox = await json(await get("/console/inbox", null))
     const recipients = inbox.recipients as Array<{ recipient: string; to: string }>
     const row = recipients.find((r) => r.to.endsWith("58"))!
     assert.notInclude(row.to, "7400123458".slice(0, 6))
-    const mine = await json(await get(`/console/inbox?recipient=${row.recipient}`, undefined))
+    const mine = await json(await get(`/console/inbox?recipient=${row.recipient}`, null))
     const [entry] = mine.messages as Array<Record<string, unknown>>
     assert.strictEqual(entry!.brand, "大润发优鲜")
     assert.strictEqual(entry!.code, "253894")
@@ -135,7 +135,7 @@ describe("console endpoints", () => {
   })
 
   it("streams a change over server-sent events when a message moves", async () => {
-    const stream = await get("/console/events", undefined)
+    const stream = await get("/console/events", null)
     assert.strictEqual(stream.headers.get("content-type"), "text/event-stream")
     const reader = stream.body!.getReader()
     await post("/messages", { to: UK, text: "live" })
@@ -145,5 +145,68 @@ describe("console endpoints", () => {
     await reader.cancel()
     assert.include(seen, "\"kind\":\"message\"")
     assert.notInclude(seen, UK)
+  })
+})
+
+describe("mounting", () => {
+  const carrier = Sandbox.makeUnsafe({ name: "twilio-like" })
+  const received: Array<string> = []
+  const mounted = makeHandler(Sms.layer({ transports: [carrier] }), {
+    basePath: "/sms/",
+    authorize: (request) => request.headers.get("x-staff") === "yes",
+    webhooks: {
+      // A carrier's own handler gets a client bound to the console's pipeline.
+      carrier: (client) => async (request) => {
+        const body = (await request.json()) as { id: string }
+        received.push(body.id)
+        await client.deliveryReceipt({ providerMessageId: body.id, transport: "twilio-like", status: "delivered" }).catch(() => undefined)
+        return new Response("ok")
+      }
+    }
+  })
+  afterAll(() => mounted.dispose())
+
+  it("answers under its base path only, and the page only to those authorize lets in", async () => {
+    assert.strictEqual((await mounted.handler(new Request("http://h/elsewhere"))).status, 404)
+    assert.strictEqual((await mounted.handler(new Request("http://h/sms/"))).status, 403)
+    const page = await mounted.handler(new Request("http://h/sms/", { headers: { "x-staff": "yes" } }))
+    assert.strictEqual(page.status, 200)
+    const html = await page.text()
+    assert.include(html, "data-base=\"/sms/\"")
+    assert.include(html, "aria-label=\"Console views\"")
+    assert.notInclude(html, "form class=\"send\"")
+    const unknown = await mounted.handler(new Request("http://h/sms/nothing-here", { headers: { "x-staff": "yes" } }))
+    assert.strictEqual(unknown.status, 404)
+    assert.strictEqual((await json(unknown))._tag, "NotFound")
+  })
+
+  it("serves a carrier's webhook handler at /webhooks/<name>", async () => {
+    const answer = await mounted.handler(new Request("http://h/sms/webhooks/carrier", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: "SM123" })
+    }))
+    assert.strictEqual(await answer.text(), "ok")
+    assert.deepStrictEqual(received, ["SM123"])
+  })
+})
+
+describe("verifications view", () => {
+  it("lists a verification with its wrong codes and approval, never the code", async () => {
+    const { verificationId } = await json(await post("/verifications", { to: "+447400123459" }))
+    await post(`/verifications/${String(verificationId)}/check`, { code: "111111" })
+    const text = sandbox.sent().filter((m) => m.to === "+447400123459").at(-1)!.text
+    const code = /\d{6}/.exec(text)![0]
+    await post(`/verifications/${String(verificationId)}/check`, { code })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const view = await get("/console/verifications", null)
+    const body = await view.text()
+    const parsed = JSON.parse(body) as { counts: Record<string, number>; recent: Array<Record<string, unknown>> }
+    const row = parsed.recent.find((r) => r.verificationId === verificationId)!
+    assert.strictEqual(row.status, "approved")
+    assert.strictEqual(row.wrongChecks, 1)
+    assert.isAtLeast(parsed.counts.approved!, 1)
+    assert.notInclude(body, code)
+    assert.notInclude(body, "+447400123459")
   })
 })
