@@ -636,6 +636,9 @@ interface RouteRuntime {
   readonly edge: RouteEdge.Edge
 }
 
+// Slots in a row that a shared store granted too late before a route gives up.
+const maxStaleSlots = 10
+
 class RouteSaturated {
   readonly _tag = "RouteSaturated"
   readonly reason: "RouteSaturated" | "DeadlineExceeded" | "RateLimiterUnavailable"
@@ -987,13 +990,16 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         const now = yield* Clock.currentTimeMillis
         if (wait === 0) {
           if (!sharedRates || now - before <= rateMargin) return
-          // the store answered too late for the slot to hold: drop it, ask again
-          if (++stale >= 3) return yield* Effect.fail(new RouteSaturated("RateLimiterUnavailable"))
+          // the store answered too late for the slot to hold: drop it, ask
+          // again; a store that is always that slow is as good as down
+          if (++stale >= maxStaleSlots) return yield* Effect.fail(new RouteSaturated("RateLimiterUnavailable"))
           continue
         }
         if (maxRateWait !== undefined && now - start + wait > maxRateWait) return yield* Effect.fail(new RouteSaturated("RouteSaturated"))
         if (validUntil !== undefined && now + wait > validUntil) return yield* Effect.fail(new RouteSaturated("DeadlineExceeded"))
-        yield* Effect.sleep(Duration.millis(wait))
+        // the store measured `wait` before its answer travelled back: ask
+        // again so as to reach it when the slot ends, not a round trip later
+        yield* Effect.sleep(Duration.millis(Math.max(1, wait - (now - before))))
       }
     }))
 

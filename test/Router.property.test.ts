@@ -375,7 +375,7 @@ describe("selection properties", () => {
 describe("strict rules properties", () => {
   const known = {
     top: new Set(["strategy", "routes", "regionRules", "alphanumericRefused"]),
-    route: new Set(["name", "transport", "enabled", "priority", "weight", "countries", "prefixes", "purposes", "tenants", "senders", "price", "maxPerSecond", "windows"]),
+    route: new Set(["name", "transport", "enabled", "priority", "weight", "countries", "prefixes", "purposes", "tenants", "senders", "price", "maxPerSecond", "windows", "timeout"]),
     window: new Set(["days", "from", "to"])
   }
   const extraKey = (taken: ReadonlySet<string>) =>
