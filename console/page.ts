@@ -81,8 +81,8 @@ function messageHtml(m) {
     (m.brand ? '<span class="brand" data-testid="brand">' + esc(m.brand) + '</span>' : '') +
     (m.code ? '<span class="muted">code </span><mark class="code">' + esc(m.code) + '</mark>' : '') +
     '<p>' + (m.withheld ? '<i class="muted">' + esc(m.text) + '</i>' : highlight(m)) + '</p>' +
-    '<div class="meta"><span>' + esc(m.encoding) + '</span><span>' + m.segments.length + ' segment(s), ' + esc(m.unitsPerSegment) + ' per segment</span>' +
-    (m.nonGsmCharacters.length ? '<span>UCS-2 because of ' + esc(m.nonGsmCharacters.join(" ")) + '</span>' : '') +
+    '<div class="meta"><time datetime="' + new Date(m.createdAt).toISOString() + '">' + esc(new Date(m.createdAt).toLocaleString()) + '</time><span>' + esc(m.encoding) + '</span><span>' + m.segments.length + ' segment(s), ' + esc(m.unitsPerSegment) + ' per segment</span>' +
+    (m.nonGsmCharacters.length ? '<span>UCS-2 because of ' + esc(m.nonGsmCharacters.slice(0, 8).join(" ")) + (m.nonGsmCharacters.length > 8 ? ' …' : '') + '</span>' : '') +
     (m.template ? '<span>template ' + esc(m.template) + '</span>' : '') +
     '<span>route ' + esc(m.route ?? "–") + '</span><span class="s-' + esc(m.status) + '" data-testid="status">' + esc(m.status) + '</span></div>' +
     '<ol class="timeline" aria-label="Status timeline">' + hist + '</ol>' +
@@ -99,18 +99,27 @@ async function renderInbox() {
 }
 function bars(rows, label) {
   const max = Math.max(1, ...rows.map((r) => r.sent));
-  return '<table><caption class="muted" style="text-align:left">' + esc(label) + '</caption><thead><tr><th scope="col">' + esc(label) + '</th><th scope="col">Sent</th><th scope="col">Delivered %</th><th scope="col">Failed</th><th scope="col">Cost</th><th scope="col" style="width:30%">Volume</th></tr></thead><tbody>' +
+  return '<table><thead><tr><th scope="col">' + esc(label) + '</th><th scope="col">Sent</th><th scope="col">Delivered %</th><th scope="col">Failed</th><th scope="col">Cost</th><th scope="col" style="width:30%">Volume</th></tr></thead><tbody>' +
     rows.map((r) => '<tr><td>' + esc(r.key) + '</td><td>' + r.sent + '</td><td>' + r.deliveredPercent + '</td><td>' + r.failed + '</td><td>' + r.cost + '</td><td><div class="bar" style="width:' + (100 * r.sent / max).toFixed(1) + '%"></div></td></tr>').join("") + '</tbody></table>';
 }
-function chart(points) {
+function chart(points, bucketMillis) {
   if (points.length === 0) return '<p class="muted">No traffic yet.</p>';
-  const w = 640, h = 140, max = Math.max(1, ...points.map((p) => p.sent)), bw = w / Math.max(points.length, 1);
-  const rects = points.map((p, i) => {
-    const sh = h * p.sent / max, fh = h * p.failed / max;
-    return '<rect x="' + (i * bw).toFixed(1) + '" y="' + (h - sh).toFixed(1) + '" width="' + Math.max(1, bw - 2).toFixed(1) + '" height="' + sh.toFixed(1) + '" fill="var(--accent)"><title>' + esc(time(p.at)) + ': ' + p.sent + ' sent, ' + p.delivered + ' delivered, ' + p.failed + ' failed</title></rect>' +
-      '<rect x="' + (i * bw).toFixed(1) + '" y="' + (h - fh).toFixed(1) + '" width="' + Math.max(1, bw - 2).toFixed(1) + '" height="' + fh.toFixed(1) + '" fill="var(--bad)"></rect>';
-  }).join("");
-  return '<svg role="img" aria-label="Messages sent over time, failures in red" viewBox="0 0 ' + w + ' ' + h + '" width="' + w + '" height="' + h + '">' + rects + '</svg>';
+  // A fixed number of slots, newest on the right, so one minute of traffic is one bar, not the whole width.
+  const slots = 60, w = 640, h = 140, pad = 28, end = points[points.length - 1].at, byAt = new Map(points.map((p) => [p.at, p]));
+  const max = Math.max(1, ...points.map((p) => p.sent)), bw = (w - pad) / slots;
+  let rects = "";
+  for (let i = 0; i < slots; i++) {
+    const p = byAt.get(end - (slots - 1 - i) * bucketMillis);
+    if (!p) continue;
+    const x = (pad + i * bw).toFixed(1), sh = (h - 16) * p.sent / max, fh = (h - 16) * p.failed / max;
+    rects += '<rect x="' + x + '" y="' + (h - 16 - sh).toFixed(1) + '" width="' + Math.max(1, bw - 1).toFixed(1) + '" height="' + sh.toFixed(1) + '" fill="var(--accent)"><title>' + esc(time(p.at)) + ': ' + p.sent + ' sent, ' + p.delivered + ' delivered, ' + p.failed + ' failed</title></rect>' +
+      '<rect x="' + x + '" y="' + (h - 16 - fh).toFixed(1) + '" width="' + Math.max(1, bw - 1).toFixed(1) + '" height="' + fh.toFixed(1) + '" fill="var(--bad)"></rect>';
+  }
+  const axis = '<text x="0" y="10" font-size="10" fill="currentColor">' + max + '</text><text x="0" y="' + (h - 18) + '" font-size="10" fill="currentColor">0</text>' +
+    '<text x="' + pad + '" y="' + (h - 2) + '" font-size="10" fill="currentColor">' + esc(time(end - (slots - 1) * bucketMillis)) + '</text>' +
+    '<text x="' + w + '" y="' + (h - 2) + '" font-size="10" text-anchor="end" fill="currentColor">' + esc(time(end)) + '</text>' +
+    '<line x1="' + pad + '" x2="' + w + '" y1="' + (h - 16) + '" y2="' + (h - 16) + '" stroke="var(--line)"/>';
+  return '<svg role="img" aria-label="Messages sent per minute over the last hour, failures in red" viewBox="0 0 ' + w + ' ' + h + '" width="' + w + '" height="' + h + '">' + axis + rects + '</svg>';
 }
 async function renderReports() {
   const r = await get("console/reports");
@@ -119,7 +128,7 @@ async function renderReports() {
   $("#reports").innerHTML = '<div class="tiles">' + tile("Messages", r.total, "total") + tile("Delivered", r.deliveredPercent + " %", "delivered") +
     tile("Failed", r.failed) + tile("Pending", r.pending) + tile("Segments", r.segments) + tile("Cost", r.cost) +
     tile("Latency p50", lat.p50 === undefined ? "–" : lat.p50 + " ms") + tile("p90", lat.p90 === undefined ? "–" : lat.p90 + " ms") + tile("p99", lat.p99 === undefined ? "–" : lat.p99 + " ms") + '</div>' +
-    '<section><h2>Over time</h2>' + chart(r.overTime) + '</section>' +
+    '<section><h2>Over time</h2>' + chart(r.overTime, r.bucketMillis) + '</section>' +
     '<section><h2>Failure reasons</h2>' + (r.failureReasons.length ? '<table><tbody>' + r.failureReasons.map((f) => '<tr><td>' + esc(f.reason) + '</td><td>' + f.count + '</td></tr>').join("") + '</tbody></table>' : '<p class="muted">None.</p>') + '</section>' +
     '<section><h2>By country</h2>' + bars(r.byCountry, "Country") + '</section><section><h2>By route</h2>' + bars(r.byRoute, "Route") + '</section><section><h2>By template</h2>' + bars(r.byTemplate, "Template") + '</section>';
 }

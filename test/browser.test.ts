@@ -23,6 +23,22 @@ describe.skipIf(missing !== undefined)("console in Chromium", () => {
   })
 
   it("shows a message and its code live, then a report", async () => {
+    // Some traffic first, as a store sends it, so the reports have something to show.
+    const api = (path: string, body: unknown) =>
+      fetch(`${url}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${Instance.DEV_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify(body)
+      })
+    await api("messages/batch", {
+      messages: [
+        { to: "+447400123401", template: "order-shipped", variables: { order: "SL100201", carrier: "Royal Mail" } },
+        { to: "+4915112345671", template: "order-customs", variables: { order: "SL100202" }, locale: "de" },
+        { to: "+8613800138001", template: "order-out-for-delivery", variables: { order: "SL100203", window: "14:00-16:00" }, locale: "zh-CN" },
+        { to: "+34612345671", text: "Tu pedido SL100204 ha salido." }
+      ]
+    })
+    await api("verifications", { to: "+447400123402" })
     const { chromium } = await import("playwright-core")
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS })
     try {
@@ -36,6 +52,10 @@ describe.skipIf(missing !== undefined)("console in Chromium", () => {
         body: JSON.stringify({ to: "+447400123488", text: "【大润发优鲜】您的验证码为:253894。" })
       })
       assert.strictEqual(sent.status, 202)
+      // The new recipient appears in the list live; open it.
+      const recipient = page.getByRole("button", { name: /88 \(1\)/ })
+      await recipient.waitFor({ timeout: 10_000 })
+      await recipient.click()
       const code = page.locator("[data-testid=message] mark.code").first()
       await code.waitFor({ timeout: 10_000 })
       assert.strictEqual(await code.textContent(), "253894")
@@ -49,6 +69,9 @@ describe.skipIf(missing !== undefined)("console in Chromium", () => {
       await page.locator("[data-testid=total] b").waitFor()
       assert.isAtLeast(Number(await page.locator("[data-testid=total] b").textContent()), 1)
       await page.screenshot({ path: "test-results/console-reports.png", fullPage: true })
+      await page.keyboard.press("ArrowRight")
+      await page.locator("[data-testid=verification]").first().waitFor()
+      await page.screenshot({ path: "test-results/console-verifications.png", fullPage: true })
     } finally {
       await browser.close()
     }
