@@ -1,8 +1,20 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
+import { RateLimiter } from "effect/persistence"
+import { createSmsClient } from "smsforge"
+import { Sandbox } from "smsforge/testing"
+import { expect, it as vitestIt } from "vitest"
 import { TestClock } from "effect/testing"
 import { randomUUID } from "node:crypto"
-import { OrderProgress, OrderProgressRedis, OrderProgressSql } from "smsforge/commerce"
+import {
+  createNotices,
+  createSignup,
+  noticeTemplates,
+  OrderProgress,
+  OrderProgressRedis,
+  OrderProgressSql,
+  type OrderEvents
+} from "smsforge/commerce"
 import * as PgStores from "../../stores/postgres/index.ts"
 import * as RedisStores from "../../stores/redis/index.ts"
 import { describeWith } from "./env.ts"
@@ -59,6 +71,45 @@ describeWith(redisUrl, "commerce order progress on Redis", "REDIS_URL", () => {
     Layer.provide(RedisStores.layerFromUrl(redisUrl ?? ""))
   )
   layer(Live, { timeout: 30_000 })((it) => conformance(it))
+
+  vitestIt("two instances sharing Redis send each notice once, and share the per-IP sign-up limit", async () => {
+    const carrier = Sandbox.makeUnsafe()
+    const templates = noticeTemplates({ brand: "Acme", approved: true })
+    const client = createSmsClient({ transports: [carrier], templates })
+    const prefix = `smsforge-test:${randomUUID()}:`
+    const connection = RedisStores.layerFromUrl(redisUrl ?? "")
+    const instance = () => createNotices({ client, templates, store: OrderProgressRedis.layerStoreRedis({ prefix }).pipe(Layer.provide(connection)) })
+    const signupInstance = () =>
+      createSignup({
+        client,
+        pepper: "pepper",
+        limits: { startsPerIp: { limit: 2, window: "1 hour" } },
+        prefix: `${prefix}signup:`,
+        rateLimiterStore: RateLimiter.layerStoreRedis({ prefix }).pipe(Layer.provide(connection))
+      })
+    const [a, b] = [instance(), instance()]
+    const [s1, s2] = [signupInstance(), signupInstance()]
+    try {
+      const event = (stage: OrderEvents.Stage): OrderEvents.OrderEvent => ({
+        platform: "shopify", shop: "acme.myshopify.com", orderId: "42", orderName: "#42", stage, contact: { phone: "+447400123456" }
+      })
+      await Promise.all([a.notify(event("placed")), b.notify(event("placed")), a.notify(event("placed")), b.notify(event("placed"))])
+      await Promise.all([a.notify(event("delivered")), b.notify(event("fulfilled"))])
+      const texts = carrier.sent().map((m) => m.template?.id)
+      expect(texts.filter((t) => t === "commerce-placed")).toHaveLength(1)
+      // Whichever of the racing pair claimed first, "delivered" goes out once; "fulfilled" only if it claimed first.
+      expect(texts.filter((t) => t === "commerce-delivered")).toHaveLength(1)
+      expect(texts.length).toBeLessThanOrEqual(3)
+
+      const ip = "203.0.113.9"
+      expect((await s1.start({ to: "+447400123401", ip }))._tag).toBe("Sent")
+      expect((await s2.start({ to: "+447400123402", ip }))._tag).toBe("Sent")
+      expect(await s1.start({ to: "+447400123403", ip })).toMatchObject({ _tag: "Refused", scope: "ip" })
+    } finally {
+      await Promise.all([a.close(), b.close(), s1.close(), s2.close()])
+      await client.close()
+    }
+  })
 })
 
 const pgUrl = process.env.DATABASE_URL
