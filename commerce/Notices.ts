@@ -20,6 +20,11 @@
  * - Notices are transactional; the number is read with the contact's
  *   country, and never logged or put in an error.
  *
+ * **Gotchas**
+ * - Two events of one order arriving in the same instant are claimed in
+ *   order, but their texts then travel concurrently, and carriers do not
+ *   promise to deliver texts in the order they were sent.
+ *
  * @since 0.3.0
  */
 import * as Clock from "effect/Clock"
@@ -104,13 +109,16 @@ export class InvalidRecipient extends Schema.TaggedError<InvalidRecipient>("smsf
 ) {}
 
 /**
- * The client refused or failed the send; `tag` is its reason's tag.
+ * The client refused or failed the send; `tag` is its reason's tag, and
+ * `retryable` whether trying again later can succeed (the reason's own
+ * `isRetryable` when it has one).
  *
  * @category errors
  * @since 0.3.0
  */
 export class SendFailed extends Schema.TaggedError<SendFailed>("smsforge/commerce/SendFailed")("SendFailed", {
-  tag: Schema.String
+  tag: Schema.String,
+  retryable: Schema.Boolean
 }) {}
 
 /**
@@ -148,7 +156,7 @@ export class NoticeError extends Schema.TaggedError<NoticeError>("smsforge/comme
     return `NoticeError: ${this.stage}: ${r._tag}${"field" in r ? ` (${r.field})` : "template" in r ? ` (${r.template})` : ""}`
   }
   get isRetryable(): boolean {
-    return this.reason._tag === "SendFailed" || this.reason._tag === "ProgressStoreUnavailable"
+    return this.reason._tag === "SendFailed" ? this.reason.retryable : this.reason._tag === "ProgressStoreUnavailable"
   }
 }
 
@@ -230,6 +238,18 @@ const variablesFor = (event: OrderEvent, template: NoticeTemplateId): Record<str
 
 const EMPTY: Progress = { rank: -1, sent: [] }
 
+// Refusals no later attempt can change; anything else (a carrier outage, a timeout) is worth a retry.
+const PERMANENT = new Set([
+  "InvalidRequest", "InvalidPhoneNumber", "CountryNotAllowed", "NumberTypeNotAllowed", "TemplateNotFound",
+  "InvalidTemplateVariables", "TemplateNotApproved", "ConsentRequired", "OptedOut"
+])
+
+const sendFailed = (error: unknown): SendFailed => {
+  const e = typeof error === "object" && error !== null ? error as { readonly _tag?: unknown; readonly isRetryable?: unknown } : {}
+  const tag = typeof e._tag === "string" && /^[A-Za-z]{1,64}$/.test(e._tag) ? e._tag : "Unknown"
+  return new SendFailed({ tag, retryable: typeof e.isRetryable === "boolean" ? e.isRetryable : !PERMANENT.has(tag) })
+}
+
 /**
  * Builds the notices on the {@link OrderProgressStore} in context.
  *
@@ -270,10 +290,7 @@ export const make = Effect.fnUntraced(function*(options: NoticesOptions) {
   const send = (event: OrderEvent, request: NoticeRequest) =>
     Effect.tryPromise({
       try: () => client.send(request),
-      catch: (error) => {
-        const tag = typeof error === "object" && error !== null ? (error as { readonly _tag?: unknown })._tag : undefined
-        return fail(event, new SendFailed({ tag: typeof tag === "string" && /^[A-Za-z]{1,64}$/.test(tag) ? tag : "Unknown" }))
-      }
+      catch: (error) => fail(event, sendFailed(error))
     })
 
   // One attempt of read → decide → claim; `undefined` when another writer won the race.

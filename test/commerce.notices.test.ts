@@ -106,10 +106,24 @@ describe("notices through the pipeline", () => {
     })
     try {
       const error = await notices.notify(event("5", "paid")).then(() => undefined, (e: Notices.NoticeError) => e)
-      expect(error?.reason).toMatchObject({ _tag: "SendFailed", tag: "AllRoutesFailed" })
+      expect(error?.reason).toMatchObject({ _tag: "SendFailed", tag: "AllRoutesFailed", retryable: true })
       expect(error?.isRetryable).toBe(true)
       expect((await notices.notify(event("5", "paid")))._tag).toBe("Sent")
       expect(carrier.sent()).toHaveLength(1)
+    } finally {
+      await notices.close()
+      await client.close()
+    }
+  })
+
+  it("a send the pipeline refuses for good is not retryable: templates the client was never given", async () => {
+    const carrier = Sandbox.makeUnsafe()
+    const client = createSmsClient({ transports: [carrier] })
+    const notices = createNotices({ client, templates })
+    try {
+      const error = await notices.notify(event("6", "placed")).then(() => undefined, (e: Notices.NoticeError) => e)
+      expect(error?.reason).toMatchObject({ _tag: "SendFailed", tag: "TemplateNotFound", retryable: false })
+      expect(error?.isRetryable).toBe(false)
     } finally {
       await notices.close()
       await client.close()
