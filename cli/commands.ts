@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs"
 import { Sms } from "smsforge"
 import { Sandbox } from "smsforge/testing"
 import * as ApiKeys from "../console/ApiKeys.ts"
+import * as Carriers from "./carriers.ts"
 import * as Config from "./config.ts"
 import { parseCsv } from "./csv.ts"
 import * as Explain from "./explain.ts"
@@ -84,12 +85,15 @@ const runInstance = (dev: boolean) => (flags: {
     const host = Option.getOrElse(flags.host, () => config.console?.host ?? "127.0.0.1")
     const port = Option.getOrElse(flags.port, () => config.console?.port ?? 8025)
     const apiKeys = Config.apiKeys(config)
-    const { handler } = Instance.build({ config, dev, demo: flags.demo, apiKeys })
+    const real = (config.transports ?? []).flatMap((r) => (r.type === "sandbox" ? [] : [r]))
+    const carriers = yield* Effect.forEach(real, (route) => Effect.map(Carriers.make(route), (carrier) => [route.name, carrier] as const))
+    const { handler } = Instance.build({ config, dev, demo: flags.demo, apiKeys, carriers: Object.fromEntries(carriers) })
     yield* Effect.addFinalizer(() => Effect.promise(handler.dispose))
     const server = yield* Instance.listen(handler.handler, host, port)
     yield* Console.log(`smsforge ${dev ? "dev" : "serve"}${file === undefined ? "" : ` (${file})`}`)
     yield* Console.log(`  console  ${server.url}`)
     yield* Console.log(`  API      ${server.url}messages  (OpenAPI: ${server.url}openapi.json)`)
+    if (carriers.length > 0) yield* Console.log(`  webhooks ${carriers.map(([name]) => `${server.url}webhooks/${name}`).join(", ")}`)
     if (dev) yield* Console.log("  carriers Sandbox (simulated receipts and latency); API key: the dev key, see docs/console.md")
     else yield* Console.log(`  API keys ${apiKeys.length} tenant key(s)`)
     if (flags.demo) yield* Console.log("  demo     an online store's sign-ups and order notices")
@@ -191,6 +195,7 @@ const explain = Command.make("explain", {
 }, (flags) =>
   Effect.gen(function*() {
     const { config } = yield* loadConfig(flags.config)
+    // Routes are planned without submitting: a Sandbox stands in for every carrier, under its name.
     const transports = (config.transports ?? [{ name: "sandbox-eu" }, { name: "sandbox-global" }]).map((t) => Sandbox.makeUnsafe({ name: t.name }))
     const layer = Sms.layer({ ...Instance.pipelineConfig(config, transports) })
     const text = yield* Explain.routes(flags.number, { purpose: flags.purpose }).pipe(Effect.provide(layer))

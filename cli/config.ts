@@ -13,10 +13,17 @@ import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { Router } from "smsforge"
 import * as ApiKeys from "../console/ApiKeys.ts"
+import * as Carriers from "./carriers.ts"
 
 // models
 
-const SandboxRoute = Schema.Struct({
+/**
+ * A Sandbox carrier: simulated latency, failures and receipts.
+ *
+ * @category schemas
+ * @since 0.2.0
+ */
+export const SandboxRoute = Schema.Struct({
   name: Schema.String.check(Schema.isMinLength(1)),
   type: Schema.Literal("sandbox"),
   /** Milliseconds each submission takes. */
@@ -37,7 +44,7 @@ export const ConfigSchema = Schema.Struct({
   defaultCountry: Schema.optional(Schema.String.check(Schema.isPattern(/^[A-Z]{2}$/))),
   smartEncoding: Schema.optional(Schema.Boolean),
   maxSegments: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 255 }))),
-  transports: Schema.optional(Schema.Array(SandboxRoute)),
+  transports: Schema.optional(Schema.Array(Schema.Union([SandboxRoute, Carriers.TwilioRoute, Carriers.VonageRoute]))),
   routing: Schema.optional(Router.RoutingConfig),
   templates: Schema.optional(Schema.Array(Schema.Struct({
     id: Schema.String,

@@ -15,13 +15,14 @@ import { Sandbox } from "smsforge/testing"
 import { hash } from "../console/ApiKeys.ts"
 import { toNodeListener } from "../console/node.ts"
 import { type ConsoleOptions, makeHandler } from "../console/Server.ts"
-import type { Config } from "./config.ts"
+import type * as Carriers from "./carriers.ts"
+import type { Config, SandboxRoute } from "./config.ts"
 import * as Demo from "./demo.ts"
 
 /** The dev server's API key: loopback only, Sandbox carriers only, so not a secret. */
 export const DEV_KEY = "dev"
 
-const defaultTransports: NonNullable<Config["transports"]> = [
+const defaultTransports: ReadonlyArray<typeof SandboxRoute.Type> = [
   { name: "sandbox-eu", type: "sandbox", latency: 40, failureRate: 0.03, undeliveredRate: 0.05 },
   { name: "sandbox-global", type: "sandbox", latency: 90, failureRate: 0.01, undeliveredRate: 0.08 }
 ]
@@ -80,6 +81,8 @@ export interface InstanceOptions {
   readonly host?: string | undefined
   readonly port?: number | undefined
   readonly apiKeys: ReadonlyArray<{ readonly tenant: string; readonly hash: string }>
+  /** The configured real carriers, by route name (`Carriers.make`). */
+  readonly carriers?: Readonly<Record<string, Carriers.Carrier>> | undefined
 }
 
 /**
@@ -89,7 +92,10 @@ export interface InstanceOptions {
  * @category constructors
  * @since 0.2.0
  */
-export const pipelineConfig = (config: Config, transports: ReadonlyArray<Transport.Transport>): Sms.SmsConfig => ({
+export const pipelineConfig = (
+  config: Config,
+  transports: ReadonlyArray<Transport.Transport | Effect.Effect<Transport.Transport, unknown>>
+): Sms.SmsConfig => ({
   transports,
   routing: routingOf(config) ?? (config.transports === undefined ? defaultRouting : undefined),
   ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
@@ -118,12 +124,15 @@ const pricesOf = (routing: Router.RoutingRulesInput | undefined): ConsoleOptions
  * @since 0.2.0
  */
 export const build = (options: InstanceOptions) => {
-  const routes = options.config.transports ?? defaultTransports
+  const routes = options.config.transports === undefined
+    ? defaultTransports
+    : options.config.transports.flatMap((r) => (r.type === "sandbox" ? [r] : []))
   const simulated: Array<Simulated> = routes.map((r, i) => ({
     sandbox: Sandbox.makeUnsafe({ name: r.name, seed: i + 1, latency: r.latency ?? 0, failureRate: r.failureRate ?? 0, outboxLimit: 5_000 }),
     undeliveredRate: r.undeliveredRate ?? 0
   }))
-  const config = pipelineConfig(options.config, simulated.map((s) => s.sandbox))
+  const carriers = Object.entries(options.carriers ?? {})
+  const config = pipelineConfig(options.config, [...simulated.map((s) => s.sandbox), ...carriers.map(([, c]) => c.transport)])
   const reveal = (id: string) => {
     for (const { sandbox } of simulated) {
       const sent = lastOf(sandbox.sent(), (m) => m.clientReference === id)
@@ -154,6 +163,7 @@ export const build = (options: InstanceOptions) => {
     // Sandbox carriers are fake phones: showing what they were handed, codes included, is the point of dev.
     reveal,
     tenants: ["shoplane"],
+    webhooks: Object.fromEntries(carriers.map(([name, c]) => [name, c.webhook])),
     prices: pricesOf(config.routing),
     apiKeys: [...options.apiKeys, ...(options.dev ? [{ tenant: "dev", hash: hash(DEV_KEY) }] : [])]
   })

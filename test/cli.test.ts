@@ -2,6 +2,7 @@ import { Effect, Result } from "effect"
 import { Sms } from "smsforge"
 import { Sandbox } from "smsforge/testing"
 import { assert, describe, it } from "vitest"
+import * as Carriers from "../cli/carriers.ts"
 import * as Config from "../cli/config.ts"
 import { parseCsv } from "../cli/csv.ts"
 import * as Explain from "../cli/explain.ts"
@@ -81,5 +82,31 @@ describe("smsforge dev", () => {
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/)
     assert.include(server.page, "role=\"tablist\"")
     assert.strictEqual(server.sent.route, "eu-primary")
+  })
+})
+
+describe("carriers from the config", () => {
+  const twilio = { name: "twilio-uk", type: "twilio", accountSid: `AC${"0".repeat(32)}`, from: "ShopLane" } as const
+
+  it("reads a carrier's secret from the environment, naming the variable when it is missing", async () => {
+    const decoded = Config.decode({ transports: [twilio, { name: "sandbox", type: "sandbox" }] })
+    assert.isTrue(Result.isSuccess(decoded))
+    const missing = await Effect.runPromise(Effect.flip(Carriers.make(twilio, {})))
+    assert.strictEqual(missing.message, "twilio-uk: set the environment variable TWILIO_AUTH_TOKEN")
+    const vonage = await Effect.runPromise(Effect.flip(Carriers.make({ name: "v", type: "vonage", apiKey: "k" }, {})))
+    assert.strictEqual(vonage.variable, "VONAGE_API_SECRET")
+  })
+
+  it("serves the carrier's signed webhook, refusing an unsigned one", async () => {
+    const carrier = await Effect.runPromise(Carriers.make(twilio, { TWILIO_AUTH_TOKEN: "token-for-tests" }))
+    const { handler } = Instance.build({ config: { transports: [twilio] }, dev: false, demo: false, apiKeys: [], carriers: { "twilio-uk": carrier } })
+    const forged = await handler.handler(new Request("http://localhost/webhooks/twilio-uk", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "MessageSid=SM1&MessageStatus=delivered"
+    }))
+    await handler.dispose()
+    assert.strictEqual(forged.status, 403)
+    assert.notInclude(await forged.text(), "token-for-tests")
   })
 })
