@@ -57,7 +57,7 @@ const submission = (r: Router.RouteRequest): Router.DispatchSubmission => ({
 })
 
 /** The most submissions any window [t, t + 1000) holds. */
-export const busiestSecond = (times: ReadonlyArray<number>): number => {
+const busiestSecond = (times: ReadonlyArray<number>): number => {
   const sorted = [...times].sort((a, b) => a - b)
   let best = 0
   let j = 0
