@@ -1,5 +1,6 @@
 import { assert, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { createSmsClient } from "smsforge"
 import {
@@ -250,4 +251,28 @@ describe("OrderProgress memory store", () => {
       assert.strictEqual(yield* store.eraseSubject(progress.subject), 1)
       assert.isTrue(Option.isNone(yield* store.get("k1")))
     }).pipe(Effect.provide(Layer.fresh(OrderProgress.layerStoreMemory))))
+})
+
+describe("Notices on the Effect API", () => {
+  const sent: Array<Notices.NoticeRequest> = []
+  const Live = Notices.layer({
+    templates,
+    retention: 24 * 3600_000,
+    stages: ["fulfilled", "delivered"],
+    client: { send: async (r) => (sent.push(r), { id: `m${sent.length}`, status: "submitted" }) }
+  }).pipe(Layer.provide(OrderProgress.layerStoreMemory))
+
+  it.effect("stages turned off advance the order without a text; progress is forgotten after the retention", () =>
+    Effect.gen(function*() {
+      const notices = yield* Notices.Notices
+      assert.deepStrictEqual(yield* notices.notify(event("1", "placed")), { _tag: "Skipped", stage: "placed", why: "stage-off" })
+      assert.strictEqual((yield* notices.notify(event("1", "fulfilled")))._tag, "Sent")
+      assert.strictEqual((yield* notices.notify(event("1", "fulfilled")))._tag, "Duplicate")
+      assert.deepStrictEqual(sent.map((r) => [r.template, r.to, r.purpose, r.locale]), [["commerce-fulfilled", "+447400123456", "transactional", undefined]])
+      yield* TestClock.adjust("25 hours")
+      // A day later the order is unknown again: the pipeline's idempotency key is the last guard against a resend.
+      const again = yield* notices.notify(event("1", "fulfilled"))
+      assert.strictEqual(again._tag, "Sent")
+      assert.strictEqual(sent[1]?.idempotencyKey, sent[0]?.idempotencyKey)
+    }).pipe(Effect.provide(Live)))
 })
