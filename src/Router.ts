@@ -24,14 +24,24 @@
  *   keyed by the route, and retries follow {@link Retry.schedule} up to the
  *   message's `validUntil`. When a route gives up, the next candidate is
  *   tried.
+ * - Every submission has a time limit (the route's `timeout`, else
+ *   `transportTimeouts`, else `timeout`, default 30 s) ending in `Timeout`.
+ *   A transport that throws, dies, fails with anything but a
+ *   `TransportError` or answers without a valid `SubmitResult` fails that
+ *   route with `Transport.ContractViolation`; the circuit counts it and
+ *   failover goes on. `unknownOutcome: "fail"` stops retries and failover
+ *   after a submission whose outcome is unknown (no duplicates, at most once).
  * - Region rules (China's 【signature】, approved templates and per-number
  *   limits; the UK's opt-out wording for marketing) are data too:
  *   {@link presets}, extended or replaced with the rules' `regionRules`.
  *
  * **Gotchas**
- * - A rate is enforced as a minimum spacing between submissions
- *   (`1000 / maxPerSecond` ms), so no one-second window ever holds more than
- *   `maxPerSecond`; at most 1000 per second per route.
+ * - A rate is enforced as slots of `1000 / maxPerSecond` ms taken right
+ *   before each submission, so no one-second window ever holds more than
+ *   `maxPerSecond`; at most 1000 per second per route. On a rate-limit
+ *   store the router does not own (possibly shared, such as Redis) a slot
+ *   is longer by `rateMargin` (default 10 ms) and 1 ms, so 20/s runs at
+ *   about 19.2/s; see `rateMargin`.
  * - When several routes share a transport, the transport's own
  *   `capabilities.maxPerSecond` is exact; each route's `maxPerSecond` paces
  *   that route's reservations.
