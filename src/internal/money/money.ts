@@ -54,11 +54,11 @@ export const make = (micros: bigint, currency: string): Money => {
  * Parses a plain decimal (`"0.0075"`, `"-1.5"`, `"12"`) into micro-units;
  * `undefined` for anything else, or for more than {@link MAX_DECIMALS} places.
  */
-export const parseMicros = (text: string): bigint | undefined => {
+export const parseMicros = (text: string, options?: { readonly truncate?: boolean }): bigint | undefined => {
   const match = decimalPattern.exec(text)
   if (match === null) return undefined
   const [, sign, whole = "0", fraction = ""] = match
-  if (fraction.length > MAX_DECIMALS) {
+  if (fraction.length > MAX_DECIMALS && options?.truncate !== true) {
     // trailing zeros past the sixth place change nothing: "0.00750000" is fine
     if (!/^0*$/.test(fraction.slice(MAX_DECIMALS))) return undefined
   }
@@ -88,3 +88,33 @@ export const format = (money: Money): string => `${formatMicros(money.micros)} $
 export const toJson = (money: Money): MoneyJson => ({ amount: formatMicros(money.micros), currency: money.currency })
 
 export const isCurrency = (code: string): boolean => /^[A-Z]{3}$/.test(code)
+
+/**
+ * Micro-units of a decimal that may carry an exponent (`1.5E-3`, as a JSON
+ * number may); `undefined` past six decimal places (or, with `truncate`,
+ * cut toward zero there: balances, unlike prices, may be read to the
+ * micro-unit) or for anything else.
+ */
+export const parseDecimalMicros = (text: string, options?: { readonly truncate?: boolean }): bigint | undefined => {
+  const match = /^(-?\d+(?:\.\d+)?)[eE]([+-]?\d+)$/.exec(text.trim())
+  if (match === null) return parseMicros(text.trim(), options)
+  const exponent = Number(match[2])
+  const base = parseMicros(match[1] ?? "", options)
+  if (base !== undefined && exponent >= 0 && exponent <= 30) return base * 10n ** BigInt(exponent)
+  // a negative exponent: shift the digits, then read as a plain decimal
+  const [whole = "", fraction = ""] = (match[1] ?? "").replace("-", "").split(".")
+  const digits = whole + fraction
+  const point = whole.length + exponent
+  if (exponent < -30) return undefined
+  const unsigned = point <= 0 ? `0.${"0".repeat(-point)}${digits}` : `${digits.slice(0, point)}.${digits.slice(point)}`
+  return parseMicros(`${(match[1] ?? "").startsWith("-") ? "-" : ""}${unsigned.replace(/\.$/, "")}`, options)
+}
+
+/**
+ * The literal text of the first number at `"key":` in a JSON text: carriers
+ * send balances as JSON numbers, and `JSON.parse` would round them to a double.
+ */
+export const jsonNumberLiteral = (text: string, key: string): string | undefined => {
+  const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  return new RegExp(`"${escaped}"\\s*:\\s*(-?\\d+(?:\\.\\d+)?(?:[eE][+-]?\\d+)?)`).exec(text)?.[1]
+}
