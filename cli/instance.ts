@@ -163,6 +163,12 @@ export const build = (options: InstanceOptions) => {
     // Sandbox carriers are fake phones: showing what they were handed, codes included, is the point of dev.
     reveal,
     tenants: ["shoplane"],
+    faults: simulated.map(({ sandbox }) => ({
+      name: sandbox.name,
+      fail: () => sandbox.controls.failAlways("Unavailable"),
+      throttle: (perSecond: number) => sandbox.controls.throttle(perSecond),
+      recover: () => sandbox.controls.recover()
+    })),
     webhooks: Object.fromEntries(carriers.map(([name, c]) => [name, c.webhook])),
     prices: pricesOf(config.routing),
     apiKeys: [...options.apiKeys, ...(options.dev ? [{ tenant: "dev", hash: hash(DEV_KEY) }] : [])]

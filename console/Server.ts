@@ -56,10 +56,30 @@ export interface ConsoleOptions extends Live.LiveOptions {
    */
   readonly authorize?: ((request: Request) => boolean | Promise<boolean>) | undefined
   /**
+   * Carriers whose faults the page may switch on and off (`smsforge dev`
+   * passes its Sandboxes); only offered when the console is writable.
+   */
+  readonly faults?: ReadonlyArray<FaultControl> | undefined
+  /**
    * Carriers' own webhooks, served at `POST /webhooks/<name>`: for example
    * `{ twilio: (client) => TwilioWebhooks.webhookHandler({ authToken, client }) }`.
    */
   readonly webhooks?: Readonly<Record<string, (client: WebhookClient) => (request: Request) => Promise<Response>>> | undefined
+}
+
+/**
+ * Fault switches of one carrier, for trying failover and alerting in dev.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface FaultControl {
+  readonly name: string
+  /** Fail every submission (`Unavailable`) until `recover`. */
+  readonly fail: () => void
+  /** Answer `Throttled` beyond this many submissions a second. */
+  readonly throttle: (perSecond: number) => void
+  readonly recover: () => void
 }
 
 const json = (status: number, body: unknown) =>
@@ -94,7 +114,9 @@ const consoleRoutes = (options: ConsoleOptions) =>
     const live = yield* Live.Live
     const sms = yield* Sms.Sms
     const base = normalizeBase(options.basePath)
-    const page = Page.render({ title: options.title ?? "smsforge console", base, writable: options.writable === true })
+    const writable = options.writable === true
+    const faults = writable ? options.faults ?? [] : []
+    const page = Page.render({ title: options.title ?? "smsforge console", base, writable, carriers: faults.map((f) => f.name) })
     const search = (request: HttpServerRequest.HttpServerRequest, name: string) =>
       new URL(request.originalUrl, "http://localhost").searchParams.get(name) ?? undefined
     return [
@@ -103,6 +125,24 @@ const consoleRoutes = (options: ConsoleOptions) =>
       HttpRouter.route("GET", "/console/reports", Effect.sync(() => json(200, live.report()))),
       HttpRouter.route("GET", "/console/verifications", Effect.sync(() => json(200, live.verifications()))),
       HttpRouter.route("GET", "/console/events", Effect.sync(() => sse(live))),
+      HttpRouter.route("POST", "/console/faults/:name/:action", Effect.map(HttpRouter.params, (params) => {
+        const control = faults.find((f) => f.name === params.name)
+        if (control === undefined) return json(404, { _tag: "NotFound", status: 404, field: "name", message: "NotFound: name" })
+        switch (params.action) {
+          case "fail":
+            control.fail()
+            break
+          case "throttle":
+            control.throttle(1)
+            break
+          case "recover":
+            control.recover()
+            break
+          default:
+            return json(400, { _tag: "InvalidRequest", status: 400, field: "action", message: "InvalidRequest: action" })
+        }
+        return json(200, { name: control.name, state: params.action })
+      })),
       HttpRouter.route("POST", "/console/send", (request) =>
         options.writable !== true
           ? Effect.succeed(json(403, { _tag: "ReadOnly", status: 403, message: "ReadOnly: the console is read-only" }))

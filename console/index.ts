@@ -28,6 +28,6 @@ export * as ApiKeys from "./ApiKeys.ts"
 /** @since 0.2.0 */
 export * as Live from "./Live.ts"
 /** @since 0.2.0 */
-export { type ConsoleHandler, type ConsoleOptions, layer, layerRoutes, makeHandler, type WebhookClient } from "./Server.ts"
+export { type ConsoleHandler, type ConsoleOptions, type FaultControl, layer, layerRoutes, makeHandler, type WebhookClient } from "./Server.ts"
 /** @since 0.2.0 */
 export { toNodeListener } from "./node.ts"

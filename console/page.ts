@@ -16,6 +16,8 @@ export interface PageOptions {
   readonly base: string
   /** Whether the send form is shown (and `POST console/send` accepted). */
   readonly writable: boolean
+  /** Carriers whose faults can be switched from the page. */
+  readonly carriers?: ReadonlyArray<string> | undefined
 }
 
 const escapeHtml = (text: string): string =>
@@ -54,6 +56,8 @@ form.send{display:flex;gap:.5rem;flex-wrap:wrap;align-items:end;margin-bottom:1r
 form.send label{display:flex;flex-direction:column;font-size:.85rem}
 form.send input,form.send textarea{border:1px solid var(--line);border-radius:6px;padding:.3rem .5rem;background:var(--bg)}
 form.send button{border:1px solid var(--line);border-radius:6px;padding:.35rem .9rem;background:var(--soft);cursor:pointer}
+fieldset.faults{border:1px solid var(--line);border-radius:6px;margin:0 0 1rem;display:flex;flex-wrap:wrap;gap:1rem}
+fieldset.faults button{border:1px solid var(--line);border-radius:6px;background:var(--soft);cursor:pointer;padding:.1rem .5rem}
 [hidden]{display:none!important}
 `
 
@@ -169,6 +173,13 @@ if (form) form.addEventListener("submit", async (e) => {
   $("#send-result").textContent = res.ok ? "Sent: " + out.id : "Refused: " + (out._tag ?? res.status) + (out.field ? " (" + out.field + ")" : "");
   if (res.ok) recipient = undefined;
 });
+const faults = $("fieldset.faults");
+if (faults) faults.addEventListener("click", async (e) => {
+  const b = e.target.closest("button[data-carrier]");
+  if (!b) return;
+  const res = await fetch(base + "console/faults/" + encodeURIComponent(b.dataset.carrier) + "/" + b.dataset.action, { method: "POST" });
+  document.getElementById("fault-" + b.dataset.carrier).textContent = res.ok ? (b.dataset.action === "recover" ? "healthy" : b.dataset.action === "fail" ? "failing" : "throttled") : "refused";
+});
 function schedule() { if (pending === undefined) pending = setTimeout(() => { pending = undefined; refresh(); }, 150); }
 const source = new EventSource(base + "console/events");
 source.addEventListener("open", () => { $("#live").classList.add("on"); $("#live").textContent = "live"; });
@@ -176,6 +187,14 @@ source.addEventListener("error", () => { $("#live").classList.remove("on"); $("#
 source.addEventListener("change", schedule);
 show(["inbox", "reports", "verifications"].includes(location.hash.slice(1)) ? location.hash.slice(1) : "inbox");
 `
+
+const faultControls = (carriers: ReadonlyArray<string>): string =>
+  carriers.length === 0 ? "" : `<fieldset class="faults"><legend>Carrier faults (dev)</legend>${
+    carriers.map((name) => {
+      const n = escapeHtml(name)
+      return `<span class="carrier"><b>${n}</b> <button type="button" data-carrier="${n}" data-action="fail">Fail</button> <button type="button" data-carrier="${n}" data-action="throttle">Throttle</button> <button type="button" data-carrier="${n}" data-action="recover">Recover</button> <span role="status" id="fault-${n}"></span></span>`
+    }).join("")
+  }</fieldset>`
 
 /**
  * The page's HTML.
@@ -201,6 +220,7 @@ ${
 <label>Text<textarea name="text" rows="1" cols="40" required></textarea></label><button type="submit">Send</button><span id="send-result" role="status"></span></form>`
     : ""
 }
+${faultControls(options.carriers ?? [])}
 <div class="cols"><nav aria-label="Recipients"><ul class="recipients" id="recipients"></ul></nav><div id="messages" aria-live="polite"></div></div>
 </section>
 <section id="view-reports" role="tabpanel" aria-labelledby="tab-reports" hidden><div id="reports"></div></section>

@@ -110,3 +110,23 @@ describe("carriers from the config", () => {
     assert.notInclude(await forged.text(), "token-for-tests")
   })
 })
+
+describe("dev faults on demand", () => {
+  it("fails a Sandbox carrier from the console, so messages fail over, then recovers it", async () => {
+    const { handler } = Instance.build({ config: {}, dev: true, demo: false, apiKeys: [] })
+    const send = () =>
+      handler.handler(new Request("http://localhost/messages", {
+        method: "POST",
+        headers: { authorization: `Bearer ${Instance.DEV_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ to: "+447400123456", text: "Your parcel is on its way" })
+      })).then((r) => r.json() as Promise<{ route: string }>)
+    const page = await (await handler.handler(new Request("http://localhost/"))).text()
+    assert.include(page, "data-carrier=\"sandbox-eu\" data-action=\"fail\"")
+    assert.strictEqual((await handler.handler(new Request("http://localhost/console/faults/sandbox-eu/fail", { method: "POST" }))).status, 200)
+    assert.strictEqual((await send()).route, "global")
+    await handler.handler(new Request("http://localhost/console/faults/sandbox-eu/recover", { method: "POST" }))
+    const unknown = await handler.handler(new Request("http://localhost/console/faults/nope/fail", { method: "POST" }))
+    await handler.dispose()
+    assert.strictEqual(unknown.status, 404)
+  })
+})
