@@ -1,5 +1,5 @@
 import { createSmsClient } from "smsforge"
-import { Checkout } from "smsforge/commerce"
+import { Checkout } from "../commerce/index.ts"
 import { Sandbox } from "smsforge/testing"
 import { describe, expect, it } from "vitest"
 

@@ -1,4 +1,4 @@
-import { OrderEvents, type Signatures } from "smsforge/commerce"
+import { OrderEvents, type Signatures } from "../commerce/index.ts"
 import { describe, expect, it } from "vitest"
 
 const delivery = (platform: Signatures.Platform, topic: string, body: unknown, shop = "shop-1"): Signatures.Delivery => ({ platform, topic, shop, body })

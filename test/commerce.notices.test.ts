@@ -10,7 +10,7 @@ import {
   noticeTemplates,
   OrderEvents,
   OrderProgress
-} from "smsforge/commerce"
+} from "../commerce/index.ts"
 import { Sandbox } from "smsforge/testing"
 import { describe, expect } from "vitest"
 

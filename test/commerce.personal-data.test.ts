@@ -2,7 +2,7 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import fc from "fast-check"
 import { Audit, Consent, Sms, Verification } from "smsforge"
-import { OrderProgress, PersonalData } from "smsforge/commerce"
+import { OrderProgress, PersonalData } from "../commerce/index.ts"
 import { Sandbox } from "smsforge/testing"
 import { describe } from "vitest"
 

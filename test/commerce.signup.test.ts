@@ -3,7 +3,7 @@ import { Effect, Layer } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { createSmsClient } from "smsforge"
-import { createSignup, Signup } from "smsforge/commerce"
+import { createSignup, Signup } from "../commerce/index.ts"
 import { Sandbox } from "smsforge/testing"
 import { describe, expect } from "vitest"
 

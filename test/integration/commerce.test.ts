@@ -14,7 +14,7 @@ import {
   OrderProgressRedis,
   OrderProgressSql,
   type OrderEvents
-} from "smsforge/commerce"
+} from "../../commerce/index.ts"
 import * as PgStores from "../../stores/postgres/index.ts"
 import * as RedisStores from "../../stores/redis/index.ts"
 import { describeWith } from "./env.ts"
