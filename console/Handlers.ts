@@ -43,16 +43,6 @@ const statusByTag: Readonly<Record<string, Status>> = {
   TemplateStoreFailure: 503
 }
 
-const classes = {
-  400: Api.BadRequest,
-  403: Api.Forbidden,
-  404: Api.NotFound,
-  422: Api.Unprocessable,
-  429: Api.TooManyRequests,
-  502: Api.BadGateway,
-  503: Api.Unavailable
-} as const
-
 interface Reason {
   readonly _tag: string
   readonly message: string
@@ -66,10 +56,28 @@ interface Reason {
  * @since 0.2.0
  */
 export const refusalOf = (reason: Reason): Api.Refusal => {
+  const fields = {
+    _tag: reason._tag,
+    message: reason.message,
+    ...(typeof reason.field === "string" ? { field: reason.field } : {})
+  }
   const status = statusByTag[reason._tag] ?? 422
-  const field = typeof reason.field === "string" ? reason.field : undefined
-  const Class = classes[status]
-  return new Class({ _tag: reason._tag, status, ...(field === undefined ? {} : { field }), message: reason.message } as never)
+  switch (status) {
+    case 400:
+      return new Api.BadRequest({ ...fields, status })
+    case 403:
+      return new Api.Forbidden({ ...fields, status })
+    case 404:
+      return new Api.NotFound({ ...fields, status })
+    case 422:
+      return new Api.Unprocessable({ ...fields, status })
+    case 429:
+      return new Api.TooManyRequests({ ...fields, status })
+    case 502:
+      return new Api.BadGateway({ ...fields, status })
+    case 503:
+      return new Api.Unavailable({ ...fields, status })
+  }
 }
 
 /**
