@@ -236,7 +236,8 @@ const statusFolder = (
         message === undefined ? undefined : {
           country: message.country,
           segments: message.segmentCount,
-          template: message.template?.id,
+          // One-time codes have no template of the caller's; they are a kind of their own in the reports.
+          template: message.template?.id ?? (message.withheld === true ? "(verification code)" : undefined),
           tenant: message.tenant,
           prices: pricesFor(options.prices, message.country)
         })

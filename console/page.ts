@@ -79,7 +79,7 @@ function highlight(entry) {
 }
 function messageHtml(m) {
   const segs = m.segments.map((s) => '<li>' + esc(s) + '</li>').join("");
-  const hist = m.history.map((h) => '<li class="s-' + esc(h.status) + '" title="' + esc(h.reason) + '">' + esc(h.status) + ' ' + esc(time(h.at)) + '</li>').join("");
+  const hist = m.history.map((h) => '<li class="s-' + esc(h.status) + '">' + esc(h.status) + ' ' + esc(time(h.at)) + (h.reason ? ' <span class="muted">(' + esc(h.reason) + ')</span>' : '') + '</li>').join("");
   const dec = m.decisions.map((d) => '<li><b>' + esc(d.route) + '</b>: ' + esc(d.reason) + (d.outcome ? ' → ' + esc(d.outcome) : '') + '</li>').join("");
   return '<article data-testid="message" data-id="' + esc(m.id) + '" tabindex="0" aria-label="Message ' + esc(m.id) + '">' +
     (m.brand ? '<span class="brand" data-testid="brand">' + esc(m.brand) + '</span>' : '') +

@@ -62,6 +62,12 @@ describe.skipIf(missing !== undefined)("console in Chromium", () => {
       assert.strictEqual(await page.locator("[data-testid=brand]").first().textContent(), "大润发优鲜")
       await page.screenshot({ path: "test-results/console-inbox.png", fullPage: true })
 
+      // The send form, by its labels.
+      await page.getByLabel("To").fill("+447400123477")
+      await page.getByLabel("Text").fill("Your parcel SL100300 arrives today")
+      await page.getByRole("button", { name: "Send" }).press("Enter")
+      await page.getByText(/^Sent: msg_/).waitFor()
+
       // Keyboard only: focus the Inbox tab, arrow to Reports.
       await page.getByRole("tab", { name: "Inbox" }).focus()
       await page.keyboard.press("ArrowRight")
