@@ -51,6 +51,7 @@ import * as Events from "./Events.ts"
 import { withNow } from "./internal/clock.ts"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
 import * as time from "./internal/consentTime.ts"
+import { StoreUnavailable } from "./Store.ts"
 
 // models
 
@@ -404,12 +405,28 @@ export class InvalidTimeZone extends Schema.TaggedError<InvalidTimeZone>("smsfor
 }
 
 /**
+ * The consent store's backend did not answer in time or failed: the shared
+ * store error, retryable.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export { StoreUnavailable } from "./Store.ts"
+
+/**
  * Every reason a consent check or change can fail for.
  *
  * @category errors
  * @since 0.1.0
  */
-export const ConsentErrorReason = Schema.Union([ConsentRequired, OptedOut, QuietHours, FrequencyCapExceeded, InvalidTimeZone])
+export const ConsentErrorReason = Schema.Union([
+  ConsentRequired,
+  OptedOut,
+  QuietHours,
+  FrequencyCapExceeded,
+  InvalidTimeZone,
+  StoreUnavailable
+])
 
 /**
  * @category errors
@@ -523,6 +540,18 @@ export const evaluate = (
   return undefined
 }
 
+/** The store as the service calls it: an outage is a {@link ConsentError} with reason `StoreUnavailable`. */
+const liftStore = (store: ConsentStore["Service"]) => {
+  const lift = <A>(effect: Effect.Effect<A, StoreUnavailable>): Effect.Effect<A, ConsentError> =>
+    Effect.mapError(effect, (reason) => new ConsentError({ reason }))
+  return {
+    get: (tenant: string, to: string) => lift(store.get(tenant, to)),
+    put: (record: ConsentRecord) => lift(store.put(record)),
+    recordSend: (tenant: string, to: string, purpose: string, at: number) => lift(store.recordSend(tenant, to, purpose, at)),
+    sends: (tenant: string, to: string, purpose: string, since: number) => lift(store.sends(tenant, to, purpose, since))
+  }
+}
+
 /**
  * Builds the consent service on the {@link ConsentStore} in context.
  *
@@ -530,7 +559,8 @@ export const evaluate = (
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
-  const store = yield* ConsentStore
+  const rawStore = yield* ConsentStore
+  const store = liftStore(rawStore)
   const lock = yield* Semaphore.make(1)
   const logNumbers = yield* Events.LogPhoneNumbers
   const ttl = options.confirmationTtlMillis ?? 2 * DAY
@@ -606,7 +636,7 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     to: string,
     tenant: string | undefined,
     f: (record: ConsentRecord) => readonly [A, ConsentRecord]
-  ): Effect.Effect<readonly [A, ConsentRecord]> =>
+  ): Effect.Effect<readonly [A, ConsentRecord], ConsentError> =>
     lock.withPermits(1)(Effect.gen(function*() {
       const t = tenant ?? DEFAULT_TENANT
       const current = Option.getOrElse(yield* store.get(t, to), () => emptyRecord(to, t))
@@ -722,7 +752,7 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     return at === undefined ? withNow((now) => decide(request, now)) : decide(request, at)
   }
 
-  const storeCore = storeCores.of(store)
+  const storeCore = storeCores.of(rawStore)
   const core: ConsentCore | undefined = storeCore === undefined ? undefined : {
     check: (request, now) => {
       const at = request.at ?? request.now ?? now
@@ -732,7 +762,7 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     }
   }
 
-  const requestConfirmation = Effect.fnUntraced(function*(change: ConsentChange): Effect.gen.Return<ConfirmationRequest> {
+  const requestConfirmation = Effect.fnUntraced(function*(change: ConsentChange): Effect.gen.Return<ConfirmationRequest, ConsentError> {
     const at = yield* now(change.at)
     const key = keyOf(change.purpose ?? "marketing", change.topic)
     const text = change.text ??
@@ -776,21 +806,26 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     return confirmed.map(([k]) => k)
   })
 
+  // Until these members get ConsentError in their signatures (callers in Inbound and the client must adapt),
+  // an outage is the shared StoreUnavailable as a defect, never a silently dropped write.
+  const untilTyped = <A>(effect: Effect.Effect<A, ConsentError>): Effect.Effect<A> =>
+    Effect.catch(effect, (error) => Effect.die(error.reason._tag === "StoreUnavailable" ? error.reason : error))
+
   const service = Consent.of({
-    grant: (change) => setState(change, "granted"),
-    revoke: (change) => setState(change, "revoked"),
-    get: (to, tenant) => store.get(tenant ?? DEFAULT_TENANT, to),
+    grant: (change) => untilTyped(setState(change, "granted")),
+    revoke: (change) => untilTyped(setState(change, "revoked")),
+    get: (to, tenant) => untilTyped(store.get(tenant ?? DEFAULT_TENANT, to)),
     check,
     record: (to, purpose, at, tenant) =>
-      Effect.flatMap(now(at), (t) => store.recordSend(tenant ?? DEFAULT_TENANT, to, purpose, t)),
-    requestConfirmation,
-    confirm,
+      untilTyped(Effect.flatMap(now(at), (t) => store.recordSend(tenant ?? DEFAULT_TENANT, to, purpose, t))),
+    requestConfirmation: (change) => untilTyped(requestConfirmation(change)),
+    confirm: (change) => untilTyped(confirm(change)),
     hasPending: (to, tenant) =>
-      Effect.gen(function*() {
+      untilTyped(Effect.gen(function*() {
         const at = yield* Clock.currentTimeMillis
         const record = yield* store.get(tenant ?? DEFAULT_TENANT, to)
         return Option.isSome(record) && Object.values(record.value.pending).some((p) => p.expiresAt > at)
-      }),
+      })),
     setTimeZone: (to, timeZone, tenant) =>
       timeZone !== undefined && !time.isValidTimeZone(timeZone)
         ? Effect.fail(new ConsentError({ reason: new InvalidTimeZone({ field: "timeZone" }) }))
@@ -848,18 +883,20 @@ export const storeCores: CoreRegistry<ConsentStoreCore> = registry()
  * **Details**
  * `Consent` serialises its read-modify-write cycles within one process; a
  * shared backend should make `put` conditional on `seq` (compare-and-set) for
- * several processes.
+ * several processes. A backend that does not answer fails with the shared
+ * `StoreUnavailable` (bound each call with `Store.guard`); the service
+ * reports it as a {@link ConsentError} with that reason.
  *
  * @category services
  * @since 0.1.0
  */
 export class ConsentStore extends Context.Service<ConsentStore, {
-  readonly get: (tenant: string, to: string) => Effect.Effect<Option.Option<ConsentRecord>>
-  readonly put: (record: ConsentRecord) => Effect.Effect<void>
+  readonly get: (tenant: string, to: string) => Effect.Effect<Option.Option<ConsentRecord>, StoreUnavailable>
+  readonly put: (record: ConsentRecord) => Effect.Effect<void, StoreUnavailable>
   /** Counts one send of `purpose` at `at`. */
-  readonly recordSend: (tenant: string, to: string, purpose: string, at: number) => Effect.Effect<void>
+  readonly recordSend: (tenant: string, to: string, purpose: string, at: number) => Effect.Effect<void, StoreUnavailable>
   /** Times of the sends of `purpose` after `since`, oldest first. */
-  readonly sends: (tenant: string, to: string, purpose: string, since: number) => Effect.Effect<ReadonlyArray<number>>
+  readonly sends: (tenant: string, to: string, purpose: string, since: number) => Effect.Effect<ReadonlyArray<number>, StoreUnavailable>
 }>()("smsforge/Consent/ConsentStore") {}
 
 /**

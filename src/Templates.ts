@@ -54,6 +54,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -66,6 +67,7 @@ import type * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
 import type { StandardSchemaV1 } from "effect/StandardSchema"
 import * as Encoding from "./Encoding.ts"
+import { guard, StoreUnavailable } from "./Store.ts"
 import { canonicalLocale, fallbackChain as chainOf } from "./internal/templateLocale.ts"
 import { type Part as InternalPart, parseBody, renderParts } from "./internal/templateParse.ts"
 
@@ -511,8 +513,8 @@ export class TemplateVersionConflict extends Schema.TaggedError<TemplateVersionC
 }
 
 /**
- * The template store could not be read or written (a Redis or SQL store
- * down, a record that does not decode). Retrying may help.
+ * The template store holds a record that does not decode. A backend that
+ * does not answer is {@link StoreUnavailable} instead.
  *
  * @category errors
  * @since 0.1.0
@@ -531,6 +533,15 @@ export class TemplateStoreFailure extends Schema.TaggedError<TemplateStoreFailur
 }
 
 /**
+ * The template store's backend did not answer in time or failed: the shared
+ * store error, retryable.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export { StoreUnavailable } from "./Store.ts"
+
+/**
  * Every reason a template operation can fail for.
  *
  * @category errors
@@ -542,7 +553,8 @@ export const TemplateErrorReason = Schema.Union([
   TemplateNotApproved,
   InvalidTemplate,
   TemplateVersionConflict,
-  TemplateStoreFailure
+  TemplateStoreFailure,
+  StoreUnavailable
 ])
 
 /**
@@ -561,7 +573,7 @@ export class TemplateError extends Schema.TaggedError<TemplateError>("smsforge/T
   reason: TemplateErrorReason
 }) {
   override get message(): string {
-    return `${this.reason._tag} (${this.reason.field})`
+    return "field" in this.reason ? `${this.reason._tag} (${this.reason.field})` : this.reason._tag
   }
   get isRetryable(): boolean {
     return this.reason.isRetryable
@@ -1224,8 +1236,23 @@ const localeParam = (id: string, locale: string): Effect.Effect<string, Template
     : Effect.succeed(canonical)
 }
 
+/** The store as the service calls it: a backend outage is a {@link TemplateError} like any other reason. */
+const liftStore = (store: TemplateStore["Service"]) => {
+  const lift = <A>(effect: Effect.Effect<A, TemplateError | StoreUnavailable>): Effect.Effect<A, TemplateError> =>
+    Effect.catchTag(effect, "StoreUnavailable", (reason) => Effect.fail(fail(reason)))
+  return {
+    put: (version: TemplateVersion, options?: { readonly activate?: boolean | undefined }) => lift(store.put(version, options)),
+    get: (id: string, locale: string, version?: number | undefined) => lift(store.get(id, locale, version)),
+    list: (id: string) => lift(store.list(id)),
+    activate: (id: string, locale: string, version: number) => lift(store.activate(id, locale, version)),
+    setStatus: (id: string, locale: string, version: number, status: ApprovalStatus) =>
+      lift(store.setStatus(id, locale, version, status))
+  }
+}
+
 const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
-  const store = yield* TemplateStore
+  const rawStore = yield* TemplateStore
+  const store = liftStore(rawStore)
   const maxVariableLength = options.maxVariableLength ?? DEFAULT_MAX_VARIABLE_LENGTH
   const approvalCountries = new Set((options.approvalRequiredCountries ?? []).map((c) => c.toUpperCase()))
   const defaultSignature = normalizeSignature(options.signature)
@@ -1366,7 +1393,7 @@ const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
 
   // Only what renders: a refusal is for the Effect method to explain (naming
   // the missing field takes the store's list).
-  const storeCore = storeCores.of(store)
+  const storeCore = storeCores.of(rawStore)
   const core: TemplatesCore | undefined = storeCore === undefined ? undefined : {
     render: (request) => {
       const chain = chainOf(request.locale)
@@ -1488,6 +1515,8 @@ export const storeCores: CoreRegistry<TemplateStoreCore> = registry()
  * Locales arrive canonical (`pt-BR`, `default`); a store compares them as
  * plain strings. `put` must be atomic per version: of two processes putting
  * different content for one version, one gets `TemplateVersionConflict`.
+ * A backend that does not answer fails with {@link StoreUnavailable}, which
+ * the service reports as a `TemplateError` with that reason.
  *
  * @category services
  * @since 0.1.0
@@ -1501,24 +1530,24 @@ export class TemplateStore extends Context.Service<TemplateStore, {
   readonly put: (
     version: TemplateVersion,
     options?: { readonly activate?: boolean | undefined }
-  ) => Effect.Effect<PutOutcome, TemplateError>
+  ) => Effect.Effect<PutOutcome, TemplateError | StoreUnavailable>
   /** One version, or the active one when `version` is absent. */
   readonly get: (
     id: string,
     locale: string,
     version?: number | undefined
-  ) => Effect.Effect<Option.Option<StoredTemplate>, TemplateError>
+  ) => Effect.Effect<Option.Option<StoredTemplate>, TemplateError | StoreUnavailable>
   /** Every version of every locale of a template, by locale then version. */
-  readonly list: (id: string) => Effect.Effect<ReadonlyArray<StoredTemplate>, TemplateError>
+  readonly list: (id: string) => Effect.Effect<ReadonlyArray<StoredTemplate>, TemplateError | StoreUnavailable>
   /** Makes an existing version active; `TemplateNotFound` otherwise. */
-  readonly activate: (id: string, locale: string, version: number) => Effect.Effect<void, TemplateError>
+  readonly activate: (id: string, locale: string, version: number) => Effect.Effect<void, TemplateError | StoreUnavailable>
   /** Sets an existing version's approval status; `TemplateNotFound` otherwise. */
   readonly setStatus: (
     id: string,
     locale: string,
     version: number,
     status: ApprovalStatus
-  ) => Effect.Effect<void, TemplateError>
+  ) => Effect.Effect<void, TemplateError | StoreUnavailable>
 }>()("smsforge/Templates/TemplateStore") {}
 
 /**
@@ -1662,6 +1691,8 @@ const decodeStored = SchemaParser.decodeUnknownResult(Schema.fromJsonString(Stor
  *   URI-encoded). `prefix` defaults to `"smsforge/templates/"`.
  * - `list` reads the store's keys, so keep templates under their own prefix
  *   or in their own store when it is large.
+ * - Each call to the `KeyValueStore` is bounded by `timeout` (default
+ *   `Store.defaultTimeout`); its failures are {@link StoreUnavailable}.
  *
  * **Gotchas**
  * - `KeyValueStore` has no compare-and-set: two processes putting different
@@ -1672,11 +1703,11 @@ const decodeStored = SchemaParser.decodeUnknownResult(Schema.fromJsonString(Stor
  * @since 0.1.0
  */
 export const layerStoreKeyValue = (
-  options: { readonly prefix?: string | undefined } = {}
+  options: { readonly prefix?: string | undefined; readonly timeout?: Duration.Input | undefined } = {}
 ): Layer.Layer<TemplateStore, never, KeyValueStore.KeyValueStore> =>
   Layer.effect(
     TemplateStore,
-    Effect.map(Effect.service(KeyValueStore.KeyValueStore), (kv) => makeStoreKeyValue(kv, options.prefix))
+    Effect.map(Effect.service(KeyValueStore.KeyValueStore), (kv) => makeStoreKeyValue(kv, options.prefix, options.timeout))
   )
 
 /**
@@ -1687,16 +1718,16 @@ export const layerStoreKeyValue = (
  */
 export const makeStoreKeyValue = (
   kv: KeyValueStore.KeyValueStore,
-  prefix = "smsforge/templates/"
+  prefix = "smsforge/templates/",
+  timeout?: Duration.Input | undefined
 ): TemplateStore["Service"] => {
   const idPrefix = (id: string) => `${prefix}${encodeURIComponent(id)}/`
   const localePrefix = (id: string, locale: string) => `${idPrefix(id)}${encodeURIComponent(locale)}/`
   const recordKey = (id: string, locale: string, version: number) => `${localePrefix(id, locale)}${version}`
   const activeKey = (id: string, locale: string) => `${localePrefix(id, locale)}active`
-  const storeFailure = (operation: string) => (cause: unknown) =>
-    fail(new TemplateStoreFailure({ field: "store", operation, cause }))
-  const read = (operation: string, key: string): Effect.Effect<TemplateVersion | undefined, TemplateError> =>
-    Effect.flatMap(Effect.mapError(kv.get(key), storeFailure(operation)), (json) => {
+  const call = (operation: string) => guard("template", operation, timeout)
+  const read = (operation: string, key: string): Effect.Effect<TemplateVersion | undefined, TemplateError | StoreUnavailable> =>
+    Effect.flatMap(call(operation)(kv.get(key)), (json) => {
       if (json === undefined) return Effect.succeed(undefined)
       const decoded = decodeStored(json)
       return Result.isSuccess(decoded)
@@ -1704,7 +1735,7 @@ export const makeStoreKeyValue = (
         : Effect.fail(fail(new TemplateStoreFailure({ field: "store", operation })))
     })
   const readActive = (operation: string, id: string, locale: string) =>
-    Effect.map(Effect.mapError(kv.get(activeKey(id, locale)), storeFailure(operation)), (value) => {
+    Effect.map(call(operation)(kv.get(activeKey(id, locale))), (value) => {
       const n = value === undefined ? Number.NaN : Number(value)
       return Number.isSafeInteger(n) ? n : undefined
     })
@@ -1715,8 +1746,7 @@ export const makeStoreKeyValue = (
     }))
   const missing = (id: string, locale: string, version: number) =>
     Effect.fail(fail(new TemplateNotFound({ field: "version", id, locale, version })))
-  const write = (operation: string, key: string, value: string) =>
-    Effect.mapError(kv.set(key, value), storeFailure(operation))
+  const write = (operation: string, key: string, value: string) => call(operation)(kv.set(key, value))
   return TemplateStore.of({
     put: (record, options) =>
       Effect.gen(function*() {
@@ -1748,7 +1778,7 @@ export const makeStoreKeyValue = (
       }),
     list: (id) =>
       Effect.gen(function*() {
-        const keys = yield* Effect.mapError(kv.keys, storeFailure("list"))
+        const keys = yield* call("list")(kv.keys)
         const own = idPrefix(id)
         const out: Array<StoredTemplate> = []
         for (const key of keys) {

@@ -74,6 +74,7 @@ import { hashedKey } from "./internal/routeKey.ts"
 import * as texts from "./internal/verificationText.ts"
 import { makeVelocityGuard } from "./internal/verificationVelocity.ts"
 import { type E164, type NumberType, type PhoneNumber, PhoneNumberError, PhoneNumbers } from "./PhoneNumbers.ts"
+import { StoreUnavailable } from "./Store.ts"
 
 // models
 
@@ -499,19 +500,13 @@ export class DeliveryFailed extends Schema.TaggedError<DeliveryFailed>("smsforge
 }
 
 /**
- * The verification store failed.
+ * The verification store did not answer in time or failed, or a record kept
+ * changing under a compare-and-set: the shared store error, retryable.
  *
  * @category errors
  * @since 0.1.0
  */
-export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>("smsforge/Verification/StoreUnavailable")(
-  "StoreUnavailable",
-  { cause: Schema.optional(Schema.Defect()) }
-) {
-  get isRetryable(): boolean {
-    return true
-  }
-}
+export { StoreUnavailable } from "./Store.ts"
 
 /**
  * Every reason a verification operation can fail for.
@@ -703,19 +698,37 @@ export interface Versioned {
  * - Values whose `expiresAt` (epoch milliseconds, by the Effect `Clock`) has
  *   passed are absent; authenticator enrolments use `Number.MAX_SAFE_INTEGER`
  *   (never). Values are JSON-safe.
+ * - A backend that does not answer fails with the shared `StoreUnavailable`
+ *   (bound each call with `Store.guard`); the service reports it as a
+ *   {@link VerificationError} with that reason.
  *
  * @category store
  * @since 0.1.0
  */
 export class VerificationStore extends Context.Service<VerificationStore, {
-  readonly get: (key: string) => Effect.Effect<Option.Option<Versioned>, VerificationError>
+  readonly get: (key: string) => Effect.Effect<Option.Option<Versioned>, StoreUnavailable>
   readonly set: (
     key: string,
     value: StoredValue,
     options: { readonly expectedVersion: number | undefined; readonly expiresAt: number }
-  ) => Effect.Effect<boolean, VerificationError>
-  readonly remove: (key: string) => Effect.Effect<void, VerificationError>
+  ) => Effect.Effect<boolean, StoreUnavailable>
+  readonly remove: (key: string) => Effect.Effect<void, StoreUnavailable>
 }>()("smsforge/Verification/VerificationStore") {}
+
+/** The store as the service calls it: an outage is a {@link VerificationError} with reason `StoreUnavailable`. */
+const liftStore = (store: VerificationStore["Service"]): {
+  readonly [K in keyof VerificationStore["Service"]]: (
+    ...args: Parameters<VerificationStore["Service"][K]>
+  ) => Effect.Effect<Effect.Success<ReturnType<VerificationStore["Service"][K]>>, VerificationError>
+} => {
+  const lift = <A>(effect: Effect.Effect<A, StoreUnavailable>) =>
+    Effect.mapError(effect, (reason) => new VerificationError({ reason }))
+  return {
+    get: (key) => lift(store.get(key)),
+    set: (key, value, options) => lift(store.set(key, value, options)),
+    remove: (key) => lift(store.remove(key))
+  }
+}
 
 // service
 
@@ -923,7 +936,7 @@ const totpKey = (tenant: string | undefined, subject: string) => `t:${tenantPart
  */
 export const make = Effect.fnUntraced(function*(options: VerificationOptions = {}) {
   const settings = yield* settingsOf(options)
-  const store = yield* VerificationStore
+  const store = liftStore(yield* VerificationStore)
   const sender = yield* VerificationSender
   const phoneNumbers = yield* PhoneNumbers
   const limiter = yield* RateLimiter.RateLimiter
