@@ -27,15 +27,17 @@
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Result from "effect/Result"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/testing/TestClock"
 import { randomUUID } from "node:crypto"
-import { Consent, Idempotency, MessageStore, Verification } from "smsforge"
+import { Consent, Idempotency, MessageStore, Outbox, type Transport, Verification } from "smsforge"
 import { prng } from "../internal/routeHash.ts"
 
 /**
@@ -409,6 +411,94 @@ export const messages: ReadonlyArray<StoreCase<MessageStore.MessageStore>> = [
       const after = yield* store.size
       yield* check(after === before + 3, "size", `expected ${before + 3}, got ${after}`)
     })
+  },
+  {
+    name: "messages: a held receipt is taken once, by its transport and carrier id",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const [a, b, other] = [unique("pid"), unique("pid"), unique("pid")]
+      yield* store.holdReport(report("carrier-a", a, "delivered", now), Duration.hours(1))
+      yield* store.holdReport(report("carrier-a", b, "undelivered", now), Duration.hours(1))
+      yield* store.holdReport(report("carrier-b", other, "delivered", now), Duration.hours(1))
+      const none = yield* store.takeReports("carrier-a", [])
+      yield* check(none.length === 0, "takeReports", "no ids, no receipts")
+      const wrongTransport = yield* store.takeReports("carrier-b", [a])
+      yield* check(wrongTransport.length === 0, "takeReports", "a receipt belongs to its transport")
+      const taken = yield* store.takeReports("carrier-a", [a, b, unique("absent")])
+      yield* check(
+        same([...taken].sort((x, y) => (x.providerMessageId < y.providerMessageId ? -1 : 1)), [
+          ...[report("carrier-a", a, "delivered", now), report("carrier-a", b, "undelivered", now)].sort((x, y) =>
+            x.providerMessageId < y.providerMessageId ? -1 : 1
+          )
+        ]),
+        "takeReports",
+        "the held receipts come back whole"
+      )
+      const again = yield* store.takeReports("carrier-a", [a, b])
+      yield* check(again.length === 0, "takeReports", "a taken receipt is gone")
+      const kept = yield* store.takeReports("carrier-b", [other])
+      yield* check(kept.length === 1, "takeReports", "other transports' receipts stay until taken")
+    })
+  },
+  {
+    name: "messages: a held receipt past its ttl is not taken",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const id = unique("pid")
+      yield* store.holdReport(report("carrier", id, "delivered", now), Duration.zero)
+      const taken = yield* store.takeReports("carrier", [id])
+      yield* check(taken.length === 0, "holdReport", "a receipt whose ttl passed must not be applied")
+    })
+  },
+  {
+    name: "messages: of 10 instances taking one held receipt, exactly one gets it",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const id = unique("pid")
+      yield* store.holdReport(report("carrier", id, "delivered", now), Duration.hours(1))
+      const takes = yield* Effect.forEach(Array.from({ length: 10 }), () => store.takeReports("carrier", [id]), {
+        concurrency: "unbounded"
+      })
+      const got = takes.filter((reports) => reports.length > 0).length
+      yield* check(got === 1, "takeReports", `${got} takers got the receipt, expected exactly 1`)
+    })
+  }
+]
+
+const report = (
+  transport: string,
+  providerMessageId: string,
+  status: Transport.DeliveryStatus,
+  at: number
+): Transport.DeliveryReport => ({ _tag: "DeliveryReport", transport, providerMessageId, status, providerStatus: "DELIVRD", at })
+
+/**
+ * Cases for a `MessageStore` that judges a held receipt's ttl by the Effect
+ * `Clock` (the memory, Redis and PostgreSQL stores do): they move a
+ * `TestClock`, so run them where one is provided (`it.effect`).
+ *
+ * @category cases
+ * @since 0.2.0
+ */
+export const messagesOnTestClock: ReadonlyArray<StoreCase<MessageStore.MessageStore>> = [
+  {
+    name: "messages: a held receipt is kept for its ttl on the Effect Clock",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const [early, late] = [unique("pid"), unique("pid")]
+      yield* store.holdReport(report("carrier", early, "delivered", now), Duration.minutes(10))
+      yield* store.holdReport(report("carrier", late, "delivered", now), Duration.minutes(10))
+      yield* TestClock.adjust(Duration.minutes(9))
+      const within = yield* store.takeReports("carrier", [early])
+      yield* check(within.length === 1, "holdReport", "a receipt is kept until its ttl passes")
+      yield* TestClock.adjust(Duration.minutes(2))
+      const past = yield* store.takeReports("carrier", [late])
+      yield* check(past.length === 0, "holdReport", "a receipt past its ttl is dropped")
+    })
   }
 ]
 
@@ -629,6 +719,190 @@ export const consent: ReadonlyArray<StoreCase<Consent.ConsentStore>> = [
     })
   }
 ]
+
+// an unreachable backend
+
+/**
+ * Cases for stores whose backend does not answer (a closed port, a cut or
+ * black-holed connection): every call fails with the shared
+ * `StoreUnavailable`, typed, never a driver's error or a defect, and answers
+ * within `within` (the store's timeout plus some slack). They measure real
+ * time: run them with the live clock (`it.live`).
+ *
+ * @category cases
+ * @since 0.2.0
+ */
+export const unreachable = (
+  within: Duration.Input
+): ReadonlyArray<
+  StoreCase<Idempotency.IdempotencyStore | MessageStore.MessageStore | Verification.VerificationStore | Consent.ConsentStore>
+> => {
+  const limit = Duration.toMillis(Duration.fromInputUnsafe(within))
+  const answersUnavailable = (operation: string, effect: Effect.Effect<unknown, unknown>) =>
+    Effect.gen(function*() {
+      const start = yield* Clock.currentTimeMillis
+      const exit = yield* Effect.exit(effect)
+      const elapsed = (yield* Clock.currentTimeMillis) - start
+      yield* check(failureTag(exit) === "StoreUnavailable", "unreachable", `${operation} must fail with StoreUnavailable`)
+      yield* check(elapsed <= limit, "unreachable", `${operation} answered after ${elapsed} ms, limit ${limit} ms`)
+    })
+  const all = (calls: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown>]>) =>
+    Effect.forEach(calls, ([operation, effect]) => answersUnavailable(operation, effect), { concurrency: "unbounded", discard: true })
+  return [
+    {
+      name: "unreachable: the idempotency store fails typed, in time",
+      run: Effect.flatMap(Effect.service(Idempotency.IdempotencyStore), (store) =>
+        all([
+          ["reserve", store.reserve(unique("key"), { messageId: "m", fingerprint: "f" }, Duration.hours(1))],
+          ["release", store.release(unique("key"), "m")]
+        ]))
+    },
+    {
+      name: "unreachable: the message store fails typed, in time",
+      run: Effect.flatMap(Effect.service(MessageStore.MessageStore), (store) =>
+        all([
+          ["insert", store.insert(message(unique("msg"), 0))],
+          ["get", store.get(unique("msg"))],
+          ["transition", store.transition(unique("msg"), { status: "queued", at: 1 })],
+          ["annotate", store.annotate(unique("msg"), { attempts: 1 })],
+          ["findByProviderId", store.findByProviderId("carrier", unique("pid"))],
+          ["list", store.list({ status: "queued", limit: 1 })],
+          ["size", store.size],
+          ["holdReport", store.holdReport(report("carrier", unique("pid"), "delivered", 0), Duration.hours(1))],
+          ["takeReports", store.takeReports("carrier", [unique("pid")])]
+        ]))
+    },
+    {
+      name: "unreachable: the verification store fails typed, in time",
+      run: Effect.flatMap(Effect.service(Verification.VerificationStore), (store) =>
+        all([
+          ["get", store.get(unique("v"))],
+          ["set", store.set(unique("v"), { _tag: "Pointer", id: "x" }, { expectedVersion: undefined, expiresAt: 2 ** 52 })],
+          ["remove", store.remove(unique("v"))]
+        ]))
+    },
+    {
+      name: "unreachable: the consent store fails typed, in time",
+      run: Effect.flatMap(Effect.service(Consent.ConsentStore), (store) =>
+        all([
+          ["get", store.get("t", "+447700900123")],
+          ["put", store.put(consentRecord(unique("t"), "+447700900123", 1, 0))],
+          ["recordSend", store.recordSend("t", "+447700900123", "marketing", 1)],
+          ["sends", store.sends("t", "+447700900123", "marketing", 0)]
+        ]))
+    }
+  ]
+}
+
+// the durable outbox
+
+/**
+ * How the {@link outbox} cases wait and what the Outbox under test was built
+ * with.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface OutboxSetup {
+  /** Lets `duration` pass: `Effect.sleep` on a real store, `TestClock.adjust` on a `TestClock`. */
+  readonly advance: (duration: Duration.Duration) => Effect.Effect<void>
+  /** How long to wait for a due job before failing (delays, polls, lock expiry included). */
+  readonly patience: Duration.Input
+  /** The Outbox's `maxAttempts`. */
+  readonly maxAttempts: number
+  /** The smallest wait between two attempts of a job the Outbox's backoff gives. */
+  readonly minBackoff: Duration.Input
+}
+
+/**
+ * Cases for a durable `Outbox.Outbox` (`durable: true`). Each case runs its
+ * own workers and expects the jobs it sees to be its own: provide each case
+ * an Outbox on a queue of its own (the `name` option), fresh per case.
+ *
+ * @category cases
+ * @since 0.2.0
+ */
+export const outbox = (setup: OutboxSetup): ReadonlyArray<StoreCase<Outbox.Outbox>> => {
+  const step = Duration.millis(50)
+  const patience = Duration.toMillis(Duration.fromInputUnsafe(setup.patience))
+  /** Advances until `done` holds, at most `patience`. */
+  const until = (done: () => boolean, rule: string, detail: string) =>
+    Effect.gen(function*() {
+      let waited = 0
+      while (!done() && waited < patience) {
+        yield* setup.advance(step)
+        waited += Duration.toMillis(step)
+      }
+      yield* check(done(), rule, detail)
+    })
+  return [
+    {
+      name: "outbox: a job offered for later runs once, never before its time",
+      run: Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        yield* check(outbox.durable, "durable", "these cases are for a durable Outbox")
+        const now = yield* Clock.currentTimeMillis
+        const at = now + 1_500
+        const runs: Array<{ readonly id: string; readonly at: number }> = []
+        yield* outbox.run((job) => Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => void runs.push({ id: job.messageId, at: t }))))
+        const id = unique("msg")
+        yield* outbox.offer({ messageId: id }, { at })
+        yield* outbox.offer({ messageId: id }, { at })
+        yield* until(() => runs.length > 0, "delay", "the delayed job never ran")
+        yield* check(runs[0]!.id === id, "delay", "the job carries its message id")
+        yield* check(runs[0]!.at >= at, "delay", `the job ran ${at - runs[0]!.at} ms early`)
+        yield* setup.advance(Duration.seconds(2))
+        yield* check(runs.length === 1, "delay", `a job offered twice under one id ran ${runs.length} times`)
+      })
+    },
+    {
+      name: "outbox: a failing job is retried after its backoff, and only its last attempt says last",
+      run: Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        const runs: Array<{ readonly number: number; readonly last: boolean; readonly at: number }> = []
+        yield* outbox.run((_, attempt) =>
+          Effect.flatMap(Clock.currentTimeMillis, (t) => {
+            runs.push({ number: attempt.number, last: attempt.last, at: t })
+            return Effect.fail(new Outbox.RetryLater({ reason: "carrier down" }))
+          })
+        )
+        yield* outbox.offer({ messageId: unique("msg") }, { at: yield* Clock.currentTimeMillis })
+        yield* until(() => runs.length >= setup.maxAttempts, "retry", `${runs.length} of ${setup.maxAttempts} attempts ran`)
+        yield* setup.advance(Duration.seconds(2))
+        yield* check(runs.length === setup.maxAttempts, "retry", `${runs.length} attempts ran, expected ${setup.maxAttempts}`)
+        yield* check(
+          same(runs.map((r) => r.number), Array.from({ length: setup.maxAttempts }, (_, i) => i + 1)),
+          "retry",
+          `attempt numbers were ${runs.map((r) => r.number).join(",")}`
+        )
+        yield* check(
+          same(runs.map((r) => r.last), Array.from({ length: setup.maxAttempts }, (_, i) => i === setup.maxAttempts - 1)),
+          "retry",
+          `last flags were ${runs.map((r) => r.last).join(",")}`
+        )
+        const minGap = Duration.toMillis(Duration.fromInputUnsafe(setup.minBackoff))
+        const gaps = runs.slice(1).map((r, i) => r.at - runs[i]!.at)
+        yield* check(gaps.every((gap) => gap >= minGap), "retry", `gaps ${gaps.join(",")} ms, backoff at least ${minGap} ms`)
+      })
+    },
+    {
+      name: "outbox: a job whose worker was interrupted mid-job runs again",
+      run: Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        const started = yield* Deferred.make<void>()
+        const crashed = yield* Scope.make()
+        yield* outbox.run(() => Effect.andThen(Deferred.succeed(started, undefined), Effect.never)).pipe(Scope.provide(crashed))
+        const id = unique("msg")
+        yield* outbox.offer({ messageId: id }, { at: yield* Clock.currentTimeMillis })
+        yield* until(() => Deferred.isDoneUnsafe(started), "crash", "the first worker never got the job")
+        yield* Scope.close(crashed, Exit.void)
+        const done: Array<string> = []
+        yield* outbox.run((job) => Effect.sync(() => void done.push(job.messageId)))
+        yield* until(() => done.includes(id), "crash", "the interrupted job never ran again")
+      })
+    }
+  ]
+}
 
 /**
  * Every case above, for a backend that provides all four stores.

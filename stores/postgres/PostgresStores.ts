@@ -16,16 +16,16 @@
  * - Expiry follows the Effect `Clock`, as the memory stores do: expired rows
  *   are invisible at once, and {@link purge} deletes them (the all-in-one
  *   {@link layer} runs it every hour).
- * - Idempotency keys, consent and verification keys are stored as SHA-256
- *   digests, so no key column holds a phone number; message rows and consent
- *   records do hold numbers and texts, because the application reads them
- *   back. Plan retention accordingly.
+ * - Idempotency keys, consent, verification and rate-limit keys are stored as
+ *   SHA-256 digests, so no key column holds a phone number, an IP or a
+ *   tenant; message rows and consent records do hold numbers and texts,
+ *   because the application reads them back. Plan retention accordingly.
+ * - Every call is bounded by `timeout` (default `Store.defaultTimeout`, 5
+ *   seconds) and fails with the shared `Store.StoreUnavailable` when the
+ *   database does not answer or fails; no `SqlError` reaches a caller, typed
+ *   or as a defect. Building a layer (its migrations) fails the same way.
  *
  * **Gotchas**
- * - A database failure cannot surface through the `never` error channels of
- *   the idempotency, message and consent stores: it becomes a defect
- *   ({@link StoreError}), never a silently dropped write. The verification
- *   store fails with `VerificationError{ StoreUnavailable }` instead.
  * - effect has no SQL `RateLimiterStore`; {@link layerRateLimiter} ports
  *   effect's memory algorithms to row-locked state in `<prefix>rate_limits`.
  *   Redis (`RateLimiter.layerStoreRedis`) is cheaper per call where a Redis
@@ -33,45 +33,24 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as KeyValueStore from "effect/persistence/KeyValueStore"
+import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import { createHash } from "node:crypto"
-import { Consent, Idempotency, MessageStore, Templates, Verification } from "smsforge"
+import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, Transport, Verification } from "smsforge"
+import { digest } from "./internal/digest.ts"
+import { guard } from "./internal/guard.ts"
+import { boundedQueueStore, failLayerWith } from "./internal/outbox.ts"
 import { layerRateLimiterStore } from "./RateLimiterStore.ts"
-
-// errors
-
-/**
- * A database statement failed. Raised as a defect by the stores whose
- * interfaces have no error channel, so that an outage is never mistaken for
- * "absent". The message names the store and the operation, never a key or a
- * value.
- *
- * @category errors
- * @since 0.1.0
- */
-export class StoreError extends Schema.TaggedError<StoreError>("smsforge/stores/postgres/StoreError")("StoreError", {
-  store: Schema.String,
-  operation: Schema.String,
-  cause: Schema.Defect()
-}) {
-  override get message(): string {
-    return `PostgreSQL ${this.store} store: ${this.operation} failed`
-  }
-}
-
-const orDie = (store: string, operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, never, R> =>
-  Effect.catch(effect, (cause) => Effect.die(new StoreError({ store, operation, cause })))
 
 // models
 
@@ -82,6 +61,8 @@ const orDie = (store: string, operation: string) => <A, E, R>(effect: Effect.Eff
 export interface StoreOptions {
   /** Prepended to every table name. Default `"smsforge_"`. */
   readonly tablePrefix?: string | undefined
+  /** The time limit on each store call. Default `Store.defaultTimeout` (5 seconds). */
+  readonly timeout?: Duration.Input | undefined
 }
 
 /**
@@ -98,7 +79,9 @@ export interface MessageStoreOptions extends StoreOptions {
  * @since 0.1.0
  */
 export interface LayerOptions extends StoreOptions {
-  readonly messages?: Omit<MessageStoreOptions, "tablePrefix"> | undefined
+  readonly messages?: Omit<MessageStoreOptions, "tablePrefix" | "timeout"> | undefined
+  /** The durable Outbox's options; see {@link layerOutbox}. */
+  readonly outbox?: Omit<OutboxOptions, "tablePrefix" | "timeout"> | undefined
   /** How often expired rows are deleted; `false` never (call {@link purge} yourself). Default 1 hour. */
   readonly purgeEvery?: Duration.Input | false | undefined
 }
@@ -111,18 +94,28 @@ const tablePrefix = (options: StoreOptions | undefined): string => {
   }
   return prefix
 }
-const digest = (value: string) => createHash("sha256").update(value).digest("base64url")
+/** The edge of the database for one store: time limit and `StoreUnavailable`. */
+const guardOf = (store: string, options: StoreOptions | undefined) => (operation: string) =>
+  guard(store, operation, options?.timeout ?? Store.defaultTimeout)
 const DAY = 24 * 60 * 60 * 1000
 const SEND_HISTORY = 8 * DAY
 
-/** Runs DDL once per database at a time. */
-const migrate = (sql: SqlClient.SqlClient, statements: ReadonlyArray<Effect.Effect<unknown, SqlError>>) =>
+/**
+ * Runs DDL once per database at a time. Instances starting together wait for
+ * each other's lock, so this gets a longer limit than a call.
+ */
+const migrate = (
+  sql: SqlClient.SqlClient,
+  store: string,
+  options: StoreOptions | undefined,
+  statements: ReadonlyArray<Effect.Effect<unknown, SqlError>>
+) =>
   sql.withTransaction(
     Effect.andThen(
       sql`SELECT pg_advisory_xact_lock(7240193)`,
       Effect.forEach(statements, (statement) => statement, { discard: true })
     )
-  )
+  ).pipe(guard(store, "migrate", Duration.times(Duration.fromInputUnsafe(options?.timeout ?? Store.defaultTimeout), 6)))
 
 // idempotency
 
@@ -137,8 +130,9 @@ const migrate = (sql: SqlClient.SqlClient, statements: ReadonlyArray<Effect.Effe
 export const makeIdempotency = (options: StoreOptions = {}) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const guard = guardOf("idempotency", options)
     const table = sql(`${tablePrefix(options)}idempotency`)
-    yield* migrate(sql, [
+    yield* migrate(sql, "idempotency", options, [
       sql`CREATE TABLE IF NOT EXISTS ${table} (
         key text PRIMARY KEY,
         message_id text NOT NULL,
@@ -167,11 +161,11 @@ export const makeIdempotency = (options: StoreOptions = {}) =>
         }
       })
     return Idempotency.IdempotencyStore.of({
-      reserve: (key, reservation, ttl) => reserve(digest(key), reservation, ttl).pipe(orDie("idempotency", "reserve")),
+      reserve: (key, reservation, ttl) => reserve(digest(key), reservation, ttl).pipe(guard("reserve")),
       release: (key, messageId) =>
         sql`DELETE FROM ${table} WHERE key = ${digest(key)} AND message_id = ${messageId}`.pipe(
           Effect.asVoid,
-          orDie("idempotency", "release")
+          guard("release")
         )
     })
   })
@@ -182,33 +176,22 @@ export const makeIdempotency = (options: StoreOptions = {}) =>
  */
 export const layerIdempotency = (
   options: StoreOptions = {}
-): Layer.Layer<Idempotency.IdempotencyStore, SqlError, SqlClient.SqlClient> =>
+): Layer.Layer<Idempotency.IdempotencyStore, Store.StoreUnavailable, SqlClient.SqlClient> =>
   Layer.effect(Idempotency.IdempotencyStore, makeIdempotency(options))
 
 // messages
 
-/**
- * Builds a message store on tables `<prefix>messages` (one row per message,
- * the message as JSON) and `<prefix>message_ids` (carrier and segment ids).
- *
- * **Details**
- * - Messages older than `retention` (default 7 days, from `createdAt`) are
- *   invisible, and {@link purge} deletes them with their carrier ids.
- * - `transition` and `annotate` lock the row (`SELECT … FOR UPDATE`) in a
- *   transaction, so concurrent receipts for one message apply one at a time
- *   across instances and the life-cycle rule holds.
- *
- * @category constructors
- * @since 0.1.0
- */
-export const makeMessages = (options: MessageStoreOptions = {}) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const prefix = tablePrefix(options)
-    const retention = Duration.toMillis(options.retention ?? "7 days")
-    const messages = sql(`${prefix}messages`)
-    const ids = sql(`${prefix}message_ids`)
-    yield* migrate(sql, [
+type Row = { readonly data: string }
+
+const messageTables = (sql: SqlClient.SqlClient, prefix: string) => {
+  const messages = sql(`${prefix}messages`)
+  const ids = sql(`${prefix}message_ids`)
+  const held = sql(`${prefix}held_reports`)
+  return {
+    messages,
+    ids,
+    held,
+    ddl: [
       sql`CREATE TABLE IF NOT EXISTS ${messages} (
         id text PRIMARY KEY,
         seq bigserial NOT NULL,
@@ -224,11 +207,46 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
         message_id text NOT NULL REFERENCES ${messages} (id) ON DELETE CASCADE,
         PRIMARY KEY (transport, provider_id)
       )`,
-      sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}message_ids_message`)} ON ${ids} (message_id)`
-    ])
+      sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}message_ids_message`)} ON ${ids} (message_id)`,
+      // Receipts that came before their submit answer, by the carrier's id (never a number).
+      sql`CREATE TABLE IF NOT EXISTS ${held} (
+        transport text NOT NULL,
+        provider_id text NOT NULL,
+        report text NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (transport, provider_id)
+      )`
+    ]
+  } as const
+}
+
+/**
+ * Builds a message store on tables `<prefix>messages` (one row per message,
+ * the message as JSON), `<prefix>message_ids` (carrier and segment ids) and
+ * `<prefix>held_reports` (receipts that came before their submit answer).
+ *
+ * **Details**
+ * - Messages older than `retention` (default 7 days, from `createdAt`) are
+ *   invisible, and {@link purge} deletes them with their carrier ids.
+ * - `transition` and `annotate` lock the row (`SELECT … FOR UPDATE`) in a
+ *   transaction, so concurrent receipts for one message apply one at a time
+ *   across instances and the life-cycle rule holds.
+ * - A held receipt is kept until its `ttl` passes by the Effect `Clock`;
+ *   `takeReports` deletes what it returns, so one instance applies it.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const makeMessages = (options: MessageStoreOptions = {}) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const guard = guardOf("message", options)
+    const retention = Duration.toMillis(options.retention ?? "7 days")
+    const { ddl, held, ids, messages } = messageTables(sql, tablePrefix(options))
+    yield* migrate(sql, "message", options, ddl)
 
     const cutoff = Effect.map(Clock.currentTimeMillis, (now) => now - retention)
-    const decode = (row: { readonly data: string }) => JSON.parse(row.data) as MessageStore.StoredMessage
+    const decode = (row: Row) => JSON.parse(row.data) as MessageStore.StoredMessage
 
     const indexIds = (message: MessageStore.StoredMessage) => {
       if (message.transport === undefined || message.providerMessageId === undefined) return Effect.void
@@ -243,26 +261,42 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
         ON CONFLICT (transport, provider_id) DO UPDATE SET message_id = EXCLUDED.message_id`.pipe(Effect.asVoid)
     }
 
+    // The domain answer travels as a Result, so the guard turns only the database's failures into StoreUnavailable.
     const update = <E>(
+      operation: string,
       id: string,
       f: (message: MessageStore.StoredMessage) => Result.Result<MessageStore.StoredMessage, E>
     ) =>
       Effect.gen(function*() {
         const from = yield* cutoff
-        const rows = yield* sql<{ readonly data: string }>`
-          SELECT data FROM ${messages} WHERE id = ${id} AND created_at >= ${from} FOR UPDATE`
+        const rows = yield* sql<Row>`SELECT data FROM ${messages} WHERE id = ${id} AND created_at >= ${from} FOR UPDATE`
         const row = rows[0]
-        if (row === undefined) return yield* Effect.fail(new MessageStore.MessageNotFound({ field: "id" }))
+        if (row === undefined) return Result.fail<E | MessageStore.MessageNotFound>(new MessageStore.MessageNotFound({ field: "id" }))
         const next = f(decode(row))
-        if (Result.isFailure(next)) return yield* Effect.fail(next.failure)
+        if (Result.isFailure(next)) return next
         yield* sql`UPDATE ${messages} SET status = ${next.success.status}, data = ${JSON.stringify(next.success)}
           WHERE id = ${id}`
         yield* indexIds(next.success)
-        return next.success
-      }).pipe(
-        sql.withTransaction,
-        Effect.catchTag("SqlError", (cause) => Effect.die(new StoreError({ store: "message", operation: "update", cause })))
-      )
+        return next
+      }).pipe(sql.withTransaction, guard(operation), Effect.flatMap(Effect.fromResult))
+
+    const holdReport = (report: Transport.DeliveryReport, ttl: Duration.Duration) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        sql`INSERT INTO ${held} (transport, provider_id, report, expires_at)
+          VALUES (${report.transport}, ${report.providerMessageId}, ${JSON.stringify(report)}, ${now + Math.ceil(Duration.toMillis(ttl))})
+          ON CONFLICT (transport, provider_id) DO UPDATE SET report = EXCLUDED.report, expires_at = EXCLUDED.expires_at`).pipe(
+          Effect.asVoid,
+          guard("holdReport")
+        )
+
+    const takeReports = (transport: string, providerIds: ReadonlyArray<string>) =>
+      providerIds.length === 0 ? Effect.succeed<ReadonlyArray<Transport.DeliveryReport>>([]) : Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const rows = yield* sql<{ readonly report: string; readonly expires_at: string | number }>`
+          DELETE FROM ${held} WHERE transport = ${transport} AND provider_id IN ${sql.in(providerIds)}
+          RETURNING report, expires_at`
+        return rows.filter((row) => Number(row.expires_at) > now).map((row) => JSON.parse(row.report) as Transport.DeliveryReport)
+      }).pipe(guard("takeReports"))
 
     return MessageStore.MessageStore.of({
       insert: (message) =>
@@ -272,39 +306,40 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
             ON CONFLICT (id) DO UPDATE SET
               status = EXCLUDED.status, created_at = EXCLUDED.created_at, data = EXCLUDED.data`
           yield* indexIds(message)
-        }).pipe(sql.withTransaction, orDie("message", "insert")),
+        }).pipe(sql.withTransaction, guard("insert")),
       get: (id) =>
         Effect.gen(function*() {
-          const rows = yield* sql<{ readonly data: string }>`
-            SELECT data FROM ${messages} WHERE id = ${id} AND created_at >= ${yield* cutoff}`
+          const rows = yield* sql<Row>`SELECT data FROM ${messages} WHERE id = ${id} AND created_at >= ${yield* cutoff}`
           return Option.map(Option.fromUndefinedOr(rows[0]), decode)
-        }).pipe(orDie("message", "get")),
-      transition: (id, change, patch) => update(id, (message) => MessageStore.applyChange(message, change, patch)),
-      annotate: (id, patch) => update(id, (message) => Result.succeed({ ...message, ...patch })),
+        }).pipe(guard("get")),
+      transition: (id, change, patch) => update("transition", id, (message) => MessageStore.applyChange(message, change, patch)),
+      annotate: (id, patch) => update("annotate", id, (message) => Result.succeed({ ...message, ...patch })),
       findByProviderId: (transport, providerMessageId) =>
         Effect.gen(function*() {
-          const rows = yield* sql<{ readonly data: string }>`
+          const rows = yield* sql<Row>`
             SELECT m.data FROM ${ids} i JOIN ${messages} m ON m.id = i.message_id
             WHERE i.transport = ${transport} AND i.provider_id = ${providerMessageId} AND m.created_at >= ${yield* cutoff}`
           return Option.map(Option.fromUndefinedOr(rows[0]), decode)
-        }).pipe(orDie("message", "findByProviderId")),
+        }).pipe(guard("findByProviderId")),
       list: ({ limit, status }) =>
         Effect.gen(function*() {
           const from = yield* cutoff
           const rows = limit === undefined || !Number.isFinite(limit)
-            ? yield* sql<{ readonly data: string }>`
+            ? yield* sql<Row>`
                 SELECT data FROM ${messages} WHERE status = ${status} AND created_at >= ${from}
                 ORDER BY created_at, seq`
-            : yield* sql<{ readonly data: string }>`
+            : yield* sql<Row>`
                 SELECT data FROM ${messages} WHERE status = ${status} AND created_at >= ${from}
                 ORDER BY created_at, seq LIMIT ${Math.max(0, Math.floor(limit))}`
           return rows.map(decode)
-        }).pipe(orDie("message", "list")),
+        }).pipe(guard("list")),
       size: Effect.gen(function*() {
         const rows = yield* sql<{ readonly n: number }>`
           SELECT count(*)::int4 AS n FROM ${messages} WHERE created_at >= ${yield* cutoff}`
         return Number(rows[0]?.n ?? 0)
-      }).pipe(orDie("message", "size"))
+      }).pipe(guard("size")),
+      holdReport,
+      takeReports
     })
   })
 
@@ -314,7 +349,7 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
  */
 export const layerMessages = (
   options: MessageStoreOptions = {}
-): Layer.Layer<MessageStore.MessageStore, SqlError, SqlClient.SqlClient> =>
+): Layer.Layer<MessageStore.MessageStore, Store.StoreUnavailable, SqlClient.SqlClient> =>
   Layer.effect(MessageStore.MessageStore, makeMessages(options))
 
 // verifications
@@ -322,8 +357,7 @@ export const layerMessages = (
 /**
  * Builds a verification store on table `<prefix>verifications`: `set` is an
  * `INSERT … ON CONFLICT` for a new key and `UPDATE … WHERE version = ?`
- * otherwise. Fails with `VerificationError{ StoreUnavailable }` when the
- * database does.
+ * otherwise. Fails with `Store.StoreUnavailable` when the database does.
  *
  * @category constructors
  * @since 0.1.0
@@ -331,8 +365,9 @@ export const layerMessages = (
 export const makeVerifications = (options: StoreOptions = {}) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const guard = guardOf("verification", options)
     const table = sql(`${tablePrefix(options)}verifications`)
-    yield* migrate(sql, [
+    yield* migrate(sql, "verification", options, [
       sql`CREATE TABLE IF NOT EXISTS ${table} (
         key text PRIMARY KEY,
         value text NOT NULL,
@@ -340,11 +375,6 @@ export const makeVerifications = (options: StoreOptions = {}) =>
         expires_at bigint NOT NULL
       )`
     ])
-    const unavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.mapError(
-        effect,
-        (cause) => new Verification.VerificationError({ reason: new Verification.StoreUnavailable({ cause }) })
-      )
     return Verification.VerificationStore.of({
       get: (key) =>
         Effect.gen(function*() {
@@ -355,7 +385,7 @@ export const makeVerifications = (options: StoreOptions = {}) =>
             value: JSON.parse(row.value) as Verification.StoredValue,
             version: Number(row.version)
           }))
-        }).pipe(unavailable),
+        }).pipe(guard("get")),
       set: (key, value, options) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
@@ -372,8 +402,8 @@ export const makeVerifications = (options: StoreOptions = {}) =>
                 WHERE key = ${digest(key)} AND version = ${options.expectedVersion} AND expires_at > ${now}
                 RETURNING version`
           return rows.length > 0
-        }).pipe(unavailable),
-      remove: (key) => sql`DELETE FROM ${table} WHERE key = ${digest(key)}`.pipe(Effect.asVoid, unavailable)
+        }).pipe(guard("set")),
+      remove: (key) => sql`DELETE FROM ${table} WHERE key = ${digest(key)}`.pipe(Effect.asVoid, guard("remove"))
     })
   })
 
@@ -383,7 +413,7 @@ export const makeVerifications = (options: StoreOptions = {}) =>
  */
 export const layerVerifications = (
   options: StoreOptions = {}
-): Layer.Layer<Verification.VerificationStore, SqlError, SqlClient.SqlClient> =>
+): Layer.Layer<Verification.VerificationStore, Store.StoreUnavailable, SqlClient.SqlClient> =>
   Layer.effect(Verification.VerificationStore, makeVerifications(options))
 
 // consent
@@ -403,10 +433,11 @@ export const layerVerifications = (
 export const makeConsent = (options: StoreOptions = {}) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const guard = guardOf("consent", options)
     const prefix = tablePrefix(options)
     const records = sql(`${prefix}consent`)
     const sends = sql(`${prefix}consent_sends`)
-    yield* migrate(sql, [
+    yield* migrate(sql, "consent", options, [
       sql`CREATE TABLE IF NOT EXISTS ${records} (
         key text PRIMARY KEY,
         seq bigint NOT NULL,
@@ -419,33 +450,34 @@ export const makeConsent = (options: StoreOptions = {}) =>
       )`,
       sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}consent_sends_key`)} ON ${sends} (key, at)`
     ])
+    // Unchanged since 0.1.0 so existing opt-outs stay found; `to` is E.164 (no NUL), so the pair is unambiguous.
     const recordKey = (tenant: string, to: string) => digest(`${tenant}\u0000${to}`)
     const sendsKey = (tenant: string, to: string, purpose: string) => digest(`${tenant}\u0000${to}\u0000${purpose}`)
     return Consent.ConsentStore.of({
       get: (tenant, to) =>
-        sql<{ readonly data: string }>`SELECT data FROM ${records} WHERE key = ${recordKey(tenant, to)}`.pipe(
+        sql<Row>`SELECT data FROM ${records} WHERE key = ${recordKey(tenant, to)}`.pipe(
           Effect.map((rows) => Option.map(Option.fromUndefinedOr(rows[0]), (row) => JSON.parse(row.data) as Consent.ConsentRecord)),
-          orDie("consent", "get")
+          guard("get")
         ),
       put: (record) =>
         sql`INSERT INTO ${records} AS cur (key, seq, data)
           VALUES (${recordKey(record.tenant, record.to)}, ${record.seq}, ${JSON.stringify(record)})
           ON CONFLICT (key) DO UPDATE SET seq = EXCLUDED.seq, data = EXCLUDED.data WHERE cur.seq <= EXCLUDED.seq`.pipe(
           Effect.asVoid,
-          orDie("consent", "put")
+          guard("put")
         ),
       recordSend: (tenant, to, purpose, at) =>
         Effect.gen(function*() {
           const key = sendsKey(tenant, to, purpose)
           yield* sql`INSERT INTO ${sends} (key, at) VALUES (${key}, ${at})`
           yield* sql`DELETE FROM ${sends} WHERE key = ${key} AND at <= ${at - SEND_HISTORY}`
-        }).pipe(orDie("consent", "recordSend")),
+        }).pipe(guard("recordSend")),
       sends: (tenant, to, purpose, since) =>
         sql<{ readonly at: number }>`
           SELECT at::float8 AS at FROM ${sends} WHERE key = ${sendsKey(tenant, to, purpose)} AND at > ${since}
           ORDER BY at, id`.pipe(
           Effect.map((rows) => rows.map((row) => Number(row.at))),
-          orDie("consent", "sends")
+          guard("sends")
         )
     })
   })
@@ -454,21 +486,24 @@ export const makeConsent = (options: StoreOptions = {}) =>
  * @category layers
  * @since 0.1.0
  */
-export const layerConsent = (options: StoreOptions = {}): Layer.Layer<Consent.ConsentStore, SqlError, SqlClient.SqlClient> =>
+export const layerConsent = (
+  options: StoreOptions = {}
+): Layer.Layer<Consent.ConsentStore, Store.StoreUnavailable, SqlClient.SqlClient> =>
   Layer.effect(Consent.ConsentStore, makeConsent(options))
 
 // templates
 
 /**
  * Templates in table `<prefix>templates` through effect's
- * `KeyValueStore.layerSql` and `Templates.layerStoreKeyValue`.
+ * `KeyValueStore.layerSql` and `Templates.layerStoreKeyValue`, each call
+ * bounded by `timeout`.
  *
  * @category layers
  * @since 0.1.0
  */
 export const layerTemplates = (options: StoreOptions = {}): Layer.Layer<Templates.TemplateStore, never, SqlClient.SqlClient> =>
   Layer.unwrap(Effect.sync(() =>
-    Templates.layerStoreKeyValue().pipe(
+    Templates.layerStoreKeyValue({ timeout: options.timeout }).pipe(
       Layer.provide(KeyValueStore.layerSql({ table: `${tablePrefix(options)}templates` }))
     )
   ))
@@ -477,27 +512,122 @@ export const layerTemplates = (options: StoreOptions = {}): Layer.Layer<Template
 
 /**
  * A `RateLimiter` whose counters live in `<prefix>rate_limits`, shared by
- * every instance; see `makeRateLimiterStore`.
+ * every instance; see `makeRateLimiterStore`. Keys are stored as digests.
  *
  * @category layers
  * @since 0.1.0
  */
 export const layerRateLimiter = (
   options: StoreOptions = {}
-): Layer.Layer<RateLimiter.RateLimiter | RateLimiter.RateLimiterStore, SqlError, SqlClient.SqlClient> =>
-  Layer.unwrap(Effect.sync(() => RateLimiter.layer.pipe(Layer.provideMerge(layerRateLimiterStore(tablePrefix(options))))))
+): Layer.Layer<RateLimiter.RateLimiter | RateLimiter.RateLimiterStore, Store.StoreUnavailable, SqlClient.SqlClient> =>
+  Layer.unwrap(Effect.sync(() =>
+    RateLimiter.layer.pipe(Layer.provideMerge(layerRateLimiterStore(tablePrefix(options), { timeout: options.timeout })))
+  ))
+
+// outbox
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface OutboxOptions extends StoreOptions, Omit<Outbox.PersistedOptions, "transaction"> {
+  /** How often an idle worker asks the table for due jobs. Default 1 second. */
+  readonly pollInterval?: Duration.Input | undefined
+  /**
+   * After how long without a refresh a taken job counts as abandoned (its
+   * process died) and is taken again. Default 2 minutes; the database rounds
+   * it to whole seconds.
+   */
+  readonly lockExpiration?: Duration.Input | undefined
+  /** How often a running job's lock is refreshed. Default 30 seconds; keep it well under `lockExpiration`. */
+  readonly lockRefreshInterval?: Duration.Input | undefined
+}
+
+/** Marks a failure of the effect inside a transaction, so it is told apart from the database's own. */
+class Inner {
+  constructor(readonly error: unknown) {}
+}
+
+/**
+ * `SqlClient.withTransaction` as the Outbox's `transaction`: what `effect`
+ * writes through this `SqlClient` (the message, the idempotency key, the job)
+ * commits together or not at all. Its own failures pass through; the
+ * database's (begin, commit, a lost connection) are `StoreUnavailable`.
+ *
+ * @category constructors
+ * @since 0.2.0
+ */
+export const transaction = (sql: SqlClient.SqlClient, timeout: Duration.Input = Store.defaultTimeout) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | Store.StoreUnavailable, R> =>
+  sql.withTransaction(Effect.mapError(effect, (error) => new Inner(error))).pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () => Effect.fail(new Store.StoreUnavailable({ store: "outbox", operation: "transaction", cause: "timed out" }))
+    }),
+    Effect.catchCause((cause): Effect.Effect<never, E | Store.StoreUnavailable> => {
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const error = Cause.findErrorOption(cause)
+      if (Option.isSome(error) && error.value instanceof Inner) return Effect.fail(error.value.error as E)
+      if (Option.isSome(error) && error.value instanceof Store.StoreUnavailable) return Effect.fail(error.value)
+      const squashed = Cause.squash(cause)
+      // A defect of the effect itself stays a defect; a database failure is StoreUnavailable.
+      return Option.isNone(error) && !isSqlError(squashed)
+        ? Effect.failCause(cause as Cause.Cause<never>)
+        : Effect.fail(new Store.StoreUnavailable({ store: "outbox", operation: "transaction", cause: squashed }))
+    })
+  )
+
+const isSqlError = (value: unknown): boolean =>
+  typeof value === "object" && value !== null && "_tag" in value && value._tag === "SqlError"
+
+/**
+ * The durable Outbox on this database: effect's `PersistedQueue` on table
+ * `<prefix>outbox` (created at start with its migrations table
+ * `<prefix>outbox_migrations`), with {@link transaction} joining a send's
+ * message, idempotency key and job in one transaction.
+ *
+ * **Details**
+ * - Delays (scheduled sends, backoff between attempts) are kept by the
+ *   database and measured by its clock, in whole seconds.
+ * - A job whose worker died is taken again `lockExpiration` after its last
+ *   lock refresh. A job runs at least once.
+ * - `offer` is bounded by `timeout`; an outage fails it with
+ *   `StoreUnavailable`.
+ *
+ * @category layers
+ * @since 0.2.0
+ */
+export const layerOutbox = (
+  options: OutboxOptions = {}
+): Layer.Layer<Outbox.Outbox, Store.StoreUnavailable, SqlClient.SqlClient> => {
+  const timeout = options.timeout ?? Store.defaultTimeout
+  const { lockExpiration, lockRefreshInterval, pollInterval, tablePrefix: _, timeout: __, ...outbox } = options
+  const queueStore = PersistedQueue.layerStoreSql({
+    tableName: `${tablePrefix(options)}outbox`,
+    pollInterval,
+    lockExpiration,
+    lockRefreshInterval
+  }).pipe(failLayerWith((cause) => new Store.StoreUnavailable({ store: "outbox", operation: "migrate", cause })))
+  return Layer.unwrap(Effect.map(Effect.service(SqlClient.SqlClient), (sql) =>
+    Outbox.layerPersisted({ ...outbox, transaction: transaction(sql, timeout) }).pipe(
+      Layer.provide(PersistedQueue.layer),
+      Layer.provide(boundedQueueStore(timeout)),
+      Layer.provide(queueStore)
+    )))
+}
 
 // retention
 
 /**
  * Deletes what has expired: messages past `retention` (with their carrier
- * ids), idempotency keys, verification values and rate-limit state past their
- * expiry, and send times older than 8 days. Tables that were never created are skipped.
+ * ids), held receipts, idempotency keys, verification values and rate-limit
+ * state past their expiry, and send times older than 8 days. Tables that
+ * were never created are skipped.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const purge = (options: MessageStoreOptions = {}): Effect.Effect<void, SqlError, SqlClient.SqlClient> =>
+export const purge = (options: MessageStoreOptions = {}): Effect.Effect<void, Store.StoreUnavailable, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const prefix = tablePrefix(options)
@@ -508,11 +638,12 @@ export const purge = (options: MessageStoreOptions = {}): Effect.Effect<void, Sq
     const when = (table: string, statement: Effect.Effect<unknown, SqlError>) =>
       Effect.flatMap(exists(table), (found) => (found ? Effect.asVoid(statement) : Effect.void))
     yield* when(`${prefix}messages`, sql`DELETE FROM ${sql(`${prefix}messages`)} WHERE created_at < ${now - retention}`)
+    yield* when(`${prefix}held_reports`, sql`DELETE FROM ${sql(`${prefix}held_reports`)} WHERE expires_at <= ${now}`)
     yield* when(`${prefix}idempotency`, sql`DELETE FROM ${sql(`${prefix}idempotency`)} WHERE expires_at <= ${now}`)
     yield* when(`${prefix}verifications`, sql`DELETE FROM ${sql(`${prefix}verifications`)} WHERE expires_at <= ${now}`)
     yield* when(`${prefix}rate_limits`, sql`DELETE FROM ${sql(`${prefix}rate_limits`)} WHERE expires_at <= ${now}`)
     yield* when(`${prefix}consent_sends`, sql`DELETE FROM ${sql(`${prefix}consent_sends`)} WHERE at <= ${now - SEND_HISTORY}`)
-  })
+  }).pipe(guard("purge", "purge", Duration.minutes(5)))
 
 /**
  * Runs {@link purge} every `every` for the life of the layer; failures are
@@ -538,14 +669,18 @@ export const layerPurge = (
 
 /**
  * Every store of `Sms.Stores` on one database: idempotency, messages,
- * verifications, consent, templates and the rate limiter, plus an hourly
- * {@link purge}. Provide it to `Sms.layerPipeline(config)`.
+ * verifications, consent, templates and the rate limiter, the durable
+ * Outbox ({@link layerOutbox}), plus an hourly {@link purge}. Provide it to
+ * `Sms.layerPipeline(config)`.
  *
  * **Details**
- * The `RateLimiterStore` is provided as well, so the Router's per-route
- * limits are shared. Circuit breakers stay per instance: effect has no SQL
- * `CircuitBreakerStore` (use `CircuitBreaker.layerStoreRedis` for shared
- * circuits).
+ * - Every table is created when the layer is built (`CREATE TABLE IF NOT
+ *   EXISTS` under an advisory lock, and the Outbox's own migrations), so a
+ *   fleet can start together against an empty database.
+ * - The `RateLimiterStore` is provided as well, so the Router's per-route
+ *   limits are shared. Circuit breakers stay per instance: effect has no SQL
+ *   `CircuitBreakerStore` (use `CircuitBreaker.layerStoreRedis` for shared
+ *   circuits).
  *
  * @category layers
  * @since 0.1.0
@@ -559,11 +694,12 @@ export const layer = (
   | Consent.ConsentStore
   | Templates.TemplateStore
   | RateLimiter.RateLimiter
-  | RateLimiter.RateLimiterStore,
-  SqlError,
+  | RateLimiter.RateLimiterStore
+  | Outbox.Outbox,
+  Store.StoreUnavailable,
   SqlClient.SqlClient
 > => {
-  const store = { tablePrefix: options.tablePrefix }
+  const store = { tablePrefix: options.tablePrefix, timeout: options.timeout }
   const purging = options.purgeEvery === false
     ? Layer.empty
     : layerPurge({ ...options.messages, ...store, every: options.purgeEvery })
@@ -574,6 +710,7 @@ export const layer = (
     layerConsent(store),
     layerTemplates(store),
     layerRateLimiter(store),
+    layerOutbox({ ...options.outbox, ...store }),
     purging
   )
 }

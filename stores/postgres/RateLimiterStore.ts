@@ -10,7 +10,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as SqlClient from "effect/sql/SqlClient"
-import type { SqlError } from "effect/sql/SqlError"
+import { Store } from "smsforge"
+import { digest } from "./internal/digest.ts"
+import { guard } from "./internal/guard.ts"
 
 const GRACE = 60_000
 const MAX_WINDOW = 60 * 60 * 1000
@@ -36,14 +38,20 @@ interface Adaptive {
  *   locks the key's row, so instances share each limit.
  * - Rows carry an expiry; expired state counts as absent, and
  *   `purge` in this module's parent deletes it.
+ * - The key column holds a SHA-256 digest of each limit's key, never the
+ *   number, IP or tenant a key may name.
+ * - Each operation is bounded by `timeout` (default `Store.defaultTimeout`);
+ *   an outage fails with effect's `RateLimiterError` (`RateLimitStoreError`)
+ *   whose cause is the shared `Store.StoreUnavailable`.
  *
  * @category constructors
  * @since 0.1.0
  */
-export const makeRateLimiterStore = (tablePrefix: string) =>
+export const makeRateLimiterStore = (tablePrefix: string, options: { readonly timeout?: Duration.Input | undefined } = {}) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const table = sql(`${tablePrefix}rate_limits`)
+    const timeout = options.timeout ?? Store.defaultTimeout
     yield* sql.withTransaction(
       Effect.andThen(
         sql`SELECT pg_advisory_xact_lock(7240193)`,
@@ -53,7 +61,7 @@ export const makeRateLimiterStore = (tablePrefix: string) =>
           expires_at bigint NOT NULL
         )`
       )
-    )
+    ).pipe(guard("rate limit", "migrate", Duration.times(Duration.fromInputUnsafe(timeout), 6)))
 
     /** Runs `f` on the key's live state with the row locked, and stores what it answers. */
     const withState = <S, A>(
@@ -63,19 +71,21 @@ export const makeRateLimiterStore = (tablePrefix: string) =>
     ): Effect.Effect<A, RateLimiter.RateLimiterError> =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        yield* sql`INSERT INTO ${table} (key, state, expires_at) VALUES (${key}, 'null', 0) ON CONFLICT (key) DO NOTHING`
+        const id = digest(key)
+        yield* sql`INSERT INTO ${table} (key, state, expires_at) VALUES (${id}, 'null', 0) ON CONFLICT (key) DO NOTHING`
         const rows = yield* sql<{ readonly state: string; readonly live: boolean }>`
-          SELECT state, expires_at > ${now} AS live FROM ${table} WHERE key = ${key} FOR UPDATE`
+          SELECT state, expires_at > ${now} AS live FROM ${table} WHERE key = ${id} FOR UPDATE`
         const row = rows[0]
         const current = row !== undefined && row.live ? (JSON.parse(row.state) as S | null) ?? undefined : undefined
         const [result, next, expiresAt] = f(current, now)
         if (next !== undefined || current !== undefined) {
           yield* sql`UPDATE ${table} SET state = ${JSON.stringify(next ?? null)}, expires_at = ${Math.ceil(expiresAt)}
-            WHERE key = ${key}`
+            WHERE key = ${id}`
         }
         return result
       }).pipe(
         sql.withTransaction,
+        guard("rate limit", operation, timeout),
         Effect.mapError((cause) =>
           new RateLimiter.RateLimiterError({
             reason: new RateLimiter.RateLimitStoreError({ message: `Failed to execute ${operation} on PostgreSQL`, cause })
@@ -201,6 +211,7 @@ export const makeRateLimiterStore = (tablePrefix: string) =>
  * @since 0.1.0
  */
 export const layerRateLimiterStore = (
-  tablePrefix: string
-): Layer.Layer<RateLimiter.RateLimiterStore, SqlError, SqlClient.SqlClient> =>
-  Layer.effect(RateLimiter.RateLimiterStore, makeRateLimiterStore(tablePrefix))
+  tablePrefix: string,
+  options: { readonly timeout?: Duration.Input | undefined } = {}
+): Layer.Layer<RateLimiter.RateLimiterStore, Store.StoreUnavailable, SqlClient.SqlClient> =>
+  Layer.effect(RateLimiter.RateLimiterStore, makeRateLimiterStore(tablePrefix, options))

@@ -1,7 +1,7 @@
 /**
  * PostgreSQL-backed stores for smsforge: idempotency keys, messages,
- * verification state, consent, templates and rate limits shared by every instance of an
- * application, in tables it creates itself.
+ * verification state, consent, templates, rate limits and the durable Outbox
+ * shared by every instance of an application, in tables it creates itself.
  *
  * **Example** (Durable state in PostgreSQL)
  * ```ts
@@ -24,6 +24,8 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as SqlClient from "effect/sql/SqlClient"
 import { ConnectionError, SqlError } from "effect/sql/SqlError"
+import { Store } from "smsforge"
+import { failLayerWith } from "./internal/outbox.ts"
 
 export * from "./PostgresStores.ts"
 export { makeRateLimiterStore, layerRateLimiterStore } from "./RateLimiterStore.ts"
@@ -34,7 +36,8 @@ export { makeRateLimiterStore, layerRateLimiterStore } from "./RateLimiterStore.
  *
  * **Details**
  * `@effect/sql-pg` is loaded only when this layer is built, so an application
- * that provides its own `SqlClient` does not need it.
+ * that provides its own `SqlClient` does not need it. A failure to load or
+ * connect is `Store.StoreUnavailable`.
  *
  * @category layers
  * @since 0.1.0
@@ -42,7 +45,7 @@ export { makeRateLimiterStore, layerRateLimiterStore } from "./RateLimiterStore.
 export const layerFromUrl = (
   url: string,
   options: Omit<PgClient.PgPoolConfig, "url"> = {}
-): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, SqlError> =>
+): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, Store.StoreUnavailable> =>
   Layer.unwrap(
     Effect.map(
       Effect.tryPromise({
@@ -52,4 +55,4 @@ export const layerFromUrl = (
       }),
       (module) => module.layer({ ...options, url: Redacted.make(url) })
     )
-  )
+  ).pipe(failLayerWith((cause) => new Store.StoreUnavailable({ store: "postgres", operation: "connect", cause })))

@@ -10,16 +10,18 @@
  *   Lua compare-and-set on a revision number, retrying on conflict.
  * - Expiry follows the Effect `Clock` (as the memory stores do), and every key
  *   also gets a Redis TTL, so memory stays bounded without a sweeper.
- * - Idempotency, consent, verification and carrier-id keys are SHA-256
- *   digests: phone numbers never appear in key names. Values (message bodies,
- *   numbers) are stored, because the application needs them back; they go
- *   with their TTL.
+ * - Idempotency, consent, verification, rate-limit and carrier-id keys are
+ *   SHA-256 digests: phone numbers, IPs and tenants never appear in key
+ *   names. Values (message bodies, numbers) are stored, because the
+ *   application needs them back; they go with their TTL.
+ * - Every call is bounded by `timeout` (default `Store.defaultTimeout`, 5
+ *   seconds) and fails with the shared `Store.StoreUnavailable` when Redis
+ *   does not answer or fails; no `RedisError` reaches a caller.
  *
  * **Gotchas**
- * - A Redis outage cannot surface through the `never` error channels of the
- *   idempotency, message and consent stores: such a failure becomes a defect
- *   ({@link StoreError}), never a silently dropped write. The verification
- *   store fails with `VerificationError{ StoreUnavailable }` instead.
+ * - Redis must persist (`appendonly yes`) for idempotency keys, messages and
+ *   queued jobs to survive its restart; with snapshots only, what was written
+ *   since the last one is lost.
  * - Scripts touch several keys that share no hash tag, so these stores need a
  *   single Redis (or a replica set), not Redis Cluster.
  *
@@ -32,35 +34,16 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
 import * as KeyValueStore from "effect/persistence/KeyValueStore"
+import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Redis from "effect/persistence/Redis"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import { createHash, randomUUID } from "node:crypto"
-import { Consent, Idempotency, MessageStore, Templates, Verification } from "smsforge"
-
-// errors
-
-/**
- * A Redis command failed. Raised as a defect by the stores whose interfaces
- * have no error channel, so that an outage is never mistaken for "absent".
- * The message names the store and the operation, never a key or a value.
- *
- * @category errors
- * @since 0.1.0
- */
-export class StoreError extends Schema.TaggedError<StoreError>("smsforge/stores/redis/StoreError")("StoreError", {
-  store: Schema.String,
-  operation: Schema.String,
-  cause: Schema.Defect()
-}) {
-  override get message(): string {
-    return `Redis ${this.store} store: ${this.operation} failed`
-  }
-}
-
-const orDie = (store: string, operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, never, R> =>
-  Effect.catch(effect, (cause) => Effect.die(new StoreError({ store, operation, cause })))
+import { randomUUID } from "node:crypto"
+import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, type Transport, Verification } from "smsforge"
+import { digest } from "./internal/digest.ts"
+import { guard } from "./internal/guard.ts"
+import { boundedQueueStore } from "./internal/outbox.ts"
 
 // models
 
@@ -71,6 +54,8 @@ const orDie = (store: string, operation: string) => <A, E, R>(effect: Effect.Eff
 export interface StoreOptions {
   /** Prepended to every key. Default `"smsforge:"`. */
   readonly prefix?: string | undefined
+  /** The time limit on each store call. Default `Store.defaultTimeout` (5 seconds). */
+  readonly timeout?: Duration.Input | undefined
 }
 
 /**
@@ -87,11 +72,15 @@ export interface MessageStoreOptions extends StoreOptions {
  * @since 0.1.0
  */
 export interface LayerOptions extends StoreOptions {
-  readonly messages?: Omit<MessageStoreOptions, "prefix"> | undefined
+  readonly messages?: Omit<MessageStoreOptions, "prefix" | "timeout"> | undefined
+  /** The durable Outbox's options; see {@link layerOutbox}. */
+  readonly outbox?: Omit<OutboxOptions, "prefix" | "timeout"> | undefined
 }
 
 const prefixOf = (options: StoreOptions | undefined) => options?.prefix ?? "smsforge:"
-const digest = (value: string) => createHash("sha256").update(value).digest("base64url")
+/** The edge of Redis for one store: time limit and `StoreUnavailable`. */
+const guardOf = (store: string, options: StoreOptions | undefined) => (operation: string) =>
+  guard(store, operation, options?.timeout ?? Store.defaultTimeout)
 /** Milliseconds until `expiresAt`, as a Redis `PX` argument (at least 1). */
 const pttl = (expiresAt: number, now: number) => String(Math.max(1, Math.ceil(expiresAt - now)))
 
@@ -142,6 +131,7 @@ const decodeIdempotency = Schema.decodeUnknownEffect(IdempotencyEntry)
 export const makeIdempotency = (options: StoreOptions = {}) =>
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
+    const guard = guardOf("idempotency", options)
     const prefix = `${prefixOf(options)}idem:`
     const reserve = redis.eval(reserveScript)
     const release = redis.eval(releaseScript)
@@ -155,8 +145,8 @@ export const makeIdempotency = (options: StoreOptions = {}) =>
           if (held === null) return Option.none<Idempotency.Reservation>()
           const entry = yield* decodeIdempotency(held)
           return Option.some<Idempotency.Reservation>({ messageId: entry.m, fingerprint: entry.f })
-        }).pipe(orDie("idempotency", "reserve")),
-      release: (key, messageId) => release(prefix + digest(key), messageId).pipe(orDie("idempotency", "release"))
+        }).pipe(guard("reserve")),
+      release: (key, messageId) => release(prefix + digest(key), messageId).pipe(Effect.asVoid, guard("release"))
     })
   })
 
@@ -164,7 +154,9 @@ export const makeIdempotency = (options: StoreOptions = {}) =>
  * @category layers
  * @since 0.1.0
  */
-export const layerIdempotency = (options: StoreOptions = {}): Layer.Layer<Idempotency.IdempotencyStore, never, Redis.Redis> =>
+export const layerIdempotency = (
+  options: StoreOptions = {}
+): Layer.Layer<Idempotency.IdempotencyStore, never, Redis.Redis> =>
   Layer.effect(Idempotency.IdempotencyStore, makeIdempotency(options))
 
 // messages
@@ -208,7 +200,8 @@ return nextRev
  * - `<prefix>msg:<id>` is a hash with the message as JSON and a revision;
  *   `<prefix>msgs:all` and `<prefix>msgs:status:<status>` are sorted sets of
  *   ids by creation time; `<prefix>msgs:provider:<digest>` maps a carrier's
- *   id (or a segment's) to the message id.
+ *   id (or a segment's) to the message id; `<prefix>msgs:held:<digest>` holds
+ *   a receipt that came before its submit answer, with a `PX` of its ttl.
  * - Messages expire `retention` after their creation (default 7 days); the
  *   indexes drop them when read.
  * - `transition` and `annotate` read, apply the change in the process and
@@ -222,9 +215,11 @@ return nextRev
 export const makeMessages = (options: MessageStoreOptions = {}) =>
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
+    const guard = guardOf("message", options)
     const prefix = prefixOf(options)
     const retention = Duration.toMillis(options.retention ?? "7 days")
     const save = redis.eval(saveMessageScript)
+    const heldKey = (transport: string, id: string) => `${prefix}msgs:held:${digest(`${transport}\u0000${id}`)}`
     const messageKey = (id: string) => `${prefix}msg:${id}`
     const allKey = `${prefix}msgs:all`
     const statusKey = (status: MessageStore.MessageStatus) => `${prefix}msgs:status:${status}`
@@ -278,16 +273,16 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
           const previous = yield* read(message.id)
           yield* write(Option.isSome(previous) ? previous.value.message.status : message.status, message, "")
           yield* redis.send("ZREMRANGEBYSCORE", allKey, "-inf", `(${yield* cutoff}`)
-        }).pipe(orDie("message", "insert")),
-      get: (id) => read(id).pipe(Effect.map(Option.map((found) => found.message)), orDie("message", "get")),
+        }).pipe(guard("insert")),
+      get: (id) => read(id).pipe(Effect.map(Option.map((found) => found.message)), guard("get")),
       transition: (id, change, patch) =>
         update(id, (message) => MessageStore.applyChange(message, change, patch)).pipe(
-          orDie("message", "transition"),
+          guard("transition"),
           Effect.flatMap(Effect.fromResult)
         ),
       annotate: (id, patch) =>
         update(id, (message) => Result.succeed({ ...message, ...patch })).pipe(
-          orDie("message", "annotate"),
+          guard("annotate"),
           Effect.flatMap(Effect.fromResult)
         ),
       findByProviderId: (transport, providerMessageId) =>
@@ -295,7 +290,7 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
           const id = yield* redis.send<string | null>("GET", providerKey(transport, providerMessageId))
           if (id === null) return Option.none<MessageStore.StoredMessage>()
           return Option.map(yield* read(id), (found) => found.message)
-        }).pipe(orDie("message", "findByProviderId")),
+        }).pipe(guard("findByProviderId")),
       list: ({ limit = Number.POSITIVE_INFINITY, status }) =>
         Effect.gen(function*() {
           const key = statusKey(status)
@@ -320,11 +315,38 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
             }
           }
           return found
-        }).pipe(orDie("message", "list")),
+        }).pipe(guard("list")),
       size: Effect.gen(function*() {
         yield* redis.send("ZREMRANGEBYSCORE", allKey, "-inf", `(${yield* cutoff}`)
         return yield* redis.send<number>("ZCARD", allKey)
-      }).pipe(orDie("message", "size"))
+      }).pipe(guard("size")),
+      // One key per receipt with Redis's own expiry; the kept-until time inside follows the Effect Clock.
+      holdReport: (report, ttl) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const until = now + Math.max(0, Math.ceil(Duration.toMillis(ttl)))
+          return redis.send(
+            "SET",
+            heldKey(report.transport, report.providerMessageId),
+            JSON.stringify({ r: report, e: until }),
+            "PX",
+            pttl(until, now)
+          )
+        }).pipe(Effect.asVoid, guard("holdReport")),
+      takeReports: (transport, ids) =>
+        ids.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          // GETDEL: of two instances taking one receipt, one gets it.
+          const found = yield* Effect.forEach(ids, (id) => redis.send<string | null>("GETDEL", heldKey(transport, id)), {
+            concurrency: 16
+          })
+          const reports: Array<Transport.DeliveryReport> = []
+          for (const held of found) {
+            if (held === null) continue
+            const entry = JSON.parse(held) as { readonly r: Transport.DeliveryReport; readonly e: number }
+            if (entry.e > now) reports.push(entry.r)
+          }
+          return reports
+        }).pipe(guard("takeReports"))
     })
   })
 
@@ -366,7 +388,7 @@ return nextVersion
 /**
  * Builds a verification store: one hash per key (a digest of it) with the
  * value, its version and its expiry; `set` is a Lua compare-and-set on the
- * version. Fails with `VerificationError{ StoreUnavailable }` when Redis does.
+ * version. Fails with `Store.StoreUnavailable` when Redis does.
  *
  * @category constructors
  * @since 0.1.0
@@ -376,11 +398,7 @@ export const makeVerifications = (options: StoreOptions = {}) =>
     const redis = yield* Redis.Redis
     const prefix = `${prefixOf(options)}verif:`
     const set = redis.eval(setVersionedScript)
-    const unavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.mapError(
-        effect,
-        (cause) => new Verification.VerificationError({ reason: new Verification.StoreUnavailable({ cause }) })
-      )
+    const guard = guardOf("verification", options)
     return Verification.VerificationStore.of({
       get: (key) =>
         Effect.gen(function*() {
@@ -399,7 +417,7 @@ export const makeVerifications = (options: StoreOptions = {}) =>
             value: JSON.parse(value) as Verification.StoredValue,
             version: Number(version)
           })
-        }).pipe(unavailable),
+        }).pipe(guard("get")),
       set: (key, value, options) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
@@ -412,8 +430,8 @@ export const makeVerifications = (options: StoreOptions = {}) =>
             pttl(options.expiresAt, now)
           )
           return written >= 0
-        }).pipe(unavailable),
-      remove: (key) => redis.send("DEL", prefix + digest(key)).pipe(Effect.asVoid, unavailable)
+        }).pipe(guard("set")),
+      remove: (key) => redis.send("DEL", prefix + digest(key)).pipe(Effect.asVoid, guard("remove"))
     })
   })
 
@@ -472,6 +490,7 @@ export const makeConsent = (options: StoreOptions = {}) =>
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
     const prefix = prefixOf(options)
+    const guard = guardOf("consent", options)
     const put = redis.eval(putConsentScript)
     const record = redis.eval(recordSendScript)
     const recordKey = (tenant: string, to: string) => `${prefix}consent:${digest(`${tenant}\u0000${to}`)}`
@@ -482,9 +501,9 @@ export const makeConsent = (options: StoreOptions = {}) =>
         Effect.map(
           redis.send<string | null>("HGET", recordKey(tenant, to), "data"),
           (data) => data === null ? Option.none() : Option.some(JSON.parse(data) as Consent.ConsentRecord)
-        ).pipe(orDie("consent", "get")),
+        ).pipe(guard("get")),
       put: (value) =>
-        put(recordKey(value.tenant, value.to), value.seq, JSON.stringify(value)).pipe(orDie("consent", "put")),
+        put(recordKey(value.tenant, value.to), value.seq, JSON.stringify(value)).pipe(Effect.asVoid, guard("put")),
       recordSend: (tenant, to, purpose, at) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           record(
@@ -493,12 +512,12 @@ export const makeConsent = (options: StoreOptions = {}) =>
             `${at}:${randomUUID()}`,
             at - SEND_HISTORY,
             pttl(at + SEND_HISTORY, Math.min(now, at))
-          )).pipe(orDie("consent", "recordSend")),
+          )).pipe(Effect.asVoid, guard("recordSend")),
       sends: (tenant, to, purpose, since) =>
         Effect.map(
           redis.send<ReadonlyArray<string>>("ZRANGE", sendsKey(tenant, to, purpose), `(${since}`, "+inf", "BYSCORE"),
           (members) => members.map((member) => Number(member.slice(0, member.indexOf(":"))))
-        ).pipe(orDie("consent", "sends"))
+        ).pipe(guard("sends"))
     })
   })
 
@@ -567,36 +586,125 @@ export const layerKeyValueStore = (options: StoreOptions = {}): Layer.Layer<KeyV
   Layer.effect(KeyValueStore.KeyValueStore, makeKeyValueStore(options))
 
 /**
- * Templates kept in Redis through `Templates.layerStoreKeyValue`.
+ * Templates kept in Redis through `Templates.layerStoreKeyValue`, each call
+ * bounded by `timeout`.
  *
  * @category layers
  * @since 0.1.0
  */
 export const layerTemplates = (options: StoreOptions = {}): Layer.Layer<Templates.TemplateStore, never, Redis.Redis> =>
-  Templates.layerStoreKeyValue().pipe(Layer.provide(layerKeyValueStore(options)))
+  Templates.layerStoreKeyValue({ timeout: options.timeout }).pipe(Layer.provide(layerKeyValueStore(options)))
 
-// all of them
+// rate limits
 
 /**
- * A Redis-backed `RateLimiter` (effect's `RateLimiter.layerStoreRedis` under
- * `<prefix>ratelimit:`).
+ * effect's Redis `RateLimiterStore` under `<prefix>ratelimit:`, with every
+ * key a SHA-256 digest (a limit's key may name a number, an IP or a tenant)
+ * and every call bounded by `timeout`. An outage fails with effect's
+ * `RateLimiterError` (`RateLimitStoreError`) whose cause is the shared
+ * `Store.StoreUnavailable`.
+ *
+ * @category layers
+ * @since 0.2.0
+ */
+export const layerRateLimiterStore = (options: StoreOptions = {}): Layer.Layer<RateLimiter.RateLimiterStore, never, Redis.Redis> =>
+  Layer.effect(
+    RateLimiter.RateLimiterStore,
+    Effect.map(Effect.service(RateLimiter.RateLimiterStore), (store) => {
+      const bound = (operation: string) => <A>(effect: Effect.Effect<A, RateLimiter.RateLimiterError>) =>
+        Effect.catchTag(
+          guard("rate limit", operation, options.timeout ?? Store.defaultTimeout)(effect),
+          "StoreUnavailable",
+          (cause) =>
+            Effect.fail(
+              new RateLimiter.RateLimiterError({
+                reason: new RateLimiter.RateLimitStoreError({ message: `Failed to execute ${operation} on Redis`, cause })
+              })
+            )
+        )
+      return RateLimiter.RateLimiterStore.of({
+        fixedWindow: (o) => bound("fixedWindow")(store.fixedWindow({ ...o, key: digest(o.key) })),
+        tokenBucket: (o) => bound("tokenBucket")(store.tokenBucket({ ...o, key: digest(o.key) })),
+        adaptiveConsume: (o) => bound("adaptiveConsume")(store.adaptiveConsume({ ...o, key: digest(o.key) })),
+        adaptiveFeedback: (o) => bound("adaptiveFeedback")(store.adaptiveFeedback({ ...o, key: digest(o.key) }))
+      })
+    })
+  ).pipe(Layer.provide(RateLimiter.layerStoreRedis({ prefix: `${prefixOf(options)}ratelimit:` })))
+
+/**
+ * A Redis-backed `RateLimiter` on {@link layerRateLimiterStore}.
  *
  * @category layers
  * @since 0.1.0
  */
 export const layerRateLimiter = (options: StoreOptions = {}): Layer.Layer<RateLimiter.RateLimiter, never, Redis.Redis> =>
-  RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreRedis({ prefix: `${prefixOf(options)}ratelimit:` })))
+  RateLimiter.layer.pipe(Layer.provide(layerRateLimiterStore(options)))
+
+// outbox
+
+/**
+ * @category models
+ * @since 0.2.0
+ */
+export interface OutboxOptions extends StoreOptions, Omit<Outbox.PersistedOptions, "transaction"> {
+  /** How often an idle worker looks for due jobs. Default 1 second. */
+  readonly pollInterval?: Duration.Input | undefined
+  /**
+   * After how long without a refresh a taken job counts as abandoned (its
+   * process died) and is taken again. Default 90 seconds.
+   */
+  readonly lockExpiration?: Duration.Input | undefined
+  /** How often a running job's lock is refreshed. Default 30 seconds; keep it well under `lockExpiration`. */
+  readonly lockRefreshInterval?: Duration.Input | undefined
+}
+
+/**
+ * The durable Outbox on Redis: effect's `PersistedQueue` on the Redis store,
+ * under `<prefix>queue:` (keys name the queue and hold message ids, never a
+ * number).
+ *
+ * **Details**
+ * - Delays (scheduled sends, backoff) are kept in Redis and compared with
+ *   the processes' clocks, which must agree.
+ * - A job whose worker died is taken again `lockExpiration` after its last
+ *   lock refresh. A job runs at least once.
+ * - Redis has no transaction spanning the stores' scripts and the queue's:
+ *   the message is written before its job is offered, and the Outbox's
+ *   recovery finds a message whose job never arrived only through a resend
+ *   with its key. Enable `appendonly yes` so jobs survive a Redis restart.
+ * - `offer` is bounded by `timeout`; an outage fails it with
+ *   `StoreUnavailable`.
+ *
+ * @category layers
+ * @since 0.2.0
+ */
+export const layerOutbox = (options: OutboxOptions = {}): Layer.Layer<Outbox.Outbox, never, Redis.Redis> => {
+  const { lockExpiration, lockRefreshInterval, pollInterval, prefix: _, timeout, ...outbox } = options
+  return Outbox.layerPersisted(outbox).pipe(
+    Layer.provide(PersistedQueue.layer),
+    Layer.provide(boundedQueueStore(timeout ?? Store.defaultTimeout)),
+    Layer.provide(PersistedQueue.layerStoreRedis({
+      prefix: `${prefixOf(options)}queue:`,
+      pollInterval,
+      lockExpiration,
+      lockRefreshInterval
+    }))
+  )
+}
+
+// all of them
 
 /**
  * Every store the pipeline needs (`Sms.Stores`) on one Redis: idempotency,
- * messages, verifications, consent, templates and the rate limiter. Provide
- * it to `Sms.layerPipeline(config)`.
+ * messages, verifications, consent, templates, the rate limiter and the
+ * durable Outbox ({@link layerOutbox}). Provide it to
+ * `Sms.layerPipeline(config)`.
  *
  * **Details**
- * It also provides effect's Redis `RateLimiterStore` and
- * `CircuitBreakerStore` (under `<prefix>ratelimit:` and `<prefix>circuit:`),
- * which the Router picks up from its context: per-route rate limits and
- * circuit breakers are then shared by every instance too.
+ * It also provides the `RateLimiterStore` ({@link layerRateLimiterStore})
+ * and effect's Redis `CircuitBreakerStore` (under `<prefix>circuit:`, keyed
+ * by route names), which the Router picks up from its context: per-route
+ * rate limits and circuit breakers are then shared by every instance too.
  *
  * @category layers
  * @since 0.1.0
@@ -611,19 +719,20 @@ export const layer = (
   | Templates.TemplateStore
   | RateLimiter.RateLimiter
   | RateLimiter.RateLimiterStore
-  | CircuitBreaker.CircuitBreakerStore,
+  | CircuitBreaker.CircuitBreakerStore
+  | Outbox.Outbox,
   never,
   Redis.Redis
 > => {
-  const store = { prefix: prefixOf(options) }
-  const rateLimiterStore = RateLimiter.layerStoreRedis({ prefix: `${store.prefix}ratelimit:` })
+  const store = { prefix: prefixOf(options), timeout: options.timeout }
   return Layer.mergeAll(
     layerIdempotency(store),
     layerMessages({ ...options.messages, ...store }),
     layerVerifications(store),
     layerConsent(store),
     layerTemplates(store),
-    RateLimiter.layer.pipe(Layer.provideMerge(rateLimiterStore)),
-    CircuitBreaker.layerStoreRedis({ prefix: `${store.prefix}circuit:` })
+    RateLimiter.layer.pipe(Layer.provideMerge(layerRateLimiterStore(store))),
+    CircuitBreaker.layerStoreRedis({ prefix: `${store.prefix}circuit:` }),
+    layerOutbox({ ...options.outbox, ...store })
   )
 }

@@ -1,17 +1,13 @@
 import { assert, it, layer } from "@effect/vitest"
-import { Cause, Clock, Context, Duration, Effect, Exit, Layer, Option } from "effect"
+import { Clock, Duration, Effect, Exit, Layer, Option } from "effect"
 import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import * as Net from "node:net"
 import { Consent, Idempotency, MessageStore, Verification } from "smsforge"
 import * as StoreConformance from "../../src/testing/StoreConformance.ts"
 import * as PgStores from "../../stores/postgres/index.ts"
-import { describeWith } from "./env.ts"
-
-/** The suite, or one skipped line naming the missing variable. */
-
+import { closedPort, describeWith, proxyTo } from "./env.ts"
 
 const url = process.env.DATABASE_URL
 const tablePrefix = `smsforge_test_${randomUUID().replaceAll("-", "").slice(0, 12)}_`
@@ -45,7 +41,7 @@ const message = (id: string, createdAt: number): MessageStore.StoredMessage => (
 
 describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {
   layer(Live, { timeout: "30 seconds" })("conformance", (it) => {
-    for (const c of StoreConformance.all) {
+    for (const c of [...StoreConformance.all, ...StoreConformance.messagesOnTestClock]) {
       it.effect(c.name, () => c.run)
     }
 
@@ -56,21 +52,27 @@ describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {
         })
       }).pipe(Effect.scoped))
 
-    it.effect("no key column holds a phone number", () =>
+    it.effect("no key column holds a phone number, an IP or a tenant", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const consent = yield* Consent.ConsentStore
         const verifications = yield* Verification.VerificationStore
         const idempotency = yield* Idempotency.IdempotencyStore
+        const limiter = yield* RateLimiter.RateLimiter
         const to = "+447700900999"
-        yield* consent.put({ tenant: "t", to, seq: 1, purposes: {}, pending: {} })
-        yield* consent.recordSend("t", to, "marketing", 1)
-        yield* verifications.set(`r:t:${to}`, { _tag: "Pointer", id: "x" }, { expectedVersion: undefined, expiresAt: 2 ** 52 })
-        yield* idempotency.reserve(`t\u0000${to}`, { messageId: "m", fingerprint: "f" }, Duration.hours(1))
-        for (const [table, column] of [["consent", "key"], ["consent_sends", "key"], ["verifications", "key"], ["idempotency", "key"]] as const) {
+        const tenant = "tenant-acme"
+        yield* consent.put({ tenant, to, seq: 1, purposes: {}, pending: {} })
+        yield* consent.recordSend(tenant, to, "marketing", 1)
+        yield* verifications.set(`r:${tenant}:${to}`, { _tag: "Pointer", id: "x" }, { expectedVersion: undefined, expiresAt: 2 ** 52 })
+        yield* idempotency.reserve(JSON.stringify([tenant, to]), { messageId: "m", fingerprint: "f" }, Duration.hours(1))
+        yield* limiter.consume({ key: `sends:${tenant}:${to}:198.51.100.7`, limit: 5, window: "1 minute" })
+        const tables = [["consent", "key"], ["consent_sends", "key"], ["verifications", "key"], ["idempotency", "key"], ["rate_limits", "key"]] as const
+        for (const [table, column] of tables) {
           const rows = yield* sql<{ readonly k: string }>`SELECT ${sql(column)} AS k FROM ${sql(tablePrefix + table)}`
-          assert.isTrue(rows.length > 0)
-          assert.isFalse(rows.some((row) => row.k.includes("447700900999")), table)
+          assert.isTrue(rows.length > 0, table)
+          for (const secret of ["447700900999", "198.51.100.7", "acme"]) {
+            assert.isFalse(rows.some((row) => row.k.includes(secret)), `${table} holds ${secret}`)
+          }
         }
       }))
 
@@ -149,55 +151,39 @@ describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {
 
   })
 
-  it.live("a database failure is a StoreError defect, never 'absent'", () =>
-    Effect.gen(function*() {
-      // A TCP proxy in front of the database, cut once the stores are built.
-      const target = new URL(url ?? "")
-      const sockets = new Set<Net.Socket>()
-      const proxy = Net.createServer((client) => {
-        const upstream = Net.connect(Number(target.port || 5432), target.hostname)
-        sockets.add(client).add(upstream)
-        client.pipe(upstream).pipe(client)
-        client.on("error", () => upstream.destroy())
-        upstream.on("error", () => client.destroy())
-      })
-      yield* Effect.promise(() => new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve)))
-      const port = (proxy.address() as Net.AddressInfo).port
-      const proxied = new URL(url ?? "")
-      proxied.hostname = "127.0.0.1"
-      proxied.port = String(port)
-      const context = yield* Layer.build(
-        Layer.mergeAll(
-          PgStores.layerIdempotency({ tablePrefix }),
-          PgStores.layerMessages({ tablePrefix }),
-          PgStores.layerVerifications({ tablePrefix })
-        ).pipe(Layer.provide(PgStores.layerFromUrl(proxied.toString(), { connectTimeout: "2 seconds" })))
-      )
-      yield* Effect.promise(() => new Promise<void>((resolve) => {
-        proxy.close(() => resolve())
-        for (const socket of sockets) socket.destroy()
-      }))
-      const idempotency = Context.get(context, Idempotency.IdempotencyStore)
-      const messages = Context.get(context, MessageStore.MessageStore)
-      const exits: ReadonlyArray<Exit.Exit<unknown, unknown>> = [
-        yield* Effect.exit(idempotency.reserve("k", { messageId: "m", fingerprint: "f" }, Duration.hours(1))),
-        yield* Effect.exit(messages.get("m")),
-        yield* Effect.exit(messages.transition("m", { status: "queued", at: 0 }))
-      ]
-      for (const exit of exits) {
-        assert.isTrue(Exit.isFailure(exit))
-        if (Exit.isFailure(exit)) {
-          const defect = Cause.squash(exit.cause)
-          assert.instanceOf(defect, PgStores.StoreError)
-          assert.match((defect as PgStores.StoreError).message, /^PostgreSQL (idempotency|message) store: \w+ failed$/)
+  const stores = (url: string, timeout: Duration.Input) =>
+    Layer.mergeAll(
+      PgStores.layerIdempotency({ tablePrefix, timeout }),
+      PgStores.layerMessages({ tablePrefix, timeout }),
+      PgStores.layerVerifications({ tablePrefix, timeout }),
+      PgStores.layerConsent({ tablePrefix, timeout })
+    ).pipe(Layer.provide(PgStores.layerFromUrl(url, { connectTimeout: "1 second" })))
+
+  // Real time: what is tested is how long the stores wait for a server that does not answer.
+  for (const outage of ["cut", "blackhole"] as const) {
+    it.live(`a ${outage === "cut" ? "cut" : "black-holed"} connection: every call fails with StoreUnavailable within its timeout`, () =>
+      Effect.gen(function*() {
+        const proxy = yield* proxyTo(url ?? "")
+        const context = yield* Layer.build(stores(proxy.url, "1 second"))
+        // Runs before the pool's own finalizer, which would wait for black-holed sockets.
+        yield* Effect.addFinalizer(() => proxy.cut)
+        yield* proxy[outage]
+        for (const c of StoreConformance.unreachable("2500 millis")) {
+          yield* c.run.pipe(Effect.provide(context))
         }
-      }
-      const verification = yield* Effect.exit(Context.get(context, Verification.VerificationStore).get("v"))
-      assert.isTrue(Exit.isFailure(verification))
-      if (Exit.isFailure(verification)) {
-        const error = Cause.squash(verification.cause)
-        assert.instanceOf(error, Verification.VerificationError)
-        assert.strictEqual((error as Verification.VerificationError).reason._tag, "StoreUnavailable")
-      }
-    }).pipe(Effect.scoped, Effect.ensuring(dropTables)))
+      }).pipe(Effect.scoped, Effect.ensuring(dropTables)), { timeout: 30_000 })
+  }
+
+  it.live("a closed port: building the stores fails with StoreUnavailable, in time", () =>
+    Effect.gen(function*() {
+      const closed = new URL(url ?? "")
+      closed.hostname = "127.0.0.1"
+      closed.port = String(yield* closedPort)
+      const start = yield* Clock.currentTimeMillis
+      const exit = yield* Effect.exit(Layer.build(stores(closed.toString(), "1 second")))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.findErrorOption(exit)
+      assert.isTrue(Option.isSome(error) && error.value._tag === "StoreUnavailable")
+      assert.isBelow((yield* Clock.currentTimeMillis) - start, 10_000)
+    }).pipe(Effect.scoped), { timeout: 30_000 })
 })

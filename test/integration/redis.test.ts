@@ -1,14 +1,11 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Layer, Option } from "effect"
+import { Clock, Duration, Effect, Exit, Layer, Option } from "effect"
 import { RateLimiter, Redis } from "effect/persistence"
 import { randomUUID } from "node:crypto"
-import { Idempotency, MessageStore, Verification, Consent } from "smsforge"
+import { Consent, Idempotency, MessageStore, Verification } from "smsforge"
 import * as StoreConformance from "../../src/testing/StoreConformance.ts"
 import * as RedisStores from "../../stores/redis/index.ts"
-import { describeWith } from "./env.ts"
-
-/** The suite, or one skipped line naming the missing variable. */
-
+import { closedPort, describeWith, proxyTo } from "./env.ts"
 
 const url = process.env.REDIS_URL
 const prefix = `smsforge-test:${randomUUID()}:`
@@ -42,22 +39,32 @@ const Live = Layer.mergeAll(RedisStores.layer({ prefix }), Cleanup).pipe(
 
 describeWith(url, "Redis stores", "REDIS_URL", () => {
   layer(Live, { timeout: "30 seconds" })("conformance", (it) => {
-    for (const c of StoreConformance.all) {
+    for (const c of [...StoreConformance.all, ...StoreConformance.messagesOnTestClock]) {
       it.effect(c.name, () => c.run)
     }
 
-    it.effect("no key names a phone number", () =>
+    it.effect("no key names a phone number, an IP or a tenant", () =>
       Effect.gen(function*() {
         const redis = yield* Redis.Redis
         const consent = yield* Consent.ConsentStore
         const verifications = yield* Verification.VerificationStore
+        const idempotency = yield* Idempotency.IdempotencyStore
+        const messages = yield* MessageStore.MessageStore
+        const limiter = yield* RateLimiter.RateLimiter
         const to = "+447700900999"
-        yield* consent.put({ tenant: "t", to, seq: 1, purposes: {}, pending: {} })
-        yield* consent.recordSend("t", to, "marketing", 1)
-        yield* verifications.set(`r:t:${to}`, { _tag: "Pointer", id: "x" }, { expectedVersion: undefined, expiresAt: Number.MAX_SAFE_INTEGER / 2 })
+        const tenant = "tenant-acme"
+        yield* consent.put({ tenant, to, seq: 1, purposes: {}, pending: {} })
+        yield* consent.recordSend(tenant, to, "marketing", 1)
+        yield* verifications.set(`r:${tenant}:${to}`, { _tag: "Pointer", id: "x" }, { expectedVersion: undefined, expiresAt: Number.MAX_SAFE_INTEGER / 2 })
+        yield* idempotency.reserve(JSON.stringify([tenant, to]), { messageId: "m", fingerprint: "f" }, Duration.hours(1))
+        yield* messages.holdReport({ _tag: "DeliveryReport", transport: "t", providerMessageId: to, status: "delivered", at: 0 }, Duration.hours(1))
+        yield* limiter.consume({ key: `sends:${tenant}:${to}:198.51.100.7`, limit: 5, window: "1 minute" })
+        yield* limiter.consume({ algorithm: "token-bucket", key: `ip:198.51.100.7`, limit: 5, window: "1 minute" })
         const keys = yield* scanPrefix(redis, prefix)
-        assert.isTrue(keys.length > 0)
-        assert.isFalse(keys.some((key) => key.includes("447700900999")))
+        assert.isTrue(keys.some((key) => key.includes("ratelimit:")), "the rate limiter wrote under the prefix")
+        for (const secret of ["447700900999", "198.51.100.7", "acme"]) {
+          assert.isFalse(keys.some((key) => key.includes(secret)), secret)
+        }
       }))
 
     it.effect("consent put never replaces a record with a lower seq", () =>
@@ -107,33 +114,48 @@ describe("Redis stores on a failing Redis", () => {
     subscribe: () => Effect.die("unused"),
     reserve: Effect.die("unused")
   }))
+  const stores = Layer.mergeAll(
+    RedisStores.layerIdempotency(),
+    RedisStores.layerMessages(),
+    RedisStores.layerVerifications(),
+    RedisStores.layerConsent()
+  )
 
-  it.effect("stores without an error channel die with StoreError, never answer 'absent'", () =>
-    Effect.gen(function*() {
-      const idempotency = yield* Idempotency.IdempotencyStore
-      const messages = yield* MessageStore.MessageStore
-      const exits: ReadonlyArray<Exit.Exit<unknown>> = [
-        yield* Effect.exit(idempotency.reserve("k", { messageId: "m", fingerprint: "f" }, Duration.hours(1))),
-        yield* Effect.exit(messages.get("m")),
-        yield* Effect.exit(messages.size)
-      ]
-      for (const exit of exits) {
-        assert.isTrue(Exit.isFailure(exit))
-        if (Exit.isFailure(exit)) {
-          const defect = Cause.squash(exit.cause)
-          assert.instanceOf(defect, RedisStores.StoreError)
-          assert.notInclude(String((defect as Error).message), "k")
+  for (const c of StoreConformance.unreachable("1 second")) {
+    it.live(`a failing client: ${c.name}`, () => c.run.pipe(Effect.provide(stores.pipe(Layer.provide(Down)))))
+  }
+})
+
+describeWith(url, "Redis stores on an unreachable Redis", "REDIS_URL", () => {
+  const stores = (url: string, timeout: Duration.Input) =>
+    Layer.mergeAll(
+      RedisStores.layerIdempotency({ prefix, timeout }),
+      RedisStores.layerMessages({ prefix, timeout }),
+      RedisStores.layerVerifications({ prefix, timeout }),
+      RedisStores.layerConsent({ prefix, timeout })
+    ).pipe(Layer.provide(RedisStores.layerFromUrl(url, { closeTimeout: "200 millis" })))
+
+  // Real time: what is tested is how long the stores wait for a server that does not answer.
+  for (const outage of ["cut", "blackhole"] as const) {
+    it.live(`a ${outage === "cut" ? "cut" : "black-holed"} connection: every call fails with StoreUnavailable within its timeout`, () =>
+      Effect.gen(function*() {
+        const proxy = yield* proxyTo(url ?? "")
+        const context = yield* Layer.build(stores(proxy.url, "1 second"))
+        yield* Effect.addFinalizer(() => proxy.cut)
+        yield* proxy[outage]
+        for (const c of StoreConformance.unreachable("2500 millis")) {
+          yield* c.run.pipe(Effect.provide(context))
         }
-      }
-    }).pipe(Effect.provide(Layer.mergeAll(RedisStores.layerIdempotency(), RedisStores.layerMessages()).pipe(Layer.provide(Down)))))
+      }).pipe(Effect.scoped), { timeout: 30_000 })
+  }
 
-  it.effect("the verification store fails with StoreUnavailable", () =>
+  it.live("a closed port: connecting fails with StoreUnavailable, in time", () =>
     Effect.gen(function*() {
-      const store = yield* Verification.VerificationStore
-      const exit = yield* Effect.exit(store.get("v:1"))
+      const start = yield* Clock.currentTimeMillis
+      const exit = yield* Effect.exit(Layer.build(stores(`redis://127.0.0.1:${yield* closedPort}`, "1 second")))
       assert.isTrue(Exit.isFailure(exit))
-      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
-      assert.instanceOf(error, Verification.VerificationError)
-      assert.strictEqual((error as Verification.VerificationError).reason._tag, "StoreUnavailable")
-    }).pipe(Effect.provide(RedisStores.layerVerifications().pipe(Layer.provide(Down)))))
+      const error = Exit.findErrorOption(exit)
+      assert.isTrue(Option.isSome(error) && error.value._tag === "StoreUnavailable")
+      assert.isBelow((yield* Clock.currentTimeMillis) - start, 10_000)
+    }).pipe(Effect.scoped), { timeout: 30_000 })
 })
