@@ -75,6 +75,12 @@ export interface BalanceMonitorOptions {
   readonly schedule?: Schedule.Schedule<unknown> | undefined
   /** How long a reading counts for `isBelowFloor`; default 1 hour. */
   readonly maxAge?: Duration.Input | undefined
+  /**
+   * Called with every event, in order: an alert hook that sees the first
+   * poll's events too, which a `subscribe` made after the layer is built can
+   * miss.
+   */
+  readonly onEvent?: ((event: BalanceEvent) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -203,21 +209,24 @@ const judge = (source: BalanceSource, state: State, balance: Pricing.Money, at: 
 const poll = (
   source: BalanceSource,
   state: Ref.Ref<State>,
-  events: PubSub.PubSub<BalanceEvent>
+  publish: (events: ReadonlyArray<BalanceEvent>) => Effect.Effect<void>
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
     const result = yield* Effect.result(source.query)
     const at = yield* Clock.currentTimeMillis
-    const current = yield* Ref.get(state)
-    if (result._tag === "Failure") {
+    // one atomic step from the old state to the new: two polls racing raise an event once
+    const raised = yield* Ref.modify(state, (current): readonly [ReadonlyArray<BalanceEvent>, State] => {
+      if (result._tag === "Success") {
+        const [next, events] = judge(source, current, result.success, at)
+        return [events, next]
+      }
       const reason = failureTag(result.failure)
-      yield* Ref.set(state, { ...current, reading: { ...current.reading, failure: reason } })
-      yield* PubSub.publish(events, { _tag: "BalanceQueryFailed", route: source.route, reason, at })
-      return
-    }
-    const [next, raised] = judge(source, current, result.success, at)
-    yield* Ref.set(state, next)
-    yield* PubSub.publishAll(events, raised)
+      return [[{ _tag: "BalanceQueryFailed", route: source.route, reason, at }], {
+        ...current,
+        reading: { ...current.reading, failure: reason }
+      }]
+    })
+    yield* publish(raised)
   }).pipe(Effect.catchCause(() => Effect.void))
 
 /**
@@ -235,7 +244,12 @@ export const make = (options: BalanceMonitorOptions): Effect.Effect<BalanceMonit
       sources.set(source.route, { source, state: yield* Ref.make<State>({ reading: { route: source.route }, low: false }) })
     }
     const entries = [...sources.values()]
-    const refresh = Effect.forEach(entries, ({ source, state }) => poll(source, state, events), {
+    const publish = (raised: ReadonlyArray<BalanceEvent>) =>
+      Effect.andThen(
+        PubSub.publishAll(events, raised),
+        options.onEvent === undefined ? Effect.void : Effect.forEach(raised, options.onEvent, { discard: true })
+      )
+    const refresh = Effect.forEach(entries, ({ source, state }) => poll(source, state, publish), {
       concurrency: "unbounded",
       discard: true
     })

@@ -121,4 +121,23 @@ describe("BalanceMonitor", () => {
       assert.strictEqual(yield* Ref.get(a.reads), before)
       assert.strictEqual(before, 3)
     }))
+
+  it.effect("onEvent sees the first poll's alert, and racing polls raise it once", () =>
+    Effect.gen(function*() {
+      const a = yield* carrier("3")
+      const seen = yield* Ref.make<ReadonlyArray<string>>([])
+      const scope = yield* Scope.make()
+      const monitor = yield* Scope.provide(
+        BalanceMonitor.make({
+          sources: [{ route: "a", query: a.query, floor: usd("5") }],
+          onEvent: (event) => Ref.update(seen, (list) => [...list, event._tag])
+        }),
+        scope
+      )
+      yield* Effect.all([monitor.refresh, monitor.refresh, monitor.refresh, monitor.refresh], { concurrency: "unbounded" })
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* Ref.get(seen), ["BalanceLow"])
+      assert.isTrue((yield* Ref.get(a.reads)) >= 5)
+      yield* Scope.close(scope, Exit.void)
+    }))
 })
