@@ -624,7 +624,31 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
     if (message.withheld === true && message.sendAt !== undefined) codes.set(message.id, text)
   }
 
-  return { dispatch, runJob, keepCode }
+  /**
+   * Goes on with a message whose caller was interrupted mid-delivery, in a
+   * fiber of the pipeline: dispatches it again unless it settled meanwhile.
+   * The cut-off submission may have reached the carrier; the message id
+   * travels as its client reference.
+   */
+  const resume = (
+    message: MessageStore.StoredMessage,
+    text: string,
+    options: SendOptions,
+    done?: Deferred.Deferred<Receipt | undefined, SmsError>
+  ) => {
+    const again = Effect.gen(function*() {
+      const current = yield* Effect.mapError(p.store.get(message.id), toSmsError)
+      if (Option.isSome(current) && current.value.status !== "queued") return toReceipt(current.value)
+      const delivered = yield* Effect.mapError(dispatch(message, text, options, !p.outbox.durable), toSmsError)
+      return delivered.receipt
+    })
+    return Effect.asVoid(Effect.forkIn(
+      done === undefined ? Effect.ignore(again) : Effect.flatMap(Effect.exit(again), (exit) => Deferred.done(done, exit)),
+      p.scope
+    ))
+  }
+
+  return { dispatch, runJob, keepCode, resume }
 }
 type Delivery = ReturnType<typeof makeDelivery>
 
@@ -757,14 +781,17 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
       delivery.keepCode(message, prepared.analysis.text)
       return Effect.succeed(toReceipt(message))
     }
-    const first = delivery.dispatch(message, prepared.analysis.text, prepared.options, !p.outbox.durable, {
+    const text = prepared.analysis.text
+    const first = delivery.dispatch(message, text, prepared.options, !p.outbox.durable, {
       number: prepared.number,
       segments: prepared.analysis.segments
     }).pipe(Effect.map((delivered) => delivered.receipt), Effect.mapError(toSmsError))
-    // a racing duplicate waits for the delivery, not for this caller
-    const tracked = done === undefined ? first : Effect.onExit(first, (exit) =>
-      Effect.andThen(Deferred.done(done, exit), Effect.sync(() => inflight.delete(message.id))))
-    return Effect.flatMap(Effect.forkIn(tracked, p.scope), Fiber.join)
+    // An interrupted caller stops waiting; the message goes on, and a racing
+    // duplicate waits for the delivery, not for this caller.
+    return Effect.onExit(first, (exit) => {
+      if (Exit.hasInterrupts(exit)) return delivery.resume(message, text, prepared.options, done)
+      return done === undefined ? Effect.void : Deferred.done(done, exit)
+    })
   }
 
   const sendOnce = Effect.fnUntraced(function*(prepared: Prepared) {
@@ -823,11 +850,12 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
     }).pipe(
       // Whatever ends this caller before a delivery started, a racing duplicate stops waiting.
       Effect.onExit(() =>
-        Effect.sync(() => {
-          if (launched) return
-          inflight.delete(id)
-          Deferred.doneUnsafe(done, Exit.succeed(undefined))
-        })
+        launched
+          ? Effect.asVoid(Effect.forkIn(Effect.ensuring(Deferred.await(done), Effect.sync(() => inflight.delete(id))), p.scope))
+          : Effect.sync(() => {
+            inflight.delete(id)
+            Deferred.doneUnsafe(done, Exit.succeed(undefined))
+          })
       )
     )
   })
@@ -853,7 +881,7 @@ const validateOptionsOf = (config: SmsConfig) => ({
 // internal/cores.ts). It does what `prepare`, `commit` and `dispatch` do, in
 // the same order, with the same results; a property test holds the two
 // lanes to it. Its dispatch runs in a fiber of the pipeline, as `launch`'s.
-const makeExpress = (p: Pipeline, status: Status, reports: Reports) => {
+const makeExpress = (p: Pipeline, status: Status, reports: Reports, delivery: Delivery) => {
   const phonesCore = PhoneNumbers.cores.of(p.phones)
   const storeCore = MessageStore.cores.of(p.store)
   // `null`: the service is absent, so nothing to run; `undefined`: present, without a core
@@ -919,7 +947,7 @@ const makeExpress = (p: Pipeline, status: Status, reports: Reports) => {
       onSuccess: (sent) => settleQueued(Result.succeed(sent)),
       onFailure: (error) => settleQueued(Result.fail(error))
     })
-    return Effect.flatMap(Effect.forkIn(settled, p.scope), Fiber.join)
+    return Effect.onInterrupt(settled, () => delivery.resume(queued, analysis.text, options))
   }
 
   const takes = (request: SendRequest.DecodedRequest) =>
@@ -940,7 +968,7 @@ const build = Effect.fnUntraced(function*(
   const reports = makeReports(p, status)
   const delivery = makeDelivery(p, status, reports)
   const acceptance = makeAcceptance(p, status, delivery)
-  const express = makeExpress(p, status, reports)
+  const express = makeExpress(p, status, reports, delivery)
   yield* p.outbox.run(delivery.runJob)
 
   const sendRequest = (
