@@ -83,7 +83,9 @@ const CODE = /(?<!\d)(\d{4,10})(?!\d)/
 const signUp = (lastTextTo: (to: string) => string | undefined) =>
   Effect.gen(function*() {
     const verification = yield* Verification.Verification
-    const shopper = pickOne(shoppers)
+    // China's default region rules want an approved template for every SMS,
+    // which a verification code cannot name yet: Chinese shoppers get notices only.
+    const shopper = pickOne(shoppers.filter((s) => !s.to.startsWith("+86")))
     const started = yield* verification.start({ to: shopper.to, locale: shopper.locale, tenant: "shoplane" })
     const roll = Math.random()
     if (roll < 0.1) return
