@@ -46,6 +46,13 @@ import * as Verification from "./Verification.ts"
 export type SmsClientConfig = Sms.SmsConfig & {
   /** Where the client's spans, logs and metrics go. Nothing is recorded without it. */
   readonly observability?: ObservabilityOptions | undefined
+  /**
+   * The stores and the Outbox, for example `PostgresStores.layer()` from
+   * `smsforge/stores/postgres` provided with its SQL client: with a durable
+   * Outbox every accepted message finishes across crashes and restarts.
+   * Default: memory (`Sms.layerStoresMemory`).
+   */
+  readonly stores?: Layer.Layer<Sms.Stores, unknown> | undefined
 }
 
 /**
@@ -309,6 +316,7 @@ const ConfigSchema = Schema.Struct({
     storeBodies: Schema.optional(Schema.Boolean),
     retention: Schema.optional(DurationInput)
   })),
+  stores: Schema.optional(Schema.Unknown.check(Schema.makeFilter(Layer.isLayer, { expected: "an Effect Layer" }))),
   observability: Schema.optional(Schema.Struct({
     tracerProvider: Schema.optional(Schema.Unknown.check(Schema.makeFilter(isTracerProvider, {
       expected: "an OpenTelemetry TracerProvider"
@@ -376,11 +384,14 @@ const unknownConsentKey = (change: object): SendRequest.InvalidRequest | undefin
 export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
   const checked = validateConfig(config)
   if (Result.isFailure(checked)) throw checked.failure
-  const { observability, ...pipelineConfig } = checked.success
+  const { observability, stores, ...pipelineConfig } = checked.success
+  const pipeline: Layer.Layer<Sms.Services, unknown> = stores === undefined
+    ? Sms.layer(pipelineConfig)
+    : Sms.layerPipeline(pipelineConfig).pipe(Layer.provideMerge(stores))
   const runtime: ManagedRuntime.ManagedRuntime<Sms.Services, unknown> = ManagedRuntime.make(
     observability === undefined
-      ? Sms.layer(pipelineConfig)
-      : Layer.provideMerge(Layer.provideMerge(logEvents, Sms.layer(pipelineConfig)), observabilityLayer(observability))
+      ? pipeline
+      : Layer.provideMerge(Layer.provideMerge(logEvents, pipeline), observabilityLayer(observability))
   )
 
   // A call after close() is refused before it reaches the disposed runtime;

@@ -1,6 +1,8 @@
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import { afterEach, assert, describe, it } from "vitest"
-import { createSmsClient, Sms, type SmsClient } from "smsforge"
+import { createSmsClient, Outbox, Sms, type SmsClient } from "smsforge"
 import type { ListenerFailed } from "../src/client.ts"
 import { Codes, Sandbox } from "smsforge/testing"
 import { totpGenerate } from "../src/internal/otp.ts"
@@ -22,6 +24,23 @@ const rejection = async (promise: Promise<unknown>) => {
 }
 
 describe("createSmsClient", () => {
+  it("takes the stores and the Outbox as a layer: a durable Outbox answers queued when every route failed transiently", async () => {
+    const sandbox = Sandbox.makeUnsafe()
+    sandbox.controls.failAlways("Unavailable")
+    const durable = Outbox.layerPersisted().pipe(Layer.provide(PersistedQueue.layer), Layer.provide(PersistedQueue.layerStoreMemory))
+    const stores = Layer.merge(Sms.layerStoresMemory(), durable)
+    client = createSmsClient({ transports: [sandbox], retry: { maxAttempts: 1 }, stores })
+    const receipt = await client.send({ to: UK, text: "Out for delivery" })
+    assert.strictEqual(receipt.status, "queued")
+    assert.strictEqual((await client.get(receipt.id)).status, "queued")
+  })
+
+  it("refuses stores that are not a layer, naming the key", async () => {
+    const error = await rejection(Promise.resolve().then(() => createSmsClient({ stores: "postgres" as never })))
+    assert.strictEqual(error._tag, "InvalidConfig")
+    assert.strictEqual(error.field, "stores")
+  })
+
   it("sends and answers the receipt of the contract", async () => {
     const sandbox = Sandbox.makeUnsafe()
     client = createSmsClient({ transports: [sandbox], defaultCountry: "GB" })
