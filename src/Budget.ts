@@ -597,7 +597,10 @@ const reserveWith = (env: Env) => (request: ReserveRequest): Effect.Effect<Reser
     const now = yield* Clock.currentTimeMillis
     const planned = yield* Effect.fromResult(holdsFor(env.caps, request, now, env.unpriced))
     const id = request.id ?? randomUUID()
-    const outcome = yield* env.call("reserve", env.store.reserve(id, planned.map((p) => p.hold), now + env.reservationTtl))
+    // no cap applies: nothing to count, no store round trip
+    const outcome: StoreOutcome = planned.length === 0
+      ? { _tag: "Reserved", used: [] }
+      : yield* env.call("reserve", env.store.reserve(id, planned.map((p) => p.hold), now + env.reservationTtl))
     if (outcome._tag === "Exceeded") {
       const refused = planned[outcome.index]
       if (refused === undefined) return yield* Effect.die(new Error(`BudgetStore answered an unknown hold index ${outcome.index}`))
@@ -627,6 +630,7 @@ const commitWith = (env: Env) => (reservation: Reservation, actual?: Pricing.Mon
         new BudgetError({ reason: new CurrencyMismatch({ cap: spendCap.name, expected: spendCap.currency ?? "", actual: cost.currency }) })
       )
     }
+    if (reservation.holds.length === 0) return
     const now = yield* Clock.currentTimeMillis
     const after = yield* env.call("commit", env.store.commit(reservation.id, cost?.micros ?? 0n))
     const delta = (cost?.micros ?? 0n) - (reservation.cost?.micros ?? 0n)
@@ -669,7 +673,8 @@ export const make = Effect.fnUntraced(function*(options: BudgetOptions) {
   }
   return Budget.of({
     reserve: reserveWith(env),
-    release: (reservation) => Effect.asVoid(env.call("release", store.release(reservation.id))),
+    release: (reservation) =>
+      reservation.holds.length === 0 ? Effect.void : Effect.asVoid(env.call("release", store.release(reservation.id))),
     commit: commitWith(env),
     usage: usageWith(env),
     subscribe: PubSub.subscribe(env.events)

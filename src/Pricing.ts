@@ -24,6 +24,8 @@
  * - Costs in different currencies are compared only through the `rates` you
  *   give; without a rate, a route priced in another currency ranks after the
  *   comparable ones (its reason says so).
+ * - `segments` must be a non-negative integer (`Encoding.analyze` gives one);
+ *   anything else is a defect (`RangeError`), not a typed failure.
  *
  * **Example** (A price table and a cost)
  *
@@ -335,6 +337,14 @@ export const format: (money: Money) => string = M.format
  * @since 0.1.0
  */
 export const toJson: (money: Money) => MoneyJson = M.toJson
+
+/**
+ * A money value from its JSON form, or `undefined` when it is not one.
+ *
+ * @category money
+ * @since 0.1.0
+ */
+export const fromJson = (json: MoneyJson): Money | undefined => parseMoney(json.amount, json.currency)
 
 /**
  * `money × n`, exact (`n` a non-negative integer, a segment count say).

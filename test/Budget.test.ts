@@ -199,6 +199,25 @@ describe("Budget", () => {
       assert.strictEqual((yield* budget.usage())[0]?.used, "0.9975")
     }))
 
+  it.effect("a message no cap applies to never reaches the store", () =>
+    Effect.gen(function*() {
+      const untouchable = Budget.BudgetStore.of({
+        reserve: () => Effect.die("reserve"),
+        release: () => Effect.die("release"),
+        commit: () => Effect.die("commit"),
+        get: () => Effect.die("get")
+      })
+      const budget = yield* Effect.provideService(
+        Budget.make({ caps: [{ name: "acme", scope: "tenant", tenant: "acme", metric: "messages", period: "day", limit: "1" }] }),
+        Budget.BudgetStore,
+        untouchable
+      )
+      const r = yield* budget.reserve({ tenant: "globex", cost: usd("0.01") })
+      assert.deepStrictEqual(r.holds, [])
+      yield* budget.commit(r)
+      yield* budget.release(r)
+    }))
+
   it("property: any sequence of reserve, release and commit keeps a hard cap at reserve time", async () => {
     const step = fc.oneof(
       fc.record({ op: fc.constant("reserve" as const), micros: fc.integer({ min: 0, max: 400_000 }) }),

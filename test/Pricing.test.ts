@@ -34,6 +34,9 @@ describe("money", () => {
 
   it("serialises as a decimal string, never a bigint", () => {
     assert.strictEqual(JSON.stringify(Pricing.fromMicros(7500n, "USD")), `{"amount":"0.0075","currency":"USD"}`)
+    const back = Pricing.fromJson(JSON.parse(JSON.stringify(Pricing.fromMicros(-12_345n, "EUR"))))
+    assert.deepStrictEqual(back && [back.micros, back.currency], [-12_345n, "EUR"])
+    assert.strictEqual(Pricing.fromJson({ amount: "1.2.3", currency: "EUR" }), undefined)
   })
 
   it("sums in one currency and refuses another", () => {
