@@ -908,8 +908,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
   // The circuit state of every matching route that is not known to be closed.
   const snapshotHealth = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
     let map: Map<string, Health> | undefined
-    for (const route of rules.routes) {
-      if (isSteady(route.name) || !RouteSelect.matches(route, request)) continue
+    for (const route of RouteSelect.matchingRoutes(rules, request)) {
+      if (isSteady(route.name)) continue
       ;(map ??= new Map()).set(route.name, yield* health(route.name))
     }
     return map

@@ -38,14 +38,27 @@ export const seedOf = (seed: number | string | undefined): number =>
 export const unit = (seed: number, ...parts: ReadonlyArray<string | number>): number =>
   hash32(parts.join("\u0000"), seed) / 4294967296
 
+const MULBERRY = 0x6d2b79f5
+
+/** mulberry32's output for one state. */
+const mulberry = (a: number): number => {
+  let t = a
+  t = Math.imul(t ^ (t >>> 15), t | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
 /** mulberry32: a seeded PRNG returning numbers in [0, 1). */
 export const prng = (seed: number): () => number => {
   let a = seed >>> 0
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    a = (a + MULBERRY) >>> 0
+    return mulberry(a)
   }
 }
+
+/**
+ * The `n`-th number (from 1) that `prng(seed)` returns, without the `n - 1`
+ * before it: mulberry32's state only counts up, so it is `seed + n × step`.
+ */
+export const prngAt = (seed: number, n: number): number => mulberry(((seed >>> 0) + Math.imul(n, MULBERRY)) >>> 0)

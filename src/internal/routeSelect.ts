@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { hash32, prng, seedOf } from "./routeHash.ts"
+import { hash32, prngAt, seedOf } from "./routeHash.ts"
 import type { Purpose, RouteRule, Rules, StrategyKey } from "./routeRules.ts"
 
 export interface Recipient {
@@ -60,11 +60,116 @@ export const matchesRecipient = (
   return false
 }
 
-export const matches = (route: RouteRule, request: SelectRequest): boolean =>
+/** The filters other than the recipient's: enabled, purpose, tenant. */
+const acceptsMessage = (route: RouteRule, request: SelectRequest): boolean =>
   route.enabled &&
-  matchesRecipient(route.countries, route.prefixes, request.to) &&
   (route.purposes === undefined || route.purposes.includes(request.purpose)) &&
   (route.tenants === undefined || (request.tenant !== undefined && route.tenants.includes(request.tenant)))
+
+
+// index
+
+/** An E.164 prefix trie: each node holds the routes whose prefix ends there. */
+interface PrefixNode {
+  readonly children: Map<string, PrefixNode>
+  routes: Array<number> | undefined
+}
+
+/**
+ * Where routes apply, so a message visits only the routes that may accept its
+ * recipient instead of every route and prefix: 10,000 routes or prefixes
+ * cost a map lookup per country and a walk of the number's digits.
+ */
+interface RouteIndex {
+  readonly byCountry: ReadonlyMap<string, ReadonlyArray<number>>
+  readonly prefixes: PrefixNode
+  /** Routes with neither countries nor prefixes: every recipient. */
+  readonly everywhere: ReadonlyArray<number>
+}
+
+const addTo = <K>(map: Map<K, Array<number>>, key: K, index: number) => {
+  const list = map.get(key)
+  if (list === undefined) map.set(key, [index])
+  else if (list[list.length - 1] !== index) list.push(index)
+}
+
+const buildIndex = (routes: ReadonlyArray<RouteRule>): RouteIndex => {
+  const byCountry = new Map<string, Array<number>>()
+  const prefixes: PrefixNode = { children: new Map(), routes: undefined }
+  const everywhere: Array<number> = []
+  for (let i = 0; i < routes.length; i++) {
+    const route = routes[i]!
+    if (route.countries === undefined && route.prefixes === undefined) everywhere.push(i)
+    for (const country of route.countries ?? []) addTo(byCountry, country, i)
+    for (const prefix of route.prefixes ?? []) {
+      let node = prefixes
+      for (const char of prefix) {
+        let next = node.children.get(char)
+        if (next === undefined) {
+          next = { children: new Map(), routes: undefined }
+          node.children.set(char, next)
+        }
+        node = next
+      }
+      if (node.routes === undefined) node.routes = [i]
+      else if (node.routes[node.routes.length - 1] !== i) node.routes.push(i)
+    }
+  }
+  return { byCountry, prefixes, everywhere }
+}
+
+// The rules' routes are immutable once decoded: one index per route list.
+const indexes = new WeakMap<ReadonlyArray<RouteRule>, RouteIndex>()
+const indexOf = (routes: ReadonlyArray<RouteRule>): RouteIndex => {
+  let index = indexes.get(routes)
+  if (index === undefined) {
+    index = buildIndex(routes)
+    indexes.set(routes, index)
+  }
+  return index
+}
+
+const ascending = (a: number, b: number) => a - b
+
+/**
+ * The positions, in rule order, of the routes whose countries or prefixes
+ * accept the recipient (the same as `matchesRecipient` on each route); the
+ * other filters are left to the caller.
+ */
+export const recipientRoutes = (routes: ReadonlyArray<RouteRule>, to: Recipient): ReadonlyArray<number> => {
+  const index = indexOf(routes)
+  const lists: Array<ReadonlyArray<number>> = []
+  if (index.everywhere.length > 0) lists.push(index.everywhere)
+  const byCountry = index.byCountry.get(to.country)
+  if (byCountry !== undefined) lists.push(byCountry)
+  let node: PrefixNode | undefined = index.prefixes
+  for (let i = 0; i < to.e164.length && node.children.size > 0; i++) {
+    node = node.children.get(to.e164[i]!)
+    if (node === undefined) break
+    if (node.routes !== undefined) lists.push(node.routes)
+  }
+  if (lists.length === 0) return none
+  if (lists.length === 1) return lists[0]!
+  // several sources: merged, in rule order, each route once
+  const merged = lists.flat().sort(ascending)
+  let kept = 0
+  for (let i = 0; i < merged.length; i++) if (i === 0 || merged[i] !== merged[i - 1]) merged[kept++] = merged[i]!
+  merged.length = kept
+  return merged
+}
+
+const none: ReadonlyArray<number> = []
+
+/** The routes that accept a message (country or prefix, purpose, tenant, enabled), in rule order. */
+export const matchingRoutes = (rules: Rules, request: SelectRequest): ReadonlyArray<RouteRule> => {
+  const positions = recipientRoutes(rules.routes, request.to)
+  const out: Array<RouteRule> = []
+  for (let i = 0; i < positions.length; i++) {
+    const route = rules.routes[positions[i]!]!
+    if (acceptsMessage(route, request)) out.push(route)
+  }
+  return out
+}
 
 /** Whether `now` (epoch ms) falls in one of the route's UTC windows; no windows means always. */
 export const inWindow = (route: RouteRule, now: number): boolean => {
@@ -218,10 +323,7 @@ const compareBy = (key: StrategyKey, a: Keyed, b: Keyed): number => {
  * Weighted draw without replacement (Efraimidis–Spirakis): each route gets
  * `u^(1/w)`, larger first. A route with weight 0 always comes last.
  */
-const drawFor = (random: () => number, weight: number): number => {
-  const u = random()
-  return weight <= 0 ? -1 + u * 1e-9 : Math.pow(u, 1 / weight)
-}
+const drawFor = (u: number, weight: number): number => (weight <= 0 ? -1 + u * 1e-9 : Math.pow(u, 1 / weight))
 
 const strategyTexts = new WeakMap<ReadonlyArray<StrategyKey>, string>()
 const strategyText = (strategy: ReadonlyArray<StrategyKey>): string => {
@@ -333,17 +435,21 @@ export interface PlanContext {
  */
 export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Plan => {
   // Only the weighted strategy reads draws; seeding the generator costs a hash of the id.
-  const random = rules.strategy.includes("weighted") ? prng(hash32(request.messageId, seedOf(ctx.seed))) : undefined
+  const drawSeed = rules.strategy.includes("weighted") ? hash32(request.messageId, seedOf(ctx.seed)) : undefined
   let skipped: Array<Skipped> | undefined
   const strategy = rules.strategy
   const candidates: Array<RankedCandidate> = []
   let matched = 0
+  const positions = recipientRoutes(rules.routes, request.to)
   // index loops on this path: a for-of iterator is garbage the optimiser does not always remove
-  for (let i = 0; i < rules.routes.length; i++) {
+  for (let p = 0; p < positions.length; p++) {
+    const i = positions[p]!
     const route = rules.routes[i]!
-    // draw for every route, matched or not, so a route's draw does not depend on the others' filters
-    const draw = random === undefined ? 0 : drawFor(random, route.weight)
-    if (!matches(route, request)) continue
+    // the index has matched the recipient
+    if (!acceptsMessage(route, request)) continue
+    // the route's draw is the generator's (i + 1)-th number, as if every route
+    // drew in order: it does not depend on the others' filters
+    const draw = drawSeed === undefined ? 0 : drawFor(prngAt(drawSeed, i + 1), route.weight)
     matched++
     if (!inWindow(route, ctx.now)) {
       ;(skipped ??= []).push({ route, tag: "OutsideWindow", reason: "skipped: outside its time window" })
