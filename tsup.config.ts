@@ -9,6 +9,7 @@ export const entries = {
   "index": "src/index.ts",
   "testing/index": "src/testing/index.ts",
   "testing/arbitraries/index": "src/testing/arbitraries/index.ts",
+  "commerce/index": "commerce/index.ts",
   "stores/postgres/index": "stores/postgres/index.ts",
   "stores/redis/index": "stores/redis/index.ts",
   "transports/aliyun/index": "transports/aliyun/index.ts",

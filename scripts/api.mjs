@@ -39,6 +39,7 @@ const entries = [
   ["smsforge", "src/index.ts"],
   ["testing", "src/testing/index.ts"],
   ["testing-arbitraries", "src/testing/arbitraries/index.ts"],
+  ["commerce", "commerce/index.ts"],
   ...readdirSync("transports").map((name) => [`transports-${name}`, `transports/${name}/index.ts`]),
   ...readdirSync("stores").map((name) => [`stores-${name}`, `stores/${name}/index.ts`])
 ].filter(([, index]) => existsSync(index)) // folders such as transports/internal are no entry
