@@ -26,10 +26,6 @@ const avalanche = (x: number): number => {
   return h >>> 0
 }
 
-/** A 64-bit-wide hex key (two independent 32-bit hashes), for store keys that must not carry the input. */
-export const hashKey = (input: string): string =>
-  hash32(input, 0x9e3779b9).toString(16).padStart(8, "0") + hash32(input, 0x7f4a7c15).toString(16).padStart(8, "0")
-
 /** Turns a user seed (number or string) into a 32-bit integer. */
 export const seedOf = (seed: number | string | undefined): number =>
   seed === undefined ? 0 : typeof seed === "number" && Number.isFinite(seed) ? avalanche(Math.trunc(seed) >>> 0) : hash32(String(seed))
