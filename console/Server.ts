@@ -61,6 +61,12 @@ export interface ConsoleOptions extends Live.LiveOptions {
    */
   readonly faults?: ReadonlyArray<FaultControl> | undefined
   /**
+   * Share the pipeline with your own runtime: build it with
+   * `ManagedRuntime.make(layer, { memoMap })` and pass the same layer and
+   * `memoMap` here, and the console sees what your application sends.
+   */
+  readonly memoMap?: Layer.MemoMap | undefined
+  /**
    * Carriers' own webhooks, served at `POST /webhooks/<name>`: for example
    * `{ twilio: (client) => TwilioWebhooks.webhookHandler({ authToken, client }) }`.
    */
@@ -280,7 +286,8 @@ export const makeHandler = <E>(
   options: ConsoleOptions = {}
 ): ConsoleHandler => {
   const app = HttpRouter.toWebHandler(layerRoutes(options).pipe(Layer.provide(services)), {
-    disableLogger: true
+    disableLogger: true,
+    memoMap: options.memoMap
   })
   const base = normalizeBase(options.basePath)
   const limit = options.maxBodyBytes ?? 256 * 1024

@@ -1,3 +1,4 @@
+import { Layer, ManagedRuntime } from "effect"
 import { Sms } from "smsforge"
 import { Sandbox } from "smsforge/testing"
 import { afterAll, assert, describe, it } from "vitest"
@@ -208,5 +209,25 @@ describe("verifications view", () => {
     assert.isAtLeast(parsed.counts.approved!, 1)
     assert.notInclude(body, code)
     assert.notInclude(body, "+447400123459")
+  })
+})
+
+describe("sharing the application's pipeline", () => {
+  it("shows what the application sends through its own runtime", async () => {
+    const carrier = Sandbox.makeUnsafe({ autoDeliver: true })
+    const pipeline = Sms.layer({ transports: [carrier] })
+    const memoMap = Layer.makeMemoMapUnsafe()
+    const runtime = ManagedRuntime.make(pipeline, { memoMap })
+    const shared = makeHandler(pipeline, { memoMap, showNumbers: true })
+    try {
+      await shared.handler(new Request("http://localhost/console/inbox")) // builds the console, which subscribes
+      await runtime.runPromise(Sms.Sms.use((sms) => sms.send({ to: "+447400123460", text: "From the app itself" })))
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const inbox = await json(await shared.handler(new Request("http://localhost/console/inbox")))
+      assert.deepInclude((inbox.recipients as Array<{ to: string }>).map((r) => r.to), "+447400123460")
+    } finally {
+      await shared.dispose()
+      await runtime.dispose()
+    }
   })
 })
