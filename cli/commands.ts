@@ -141,9 +141,9 @@ const sendCsv = (url: string, file: string) =>
 
 const send = Command.make("send", {
   to: Flag.String("to").pipe(Flag.withDescription("Recipient, E.164 or national"), Flag.optional),
-  text: Flag.String("text").pipe(Flag.optional),
-  template: Flag.String("template").pipe(Flag.optional),
-  locale: Flag.String("locale").pipe(Flag.optional),
+  text: Flag.String("text").pipe(Flag.withDescription("The text to send"), Flag.optional),
+  template: Flag.String("template").pipe(Flag.withDescription("A template id, instead of --text"), Flag.optional),
+  locale: Flag.String("locale").pipe(Flag.withDescription("The template's locale, such as de or zh-CN"), Flag.optional),
   vars: Flag.KeyValuePair("var").pipe(Flag.withDescription("Template variable, name=value (repeatable)"), Flag.optional),
   csv: Flag.String("csv").pipe(Flag.withDescription("A CSV file with a header row: to,text or to,template,locale,<variables>"), Flag.optional),
   url: urlFlag
@@ -162,7 +162,11 @@ const send = Command.make("send", {
 
 // verify
 
-const verifyStart = Command.make("start", { to: Argument.String("to"), locale: Flag.String("locale").pipe(Flag.optional), url: urlFlag }, (flags) =>
+const verifyStart = Command.make("start", {
+  to: Argument.String("to").pipe(Argument.withDescription("The number to send a code to")),
+  locale: Flag.String("locale").pipe(Flag.withDescription("The code text's language"), Flag.optional),
+  url: urlFlag
+}, (flags) =>
   Effect.flatMap(
     call(flags.url, "verifications", { to: flags.to, ...Option.match(flags.locale, { onNone: () => ({}), onSome: (locale) => ({ locale }) }) }),
     (started) => Console.log(`${String(started.verificationId)}  ${String(started.status)}  expires ${new Date(Number(started.expiresAt)).toISOString()}`)
