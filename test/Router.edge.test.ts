@@ -3,7 +3,8 @@
  * misbehaving transports as typed route failures, and interruption.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Clock, type Duration, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Clock, type Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { answerProblem } from "../src/internal/routeEdge.ts"
@@ -271,6 +272,22 @@ describe("Router edge", () => {
           assert.isFalse(failed.message.includes("447700900123"))
         })))
     }
+
+    it.effect("on shared stores (every call through the breaker and the rate limiter) too", () =>
+      Effect.gen(function*() {
+        const b = good("b")
+        const router = yield* Router.make({
+          transports: [raw("bad", () => Effect.succeed({ providerMessageId: 7 }), 5), never("hang"), b.transport],
+          timeout: "1 second",
+          retry: { maxAttempts: 2, base: "10 millis", jitter: 0 },
+          circuitBreaker: { failures: 1, openDuration: "1 minute" }
+        })
+        const sent = success(yield* send(router, request("1")))
+        // hang's timeout opened its circuit, so its retry found it open
+        assert.deepStrictEqual(outcomes(sent), [["bad", "ContractViolation", 1], ["hang", "CircuitOpen", 1], ["b", "submitted", 1]])
+        const circuits = Object.fromEntries((yield* router.routes).map((r) => [r.name, r.circuit]))
+        assert.deepStrictEqual(circuits, { bad: "Open", hang: "Open", b: "Closed" })
+      }).pipe(Effect.scoped, Effect.provide(Layer.mergeAll(RateLimiter.layerStoreMemory, CircuitBreaker.layerStoreMemory()))))
 
     it("answerProblem accepts exactly the SubmitResult shape (model check)", () => {
       const model = (v: unknown): boolean => {
