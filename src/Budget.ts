@@ -658,28 +658,29 @@ const usageWith = (env: Env) => (tenant?: string): Effect.Effect<ReadonlyArray<U
  * @category constructors
  * @since 0.1.0
  */
-export const make = Effect.fnUntraced(function*(options: BudgetOptions) {
-  const store = yield* BudgetStore
-  const caps = yield* Effect.fromResult(decodeCaps(options))
-  const timeout = options.storeTimeout ?? Store.defaultTimeout
-  const env: Env = {
-    caps,
-    store,
-    events: yield* PubSub.sliding<BudgetEvent>(4096),
-    unpriced: options.unpriced ?? "refuse",
-    reservationTtl: Duration.toMillis(Duration.fromInputUnsafe(options.reservationTtl ?? Duration.days(1))),
-    call: (operation, effect) =>
-      effect.pipe(Store.guard("budget", operation, timeout), Effect.mapError((reason) => new BudgetError({ reason })))
-  }
-  return Budget.of({
-    reserve: reserveWith(env),
-    release: (reservation) =>
-      reservation.holds.length === 0 ? Effect.void : Effect.asVoid(env.call("release", store.release(reservation.id))),
-    commit: commitWith(env),
-    usage: usageWith(env),
-    subscribe: PubSub.subscribe(env.events)
+export const make = (options: BudgetOptions): Effect.Effect<Budget["Service"], BudgetError, BudgetStore> =>
+  Effect.gen(function*() {
+    const store = yield* BudgetStore
+    const caps = yield* Effect.fromResult(decodeCaps(options))
+    const timeout = options.storeTimeout ?? Store.defaultTimeout
+    const env: Env = {
+      caps,
+      store,
+      events: yield* PubSub.sliding<BudgetEvent>(4096),
+      unpriced: options.unpriced ?? "refuse",
+      reservationTtl: Duration.toMillis(Duration.fromInputUnsafe(options.reservationTtl ?? Duration.days(1))),
+      call: (operation, effect) =>
+        effect.pipe(Store.guard("budget", operation, timeout), Effect.mapError((reason) => new BudgetError({ reason })))
+    }
+    return Budget.of({
+      reserve: reserveWith(env),
+      release: (reservation) =>
+        reservation.holds.length === 0 ? Effect.void : Effect.asVoid(env.call("release", store.release(reservation.id))),
+      commit: commitWith(env),
+      usage: usageWith(env),
+      subscribe: PubSub.subscribe(env.events)
   })
-})
+  })
 
 /**
  * The budget on the {@link BudgetStore} in the context.

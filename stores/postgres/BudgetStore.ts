@@ -56,7 +56,9 @@ const tablesOf = (sql: SqlClient.SqlClient, options: BudgetStoreOptions) => {
  * @category constructors
  * @since 0.1.0
  */
-export const makeBudgetStore = (options: BudgetStoreOptions = {}) =>
+export const makeBudgetStore = (
+  options: BudgetStoreOptions = {}
+): Effect.Effect<Budget.BudgetStore["Service"], SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const { counters, reservations } = yield* tablesOf(sql, options)

@@ -108,7 +108,7 @@ const toBigInt = (value: number | string | null | undefined): bigint => (value =
  * @category constructors
  * @since 0.1.0
  */
-export const makeBudgetStore = (options: BudgetStoreOptions = {}) =>
+export const makeBudgetStore = (options: BudgetStoreOptions = {}): Effect.Effect<Budget.BudgetStore["Service"], never, Redis.Redis> =>
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
     const prefix = `${options.prefix ?? "smsforge:"}budget:`
