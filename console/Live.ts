@@ -344,7 +344,9 @@ export const make = Effect.fnUntraced(function*(options: LiveOptions = {}) {
     }
   }
   const subscription = yield* events.subscribe
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(subscription), fold)))
+  // One event the console cannot show must not stop it showing the next ones.
+  const foldSafely = (event: Events.SmsEvent) => Effect.catchCause(fold(event), () => Effect.void)
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(subscription), foldSafely)))
 
   return Live.of({
     inbox: (recipient) => {
