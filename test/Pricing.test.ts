@@ -185,6 +185,30 @@ describe("properties", () => {
     }))
   })
 
+  it("rank orders by cost, keeps the caller's order between equal costs, unpriced last", () => {
+    const routes = fc.uniqueArray(fc.stringMatching(/^[a-z]{1,6}$/), { minLength: 1, maxLength: 12 })
+    const prices = fc.array(fc.constantFrom("0.01", "0.02", "0.0075", "0.03"), { minLength: 12, maxLength: 12 })
+    const priced = fc.array(fc.boolean(), { minLength: 12, maxLength: 12 })
+    fc.assert(fc.property(routes, prices, priced, fc.integer({ min: 1, max: 5 }), (names, amounts, has, segments) => {
+      const table = ok(Pricing.fromInput(names.flatMap((route, i) =>
+        has[i] ? [{ route, country: "GB", price: amounts[i]!, currency: "GBP" }] : []
+      )))
+      const ranked = Pricing.rank(table, { routes: names, country: "GB", segments })
+      const position = (route: string) => names.indexOf(route)
+      for (let i = 1; i < ranked.length; i++) {
+        const a = ranked[i - 1]!
+        const b = ranked[i]!
+        if (a.cost === undefined && b.cost !== undefined) return false
+        if (a.cost !== undefined && b.cost !== undefined) {
+          if (a.cost.total.micros > b.cost.total.micros) return false
+          if (a.cost.total.micros === b.cost.total.micros && position(a.route) > position(b.route)) return false
+        }
+        if (a.cost === undefined && b.cost === undefined && position(a.route) > position(b.route)) return false
+      }
+      return ranked.length === names.length
+    }))
+  })
+
   const cell = fc.stringMatching(/^[A-Z]{2}$/)
   const row = fc.record({
     country: cell,
