@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Option, PubSub } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Option, PubSub } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Audit from "../src/Audit.ts"
@@ -468,4 +468,32 @@ describe("Consent properties", () => {
       { numRuns: 200 }
     )
   })
+})
+
+describe("Consent on a store that does not answer", () => {
+  const unavailable = (operation: string) => Effect.fail(new Consent.StoreUnavailable({ store: "consent", operation }))
+  const Down = Layer.succeed(Consent.ConsentStore, Consent.ConsentStore.of({
+    get: () => unavailable("get"),
+    put: () => unavailable("put"),
+    recordSend: () => unavailable("recordSend"),
+    sends: () => unavailable("sends")
+  }))
+
+  it.effect("check fails with ConsentError { StoreUnavailable }, retryable, never a defect", () =>
+    Effect.gen(function*() {
+      const consent = yield* Consent.Consent
+      const error = yield* Effect.flip(consent.check({ to: US, country: "US", purpose: "marketing" }))
+      assert.strictEqual(error.reason._tag, "StoreUnavailable")
+      assert.isTrue(error.isRetryable)
+      const zone = yield* Effect.flip(consent.setTimeZone(US, "America/New_York"))
+      assert.strictEqual(zone.reason._tag, "StoreUnavailable")
+    }).pipe(Effect.provide(Consent.layer().pipe(Layer.provide(Down)))))
+
+  it.effect("a change that cannot be written is never dropped silently (the shared StoreUnavailable as a defect until typed)", () =>
+    Effect.gen(function*() {
+      const consent = yield* Consent.Consent
+      const exit = yield* Effect.exit(consent.revoke({ to: US, purpose: "marketing" }))
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) assert.instanceOf(Cause.squash(exit.cause), Consent.StoreUnavailable)
+    }).pipe(Effect.provide(Consent.layer().pipe(Layer.provide(Down)))))
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Result, Schema } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Result, Schema } from "effect"
 import * as KeyValueStore from "effect/persistence/KeyValueStore"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
@@ -983,4 +983,29 @@ describe("variables without effect", () => {
       assert.deepStrictEqual(variableFailure(renderWith(asyncSchema, { name: "a", code: "1", amount: 1 })), { field: "variables", variable: "", problem: "wrong-type" })
     })
   })
+})
+
+describe("Templates on a store that does not answer", () => {
+  it.effect("a KeyValueStore call past its timeout is StoreUnavailable, and the service reports TemplateError { StoreUnavailable }", () =>
+    Effect.gen(function*() {
+      const hung = KeyValueStore.makeStringOnly({
+        get: () => Effect.never,
+        set: () => Effect.never,
+        remove: () => Effect.never,
+        clear: Effect.never,
+        size: Effect.never,
+        keys: Effect.never
+      })
+      const store = Templates.makeStoreKeyValue(hung, "t/", "1 second")
+      const fiber = yield* Effect.forkChild(Effect.flip(store.get("welcome", "default")))
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "StoreUnavailable")
+      const templates = yield* Templates.make().pipe(Effect.provide(Layer.succeed(Templates.TemplateStore, store)))
+      const listing = yield* Effect.forkChild(Effect.flip(templates.versions("welcome")))
+      yield* TestClock.adjust("1 second")
+      const reported = yield* Fiber.join(listing)
+      assert.strictEqual(reported.reason._tag, "StoreUnavailable")
+      assert.isTrue(reported.isRetryable)
+    }))
 })

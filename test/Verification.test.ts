@@ -6,6 +6,7 @@ import fc from "fast-check"
 import * as Events from "../src/Events.ts"
 import { totpGenerate } from "../src/internal/otp.ts"
 import * as PhoneNumbers from "../src/PhoneNumbers.ts"
+import * as Store from "../src/Store.ts"
 import * as Verification from "../src/Verification.ts"
 
 // A recording sender: the only place a code exists outside the service.
@@ -869,6 +870,36 @@ describe("properties", () => {
         )
       }),
       { numRuns: 150 }
+    )
+  })
+})
+
+describe("Verification on a store that does not answer", () => {
+  it.effect("start fails with VerificationError { StoreUnavailable }, the shared class, retryable", () => {
+    const box = makeOutbox()
+    const unavailable = (operation: string) => Effect.fail(new Verification.StoreUnavailable({ store: "verification", operation }))
+    const Down = Layer.succeed(Verification.VerificationStore, Verification.VerificationStore.of({
+      get: () => unavailable("get"),
+      set: () => unavailable("set"),
+      remove: () => unavailable("remove")
+    }))
+    return Effect.gen(function*() {
+      const verify = yield* Verification.Verification
+      const exit = yield* Effect.exit(verify.start({ to: UK }))
+      const reason = failure(exit)
+      assert.strictEqual(reason._tag, "StoreUnavailable")
+      assert.instanceOf(reason, Store.StoreUnavailable)
+      assert.isTrue(reason.isRetryable)
+      assert.strictEqual(box.sent.length, 0)
+    }).pipe(
+      Effect.provide(Verification.layer().pipe(
+        Layer.provideMerge(Layer.mergeAll(
+          Down,
+          RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory)),
+          senderLayer(box),
+          PhoneNumbers.layerDefault
+        ))
+      ))
     )
   })
 })
