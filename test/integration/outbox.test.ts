@@ -128,7 +128,7 @@ for (const backend of [postgres, redis]) {
             `offered+taken+acked in ${total.toFixed(0)} ms = ${(count / (total / 1000)).toFixed(0)} messages/s`
         )
         assert.strictEqual(done, count)
-      }).pipe(Effect.scoped, Effect.provide(backend.outbox(url, { pollInterval: "100 millis", name: `q_${randomUUID().slice(0, 8)}` }))), {
+      }).pipe(Effect.scoped, Effect.provide(backend.outbox(url, { pollInterval: "100 millis", concurrency: 128, name: `q_${randomUUID().slice(0, 8)}` }))), {
       timeout: 90_000
     })
 
