@@ -123,6 +123,24 @@ describe("Router edge", () => {
         assert.strictEqual(success(yield* send(router, request("1"))).route, "b")
       })))
 
+    it.effect("a submit that ignores interruption (uninterruptible, never answers) cannot hold the dispatch either", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const stubborn = raw("stubborn", () => Effect.uninterruptible(Effect.never))
+        const b = good("b")
+        const router = yield* Router.make({ transports: [stubborn, b.transport], timeout: "5 seconds", retry: { maxAttempts: 1 } })
+        const start = yield* Clock.currentTimeMillis
+        const sent = success(yield* send(router, request("1")))
+        assert.deepStrictEqual(outcomes(sent), [["stubborn", "Timeout", 1], ["b", "submitted", 1]])
+        assert.deepStrictEqual(b.calls.map((at) => at - start), [5_000])
+      })))
+
+    it.effect("a slow submit that answers in time is not cut off", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const slow = raw("slow", () => Effect.as(Effect.sleep("29 seconds"), { providerMessageId: "late" }))
+        const router = yield* Router.make({ transports: [slow] })
+        assert.strictEqual(success(yield* send(router, request("1"))).providerMessageId, "late")
+      })))
+
     it.effect("a timeout is retried by policy before failing over", () =>
       Effect.scoped(Effect.gen(function*() {
         const hang = never("hang")

@@ -8,6 +8,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { withoutStack } from "./errors.ts"
 import * as Transport from "../Transport.ts"
@@ -64,14 +65,44 @@ export const edgeOf = (transport: Transport.Transport): Edge => {
       // a transport needs nothing from the context: `Transport.submit` has no requirements
       return Effect.isEffect(effect) ? (effect as Effect.Effect<unknown, unknown>) : Effect.fail(violation(name, "submit did not return an Effect", false))
     })
+  const onTimeout = () => timedOut(name)
   return {
     submit: (submission, timeoutMillis) =>
-      Effect.matchCauseEffect(
-        Effect.timeoutOrElse(call(submission), { duration: timeoutMillis, orElse: () => Effect.fail(timedOut(name)) }),
-        { onSuccess: (answer) => onSuccess(answer as Transport.SubmitResult), onFailure }
-      )
+      Effect.matchCauseEffect(within(call(submission), timeoutMillis, onTimeout), {
+        onSuccess: (answer) => onSuccess(answer as Transport.SubmitResult),
+        onFailure
+      })
   }
 }
+
+/**
+ * Runs `call` with a time limit. When the time is up, the call is
+ * interrupted without waiting for it to end, so a transport that ignores
+ * interruption (an uninterruptible wait) cannot hold the dispatch either; an
+ * interrupted caller interrupts the call the same way. A call that completes
+ * at once (a no-op or cached carrier) costs one fork and no timer.
+ */
+const within = <A, E>(
+  call: Effect.Effect<A, E>,
+  timeoutMillis: number,
+  onTimeout: () => Transport.TransportError
+): Effect.Effect<A, E | Transport.TransportError> =>
+  Effect.uninterruptibleMask((restore) =>
+    // detached: a child would hold its parent's exit until it ends, and this
+    // one may never end
+    Effect.flatMap(Effect.forkDetach(call, { startImmediately: true }), (fiber) => {
+      const settled = fiber.pollUnsafe()
+      if (settled !== undefined) return settled
+      const abandon = Effect.forkDetach(Fiber.interrupt(fiber))
+      return Effect.onInterrupt(
+        restore(Effect.timeoutOrElse(Fiber.join(fiber), {
+          duration: timeoutMillis,
+          orElse: () => Effect.andThen(abandon, Effect.fail(onTimeout()))
+        })),
+        () => abandon
+      )
+    })
+  )
 
 /** Whether the carrier may have accepted a submission that failed this way. */
 export const isUnknownOutcome = (error: unknown): boolean => {
