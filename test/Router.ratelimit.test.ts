@@ -10,8 +10,11 @@ import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { prng } from "../src/internal/routeHash.ts"
 import { slotMillis } from "../src/internal/routeEdge.ts"
+import * as Events from "../src/Events.ts"
+import * as PhoneNumbers from "../src/PhoneNumbers.ts"
 import * as Router from "../src/Router.ts"
 import * as Transport from "../src/Transport.ts"
+import * as Verification from "../src/Verification.ts"
 
 // helpers
 
@@ -210,6 +213,37 @@ describe("Router rate limits", () => {
       for (const key of keys) {
         assert.match(key, /^smsforge\/Router\/(rate|region)\/[A-Za-z0-9_-]{22}$/)
         for (const clear of ["13800138000", "route-cn", "carrier-cn", "china"]) assert.notInclude(key, clear)
+      }
+    }))
+
+  it.effect("verification rate-limit key names hold no number, client key or tenant; refusals still name their scope", () =>
+    Effect.gen(function*() {
+      const keys = new Set<string>()
+      const sender = Layer.succeed(Verification.VerificationSender, {
+        send: () => Effect.succeed({ messageId: "m1" }),
+        deliveryStatus: () => Effect.succeed("pending" as const)
+      })
+      const env = Verification.layer({ rateLimits: { recipient: { limit: 5, window: "1 day" }, client: { limit: 1, window: "1 hour" } } }).pipe(
+        Layer.provide(Layer.mergeAll(
+          Verification.layerStoreMemory,
+          RateLimiter.layer.pipe(Layer.provide(remoteStore({ seed: 1, maxLatency: 0, keys }))),
+          sender,
+          PhoneNumbers.layerDefault,
+          Events.layer()
+        ))
+      )
+      const refused = yield* Effect.gen(function*() {
+        const verification = yield* Verification.Verification
+        yield* verification.start({ to: "+447400123456", tenant: "acme", clientKey: "203.0.113.7" })
+        return yield* Effect.flip(verification.start({ to: "+447400123457", tenant: "acme", clientKey: "203.0.113.7" }))
+      }).pipe(Effect.provide(env))
+      // the second send from the same client is refused by the client limit, named as such
+      assert.strictEqual(refused.reason._tag, "RateLimited")
+      assert.strictEqual((refused.reason as Verification.RateLimited).scope, "client")
+      assert.isTrue(keys.size >= 4)
+      for (const key of keys) {
+        assert.match(key, /^smsforge\/verification\/(sends|recipient|prefix|client|tenant)\/[A-Za-z0-9_-]{22}$/)
+        for (const clear of ["7400123456", "acme", "203.0.113.7", "+44740"]) assert.notInclude(key, clear)
       }
     }))
 })
