@@ -541,6 +541,14 @@ export interface OutboxOptions extends StoreOptions, Omit<Outbox.PersistedOption
   readonly lockExpiration?: Duration.Input | undefined
   /** How often a running job's lock is refreshed. Default 30 seconds; keep it well under `lockExpiration`. */
   readonly lockRefreshInterval?: Duration.Input | undefined
+  /**
+   * Deletes finished jobs every `interval` (default 1 hour) once older than
+   * `timeToLive` (default 30 days: an id offered again within it is not
+   * queued twice), and dead letters once older than `failedTimeToLive`
+   * (default never); `false` never (run `PersistedQueue.layerCleanup` in one
+   * instance yourself).
+   */
+  readonly cleanup?: Parameters<typeof PersistedQueue.layerCleanup>[0] | false | undefined
 }
 
 /** Marks a failure of the effect inside a transaction, so it is told apart from the database's own. */
@@ -593,6 +601,7 @@ const isSqlError = (value: unknown): boolean =>
  *   lock refresh. A job runs at least once.
  * - `offer` is bounded by `timeout`; an outage fails it with
  *   `StoreUnavailable`.
+ * - Finished jobs are deleted after 30 days, dead letters kept (`cleanup`).
  *
  * @category layers
  * @since 0.2.0
@@ -601,7 +610,7 @@ export const layerOutbox = (
   options: OutboxOptions = {}
 ): Layer.Layer<Outbox.Outbox, Store.StoreUnavailable, SqlClient.SqlClient> => {
   const timeout = options.timeout ?? Store.defaultTimeout
-  const { lockExpiration, lockRefreshInterval, pollInterval, tablePrefix: _, timeout: __, ...outbox } = options
+  const { cleanup, lockExpiration, lockRefreshInterval, pollInterval, tablePrefix: _, timeout: __, ...outbox } = options
   const queueStore = PersistedQueue.layerStoreSql({
     tableName: `${tablePrefix(options)}outbox`,
     pollInterval,
@@ -611,6 +620,7 @@ export const layerOutbox = (
   return Layer.unwrap(Effect.map(Effect.service(SqlClient.SqlClient), (sql) =>
     Outbox.layerPersisted({ ...outbox, transaction: transaction(sql, timeout) }).pipe(
       Layer.provide(PersistedQueue.layer),
+      Layer.provide(cleanup === false ? Layer.empty : PersistedQueue.layerCleanup(cleanup)),
       Layer.provide(boundedQueueStore(timeout)),
       Layer.provide(queueStore)
     )))

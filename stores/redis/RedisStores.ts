@@ -656,6 +656,14 @@ export interface OutboxOptions extends StoreOptions, Omit<Outbox.PersistedOption
   readonly lockExpiration?: Duration.Input | undefined
   /** How often a running job's lock is refreshed. Default 30 seconds; keep it well under `lockExpiration`. */
   readonly lockRefreshInterval?: Duration.Input | undefined
+  /**
+   * Deletes finished jobs every `interval` (default 1 hour) once older than
+   * `timeToLive` (default 30 days: an id offered again within it is not
+   * queued twice), and dead letters once older than `failedTimeToLive`
+   * (default never); `false` never (run `PersistedQueue.layerCleanup` in one
+   * instance yourself).
+   */
+  readonly cleanup?: Parameters<typeof PersistedQueue.layerCleanup>[0] | false | undefined
 }
 
 /**
@@ -674,14 +682,16 @@ export interface OutboxOptions extends StoreOptions, Omit<Outbox.PersistedOption
  *   with its key. Enable `appendonly yes` so jobs survive a Redis restart.
  * - `offer` is bounded by `timeout`; an outage fails it with
  *   `StoreUnavailable`.
+ * - Finished jobs are deleted after 30 days, dead letters kept (`cleanup`).
  *
  * @category layers
  * @since 0.2.0
  */
 export const layerOutbox = (options: OutboxOptions = {}): Layer.Layer<Outbox.Outbox, never, Redis.Redis> => {
-  const { lockExpiration, lockRefreshInterval, pollInterval, prefix: _, timeout, ...outbox } = options
+  const { cleanup, lockExpiration, lockRefreshInterval, pollInterval, prefix: _, timeout, ...outbox } = options
   return Outbox.layerPersisted(outbox).pipe(
     Layer.provide(PersistedQueue.layer),
+    Layer.provide(cleanup === false ? Layer.empty : PersistedQueue.layerCleanup(cleanup)),
     Layer.provide(boundedQueueStore(timeout ?? Store.defaultTimeout)),
     Layer.provide(PersistedQueue.layerStoreRedis({
       prefix: `${prefixOf(options)}queue:`,
