@@ -220,6 +220,31 @@ const messageTables = (sql: SqlClient.SqlClient, prefix: string) => {
   } as const
 }
 
+/** Receipts that came before their submit answer, kept until their ttl by the Effect Clock. */
+const heldReports = (
+  sql: SqlClient.SqlClient,
+  held: ReturnType<typeof messageTables>["held"],
+  guard: (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, Store.StoreUnavailable, R>
+): Pick<MessageStore.MessageStore["Service"], "holdReport" | "takeReports"> => ({
+  holdReport: (report, ttl) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      sql`INSERT INTO ${held} (transport, provider_id, report, expires_at)
+        VALUES (${report.transport}, ${report.providerMessageId}, ${JSON.stringify(report)}, ${now + Math.ceil(Duration.toMillis(ttl))})
+        ON CONFLICT (transport, provider_id) DO UPDATE SET report = EXCLUDED.report, expires_at = EXCLUDED.expires_at`).pipe(
+        Effect.asVoid,
+        guard("holdReport")
+      ),
+  // DELETE … RETURNING: of two instances taking one receipt, one gets it.
+  takeReports: (transport, providerIds) =>
+    providerIds.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const rows = yield* sql<{ readonly report: string; readonly expires_at: string | number }>`
+        DELETE FROM ${held} WHERE transport = ${transport} AND provider_id IN ${sql.in(providerIds)}
+        RETURNING report, expires_at`
+      return rows.filter((row) => Number(row.expires_at) > now).map((row) => JSON.parse(row.report) as Transport.DeliveryReport)
+    }).pipe(guard("takeReports"))
+})
+
 /**
  * Builds a message store on tables `<prefix>messages` (one row per message,
  * the message as JSON), `<prefix>message_ids` (carrier and segment ids) and
@@ -280,24 +305,6 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
         return next
       }).pipe(sql.withTransaction, guard(operation), Effect.flatMap(Effect.fromResult))
 
-    const holdReport = (report: Transport.DeliveryReport, ttl: Duration.Duration) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        sql`INSERT INTO ${held} (transport, provider_id, report, expires_at)
-          VALUES (${report.transport}, ${report.providerMessageId}, ${JSON.stringify(report)}, ${now + Math.ceil(Duration.toMillis(ttl))})
-          ON CONFLICT (transport, provider_id) DO UPDATE SET report = EXCLUDED.report, expires_at = EXCLUDED.expires_at`).pipe(
-          Effect.asVoid,
-          guard("holdReport")
-        )
-
-    const takeReports = (transport: string, providerIds: ReadonlyArray<string>) =>
-      providerIds.length === 0 ? Effect.succeed<ReadonlyArray<Transport.DeliveryReport>>([]) : Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const rows = yield* sql<{ readonly report: string; readonly expires_at: string | number }>`
-          DELETE FROM ${held} WHERE transport = ${transport} AND provider_id IN ${sql.in(providerIds)}
-          RETURNING report, expires_at`
-        return rows.filter((row) => Number(row.expires_at) > now).map((row) => JSON.parse(row.report) as Transport.DeliveryReport)
-      }).pipe(guard("takeReports"))
-
     return MessageStore.MessageStore.of({
       insert: (message) =>
         Effect.gen(function*() {
@@ -338,8 +345,7 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
           SELECT count(*)::int4 AS n FROM ${messages} WHERE created_at >= ${yield* cutoff}`
         return Number(rows[0]?.n ?? 0)
       }).pipe(guard("size")),
-      holdReport,
-      takeReports
+      ...heldReports(sql, held, guard)
     })
   })
 

@@ -194,6 +194,46 @@ return nextRev
 ).withReturnType<number>()
 
 /**
+ * Receipts that came before their submit answer: one key per receipt with
+ * Redis's own expiry; the kept-until time inside follows the Effect Clock.
+ */
+const heldReports = (
+  redis: Redis.Redis["Service"],
+  prefix: string,
+  guard: (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, Store.StoreUnavailable, R>
+): Pick<MessageStore.MessageStore["Service"], "holdReport" | "takeReports"> => {
+  const heldKey = (transport: string, id: string) => `${prefix}msgs:held:${digest(`${transport}\u0000${id}`)}`
+  return {
+    holdReport: (report, ttl) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const until = now + Math.max(0, Math.ceil(Duration.toMillis(ttl)))
+        return redis.send(
+          "SET",
+          heldKey(report.transport, report.providerMessageId),
+          JSON.stringify({ r: report, e: until }),
+          "PX",
+          pttl(until, now)
+        )
+      }).pipe(Effect.asVoid, guard("holdReport")),
+    takeReports: (transport, ids) =>
+      ids.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        // GETDEL: of two instances taking one receipt, one gets it.
+        const found = yield* Effect.forEach(ids, (id) => redis.send<string | null>("GETDEL", heldKey(transport, id)), {
+          concurrency: 16
+        })
+        const reports: Array<Transport.DeliveryReport> = []
+        for (const held of found) {
+          if (held === null) continue
+          const entry = JSON.parse(held) as { readonly r: Transport.DeliveryReport; readonly e: number }
+          if (entry.e > now) reports.push(entry.r)
+        }
+        return reports
+      }).pipe(guard("takeReports"))
+  }
+}
+
+/**
  * Builds a message store.
  *
  * **Details**
@@ -219,7 +259,6 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
     const prefix = prefixOf(options)
     const retention = Duration.toMillis(options.retention ?? "7 days")
     const save = redis.eval(saveMessageScript)
-    const heldKey = (transport: string, id: string) => `${prefix}msgs:held:${digest(`${transport}\u0000${id}`)}`
     const messageKey = (id: string) => `${prefix}msg:${id}`
     const allKey = `${prefix}msgs:all`
     const statusKey = (status: MessageStore.MessageStatus) => `${prefix}msgs:status:${status}`
@@ -320,33 +359,7 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
         yield* redis.send("ZREMRANGEBYSCORE", allKey, "-inf", `(${yield* cutoff}`)
         return yield* redis.send<number>("ZCARD", allKey)
       }).pipe(guard("size")),
-      // One key per receipt with Redis's own expiry; the kept-until time inside follows the Effect Clock.
-      holdReport: (report, ttl) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const until = now + Math.max(0, Math.ceil(Duration.toMillis(ttl)))
-          return redis.send(
-            "SET",
-            heldKey(report.transport, report.providerMessageId),
-            JSON.stringify({ r: report, e: until }),
-            "PX",
-            pttl(until, now)
-          )
-        }).pipe(Effect.asVoid, guard("holdReport")),
-      takeReports: (transport, ids) =>
-        ids.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          // GETDEL: of two instances taking one receipt, one gets it.
-          const found = yield* Effect.forEach(ids, (id) => redis.send<string | null>("GETDEL", heldKey(transport, id)), {
-            concurrency: 16
-          })
-          const reports: Array<Transport.DeliveryReport> = []
-          for (const held of found) {
-            if (held === null) continue
-            const entry = JSON.parse(held) as { readonly r: Transport.DeliveryReport; readonly e: number }
-            if (entry.e > now) reports.push(entry.r)
-          }
-          return reports
-        }).pipe(guard("takeReports"))
+      ...heldReports(redis, prefix, guard)
     })
   })
 
