@@ -640,6 +640,10 @@ interface Rate {
 
 interface RouteRuntime {
   readonly rates: ReadonlyArray<Rate>
+  /** The longest slot of the route's rates (they are sorted slowest first), in milliseconds. */
+  readonly slowestSlot: number
+  /** Callers of this process waiting for or holding the route's turn. */
+  readonly queue: { waiting: number }
   /** One caller per route and process asks the store for slots at a time. */
   readonly permit: Semaphore.Semaphore
   readonly timeoutMillis: number
@@ -931,7 +935,17 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
 
   // What a route needs per submission, built once per route of the current rules.
   const runtimeCache = new WeakMap<RouteRule, RouteRuntime>()
+  // per route name, so they outlive a `setRules`
   const permits = new Map<string, Semaphore.Semaphore>()
+  const queues = new Map<string, { waiting: number }>()
+  const queueOf = (route: string) => {
+    let queue = queues.get(route)
+    if (queue === undefined) {
+      queue = { waiting: 0 }
+      queues.set(route, queue)
+    }
+    return queue
+  }
   const rateOf = (kind: "route" | "transport", name: string, perSecond: number): Rate => ({
     key: hashedKey("smsforge/Router/rate", [kind, name]),
     perSecond,
@@ -954,6 +968,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     }
     const runtime: RouteRuntime = {
       rates,
+      slowestSlot: rates.length === 0 ? 0 : Duration.toMillis(rates[0]!.slot),
+      queue: queueOf(route.name),
       permit,
       timeoutMillis: route.timeoutMillis ?? transportTimeouts.get(transport.name) ?? defaultTimeout,
       edge: edges.get(transport.name)!
@@ -983,19 +999,14 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     return 0
   })
 
-  /**
-   * Takes a slot of each of the route's rates right before a submission,
-   * waiting while another caller (in any process sharing the store) holds
-   * one. Slots are taken, never reserved ahead: a caller that wakes late
-   * takes a later slot instead of crowding the next caller's. In this
-   * process, one caller per route asks the store at a time, in arrival order.
-   */
-  const takeSlots = (runtime: RouteRuntime, validUntil: number | undefined): Effect.Effect<void, RouteSaturated> =>
-    runtime.permit.withPermit(Effect.gen(function*() {
-      const start = yield* Clock.currentTimeMillis
+  /** The claim loop of {@link takeSlots}, run by the caller holding the route's turn; `start` is its arrival. */
+  const claimSlots = (runtime: RouteRuntime, validUntil: number | undefined, start: number) =>
+    Effect.gen(function*() {
       let stale = 0
       while (true) {
         const before = yield* Clock.currentTimeMillis
+        // a caller whose turn came late must not start after its deadline
+        if (validUntil !== undefined && before > validUntil) return yield* Effect.fail(new RouteSaturated("DeadlineExceeded"))
         const wait = yield* claimAll(runtime.rates)
         const now = yield* Clock.currentTimeMillis
         if (wait === 0) {
@@ -1011,7 +1022,40 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         // again so as to reach it when the slot ends, not a round trip later
         yield* Effect.sleep(Duration.millis(Math.max(1, wait - (now - before))))
       }
-    }))
+    })
+
+  /**
+   * Takes a slot of each of the route's rates right before a submission,
+   * waiting while another caller (in any process sharing the store) holds
+   * one. Slots are taken, never reserved ahead: a caller that wakes late
+   * takes a later slot instead of crowding the next caller's. In this
+   * process, one caller per route asks the store at a time, in arrival order;
+   * `maxRateWait` and `validUntil` bound the wait for that turn too.
+   */
+  const takeSlots = (runtime: RouteRuntime, validUntil: number | undefined): Effect.Effect<void, RouteSaturated> =>
+    withNow((now) => {
+      const untilDeadline = validUntil === undefined ? undefined : validUntil - now
+      const byDeadline = untilDeadline !== undefined && (maxRateWait === undefined || untilDeadline <= maxRateWait)
+      const budget = byDeadline ? untilDeadline : maxRateWait
+      // each caller ahead takes a slot first: fail over now when that alone
+      // is longer than the budget, rather than wait in the queue for nothing
+      if (budget !== undefined && runtime.queue.waiting * runtime.slowestSlot > budget) {
+        return Effect.fail(new RouteSaturated(byDeadline ? "DeadlineExceeded" : "RouteSaturated"))
+      }
+      runtime.queue.waiting++
+      const turn = Effect.ensuring(
+        runtime.permit.withPermit(claimSlots(runtime, validUntil, now)),
+        Effect.sync(() => {
+          runtime.queue.waiting--
+        })
+      )
+      if (budget === undefined) return turn
+      // 1 ms of slack: within the budget, the claim loop decides and says why
+      return Effect.timeoutOrElse(turn, {
+        duration: Math.max(0, budget) + 1,
+        orElse: () => Effect.fail(new RouteSaturated(byDeadline ? "DeadlineExceeded" : "RouteSaturated"))
+      })
+    })
 
   const routeFailure = (error: Transport.TransportError | CircuitBreaker.CircuitBreakerError | RouteSaturated): RouteFailure =>
     error instanceof RouteSaturated

@@ -179,6 +179,33 @@ describe("Router rate limits", () => {
     )
   }, 60_000)
 
+  it.effect("a caller queued behind others for a slow route fails over at its deadline or maxRateWait, not when its turn comes", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const slow: Array<number> = []
+      const backup: Array<number> = []
+      const router = yield* Router.make({
+        transports: [carrier("slow", slow, 1), carrier("backup", backup)],
+        maxRateWait: "3 seconds",
+        retry: { maxAttempts: 1 }
+      })
+      const start = yield* Clock.currentTimeMillis
+      // ten callers queue for the 1/s route; the last ones cannot get a slot within 3 s
+      const queued = yield* Effect.forEach(Array.from({ length: 10 }, (_, i) => request(`q${i}`)), (r) =>
+        Effect.forkChild(router.dispatch(r, submission(r))))
+      const urgent = { ...request("urgent"), validUntil: start + 500 }
+      const late = yield* Effect.forkChild(router.dispatch(urgent, submission(urgent)))
+      yield* TestClock.adjust("1 minute")
+      const routes = yield* Effect.forEach(queued, (f) => Effect.map(Fiber.join(f), (d) => [d.route, d.decisions[0]!.outcome]))
+      const sent = yield* Fiber.join(late)
+      // the urgent one went to the backup at its deadline (500 ms), not after the queue
+      assert.strictEqual(sent.route, "backup")
+      assert.strictEqual(sent.decisions[0]!.outcome, "DeadlineExceeded")
+      // the slow route sent one a second while callers waited at most 3 s; the rest failed over
+      assert.deepStrictEqual(slow.map((t) => t - start), [0, 1_000, 2_000, 3_000])
+      assert.deepStrictEqual(routes.filter(([route]) => route === "backup").map(([, outcome]) => outcome), Array(6).fill("RouteSaturated"))
+      assert.isTrue(backup.every((t) => t - start <= 3_001))
+    })))
+
   it.effect("the router's own memory store paces exactly at the rate", () =>
     Effect.scoped(Effect.gen(function*() {
       const times: Array<number> = []
