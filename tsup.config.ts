@@ -10,6 +10,8 @@ export const entries = {
   "testing/index": "src/testing/index.ts",
   "testing/arbitraries/index": "src/testing/arbitraries/index.ts",
   "commerce/index": "commerce/index.ts",
+  "console/index": "console/index.ts",
+  "cli/main": "cli/main.ts",
   "stores/postgres/index": "stores/postgres/index.ts",
   "stores/redis/index": "stores/redis/index.ts",
   "transports/aliyun/index": "transports/aliyun/index.ts",

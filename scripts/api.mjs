@@ -40,6 +40,7 @@ const entries = [
   ["testing", "src/testing/index.ts"],
   ["testing-arbitraries", "src/testing/arbitraries/index.ts"],
   ["commerce", "commerce/index.ts"],
+  ["console", "console/index.ts"],
   ...readdirSync("transports").map((name) => [`transports-${name}`, `transports/${name}/index.ts`]),
   ...readdirSync("stores").map((name) => [`stores-${name}`, `stores/${name}/index.ts`])
 ].filter(([, index]) => existsSync(index)) // folders such as transports/internal are no entry

@@ -28,6 +28,14 @@ export {
  */
 export * as Audit from "./Audit.ts"
 /**
+ * @since 0.2.0
+ */
+export * as BalanceMonitor from "./BalanceMonitor.ts"
+/**
+ * @since 0.2.0
+ */
+export * as Budget from "./Budget.ts"
+/**
  * @since 0.1.0
  */
 export * as Consent from "./Consent.ts"
@@ -55,6 +63,10 @@ export * as MessageStore from "./MessageStore.ts"
  * @since 0.2.0
  */
 export * as Outbox from "./Outbox.ts"
+/**
+ * @since 0.2.0
+ */
+export * as Pricing from "./Pricing.ts"
 /**
  * @since 0.1.0
  */

@@ -12,11 +12,15 @@ const root = join(import.meta.dirname, "..")
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
 
 const subpathOf = (entry: string) => entry === "index" ? "." : `./${entry.replace(/\/index$/, "")}`
+// Entries that are commands (package.json `bin`), not modules to import.
+const commands = new Set(Object.values<string>(pkg.bin ?? {}).map((path) => path.replace(/^\.\/dist\//, "").replace(/\.js$/, "")))
+const modules = Object.keys(entries).filter((entry) => !commands.has(entry))
 
 describe("entry points", () => {
   it("package.json exports match the tsup entries", () => {
     const exported = Object.keys(pkg.exports).filter((key) => key !== "./package.json").sort()
-    assert.deepStrictEqual(exported, Object.keys(entries).map(subpathOf).sort())
+    assert.deepStrictEqual(exported, modules.map(subpathOf).sort())
+    for (const command of commands) assert.include(Object.keys(entries), command, "a bin entry is built")
   })
 
   it("every export has types for import and require", () => {
@@ -31,7 +35,7 @@ describe("entry points", () => {
 
   it("every entry has an API report", () => {
     const reports = readdirSync(join(root, "etc")).filter((f) => f.endsWith(".api.md")).sort()
-    const expected = Object.keys(entries).map((entry) =>
+    const expected = modules.map((entry) =>
       entry === "index" ? "smsforge.api.md" : `smsforge-${entry.replace(/\/index$/, "").replaceAll("/", "-")}.api.md`
     ).sort()
     assert.deepStrictEqual(reports, expected)

@@ -26,7 +26,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { Store } from "smsforge"
 // `import { Budget } from "smsforge"` once the package exports Budget
-import * as Budget from "../../src/Budget.ts"
+import { Budget } from "smsforge"
 
 /**
  * @category models

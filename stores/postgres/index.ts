@@ -28,6 +28,7 @@ import { Store } from "smsforge"
 import { failLayerWith } from "./internal/outbox.ts"
 
 export * from "./PostgresStores.ts"
+export { makeBudgetStore, layerBudgetStore, purgeBudget, type BudgetStoreOptions } from "./BudgetStore.ts"
 export { makeRateLimiterStore, layerRateLimiterStore } from "./RateLimiterStore.ts"
 
 /**

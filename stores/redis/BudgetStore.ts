@@ -22,7 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
 import { Store } from "smsforge"
 // `import { Budget } from "smsforge"` once the package exports Budget
-import * as Budget from "../../src/Budget.ts"
+import { Budget } from "smsforge"
 
 /**
  * @category models

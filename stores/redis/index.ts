@@ -28,6 +28,7 @@ import { Store } from "smsforge"
 import { failLayerWith } from "./internal/outbox.ts"
 
 export * from "./RedisStores.ts"
+export { makeBudgetStore, layerBudgetStore, type BudgetStoreOptions } from "./BudgetStore.ts"
 
 /** The Redis service with a time limit on each command; blocking commands belong on `reserve`, left as it is. */
 const bounded = (redis: Redis.Redis["Service"], timeout: Duration.Input): Redis.Redis["Service"] => {

@@ -6,3 +6,4 @@
  */
 export * from "./TencentTransport.ts"
 export * from "./webhookHandler.ts"
+export * from "./balance.ts"

@@ -6,3 +6,4 @@
  */
 export * from "./TwilioTransport.ts"
 export * from "./webhookHandler.ts"
+export * from "./balance.ts"

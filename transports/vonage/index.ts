@@ -6,3 +6,4 @@
  */
 export * from "./VonageTransport.ts"
 export * from "./webhookHandler.ts"
+export * from "./balance.ts"
