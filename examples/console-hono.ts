@@ -22,16 +22,17 @@ const sent = await app.request("/sms/messages", {
   headers: { authorization: `Bearer ${acme.key}`, "content-type": "application/json" },
   body: JSON.stringify({ to: "+447400123456", text: "[ShopLane] Your order SL100200 has shipped." })
 })
-console.log("POST /sms/messages", sent.status) // => 202
+console.log(sent.status) // => 202
 
 const anonymous = await app.request("/sms/console/inbox")
-console.log("console without the staff header", anonymous.status) // => 403
+// the console page without the staff header
+console.log(anonymous.status) // => 403
 
 // Receipts move statuses asynchronously; the inbox shows them as they arrive.
 await new Promise((resolve) => setTimeout(resolve, 50))
 const inbox = await (await app.request("/sms/console/inbox", { headers: { "x-staff": "yes" } })).json() as {
   readonly messages: ReadonlyArray<{ readonly to: string; readonly status: string }>
 }
-console.log("inbox", inbox.messages.map((m) => `${m.to} ${m.status}`)) // => [ '+44••••••••56 delivered' ]
+console.log(inbox.messages.map((m) => `${m.to} ${m.status}`)) // => [ '+44••••••••56 delivered' ]
 
 await sms.dispose()
