@@ -110,6 +110,18 @@ export interface SmsConfig {
   readonly routing?: Router.RoutingRulesInput | undefined
   /** Retries on one route before failing over; default 3 submissions, 200 ms doubling, 20 % jitter. */
   readonly retry?: Retry.PolicyOptions | undefined
+  /** The time limit of one carrier call, ending in `Timeout` (default 30 s); a route's own `timeout` wins. */
+  readonly submitTimeout?: Duration.Input | undefined
+  /** The time limit of one carrier call per transport name. */
+  readonly transportTimeouts?: Readonly<Record<string, Duration.Input>> | undefined
+  /**
+   * After a timeout or a malformed "accepted" answer the carrier may have the
+   * message: `"retry"` (default) retries and fails over, at the risk of a
+   * duplicate; `"fail"` ends the message instead.
+   */
+  readonly unknownOutcome?: "retry" | "fail" | undefined
+  /** How much longer each rate slot is held on a shared rate-limit store (default 10 ms). */
+  readonly rateMargin?: Duration.Input | undefined
   /** Consecutive failures that open a route's circuit (default 5), and how long it stays open (default 30 s). */
   readonly circuitBreaker?: {
     readonly failures?: number | undefined
@@ -1325,7 +1337,11 @@ export const layerPipeline = (
         rules: config.routing,
         transports: transports.filter((t) => t.capabilities.channel === "sms"),
         ...(config.retry === undefined ? {} : { retry: config.retry }),
-        ...(config.circuitBreaker === undefined ? {} : { circuitBreaker: config.circuitBreaker })
+        ...(config.circuitBreaker === undefined ? {} : { circuitBreaker: config.circuitBreaker }),
+        ...(config.submitTimeout === undefined ? {} : { timeout: config.submitTimeout }),
+        ...(config.transportTimeouts === undefined ? {} : { transportTimeouts: config.transportTimeouts }),
+        ...(config.unknownOutcome === undefined ? {} : { unknownOutcome: config.unknownOutcome }),
+        ...(config.rateMargin === undefined ? {} : { rateMargin: config.rateMargin })
       }),
       Templates.layer({ templates: config.templates ?? [] }),
       Events.layer(),

@@ -282,6 +282,10 @@ const ConfigSchema = Schema.Struct({
     maxAttempts: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 }))),
     jitter: Schema.optional(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 1 })))
   })),
+  submitTimeout: Schema.optional(DurationInput),
+  transportTimeouts: Schema.optional(Schema.Record(Schema.String, DurationInput)),
+  unknownOutcome: Schema.optional(Schema.Literals(["retry", "fail"])),
+  rateMargin: Schema.optional(DurationInput),
   circuitBreaker: Schema.optional(Schema.Struct({
     failures: Schema.optional(Schema.Int.check(Schema.isGreaterThan(0))),
     openDuration: Schema.optional(DurationInput)

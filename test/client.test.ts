@@ -35,6 +35,16 @@ describe("createSmsClient", () => {
     assert.strictEqual((await client.get(receipt.id)).status, "queued")
   })
 
+  it("a carrier that never answers times out by submitTimeout and the backup takes the message", async () => {
+    const stuck = Sandbox.makeUnsafe({ name: "stuck", latency: "1 hour" })
+    const backup = Sandbox.makeUnsafe({ name: "backup" })
+    client = createSmsClient({ transports: [stuck, backup], retry: { maxAttempts: 1 }, submitTimeout: "50 millis" })
+    const receipt = await client.send({ to: UK, text: "Your code is on its way" })
+    assert.strictEqual(receipt.route, "backup")
+    const error = await rejection(Promise.resolve().then(() => createSmsClient({ unknownOutcome: "maybe" as never })))
+    assert.strictEqual(error.field, "unknownOutcome")
+  })
+
   it("refuses stores that are not a layer, naming the key", async () => {
     const error = await rejection(Promise.resolve().then(() => createSmsClient({ stores: "postgres" as never })))
     assert.strictEqual(error._tag, "InvalidConfig")
