@@ -2,7 +2,8 @@
 // for quick feedback while editing; test/consumer.test.ts is the gate: it
 // typechecks and runs the same snippets against the packed package. A snippet
 // that cannot run on its own (it needs a carrier's server, or serves until
-// stopped) is preceded by an HTML comment `<!-- not run: why -->`.
+// stopped) is preceded by an HTML comment `<!-- not run: why -->`; one that
+// needs a server runs when its URL is set (`<!-- needs: DATABASE_URL -->`).
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, describe, it } from "vitest"
@@ -16,7 +17,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 describe("README snippets", () => {
   for (const snippet of snippetsOf(root)) {
-    it.skipIf(snippet.notRun !== undefined)(`${snippet.name} runs`, async () => {
+    const missing = snippet.needs !== undefined && !process.env[snippet.needs]
+    it.skipIf(snippet.notRun !== undefined || missing)(`${snippet.name} runs${missing ? ` (skipped: ${snippet.needs} is not set)` : ""}`, async () => {
       const file = join(dir, `${snippet.id}.ts`)
       writeFileSync(file, snippet.code)
       await import(file)

@@ -1,6 +1,8 @@
 // What a user copies: every ```ts fence in README.md and docs/*.md, read at
 // test time, and every program in examples/. A fence preceded by
-// `<!-- not run: why -->` is typechecked but not run.
+// `<!-- not run: why -->` is typechecked but not run; one preceded by
+// `<!-- needs: VARIABLE -->` (a server's URL, e.g. DATABASE_URL) runs from
+// `src` when that variable is set, and is typechecked in the packed package.
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 
@@ -15,6 +17,8 @@ export interface Snippet {
   readonly source: string
   /** why it is not run, when it is not */
   readonly notRun: string | undefined
+  /** the environment variable it needs to run (a server's URL) */
+  readonly needs: string | undefined
   /** bare module specifiers it imports ("effect", "smsforge/testing", "node:http") */
   readonly imports: ReadonlyArray<string>
 }
@@ -33,16 +37,17 @@ const importsOf = (code: string): Array<string> => [
 export const snippetsOf = (root: string): Array<Snippet> =>
   pagesOf(root).flatMap((page) => {
     const text = readFileSync(join(root, page), "utf8")
-    return [...text.matchAll(/(?:<!-- not run: ([^>]*?)\s*-->\s*)?```ts\n([\s\S]*?)```/g)].map((match) => {
+    return [...text.matchAll(/(?:<!-- (not run|needs): ([^>]*?)\s*-->\s*)?```ts\n([\s\S]*?)```/g)].map((match) => {
       const fence = text.slice(0, match.index + match[0].indexOf("```ts")).split("\n").length
-      const code = match[2] ?? ""
+      const code = match[3] ?? ""
       return {
         name: `${page} line ${fence}`,
         id: `${page.replace(/\.md$/, "").replace(/[^A-Za-z0-9]+/g, "-")}-line-${fence}`,
         code,
         offset: fence,
         source: page,
-        notRun: match[1],
+        notRun: match[1] === "not run" ? match[2] : undefined,
+        needs: match[1] === "needs" ? match[2] : undefined,
         imports: importsOf(code)
       }
     })
@@ -58,6 +63,7 @@ export const examplesOf = (root: string): Array<Snippet> =>
       offset: 0,
       source: `examples/${file}`,
       notRun: undefined,
+      needs: undefined,
       imports: importsOf(code)
     }
   })
