@@ -15,6 +15,7 @@
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
@@ -57,16 +58,35 @@ export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>("smsf
 export const defaultTimeout: Duration.Duration = Duration.seconds(5)
 
 /**
+ * Runs `effect` in a fiber of its own and stops waiting for it when the caller
+ * is interrupted: that fiber is interrupted in the background. A call that
+ * cannot be interrupted at once (a driver draining a cancelled query, a socket
+ * on a dead connection) would otherwise hold the caller past the time limit.
+ */
+const detached = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.forkDetach(effect), (fiber) =>
+      restore(Fiber.join(fiber)).pipe(
+        Effect.onInterrupt(() => Effect.asVoid(Effect.forkDetach(Fiber.interrupt(fiber))))
+      ))
+  )
+
+/**
  * The edge of a backend: bounds a call by `timeout` and turns any failure or
  * defect of the driver into {@link StoreUnavailable}. Interruption passes
  * through unchanged.
+ *
+ * **Details**
+ * - The limit holds whatever the driver does: the call runs in a fiber of its
+ *   own, and at the limit the caller answers while that fiber is interrupted
+ *   in the background.
  *
  * @category combinators
  * @since 0.2.0
  */
 export const guard = (store: string, operation: string, timeout: Duration.Input = defaultTimeout) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, StoreUnavailable, R> =>
-  effect.pipe(
+  detached(effect).pipe(
     Effect.timeoutOrElse({
       duration: timeout,
       orElse: () => Effect.fail(new StoreUnavailable({ store, operation, cause: "timed out" }))

@@ -287,6 +287,19 @@ describe("Store.guard", () => {
       assert.strictEqual(error.message, "The message store did not answer (insert)")
     }))
 
+  it.effect("answers at the limit even when the call ignores interruption", () =>
+    Effect.gen(function*() {
+      // A driver draining a cancelled query: the call goes on after the limit, the caller does not wait for it.
+      const stubborn = Effect.uninterruptible(Effect.sleep("1 minute"))
+      const fiber = yield* Effect.forkChild(Effect.flip(Store.guard("message", "get", "1 second")(stubborn)))
+      yield* TestClock.adjust("1 second")
+      const exit = fiber.pollUnsafe()
+      if (exit === undefined) return assert.fail("the caller did not answer at the limit")
+      const error = yield* exit
+      assert.strictEqual(error._tag, "StoreUnavailable")
+      assert.strictEqual(error.message, "The message store did not answer (get)")
+    }))
+
   it.effect("turns a driver's failure or defect into StoreUnavailable and lets interruption through", () =>
     Effect.gen(function*() {
       const failed = yield* Effect.flip(Store.guard("consent", "get")(Effect.fail(new Error("ECONNREFUSED +447400123456"))))

@@ -48,7 +48,6 @@ import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, Transport, Verification } from "smsforge"
 import { digest } from "./internal/digest.ts"
-import { guard } from "./internal/guard.ts"
 import { boundedQueueStore, failLayerWith } from "./internal/outbox.ts"
 import { layerRateLimiterStore } from "./RateLimiterStore.ts"
 
@@ -96,7 +95,7 @@ const tablePrefix = (options: StoreOptions | undefined): string => {
 }
 /** The edge of the database for one store: time limit and `StoreUnavailable`. */
 const guardOf = (store: string, options: StoreOptions | undefined) => (operation: string) =>
-  guard(store, operation, options?.timeout ?? Store.defaultTimeout)
+  Store.guard(store, operation, options?.timeout ?? Store.defaultTimeout)
 const DAY = 24 * 60 * 60 * 1000
 const SEND_HISTORY = 8 * DAY
 
@@ -115,7 +114,7 @@ const migrate = (
       sql`SELECT pg_advisory_xact_lock(7240193)`,
       Effect.forEach(statements, (statement) => statement, { discard: true })
     )
-  ).pipe(guard(store, "migrate", Duration.times(Duration.fromInputUnsafe(options?.timeout ?? Store.defaultTimeout), 6)))
+  ).pipe(Store.guard(store, "migrate", Duration.times(Duration.fromInputUnsafe(options?.timeout ?? Store.defaultTimeout), 6)))
 
 // idempotency
 
@@ -659,7 +658,7 @@ export const purge = (options: MessageStoreOptions = {}): Effect.Effect<void, St
     yield* when(`${prefix}verifications`, sql`DELETE FROM ${sql(`${prefix}verifications`)} WHERE expires_at <= ${now}`)
     yield* when(`${prefix}rate_limits`, sql`DELETE FROM ${sql(`${prefix}rate_limits`)} WHERE expires_at <= ${now}`)
     yield* when(`${prefix}consent_sends`, sql`DELETE FROM ${sql(`${prefix}consent_sends`)} WHERE at <= ${now - SEND_HISTORY}`)
-  }).pipe(guard("purge", "purge", Duration.minutes(5)))
+  }).pipe(Store.guard("purge", "purge", Duration.minutes(5)))
 
 /**
  * Runs {@link purge} every `every` for the life of the layer; failures are

@@ -12,7 +12,6 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as SqlClient from "effect/sql/SqlClient"
 import { Store } from "smsforge"
 import { digest } from "./internal/digest.ts"
-import { guard } from "./internal/guard.ts"
 
 const GRACE = 60_000
 const MAX_WINDOW = 60 * 60 * 1000
@@ -61,7 +60,7 @@ export const makeRateLimiterStore = (tablePrefix: string, options: { readonly ti
           expires_at bigint NOT NULL
         )`
       )
-    ).pipe(guard("rate limit", "migrate", Duration.times(Duration.fromInputUnsafe(timeout), 6)))
+    ).pipe(Store.guard("rate limit", "migrate", Duration.times(Duration.fromInputUnsafe(timeout), 6)))
 
     /** Runs `f` on the key's live state with the row locked, and stores what it answers. */
     const withState = <S, A>(
@@ -85,7 +84,7 @@ export const makeRateLimiterStore = (tablePrefix: string, options: { readonly ti
         return result
       }).pipe(
         sql.withTransaction,
-        guard("rate limit", operation, timeout),
+        Store.guard("rate limit", operation, timeout),
         Effect.mapError((cause) =>
           new RateLimiter.RateLimiterError({
             reason: new RateLimiter.RateLimitStoreError({ message: `Failed to execute ${operation} on PostgreSQL`, cause })

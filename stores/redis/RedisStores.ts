@@ -42,7 +42,6 @@ import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, type Transport, Verification } from "smsforge"
 import { digest } from "./internal/digest.ts"
-import { guard } from "./internal/guard.ts"
 import { boundedQueueStore } from "./internal/outbox.ts"
 
 // models
@@ -80,7 +79,7 @@ export interface LayerOptions extends StoreOptions {
 const prefixOf = (options: StoreOptions | undefined) => options?.prefix ?? "smsforge:"
 /** The edge of Redis for one store: time limit and `StoreUnavailable`. */
 const guardOf = (store: string, options: StoreOptions | undefined) => (operation: string) =>
-  guard(store, operation, options?.timeout ?? Store.defaultTimeout)
+  Store.guard(store, operation, options?.timeout ?? Store.defaultTimeout)
 /** Milliseconds until `expiresAt`, as a Redis `PX` argument (at least 1). */
 const pttl = (expiresAt: number, now: number) => String(Math.max(1, Math.ceil(expiresAt - now)))
 
@@ -626,7 +625,7 @@ export const layerRateLimiterStore = (options: StoreOptions = {}): Layer.Layer<R
     Effect.map(Effect.service(RateLimiter.RateLimiterStore), (store) => {
       const bound = (operation: string) => <A>(effect: Effect.Effect<A, RateLimiter.RateLimiterError>) =>
         Effect.catchTag(
-          guard("rate limit", operation, options.timeout ?? Store.defaultTimeout)(effect),
+          Store.guard("rate limit", operation, options.timeout ?? Store.defaultTimeout)(effect),
           "StoreUnavailable",
           (cause) =>
             Effect.fail(
