@@ -379,6 +379,12 @@ export class BudgetStore extends Context.Service<BudgetStore, {
 export class Budget extends Context.Service<Budget, {
   /** Checks every cap that applies and counts the message, or fails with `BudgetExceeded` naming the cap. */
   readonly reserve: (request: ReserveRequest) => Effect.Effect<Reservation, BudgetError>
+  /**
+   * Whether `reserve` would pass now, without counting anything or raising
+   * an event: fails as `reserve` would (`BudgetExceeded` naming the cap). A
+   * racing reservation can still take the room before yours.
+   */
+  readonly check: (request: ReserveRequest) => Effect.Effect<void, BudgetError>
   /** The message will not be sent: its counts are taken back. */
   readonly release: (reservation: Reservation) => Effect.Effect<void, BudgetError>
   /** The message was sent; `actual` (default the estimate) replaces the estimated cost. */
@@ -567,6 +573,21 @@ const alert = (env: Env, cap: Cap, tenant: string | undefined, now: number, befo
     discard: true
   })
 
+const exceeded = (cap: Cap, tenant: string | undefined, amount: bigint, now: number, used: bigint) =>
+  new BudgetError({
+    reason: new BudgetExceeded({
+      cap: cap.name,
+      ...(cap.scope === "tenant" && tenant !== undefined ? { tenant } : {}),
+      metric: cap.metric,
+      period: cap.period,
+      periodKey: periodKey(now, cap.period, cap.timeZone),
+      limit: show(cap, cap.limit),
+      used: show(cap, used),
+      requested: show(cap, amount),
+      ...(cap.currency !== undefined ? { currency: cap.currency } : {})
+    })
+  })
+
 const refuse = (env: Env, cap: Cap, request: ReserveRequest, amount: bigint, now: number, used: bigint) =>
   Effect.andThen(
     PubSub.publish(env.events, {
@@ -575,22 +596,21 @@ const refuse = (env: Env, cap: Cap, request: ReserveRequest, amount: bigint, now
       requested: show(cap, amount),
       at: now
     }),
-    Effect.fail(
-      new BudgetError({
-        reason: new BudgetExceeded({
-          cap: cap.name,
-          ...(cap.scope === "tenant" && request.tenant !== undefined ? { tenant: request.tenant } : {}),
-          metric: cap.metric,
-          period: cap.period,
-          periodKey: periodKey(now, cap.period, cap.timeZone),
-          limit: show(cap, cap.limit),
-          used: show(cap, used),
-          requested: show(cap, amount),
-          ...(cap.currency !== undefined ? { currency: cap.currency } : {})
-        })
-      })
-    )
+    Effect.fail(exceeded(cap, request.tenant, amount, now, used))
   )
+
+const checkWith = (env: Env) => (request: ReserveRequest): Effect.Effect<void, BudgetError> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const planned = yield* Effect.fromResult(holdsFor(env.caps, request, now, env.unpriced))
+    const hard = planned.filter((p) => p.hold.limit !== undefined)
+    if (hard.length === 0) return
+    const used = yield* env.call("get", env.store.get(hard.map((p) => p.hold.key)))
+    for (const [i, { cap, hold }] of hard.entries()) {
+      const current = used[i] ?? 0n
+      if (current + hold.amount > cap.limit) return yield* Effect.fail(exceeded(cap, request.tenant, hold.amount, now, current))
+    }
+  })
 
 const reserveWith = (env: Env) => (request: ReserveRequest): Effect.Effect<Reservation, BudgetError> =>
   Effect.gen(function*() {
@@ -674,6 +694,7 @@ export const make = (options: BudgetOptions): Effect.Effect<Budget["Service"], B
     }
     return Budget.of({
       reserve: reserveWith(env),
+      check: checkWith(env),
       release: (reservation) =>
         reservation.holds.length === 0 ? Effect.void : Effect.asVoid(env.call("release", store.release(reservation.id))),
       commit: commitWith(env),

@@ -703,18 +703,30 @@ const describe = (cost: Cost): string =>
   `cost ${M.format(cost.total)} = ${M.formatMicros(cost.unitPrice.micros)} × ${cost.segments} segment${cost.segments === 1 ? "" : "s"}`
 
 /**
- * Orders candidate routes by cost, cheapest first.
+ * A candidate as {@link quote} priced it: its cost and the exact key it is
+ * compared by.
  *
- * **Details**
- * - Equal costs keep the order of `routes`, so the caller's health and
- *   priority order breaks ties.
- * - Routes without a price go last, in their order; so do routes priced in a
- *   currency that cannot be compared (no common currency and no rate).
+ * @category models
+ * @since 0.1.0
+ */
+export interface Quote extends Ranked {
+  /**
+   * Micro-units of the total when every priced candidate is in one currency,
+   * else micro-units × the currency's rate; absent without a price or a rate.
+   * Smaller is cheaper.
+   */
+  readonly key?: bigint | undefined
+}
+
+/**
+ * Each candidate's cost and comparison key, in the order given; {@link rank}
+ * sorts these. A router ranking by more than cost (health, priority) compares
+ * the keys itself.
  *
  * @category costs
  * @since 0.1.0
  */
-export const rank = (table: PriceTable, request: RankRequest): ReadonlyArray<Ranked> => {
+export const quote = (table: PriceTable, request: RankRequest): ReadonlyArray<Quote> => {
   const priced = request.routes.map((route) => {
     const cost = costOf(table, { ...request, route })
     return Result.isSuccess(cost) ? cost.success : undefined
@@ -732,20 +744,43 @@ export const rank = (table: PriceTable, request: RankRequest): ReadonlyArray<Ran
     const rate = rates.get(cost.total.currency)
     return rate === undefined ? undefined : cost.total.micros * rate
   }
-  const entries = request.routes.map((route, i) => {
+  return request.routes.map((route, i): Quote => {
     const cost = priced[i]
     const key = cost === undefined ? undefined : keyOf(cost)
     const reason = cost === undefined ? "no price" : key === undefined ? `no rate for ${cost.total.currency}` : describe(cost)
-    return { ranked: { route, cost, reason } satisfies Ranked, key, i }
+    return { route, cost, reason, key }
   })
-  entries.sort((a, b) => {
-    if (a.key === undefined || b.key === undefined) {
-      return a.key === undefined && b.key === undefined ? a.i - b.i : a.key === undefined ? 1 : -1
-    }
-    return a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i
-  })
-  return entries.map((e) => e.ranked)
 }
+
+/**
+ * Compares two quotes' keys, cheapest first; a quote without a key goes after
+ * every quote with one.
+ *
+ * @category costs
+ * @since 0.1.0
+ */
+export const compareQuotes = (a: Quote, b: Quote): number => {
+  if (a.key === undefined || b.key === undefined) return a.key === undefined ? (b.key === undefined ? 0 : 1) : -1
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+}
+
+/**
+ * Orders candidate routes by cost, cheapest first.
+ *
+ * **Details**
+ * - Equal costs keep the order of `routes`, so the caller's health and
+ *   priority order breaks ties.
+ * - Routes without a price go last, in their order; so do routes priced in a
+ *   currency that cannot be compared (no common currency and no rate).
+ *
+ * @category costs
+ * @since 0.1.0
+ */
+export const rank = (table: PriceTable, request: RankRequest): ReadonlyArray<Ranked> =>
+  quote(table, request)
+    .map((q, i) => ({ q, i }))
+    .sort((a, b) => compareQuotes(a.q, b.q) || a.i - b.i)
+    .map(({ q }) => ({ route: q.route, cost: q.cost, reason: q.reason }))
 
 /**
  * The cheapest priced route of {@link rank}, or `PriceNotFound` for the first
@@ -776,6 +811,8 @@ export class Pricing extends Context.Service<Pricing, {
   readonly setTable: (table: PriceTable) => Effect.Effect<void>
   readonly costOf: (request: CostRequest) => Effect.Effect<Cost, PricingError>
   readonly rank: (request: RankRequest) => Effect.Effect<ReadonlyArray<Ranked>>
+  /** {@link quote} on the current table, with the options' `rates` when the request gives none. */
+  readonly quote: (request: RankRequest) => Effect.Effect<ReadonlyArray<Quote>>
   readonly cheapest: (request: RankRequest) => Effect.Effect<Cost, PricingError>
 }>()("smsforge/Pricing") {}
 
@@ -829,6 +866,7 @@ export const make = (options: PricingOptions = {}): Effect.Effect<Pricing["Servi
       setTable: (table) => Ref.set(ref, table),
       costOf: (request) => Effect.flatMap(Ref.get(ref), (table) => Effect.fromResult(costOf(table, request))),
       rank: (request) => Effect.map(Ref.get(ref), (table) => rank(table, withRates(request))),
+      quote: (request) => Effect.map(Ref.get(ref), (table) => quote(table, withRates(request))),
       cheapest: (request) => Effect.flatMap(Ref.get(ref), (table) => Effect.fromResult(cheapest(table, withRates(request))))
     })
   })

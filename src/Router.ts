@@ -12,7 +12,9 @@
  *   a price per segment per country, a maximum rate and UTC time windows.
  * - The strategy is a list of sort keys applied in order: `"health"` (routes
  *   whose circuit state cannot be read go last), `"priority"` (lower first), `"least-cost"` (price ×
- *   segments, unknown prices last) and `"weighted"` (a seeded weighted draw
+ *   segments, unknown prices last; with a `Pricing` service in the context,
+ *   its table's exact cost for the recipient's country and number type
+ *   instead of the routes' float `price`) and `"weighted"` (a seeded weighted draw
  *   per message). The default is `["health", "priority"]`. Routes whose
  *   circuit is open are always skipped; a half-open one gets its probe.
  * - Every dispatch records its decisions: each route, why it was chosen or
@@ -107,6 +109,9 @@ import type { RegionRuleInput } from "./internal/routeRegion.ts"
 import { decodeRules, type RouteRule, type Rules, RoutingRulesSchema } from "./internal/routeRules.ts"
 import * as RouteSelect from "./internal/routeSelect.ts"
 import { nowOf, withNow } from "./internal/clock.ts"
+import * as BalanceMonitor from "./BalanceMonitor.ts"
+import type * as PhoneNumbers from "./PhoneNumbers.ts"
+import * as Pricing from "./Pricing.ts"
 import * as Retry from "./Retry.ts"
 import type * as Transport from "./Transport.ts"
 
@@ -220,6 +225,8 @@ export interface Recipient {
   readonly e164: string
   /** ISO 3166 alpha-2, or `"001"` for non-geographic numbers. */
   readonly country: string
+  /** Narrows the price table's rows (`"mobile"` …); `PhoneNumbers.PhoneNumber` has it. */
+  readonly type?: PhoneNumbers.NumberType | undefined
 }
 
 /**
@@ -283,6 +290,8 @@ export interface Dispatch {
   /** Submissions over every route tried. */
   readonly attempts: number
   readonly decisions: ReadonlyArray<RouteDecision>
+  /** What the carrying route charges for the message, from the `Pricing` table; absent when it has no price. */
+  readonly cost?: Pricing.Cost | undefined
 }
 
 /**
@@ -297,6 +306,8 @@ export interface Candidate {
   readonly from?: string | undefined
   /** Price per segment × segments, when the route has a price for the country. */
   readonly cost?: number | undefined
+  /** Segments × the `Pricing` table's price for the recipient, exact; absent without a table or a price. */
+  readonly exactCost?: Pricing.Cost | undefined
   readonly reason: string
 }
 
@@ -559,6 +570,15 @@ export class Router extends Context.Service<Router, {
 }>()("smsforge/Router") {}
 
 /**
+ * The router's options.
+ *
+ * **Details**
+ * - A `Pricing.Pricing` service in the context prices every plan: least-cost
+ *   ranks by its exact costs, and {@link Dispatch} `cost` is the carrying
+ *   route's. A `BalanceMonitor.BalanceMonitor` there takes out routes whose
+ *   balance is below their floor ("skipped: balance below floor"). Without
+ *   them a dispatch does no extra work.
+ *
  * @category models
  * @since 0.1.0
  */
@@ -615,9 +635,25 @@ export interface RouterOptions {
   } | undefined
 }
 
-const transient = new Set(["Throttled", "Unavailable", "Timeout", "CircuitOpen", "CircuitHalfOpen", "RouteSaturated", "OutsideWindow"])
+const transient = new Set([
+  "Throttled",
+  "Unavailable",
+  "Timeout",
+  "CircuitOpen",
+  "CircuitHalfOpen",
+  "RouteSaturated",
+  "OutsideWindow",
+  // a balance topped up lets a later run through
+  "BalanceBelowFloor"
+])
 
 type Health = RouteSelect.Health
+
+/** What prices and balances add to a plan. */
+interface Money {
+  readonly quotes: ReadonlyMap<string, Pricing.Quote> | undefined
+  readonly belowFloor: ReadonlySet<string> | undefined
+}
 
 interface RouteFailure {
   readonly _tag: "Failed"
@@ -758,6 +794,9 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
       onSome: (store) => Layer.succeed(RateLimiter.RateLimiterStore, store)
     })
   const breakerInContext = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
+  // money: prices rank least-cost and price the dispatch; balances take routes out
+  const pricing = Option.getOrUndefined(yield* Effect.serviceOption(Pricing.Pricing))
+  const balances = Option.getOrUndefined(yield* Effect.serviceOption(BalanceMonitor.BalanceMonitor))
   const breakerStoreLayer = options.stores?.circuitBreaker ??
     Option.match(breakerInContext, {
       onNone: () => CircuitBreaker.layerStoreMemory(),
@@ -920,16 +959,37 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
   })
 
   const knownHealth = (route: RouteRule): Health => (isSteady(route.name) ? "Closed" : "Unknown")
-  const planWith = (rules: Rules, request: RouteRequest, now: number, healthMap: Map<string, Health> | undefined) =>
+  const planWith = (
+    rules: Rules,
+    request: RouteRequest,
+    now: number,
+    healthMap: Map<string, Health> | undefined,
+    money: Money | undefined
+  ) =>
     RouteSelect.plan(rules, request, {
       now,
       seed,
-      health: healthMap === undefined ? knownHealth : (route) => healthMap.get(route.name) ?? knownHealth(route)
+      health: healthMap === undefined ? knownHealth : (route) => healthMap.get(route.name) ?? knownHealth(route),
+      quotes: money?.quotes,
+      belowFloor: money?.belowFloor
     })
+
+  /** The matching routes' quotes and the routes below their balance floor; only asked when configured. */
+  const moneyOf = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
+    let quotes: Map<string, Pricing.Quote> | undefined
+    if (pricing !== undefined) {
+      const routes = RouteSelect.matchingRoutes(rules, request).map((route) => route.name)
+      const quoted = yield* pricing.quote({ routes, country: request.to.country, numberType: request.to.type, segments: request.segmentCount })
+      quotes = new Map(quoted.map((q) => [q.route, q]))
+    }
+    const belowFloor = balances === undefined ? undefined : yield* balances.belowFloor
+    return { quotes, belowFloor } satisfies Money
+  })
 
   const planFor = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
     const now = yield* Clock.currentTimeMillis
-    const planned = planWith(rules, request, now, yield* snapshotHealth(rules, request))
+    const money = pricing === undefined && balances === undefined ? undefined : yield* moneyOf(rules, request)
+    const planned = planWith(rules, request, now, yield* snapshotHealth(rules, request), money)
     return planned.matched === 0 ? yield* fail(new NoRoute({ field: "to" })) : planned
   })
 
@@ -1188,7 +1248,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
           segmentIds: accepted.segmentIds,
           attempts,
           // exactly sized: the decisions are kept with the message
-          decisions: decisions.length === 0 ? [chosen] : [...decisions, chosen]
+          decisions: decisions.length === 0 ? [chosen] : [...decisions, chosen],
+          cost: candidate.quote?.cost
         })
       }
       const reason = outcome.result.reason
@@ -1198,8 +1259,15 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     })
   }
 
-  const route = (request: RouteRequest, submission: DispatchSubmission, rules: Rules, now: number, healthMap: Map<string, Health> | undefined) => {
-    const planned = planWith(rules, request, now, healthMap)
+  const route = (
+    request: RouteRequest,
+    submission: DispatchSubmission,
+    rules: Rules,
+    now: number,
+    healthMap: Map<string, Health> | undefined,
+    money: Money | undefined
+  ) => {
+    const planned = planWith(rules, request, now, healthMap, money)
     if (planned.matched === 0) return fail(new NoRoute({ field: "to" }))
     const decisions: Array<RouteDecision> = planned.skipped.map((s) => ({
       route: s.route.name,
@@ -1211,10 +1279,16 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     return attempt(request, submission, planned.candidates, 0, now, decisions, 0, undefined)
   }
 
-  const routed = (request: RouteRequest, submission: DispatchSubmission, rules: Rules, now: number) =>
+  const routedWith = (request: RouteRequest, submission: DispatchSubmission, rules: Rules, now: number, money: Money | undefined) =>
     ownsBreakerStore && unsteady.size === 0
-      ? route(request, submission, rules, now, undefined)
-      : Effect.flatMap(snapshotHealth(rules, request), (healthMap) => route(request, submission, rules, now, healthMap))
+      ? route(request, submission, rules, now, undefined, money)
+      : Effect.flatMap(snapshotHealth(rules, request), (healthMap) => route(request, submission, rules, now, healthMap, money))
+
+  // without prices or balances, nothing more per message
+  const routed = (request: RouteRequest, submission: DispatchSubmission, rules: Rules, now: number) =>
+    pricing === undefined && balances === undefined
+      ? routedWith(request, submission, rules, now, undefined)
+      : Effect.flatMap(moneyOf(rules, request), (money) => routedWith(request, submission, rules, now, money))
 
   const dispatchAt = (request: RouteRequest, submission: DispatchSubmission, now: number): Effect.Effect<Dispatch, RoutingError> => {
     const rules = current
@@ -1249,6 +1323,7 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         transport: c.route.transport,
         from: c.from,
         cost: c.cost,
+        exactCost: c.quote?.cost,
         reason: c.reason
       })))
 

@@ -4,6 +4,8 @@
  *
  * @internal
  */
+import type * as Pricing from "../Pricing.ts"
+import { compareQuotes } from "../Pricing.ts"
 import { hash32, prngAt, seedOf } from "./routeHash.ts"
 import type { Purpose, RouteRule, Rules, StrategyKey } from "./routeRules.ts"
 
@@ -27,13 +29,15 @@ export interface Candidate {
   readonly route: RouteRule
   readonly from: string | undefined
   readonly cost: number | undefined
+  /** The price table's cost and comparison key, when a table is configured. */
+  readonly quote: Pricing.Quote | undefined
   readonly health: Health
   readonly reason: string
 }
 
 export interface Skipped {
   readonly route: RouteRule
-  readonly tag: "OutsideWindow" | "NoSender" | "CircuitOpen"
+  readonly tag: "OutsideWindow" | "NoSender" | "CircuitOpen" | "BalanceBelowFloor"
   readonly reason: string
 }
 
@@ -284,6 +288,7 @@ interface Keyed {
   readonly route: RouteRule
   readonly from: string | undefined
   readonly cost: number | undefined
+  readonly quote: Pricing.Quote | undefined
   readonly health: Health
   readonly draw: number
 }
@@ -295,6 +300,7 @@ const describe = (key: StrategyKey, c: Keyed, segments: number, country: string)
     case "weighted":
       return `weight ${c.route.weight} (draw ${c.draw.toFixed(3)})`
     case "least-cost": {
+      if (c.quote !== undefined) return c.quote.reason
       const price = priceOf(c.route, country)
       return price === undefined ? "no price" : `cost ${c.cost} = ${price} × ${segments} segment${segments === 1 ? "" : "s"}`
     }
@@ -310,6 +316,8 @@ const compareBy = (key: StrategyKey, a: Keyed, b: Keyed): number => {
     case "weighted":
       return b.draw - a.draw
     case "least-cost": {
+      // a price table: exact keys; with one, every candidate has a quote
+      if (a.quote !== undefined && b.quote !== undefined) return compareQuotes(a.quote, b.quote)
       const ca = a.cost ?? Number.POSITIVE_INFINITY
       const cb = b.cost ?? Number.POSITIVE_INFINITY
       return ca === cb ? 0 : ca < cb ? -1 : 1
@@ -359,6 +367,7 @@ class RankedCandidate implements Candidate, Keyed {
   readonly route: RouteRule
   readonly from: string | undefined
   readonly cost: number | undefined
+  readonly quote: Pricing.Quote | undefined
   readonly health: Health
   readonly draw: number
   rank = 0
@@ -371,6 +380,7 @@ class RankedCandidate implements Candidate, Keyed {
     route: RouteRule,
     from: string | undefined,
     cost: number | undefined,
+    quote: Pricing.Quote | undefined,
     health: Health,
     draw: number,
     note: string,
@@ -380,6 +390,7 @@ class RankedCandidate implements Candidate, Keyed {
     this.route = route
     this.from = from
     this.cost = cost
+    this.quote = quote
     this.health = health
     this.draw = draw
     this.note = note
@@ -426,6 +437,10 @@ export interface PlanContext {
   readonly now: number
   readonly seed: number | string | undefined
   readonly health: (route: RouteRule) => Health
+  /** Each route's quote from the price table, by route name; absent without a table. */
+  readonly quotes?: ReadonlyMap<string, Pricing.Quote> | undefined
+  /** Routes whose carrier balance is below its floor: skipped. */
+  readonly belowFloor?: ReadonlySet<string> | undefined
 }
 
 /**
@@ -460,6 +475,10 @@ export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Pl
       ;(skipped ??= []).push({ route, tag: "NoSender", reason: `skipped: ${sender.reason}` })
       continue
     }
+    if (ctx.belowFloor !== undefined && ctx.belowFloor.has(route.name)) {
+      ;(skipped ??= []).push({ route, tag: "BalanceBelowFloor", reason: "skipped: balance below floor" })
+      continue
+    }
     const health = ctx.health(route)
     if (health === "Open") {
       ;(skipped ??= []).push({ route, tag: "CircuitOpen", reason: "skipped: circuit open" })
@@ -467,7 +486,8 @@ export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Pl
     }
     const price = priceOf(route, request.to.country)
     const cost = price === undefined ? undefined : price * request.segmentCount
-    candidates.push(new RankedCandidate(route, sender.from, cost, health, draw, sender.note, strategy, request))
+    const quote = ctx.quotes === undefined ? undefined : ctx.quotes.get(route.name) ?? unpriced
+    candidates.push(new RankedCandidate(route, sender.from, cost, quote, health, draw, sender.note, strategy, request))
   }
   if (candidates.length > 1) {
     candidates.sort((a, b) => {
@@ -486,3 +506,6 @@ export const plan = (rules: Rules, request: SelectRequest, ctx: PlanContext): Pl
 }
 
 const noneSkipped: ReadonlyArray<Skipped> = []
+
+const unpriced: Pricing.Quote = { route: "", cost: undefined, reason: "no price", key: undefined }
+
