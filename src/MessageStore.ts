@@ -22,6 +22,7 @@ import * as Schema from "effect/Schema"
 import { withNow } from "./internal/clock.ts"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
 import { InsertionQueue } from "./internal/insertionQueue.ts"
+import type { MoneyJson } from "./Pricing.ts"
 import type { RouteDecision } from "./Router.ts"
 import type { StoreUnavailable } from "./Store.ts"
 import type { DeliveryReport, MessageEncoding } from "./Transport.ts"
@@ -121,6 +122,8 @@ export interface StoredMessage {
   readonly segmentStatuses?: Readonly<Record<string, MessageStatus>> | undefined
   readonly attempts: number
   readonly decisions: ReadonlyArray<RouteDecision>
+  /** What the carrying route charged (segments × its price), when a price table prices it. */
+  readonly cost?: MoneyJson | undefined
   readonly idempotencyKey?: string | undefined
   /** Epoch milliseconds. */
   readonly createdAt: number
@@ -147,7 +150,7 @@ export const withheldText = "[withheld: one-time code]"
 export type MessagePatch = Partial<
   Pick<
     StoredMessage,
-    "route" | "transport" | "providerMessageId" | "segmentIds" | "segmentStatuses" | "attempts" | "decisions" | "from"
+    "route" | "transport" | "providerMessageId" | "segmentIds" | "segmentStatuses" | "attempts" | "decisions" | "from" | "cost"
   >
 >
 
