@@ -44,27 +44,32 @@ import * as FiberSet from "effect/FiberSet"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
+import * as Result from "effect/Result"
+import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import smpp from "smpp"
-import type { Pdu, PduValue, Session } from "smpp"
+import type { Pdu, PduValue } from "smpp"
 import { Transport } from "smsforge"
 import { InvalidConfig, invalidSecret, type Secret, toRedacted } from "../internal/secret.ts"
-import { classify, classifyBind, Status } from "./internal/classify.ts"
+import { classifyBind, Status } from "./internal/classify.ts"
 import type { AddressRules, IdFormat, LongMessages } from "./internal/codec.ts"
+import { absoluteTime, type Address, address, buildParts, type IdFormats, readDeliver } from "./internal/codec.ts"
+import { feedbackOf, mapStatus } from "./internal/feedback.ts"
 import {
-  absoluteTime,
-  address,
-  buildParts,
-  canonicalId,
-  dataCoding,
-  type IdFormats,
-  type Part,
-  readDeliver,
-  statusOfStat,
-  statusOfState
-} from "./internal/codec.ts"
+  backoff,
+  type Connection,
+  connectionLost,
+  defaultReconnect,
+  errorCode,
+  type Link,
+  type Pending,
+  request,
+  respond,
+  send,
+  withTimeout
+} from "./internal/session.ts"
+import { decodeSubmit, partParams, type SubmitFields, unknownOutcome } from "./internal/submit.ts"
 
 export { InvalidConfig, type Secret }
 
@@ -157,119 +162,412 @@ export interface SmppConfig {
 
 // internals
 
-interface Connection {
-  readonly session: Session
-  /** Writes of one tick go out in one syscall: corked now, uncorked on the next tick. */
-  corked: boolean
-  readonly closed: Deferred.Deferred<void>
-  readonly pending: Set<Pending>
-  open: boolean
-  failure: Transport.TransportErrorReason | undefined
+/** The config as the transport runs it, defaults applied once at `make`. */
+interface Settings {
+  readonly config: SmppConfig
+  readonly name: string
+  readonly password: Redacted.Redacted<string>
+  readonly port: number
+  readonly windowSize: number
+  /** Milliseconds. */
+  readonly requestTimeout: number
+  readonly enquireLinkInterval: Duration.Duration
+  readonly reconnect: Schedule.Schedule<unknown, Transport.TransportErrorReason>
+  readonly resubmitUnknown: boolean
+  readonly longMessages: LongMessages
+  readonly registeredDelivery: number
+  readonly ids: IdFormats
+  readonly overrides: SmppConfig["commandStatus"]
+  /** How often the sweeper looks for submits past their deadline, in milliseconds. */
+  readonly sweepEvery: number
+  /** `defaultFrom` with the address rules applied, read once. */
+  readonly defaultSource: Address | undefined
 }
 
-interface Link {
-  readonly role: "transceiver" | "transmitter" | "receiver"
-  current: Connection | undefined
-  readonly ready: Latch.Latch
-  lastFailure: Transport.TransportErrorReason
-  /**
-   * `rebinding` right after a bound link is lost (the first re-bind is
-   * immediate, so new submits wait for it); `down` once a connect or bind
-   * attempt failed (new submits fail fast, so failover is quick).
-   */
-  state: "bound" | "rebinding" | "down"
+/** What the parts of one transport share: its settings, the submit window and the state they change. */
+interface Smpp {
+  readonly settings: Settings
+  readonly clock: Clock.Clock
+  readonly window: Semaphore.Semaphore
+  readonly deliverFibers: FiberSet.FiberSet<void, never>
+  /** Forks a `deliver_sm` handling into `deliverFibers`, so closing waits for it. */
+  readonly runFork: (effect: Effect.Effect<void>) => void
+  handler: Transport.FeedbackHandler | undefined
+  closing: boolean
+  /** The 8-bit concatenation reference of the last submission. */
+  reference: number
 }
 
-const connectionLost = () => new Transport.Unavailable({ code: "connection-lost" })
-
-/**
- * A `Timeout` the pipeline does not retry: with `resubmitUnknown: false` an
- * SMSC that may have taken the message must not get it twice.
- */
-class OutcomeUnknown extends Transport.Timeout {
-  override get isRetryable(): boolean {
-    return false
+const settingsOf = (config: SmppConfig, name: string, password: Redacted.Redacted<string>): Settings => {
+  const requestTimeout = Duration.toMillis(Duration.fromInputUnsafe(config.requestTimeout ?? "10 seconds"))
+  return {
+    config,
+    name,
+    password,
+    port: config.port ?? 2775,
+    windowSize: Math.max(1, Math.floor(config.windowSize ?? 10)),
+    requestTimeout,
+    enquireLinkInterval: Duration.fromInputUnsafe(config.enquireLinkInterval ?? "30 seconds"),
+    reconnect: config.reconnect ?? defaultReconnect,
+    resubmitUnknown: config.resubmitUnknown ?? true,
+    longMessages: config.longMessages ?? "udh",
+    registeredDelivery: (config.deliveryReceipts ?? true) ? 1 : 0,
+    ids: {
+      submit: config.messageIds?.submit ?? "opaque",
+      receiptText: config.messageIds?.receiptText ?? config.messageIds?.submit ?? "opaque"
+    },
+    overrides: config.commandStatus,
+    sweepEvery: Math.max(10, Math.min(1_000, Math.floor(requestTimeout / 10))),
+    defaultSource: config.defaultFrom === undefined ? undefined : address(config.defaultFrom, config.addressRules)
   }
 }
 
-/** Authentication failures wait at least this long between binds: retrying a wrong password fast can lock the account. */
-const authRetryFloor = Duration.minutes(1)
+const makeState = (settings: Settings): Effect.Effect<Smpp, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const window = Semaphore.makeUnsafe(settings.windowSize)
+    const clock = yield* Clock.Clock
+    const deliverFibers = yield* FiberSet.make<void, never>()
+    const runFork = yield* FiberSet.runtime(deliverFibers)<never>()
+    return { settings, clock, window, deliverFibers, runFork, handler: undefined, closing: false, reference: 0 }
+  })
 
-const errorCode = (error: unknown): string =>
-  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string"
-    ? error.code
-    : "socket-error"
+const capabilitiesOf = (settings: Settings): Transport.Capabilities => ({
+  channel: "sms",
+  unicode: true,
+  concatenation: true,
+  deliveryReceipts: settings.registeredDelivery === 1,
+  inbound: true,
+  senderTypes: ["alphanumeric", "long-code", "short-code", "toll-free"],
+  ...settings.config.capabilities
+})
 
-const defaultReconnect: Schedule.Schedule<unknown, Transport.TransportErrorReason> = Schedule.exponential(
-  "200 millis"
-).pipe(
-  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(30)))),
-  Schedule.jittered
-)
+// deliver_sm: acknowledged only once the handler has kept it
 
-/** Writes a PDU, coalescing the writes of one tick into one socket write. */
-const send = (conn: Connection, pdu: Pdu, onResponse?: (response: Pdu) => void): boolean => {
-  if (!conn.corked) {
-    conn.corked = true
-    conn.session.socket.cork()
-    process.nextTick(() => {
-      conn.corked = false
-      conn.session.socket.uncork()
+const handleDeliver = (s: Smpp, conn: Connection, pdu: Pdu): Effect.Effect<void> => {
+  let answered = false
+  const answer = (status: number) =>
+    Effect.sync(() => {
+      if (answered) return
+      answered = true
+      respond(conn, pdu, status)
     })
-  }
-  return conn.session.send(pdu, onResponse)
+  return Effect.gen(function*() {
+    const read = readDeliver(pdu, s.settings.ids)
+    if (read._tag === "Malformed") {
+      yield* Effect.logWarning(`smsforge/transports/smpp: deliver_sm without a usable ${read.field}`)
+      return yield* answer(Status.RX_P_APPN)
+    }
+    const current = s.handler
+    if (current === undefined) return yield* answer(Status.RX_T_APPN)
+    const now = yield* Clock.currentTimeMillis
+    const exit = yield* Effect.exit(current(feedbackOf(s.settings.name, read, now)))
+    yield* answer(Exit.isSuccess(exit) ? Status.ROK : Status.RX_T_APPN)
+  }).pipe(Effect.onExit(() => answer(Status.RX_T_APPN)))
 }
 
-/** A request waiting for its response. */
-interface Pending {
-  /** Epoch milliseconds after which the sweeper fails it with `Timeout`. */
-  readonly deadline: number
-  readonly code: string
-  readonly fail: (reason: Transport.TransportErrorReason) => void
-  /** The connection closed before the answer. */
-  readonly lost: (failure: Transport.TransportErrorReason) => void
-  /** No answer by `deadline`. */
-  readonly expire: () => void
+/** A request from the SMSC. */
+const onPdu = (s: Smpp, conn: Connection, pdu: Pdu): void => {
+  if (pdu.isResponse()) return
+  switch (pdu.command) {
+    case "deliver_sm":
+      s.runFork(handleDeliver(s, conn, pdu))
+      return
+    case "enquire_link":
+      respond(conn, pdu, Status.ROK)
+      return
+    case "unbind":
+      respond(conn, pdu, Status.ROK)
+      conn.failure = new Transport.Unavailable({ code: "unbound-by-smsc" })
+      conn.session.close()
+      return
+    case "alert_notification":
+    case "outbind":
+      return
+    default:
+      respond(conn, pdu, Status.RINVCMDID)
+  }
 }
+
+// connections
+
+/** Opens a socket to the SMSC; on close it fails every pending request with the connection's failure. */
+const open = (s: Smpp): Effect.Effect<Connection, Transport.TransportErrorReason> =>
+  Effect.callback<Connection, Transport.TransportErrorReason>((resume) => {
+    const session = smpp.connect({ host: s.settings.config.host, port: s.settings.port })
+    const conn: Connection = {
+      session,
+      closed: Deferred.makeUnsafe<void>(),
+      pending: new Set(),
+      corked: false,
+      open: false,
+      failure: undefined
+    }
+    session.socket.setNoDelay(true)
+    session.on("connect", () => {
+      conn.open = true
+      resume(Effect.succeed(conn))
+    })
+    session.on("error", (error: unknown) => {
+      conn.failure ??= new Transport.Unavailable({ code: errorCode(error) })
+      // socket errors close by themselves; a malformed PDU leaves the package's reader stuck
+      session.destroy()
+    })
+    session.on("close", () => {
+      conn.open = false
+      const failure = conn.failure ?? connectionLost()
+      conn.failure = failure
+      const pending = [...conn.pending]
+      conn.pending.clear()
+      for (const entry of pending) entry.lost(failure)
+      Deferred.doneUnsafe(conn.closed, Effect.void)
+      resume(Effect.fail(failure))
+    })
+    session.on("pdu", (pdu: Pdu) => {
+      // a throw here would stop the package's reader for good: drop the link instead
+      try {
+        onPdu(s, conn, pdu)
+      } catch (cause) {
+        conn.failure ??= new Transport.Unavailable({ code: "pdu-handling", cause })
+        session.destroy()
+      }
+    })
+    return Effect.sync(() => session.destroy())
+  })
+
+const bind = (settings: Settings, conn: Connection, role: Link["role"]) =>
+  request(
+    conn,
+    new smpp.PDU(`bind_${role}`, {
+      system_id: settings.config.systemId,
+      password: Redacted.value(settings.password),
+      system_type: settings.config.systemType ?? "",
+      interface_version: 0x34
+    })
+  ).pipe(
+    Effect.flatMap((response) =>
+      response.command_status === Status.ROK
+        ? Effect.void
+        : Effect.fail(classifyBind(response.command_status, settings.overrides))
+    )
+  )
+
+/** Opens and binds one connection, within `requestTimeout`; a failed bind destroys the socket. */
+const connect = (s: Smpp, role: Link["role"]): Effect.Effect<Connection, Transport.TransportErrorReason> =>
+  Effect.flatMap(open(s), (conn) =>
+    bind(s.settings, conn, role).pipe(
+      Effect.as(conn),
+      Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => conn.session.destroy()))
+    )).pipe(withTimeout(s.settings.requestTimeout, "bind"))
+
+// links: bind, keep alive, re-bind
 
 /**
- * Sends a control request (bind, enquire_link, unbind) and waits for its
- * response; fails when the connection goes. Callers bound it with
- * `withTimeout`; submit_sm has its own path with the sweeper's deadline,
- * since one sweeper per link instead of a timer per request keeps it cheap.
+ * Starts one bind role: its bind loop, `enquire_link` and the sweeper of
+ * submit deadlines live in the scope. Waits for the first bind attempt,
+ * whatever its outcome.
  */
-const request = (conn: Connection, pdu: Pdu): Effect.Effect<Pdu, Transport.TransportErrorReason> =>
-  Effect.callback<Pdu, Transport.TransportErrorReason>((resume) => {
-    if (!conn.open) {
-      resume(Effect.fail(conn.failure ?? connectionLost()))
-      return
+const makeLink = (s: Smpp, role: Link["role"]): Effect.Effect<Link, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const link: Link = {
+      role,
+      current: undefined,
+      ready: Latch.makeUnsafe(false),
+      lastFailure: new Transport.Unavailable({ code: "not-bound" }),
+      state: "rebinding"
     }
+    // settled by the first bind attempt, whatever its outcome: make waits for it
+    const firstAttempt = Deferred.makeUnsafe<void>()
+    yield* Effect.forkScoped(Effect.ignore(bindLoop(s, link, firstAttempt)))
+    yield* Effect.forkScoped(keepAlive(s, link))
+    yield* Effect.forkScoped(sweep(s, link))
+    yield* Deferred.await(firstAttempt)
+    return link
+  })
+
+/** Connects and binds on the reconnect schedule, logging each failure and marking the link down. */
+const bindWithBackoff = (s: Smpp, link: Link, firstAttempt: Deferred.Deferred<void>) =>
+  connect(s, link.role).pipe(
+    Effect.tapError((failure) =>
+      Effect.andThen(
+        Effect.sync(() => {
+          link.lastFailure = failure
+          link.state = "down"
+          Deferred.doneUnsafe(firstAttempt, Effect.void)
+        }),
+        failure._tag === "AuthenticationFailed"
+          ? Effect.logError(`smsforge/transports/smpp: ${link.role} bind refused (${failure._tag} ${failure.code ?? ""}), retrying slowly`)
+          : Effect.logWarning(`smsforge/transports/smpp: ${link.role} bind failed (${failure._tag} ${failure.code ?? ""}), retrying`)
+      )
+    ),
+    Effect.retry(backoff(s.settings.reconnect))
+  )
+
+/** Binds, holds the bind until its connection closes, and binds again, until the scope closes. */
+const bindLoop = (s: Smpp, link: Link, firstAttempt: Deferred.Deferred<void>) => {
+  const bindOnce = bindWithBackoff(s, link, firstAttempt)
+  return Effect.gen(function*() {
+    while (true) {
+      const conn = yield* bindOnce
+      link.current = conn
+      link.state = "bound"
+      link.ready.openUnsafe()
+      Deferred.doneUnsafe(firstAttempt, Effect.void)
+      // interrupted when the scope closes: whatever the finalizer left open goes
+      yield* Deferred.await(conn.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.session.destroy())))
+      link.ready.closeUnsafe()
+      link.current = undefined
+      link.lastFailure = conn.failure ?? connectionLost()
+      link.state = "rebinding"
+      if (s.closing) return
+      yield* Effect.logWarning(
+        `smsforge/transports/smpp: ${link.role} link lost (${link.lastFailure._tag} ${link.lastFailure.code ?? ""}), re-binding`
+      )
+    }
+  }).pipe(Effect.ensuring(Effect.sync(() => {
+    // a finite reconnect schedule ended: the link stays down
+    if (link.state !== "bound") link.state = "down"
+    Deferred.doneUnsafe(firstAttempt, Effect.void)
+  })))
+}
+
+/** `enquire_link` every interval; an unanswered one drops the connection, so the link re-binds. */
+const keepAlive = (s: Smpp, link: Link) =>
+  Effect.gen(function*() {
+    while (true) {
+      yield* Effect.sleep(s.settings.enquireLinkInterval)
+      const conn = link.current
+      if (conn === undefined) continue
+      const exit = yield* Effect.exit(request(conn, new smpp.PDU("enquire_link")).pipe(
+        withTimeout(s.settings.requestTimeout, "enquire_link")
+      ))
+      if (Exit.isFailure(exit) && conn.open) {
+        conn.failure = new Transport.Timeout({ code: "enquire_link" })
+        conn.session.destroy()
+      }
+    }
+  })
+
+/** Expires the submits past their deadline: one sweeper per link instead of a timer per request. */
+const sweep = (s: Smpp, link: Link) =>
+  Effect.gen(function*() {
+    while (true) {
+      yield* Effect.sleep(s.settings.sweepEvery)
+      const conn = link.current
+      if (conn === undefined || conn.pending.size === 0) continue
+      const now = s.clock.currentTimeMillisUnsafe()
+      for (const entry of [...conn.pending]) {
+        if (entry.deadline <= now) entry.expire()
+      }
+    }
+  })
+
+/** Graceful close: drain the window and the receipts in hand, unbind, close. */
+const shutdown = (s: Smpp, links: ReadonlyArray<Link>) =>
+  Effect.gen(function*() {
+    const { requestTimeout, windowSize } = s.settings
+    s.closing = true
+    yield* Effect.ignore(Effect.timeout(s.window.take(windowSize), requestTimeout))
+    yield* Effect.ignore(Effect.timeout(FiberSet.awaitEmpty(s.deliverFibers), requestTimeout))
+    yield* Effect.forEach(links, (link) => unbind(s.settings, link), { concurrency: "unbounded", discard: true })
+  })
+
+/** Unbinds an open link and closes its socket, destroying it if it does not close in time. */
+const unbind = (settings: Settings, link: Link): Effect.Effect<void> => {
+  const conn = link.current
+  if (conn === undefined || !conn.open) return Effect.void
+  return Effect.gen(function*() {
+    yield* Effect.ignore(request(conn, new smpp.PDU("unbind")).pipe(withTimeout(settings.requestTimeout, "unbind")))
+    conn.failure = new Transport.Unavailable({ code: "closed" })
+    conn.session.close()
+    yield* Effect.ignore(Effect.timeout(Deferred.await(conn.closed), settings.requestTimeout))
+    if (conn.open) conn.session.destroy()
+  })
+}
+
+// submit
+
+/** Why a submit cannot go out now: a refused bind as such, anything else as `Unavailable`. */
+const notBound = (tx: Link): Transport.TransportErrorReason =>
+  tx.lastFailure._tag === "AuthenticationFailed" ? tx.lastFailure : new Transport.Unavailable({ code: "not-bound" })
+
+/**
+ * The bound transmitter. A new submit waits for a re-bind in progress
+ * (at most `requestTimeout`) and fails fast while the link is down; a held
+ * one (`heldUntil`, its link was lost under it) waits until then.
+ */
+const bound = (s: Smpp, tx: Link, heldUntil: number | undefined): Effect.Effect<Connection, Transport.TransportErrorReason> =>
+  Effect.suspend(() => {
+    const conn = tx.current
+    if (conn !== undefined && conn.open) return Effect.succeed(conn)
+    // closed, but the link loop has not seen it yet: wait for the re-bind, not on a stale open latch
+    if (conn !== undefined) tx.ready.closeUnsafe()
+    if (s.closing) return Effect.fail(new Transport.Unavailable({ code: "closed" }))
+    if (heldUntil === undefined && tx.state === "down") return Effect.fail(notBound(tx))
+    const wait = heldUntil === undefined ? s.settings.requestTimeout : heldUntil - s.clock.currentTimeMillisUnsafe()
+    if (wait <= 0) return Effect.fail(notBound(tx))
+    return Effect.timeoutOrElse(tx.ready.await, {
+      duration: wait,
+      orElse: () => Effect.fail(notBound(tx))
+    }).pipe(Effect.flatMap(() => bound(s, tx, heldUntil)))
+  })
+
+/**
+ * One submit_sm through the window. A link lost under it is one event,
+ * not a failure per message: the submit keeps its window slot, waits for
+ * the re-bind (up to `requestTimeout`) and goes again on the new bind,
+ * unless it had reached the socket and `resubmitUnknown` is off.
+ */
+const submitPdu = (s: Smpp, tx: Link, params: Record<string, PduValue>): Effect.Effect<string, Transport.TransportErrorReason> =>
+  s.window.withPermit(Effect.suspend(() => attempt(s, tx, params, undefined)))
+
+/** Submits on the bound link; `heldUntil` is set once a link was lost under this submit. */
+const attempt = (
+  s: Smpp,
+  tx: Link,
+  params: Record<string, PduValue>,
+  heldUntil: number | undefined
+): Effect.Effect<string, Transport.TransportErrorReason> => {
+  const conn = tx.current
+  return conn !== undefined && conn.open
+    ? submitOn(s, tx, conn, params, heldUntil)
+    : Effect.flatMap(bound(s, tx, heldUntil), (c) => submitOn(s, tx, c, params, heldUntil))
+}
+
+/** What a submit whose connection closed before its answer does next. */
+const afterLoss = (s: Smpp, tx: Link, params: Record<string, PduValue>, sent: boolean, heldUntil: number | undefined) =>
+  sent && !s.settings.resubmitUnknown
+    ? Effect.fail(unknownOutcome(s.settings.resubmitUnknown, "submit_sm"))
+    : Effect.suspend(() => attempt(s, tx, params, heldUntil ?? s.clock.currentTimeMillisUnsafe() + s.settings.requestTimeout))
+
+/** Sends one submit_sm on `conn`; the sweeper expires it at its deadline, a lost connection hands it to {@link afterLoss}. */
+const submitOn = (s: Smpp, tx: Link, conn: Connection, params: Record<string, PduValue>, heldUntil: number | undefined) =>
+  Effect.callback<string, Transport.TransportErrorReason>((resume) => {
+    if (!conn.open) return resume(afterLoss(s, tx, params, false, heldUntil))
+    const pdu = new smpp.PDU("submit_sm", params)
     let done = false
-    const fail = (reason: Transport.TransportErrorReason) => {
+    let sent = false
+    const settle = (next: Effect.Effect<string, Transport.TransportErrorReason>) => {
       if (done) return
       done = true
       conn.pending.delete(entry)
       delete conn.session._callbacks[pdu.sequence_number]
-      resume(Effect.fail(reason))
+      resume(next)
     }
     const entry: Pending = {
-      deadline: Infinity,
-      code: pdu.command,
-      fail,
-      lost: fail,
-      expire: () => fail(new Transport.Timeout({ code: pdu.command }))
+      deadline: s.clock.currentTimeMillisUnsafe() + s.settings.requestTimeout,
+      code: "submit_sm",
+      fail: (reason) => settle(Effect.fail(reason)),
+      lost: () => settle(afterLoss(s, tx, params, sent, heldUntil)),
+      expire: () => settle(Effect.fail(unknownOutcome(s.settings.resubmitUnknown, "submit_sm")))
     }
     conn.pending.add(entry)
-    const sent = send(conn, pdu, (response) => {
+    sent = send(conn, pdu, (response) => {
       if (done) return
       done = true
       conn.pending.delete(entry)
-      resume(Effect.succeed(response))
+      resume(decodeSubmit(response, s.settings.overrides, s.settings.ids))
     })
-    if (!sent) {
-      entry.fail(conn.failure ?? connectionLost())
-      return
-    }
+    if (!sent) return entry.lost(connectionLost())
     return Effect.sync(() => {
       done = true
       conn.pending.delete(entry)
@@ -277,17 +575,57 @@ const request = (conn: Connection, pdu: Pdu): Effect.Effect<Pdu, Transport.Trans
     })
   })
 
-const withTimeout = (millis: number, code: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-  Effect.timeoutOrElse(self, {
-    duration: millis,
-    orElse: () => Effect.fail(new Transport.Timeout({ code }))
+/** The fields every part of a submission shares, or why the submission cannot go out. */
+const submitFields = (
+  s: Smpp,
+  submission: Transport.Submission
+): Result.Result<SubmitFields, Transport.TransportErrorReason> => {
+  const { config, defaultSource } = s.settings
+  const to = address(submission.to, config.addressRules)
+  if (to === undefined) return Result.fail(new Transport.InvalidNumber({ code: "destination_addr" }))
+  const fromValue = submission.from ?? config.defaultFrom
+  const from = fromValue === undefined
+    ? { ton: 0, npi: 0, addr: "" }
+    : fromValue === config.defaultFrom
+    ? defaultSource
+    : address(fromValue, config.addressRules)
+  if (from === undefined) return Result.fail(new Transport.Rejected({ code: "source_addr", detail: "sender" }))
+  let validity = ""
+  if (submission.validUntil !== undefined) {
+    if (submission.validUntil <= s.clock.currentTimeMillisUnsafe()) {
+      return Result.fail(new Transport.Rejected({ code: "expired", detail: "validUntil" }))
+    }
+    validity = absoluteTime(submission.validUntil)
+  }
+  return Result.succeed({
+    serviceType: config.serviceType ?? "",
+    from,
+    to,
+    registeredDelivery: s.settings.registeredDelivery,
+    validity,
+    encoding: submission.encoding
   })
+}
 
-/** Receipt `stat:` words and `message_state` numbers; anything else falls back to the common words. */
-const mapStatus = (providerStatus: string): Transport.DeliveryStatus | undefined => {
-  const trimmed = providerStatus.trim()
-  if (/^\d$/.test(trimmed)) return statusOfState(Number(trimmed))?.status
-  return statusOfStat(trimmed)
+/** Submits a message: one submit_sm, or its parts in order (the first failure stops the rest). */
+const submitNow = (s: Smpp, tx: Link, submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> => {
+  s.reference = (s.reference + 1) & 0xff
+  const built = buildParts(submission, s.settings.longMessages, s.reference)
+  if (built._tag === "TooLong") {
+    return Effect.fail(new Transport.Rejected({ code: "message-too-long", detail: `${built.octets} octets` }))
+  }
+  const fields = submitFields(s, submission)
+  if (Result.isFailure(fields)) return Effect.fail(fields.failure)
+  const [first, ...rest] = built.parts
+  if (first === undefined) return Effect.fail(new Transport.Rejected({ code: "empty-message" }))
+  if (rest.length === 0) {
+    return Effect.map(submitPdu(s, tx, partParams(fields.success, first)), (providerMessageId) => ({ providerMessageId }))
+  }
+  // parts in order; the first failure stops the rest
+  return Effect.map(
+    Effect.forEach(built.parts, (part) => submitPdu(s, tx, partParams(fields.success, part))),
+    (segmentIds) => ({ providerMessageId: segmentIds[0]!, segmentIds })
+  )
 }
 
 // constructors
@@ -315,442 +653,17 @@ export const make = (
     // some SMSCs bind with an empty password, so "" is a password here
     const password = toRedacted(config.password, { allowEmpty: true })
     if (password === undefined) return yield* Effect.fail(invalidSecret(name, "password"))
-    const port = config.port ?? 2775
-    const windowSize = Math.max(1, Math.floor(config.windowSize ?? 10))
-    const requestTimeout = Duration.toMillis(Duration.fromInputUnsafe(config.requestTimeout ?? "10 seconds"))
-    const enquireLinkInterval = Duration.fromInputUnsafe(config.enquireLinkInterval ?? "30 seconds")
-    const reconnect = config.reconnect ?? defaultReconnect
-    const resubmitUnknown = config.resubmitUnknown ?? true
-    const longMessages = config.longMessages ?? "udh"
-    const registeredDelivery = (config.deliveryReceipts ?? true) ? 1 : 0
-    const ids: IdFormats = {
-      submit: config.messageIds?.submit ?? "opaque",
-      receiptText: config.messageIds?.receiptText ?? config.messageIds?.submit ?? "opaque"
-    }
-    const overrides = config.commandStatus
-    const window = Semaphore.makeUnsafe(windowSize)
-    const clock = yield* Clock.Clock
-    const sweepEvery = Math.max(10, Math.min(1_000, Math.floor(requestTimeout / 10)))
-    let handler: Transport.FeedbackHandler | undefined
-    let closing = false
-    let reference = 0
-
-    const deliverFibers = yield* FiberSet.make<void, never>()
-    const runFork = yield* FiberSet.runtime(deliverFibers)<never>()
-
-    // deliver_sm: acknowledged only once the handler has kept it
-
-    const respond = (conn: Connection, pdu: Pdu, status: number): void => {
-      if (conn.open) send(conn, pdu.response({ command_status: status }))
-    }
-
-    const handleDeliver = (conn: Connection, pdu: Pdu): Effect.Effect<void> => {
-      let answered = false
-      const answer = (status: number) =>
-        Effect.sync(() => {
-          if (answered) return
-          answered = true
-          respond(conn, pdu, status)
-        })
-      return Effect.gen(function*() {
-        const read = readDeliver(pdu, ids)
-        if (read._tag === "Malformed") {
-          yield* Effect.logWarning(`smsforge/transports/smpp: deliver_sm without a usable ${read.field}`)
-          return yield* answer(Status.RX_P_APPN)
-        }
-        const current = handler
-        if (current === undefined) return yield* answer(Status.RX_T_APPN)
-        const now = yield* Clock.currentTimeMillis
-        const feedback: Transport.Feedback = read._tag === "Receipt"
-          ? {
-            _tag: "DeliveryReport",
-            transport: name,
-            providerMessageId: read.providerMessageId,
-            status: read.status,
-            providerStatus: read.providerStatus,
-            errorCode: read.errorCode,
-            at: now
-          }
-          : {
-            _tag: "InboundMessage",
-            transport: name,
-            from: read.from,
-            to: read.to,
-            text: read.text,
-            receivedAt: now,
-            part: read.part
-          }
-        const exit = yield* Effect.exit(current(feedback))
-        yield* answer(Exit.isSuccess(exit) ? Status.ROK : Status.RX_T_APPN)
-      }).pipe(Effect.onExit(() => answer(Status.RX_T_APPN)))
-    }
-
-    const onPdu = (conn: Connection, pdu: Pdu): void => {
-      if (pdu.isResponse()) return
-      switch (pdu.command) {
-        case "deliver_sm":
-          runFork(handleDeliver(conn, pdu))
-          return
-        case "enquire_link":
-          respond(conn, pdu, Status.ROK)
-          return
-        case "unbind":
-          respond(conn, pdu, Status.ROK)
-          conn.failure = new Transport.Unavailable({ code: "unbound-by-smsc" })
-          conn.session.close()
-          return
-        case "alert_notification":
-        case "outbind":
-          return
-        default:
-          respond(conn, pdu, Status.RINVCMDID)
-      }
-    }
-
-    // connections
-
-    const open: Effect.Effect<Connection, Transport.TransportErrorReason> = Effect.callback<
-      Connection,
-      Transport.TransportErrorReason
-    >((resume) => {
-      const session = smpp.connect({ host: config.host, port })
-      const conn: Connection = {
-        session,
-        closed: Deferred.makeUnsafe<void>(),
-        pending: new Set(),
-        corked: false,
-        open: false,
-        failure: undefined
-      }
-      session.socket.setNoDelay(true)
-      session.on("connect", () => {
-        conn.open = true
-        resume(Effect.succeed(conn))
-      })
-      session.on("error", (error: unknown) => {
-        conn.failure ??= new Transport.Unavailable({ code: errorCode(error) })
-        // socket errors close by themselves; a malformed PDU leaves the package's reader stuck
-        session.destroy()
-      })
-      session.on("close", () => {
-        conn.open = false
-        const failure = conn.failure ?? connectionLost()
-        conn.failure = failure
-        const pending = [...conn.pending]
-        conn.pending.clear()
-        for (const entry of pending) entry.lost(failure)
-        Deferred.doneUnsafe(conn.closed, Effect.void)
-        resume(Effect.fail(failure))
-      })
-      session.on("pdu", (pdu: Pdu) => {
-        // a throw here would stop the package's reader for good: drop the link instead
-        try {
-          onPdu(conn, pdu)
-        } catch (cause) {
-          conn.failure ??= new Transport.Unavailable({ code: "pdu-handling", cause })
-          session.destroy()
-        }
-      })
-      return Effect.sync(() => session.destroy())
-    })
-
-    const bind = (conn: Connection, role: Link["role"]) =>
-      request(
-        conn,
-        new smpp.PDU(`bind_${role}`, {
-          system_id: config.systemId,
-          password: Redacted.value(password),
-          system_type: config.systemType ?? "",
-          interface_version: 0x34
-        })
-      ).pipe(
-        Effect.flatMap((response) =>
-          response.command_status === Status.ROK
-            ? Effect.void
-            : Effect.fail(classifyBind(response.command_status, overrides))
-        )
-      )
-
-    const connect = (role: Link["role"]): Effect.Effect<Connection, Transport.TransportErrorReason> =>
-      Effect.flatMap(open, (conn) =>
-        bind(conn, role).pipe(
-          Effect.as(conn),
-          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => conn.session.destroy()))
-        )).pipe(withTimeout(requestTimeout, "bind"))
-
-    /** The reconnect schedule, with authentication failures held to at least {@link authRetryFloor}. */
-    const backoff = Schedule.modifyDelay(reconnect, ({ duration, input }) =>
-      Effect.succeed(input._tag === "AuthenticationFailed" ? Duration.max(duration, authRetryFloor) : duration))
-
-    const makeLink = (role: Link["role"]) =>
-      Effect.gen(function*() {
-        const link: Link = {
-          role,
-          current: undefined,
-          ready: Latch.makeUnsafe(false),
-          lastFailure: new Transport.Unavailable({ code: "not-bound" }),
-          state: "rebinding"
-        }
-        // settled by the first bind attempt, whatever its outcome: make waits for it
-        const firstAttempt = Deferred.makeUnsafe<void>()
-        const bindWithBackoff = connect(role).pipe(
-          Effect.tapError((failure) =>
-            Effect.andThen(
-              Effect.sync(() => {
-                link.lastFailure = failure
-                link.state = "down"
-                Deferred.doneUnsafe(firstAttempt, Effect.void)
-              }),
-              failure._tag === "AuthenticationFailed"
-                ? Effect.logError(`smsforge/transports/smpp: ${role} bind refused (${failure._tag} ${failure.code ?? ""}), retrying slowly`)
-                : Effect.logWarning(`smsforge/transports/smpp: ${role} bind failed (${failure._tag} ${failure.code ?? ""}), retrying`)
-            )
-          ),
-          Effect.retry(backoff)
-        )
-        const loop = Effect.gen(function*() {
-          while (true) {
-            const conn = yield* bindWithBackoff
-            link.current = conn
-            link.state = "bound"
-            link.ready.openUnsafe()
-            Deferred.doneUnsafe(firstAttempt, Effect.void)
-            // interrupted when the scope closes: whatever the finalizer left open goes
-            yield* Deferred.await(conn.closed).pipe(Effect.onInterrupt(() => Effect.sync(() => conn.session.destroy())))
-            link.ready.closeUnsafe()
-            link.current = undefined
-            link.lastFailure = conn.failure ?? connectionLost()
-            link.state = "rebinding"
-            if (closing) return
-            yield* Effect.logWarning(
-              `smsforge/transports/smpp: ${role} link lost (${link.lastFailure._tag} ${link.lastFailure.code ?? ""}), re-binding`
-            )
-          }
-        }).pipe(Effect.ensuring(Effect.sync(() => {
-          // a finite reconnect schedule ended: the link stays down
-          if (link.state !== "bound") link.state = "down"
-          Deferred.doneUnsafe(firstAttempt, Effect.void)
-        })))
-        const keepAlive = Effect.gen(function*() {
-          while (true) {
-            yield* Effect.sleep(enquireLinkInterval)
-            const conn = link.current
-            if (conn === undefined) continue
-            const exit = yield* Effect.exit(request(conn, new smpp.PDU("enquire_link")).pipe(
-              withTimeout(requestTimeout, "enquire_link")
-            ))
-            if (Exit.isFailure(exit) && conn.open) {
-              conn.failure = new Transport.Timeout({ code: "enquire_link" })
-              conn.session.destroy()
-            }
-          }
-        })
-        const sweep = Effect.gen(function*() {
-          while (true) {
-            yield* Effect.sleep(sweepEvery)
-            const conn = link.current
-            if (conn === undefined || conn.pending.size === 0) continue
-            const now = clock.currentTimeMillisUnsafe()
-            for (const entry of [...conn.pending]) {
-              if (entry.deadline <= now) entry.expire()
-            }
-          }
-        })
-        yield* Effect.forkScoped(Effect.ignore(loop))
-        yield* Effect.forkScoped(keepAlive)
-        yield* Effect.forkScoped(sweep)
-        yield* Deferred.await(firstAttempt)
-        return link
-      })
-
+    const s = yield* makeState(settingsOf(config, name, password))
     const links: ReadonlyArray<Link> = config.bindMode === "transmitter-receiver"
-      ? yield* Effect.all([makeLink("transmitter"), makeLink("receiver")], { concurrency: 2 })
-      : [yield* makeLink("transceiver")]
+      ? yield* Effect.all([makeLink(s, "transmitter"), makeLink(s, "receiver")], { concurrency: 2 })
+      : [yield* makeLink(s, "transceiver")]
     const tx = links[0]!
-
-    // graceful close: drain the window and the receipts in hand, unbind, close
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        closing = true
-        yield* Effect.ignore(Effect.timeout(window.take(windowSize), requestTimeout))
-        yield* Effect.ignore(Effect.timeout(FiberSet.awaitEmpty(deliverFibers), requestTimeout))
-        yield* Effect.forEach(links, (link) => {
-          const conn = link.current
-          if (conn === undefined || !conn.open) return Effect.void
-          return Effect.gen(function*() {
-            yield* Effect.ignore(request(conn, new smpp.PDU("unbind")).pipe(withTimeout(requestTimeout, "unbind")))
-            conn.failure = new Transport.Unavailable({ code: "closed" })
-            conn.session.close()
-            yield* Effect.ignore(Effect.timeout(Deferred.await(conn.closed), requestTimeout))
-            if (conn.open) conn.session.destroy()
-          })
-        }, { concurrency: "unbounded", discard: true })
-      })
-    )
-
-    // submit
-
-    /** Why a submit cannot go out now: a refused bind as such, anything else as `Unavailable`. */
-    const notBound = (): Transport.TransportErrorReason =>
-      tx.lastFailure._tag === "AuthenticationFailed" ? tx.lastFailure : new Transport.Unavailable({ code: "not-bound" })
-
-    /**
-     * The bound transmitter. A new submit waits for a re-bind in progress
-     * (at most `requestTimeout`) and fails fast while the link is down; a held
-     * one (`heldUntil`, its link was lost under it) waits until then.
-     */
-    const bound = (heldUntil: number | undefined): Effect.Effect<Connection, Transport.TransportErrorReason> =>
-      Effect.suspend(() => {
-        const conn = tx.current
-        if (conn !== undefined && conn.open) return Effect.succeed(conn)
-        // closed, but the link loop has not seen it yet: wait for the re-bind, not on a stale open latch
-        if (conn !== undefined) tx.ready.closeUnsafe()
-        if (closing) return Effect.fail(new Transport.Unavailable({ code: "closed" }))
-        if (heldUntil === undefined && tx.state === "down") return Effect.fail(notBound())
-        const wait = heldUntil === undefined ? requestTimeout : heldUntil - clock.currentTimeMillisUnsafe()
-        if (wait <= 0) return Effect.fail(notBound())
-        return Effect.timeoutOrElse(tx.ready.await, {
-          duration: wait,
-          orElse: () => Effect.fail(notBound())
-        }).pipe(Effect.flatMap(() => bound(heldUntil)))
-      })
-
-    const decodeSubmit = (response: Pdu): Effect.Effect<string, Transport.TransportErrorReason> => {
-      if (response.command_status !== Status.ROK) return Effect.fail(classify(response.command_status, overrides))
-      const id = response["message_id"]
-      return typeof id === "string" && id !== ""
-        ? Effect.succeed(canonicalId(id, ids.submit, ids.submit))
-        : Effect.fail(new Transport.Unavailable({ code: "submit_sm_resp-without-message_id" }))
-    }
-
-    const unknownOutcome = (code: string): Transport.TransportErrorReason =>
-      resubmitUnknown ? new Transport.Timeout({ code }) : new OutcomeUnknown({ code: "outcome-unknown" })
-
-    /**
-     * One submit_sm through the window. A link lost under it is one event,
-     * not a failure per message: the submit keeps its window slot, waits for
-     * the re-bind (up to `requestTimeout`) and goes again on the new bind,
-     * unless it had reached the socket and `resubmitUnknown` is off.
-     */
-    const submitPdu = (params: Record<string, PduValue>): Effect.Effect<string, Transport.TransportErrorReason> =>
-      window.withPermit(Effect.suspend(() => attempt(params, undefined)))
-
-    /** Submits on the bound link; `heldUntil` is set once a link was lost under this submit. */
-    const attempt = (params: Record<string, PduValue>, heldUntil: number | undefined): Effect.Effect<string, Transport.TransportErrorReason> => {
-      const conn = tx.current
-      return conn !== undefined && conn.open
-        ? submitOn(conn, params, heldUntil)
-        : Effect.flatMap(bound(heldUntil), (c) => submitOn(c, params, heldUntil))
-    }
-
-    /** What a submit whose connection closed before its answer does next. */
-    const afterLoss = (params: Record<string, PduValue>, sent: boolean, heldUntil: number | undefined) =>
-      sent && !resubmitUnknown
-        ? Effect.fail(unknownOutcome("submit_sm"))
-        : Effect.suspend(() => attempt(params, heldUntil ?? clock.currentTimeMillisUnsafe() + requestTimeout))
-
-    const submitOn = (conn: Connection, params: Record<string, PduValue>, heldUntil: number | undefined) =>
-      Effect.callback<string, Transport.TransportErrorReason>((resume) => {
-        if (!conn.open) return resume(afterLoss(params, false, heldUntil))
-        const pdu = new smpp.PDU("submit_sm", params)
-        let done = false
-        let sent = false
-        const settle = (next: Effect.Effect<string, Transport.TransportErrorReason>) => {
-          if (done) return
-          done = true
-          conn.pending.delete(entry)
-          delete conn.session._callbacks[pdu.sequence_number]
-          resume(next)
-        }
-        const entry: Pending = {
-          deadline: clock.currentTimeMillisUnsafe() + requestTimeout,
-          code: "submit_sm",
-          fail: (reason) => settle(Effect.fail(reason)),
-          lost: () => settle(afterLoss(params, sent, heldUntil)),
-          expire: () => settle(Effect.fail(unknownOutcome("submit_sm")))
-        }
-        conn.pending.add(entry)
-        sent = send(conn, pdu, (response) => {
-          if (done) return
-          done = true
-          conn.pending.delete(entry)
-          resume(decodeSubmit(response))
-        })
-        if (!sent) return entry.lost(connectionLost())
-        return Effect.sync(() => {
-          done = true
-          conn.pending.delete(entry)
-          delete conn.session._callbacks[pdu.sequence_number]
-        })
-      })
-
-    const defaultSource = config.defaultFrom === undefined ? undefined : address(config.defaultFrom, config.addressRules)
-
-    const submitNow = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> => {
-      reference = (reference + 1) & 0xff
-      const built = buildParts(submission, longMessages, reference)
-      if (built._tag === "TooLong") {
-        return Effect.fail(new Transport.Rejected({ code: "message-too-long", detail: `${built.octets} octets` }))
-      }
-      const to = address(submission.to, config.addressRules)
-      if (to === undefined) return Effect.fail(new Transport.InvalidNumber({ code: "destination_addr" }))
-      const fromValue = submission.from ?? config.defaultFrom
-      const from = fromValue === undefined
-        ? { ton: 0, npi: 0, addr: "" }
-        : fromValue === config.defaultFrom
-        ? defaultSource
-        : address(fromValue, config.addressRules)
-      if (from === undefined) return Effect.fail(new Transport.Rejected({ code: "source_addr", detail: "sender" }))
-      let validity = ""
-      if (submission.validUntil !== undefined) {
-        if (submission.validUntil <= clock.currentTimeMillisUnsafe()) {
-          return Effect.fail(new Transport.Rejected({ code: "expired", detail: "validUntil" }))
-        }
-        validity = absoluteTime(submission.validUntil)
-      }
-      const params = (part: Part): Record<string, PduValue> => ({
-        service_type: config.serviceType ?? "",
-        source_addr_ton: from.ton,
-        source_addr_npi: from.npi,
-        source_addr: from.addr,
-        dest_addr_ton: to.ton,
-        dest_addr_npi: to.npi,
-        destination_addr: to.addr,
-        esm_class: part.esmClass,
-        registered_delivery: registeredDelivery,
-        validity_period: validity,
-        data_coding: dataCoding(submission.encoding),
-        short_message: part.shortMessage,
-        ...(part.messagePayload === undefined ? {} : { message_payload: part.messagePayload })
-      })
-      const [first, ...rest] = built.parts
-      if (first === undefined) return Effect.fail(new Transport.Rejected({ code: "empty-message" }))
-      if (rest.length === 0) {
-        return Effect.map(submitPdu(params(first)), (providerMessageId) => ({ providerMessageId }))
-      }
-      // parts in order; the first failure stops the rest
-      return Effect.map(
-        Effect.forEach(built.parts, (part) => submitPdu(params(part))),
-        (segmentIds) => ({ providerMessageId: segmentIds[0]!, segmentIds })
-      )
-    }
-    const submit = (submission: Transport.Submission) => Effect.suspend(() => submitNow(submission))
-
-    const capabilities: Transport.Capabilities = {
-      channel: "sms",
-      unicode: true,
-      concatenation: true,
-      deliveryReceipts: registeredDelivery === 1,
-      inbound: true,
-      senderTypes: ["alphanumeric", "long-code", "short-code", "toll-free"],
-      ...config.capabilities
-    }
-
+    yield* Effect.addFinalizer(() => shutdown(s, links))
     return Transport.make({
       name,
-      capabilities,
-      submit,
-      listen: (next) => Effect.sync(() => (handler = next)),
+      capabilities: capabilitiesOf(s.settings),
+      submit: (submission) => Effect.suspend(() => submitNow(s, tx, submission)),
+      listen: (next) => Effect.sync(() => (s.handler = next)),
       mapStatus
     })
   })
