@@ -39,6 +39,7 @@ import * as Stream from "effect/Stream"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Events from "./Events.ts"
+import type { StoreUnavailable } from "./Store.ts"
 import * as internal from "./internal/auditHash.ts"
 
 // models
@@ -193,6 +194,13 @@ export class Audit extends Context.Service<Audit, {
   readonly purge: (before: number) => Effect.Effect<{ readonly purged: number }>
   /** `purge(now - retention)`; does nothing without a `retention` option. */
   readonly purgeExpired: Effect.Effect<{ readonly purged: number }>
+  /**
+   * Deletes the personal block of every entry about `to` (E.164), as
+   * recipient or sender, whatever its age; the chain still verifies. Finds
+   * entries that hold the number hashed with this log's key or in clear; a
+   * redacted number (`phoneNumbers: "redact"`) names no one and is left.
+   */
+  readonly purgeSubject: (to: string) => Effect.Effect<{ readonly purged: number }, StoreUnavailable>
 }>()("smsforge/Audit") {}
 
 /** The part of an entry the chain hashes. */
@@ -300,13 +308,15 @@ export const make = Effect.fnUntraced(function*(options: AuditOptions = {}) {
     : Redacted.value(options.hashKey)
   const storeBodies = options.storeBodies ?? true
   const retention = options.retention === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.retention))
-  const mask = (phone: string): string =>
-    logPlain ? phone : options.phoneNumbers === "redact" ? internal.redactPhone(phone) : `hmac:${internal.hmac(key, phone).slice(0, 32)}`
+  const hashed = (phone: string) => `hmac:${internal.hmac(key, phone).slice(0, 32)}`
+  // `data` is part of the chain and can never be purged: a number in it is hashed or redacted even with LogPhoneNumbers.
+  const maskInData = (phone: string): string => options.phoneNumbers === "redact" ? internal.redactPhone(phone) : hashed(phone)
+  const mask = (phone: string): string => logPlain ? phone : maskInData(phone)
   const lock = yield* Semaphore.make(1)
 
   const build = (input: AuditInput, at: number, index: number, previousHash: string): AuditEntry => {
     const secrets = input.secrets ?? []
-    const clean = (s: string) => internal.scrubPhones(internal.scrubSecrets(s, secrets), mask)
+    const clean = (s: string) => internal.scrubPhones(internal.scrubSecrets(s, secrets), maskInData)
     const data: { [key: string]: Json } = {}
     for (const [k, v] of Object.entries(input.data ?? {})) data[k] = scrubJson(v, clean)
     const body = storeBodies && input.kind !== "verification" && input.body !== undefined
@@ -375,9 +385,9 @@ export const make = Effect.fnUntraced(function*(options: AuditOptions = {}) {
       while (true) {
         const page = yield* store.read(from, PAGE)
         for (const entry of page) {
-          if (entry.at < before && entry.sensitive !== undefined) {
-            const { sensitive: _, ...rest } = entry
-            yield* store.replace({ ...rest, purgedAt: now })
+          const purgedEntry = entry.at < before ? withoutSensitive(entry, now) : undefined
+          if (purgedEntry !== undefined) {
+            yield* store.replace(purgedEntry)
             purged++
           }
         }
@@ -386,8 +396,14 @@ export const make = Effect.fnUntraced(function*(options: AuditOptions = {}) {
       }
     }))
 
+  const purgeSubject = (to: string) =>
+    lock.withPermits(1)(Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      // Both forms: LogPhoneNumbers may have been on when older entries were written.
+      store.purgeSubject([hashed(to), to], now)))
+
   return Audit.of({
     append,
+    purgeSubject,
     entries: (o) => store.read(o?.from ?? 0, o?.limit ?? Number.MAX_SAFE_INTEGER),
     head,
     verify,
@@ -517,7 +533,42 @@ export class AuditStore extends Context.Service<AuditStore, {
   readonly read: (from: number, limit: number) => Effect.Effect<ReadonlyArray<AuditEntry>>
   /** Overwrites the entry at `entry.index` (purges only). */
   readonly replace: (entry: AuditEntry) => Effect.Effect<void>
+  /**
+   * Drops the `sensitive` block of every entry whose `sensitive.to` or
+   * `sensitive.from` is one of `stored` (the forms the number was stored
+   * in), stamping `purgedAt`; answers how many entries changed. Nothing
+   * else of an entry changes, so the chain still verifies.
+   */
+  readonly purgeSubject: (
+    stored: ReadonlyArray<string>,
+    purgedAt: number
+  ) => Effect.Effect<{ readonly purged: number }, StoreUnavailable>
 }>()("smsforge/Audit/AuditStore") {}
+
+/**
+ * An entry without its personal block, as a purge leaves it; `undefined` when
+ * it has none. The chain hashes the block's digest, which stays.
+ *
+ * @category utils
+ * @since 0.4.0
+ */
+export const withoutSensitive = (entry: AuditEntry, purgedAt: number): AuditEntry | undefined => {
+  if (entry.sensitive === undefined) return undefined
+  const { sensitive: _, ...rest } = entry
+  return { ...rest, purgedAt }
+}
+
+/**
+ * Whether an entry's personal block names one of `stored` as recipient or
+ * sender.
+ *
+ * @category utils
+ * @since 0.4.0
+ */
+export const isAbout = (entry: AuditEntry, stored: ReadonlyArray<string>): boolean =>
+  entry.sensitive !== undefined &&
+  ((entry.sensitive.to !== undefined && stored.includes(entry.sensitive.to)) ||
+    (entry.sensitive.from !== undefined && stored.includes(entry.sensitive.from)))
 
 /**
  * Builds an in-memory store.
@@ -534,6 +585,17 @@ export const makeStoreMemory: Effect.Effect<AuditStore["Service"]> = Effect.sync
     replace: (entry) =>
       Effect.sync(() => {
         if (entry.index >= 0 && entry.index < entries.length) entries[entry.index] = entry
+      }),
+    purgeSubject: (stored, purgedAt) =>
+      Effect.sync(() => {
+        let purged = 0
+        for (const [i, entry] of entries.entries()) {
+          const purgedEntry = isAbout(entry, stored) ? withoutSensitive(entry, purgedAt) : undefined
+          if (purgedEntry === undefined) continue
+          entries[i] = purgedEntry
+          purged++
+        }
+        return { purged }
       })
   })
 })

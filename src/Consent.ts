@@ -897,7 +897,28 @@ export class ConsentStore extends Context.Service<ConsentStore, {
   readonly recordSend: (tenant: string, to: string, purpose: string, at: number) => Effect.Effect<void, StoreUnavailable>
   /** Times of the sends of `purpose` after `since`, oldest first. */
   readonly sends: (tenant: string, to: string, purpose: string, since: number) => Effect.Effect<ReadonlyArray<number>, StoreUnavailable>
+  /**
+   * Forgets `to` in `tenant` (`"default"` when absent): its record (choices,
+   * evidence, pending confirmations, time zone) and the send times behind
+   * its frequency caps. Answers whether a record was there.
+   *
+   * **Gotchas**
+   * - Without a record, `Consent.check` refuses marketing (no grant) but lets
+   *   transactional messages through: a removed opt-out of `all` no longer
+   *   blocks them. Keep the record when the person asked not to be texted.
+   */
+  readonly remove: (to: string, tenant?: string) => Effect.Effect<boolean, StoreUnavailable>
 }>()("smsforge/Consent/ConsentStore") {}
+
+/**
+ * The purposes whose send times a store keeps: the ones `Consent.record`
+ * counts. Shared backends key send times by a digest of the purpose, so
+ * `remove` deletes these.
+ *
+ * @category constants
+ * @since 0.4.0
+ */
+export const countedPurposes: ReadonlyArray<Purpose> = ["transactional", "marketing"]
 
 /**
  * Builds an in-memory store. Send times older than 8 days are dropped as new
@@ -936,7 +957,17 @@ export const makeStoreMemory: Effect.Effect<ConsentStore["Service"]> = Effect.sy
         list.splice(i, 0, at)
         sends.set(k, list)
       }),
-    sends: (tenant, to, purpose, since) => Effect.sync(() => core.sends(tenant, to, purpose, since))
+    sends: (tenant, to, purpose, since) => Effect.sync(() => core.sends(tenant, to, purpose, since)),
+    remove: (to, tenant = DEFAULT_TENANT) =>
+      Effect.sync(() => {
+        const prefix = `${key(tenant, to)}\u0000`
+        // Every purpose, not only the counted ones: this store sees each purpose in clear.
+        for (const k of [...sends.keys()]) if (k.startsWith(prefix)) sends.delete(k)
+        const byNumber = records.get(tenant)
+        const found = byNumber?.delete(to) ?? false
+        if (byNumber !== undefined && byNumber.size === 0) records.delete(tenant)
+        return found
+      })
   }), core)
 })
 

@@ -271,6 +271,23 @@ export class MessageStore extends Context.Service<MessageStore, {
     transport: string,
     providerMessageIds: ReadonlyArray<string>
   ) => Effect.Effect<ReadonlyArray<DeliveryReport>, StoreUnavailable>
+  /**
+   * Every kept message to `to` (E.164) in `tenant` (no tenant: the messages
+   * sent without one), in any status, oldest first. For personal-data
+   * requests, not the send path.
+   */
+  readonly findByRecipient: (to: string, tenant?: string) => Effect.Effect<ReadonlyArray<StoredMessage>, StoreUnavailable>
+  /**
+   * Deletes every message to `to` in `tenant` with its carrier ids, and
+   * answers how many went.
+   *
+   * **Details**
+   * Messages are deleted, not anonymised: the number also sits in template
+   * variables, metadata and route decisions, and a field list to blank would
+   * miss what a later field adds. A receipt for a deleted message finds
+   * nothing, as one for an expired message does.
+   */
+  readonly eraseRecipient: (to: string, tenant?: string) => Effect.Effect<number, StoreUnavailable>
 }>()("smsforge/MessageStore") {}
 
 /**
@@ -346,6 +363,13 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
     const heldKey = (transport: string, id: string) => `${transport}\u0000${id}`
     const heldCapacity = 10_000
 
+    const recipientMessages = (to: string, tenant: string | undefined) => {
+      const found: Array<StoredMessage> = []
+      for (const message of messages.values()) if (message.to === to && message.tenant === tenant) found.push(message)
+      // Inserts may come out of creation order (a retried write); the answer is oldest first.
+      return found.sort((a, b) => a.createdAt - b.createdAt)
+    }
+
     const core: MessageStoreCore = {
       holdsReports: () => held.size > 0,
       insert: (message, now) => {
@@ -412,6 +436,14 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
             if (entry.keptUntil > now) found.push(entry.report)
           }
           return Effect.succeed(found)
+        }),
+      // A scan, not an index: an index would cost every kept message memory for a rare request.
+      findByRecipient: (to, tenant) => Effect.sync(() => recipientMessages(to, tenant)),
+      eraseRecipient: (to, tenant) =>
+        Effect.sync(() => {
+          const found = recipientMessages(to, tenant)
+          for (const message of found) forget(message)
+          return found.length
         })
     }), core)
   })

@@ -713,7 +713,25 @@ export class VerificationStore extends Context.Service<VerificationStore, {
     options: { readonly expectedVersion: number | undefined; readonly expiresAt: number }
   ) => Effect.Effect<boolean, StoreUnavailable>
   readonly remove: (key: string) => Effect.Effect<void, StoreUnavailable>
+  /**
+   * Deletes every verification of `to` (E.164) in `tenant`, pending,
+   * approved (kept for `retention`), expired or canceled, with the pointer to
+   * its latest one ({@link recipientKey}); answers how many verifications
+   * went. A backend finds them by the `to` and `tenant` of the
+   * {@link VerificationRecord}s it is given to `set`.
+   */
+  readonly eraseRecipient: (to: string, tenant?: string) => Effect.Effect<number, StoreUnavailable>
 }>()("smsforge/Verification/VerificationStore") {}
+
+/**
+ * Whether a stored value is a verification of `to` in `tenant`: what
+ * `eraseRecipient` deletes, besides the pointer at {@link recipientKey}.
+ *
+ * @category store
+ * @since 0.4.0
+ */
+export const isRecordOf = (value: StoredValue, to: string, tenant: string | undefined): value is VerificationRecord =>
+  value._tag === "Verification" && value.to === to && value.tenant === tenant
 
 /** The store as the service calls it: an outage is a {@link VerificationError} with reason `StoreUnavailable`. */
 const liftStore = (store: VerificationStore["Service"]): {
@@ -726,7 +744,8 @@ const liftStore = (store: VerificationStore["Service"]): {
   return {
     get: (key) => lift(store.get(key)),
     set: (key, value, options) => lift(store.set(key, value, options)),
-    remove: (key) => lift(store.remove(key))
+    remove: (key) => lift(store.remove(key)),
+    eraseRecipient: (to, tenant) => lift(store.eraseRecipient(to, tenant))
   }
 }
 
@@ -924,6 +943,15 @@ interface Counts {
 const tenantPart = (tenant: string | undefined) => (tenant === undefined ? "" : encodeURIComponent(tenant))
 const verificationKey = (id: string) => `v:${id}`
 const pointerKey = (tenant: string | undefined, e164: string) => `r:${tenantPart(tenant)}:${e164}`
+
+/**
+ * The store key of the pointer to the latest verification of `to` (E.164)
+ * in `tenant`: a store's `eraseRecipient` deletes it with the records.
+ *
+ * @category store
+ * @since 0.4.0
+ */
+export const recipientKey = (to: string, tenant?: string): string => pointerKey(tenant, to)
 const totpKey = (tenant: string | undefined, subject: string) => `t:${tenantPart(tenant)}:${encodeURIComponent(subject)}`
 
 /**
@@ -1806,7 +1834,19 @@ export const makeStoreMemory: Effect.Effect<VerificationStore["Service"]> = Effe
         }
         return true
       }),
-    remove: (key) => Effect.sync(() => void entries.delete(key))
+    remove: (key) => Effect.sync(() => void entries.delete(key)),
+    eraseRecipient: (to, tenant) =>
+      Effect.sync(() => {
+        let erased = 0
+        // Expired entries too: what is not yet swept still holds the number.
+        for (const [key, entry] of [...entries]) {
+          if (!isRecordOf(entry.value, to, tenant)) continue
+          entries.delete(key)
+          erased++
+        }
+        entries.delete(recipientKey(to, tenant))
+        return erased
+      })
   })
 })
 

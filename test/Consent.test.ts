@@ -476,7 +476,8 @@ describe("Consent on a store that does not answer", () => {
     get: () => unavailable("get"),
     put: () => unavailable("put"),
     recordSend: () => unavailable("recordSend"),
-    sends: () => unavailable("sends")
+    sends: () => unavailable("sends"),
+    remove: () => unavailable("remove")
   }))
 
   it.effect("check fails with ConsentError { StoreUnavailable }, retryable, never a defect", () =>

@@ -881,7 +881,8 @@ describe("Verification on a store that does not answer", () => {
     const Down = Layer.succeed(Verification.VerificationStore, Verification.VerificationStore.of({
       get: () => unavailable("get"),
       set: () => unavailable("set"),
-      remove: () => unavailable("remove")
+      remove: () => unavailable("remove"),
+      eraseRecipient: () => unavailable("eraseRecipient")
     }))
     return Effect.gen(function*() {
       const verify = yield* Verification.Verification

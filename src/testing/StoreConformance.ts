@@ -70,6 +70,9 @@ const check = (ok: boolean, rule: string, detail: string) =>
 
 const unique = (label: string) => `${label}-${randomUUID()}`
 
+/** A number of its own for a case, so cases that share a store never see each other's data. */
+const uniqueNumber = () => `+4477${String(Number.parseInt(randomUUID().replaceAll("-", "").slice(0, 12), 16) % 1e8).padStart(8, "0")}`
+
 /** Compares as JSON, so that `undefined` fields and key order do not matter. */
 const same = (a: unknown, b: unknown) => JSON.stringify(normalize(a)) === JSON.stringify(normalize(b))
 const normalize = (value: unknown): unknown => {
@@ -196,6 +199,66 @@ const changeSequences = (
     Array.from({ length: below(9) }, () => ({ status: statuses[below(statuses.length)]!, attempts: below(6) }))
   )
 }
+
+/** Cases on what a store holds about one number (personal-data requests). */
+const messagesByRecipient: ReadonlyArray<StoreCase<MessageStore.MessageStore>> = [
+  {
+    name: "messages: findByRecipient answers every message to a number in its tenant, any status, oldest first",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const [to, other, tenant] = [uniqueNumber(), uniqueNumber(), unique("tenant")]
+      const first = message(unique("msg"), now - 2, { to, tenant })
+      const second = message(unique("msg"), now - 1, { to, tenant })
+      yield* store.insert(second)
+      yield* store.insert(first)
+      yield* store.insert(message(unique("msg"), now, { to: other, tenant }))
+      yield* store.insert(message(unique("msg"), now, { to, tenant: unique("tenant") }))
+      const untenanted = message(unique("msg"), now, { to })
+      yield* store.insert(untenanted)
+      yield* store.transition(second.id, { status: "queued", at: now })
+      const found = yield* store.findByRecipient(to, tenant)
+      yield* check(
+        same(found.map((m) => [m.id, m.status]), [[first.id, "accepted"], [second.id, "queued"]]),
+        "findByRecipient",
+        `got ${found.length} messages; expected the number's two in its tenant, oldest first, as they are now`
+      )
+      const none = yield* store.findByRecipient(to)
+      yield* check(same(none.map((m) => m.id), [untenanted.id]), "findByRecipient", "no tenant finds the messages sent without one")
+      yield* check((yield* store.findByRecipient(uniqueNumber(), tenant)).length === 0, "findByRecipient", "an unknown number finds nothing")
+    })
+  },
+  {
+    name: "messages: eraseRecipient deletes the number's messages with their carrier ids, and no one else's",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const [to, other, tenant, elsewhere] = [uniqueNumber(), uniqueNumber(), unique("tenant"), unique("tenant")]
+      const sent = message(unique("msg"), now, { to, tenant })
+      const pending = message(unique("msg"), now, { to, tenant })
+      const theirs = message(unique("msg"), now, { to: other, tenant })
+      const sameNumberElsewhere = message(unique("msg"), now, { to, tenant: elsewhere })
+      for (const m of [sent, pending, theirs, sameNumberElsewhere]) yield* store.insert(m)
+      const providerId = unique("pid")
+      yield* store.transition(sent.id, { status: "submitted", at: now + 1 }, {
+        transport: "carrier",
+        providerMessageId: providerId,
+        segmentIds: [`${providerId}-2`]
+      })
+      const erased = yield* store.eraseRecipient(to, tenant)
+      yield* check(erased === 2, "eraseRecipient", `answered ${erased}, expected 2`)
+      yield* check((yield* store.findByRecipient(to, tenant)).length === 0, "eraseRecipient", "the number's messages are gone")
+      yield* check(Option.isNone(yield* store.get(sent.id)), "eraseRecipient", "an erased message is not found by id")
+      yield* check(Option.isNone(yield* store.findByProviderId("carrier", providerId)), "eraseRecipient", "nor by its carrier id")
+      yield* check(Option.isNone(yield* store.findByProviderId("carrier", `${providerId}-2`)), "eraseRecipient", "nor by a segment's")
+      yield* check(Option.isSome(yield* store.get(theirs.id)), "eraseRecipient", "another number's message stays")
+      yield* check(Option.isSome(yield* store.get(sameNumberElsewhere.id)), "eraseRecipient", "the number's messages in another tenant stay")
+      yield* check((yield* store.eraseRecipient(to, tenant)) === 0, "eraseRecipient", "erasing again erases nothing")
+      const late = yield* Effect.exit(store.transition(pending.id, { status: "queued", at: now + 2 }))
+      yield* check(failureTag(late) === "MessageNotFound", "eraseRecipient", "a late change to an erased message finds nothing")
+    })
+  }
+]
 
 /**
  * Cases for `MessageStore.MessageStore`.
@@ -465,7 +528,8 @@ export const messages: ReadonlyArray<StoreCase<MessageStore.MessageStore>> = [
       const got = takes.filter((reports) => reports.length > 0).length
       yield* check(got === 1, "takeReports", `${got} takers got the receipt, expected exactly 1`)
     })
-  }
+  },
+  ...messagesByRecipient
 ]
 
 const report = (
@@ -525,6 +589,36 @@ const record = (id: string, now: number): Verification.VerificationRecord => ({
   wrongChecks: 0,
   sends: [{ channel: "sms", at: now, counter: 0, fallback: false }]
 })
+
+const verificationsByRecipient: ReadonlyArray<StoreCase<Verification.VerificationStore>> = [
+  {
+    name: "verifications: eraseRecipient deletes every verification of a number, approved ones too, and its pointer",
+    run: Effect.gen(function*() {
+      const store = yield* Verification.VerificationStore
+      const now = yield* Clock.currentTimeMillis
+      const [to, other, tenant] = [uniqueNumber(), uniqueNumber(), unique("tenant")]
+      const forever = { expectedVersion: undefined, expiresAt: now + 3_600_000 }
+      const approved: Verification.VerificationRecord = { ...record(unique("id"), now), to, tenant, status: "approved", approvedAt: now }
+      const pending: Verification.VerificationRecord = { ...record(unique("id"), now), to, tenant }
+      const theirs: Verification.VerificationRecord = { ...record(unique("id"), now), to: other, tenant }
+      const elsewhere: Verification.VerificationRecord = { ...record(unique("id"), now), to, tenant: unique("tenant") }
+      for (const r of [approved, pending, theirs, elsewhere]) yield* store.set(`v:${r.id}`, r, forever)
+      yield* store.set(Verification.recipientKey(to, tenant), { _tag: "Pointer", id: pending.id }, forever)
+      yield* store.set(Verification.recipientKey(other, tenant), { _tag: "Pointer", id: theirs.id }, forever)
+      // A rewrite keeps the record findable.
+      yield* store.set(`v:${pending.id}`, { ...pending, sendAttempts: 2 }, { expectedVersion: 0, expiresAt: now + 3_600_000 })
+      const erased = yield* store.eraseRecipient(to, tenant)
+      yield* check(erased === 2, "eraseRecipient", `answered ${erased}, expected 2`)
+      for (const key of [`v:${approved.id}`, `v:${pending.id}`, Verification.recipientKey(to, tenant)]) {
+        yield* check(Option.isNone(yield* store.get(key)), "eraseRecipient", "a record or the pointer of the number is left")
+      }
+      for (const key of [`v:${theirs.id}`, `v:${elsewhere.id}`, Verification.recipientKey(other, tenant)]) {
+        yield* check(Option.isSome(yield* store.get(key)), "eraseRecipient", "another number's or tenant's verification went")
+      }
+      yield* check((yield* store.eraseRecipient(to, tenant)) === 0, "eraseRecipient", "erasing again erases nothing")
+    })
+  }
+]
 
 /**
  * Cases for `Verification.VerificationStore`.
@@ -631,7 +725,8 @@ export const verifications: ReadonlyArray<StoreCase<Verification.VerificationSto
       const created = yield* store.set(key, { _tag: "Pointer", id: "b" }, { expectedVersion: undefined, expiresAt: now + 60_000 })
       yield* check(created, "remove", "a removed key can be created again")
     })
-  }
+  },
+  ...verificationsByRecipient
 ]
 
 // consent
@@ -646,6 +741,34 @@ const consentRecord = (tenant: string, to: string, seq: number, at: number): Con
   pending: {},
   timeZone: "Europe/London"
 })
+
+const consentRemoval: ReadonlyArray<StoreCase<Consent.ConsentStore>> = [
+  {
+    name: "consent: remove forgets a number's record and send times in its tenant only",
+    run: Effect.gen(function*() {
+      const store = yield* Consent.ConsentStore
+      const now = yield* Clock.currentTimeMillis
+      const [to, other, tenant, elsewhere] = [uniqueNumber(), uniqueNumber(), unique("tenant"), unique("tenant")]
+      for (const [t, n] of [[tenant, to], [tenant, other], [elsewhere, to]] as const) {
+        yield* store.put(consentRecord(t, n, 1, now))
+        for (const purpose of Consent.countedPurposes) yield* store.recordSend(t, n, purpose, now)
+      }
+      yield* store.put(consentRecord("default", to, 1, now))
+      yield* check(yield* store.remove(to, tenant), "remove", "removing a held record answers true")
+      yield* check(Option.isNone(yield* store.get(tenant, to)), "remove", "the record is gone")
+      for (const purpose of Consent.countedPurposes) {
+        yield* check((yield* store.sends(tenant, to, purpose, now - DAY)).length === 0, "remove", `${purpose} send times are gone`)
+        yield* check((yield* store.sends(tenant, other, purpose, now - DAY)).length === 1, "remove", "another number's send times stay")
+        yield* check((yield* store.sends(elsewhere, to, purpose, now - DAY)).length === 1, "remove", "another tenant's send times stay")
+      }
+      yield* check(Option.isSome(yield* store.get(tenant, other)), "remove", "another number's record stays")
+      yield* check(Option.isSome(yield* store.get(elsewhere, to)), "remove", "the number's record in another tenant stays")
+      yield* check(!(yield* store.remove(to, tenant)), "remove", "removing again answers false")
+      yield* check(yield* store.remove(to), "remove", "no tenant is the default tenant")
+      yield* check(Option.isNone(yield* store.get("default", to)), "remove", "the default tenant's record is gone")
+    })
+  }
+]
 
 /**
  * Cases for `Consent.ConsentStore`.
@@ -717,7 +840,8 @@ export const consent: ReadonlyArray<StoreCase<Consent.ConsentStore>> = [
       const kept = yield* store.sends(tenant, to, "marketing", now - 30 * DAY)
       yield* check(same(kept, [now - 2 * DAY, now]), "sends", `got ${JSON.stringify(kept)}`)
     })
-  }
+  },
+  ...consentRemoval
 ]
 
 // an unreachable backend
@@ -769,7 +893,9 @@ export const unreachable = (
           ["list", store.list({ status: "queued", limit: 1 })],
           ["size", store.size],
           ["holdReport", store.holdReport(report("carrier", unique("pid"), "delivered", 0), Duration.hours(1))],
-          ["takeReports", store.takeReports("carrier", [unique("pid")])]
+          ["takeReports", store.takeReports("carrier", [unique("pid")])],
+          ["findByRecipient", store.findByRecipient("+447700900123", "t")],
+          ["eraseRecipient", store.eraseRecipient("+447700900123", "t")]
         ]))
     },
     {
@@ -778,7 +904,8 @@ export const unreachable = (
         all([
           ["get", store.get(unique("v"))],
           ["set", store.set(unique("v"), { _tag: "Pointer", id: "x" }, { expectedVersion: undefined, expiresAt: 2 ** 52 })],
-          ["remove", store.remove(unique("v"))]
+          ["remove", store.remove(unique("v"))],
+          ["eraseRecipient", store.eraseRecipient("+447700900123", "t")]
         ]))
     },
     {
@@ -788,7 +915,8 @@ export const unreachable = (
           ["get", store.get("t", "+447700900123")],
           ["put", store.put(consentRecord(unique("t"), "+447700900123", 1, 0))],
           ["recordSend", store.recordSend("t", "+447700900123", "marketing", 1)],
-          ["sends", store.sends("t", "+447700900123", "marketing", 0)]
+          ["sends", store.sends("t", "+447700900123", "marketing", 0)],
+          ["remove", store.remove("+447700900123", "t")]
         ]))
     }
   ]

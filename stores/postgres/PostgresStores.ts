@@ -200,6 +200,9 @@ const messageTables = (sql: SqlClient.SqlClient, prefix: string) => {
       )`,
       sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}messages_status`)} ON ${messages} (status, created_at, seq)`,
       sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}messages_created`)} ON ${messages} (created_at)`,
+      // A digest of tenant and number, for personal-data requests; NULL in rows written before 0.4.
+      sql`ALTER TABLE ${messages} ADD COLUMN IF NOT EXISTS recipient text`,
+      sql`CREATE INDEX IF NOT EXISTS ${sql(`${prefix}messages_recipient`)} ON ${messages} (recipient)`,
       sql`CREATE TABLE IF NOT EXISTS ${ids} (
         transport text NOT NULL,
         provider_id text NOT NULL,
@@ -271,6 +274,17 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
 
     const cutoff = Effect.map(Clock.currentTimeMillis, (now) => now - retention)
     const decode = (row: Row) => JSON.parse(row.data) as MessageStore.StoredMessage
+    // `to` is E.164 (no NUL), so the pair is unambiguous.
+    const recipientOf = (to: string, tenant: string | undefined) => digest(`${tenant ?? ""}\u0000${to}`)
+
+    /** Every row still held for the recipient, expired or not; rows from before the column by their JSON. */
+    const byRecipient = (to: string, tenant: string | undefined) =>
+      Effect.map(
+        sql<Row>`SELECT data FROM ${messages}
+          WHERE recipient = ${recipientOf(to, tenant)} OR (recipient IS NULL AND data::jsonb ->> 'to' = ${to})
+          ORDER BY created_at, seq`,
+        (rows) => rows.map(decode).filter((message) => message.to === to && message.tenant === tenant)
+      )
 
     const indexIds = (message: MessageStore.StoredMessage) => {
       if (message.transport === undefined || message.providerMessageId === undefined) return Effect.void
@@ -307,10 +321,10 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
     return MessageStore.MessageStore.of({
       insert: (message) =>
         Effect.gen(function*() {
-          yield* sql`INSERT INTO ${messages} (id, status, created_at, data)
-            VALUES (${message.id}, ${message.status}, ${message.createdAt}, ${JSON.stringify(message)})
+          yield* sql`INSERT INTO ${messages} (id, status, created_at, data, recipient)
+            VALUES (${message.id}, ${message.status}, ${message.createdAt}, ${JSON.stringify(message)}, ${recipientOf(message.to, message.tenant)})
             ON CONFLICT (id) DO UPDATE SET
-              status = EXCLUDED.status, created_at = EXCLUDED.created_at, data = EXCLUDED.data`
+              status = EXCLUDED.status, created_at = EXCLUDED.created_at, data = EXCLUDED.data, recipient = EXCLUDED.recipient`
           yield* indexIds(message)
         }).pipe(sql.withTransaction, guard("insert")),
       get: (id) =>
@@ -344,6 +358,15 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
           SELECT count(*)::int4 AS n FROM ${messages} WHERE created_at >= ${yield* cutoff}`
         return Number(rows[0]?.n ?? 0)
       }).pipe(guard("size")),
+      findByRecipient: (to, tenant) => byRecipient(to, tenant).pipe(guard("findByRecipient")),
+      // Carrier ids go with their message (ON DELETE CASCADE).
+      eraseRecipient: (to, tenant) =>
+        Effect.gen(function*() {
+          const found = yield* byRecipient(to, tenant)
+          if (found.length === 0) return 0
+          const rows = yield* sql`DELETE FROM ${messages} WHERE id IN ${sql.in(found.map((m) => m.id))} RETURNING id`
+          return rows.length
+        }).pipe(sql.withTransaction, guard("eraseRecipient")),
       ...heldReports(sql, held, guard)
     })
   })
@@ -378,8 +401,27 @@ export const makeVerifications = (options: StoreOptions = {}) =>
         value text NOT NULL,
         version int4 NOT NULL,
         expires_at bigint NOT NULL
-      )`
+      )`,
+      // A digest of tenant and number on verification records, for personal-data requests; NULL before 0.4.
+      sql`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS recipient text`,
+      sql`CREATE INDEX IF NOT EXISTS ${sql(`${tablePrefix(options)}verifications_recipient`)} ON ${table} (recipient)`
     ])
+    const recipientOf = (value: Verification.StoredValue) =>
+      value._tag === "Verification" ? digest(`${value.tenant ?? ""}\u0000${value.to}`) : null
+    const eraseRecipient = (to: string, tenant: string | undefined) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ readonly key: string; readonly value: string }>`
+          SELECT key, value FROM ${table}
+          WHERE recipient = ${digest(`${tenant ?? ""}\u0000${to}`)} OR (recipient IS NULL AND value::jsonb ->> 'to' = ${to})`
+        // The value decides: a digest could collide.
+        const keys = rows.filter((row) => Verification.isRecordOf(JSON.parse(row.value) as Verification.StoredValue, to, tenant))
+          .map((row) => row.key)
+        const erased = keys.length === 0
+          ? []
+          : yield* sql`DELETE FROM ${table} WHERE key IN ${sql.in(keys)} RETURNING key`
+        yield* sql`DELETE FROM ${table} WHERE key = ${digest(Verification.recipientKey(to, tenant))}`
+        return erased.length
+      }).pipe(sql.withTransaction)
     return Verification.VerificationStore.of({
       get: (key) =>
         Effect.gen(function*() {
@@ -397,18 +439,21 @@ export const makeVerifications = (options: StoreOptions = {}) =>
           const json = JSON.stringify(value)
           const rows = options.expectedVersion === undefined
             ? yield* sql`
-                INSERT INTO ${table} AS cur (key, value, version, expires_at)
-                VALUES (${digest(key)}, ${json}, 0, ${options.expiresAt})
-                ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, version = 0, expires_at = EXCLUDED.expires_at
+                INSERT INTO ${table} AS cur (key, value, version, expires_at, recipient)
+                VALUES (${digest(key)}, ${json}, 0, ${options.expiresAt}, ${recipientOf(value)})
+                ON CONFLICT (key) DO UPDATE SET
+                  value = EXCLUDED.value, version = 0, expires_at = EXCLUDED.expires_at, recipient = EXCLUDED.recipient
                 WHERE cur.expires_at <= ${now}
                 RETURNING version`
             : yield* sql`
-                UPDATE ${table} SET value = ${json}, version = version + 1, expires_at = ${options.expiresAt}
+                UPDATE ${table} SET
+                  value = ${json}, version = version + 1, expires_at = ${options.expiresAt}, recipient = ${recipientOf(value)}
                 WHERE key = ${digest(key)} AND version = ${options.expectedVersion} AND expires_at > ${now}
                 RETURNING version`
           return rows.length > 0
         }).pipe(guard("set")),
-      remove: (key) => sql`DELETE FROM ${table} WHERE key = ${digest(key)}`.pipe(Effect.asVoid, guard("remove"))
+      remove: (key) => sql`DELETE FROM ${table} WHERE key = ${digest(key)}`.pipe(Effect.asVoid, guard("remove")),
+      eraseRecipient: (to, tenant) => eraseRecipient(to, tenant).pipe(guard("eraseRecipient"))
     })
   })
 
@@ -483,7 +528,14 @@ export const makeConsent = (options: StoreOptions = {}) =>
           ORDER BY at, id`.pipe(
           Effect.map((rows) => rows.map((row) => Number(row.at))),
           guard("sends")
-        )
+        ),
+      remove: (to, tenant = "default") =>
+        Effect.gen(function*() {
+          // Send times are keyed by a digest that includes the purpose: the purposes Consent counts.
+          yield* sql`DELETE FROM ${sends} WHERE key IN ${sql.in(Consent.countedPurposes.map((p) => sendsKey(tenant, to, p)))}`
+          const rows = yield* sql`DELETE FROM ${records} WHERE key = ${recordKey(tenant, to)} RETURNING key`
+          return rows.length > 0
+        }).pipe(sql.withTransaction, guard("remove"))
     })
   })
 

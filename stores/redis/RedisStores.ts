@@ -162,7 +162,7 @@ export const layerIdempotency = (
 
 /*
  * KEYS: message hash, index of all messages, old status index, new status
- * index, provider-id keys…
+ * index, recipient index, provider-id keys…
  * ARGV: expected revision ("" writes unconditionally), JSON, id, createdAt,
  * PX for the message.
  */
@@ -186,7 +186,9 @@ redis.call("PEXPIRE", KEYS[1], ARGV[5])
 redis.call("ZADD", KEYS[2], ARGV[4], ARGV[3])
 if KEYS[3] ~= KEYS[4] then redis.call("ZREM", KEYS[3], ARGV[3]) end
 redis.call("ZADD", KEYS[4], ARGV[4], ARGV[3])
-for i = 5, #KEYS do redis.call("SET", KEYS[i], ARGV[3], "PX", ARGV[5]) end
+redis.call("ZADD", KEYS[5], ARGV[4], ARGV[3])
+if redis.call("PTTL", KEYS[5]) < tonumber(ARGV[5]) then redis.call("PEXPIRE", KEYS[5], ARGV[5]) end
+for i = 6, #KEYS do redis.call("SET", KEYS[i], ARGV[3], "PX", ARGV[5]) end
 return nextRev
 `
   }
@@ -262,6 +264,8 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
     const allKey = `${prefix}msgs:all`
     const statusKey = (status: MessageStore.MessageStatus) => `${prefix}msgs:status:${status}`
     const providerKey = (transport: string, id: string) => `${prefix}msgs:provider:${digest(`${transport}\u0000${id}`)}`
+    // A digest of tenant and number, never the number: `to` is E.164 (no NUL), so the pair is unambiguous.
+    const recipientKey = (to: string, tenant: string | undefined) => `${prefix}msgs:to:${digest(`${tenant ?? ""}\u0000${to}`)}`
     const providerKeys = (message: MessageStore.StoredMessage): ReadonlyArray<string> =>
       message.transport === undefined || message.providerMessageId === undefined
         ? []
@@ -279,7 +283,14 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
     const write = (previous: MessageStore.MessageStatus, message: MessageStore.StoredMessage, expected: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         save(
-          [messageKey(message.id), allKey, statusKey(previous), statusKey(message.status), ...providerKeys(message)],
+          [
+            messageKey(message.id),
+            allKey,
+            statusKey(previous),
+            statusKey(message.status),
+            recipientKey(message.to, message.tenant),
+            ...providerKeys(message)
+          ],
           expected,
           JSON.stringify(message),
           message.id,
@@ -304,6 +315,29 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
       })
 
     const cutoff = Effect.map(Clock.currentTimeMillis, (now) => String(now - retention))
+
+    /** The messages the recipient index names; ids whose message expired leave the index. */
+    const byRecipient = (to: string, tenant: string | undefined) =>
+      Effect.gen(function*() {
+        const key = recipientKey(to, tenant)
+        const ids = yield* redis.send<ReadonlyArray<string>>("ZRANGE", key, "0", "-1")
+        const found = yield* Effect.forEach(ids, read, { concurrency: 16 })
+        const messages: Array<MessageStore.StoredMessage> = []
+        for (const [i, entry] of found.entries()) {
+          if (Option.isNone(entry)) yield* redis.send("ZREM", key, ids[i]!)
+          // The digest could collide; the message's own fields decide.
+          else if (entry.value.message.to === to && entry.value.message.tenant === tenant) messages.push(entry.value.message)
+        }
+        return messages
+      })
+
+    const erase = (message: MessageStore.StoredMessage) =>
+      Effect.gen(function*() {
+        yield* redis.send("DEL", messageKey(message.id), ...providerKeys(message))
+        yield* redis.send("ZREM", allKey, message.id)
+        yield* redis.send("ZREM", statusKey(message.status), message.id)
+        yield* redis.send("ZREM", recipientKey(message.to, message.tenant), message.id)
+      })
 
     return MessageStore.MessageStore.of({
       insert: (message) =>
@@ -358,6 +392,13 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
         yield* redis.send("ZREMRANGEBYSCORE", allKey, "-inf", `(${yield* cutoff}`)
         return yield* redis.send<number>("ZCARD", allKey)
       }).pipe(guard("size")),
+      findByRecipient: (to, tenant) => byRecipient(to, tenant).pipe(guard("findByRecipient")),
+      eraseRecipient: (to, tenant) =>
+        Effect.gen(function*() {
+          const found = yield* byRecipient(to, tenant)
+          yield* Effect.forEach(found, erase, { concurrency: 16, discard: true })
+          return found.length
+        }).pipe(guard("eraseRecipient")),
       ...heldReports(redis, prefix, guard)
     })
   })
@@ -411,6 +452,29 @@ export const makeVerifications = (options: StoreOptions = {}) =>
     const prefix = `${prefixOf(options)}verif:`
     const set = redis.eval(setVersionedScript)
     const guard = guardOf("verification", options)
+    // The keys of a recipient's verifications, under a digest of tenant and number; base64url has no ":", so no value key collides.
+    const recipientIndex = (to: string, tenant: string | undefined) => `${prefix}to:${digest(`${tenant ?? ""}\u0000${to}`)}`
+    const index = (key: string, value: Verification.StoredValue, expiresAt: number, now: number) =>
+      value._tag !== "Verification" ? Effect.void : Effect.gen(function*() {
+        const indexKey = recipientIndex(value.to, value.tenant)
+        yield* redis.send("SADD", indexKey, digest(key))
+        const ttl = yield* redis.send<number>("PTTL", indexKey)
+        if (ttl < Number(pttl(expiresAt, now))) yield* redis.send("PEXPIRE", indexKey, pttl(expiresAt, now))
+      })
+    const eraseRecipient = (to: string, tenant: string | undefined) =>
+      Effect.gen(function*() {
+        const indexKey = recipientIndex(to, tenant)
+        const keys = yield* redis.send<ReadonlyArray<string>>("SMEMBERS", indexKey)
+        let erased = 0
+        for (const key of keys) {
+          const value = yield* redis.send<string | null>("HGET", prefix + key, "val")
+          // The digest could collide, and a key may hold another value by now: the value decides.
+          if (value === null || !Verification.isRecordOf(JSON.parse(value) as Verification.StoredValue, to, tenant)) continue
+          erased += yield* redis.send<number>("DEL", prefix + key)
+        }
+        yield* redis.send("DEL", indexKey, prefix + digest(Verification.recipientKey(to, tenant)))
+        return erased
+      })
     return Verification.VerificationStore.of({
       get: (key) =>
         Effect.gen(function*() {
@@ -433,6 +497,8 @@ export const makeVerifications = (options: StoreOptions = {}) =>
       set: (key, value, options) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
+          // Indexed before it is written: a record is never kept where eraseRecipient cannot find it.
+          yield* index(key, value, options.expiresAt, now)
           const written = yield* set(
             prefix + digest(key),
             options.expectedVersion === undefined ? "" : String(options.expectedVersion),
@@ -443,7 +509,8 @@ export const makeVerifications = (options: StoreOptions = {}) =>
           )
           return written >= 0
         }).pipe(guard("set")),
-      remove: (key) => redis.send("DEL", prefix + digest(key)).pipe(Effect.asVoid, guard("remove"))
+      remove: (key) => redis.send("DEL", prefix + digest(key)).pipe(Effect.asVoid, guard("remove")),
+      eraseRecipient: (to, tenant) => eraseRecipient(to, tenant).pipe(guard("eraseRecipient"))
     })
   })
 
@@ -529,7 +596,13 @@ export const makeConsent = (options: StoreOptions = {}) =>
         Effect.map(
           redis.send<ReadonlyArray<string>>("ZRANGE", sendsKey(tenant, to, purpose), `(${since}`, "+inf", "BYSCORE"),
           (members) => members.map((member) => Number(member.slice(0, member.indexOf(":"))))
-        ).pipe(guard("sends"))
+        ).pipe(guard("sends")),
+      remove: (to, tenant = "default") =>
+        Effect.gen(function*() {
+          // Send times are keyed by a digest that includes the purpose: the purposes Consent counts.
+          yield* redis.send("DEL", ...Consent.countedPurposes.map((purpose) => sendsKey(tenant, to, purpose)))
+          return (yield* redis.send<number>("DEL", recordKey(tenant, to))) > 0
+        }).pipe(guard("remove"))
     })
   })
 
