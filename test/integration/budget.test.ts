@@ -2,17 +2,17 @@
 // independent store instances (each its own connection) never pass a cap, and
 // release/commit made on one instance apply once for all.
 import { assert, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Clock, Effect, Exit, Layer } from "effect"
 import { Redis } from "effect/persistence"
 import { SqlClient } from "effect/sql"
-import { randomUUID } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
 import * as Budget from "../../src/Budget.ts"
 import * as Pricing from "../../src/Pricing.ts"
 import * as PgBudget from "../../stores/postgres/BudgetStore.ts"
 import * as PgStores from "../../stores/postgres/index.ts"
 import * as RedisBudget from "../../stores/redis/BudgetStore.ts"
 import * as RedisStores from "../../stores/redis/index.ts"
-import { describeWith } from "./env.ts"
+import { describeWith, proxyTo } from "./env.ts"
 
 const redisUrl = process.env.REDIS_URL
 const pgUrl = process.env.DATABASE_URL
@@ -97,11 +97,44 @@ const conformance = (name: string, storeLayer: () => StoreLayer) => {
     }).pipe(Effect.scoped), { timeout: 60_000 })
 }
 
+/**
+ * A store behind a proxy that is cut or black-holed: every call fails with
+ * StoreUnavailable within its time limit (real time: what is tested is how
+ * long the store waits for a server that does not answer).
+ */
+const outages = (name: string, url: () => string, storeLayer: (proxied: string) => StoreLayer) => {
+  for (const outage of ["cut", "blackhole"] as const) {
+    it.live(`${name}: a ${outage === "cut" ? "cut" : "black-holed"} store fails with StoreUnavailable within its timeout`, () =>
+      Effect.gen(function*() {
+        const proxy = yield* proxyTo(url())
+        const budget = yield* Effect.provide(
+          Budget.make({ caps: [{ name: randomUUID(), scope: "tenant", metric: "messages", period: "day", limit: "5" }] }),
+          yield* Layer.build(storeLayer(proxy.url))
+        )
+        yield* budget.reserve({ tenant: "acme" })
+        // Runs before the client's own finalizer, which would wait for black-holed sockets.
+        yield* Effect.addFinalizer(() => proxy.cut)
+        yield* proxy[outage]
+        for (const call of [budget.reserve({ tenant: "acme" }), budget.usage("acme")]) {
+          const start = yield* Clock.currentTimeMillis
+          const error = yield* Effect.flip(call)
+          assert.strictEqual(error.reason._tag, "StoreUnavailable")
+          assert.notInclude(error.message, "acme")
+          assert.isBelow((yield* Clock.currentTimeMillis) - start, 2_500)
+        }
+      }).pipe(Effect.scoped), { timeout: 30_000 })
+  }
+}
+
 describeWith(redisUrl, "Budget on Redis", "REDIS_URL", () => {
   const prefix = `smsforge-test:${run}:`
   const storeLayer = () =>
     RedisBudget.layerBudgetStore({ prefix }).pipe(Layer.provide(RedisStores.layerFromUrl(redisUrl ?? ""))) as StoreLayer
   conformance("Redis", storeLayer)
+  outages("Redis", () => redisUrl ?? "", (proxied) =>
+    RedisBudget.layerBudgetStore({ prefix, timeout: "1 second" }).pipe(
+      Layer.provide(RedisStores.layerFromUrl(proxied, { closeTimeout: "200 millis" }))
+    ) as StoreLayer)
 
   it.live("Redis: counters expire with their period, reservations with their ttl", () =>
     Effect.gen(function*() {
@@ -111,12 +144,15 @@ describeWith(redisUrl, "Budget on Redis", "REDIS_URL", () => {
         Budget.make({ caps: [{ name: tag, metric: "messages", period: "day", limit: "5" }], reservationTtl: "1 hour" }),
         RedisBudget.layerBudgetStore({ prefix })
       )
-      const r = yield* budget.reserve({})
-      const counterTtl = yield* redis.send<number>("PTTL", `${prefix}budget:c:${r.holds[0]?.key}`)
+      const r = yield* budget.reserve({ tenant: "acme" })
+      const name = r.holds[0]?.key ?? ""
+      const counterTtl = yield* redis.send<number>("PTTL", `${prefix}budget:c:${createHash("sha256").update(name).digest("base64url")}`)
       const reservationTtl = yield* redis.send<number>("PTTL", `${prefix}budget:r:${r.id}`)
       assert.isTrue(counterTtl > 2 * 86_400_000 && counterTtl <= 3 * 86_400_000, String(counterTtl))
       assert.isTrue(reservationTtl > 0 && reservationTtl <= 3_600_000, String(reservationTtl))
       const keys = yield* redis.send<ReadonlyArray<string>>("KEYS", `${prefix}budget:*`)
+      // no key name holds the tenant
+      assert.isFalse(keys.some((key) => key.includes("acme")), keys.join(" "))
       yield* redis.send("DEL", ...keys)
     }).pipe(Effect.provide(RedisStores.layerFromUrl(redisUrl ?? ""))), { timeout: 30_000 })
 })
@@ -126,6 +162,10 @@ describeWith(pgUrl, "Budget on PostgreSQL", "DATABASE_URL", () => {
   const storeLayer = () =>
     PgBudget.layerBudgetStore({ tablePrefix }).pipe(Layer.provide(PgStores.layerFromUrl(pgUrl ?? ""))) as StoreLayer
   conformance("PostgreSQL", storeLayer)
+  outages("PostgreSQL", () => pgUrl ?? "", (proxied) =>
+    PgBudget.layerBudgetStore({ tablePrefix, timeout: "1 second" }).pipe(
+      Layer.provide(PgStores.layerFromUrl(proxied, { connectTimeout: "1 second" }))
+    ) as StoreLayer)
 
   it.live("PostgreSQL: purge deletes expired rows and drops the test tables", () =>
     Effect.gen(function*() {
@@ -135,6 +175,12 @@ describeWith(pgUrl, "Budget on PostgreSQL", "DATABASE_URL", () => {
       const live = yield* sql<{ readonly n: string }>`
         SELECT count(*)::text AS n FROM ${sql(`${tablePrefix}budget_counters`)} WHERE expires_at <= ${Date.now()}`
       assert.strictEqual(live[0]?.n, "0")
+      // the conformance runs counted for tenant "acme": no key column holds it
+      const clear = yield* sql<{ readonly n: string }>`
+        SELECT count(*)::text AS n FROM ${sql(`${tablePrefix}budget_counters`)} WHERE key LIKE '%acme%'`
+      const all = yield* sql<{ readonly n: string }>`SELECT count(*)::text AS n FROM ${sql(`${tablePrefix}budget_counters`)}`
+      assert.strictEqual(clear[0]?.n, "0")
+      assert.notStrictEqual(all[0]?.n, "0")
       yield* sql`DROP TABLE IF EXISTS ${sql(`${tablePrefix}budget_counters`)}, ${sql(`${tablePrefix}budget_reservations`)}`
     }).pipe(Effect.scoped, Effect.provide(PgStores.layerFromUrl(pgUrl ?? ""))), { timeout: 30_000 })
 })
