@@ -1250,199 +1250,242 @@ const liftStore = (store: TemplateStore["Service"]) => {
   }
 }
 
-const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
-  const rawStore = yield* TemplateStore
-  const store = liftStore(rawStore)
-  const maxVariableLength = options.maxVariableLength ?? DEFAULT_MAX_VARIABLE_LENGTH
-  const approvalCountries = new Set((options.approvalRequiredCountries ?? []).map((c) => c.toUpperCase()))
-  const defaultSignature = normalizeSignature(options.signature)
-  const definitions = new Map<string, CompiledTemplate>()
-  const partsCache = new Map<string, ReadonlyArray<Part>>()
-  const partsKey = (id: string, locale: string, version: number) => `${id}\u0000${locale}\u0000${version}`
+/** What the service's functions share: the store, the options as they run, and what registration compiled. */
+interface TemplatesState {
+  readonly store: ReturnType<typeof liftStore>
+  readonly maxVariableLength: number
+  /** Upper-case country codes whose sends need an approved version. */
+  readonly approvalCountries: ReadonlySet<string>
+  readonly defaultSignature: Signature | undefined
+  /** Compiled definitions by {@link keyOf}. */
+  readonly definitions: Map<string, CompiledTemplate>
+  /** Parsed bodies by {@link partsKey}. */
+  readonly partsCache: Map<string, ReadonlyArray<Part>>
+}
 
-  const definitionOf = (id: string, version: number, locale: string) => {
-    const template = definitions.get(keyOf(id, version))
-    return template === undefined
-      ? Effect.fail(fail(new TemplateNotFound({ field: "version", id, locale, version })))
-      : Effect.succeed(template)
-  }
+const partsKey = (id: string, locale: string, version: number) => `${id}\u0000${locale}\u0000${version}`
 
-  const partsOf = (template: CompiledTemplate, stored: TemplateVersion): Effect.Effect<ReadonlyArray<Part>, TemplateError> => {
-    const key = partsKey(stored.id, stored.locale, stored.version)
-    const cached = partsCache.get(key)
-    if (cached !== undefined) return Effect.succeed(cached)
-    const parsed = template.parse(stored.locale, stored.body)
-    if (Result.isFailure(parsed)) return Effect.fail(fail(parsed.failure))
-    partsCache.set(key, parsed.success)
-    return Effect.succeed(parsed.success)
-  }
+const makeState = (rawStore: TemplateStore["Service"], options: TemplatesOptions): TemplatesState => ({
+  store: liftStore(rawStore),
+  maxVariableLength: options.maxVariableLength ?? DEFAULT_MAX_VARIABLE_LENGTH,
+  approvalCountries: new Set((options.approvalRequiredCountries ?? []).map((c) => c.toUpperCase())),
+  defaultSignature: normalizeSignature(options.signature),
+  definitions: new Map(),
+  partsCache: new Map()
+})
 
-  const notFound = (id: string, locale: string | undefined, version: number | undefined) =>
-    Effect.flatMap(store.list(id), (all) =>
-      Effect.fail(fail(
-        new TemplateNotFound({
-          field: all.length === 0 ? "template" : version !== undefined ? "version" : "locale",
-          id,
-          ...(locale !== undefined ? { locale } : {}),
-          ...(version !== undefined ? { version } : {})
-        })
-      )))
+const definitionOf = (state: TemplatesState, id: string, version: number, locale: string) => {
+  const template = state.definitions.get(keyOf(id, version))
+  return template === undefined
+    ? Effect.fail(fail(new TemplateNotFound({ field: "version", id, locale, version })))
+    : Effect.succeed(template)
+}
 
-  const resolve = Effect.fnUntraced(function*(id: string, locale: string | undefined, version: number | undefined) {
+/** A stored version's body as parts, parsed once and cached. */
+const cachedParts = (
+  state: TemplatesState,
+  template: CompiledTemplate,
+  stored: TemplateVersion
+): Result.Result<ReadonlyArray<Part>, TemplateError> => {
+  const key = partsKey(stored.id, stored.locale, stored.version)
+  const cached = state.partsCache.get(key)
+  if (cached !== undefined) return Result.succeed(cached)
+  const parsed = template.parse(stored.locale, stored.body)
+  if (Result.isFailure(parsed)) return Result.fail(fail(parsed.failure))
+  state.partsCache.set(key, parsed.success)
+  return Result.succeed(parsed.success)
+}
+
+/** Fails with the `TemplateNotFound` that names what is missing: the template, the version or the locale. */
+const notFound = (state: TemplatesState, id: string, locale: string | undefined, version: number | undefined) =>
+  Effect.flatMap(state.store.list(id), (all) =>
+    Effect.fail(fail(
+      new TemplateNotFound({
+        field: all.length === 0 ? "template" : version !== undefined ? "version" : "locale",
+        id,
+        ...(locale !== undefined ? { locale } : {}),
+        ...(version !== undefined ? { version } : {})
+      })
+    )))
+
+/** The stored version for the best locale of the fallback chain. */
+const resolve = Effect.fnUntraced(
+  function*(state: TemplatesState, id: string, locale: string | undefined, version: number | undefined) {
     for (const candidate of chainOf(locale)) {
-      const found = yield* store.get(id, candidate, version)
+      const found = yield* state.store.get(id, candidate, version)
       if (Option.isSome(found)) return found.value
     }
-    return yield* notFound(id, locale, version)
-  })
+    return yield* notFound(state, id, locale, version)
+  }
+)
 
-  const register = <S extends VariablesDeclaration>(definition: TemplateDefinition<S>) =>
-    Effect.gen(function*() {
-      const compiled = compile(definition, { maxVariableLength })
-      if (Result.isFailure(compiled)) return yield* Effect.fail(compiled.failure)
-      const template = compiled.success
-      const createdAt = yield* Clock.currentTimeMillis
-      const records: Array<TemplateVersion> = []
-      for (const l of template.locales.values()) {
-        const record: TemplateVersion = {
+/** The stored record of each locale of a compiled definition; a version stored with other content conflicts. */
+const recordsOf = Effect.fnUntraced(function*(state: TemplatesState, template: CompiledTemplate) {
+  const createdAt = yield* Clock.currentTimeMillis
+  const records: Array<TemplateVersion> = []
+  for (const l of template.locales.values()) {
+    const record: TemplateVersion = {
+      id: template.id,
+      locale: l.locale,
+      version: template.version,
+      body: l.body,
+      ...(l.providerTemplateCode !== undefined ? { providerTemplateCode: l.providerTemplateCode } : {}),
+      ...(template.signature !== undefined ? { signature: template.signature } : {}),
+      status: template.status,
+      createdAt
+    }
+    const existing = yield* state.store.get(template.id, l.locale, template.version)
+    if (Option.isSome(existing) && !sameContent(existing.value, record)) {
+      return yield* Effect.fail(fail(
+        new TemplateVersionConflict({
+          field: "version",
           id: template.id,
           locale: l.locale,
-          version: template.version,
-          body: l.body,
-          ...(l.providerTemplateCode !== undefined ? { providerTemplateCode: l.providerTemplateCode } : {}),
-          ...(template.signature !== undefined ? { signature: template.signature } : {}),
-          status: template.status,
-          createdAt
-        }
-        const existing = yield* store.get(template.id, l.locale, template.version)
-        if (Option.isSome(existing) && !sameContent(existing.value, record)) {
-          return yield* Effect.fail(fail(
-            new TemplateVersionConflict({
-              field: "version",
-              id: template.id,
-              locale: l.locale,
-              version: template.version
-            })
-          ))
-        }
-        records.push(record)
-      }
-      const outcomes: Array<{ readonly locale: string; readonly outcome: PutOutcome }> = []
-      for (const record of records) {
-        const outcome = yield* store.put(record, { activate: template.activate })
-        outcomes.push({ locale: record.locale, outcome })
-      }
-      definitions.set(keyOf(template.id, template.version), template)
-      for (const l of template.locales.values()) {
-        partsCache.set(partsKey(template.id, l.locale, template.version), l.parts)
-      }
-      return { id: template.id, version: template.version, locales: outcomes }
-    }).pipe(Effect.withSpan("smsforge/Templates.register", { attributes: { template: definition.id } }))
-
-  // What render does once the stored version is found; shared by the Effect
-  // method and the synchronous core.
-  const finish = (stored: TemplateVersion, request: RenderRequest): Result.Result<Rendered, TemplateError> => {
-    const template = definitions.get(keyOf(stored.id, stored.version))
-    if (template === undefined) {
-      return Result.fail(fail(new TemplateNotFound({ field: "version", id: stored.id, locale: stored.locale, version: stored.version })))
-    }
-    const required = request.requireApproval ??
-      (request.country !== undefined && approvalCountries.has(request.country.toUpperCase()))
-    if (required && stored.status !== "approved") {
-      return Result.fail(fail(
-        new TemplateNotApproved({
-          field: "template",
-          id: stored.id,
-          version: stored.version,
-          locale: stored.locale,
-          status: stored.status
+          version: template.version
         })
       ))
     }
-    const key = partsKey(stored.id, stored.locale, stored.version)
-    let parts = partsCache.get(key)
-    if (parts === undefined) {
-      const parsed = template.parse(stored.locale, stored.body)
-      if (Result.isFailure(parsed)) return Result.fail(fail(parsed.failure))
-      parts = parsed.success
-      partsCache.set(key, parts)
+    records.push(record)
+  }
+  return records
+})
+
+const register = <S extends VariablesDeclaration>(state: TemplatesState, definition: TemplateDefinition<S>) =>
+  Effect.gen(function*() {
+    const compiled = compile(definition, { maxVariableLength: state.maxVariableLength })
+    if (Result.isFailure(compiled)) return yield* Effect.fail(compiled.failure)
+    const template = compiled.success
+    const records = yield* recordsOf(state, template)
+    const outcomes: Array<{ readonly locale: string; readonly outcome: PutOutcome }> = []
+    for (const record of records) {
+      const outcome = yield* state.store.put(record, { activate: template.activate })
+      outcomes.push({ locale: record.locale, outcome })
     }
-    const decoded = template.decode(request.variables)
-    if (Result.isFailure(decoded)) return Result.fail(fail(decoded.failure))
-    const signature = normalizeSignature(request.signature) ?? stored.signature ?? defaultSignature
-    return Result.succeed({
+    state.definitions.set(keyOf(template.id, template.version), template)
+    for (const l of template.locales.values()) {
+      state.partsCache.set(partsKey(template.id, l.locale, template.version), l.parts)
+    }
+    return { id: template.id, version: template.version, locales: outcomes }
+  }).pipe(Effect.withSpan("smsforge/Templates.register", { attributes: { template: definition.id } }))
+
+/** Refuses an unapproved version where the request or its country requires approval. */
+const approvalRefusal = (
+  state: TemplatesState,
+  stored: TemplateVersion,
+  request: RenderRequest
+): TemplateError | undefined => {
+  const required = request.requireApproval ??
+    (request.country !== undefined && state.approvalCountries.has(request.country.toUpperCase()))
+  if (!required || stored.status === "approved") return undefined
+  return fail(
+    new TemplateNotApproved({
+      field: "template",
       id: stored.id,
       version: stored.version,
       locale: stored.locale,
-      text: sign(renderParts(parts, decoded.success.text), signature),
-      status: stored.status,
-      approved: stored.status === "approved",
-      ...(stored.providerTemplateCode !== undefined ? { providerTemplateCode: stored.providerTemplateCode } : {}),
-      ...(signature !== undefined ? { signature: signature.text } : {}),
-      variables: decoded.success.values
+      status: stored.status
     })
-  }
+  )
+}
 
-  const render = Effect.fnUntraced(
+// What render does once the stored version is found; shared by the Effect
+// method and the synchronous core.
+const finish = (state: TemplatesState, stored: TemplateVersion, request: RenderRequest): Result.Result<Rendered, TemplateError> => {
+  const template = state.definitions.get(keyOf(stored.id, stored.version))
+  if (template === undefined) {
+    return Result.fail(fail(new TemplateNotFound({ field: "version", id: stored.id, locale: stored.locale, version: stored.version })))
+  }
+  const refusal = approvalRefusal(state, stored, request)
+  if (refusal !== undefined) return Result.fail(refusal)
+  const parts = cachedParts(state, template, stored)
+  if (Result.isFailure(parts)) return Result.fail(parts.failure)
+  const decoded = template.decode(request.variables)
+  if (Result.isFailure(decoded)) return Result.fail(fail(decoded.failure))
+  const signature = normalizeSignature(request.signature) ?? stored.signature ?? state.defaultSignature
+  return Result.succeed({
+    id: stored.id,
+    version: stored.version,
+    locale: stored.locale,
+    text: sign(renderParts(parts.success, decoded.success.text), signature),
+    status: stored.status,
+    approved: stored.status === "approved",
+    ...(stored.providerTemplateCode !== undefined ? { providerTemplateCode: stored.providerTemplateCode } : {}),
+    ...(signature !== undefined ? { signature: signature.text } : {}),
+    variables: decoded.success.values
+  })
+}
+
+const renderWith = (state: TemplatesState) =>
+  Effect.fnUntraced(
     function*(request: RenderRequest) {
-      const stored = yield* resolve(request.id, request.locale, request.version)
-      return yield* Effect.fromResult(finish(stored, request))
+      const stored = yield* resolve(state, request.id, request.locale, request.version)
+      return yield* Effect.fromResult(finish(state, stored, request))
     },
     (effect, request) => Tracing.withSpan(effect, "smsforge/Templates.render", { template: request.id })
   )
 
-  // Only what renders: a refusal is for the Effect method to explain (naming
-  // the missing field takes the store's list).
+// Only what renders: a refusal is for the Effect method to explain (naming
+// the missing field takes the store's list).
+const makeCore = (state: TemplatesState, rawStore: TemplateStore["Service"]): TemplatesCore | undefined => {
   const storeCore = storeCores.of(rawStore)
-  const core: TemplatesCore | undefined = storeCore === undefined ? undefined : {
+  return storeCore === undefined ? undefined : {
     render: (request) => {
       const chain = chainOf(request.locale)
       for (let i = 0; i < chain.length; i++) {
         const stored = storeCore.get(request.id, chain[i]!, request.version)
         if (stored === undefined) continue
-        const rendered = finish(stored, request)
+        const rendered = finish(state, stored, request)
         return Result.isSuccess(rendered) ? rendered.success : undefined
       }
       return undefined
     }
   }
+}
 
-  const setStatus = (id: string, locale: string, version: number, status: ApprovalStatus) =>
-    Effect.flatMap(localeParam(id, locale), (canonical) => store.setStatus(id, canonical, version, status))
+const setStatus = (state: TemplatesState, id: string, locale: string, version: number, status: ApprovalStatus) =>
+  Effect.flatMap(localeParam(id, locale), (canonical) => state.store.setStatus(id, canonical, version, status))
 
-  const checkBudget = (id: string, options: BudgetOptions) =>
-    Effect.gen(function*() {
-      const invalidOptions = checkBudgetOptions(options)
-      if (invalidOptions !== undefined) return yield* Effect.fail(invalidOptions)
-      let chosen: ReadonlyArray<TemplateVersion>
-      if (options.locale !== undefined) {
-        chosen = [yield* resolve(id, options.locale, options.version)]
-      } else {
-        const all = yield* store.list(id)
-        chosen = all.filter((v) => options.version !== undefined ? v.version === options.version : v.active)
-        if (chosen.length === 0) return yield* notFound(id, undefined, options.version)
-      }
-      const measured: Array<LocaleBudget> = []
-      for (const stored of chosen) {
-        const template = yield* definitionOf(stored.id, stored.version, stored.locale)
-        const invalidWorstCase = checkWorstCase(options, template)
-        if (invalidWorstCase !== undefined) return yield* Effect.fail(invalidWorstCase)
-        const parts = yield* partsOf(template, stored)
-        const signature = normalizeSignature(options.signature) ?? stored.signature ?? defaultSignature
-        measured.push(measure(stored.locale, stored.version, parts, template.maxLength, signature, options))
-      }
-      return report(id, options.maxSegments, measured)
-    })
+/** The versions a budget check measures: one locale's, or every locale's active (or given) version. */
+const budgetVersions = Effect.fnUntraced(function*(state: TemplatesState, id: string, options: BudgetOptions) {
+  if (options.locale !== undefined) {
+    return [yield* resolve(state, id, options.locale, options.version)]
+  }
+  const all = yield* state.store.list(id)
+  const chosen = all.filter((v) => options.version !== undefined ? v.version === options.version : v.active)
+  if (chosen.length === 0) return yield* notFound(state, id, undefined, options.version)
+  return chosen
+})
 
+const checkBudget = (state: TemplatesState, id: string, options: BudgetOptions) =>
+  Effect.gen(function*() {
+    const invalidOptions = checkBudgetOptions(options)
+    if (invalidOptions !== undefined) return yield* Effect.fail(invalidOptions)
+    const chosen: ReadonlyArray<TemplateVersion> = yield* budgetVersions(state, id, options)
+    const measured: Array<LocaleBudget> = []
+    for (const stored of chosen) {
+      const template = yield* definitionOf(state, stored.id, stored.version, stored.locale)
+      const invalidWorstCase = checkWorstCase(options, template)
+      if (invalidWorstCase !== undefined) return yield* Effect.fail(invalidWorstCase)
+      const parts = yield* Effect.fromResult(cachedParts(state, template, stored))
+      const signature = normalizeSignature(options.signature) ?? stored.signature ?? state.defaultSignature
+      measured.push(measure(stored.locale, stored.version, parts, template.maxLength, signature, options))
+    }
+    return report(id, options.maxSegments, measured)
+  })
+
+const build = Effect.fnUntraced(function*(options: TemplatesOptions) {
+  const rawStore = yield* TemplateStore
+  const state = makeState(rawStore, options)
+  const core = makeCore(state, rawStore)
   const service = Templates.of({
-    register,
-    render,
+    register: (definition) => register(state, definition),
+    render: renderWith(state),
     activate: (id, locale, version) =>
-      Effect.flatMap(localeParam(id, locale), (canonical) => store.activate(id, canonical, version)),
-    approve: (id, locale, version) => setStatus(id, locale, version, "approved"),
-    setStatus,
-    versions: (id) => store.list(id),
-    checkBudget
+      Effect.flatMap(localeParam(id, locale), (canonical) => state.store.activate(id, canonical, version)),
+    approve: (id, locale, version) => setStatus(state, id, locale, version, "approved"),
+    setStatus: (id, locale, version, status) => setStatus(state, id, locale, version, status),
+    versions: (id) => state.store.list(id),
+    checkBudget: (id, options) => checkBudget(state, id, options)
   })
   return core === undefined ? service : cores.register(service, core)
 })
