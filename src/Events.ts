@@ -17,8 +17,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
+import type { BalanceLow, BalanceRecovered } from "./BalanceMonitor.ts"
+import type { BudgetRefused, BudgetThresholdReached } from "./Budget.ts"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
 import type { MessageStatus } from "./MessageStore.ts"
+import type { MoneyJson } from "./Pricing.ts"
 
 // models
 
@@ -36,6 +39,8 @@ export interface StatusChanged {
   readonly previous?: MessageStatus | undefined
   readonly reason?: string | undefined
   readonly route?: string | undefined
+  /** On `submitted`, when a price table prices the carrying route: what it charged. */
+  readonly cost?: MoneyJson | undefined
   /** Only when `LogPhoneNumbers` is on. */
   readonly to?: string | undefined
   /** Epoch milliseconds. */
@@ -106,10 +111,23 @@ export interface ConsentChanged {
 }
 
 /**
+ * Every event on the bus. With `SmsConfig.budget`, `BudgetThresholdReached`
+ * and `BudgetRefused` (see the Budget module); with `SmsConfig.balances`,
+ * `BalanceLow` and `BalanceRecovered` (see the BalanceMonitor module).
+ *
  * @category models
  * @since 0.1.0
  */
-export type SmsEvent = StatusChanged | InboundReceived | Blocked | VerificationChanged | ConsentChanged
+export type SmsEvent =
+  | StatusChanged
+  | InboundReceived
+  | Blocked
+  | VerificationChanged
+  | ConsentChanged
+  | BudgetThresholdReached
+  | BudgetRefused
+  | BalanceLow
+  | BalanceRecovered
 
 /**
  * Whether phone numbers may appear in events and log lines. Off by default:

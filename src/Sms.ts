@@ -23,6 +23,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -30,6 +31,8 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import * as Audit from "./Audit.ts"
+import * as BalanceMonitor from "./BalanceMonitor.ts"
+import * as Budget from "./Budget.ts"
 import * as Consent from "./Consent.ts"
 import * as Encoding from "./Encoding.ts"
 import * as Events from "./Events.ts"
@@ -40,6 +43,7 @@ import { randomId } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
 import * as Outbox from "./Outbox.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
+import * as Pricing from "./Pricing.ts"
 import type * as Retry from "./Retry.ts"
 import * as Router from "./Router.ts"
 import * as SendRequest from "./SendRequest.ts"
@@ -72,6 +76,39 @@ export interface Receipt {
   readonly attempts: number
   /** Epoch milliseconds, for scheduled messages. */
   readonly sendAt?: number | undefined
+  /** What the carrying route charged (segments × its price), with `SmsConfig.pricing`; absent when unpriced. */
+  readonly cost?: Pricing.MoneyJson | undefined
+}
+
+/**
+ * What `estimate` answers: what `send` would do now, without sending,
+ * storing or counting anything.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Estimate {
+  /** E.164. */
+  readonly to: string
+  readonly country: string
+  readonly numberType: PhoneNumbers.NumberType
+  readonly encoding: Transport.MessageEncoding
+  readonly segmentCount: number
+  /** When the message would go, when not now: the request's `sendAt`, or the end of quiet hours. */
+  readonly sendAt?: number | undefined
+  /** Whether consent's quiet hours would hold the message until `sendAt`. */
+  readonly quietHours: boolean
+  /** The route the router would try first, and why; absent when every route is skipped now. */
+  readonly route?: string | undefined
+  readonly transport?: string | undefined
+  readonly reason?: string | undefined
+  /** Every route it would try, in order (`Router.plan`). */
+  readonly candidates: ReadonlyArray<Router.Candidate>
+  /** The first route's price per segment and the message's cost, with `SmsConfig.pricing`. */
+  readonly unitPrice?: Pricing.MoneyJson | undefined
+  readonly cost?: Pricing.MoneyJson | undefined
+  /** Why a cap of `SmsConfig.budget` would refuse the message now (`BudgetExceeded` names the cap); absent when it would pass. */
+  readonly refusal?: Budget.BudgetExceeded | Budget.CostUnknown | Budget.CurrencyMismatch | Budget.InvalidBudgetConfig | undefined
 }
 
 /**
@@ -153,6 +190,23 @@ export interface SmsConfig {
    * so pair it with `retention` and a durable store.
    */
   readonly audit?: Audit.AuditOptions | undefined
+  /**
+   * Price tables (`{ prices, csv, rates }`, see the Pricing module): the
+   * least-cost strategy ranks by them, and receipts, stored messages and
+   * `submitted` events carry the cost of the route that carried the message.
+   */
+  readonly pricing?: Pricing.PricingOptions | undefined
+  /**
+   * Spend and message caps (see the Budget module), on the `BudgetStore` in
+   * the context, else in memory. A hard cap refuses a message before any
+   * carrier call: it ends `rejected` with `BudgetExceeded`.
+   */
+  readonly budget?: Budget.BudgetOptions | undefined
+  /**
+   * Carrier balances (see the BalanceMonitor module): a route below its
+   * floor is skipped, and `BalanceLow` / `BalanceRecovered` go on the Events bus.
+   */
+  readonly balances?: BalanceMonitor.BalanceMonitorOptions | undefined
 }
 
 // errors
@@ -183,7 +237,12 @@ export const SmsErrorReason = Schema.Union([
   ...PhoneNumbers.PhoneNumberErrorReason.members,
   ...Templates.TemplateErrorReason.members,
   ...Consent.ConsentErrorReason.members,
-  ...Router.RoutingErrorReason.members
+  ...Router.RoutingErrorReason.members,
+  // StoreUnavailable is already a member
+  Budget.BudgetExceeded,
+  Budget.CostUnknown,
+  Budget.CurrencyMismatch,
+  Budget.InvalidBudgetConfig
 ])
 
 /**
@@ -261,6 +320,13 @@ export class Sms extends Context.Service<Sms, {
   readonly deadLetters: (options?: { readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<MessageStore.StoredMessage>, SmsError>
   /** Sends a failed message again as a new message. */
   readonly retry: (id: string) => Effect.Effect<Receipt, SmsError>
+  /**
+   * What `send` would do with a request now: number, consent and quiet
+   * hours, template, encoding and segments, the route and why, the price,
+   * and whether a cap would refuse it. Sends, stores and counts nothing;
+   * fails as `send` would for a bad request, number, consent or template.
+   */
+  readonly estimate: (request: unknown) => Effect.Effect<Estimate, SmsError>
 }>()("smsforge/Sms") {}
 
 const toReceipt = (message: MessageStore.StoredMessage): Receipt => ({
@@ -274,7 +340,8 @@ const toReceipt = (message: MessageStore.StoredMessage): Receipt => ({
   transport: message.transport,
   providerMessageId: message.providerMessageId,
   attempts: message.attempts,
-  sendAt: message.sendAt
+  sendAt: message.sendAt,
+  cost: message.cost
 })
 
 const deliveryToStatus: Record<Transport.DeliveryStatus, MessageStore.MessageStatus | undefined> = {
@@ -327,6 +394,9 @@ interface Pipeline {
   readonly consent: Option.Option<Consent.Consent["Service"]>
   readonly inbound: Inbound.Inbound["Service"]
   readonly events: Option.Option<Events.Events["Service"]>
+  readonly budget: Option.Option<Budget.Budget["Service"]>
+  /** Prices, caps or balances are configured: the express lane stays closed. */
+  readonly money: boolean
   readonly logNumbers: boolean
   readonly scope: Scope.Scope
   /** Purposes with a frequency cap: only their sends are counted, so memory does not grow otherwise. */
@@ -335,6 +405,9 @@ interface Pipeline {
 }
 
 const pipelineOf = Effect.fnUntraced(function*(config: SmsConfig, transports: ReadonlyArray<Transport.Transport>) {
+  const budget = yield* Effect.serviceOption(Budget.Budget)
+  const priced = Option.isSome(yield* Effect.serviceOption(Pricing.Pricing))
+  const monitored = Option.isSome(yield* Effect.serviceOption(BalanceMonitor.BalanceMonitor))
   return {
     config,
     transports,
@@ -347,6 +420,8 @@ const pipelineOf = Effect.fnUntraced(function*(config: SmsConfig, transports: Re
     consent: yield* Effect.serviceOption(Consent.Consent),
     inbound: yield* Inbound.Inbound,
     events: yield* Effect.serviceOption(Events.Events),
+    budget,
+    money: Option.isSome(budget) || priced || monitored,
     logNumbers: yield* Events.LogPhoneNumbers,
     scope: yield* Effect.scope,
     capped: new Set(Object.keys(config.consent?.frequencyCaps ?? {})),
@@ -375,6 +450,7 @@ const makeStatus = (p: Pipeline) => {
     previous,
     reason: change?.reason,
     route: message.route,
+    cost: change?.status === "submitted" ? message.cost : undefined,
     to: p.logNumbers ? message.to : undefined,
     at: change?.at ?? message.createdAt
   })
@@ -544,11 +620,38 @@ const settlementOf = (result: Result.Result<Router.Dispatch, Router.RoutingError
       providerMessageId: sent.providerMessageId,
       segmentIds: sent.segmentIds,
       attempts: sent.attempts,
-      decisions: sent.decisions
+      decisions: sent.decisions,
+      cost: sent.cost === undefined ? undefined : Pricing.toJson(sent.cost.total)
     },
     reason: undefined
   } as const
 }
+
+/**
+ * Reserves the message under the caps, at the cost of the route the router
+ * would choose now; the message id makes a repeated run count once.
+ */
+const reserveFor = (p: Pipeline, budget: Budget.Budget["Service"], request: Router.RouteRequest) =>
+  Effect.flatMap(
+    // a plan that fails (no route) fails the dispatch too, with nothing sent
+    Effect.orElseSucceed(p.router.plan(request), (): ReadonlyArray<Router.Candidate> => []),
+    (candidates) => budget.reserve({ id: request.messageId, tenant: request.tenant, cost: candidates[0]?.exactCost?.total })
+  )
+
+/**
+ * Commits the actual cost of the route that carried the message, or gives
+ * the reservation back when none did. The message's fate is decided: a
+ * failure here is logged, never the send's.
+ */
+const settleBudget = (
+  budget: Budget.Budget["Service"],
+  reservation: Budget.Reservation,
+  result: Result.Result<Router.Dispatch, Router.RoutingError>
+) =>
+  Effect.catch(
+    Result.isSuccess(result) ? budget.commit(reservation, result.success.cost?.total) : budget.release(reservation),
+    (error) => Effect.logWarning(`smsforge: the budget did not record a message's outcome: ${error.reason._tag}`)
+  )
 
 const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
   // One-time codes of messages that wait (quiet hours), by message id: in
@@ -566,7 +669,18 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
   ) {
     const number = known?.number ?? (yield* Effect.orDie(p.phones.normalize(queued.to)))
     const segments = known?.segments ?? Encoding.analyze(text, { smartEncoding: false }).segments
-    const result = yield* Effect.result(p.router.dispatch(routeRequestOf(queued, text, number, options), submissionOf(queued, text, segments)))
+    const request = routeRequestOf(queued, text, number, options)
+    const submission = submissionOf(queued, text, segments)
+    let result: Result.Result<Router.Dispatch, Router.RoutingError>
+    if (p.budget._tag === "None") {
+      result = yield* Effect.result(p.router.dispatch(request, submission))
+    } else {
+      // counted before any carrier call; a refusal ends the message here
+      const held = yield* Effect.result(reserveFor(p, p.budget.value, request))
+      if (Result.isFailure(held)) return yield* refuseOnBudget(queued, held.failure, final)
+      result = yield* Effect.result(p.router.dispatch(request, submission))
+      yield* settleBudget(p.budget.value, held.success, result)
+    }
     const settled = settlementOf(result, final)
     if (settled.status === undefined) {
       const kept = yield* Effect.catchTag(p.store.annotate(queued.id, settled.patch), "MessageNotFound", () => Effect.succeed(queued))
@@ -584,6 +698,17 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
       yield* Effect.ignore(p.consent.value.record(next.to, next.purpose, next.history[next.history.length - 1]?.at, next.tenant))
     }
     return { receipt: toReceipt(next), retry: false } satisfies Delivered
+  })
+
+  /** A cap refused the message: it ends `rejected` with the reason, unless a store outage may pass on a later run. */
+  const refuseOnBudget = Effect.fnUntraced(function*(queued: MessageStore.StoredMessage, error: Budget.BudgetError, final: boolean) {
+    if (error.reason._tag === "StoreUnavailable" && !final) return { receipt: toReceipt(queued), retry: true } satisfies Delivered
+    yield* Effect.catchTag(
+      status.move(queued, "rejected", undefined, error.reason._tag),
+      ["MessageNotFound", "InvalidTransition"],
+      Effect.die
+    )
+    return yield* fail(error.reason)
   })
 
   // Consent is asked again when a scheduled message's time comes: the person may have opted out meanwhile.
@@ -711,6 +836,7 @@ const messageOf = (
   segmentStatuses: undefined,
   attempts: 0,
   decisions: [],
+  cost: undefined,
   idempotencyKey: request.idempotencyKey,
   createdAt: now,
   sendAt,
@@ -883,6 +1009,44 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
   return { sendDecoded, sendOnce, commit }
 }
 
+/** Why a cap would refuse a message now; a store outage fails the estimate. */
+const budgetRefusal = (budget: Budget.Budget["Service"], tenant: string | undefined, cost: Pricing.Money | undefined) =>
+  Effect.matchEffect(budget.check({ tenant, cost }), {
+    onSuccess: () => Effect.succeed(undefined),
+    onFailure: (error) => error.reason._tag === "StoreUnavailable" ? Effect.fail(error.reason) : Effect.succeed(error.reason)
+  })
+
+// The steps of `send` up to the route, without a write: `prepare` decides
+// and stores nothing, `plan` and `check` count nothing.
+const estimateWith = (p: Pipeline) => (input: unknown): Effect.Effect<Estimate, SmsError> =>
+  Effect.gen(function*() {
+    const decoded = decodeGuarded(input)
+    if (Result.isFailure(decoded)) return yield* fail(decoded.failure)
+    const request = decoded.success
+    const number = yield* p.phones.validate(request.to, validateOptionsOf(p.config))
+    const { analysis, message } = yield* prepare(p, request, number, "estimate", plain)
+    const candidates = yield* p.router.plan(routeRequestOf(message, analysis.text, number, plain))
+    const first = candidates[0]
+    const cost = first?.exactCost
+    const refusal = p.budget._tag === "None" ? undefined : yield* budgetRefusal(p.budget.value, request.tenant, cost?.total)
+    return {
+      to: number.e164,
+      country: number.country,
+      numberType: number.type,
+      encoding: analysis.encoding,
+      segmentCount: analysis.segments.length,
+      sendAt: message.sendAt,
+      quietHours: message.sendAt !== undefined && message.sendAt !== request.sendAt,
+      route: first?.route,
+      transport: first?.transport,
+      reason: first?.reason,
+      candidates,
+      unitPrice: cost === undefined ? undefined : Pricing.toJson(cost.unitPrice),
+      cost: cost === undefined ? undefined : Pricing.toJson(cost.total),
+      refusal
+    } satisfies Estimate
+  }).pipe(Effect.mapError(toSmsError))
+
 const validateOptionsOf = (config: SmsConfig) => ({
   policy: config.numbers ?? {},
   ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry })
@@ -901,7 +1065,7 @@ const makeExpress = (p: Pipeline, status: Status, reports: Reports, delivery: De
   const eventsCore = p.events._tag === "Some" ? Events.cores.of(p.events.value) : null
   const templatesCore = Templates.cores.of(p.templates)
   const validateOptions = validateOptionsOf(p.config)
-  const open = !p.outbox.durable && phonesCore !== undefined && storeCore !== undefined && consentCore !== undefined &&
+  const open = !p.outbox.durable && !p.money && phonesCore !== undefined && storeCore !== undefined && consentCore !== undefined &&
     eventsCore !== undefined
 
   const announce = (message: MessageStore.StoredMessage, change: MessageStore.StatusChange | undefined, previous: MessageStore.MessageStatus | undefined) => {
@@ -1014,7 +1178,8 @@ const build = Effect.fnUntraced(function*(
     deliveryReceipt: (input) => deliveryReceipt(p, reports, input),
     inbound,
     deadLetters: (options) => Effect.mapError(p.store.list({ status: "failed", limit: options?.limit }), toSmsError),
-    retry: (id) => retryFailed(p, acceptance, id)
+    retry: (id) => retryFailed(p, acceptance, id),
+    estimate: estimateWith(p)
   })
   // A code the Verification service built: its own request, not decoded again.
   const sendVerification = (to: string, text: string, tenant: string | undefined) =>
@@ -1085,6 +1250,7 @@ const retryFailed = (p: Pipeline, acceptance: ReturnType<typeof makeAcceptance>,
       history: [{ status: "accepted", at: now, reason: `retry of ${message.id}` }, { status: "queued", at: now }],
       attempts: 0,
       decisions: [],
+      cost: undefined,
       route: undefined,
       transport: undefined,
       providerMessageId: undefined,
@@ -1317,6 +1483,48 @@ export type Services =
   | Audit.Audit
   | Verification.Verification
 
+// money: prices, caps and balances, each only when configured. They are
+// services in the context, which the Router and the pipeline look for, so
+// an absent one costs a send nothing.
+
+/** Caps on the `BudgetStore` in the context, else in memory; their alerts go on the bus. */
+const layerBudget = (options: Budget.BudgetOptions): Layer.Layer<Budget.Budget, Budget.BudgetError, Events.Events> =>
+  Layer.effect(
+    Budget.Budget,
+    Effect.gen(function*() {
+      const given = yield* Effect.serviceOption(Budget.BudgetStore)
+      const store = Option.isSome(given) ? given.value : yield* Budget.makeStoreMemory
+      const budget = yield* Effect.provideService(Budget.make(options), Budget.BudgetStore, store)
+      const events = yield* Events.Events
+      // subscribed before the first send, so no alert is missed
+      const alerts = yield* budget.subscribe
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(alerts), events.publish)))
+      return budget
+    })
+  )
+
+/** The monitor, its low and recovered balances on the bus (its first poll's too) and to the user's hook. */
+const layerBalances = (options: BalanceMonitor.BalanceMonitorOptions): Layer.Layer<BalanceMonitor.BalanceMonitor, never, Events.Events> =>
+  Layer.effect(
+    BalanceMonitor.BalanceMonitor,
+    Effect.flatMap(Events.Events, (events) =>
+      BalanceMonitor.make({
+        ...options,
+        onEvent: (event) =>
+          Effect.andThen(
+            event._tag === "BalanceQueryFailed" ? Effect.void : events.publish(event),
+            options.onEvent === undefined ? Effect.void : options.onEvent(event)
+          )
+      }))
+  )
+
+const layerMoney = (config: SmsConfig): Layer.Layer<never, Pricing.PricingError | Budget.BudgetError, Events.Events> =>
+  Layer.mergeAll(
+    config.pricing === undefined ? Layer.empty : Pricing.layer(config.pricing),
+    config.budget === undefined ? Layer.empty : layerBudget(config.budget),
+    config.balances === undefined ? Layer.empty : layerBalances(config.balances)
+  )
+
 /**
  * The pipeline on stores you provide.
  *
@@ -1325,7 +1533,11 @@ export type Services =
  */
 export const layerPipeline = (
   config: SmsConfig = {}
-): Layer.Layer<Exclude<Services, Stores>, SmsError | Router.RoutingError | Templates.TemplateError | Verification.VerificationError, Stores> =>
+): Layer.Layer<
+  Exclude<Services, Stores>,
+  SmsError | Router.RoutingError | Templates.TemplateError | Verification.VerificationError | Pricing.PricingError | Budget.BudgetError,
+  Stores
+> =>
   Layer.unwrap(Effect.map(resolveTransports(config), (transports) => {
     const base = Layer.mergeAll(
       PhoneNumbers.layer({
@@ -1344,9 +1556,8 @@ export const layerPipeline = (
         ...(config.rateMargin === undefined ? {} : { rateMargin: config.rateMargin })
       }),
       Templates.layer({ templates: config.templates ?? [] }),
-      Events.layer(),
       Audit.layerMemory(config.audit ?? {})
-    )
+    ).pipe(Layer.provideMerge(layerMoney(config).pipe(Layer.provideMerge(Events.layer()))))
     const withConsent = Consent.layer(config.consent ?? {}).pipe(Layer.provideMerge(base))
     const inbound = Inbound.layer({ defaultCountry: config.defaultCountry, ...config.inbound }).pipe(
       Layer.provideMerge(config.audit === undefined ? withConsent : Layer.merge(withConsent, Audit.layerRecordEvents.pipe(Layer.provide(withConsent))))
@@ -1382,5 +1593,10 @@ export const layerStoresMemory = (config: SmsConfig = {}): Layer.Layer<Stores> =
  * @category layers
  * @since 0.1.0
  */
-export const layer = (config: SmsConfig = {}): Layer.Layer<Services, SmsError | Router.RoutingError | Templates.TemplateError | Verification.VerificationError> =>
+export const layer = (
+  config: SmsConfig = {}
+): Layer.Layer<
+  Services,
+  SmsError | Router.RoutingError | Templates.TemplateError | Verification.VerificationError | Pricing.PricingError | Budget.BudgetError
+> =>
   layerPipeline(config).pipe(Layer.provideMerge(layerStoresMemory(config)))
