@@ -1,0 +1,192 @@
+// Throughput of the durable Outbox through the whole send path: messages per
+// second per process and p99 accept latency (the time until `send` answers)
+// on local PostgreSQL and Redis, against the memory default, measured side by
+// side in one process:
+// - `createSmsClient` with `stores:` the PgStores/RedisStores layer (the
+//   stores and their durable Outbox: message, idempotency key and job written
+//   together), a no-op carrier (Sandbox), SENDERS concurrent senders, each
+//   send with its own idempotency key, recipients drawn from 1,000 numbers;
+// - each durable backend with a few Outbox `concurrency` (job workers per
+//   process) and PostgreSQL pool sizes, the goal (≥ 1,000/s on PostgreSQL,
+//   ≥ 3,000/s on Redis) met or not on each row;
+// - the memory default (no `stores`) on the same requests, and its ratio to
+//   the pipeline before the Outbox existed when SMSFORGE_BASELINE_DIST points
+//   at that build (goal: within 1.2x).
+//
+//   npm run bench -- outbox            (builds first)
+//   node bench/outbox.bench.mjs [messages] [senders]
+//
+// DATABASE_URL and REDIS_URL (defaults postgres://postgres@127.0.0.1:5432/test
+// and redis://127.0.0.1:6379, used when a server answers there); a backend
+// with neither is skipped with one line. Tables obench_* and keys obench:*
+// are dropped before and after.
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redis from "effect/persistence/Redis"
+import * as SqlClient from "effect/sql/SqlClient"
+import { randomUUID } from "node:crypto"
+import * as Net from "node:net"
+
+const dist = process.env.SMSFORGE_DIST ?? "../dist"
+const { createSmsClient } = await import(`${dist}/index.js`)
+const { Sandbox } = await import(`${dist}/testing/index.js`)
+const PgStores = await import(`${dist}/stores/postgres/index.js`)
+const RedisStores = await import(`${dist}/stores/redis/index.js`)
+const MESSAGES = Number(process.argv[2] ?? 4_000)
+const SENDERS = Number(process.argv[3] ?? 64)
+const WARM = Math.min(500, MESSAGES)
+const GOALS = { PostgreSQL: 1_000, Redis: 3_000 }
+
+// ---------------------------------------------------------------- servers
+
+/** The server's URL: the variable, or the default when something answers there; undefined otherwise. */
+const serverUrl = async (variable, fallback) => {
+  if (process.env[variable]) return process.env[variable]
+  const { hostname, port } = new URL(fallback)
+  const answers = await new Promise((resolve) => {
+    const socket = Net.connect(Number(port), hostname)
+    socket.setTimeout(1_000, () => socket.destroy())
+    socket.once("connect", () => (socket.destroy(), resolve(true)))
+    socket.once("close", () => resolve(false))
+    socket.once("error", () => {})
+  })
+  return answers ? fallback : undefined
+}
+const pgUrl = await serverUrl("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+const redisUrl = await serverUrl("REDIS_URL", "redis://127.0.0.1:6379")
+
+const dropPg = () =>
+  Effect.runPromise(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const tables = yield* sql`SELECT tablename FROM pg_tables WHERE tablename LIKE 'obench\\_%'`
+    for (const { tablename } of tables) yield* sql.unsafe(`DROP TABLE IF EXISTS "${tablename}" CASCADE`)
+  }).pipe(Effect.provide(PgStores.layerFromUrl(pgUrl))))
+
+const dropRedis = () =>
+  Effect.runPromise(Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    let cursor = "0"
+    do {
+      const [next, keys] = yield* redis.send("SCAN", cursor, "MATCH", "obench:*", "COUNT", "1000")
+      cursor = next
+      if (keys.length > 0) yield* redis.send("DEL", ...keys)
+    } while (cursor !== "0")
+  }).pipe(Effect.provide(RedisStores.layerFromUrl(redisUrl))))
+
+// ---------------------------------------------------------------- contenders
+
+const numbers = Array.from({ length: 1_000 }, (_, i) => `+4474009${String(i).padStart(5, "0")}`)
+const TEXT = "Your order 4711 has shipped and will arrive tomorrow between 9:00 and 13:00."
+const run = randomUUID().slice(0, 8)
+let sequence = 0
+const requests = (n) =>
+  Array.from({ length: n }, () => {
+    const i = sequence++
+    return { to: numbers[i % numbers.length], text: TEXT, idempotencyKey: `${run}-${i}` }
+  })
+
+const carrier = () => Sandbox.makeUnsafe({ name: "noop" })
+
+const pgClient = ({ concurrency, pool }) =>
+  createSmsClient({
+    transports: [carrier()],
+    stores: PgStores.layer({ tablePrefix: "obench_", purgeEvery: false, outbox: { concurrency } }).pipe(
+      Layer.provide(PgStores.layerFromUrl(pgUrl, { maxConnections: pool }))
+    )
+  })
+
+const redisClient = ({ concurrency }) =>
+  createSmsClient({
+    transports: [carrier()],
+    stores: RedisStores.layer({ prefix: "obench:", outbox: { concurrency } }).pipe(Layer.provide(RedisStores.layerFromUrl(redisUrl)))
+  })
+
+// ---------------------------------------------------------------- timing
+
+/** SENDERS lanes, each awaiting its sends one by one; answers latencies (ms), refusals by tag and wall ms. */
+const drive = async (client, batch) => {
+  const latencies = []
+  const refused = {}
+  let next = 0
+  const lane = async () => {
+    while (next < batch.length) {
+      const request = batch[next++]
+      const start = performance.now()
+      try {
+        await client.send(request)
+        latencies.push(performance.now() - start)
+      } catch (error) {
+        const tag = error?._tag ?? "untyped"
+        refused[tag] = (refused[tag] ?? 0) + 1
+      }
+    }
+  }
+  const start = performance.now()
+  await Promise.all(Array.from({ length: SENDERS }, lane))
+  return { latencies, refused, wall: performance.now() - start }
+}
+
+const measure = async (make) => {
+  const client = make()
+  await client.ready()
+  await drive(client, requests(WARM))
+  const { latencies, refused, wall } = await drive(client, requests(MESSAGES))
+  await client.close()
+  latencies.sort((a, b) => a - b)
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN
+  return { perSec: (latencies.length * 1000) / wall, p50: at(0.5), p99: at(0.99), refused }
+}
+
+const fmt = (n) => Math.round(n).toLocaleString("en-US")
+
+// ---------------------------------------------------------------- run
+
+console.log(`node ${process.version}; ${fmt(MESSAGES)} sends a row after ${WARM} to warm up, ${SENDERS} concurrent senders, wall clock`)
+const rows = []
+const record = (backend, setting, result, goal) => {
+  const refusals = Object.entries(result.refused).map(([tag, n]) => `${tag} ${n}`).join(", ")
+  rows.push({
+    backend,
+    setting,
+    "messages/s": fmt(result.perSec),
+    "p50 ms": result.p50.toFixed(1),
+    "p99 ms": result.p99.toFixed(1),
+    refused: refusals === "" ? 0 : refusals,
+    goal: goal === undefined ? "" : `≥ ${fmt(goal)}/s ${result.perSec >= goal && refusals === "" ? "met" : "NOT MET"}`
+  })
+  return result
+}
+
+const memory = record("memory default", "", await measure(() => createSmsClient({ transports: [carrier()] })))
+let baseline
+if (process.env.SMSFORGE_BASELINE_DIST) {
+  const before = await import(`${process.env.SMSFORGE_BASELINE_DIST}/index.js`)
+  baseline = record("pipeline before the Outbox", "", await measure(() => before.createSmsClient({ transports: [carrier()] })))
+}
+
+const skipped = []
+if (pgUrl === undefined) skipped.push("PostgreSQL skipped: DATABASE_URL is not set and nothing answers at 127.0.0.1:5432")
+else {
+  await dropPg()
+  for (const setting of [{ concurrency: 32, pool: 10 }, { concurrency: 8, pool: 16 }, { concurrency: 8, pool: 32 }]) {
+    record("PostgreSQL", `concurrency ${setting.concurrency}, pool ${setting.pool}`, await measure(() => pgClient(setting)), GOALS.PostgreSQL)
+  }
+  await dropPg()
+}
+if (redisUrl === undefined) skipped.push("Redis skipped: REDIS_URL is not set and nothing answers at 127.0.0.1:6379")
+else {
+  await dropRedis()
+  for (const setting of [{ concurrency: 32 }, { concurrency: 8 }]) {
+    record("Redis", `concurrency ${setting.concurrency}`, await measure(() => redisClient(setting)), GOALS.Redis)
+  }
+  await dropRedis()
+}
+
+console.table(rows)
+for (const line of skipped) console.log(line)
+if (baseline !== undefined) {
+  const ratio = baseline.perSec / memory.perSec
+  console.log(`memory default: ${ratio.toFixed(2)}x the pipeline before the Outbox (goal within 1.2x) ${ratio <= 1.2 ? "met" : "NOT MET"}`)
+} else {
+  console.log("memory default vs the pipeline before the Outbox: set SMSFORGE_BASELINE_DIST to that build to compare")
+}
