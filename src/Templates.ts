@@ -68,8 +68,8 @@ import * as SchemaParser from "effect/SchemaParser"
 import type { StandardSchemaV1 } from "effect/StandardSchema"
 import * as Encoding from "./Encoding.ts"
 import { guard, StoreUnavailable } from "./Store.ts"
-import { canonicalLocale, fallbackChain as chainOf } from "./internal/templateLocale.ts"
-import { type Part as InternalPart, parseBody, renderParts } from "./internal/templateParse.ts"
+import { canonicalLocale, fallbackChain as chainOf } from "./internal/templates/locale.ts"
+import { type Part as InternalPart, parseBody, renderParts } from "./internal/templates/parse.ts"
 
 // models
 
