@@ -5,6 +5,7 @@
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Argument, Command, Flag } from "effect/cli"
@@ -17,6 +18,7 @@ import * as Config from "./config.ts"
 import { parseCsv } from "./csv.ts"
 import * as Explain from "./explain.ts"
 import * as Instance from "./instance.ts"
+import * as Stores from "./stores.ts"
 
 // errors
 
@@ -39,7 +41,7 @@ export class ApiCallFailed extends Schema.TaggedError<ApiCallFailed>("smsforge/c
 
 // shared flags
 
-const configFlag = Flag.String("config").pipe(Flag.withDescription("Path to smsforge.config.json or .js"), Flag.optional)
+const configFlag = Flag.String("config").pipe(Flag.withDescription("Path to smsforge.config.json, .js or .ts"), Flag.optional)
 const hostFlag = Flag.String("host").pipe(Flag.withDescription("Address to listen on"), Flag.optional)
 const portFlag = Flag.Int("port").pipe(Flag.withDescription("Port to listen on (0: any free port)"), Flag.optional)
 const urlFlag = Flag.String("url").pipe(
@@ -87,13 +89,20 @@ const runInstance = (dev: boolean) => (flags: {
     const apiKeys = Config.apiKeys(config)
     const real = (config.transports ?? []).flatMap((r) => (r.type === "sandbox" ? [] : [r]))
     const carriers = yield* Effect.forEach(real, (route) => Effect.map(Carriers.make(route), (carrier) => [route.name, carrier] as const))
-    const { handler } = Instance.build({ config, dev, demo: flags.demo, apiKeys, carriers: Object.fromEntries(carriers) })
+    const stores = yield* Stores.resolve(config.stores)
+    const memoMap = Layer.makeMemoMapUnsafe()
+    const instance = Instance.build({ config, dev, demo: flags.demo, apiKeys, carriers: Object.fromEntries(carriers), stores: stores.layer, memoMap })
+    const { handler } = instance
     yield* Effect.addFinalizer(() => Effect.promise(handler.dispose))
+    // Built before listening, on the handler's memo map: a store that cannot be
+    // reached stops the command with its reason rather than failing each request.
+    yield* Layer.buildWithMemoMap(instance.services, memoMap, yield* Effect.scope)
     const server = yield* Instance.listen(handler.handler, host, port)
     yield* Console.log(`smsforge ${dev ? "dev" : "serve"}${file === undefined ? "" : ` (${file})`}`)
     yield* Console.log(`  console  ${server.url}`)
     yield* Console.log(`  API      ${server.url}messages  (OpenAPI: ${server.url}openapi.json)`)
     if (carriers.length > 0) yield* Console.log(`  webhooks ${carriers.map(([name]) => `${server.url}webhooks/${name}`).join(", ")}`)
+    yield* Console.log(`  stores   ${stores.backend}`)
     if (dev) yield* Console.log("  carriers Sandbox (simulated receipts and latency); API key: the dev key, see docs/console.md")
     else yield* Console.log(`  API keys ${apiKeys.length} tenant key(s)`)
     if (flags.demo) yield* Console.log("  demo     an online store's sign-ups and order notices")

@@ -1,6 +1,12 @@
 /**
- * `smsforge.config.json` / `smsforge.config.js`: decoded by Schema, with an
- * error naming the key at fault; secrets come from the environment only.
+ * `smsforge.config.{json,js,mjs,ts,mts}`: decoded by Schema, with an error
+ * naming the key at fault; secrets come from the environment only.
+ *
+ * **Gotchas**
+ * - A `.ts` config is imported by Node itself, which strips types from
+ *   22.18 (and from 22.6 with `--experimental-strip-types`): only erasable
+ *   syntax (no `enum`, `namespace` or parameter properties). On an older
+ *   Node it fails with `TypeScriptConfigUnsupported`.
  *
  * @since 0.2.0
  */
@@ -14,6 +20,7 @@ import { pathToFileURL } from "node:url"
 import { Router } from "smsforge"
 import * as ApiKeys from "../console/ApiKeys.ts"
 import * as Carriers from "./carriers.ts"
+import * as Stores from "./stores.ts"
 
 // models
 
@@ -67,6 +74,8 @@ export const ConfigSchema = Schema.Struct({
     writable: Schema.optional(Schema.Boolean),
     maxBodyBytes: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1_024, maximum: 16_777_216 })))
   })),
+  /** PostgreSQL or Redis instead of the memory stores; URLs as `"env:NAME"`. */
+  stores: Schema.optional(Stores.StoresSettings),
   /** Tenants' keys as hashes (`smsforge keys new`); plain keys belong in `SMSFORGE_API_KEYS`. */
   apiKeys: Schema.optional(Schema.Array(Schema.Struct({
     tenant: Schema.String.check(Schema.isMinLength(1)),
@@ -99,6 +108,25 @@ export class InvalidConfig extends Schema.TaggedError<InvalidConfig>("smsforge/c
   }
 }
 
+/**
+ * A `.ts` configuration on a Node that cannot strip types; `node` is its
+ * version.
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class TypeScriptConfigUnsupported extends Schema.TaggedError<TypeScriptConfigUnsupported>(
+  "smsforge/cli/TypeScriptConfigUnsupported"
+)("TypeScriptConfigUnsupported", {
+  file: Schema.String,
+  node: Schema.String
+}) {
+  override get message(): string {
+    return `${this.file}: Node ${this.node} cannot load a TypeScript config; use smsforge.config.js or smsforge.config.json, ` +
+      "or Node 22.18 or newer (22.6 or newer with --experimental-strip-types)"
+  }
+}
+
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
 /**
@@ -118,28 +146,65 @@ export const decode = (input: unknown, file = "config"): Result.Result<Config, I
   return Result.fail(new InvalidConfig({ file, key, problem }))
 }
 
-const CANDIDATES = ["smsforge.config.json", "smsforge.config.js", "smsforge.config.mjs"]
+const CANDIDATES = ["smsforge.config.json", "smsforge.config.js", "smsforge.config.mjs", "smsforge.config.ts", "smsforge.config.mts"]
+
+const isTypeScript = (file: string) => /\.[cm]?ts$/.test(file)
 
 /**
- * Finds and decodes the configuration: the `--config` path, else the first
- * `smsforge.config.{json,js,mjs}` in `cwd`, else an empty configuration.
+ * Whether this Node imports `.ts` files: `process.features.typescript` from
+ * 22.10; before that only the flags tell.
  *
  * @category loading
  * @since 0.2.0
  */
-export const load = (path: string | undefined, cwd: string = process.cwd()): Effect.Effect<{ readonly file?: string; readonly config: Config }, InvalidConfig> =>
-  Effect.gen(function*() {
-    const file = path === undefined ? CANDIDATES.map((c) => resolve(cwd, c)).find((c) => existsSync(c)) : resolve(cwd, path)
-    if (file === undefined) return { config: {} }
-    const raw = yield* Effect.tryPromise({
+export const canImportTypeScript = (
+  features: { readonly typescript?: "strip" | "transform" | false } = process.features,
+  flags: ReadonlyArray<string> = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)]
+): boolean =>
+  features.typescript === undefined
+    ? flags.some((flag) => flag === "--experimental-strip-types" || flag === "--experimental-transform-types")
+    : features.typescript !== false
+
+// What went wrong reading a file, in words that never quote its content.
+const unreadable = (file: string, cause: unknown): InvalidConfig => {
+  const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+  const problem = cause instanceof SyntaxError && file.endsWith(".json")
+    ? "not valid JSON"
+    : code === "ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX"
+    ? "uses TypeScript that Node cannot strip (enum, namespace, parameter properties): keep to erasable syntax"
+    : cause instanceof SyntaxError
+    ? "not valid JavaScript or TypeScript"
+    : `cannot be read${code === undefined ? "" : ` (${code})`}`
+  return new InvalidConfig({ file, key: "", problem })
+}
+
+const read = (file: string): Effect.Effect<unknown, InvalidConfig | TypeScriptConfigUnsupported> =>
+  isTypeScript(file) && !canImportTypeScript()
+    ? Effect.fail(new TypeScriptConfigUnsupported({ file, node: process.version }))
+    : Effect.tryPromise({
       try: async () =>
         file.endsWith(".json")
           ? JSON.parse(readFileSync(file, "utf8")) as unknown
           : ((await import(pathToFileURL(file).href)) as { readonly default?: unknown }).default,
-      catch: (cause) =>
-        new InvalidConfig({ file, key: "", problem: cause instanceof SyntaxError ? "not valid JSON" : "cannot be read" })
+      catch: (cause) => unreadable(file, cause)
     })
-    const decoded = decode(raw, file)
+
+/**
+ * Finds and decodes the configuration: the `--config` path, else the first
+ * `smsforge.config.{json,js,mjs,ts,mts}` in `cwd`, else an empty
+ * configuration.
+ *
+ * @category loading
+ * @since 0.2.0
+ */
+export const load = (
+  path: string | undefined,
+  cwd: string = process.cwd()
+): Effect.Effect<{ readonly file?: string; readonly config: Config }, InvalidConfig | TypeScriptConfigUnsupported> =>
+  Effect.gen(function*() {
+    const file = path === undefined ? CANDIDATES.map((c) => resolve(cwd, c)).find((c) => existsSync(c)) : resolve(cwd, path)
+    if (file === undefined) return { config: {} }
+    const decoded = decode(yield* read(file), file)
     return Result.isSuccess(decoded) ? { file, config: decoded.success } : yield* Effect.fail(decoded.failure)
   })
 

@@ -1,7 +1,8 @@
 /**
  * A running instance for `smsforge dev` and `smsforge serve`: the pipeline on
  * Sandbox carriers with simulated receipts, the console and the API, served
- * on Node's `http`.
+ * on Node's `http`; on the memory stores, or PostgreSQL or Redis when the
+ * configuration names them.
  *
  * @since 0.2.0
  */
@@ -10,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type Router, Sms, type Transport } from "smsforge"
+import { type Router, Sms, type Store, type Transport } from "smsforge"
 import { Sandbox } from "smsforge/testing"
 import { hash } from "../console/ApiKeys.ts"
 import { toNodeListener } from "../console/node.ts"
@@ -83,6 +84,10 @@ export interface InstanceOptions {
   readonly apiKeys: ReadonlyArray<{ readonly tenant: string; readonly hash: string }>
   /** The configured real carriers, by route name (`Carriers.make`). */
   readonly carriers?: Readonly<Record<string, Carriers.Carrier>> | undefined
+  /** The stores under the pipeline (`Stores.resolve`); default the memory stores. */
+  readonly stores?: Layer.Layer<Sms.Stores, Store.StoreUnavailable> | undefined
+  /** Shared with whoever builds `services` first, so both use one pipeline (and one connection pool). */
+  readonly memoMap?: Layer.MemoMap | undefined
 }
 
 /**
@@ -152,7 +157,8 @@ export const build = (options: InstanceOptions) => {
     yield* Effect.forkScoped(simulateReceipts(simulated))
     if (options.demo) yield* Effect.forkScoped(Demo.run(lastTextTo))
   }))
-  const services = background.pipe(Layer.provideMerge(Sms.layer(config)))
+  const stores = options.stores ?? Sms.layerStoresMemory(config)
+  const services = background.pipe(Layer.provideMerge(Sms.layerPipeline(config)), Layer.provideMerge(stores))
   const c = options.config.console ?? {}
   const handler = makeHandler(services, {
     title: c.title ?? (options.dev ? "smsforge dev" : "smsforge"),
@@ -160,6 +166,7 @@ export const build = (options: InstanceOptions) => {
     showNumbers: c.showNumbers ?? false,
     writable: c.writable ?? options.dev,
     maxBodyBytes: c.maxBodyBytes,
+    memoMap: options.memoMap,
     // Sandbox carriers are fake phones: showing what they were handed, codes included, is the point of dev.
     reveal,
     tenants: ["shoplane"],
@@ -173,7 +180,7 @@ export const build = (options: InstanceOptions) => {
     prices: pricesOf(config.routing),
     apiKeys: [...options.apiKeys, ...(options.dev ? [{ tenant: "dev", hash: hash(DEV_KEY) }] : [])]
   })
-  return { handler, sandboxes: simulated.map((s) => s.sandbox) }
+  return { handler, services, sandboxes: simulated.map((s) => s.sandbox) }
 }
 
 /**

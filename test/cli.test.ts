@@ -7,6 +7,7 @@ import * as Config from "../cli/config.ts"
 import { parseCsv } from "../cli/csv.ts"
 import * as Explain from "../cli/explain.ts"
 import * as Instance from "../cli/instance.ts"
+import * as Stores from "../cli/stores.ts"
 
 describe("smsforge segments", () => {
   it("names the characters that forced UCS-2 and what smart encoding would save", () => {
@@ -46,6 +47,30 @@ describe("configuration", () => {
     const badHash = Config.decode({ apiKeys: [{ tenant: "acme", hash: "plain-key" }] })
     assert.isTrue(Result.isFailure(badHash) && badHash.failure.key === "apiKeys.0.hash")
     assert.notInclude(Result.isFailure(badHash) ? badHash.failure.message : "", "plain-key")
+  })
+
+  it("takes PostgreSQL or Redis stores, their URLs from the environment, naming the key at fault", async () => {
+    assert.isTrue(Result.isSuccess(Config.decode({ stores: { postgres: { url: "env:DATABASE_URL", tablePrefix: "shop_" } } })))
+    assert.isTrue(Result.isSuccess(Config.decode({ stores: { redis: { url: "redis://127.0.0.1:6379" } } })))
+    const password = Config.decode({ stores: { postgres: { url: "postgres://app:s3cret@db/app" } } })
+    assert.isTrue(Result.isFailure(password) && password.failure.key === "stores.postgres.url")
+    assert.notInclude(Result.isFailure(password) ? password.failure.message : "", "s3cret")
+    const both = Config.decode({ stores: { postgres: { url: "env:A" }, redis: { url: "env:B" } } })
+    assert.isTrue(Result.isFailure(both) && both.failure.key === "stores" && both.failure.problem.includes("exactly one of postgres, redis"))
+    const prefix = Config.decode({ stores: { postgres: { url: "env:A", tablePrefix: "drop table;" } } })
+    assert.isTrue(Result.isFailure(prefix) && prefix.failure.key === "stores.postgres.tablePrefix")
+    const missing = await Effect.runPromise(Effect.flip(Stores.resolve({ redis: { url: "env:SHOP_REDIS" } }, {})))
+    assert.strictEqual(missing.message, "stores.redis.url: set the environment variable SHOP_REDIS")
+    assert.strictEqual((await Effect.runPromise(Stores.resolve(undefined, {}))).backend, "memory")
+    assert.strictEqual((await Effect.runPromise(Stores.resolve({ postgres: { url: "env:DB" } }, { DB: "postgres://127.0.0.1/x" }))).backend, "postgres")
+  })
+
+  it("imports a .ts config only where Node strips types", () => {
+    assert.isTrue(Config.canImportTypeScript({ typescript: "strip" }, []))
+    assert.isFalse(Config.canImportTypeScript({ typescript: false }, []))
+    // Node 22.6–22.9 has no `features.typescript`; the flag tells.
+    assert.isTrue(Config.canImportTypeScript({}, ["--experimental-strip-types"]))
+    assert.isFalse(Config.canImportTypeScript({}, []))
   })
 
   it("hashes keys from SMSFORGE_API_KEYS as soon as it reads them", () => {
