@@ -4,24 +4,26 @@
  * let us erase, saying plainly what stays.
  *
  * **Details**
- * - Export reads the messages sent to the number, its consent record (with
- *   the evidence), its latest verification (never a code), the audit
- *   entries about it and the order notices' progress.
- * - Erase removes the personal block of every audit entry about the number
- *   (as `Audit.purge` does by age: the chain still verifies) when the
- *   `AuditStore` is in context, the order progress records, and cancels a
- *   pending verification.
- * - What the stores offer no way to erase yet is listed in the answer's
- *   `retained`, with the store method that is missing, so a controller can
- *   answer the request truthfully.
+ * - Export reads the messages sent to the number (`MessageStore.findByRecipient`),
+ *   its consent record (with the evidence), its latest verification (never
+ *   a code), the audit entries about it and the order notices' progress.
+ * - Erase deletes the number's messages with their carrier ids
+ *   (`MessageStore.eraseRecipient`), its consent record and send times
+ *   (`ConsentStore.remove`), every verification of it
+ *   (`VerificationStore.eraseRecipient`), the personal block of every audit
+ *   entry about it (`Audit.purgeSubject`: the chain still verifies) and the
+ *   order progress records, on whichever backend the stores run.
+ * - What stays is listed in the answer's `retained`, each with the reason
+ *   the law allows it: an opt-out kept as a suppression record (unless
+ *   `keepOptOut: false`), and the non-personal skeleton of purged audit
+ *   entries.
  *
  * **Gotchas**
- * - Audit entries keep numbers as keyed hashes; give the same `auditHashKey`
- *   as the `Audit` layer's `hashKey`, or entries are found only through the
- *   number's message ids.
- * - Messages are found by scanning every status (`MessageStore.list`), as the
- *   store has no index by recipient: fine for a request now and then, not
- *   for a hot path.
+ * - Audit entries keep numbers as keyed hashes; give export the same
+ *   `auditHashKey` as the `Audit` layer's `hashKey`, or entries are found
+ *   only through the number's message ids. Erase uses the layer's own key.
+ * - The audit log is not split by tenant: erase purges the number's blocks
+ *   in every tenant.
  *
  * @since 0.3.0
  */
@@ -46,8 +48,12 @@ export interface PersonalDataOptions {
   /** The `Audit` layer's `hashKey`, to find entries that hold the number hashed. */
   readonly auditHashKey?: Secret | undefined
   readonly tenant?: string | undefined
-  /** How many messages per status are read at most; 100,000 by default. */
-  readonly scanLimit?: number | undefined
+  /**
+   * Keep a suppression record when the number opted out (the revoked
+   * purposes and when, nothing else), so it is never texted again. On by
+   * default.
+   */
+  readonly keepOptOut?: boolean | undefined
 }
 
 /**
@@ -73,13 +79,27 @@ export interface SubjectExport {
  * @since 0.3.0
  */
 export interface ErasureReport {
+  readonly messagesErased: number
+  readonly consentRemoved: boolean
+  readonly verificationsErased: number
   readonly auditEntriesPurged: number
   readonly orderRecordsErased: number
-  readonly verificationCanceled: boolean
   /** The audit chain verifies after the purge. */
   readonly auditChainValid: boolean
-  /** Data kept because its store has no erase method yet: what, and the method missing. */
-  readonly retained: ReadonlyArray<{ readonly data: "messages" | "consent" | "verifications" | "audit"; readonly count: number; readonly missing: string }>
+  /** What stays, how much, and why the law allows keeping it. */
+  readonly retained: ReadonlyArray<RetainedData>
+}
+
+/**
+ * Data an erasure keeps, and why.
+ *
+ * @category models
+ * @since 0.4.0
+ */
+export interface RetainedData {
+  readonly data: "consent" | "audit"
+  readonly count: number
+  readonly basis: string
 }
 
 // errors
@@ -98,14 +118,14 @@ export class PersonalDataError extends Schema.TaggedError<PersonalDataError>("sm
 
 type Requirements =
   | MessageStore.MessageStore
-  | Consent.Consent
+  | Consent.ConsentStore
   | Verification.Verification
+  | Verification.VerificationStore
   | Audit.Audit
   | OrderProgressStore
 
-const STATUSES: ReadonlyArray<MessageStore.MessageStatus> = [
-  "accepted", "queued", "submitted", "delivered", "failed", "undelivered", "expired", "rejected", "canceled"
-]
+// What Consent uses when a request names no tenant.
+const DEFAULT_TENANT = "default"
 
 const toSubject = (to: string) => {
   const parsed = PhoneNumbers.parse(to, { field: "to" })
@@ -117,15 +137,15 @@ const toSubject = (to: string) => {
 const storeFailed = (field: string) => (error: { readonly _tag: string }) => new PersonalDataError({ field, tag: error._tag })
 
 const messagesOf = (e164: string, options: PersonalDataOptions) =>
-  Effect.gen(function*() {
-    const store = yield* MessageStore.MessageStore
-    const found: Array<MessageStore.StoredMessage> = []
-    for (const status of STATUSES) {
-      const page = yield* store.list({ status, limit: options.scanLimit ?? 100_000 }).pipe(Effect.mapError(storeFailed("messages")))
-      for (const message of page) if (message.to === e164 && message.tenant === options.tenant) found.push(message)
-    }
-    return found
-  })
+  MessageStore.MessageStore.use((store) => store.findByRecipient(e164, options.tenant)).pipe(
+    Effect.mapError(storeFailed("messages"))
+  )
+
+const consentOf = (e164: string, options: PersonalDataOptions) =>
+  Consent.ConsentStore.use((store) => store.get(options.tenant ?? DEFAULT_TENANT, e164)).pipe(
+    Effect.map(Option.getOrNull),
+    Effect.mapError(storeFailed("consent"))
+  )
 
 const auditOf = (e164: string, messageIds: ReadonlySet<string>, options: PersonalDataOptions) =>
   Effect.gen(function*() {
@@ -164,61 +184,83 @@ export const exportSubject = (to: string, options: PersonalDataOptions = {}): Ef
   Effect.gen(function*() {
     const e164 = yield* toSubject(to)
     const messages = yield* messagesOf(e164, options)
-    const consent = yield* Consent.Consent.use((c) => c.get(e164, options.tenant))
+    const consent = yield* consentOf(e164, options)
     const verifications = yield* verificationsOf(e164, options)
     const audit = yield* auditOf(e164, new Set(messages.map((m) => m.id)), options)
     const orders = yield* OrderProgressStore.use((s) => s.findSubject(digest(e164))).pipe(
       Effect.mapError(storeFailed("orders"))
     )
     const now = yield* Clock.currentTimeMillis
-    return {
-      subject: e164,
-      exportedAt: new Date(now).toISOString(),
-      messages,
-      consent: Option.getOrNull(consent),
-      verifications,
-      audit,
-      orders
-    }
+    return { subject: e164, exportedAt: new Date(now).toISOString(), messages, consent, verifications, audit, orders }
   }).pipe(Effect.withSpan("smsforge/commerce/PersonalData.export"))
 
 /**
- * Erases what the stores allow and reports what stays.
+ * The opt-outs of a record and nothing else: which purposes, when, and the
+ * kind of source. No evidence text, origin, pending consent or time zone.
+ */
+const suppressionOf = (record: Consent.ConsentRecord): Consent.ConsentRecord | undefined => {
+  const purposes: Record<string, Consent.PurposeState> = {}
+  for (const [key, state] of Object.entries(record.purposes)) {
+    if (state?.status === "revoked") purposes[key] = { status: "revoked", at: state.at, seq: state.seq, evidence: { source: state.evidence.source } }
+  }
+  return Object.keys(purposes).length === 0
+    ? undefined
+    : { to: record.to, tenant: record.tenant, seq: record.seq + 1, purposes, pending: {} }
+}
+
+/** Deletes the consent record and send times; writes the suppression record back when asked to keep opt-outs. */
+const eraseConsent = (e164: string, options: PersonalDataOptions) =>
+  Effect.gen(function*() {
+    const store = yield* Consent.ConsentStore
+    const tenant = options.tenant ?? DEFAULT_TENANT
+    const current = Option.getOrUndefined(yield* store.get(tenant, e164))
+    const removed = yield* store.remove(e164, tenant)
+    const kept = current === undefined || options.keepOptOut === false ? undefined : suppressionOf(current)
+    if (kept !== undefined) yield* store.put(kept)
+    return { removed, kept }
+  }).pipe(Effect.mapError(storeFailed("consent")))
+
+const SUPPRESSION_BASIS =
+  "An opt-out is kept as a suppression record (the number, the purposes refused and when) so that no message " +
+  "goes to the number again: UK GDPR art. 17(3)(b) and 21(3) with PECR reg. 22, as the ICO's direct-marketing guidance advises."
+const AUDIT_BASIS =
+  "The purged entries' skeleton (kind, time, status, message id, the digest of the deleted block) stays so the audit " +
+  "chain verifies; it names no one once the block and the number's messages are gone (art. 5(2) accountability)."
+
+/**
+ * Erases the number from every store (messages, consent, verifications,
+ * audit blocks, order progress) and reports what it did and what the law
+ * lets it keep.
  *
  * @category requests
  * @since 0.3.0
  */
 export const eraseSubject = (to: string, options: PersonalDataOptions = {}): Effect.Effect<ErasureReport, PersonalDataError, Requirements> =>
   Effect.gen(function*() {
-    const found = yield* exportSubject(to, options)
-    const now = yield* Clock.currentTimeMillis
-    const auditStore = yield* Effect.serviceOption(Audit.AuditStore)
-    const personal = found.audit.filter((entry) => entry.sensitive !== undefined)
-    let purged = 0
-    if (Option.isSome(auditStore)) {
-      for (const entry of personal) {
-        // The chain hashes the block's digest, not the block: dropping it keeps every link valid.
-        const { sensitive: _dropped, ...rest } = entry
-        yield* auditStore.value.replace({ ...rest, purgedAt: now })
-        purged++
-      }
-    }
-    const orders = yield* OrderProgressStore.use((s) => s.eraseSubject(digest(found.subject))).pipe(
+    const e164 = yield* toSubject(to)
+    const messagesErased = yield* MessageStore.MessageStore.use((s) => s.eraseRecipient(e164, options.tenant)).pipe(
+      Effect.mapError(storeFailed("messages"))
+    )
+    const consent = yield* eraseConsent(e164, options)
+    const verificationsErased = yield* Verification.VerificationStore.use((s) => s.eraseRecipient(e164, options.tenant)).pipe(
+      Effect.mapError(storeFailed("verifications"))
+    )
+    const orderRecordsErased = yield* OrderProgressStore.use((s) => s.eraseSubject(digest(e164))).pipe(
       Effect.mapError(storeFailed("orders"))
     )
-    const verification = yield* Verification.Verification
-    const pending = found.verifications.filter((v) => v.status === "pending")
-    for (const v of pending) yield* verification.cancel({ verificationId: v.verificationId }).pipe(Effect.ignore)
-    const chain = yield* Audit.Audit.use((a) => a.verify)
-    const retained: Array<ErasureReport["retained"][number]> = []
-    if (found.messages.length > 0) retained.push({ data: "messages", count: found.messages.length, missing: "MessageStore.eraseRecipient" })
-    if (found.consent !== null) retained.push({ data: "consent", count: 1, missing: "ConsentStore.remove" })
-    if (purged < personal.length) retained.push({ data: "audit", count: personal.length - purged, missing: "Audit.purgeSubject (or the AuditStore in context)" })
-    if (found.verifications.length > 0) retained.push({ data: "verifications", count: found.verifications.length, missing: "VerificationStore.eraseRecipient" })
+    // Last: a send still in flight above may have appended an entry about the number.
+    const audit = yield* Audit.Audit
+    const { purged } = yield* audit.purgeSubject(e164).pipe(Effect.mapError(storeFailed("audit")))
+    const chain = yield* audit.verify
+    const retained: Array<RetainedData> = []
+    if (consent.kept !== undefined) retained.push({ data: "consent", count: 1, basis: SUPPRESSION_BASIS })
+    if (purged > 0) retained.push({ data: "audit", count: purged, basis: AUDIT_BASIS })
     return {
+      messagesErased,
+      consentRemoved: consent.removed,
+      verificationsErased,
       auditEntriesPurged: purged,
-      orderRecordsErased: orders,
-      verificationCanceled: pending.length > 0,
+      orderRecordsErased,
       auditChainValid: chain.valid,
       retained
     }

@@ -610,12 +610,13 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
       at,
       tenant: record.tenant,
       to: record.to,
+      // The wording shown is free text and may name the person: it goes in the purgeable body, not the chained data.
+      ...(evidence.text === undefined ? {} : { body: evidence.text }),
       data: {
         purpose,
         status,
         source: evidence.source,
         ...(evidence.keyword === undefined ? {} : { keyword: evidence.keyword }),
-        ...(evidence.text === undefined ? {} : { text: evidence.text }),
         ...(evidence.origin?.requestId === undefined ? {} : { requestId: evidence.origin.requestId }),
         ...(evidence.origin?.channel === undefined ? {} : { channel: evidence.origin.channel })
       }

@@ -2,7 +2,7 @@ import { describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { PersistedQueue } from "effect/persistence"
 import { TestClock } from "effect/testing"
-import { Consent, Idempotency, MessageStore, Outbox, Verification } from "smsforge"
+import { Audit, Consent, Idempotency, MessageStore, Outbox, Verification } from "smsforge"
 import * as StoreConformance from "../src/testing/StoreConformance.ts"
 
 // The memory stores are the reference every backend is held to.
@@ -18,6 +18,7 @@ describe("StoreConformance on the memory stores", () => {
   run(StoreConformance.messagesOnTestClock, MessageStore.layerMemory())
   run(StoreConformance.verifications, Verification.layerStoreMemory)
   run(StoreConformance.consent, Consent.layerStoreMemory)
+  run(StoreConformance.audit, Layer.fresh(Audit.layerStoreMemory))
 })
 
 describe("StoreConformance: the persisted Outbox on effect's memory queue store, on the TestClock", () => {

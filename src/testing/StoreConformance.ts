@@ -4,7 +4,7 @@
  *
  * **Details**
  * - One list of named effects per store kind ({@link idempotency},
- *   {@link messages}, {@link verifications}, {@link consent}), each needing
+ *   {@link messages}, {@link verifications}, {@link consent}, {@link audit}), each needing
  *   only its store service, so the suite runs under any test runner:
  *
  * ```ts
@@ -37,7 +37,7 @@ import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
 import { randomUUID } from "node:crypto"
-import { Consent, Idempotency, MessageStore, Outbox, type Transport, Verification } from "smsforge"
+import { Audit, Consent, Idempotency, MessageStore, Outbox, type Transport, Verification } from "smsforge"
 import { prng } from "../internal/routeHash.ts"
 
 /**
@@ -842,6 +842,38 @@ export const consent: ReadonlyArray<StoreCase<Consent.ConsentStore>> = [
     })
   },
   ...consentRemoval
+]
+
+// audit
+
+/**
+ * Cases for `Audit.AuditStore`: each builds its own log on the store in
+ * context, so give each case a fresh store.
+ *
+ * @category cases
+ * @since 0.4.0
+ */
+export const audit: ReadonlyArray<StoreCase<Audit.AuditStore>> = [
+  {
+    name: "audit: purgeSubject drops the personal block of every entry about a number, and the chain still verifies",
+    run: Effect.gen(function*() {
+      const log = yield* Audit.make({ hashKey: "conformance" })
+      const [to, other] = [uniqueNumber(), uniqueNumber()]
+      yield* log.append({ kind: "send", to, body: "for the subject" })
+      yield* log.append({ kind: "inbound", from: to, body: "from the subject" })
+      yield* log.append({ kind: "send", to: other, body: "for someone else" })
+      yield* log.append({ kind: "routing", data: { route: "primary" } })
+      const { purged } = yield* log.purgeSubject(to)
+      yield* check(purged === 2, "purgeSubject", `purged ${purged} entries, expected 2`)
+      const entries = yield* log.entries()
+      yield* check(entries[0]?.sensitive === undefined && entries[1]?.sensitive === undefined, "purgeSubject", "the subject's blocks are gone")
+      yield* check(entries[0]?.purgedAt !== undefined, "purgeSubject", "a purged entry says when")
+      yield* check(entries[2]?.sensitive?.body === "for someone else", "purgeSubject", "another number's block stays")
+      const verified = yield* log.verify
+      yield* check(verified.valid, "purgeSubject", "the chain must still verify")
+      yield* check((yield* log.purgeSubject(to)).purged === 0, "purgeSubject", "purging again purges nothing")
+    })
+  }
 ]
 
 // an unreachable backend
