@@ -484,6 +484,16 @@ const decodeCaps = (options: BudgetOptions): Result.Result<ReadonlyArray<Cap>, B
   return Result.succeed(caps)
 }
 
+/**
+ * Checks a budget's options without building it: the same
+ * `InvalidBudgetConfig` naming the field as {@link make} (`caps[1].limit`).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const validateOptions = (options: BudgetOptions): Result.Result<void, BudgetError> =>
+  Result.map(decodeCaps(options), () => undefined)
+
 // make
 
 const NO_TENANT = "\u0000none"

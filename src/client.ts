@@ -25,6 +25,7 @@ import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
+import * as Budget from "./Budget.ts"
 import * as Consent from "./Consent.ts"
 import * as Events from "./Events.ts"
 import type * as Inbound from "./Inbound.ts"
@@ -32,6 +33,7 @@ import * as OtelBridge from "./internal/client/otel.ts"
 import { fieldName, firstProblem, firstUnknownKey } from "./internal/issues.ts"
 import type * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
+import * as Pricing from "./Pricing.ts"
 import * as Router from "./Router.ts"
 import * as SendRequest from "./SendRequest.ts"
 import * as Sms from "./Sms.ts"
@@ -106,6 +108,12 @@ export interface SmsClient {
   readonly sendBatch: (
     requests: ReadonlyArray<SendInput>
   ) => Promise<Array<{ readonly ok: true; readonly receipt: Sms.Receipt } | { readonly ok: false; readonly error: SmsClientError }>>
+  /**
+   * What `send` would do now — number, consent and quiet hours, encoding and
+   * segments, the route and why, the price, whether a cap would refuse —
+   * without sending, storing or counting anything; rejects as `send` would.
+   */
+  readonly estimate: (request: SendInput) => Promise<Sms.Estimate>
   /** A stored message with its status history. */
   readonly get: (id: string) => Promise<MessageStore.StoredMessage>
   /** Cancels a scheduled message. */
@@ -320,6 +328,10 @@ const ConfigSchema = Schema.Struct({
     storeBodies: Schema.optional(Schema.Boolean),
     retention: Schema.optional(DurationInput)
   })),
+  // decoded when the pipeline is built, with errors naming the row, column or field
+  pricing: Schema.optional(Schema.Unknown),
+  budget: Schema.optional(Schema.Unknown),
+  balances: Schema.optional(Schema.Unknown),
   stores: Schema.optional(Schema.Unknown.check(Schema.makeFilter(Layer.isLayer, { expected: "an Effect Layer" }))),
   observability: Schema.optional(Schema.Struct({
     tracerProvider: Schema.optional(Schema.Unknown.check(Schema.makeFilter(isTracerProvider, {
@@ -338,9 +350,38 @@ const decodeConfig = Schema.decodeUnknownResult(ConfigSchema, { onExcessProperty
  */
 export const validateConfig = (config: unknown): Result.Result<SmsClientConfig, InvalidConfig> => {
   const decoded = decodeConfig(config)
-  if (Result.isSuccess(decoded)) return Result.succeed(config as SmsClientConfig)
+  if (Result.isSuccess(decoded)) {
+    const money = moneyProblem(config as SmsClientConfig)
+    return money === undefined ? Result.succeed(config as SmsClientConfig) : Result.fail(money)
+  }
   const { path, problem } = firstProblem(decoded.failure.issue)
   return Result.fail(new InvalidConfig({ field: fieldName(path) || "config", problem }))
+}
+
+// Price tables and caps are decoded here too, so a bad row or cap throws
+// from createSmsClient as every other config mistake does.
+const moneyProblem = (config: SmsClientConfig): InvalidConfig | undefined => {
+  if (config.pricing !== undefined) {
+    const table = Pricing.tableOf(config.pricing)
+    if (Result.isFailure(table)) {
+      const reason = table.failure.reason
+      if (reason._tag !== "InvalidPriceTable") return new InvalidConfig({ field: "pricing", problem: reason.message })
+      const field = reason.source === "prices"
+        ? `pricing.prices[${reason.row - 1}].${reason.column}`
+        : `pricing.csv (${reason.source} row ${reason.row}, column ${reason.column})`
+      return new InvalidConfig({ field, problem: reason.problem })
+    }
+  }
+  if (config.budget !== undefined) {
+    const checked = Budget.validateOptions(config.budget)
+    if (Result.isFailure(checked)) {
+      const reason = checked.failure.reason
+      return reason._tag === "InvalidBudgetConfig"
+        ? new InvalidConfig({ field: `budget.${reason.field}`, problem: reason.problem })
+        : new InvalidConfig({ field: "budget", problem: reason.message })
+    }
+  }
+  return undefined
 }
 
 const CONSENT_CHANGE_KEYS: ReadonlySet<string> = new Set([
@@ -460,6 +501,7 @@ export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
       sms("sendBatch", (s) =>
         Effect.map(s.sendBatch(requests), (results) =>
           results.map((r) => (r.ok ? r : { ok: false as const, error: r.error.reason })))),
+    estimate: (request) => sms("estimate", (s) => s.estimate(request)),
     get: (id) => sms("get", (s) => s.get(id)),
     cancel: (id) => sms("cancel", (s) => s.cancel(id)),
     verify: {
