@@ -4,7 +4,11 @@ import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import { Consent, Idempotency, MessageStore, Verification } from "smsforge"
+import { Consent, Idempotency, MessageStore, Outbox, Sms, Verification } from "smsforge"
+import { Sandbox } from "smsforge/testing"
+import fc from "fast-check"
+import { OrderProgressSql } from "../../commerce/index.ts"
+import * as Erasure from "../fixtures/erasure.ts"
 import * as StoreConformance from "../../src/testing/StoreConformance.ts"
 import * as PgStores from "../../stores/postgres/index.ts"
 import { closedPort, describeWith, proxyTo } from "./env.ts"
@@ -37,6 +41,57 @@ const Live = Layer.mergeAll(PgStores.layer({ tablePrefix }), Cleanup).pipe(
 const message = (id: string, createdAt: number): MessageStore.StoredMessage => ({
   id, to: "+447700900123", country: "GB", purpose: "transactional", text: "hi", encoding: "GSM-7",
   segmentCount: 1, status: "accepted", history: [], attempts: 0, decisions: [], createdAt
+})
+
+/** Every row of every table whose name starts with `prefix`, as text. */
+const dumpTables = (prefix: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const tables = yield* sql<{ readonly name: string }>`SELECT tablename AS name FROM pg_tables WHERE tablename LIKE ${`${prefix}%`}`
+    const parts: Array<string> = []
+    for (const { name } of tables) {
+      const rows = yield* sql<{ readonly row: string }>`SELECT t::text AS row FROM ${sql(name)} t`
+      parts.push(name, ...rows.map((r) => r.row))
+    }
+    return Erasure.joinDump(parts)
+  })
+
+describeWith(url, "PostgreSQL stores: personal-data erasure", "DATABASE_URL", () => {
+  layer(Layer.mergeAll(Cleanup).pipe(Layer.provideMerge(PgStores.layerFromUrl(url ?? ""))), { timeout: "120 seconds" })("erasure", (it) => {
+    it.effect("after erasure no row of any table holds the number, others' data stays, the chain verifies", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(Erasure.ops, fc.nat({ max: Erasure.numbers.length - 1 }), (history, target) => {
+              // Tables per run (dropped with this file's): the dump sees this history only.
+              const own = `${tablePrefix}e${randomUUID().replaceAll("-", "").slice(0, 8)}_`
+              const options = { tablePrefix: own }
+              const stores = Layer.mergeAll(
+                PgStores.layerIdempotency(options),
+                PgStores.layerMessages(options),
+                PgStores.layerVerifications(options),
+                PgStores.layerConsent(options),
+                PgStores.layerTemplates(options),
+                PgStores.layerRateLimiter(options),
+                OrderProgressSql.layerStoreSql(options),
+                Outbox.layerMemory()
+              )
+              const pipeline = Sms.layerPipeline({ transports: [Sandbox.makeUnsafe()], audit: { hashKey: "audit-key" } }).pipe(
+                Layer.provideMerge(stores)
+              )
+              return Effect.runPromise(
+                Erasure.erasureHolds(history, target, Erasure.withAuditLog(dumpTables(own))).pipe(
+                  Effect.provide(pipeline),
+                  Effect.provideService(SqlClient.SqlClient, sql)
+                )
+              )
+            }),
+            { numRuns: 10 }
+          )
+        )
+      }), { timeout: 120_000 })
+  })
 })
 
 describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {

@@ -2,7 +2,11 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Clock, Duration, Effect, Exit, Layer, Option } from "effect"
 import { RateLimiter, Redis } from "effect/persistence"
 import { randomUUID } from "node:crypto"
-import { Consent, Idempotency, MessageStore, Verification } from "smsforge"
+import { Consent, Idempotency, MessageStore, Outbox, Sms, Verification } from "smsforge"
+import { Sandbox } from "smsforge/testing"
+import fc from "fast-check"
+import { OrderProgressRedis } from "../../commerce/index.ts"
+import * as Erasure from "../fixtures/erasure.ts"
 import * as StoreConformance from "../../src/testing/StoreConformance.ts"
 import * as RedisStores from "../../stores/redis/index.ts"
 import { closedPort, describeWith, proxyTo } from "./env.ts"
@@ -104,6 +108,66 @@ describeWith(url, "Redis stores", "REDIS_URL", () => {
         const third = yield* Effect.exit(consume)
         assert.isTrue(Exit.isFailure(third))
       }))
+  })
+})
+
+/** Every key under `match` and its value, whatever its type, as text. */
+const dumpPrefix = (match: string) =>
+  Effect.gen(function*() {
+    const redis = yield* Redis.Redis
+    const parts: Array<string> = []
+    for (const key of yield* scanPrefix(redis, match)) {
+      const type = yield* redis.send<string>("TYPE", key)
+      const value = type === "string"
+        ? yield* redis.send<unknown>("GET", key)
+        : type === "hash"
+        ? yield* redis.send<unknown>("HGETALL", key)
+        : type === "zset"
+        ? yield* redis.send<unknown>("ZRANGE", key, "0", "-1", "WITHSCORES")
+        : type === "set"
+        ? yield* redis.send<unknown>("SMEMBERS", key)
+        : type === "list"
+        ? yield* redis.send<unknown>("LRANGE", key, "0", "-1")
+        : `(${type})`
+      parts.push(key, JSON.stringify(value))
+    }
+    return Erasure.joinDump(parts)
+  })
+
+describeWith(url, "Redis stores: personal-data erasure", "REDIS_URL", () => {
+  layer(Layer.mergeAll(Cleanup).pipe(Layer.provideMerge(RedisStores.layerFromUrl(url ?? ""))), { timeout: "120 seconds" })("erasure", (it) => {
+    it.effect("after erasure no key or value under the prefix holds the number, others' data stays, the chain verifies", () =>
+      Effect.gen(function*() {
+        const redis = yield* Redis.Redis
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(Erasure.ops, fc.nat({ max: Erasure.numbers.length - 1 }), (history, target) => {
+              // A prefix per run: the dump sees this history only.
+              const own = `${prefix}erasure:${randomUUID()}:`
+              const stores = Layer.mergeAll(
+                RedisStores.layerIdempotency({ prefix: own }),
+                RedisStores.layerMessages({ prefix: own }),
+                RedisStores.layerVerifications({ prefix: own }),
+                RedisStores.layerConsent({ prefix: own }),
+                RedisStores.layerTemplates({ prefix: own }),
+                RedisStores.layerRateLimiter({ prefix: own }),
+                OrderProgressRedis.layerStoreRedis({ prefix: own }),
+                Outbox.layerMemory()
+              )
+              const pipeline = Sms.layerPipeline({ transports: [Sandbox.makeUnsafe()], audit: { hashKey: "audit-key" } }).pipe(
+                Layer.provideMerge(stores)
+              )
+              return Effect.runPromise(
+                Erasure.erasureHolds(history, target, Erasure.withAuditLog(dumpPrefix(own))).pipe(
+                  Effect.provide(pipeline),
+                  Effect.provideService(Redis.Redis, redis)
+                )
+              )
+            }),
+            { numRuns: 15 }
+          )
+        )
+      }), { timeout: 120_000 })
   })
 })
 
