@@ -19,7 +19,9 @@
  * - Idempotency keys, consent, verification and rate-limit keys are stored as
  *   SHA-256 digests, so no key column holds a phone number, an IP or a
  *   tenant; message rows and consent records do hold numbers and texts,
- *   because the application reads them back. Plan retention accordingly.
+ *   because the application reads them back. Plan retention accordingly;
+ *   `eraseRecipient` and `remove` delete one number's rows at once, found
+ *   through a `recipient` column holding a digest of tenant and number.
  * - Every call is bounded by `timeout` (default `Store.defaultTimeout`, 5
  *   seconds) and fails with the shared `Store.StoreUnavailable` when the
  *   database does not answer or fails; no `SqlError` reaches a caller, typed

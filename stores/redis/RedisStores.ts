@@ -13,7 +13,8 @@
  * - Idempotency, consent, verification, rate-limit and carrier-id keys are
  *   SHA-256 digests: phone numbers, IPs and tenants never appear in key
  *   names. Values (message bodies, numbers) are stored, because the
- *   application needs them back; they go with their TTL.
+ *   application needs them back; they go with their TTL, or at once with
+ *   the stores' `eraseRecipient` and `remove` (a personal-data request).
  * - Every call is bounded by `timeout` (default `Store.defaultTimeout`, 5
  *   seconds) and fails with the shared `Store.StoreUnavailable` when Redis
  *   does not answer or fails; no `RedisError` reaches a caller.
@@ -242,7 +243,10 @@ const heldReports = (
  *   `<prefix>msgs:all` and `<prefix>msgs:status:<status>` are sorted sets of
  *   ids by creation time; `<prefix>msgs:provider:<digest>` maps a carrier's
  *   id (or a segment's) to the message id; `<prefix>msgs:held:<digest>` holds
- *   a receipt that came before its submit answer, with a `PX` of its ttl.
+ *   a receipt that came before its submit answer, with a `PX` of its ttl;
+ *   `<prefix>msgs:to:<digest>` is a sorted set of the ids sent to one
+ *   number in one tenant (a digest of both), for `findByRecipient` and
+ *   `eraseRecipient`. Messages written before 0.4 are not in it.
  * - Messages expire `retention` after their creation (default 7 days); the
  *   indexes drop them when read.
  * - `transition` and `annotate` read, apply the change in the process and
@@ -441,7 +445,10 @@ return nextVersion
 /**
  * Builds a verification store: one hash per key (a digest of it) with the
  * value, its version and its expiry; `set` is a Lua compare-and-set on the
- * version. Fails with `Store.StoreUnavailable` when Redis does.
+ * version. `<prefix>verif:to:<digest>` is a set of the keys of one number's
+ * verifications in one tenant (a digest of both), for `eraseRecipient`,
+ * expiring with the last of them. Fails with `Store.StoreUnavailable` when
+ * Redis does.
  *
  * @category constructors
  * @since 0.1.0
