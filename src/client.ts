@@ -642,6 +642,15 @@ const logLine = (event: Events.SmsEvent): Effect.Effect<void> => {
       return Effect.logDebug(`smsforge: verification ${event.verificationId} ${event.status}`)
     case "InboundReceived":
       return Effect.logDebug(`smsforge: inbound on ${event.transport}: ${event.action}`)
+    // money: what an operator acts on is a warning; a tenant name is not personal data
+    case "BudgetThresholdReached":
+      return Effect.logInfo(`smsforge: cap ${event.cap} at ${event.percent}% (${event.used} of ${event.limit})`)
+    case "BudgetRefused":
+      return Effect.logWarning(`smsforge: cap ${event.cap} refused a message (${event.used} of ${event.limit})`)
+    case "BalanceLow":
+      return Effect.logWarning(`smsforge: route ${event.route} balance ${Pricing.format(event.balance)} below ${Pricing.format(event.threshold)}`)
+    case "BalanceRecovered":
+      return Effect.logInfo(`smsforge: route ${event.route} balance ${Pricing.format(event.balance)} recovered`)
     default:
       return Effect.logDebug(`smsforge: ${event._tag}`)
   }
