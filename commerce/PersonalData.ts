@@ -5,8 +5,9 @@
  *
  * **Details**
  * - Export reads the messages sent to the number (`MessageStore.findByRecipient`),
- *   its consent record (with the evidence), its latest verification (never
- *   a code), the audit entries about it and the order notices' progress.
+ *   its consent record (with the evidence), every verification still kept
+ *   (`VerificationStore.findByRecipient`; never a code), the audit entries
+ *   about it and the order notices' progress.
  * - Erase deletes the number's messages with their carrier ids
  *   (`MessageStore.eraseRecipient`), its consent record and send times
  *   (`ConsentStore.remove`), every verification of it
@@ -162,16 +163,23 @@ const auditOf = (e164: string, messageIds: ReadonlySet<string>, options: Persona
     )
   })
 
+/** Every verification the store holds, read through the service so that no code, hash or nonce leaves it. */
 const verificationsOf = (e164: string, options: PersonalDataOptions) =>
   Effect.gen(function*() {
-    const verification = yield* Verification.Verification
-    const info = yield* verification.get({ to: e164, ...(options.tenant === undefined ? {} : { tenant: options.tenant }) }).pipe(
-      Effect.map(Option.some),
-      Effect.catch((error) =>
-        error.reason._tag === "VerificationNotFound" ? Effect.succeed(Option.none()) : Effect.fail(storeFailed("verifications")(error.reason))
-      )
+    const records = yield* Verification.VerificationStore.use((s) => s.findByRecipient(e164, options.tenant)).pipe(
+      Effect.mapError(storeFailed("verifications"))
     )
-    return Option.toArray(info)
+    const verification = yield* Verification.Verification
+    const tenant = options.tenant === undefined ? {} : { tenant: options.tenant }
+    const found = yield* Effect.forEach(records, (record) =>
+      verification.get({ verificationId: record.id, ...tenant }).pipe(
+        Effect.map(Option.some),
+        // Expired between the two reads: nothing left to export.
+        Effect.catch((error) =>
+          error.reason._tag === "VerificationNotFound" ? Effect.succeed(Option.none()) : Effect.fail(storeFailed("verifications")(error.reason))
+        )
+      ))
+    return found.flatMap(Option.toArray)
   })
 
 /**

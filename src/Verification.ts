@@ -714,6 +714,11 @@ export class VerificationStore extends Context.Service<VerificationStore, {
   ) => Effect.Effect<boolean, StoreUnavailable>
   readonly remove: (key: string) => Effect.Effect<void, StoreUnavailable>
   /**
+   * Every live (unexpired) verification of `to` (E.164) in `tenant`, oldest
+   * first: the latest one and the older ones kept for `retention`.
+   */
+  readonly findByRecipient: (to: string, tenant?: string) => Effect.Effect<ReadonlyArray<VerificationRecord>, StoreUnavailable>
+  /**
    * Deletes every verification of `to` (E.164) in `tenant`, pending,
    * approved (kept for `retention`), expired or canceled, with the pointer to
    * its latest one ({@link recipientKey}); answers how many verifications
@@ -745,6 +750,7 @@ const liftStore = (store: VerificationStore["Service"]): {
     get: (key) => lift(store.get(key)),
     set: (key, value, options) => lift(store.set(key, value, options)),
     remove: (key) => lift(store.remove(key)),
+    findByRecipient: (to, tenant) => lift(store.findByRecipient(to, tenant)),
     eraseRecipient: (to, tenant) => lift(store.eraseRecipient(to, tenant))
   }
 }
@@ -1835,6 +1841,13 @@ export const makeStoreMemory: Effect.Effect<VerificationStore["Service"]> = Effe
         return true
       }),
     remove: (key) => Effect.sync(() => void entries.delete(key)),
+    findByRecipient: (to, tenant) =>
+      Effect.withFiberSucceed((fiber) => {
+        const now = nowOf(fiber)
+        const found: Array<VerificationRecord> = []
+        for (const entry of entries.values()) if (entry.expiresAt > now && isRecordOf(entry.value, to, tenant)) found.push(entry.value)
+        return found.sort((a, b) => a.createdAt - b.createdAt)
+      }),
     eraseRecipient: (to, tenant) =>
       Effect.sync(() => {
         let erased = 0

@@ -882,6 +882,7 @@ describe("Verification on a store that does not answer", () => {
       get: () => unavailable("get"),
       set: () => unavailable("set"),
       remove: () => unavailable("remove"),
+      findByRecipient: () => unavailable("findByRecipient"),
       eraseRecipient: () => unavailable("eraseRecipient")
     }))
     return Effect.gen(function*() {

@@ -82,6 +82,19 @@ describe("personal-data requests", () => {
       assert.strictEqual(bob.messages.length, 1)
     }).pipe(Effect.provide(Live)))
 
+  it.effect("export lists every verification still kept, not only the latest, without codes", () =>
+    Effect.gen(function*() {
+      const verification = yield* Verification.Verification
+      const first = yield* verification.start({ to: ADA })
+      yield* verification.cancel({ verificationId: first.verificationId })
+      yield* verification.start({ to: ADA })
+      const data = yield* PersonalData.exportSubject(ADA)
+      assert.deepStrictEqual(data.verifications.map((v) => v.status), ["canceled", "pending"])
+      assert.notMatch(JSON.stringify(data.verifications), /codeHash|nonce/)
+      const report = yield* PersonalData.eraseSubject(ADA)
+      assert.strictEqual(report.verificationsErased, 2)
+    }).pipe(Effect.provide(Live)))
+
   it.effect("an opt-out stays as a suppression record (no evidence, no time zone) unless keepOptOut is false", () =>
     Effect.gen(function*() {
       const consent = yield* Consent.Consent

@@ -607,6 +607,12 @@ const verificationsByRecipient: ReadonlyArray<StoreCase<Verification.Verificatio
       yield* store.set(Verification.recipientKey(other, tenant), { _tag: "Pointer", id: theirs.id }, forever)
       // A rewrite keeps the record findable.
       yield* store.set(`v:${pending.id}`, { ...pending, sendAttempts: 2 }, { expectedVersion: 0, expiresAt: now + 3_600_000 })
+      const found = yield* store.findByRecipient(to, tenant)
+      yield* check(
+        same(found.map((r) => [r.id, r.sendAttempts]).sort(), [[approved.id, 1], [pending.id, 2]].sort()),
+        "findByRecipient",
+        `found ${found.length}; expected the number's two verifications in its tenant, as last written`
+      )
       const erased = yield* store.eraseRecipient(to, tenant)
       yield* check(erased === 2, "eraseRecipient", `answered ${erased}, expected 2`)
       for (const key of [`v:${approved.id}`, `v:${pending.id}`, Verification.recipientKey(to, tenant)]) {
@@ -616,6 +622,22 @@ const verificationsByRecipient: ReadonlyArray<StoreCase<Verification.Verificatio
         yield* check(Option.isSome(yield* store.get(key)), "eraseRecipient", "another number's or tenant's verification went")
       }
       yield* check((yield* store.eraseRecipient(to, tenant)) === 0, "eraseRecipient", "erasing again erases nothing")
+      yield* check((yield* store.findByRecipient(to, tenant)).length === 0, "findByRecipient", "nothing is found after erasure")
+    })
+  },
+  {
+    name: "verifications: findByRecipient leaves out expired verifications",
+    run: Effect.gen(function*() {
+      const store = yield* Verification.VerificationStore
+      const now = yield* Clock.currentTimeMillis
+      const [to, tenant] = [uniqueNumber(), unique("tenant")]
+      const expired: Verification.VerificationRecord = { ...record(unique("id"), now), to, tenant }
+      const live: Verification.VerificationRecord = { ...record(unique("id"), now), to, tenant }
+      yield* store.set(`v:${expired.id}`, expired, { expectedVersion: undefined, expiresAt: now - 1 })
+      yield* store.set(`v:${live.id}`, live, { expectedVersion: undefined, expiresAt: now + 60_000 })
+      const found = yield* store.findByRecipient(to, tenant)
+      yield* check(same(found.map((r) => r.id), [live.id]), "findByRecipient", `found ${found.length}, expected the live one only`)
+      yield* store.eraseRecipient(to, tenant)
     })
   }
 ]
@@ -937,6 +959,7 @@ export const unreachable = (
           ["get", store.get(unique("v"))],
           ["set", store.set(unique("v"), { _tag: "Pointer", id: "x" }, { expectedVersion: undefined, expiresAt: 2 ** 52 })],
           ["remove", store.remove(unique("v"))],
+          ["findByRecipient", store.findByRecipient("+447700900123", "t")],
           ["eraseRecipient", store.eraseRecipient("+447700900123", "t")]
         ]))
     },

@@ -410,6 +410,20 @@ export const makeVerifications = (options: StoreOptions = {}) =>
     ])
     const recipientOf = (value: Verification.StoredValue) =>
       value._tag === "Verification" ? digest(`${value.tenant ?? ""}\u0000${value.to}`) : null
+    const findByRecipient = (to: string, tenant: string | undefined) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const rows = yield* sql<{ readonly value: string }>`
+          SELECT value FROM ${table}
+          WHERE (recipient = ${digest(`${tenant ?? ""}\u0000${to}`)} OR (recipient IS NULL AND value::jsonb ->> 'to' = ${to}))
+            AND expires_at > ${now}`
+        const found: Array<Verification.VerificationRecord> = []
+        for (const row of rows) {
+          const value = JSON.parse(row.value) as Verification.StoredValue
+          if (Verification.isRecordOf(value, to, tenant)) found.push(value)
+        }
+        return found.sort((a, b) => a.createdAt - b.createdAt)
+      })
     const eraseRecipient = (to: string, tenant: string | undefined) =>
       Effect.gen(function*() {
         const rows = yield* sql<{ readonly key: string; readonly value: string }>`
@@ -455,6 +469,7 @@ export const makeVerifications = (options: StoreOptions = {}) =>
           return rows.length > 0
         }).pipe(guard("set")),
       remove: (key) => sql`DELETE FROM ${table} WHERE key = ${digest(key)}`.pipe(Effect.asVoid, guard("remove")),
+      findByRecipient: (to, tenant) => findByRecipient(to, tenant).pipe(guard("findByRecipient")),
       eraseRecipient: (to, tenant) => eraseRecipient(to, tenant).pipe(guard("eraseRecipient"))
     })
   })

@@ -468,6 +468,19 @@ export const makeVerifications = (options: StoreOptions = {}) =>
         const ttl = yield* redis.send<number>("PTTL", indexKey)
         if (ttl < Number(pttl(expiresAt, now))) yield* redis.send("PEXPIRE", indexKey, pttl(expiresAt, now))
       })
+    const findByRecipient = (to: string, tenant: string | undefined) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const keys = yield* redis.send<ReadonlyArray<string>>("SMEMBERS", recipientIndex(to, tenant))
+        const found: Array<Verification.VerificationRecord> = []
+        for (const key of keys) {
+          const [value, expiresAt] = yield* redis.send<ReadonlyArray<string | null>>("HMGET", prefix + key, "val", "exp")
+          if (value == null || expiresAt == null || Number(expiresAt) <= now) continue
+          const parsed = JSON.parse(value) as Verification.StoredValue
+          if (Verification.isRecordOf(parsed, to, tenant)) found.push(parsed)
+        }
+        return found.sort((a, b) => a.createdAt - b.createdAt)
+      })
     const eraseRecipient = (to: string, tenant: string | undefined) =>
       Effect.gen(function*() {
         const indexKey = recipientIndex(to, tenant)
@@ -517,6 +530,7 @@ export const makeVerifications = (options: StoreOptions = {}) =>
           return written >= 0
         }).pipe(guard("set")),
       remove: (key) => redis.send("DEL", prefix + digest(key)).pipe(Effect.asVoid, guard("remove")),
+      findByRecipient: (to, tenant) => findByRecipient(to, tenant).pipe(guard("findByRecipient")),
       eraseRecipient: (to, tenant) => eraseRecipient(to, tenant).pipe(guard("eraseRecipient"))
     })
   })
