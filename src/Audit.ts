@@ -16,7 +16,10 @@
  *   the digest cannot be brute-forced back to a number.
  * - Numbers are stored as a keyed hash (HMAC-SHA-256) or redacted
  *   (`+44*******23`) unless `LogPhoneNumbers` is on. International numbers
- *   (`+…`) inside strings in `data` are masked the same way.
+ *   (`+…`) inside strings in `data` are always masked, even with
+ *   `LogPhoneNumbers`: `data` is part of the chain and can never be purged.
+ * - {@link Audit} `purgeSubject(to)` deletes the personal block of every
+ *   entry about one number (a personal-data request), whatever its age.
  * - Codes are never stored: entries of kind `"verification"` never keep a
  *   body, and any value listed in `secrets` (a one-time code) is replaced by
  *   `[redacted]` in the body and in `data` before the entry is built.
@@ -86,7 +89,7 @@ export interface AuditInput {
   readonly from?: string | undefined
   /** A message body; kept until purged, never for kind `"verification"`. */
   readonly body?: string | undefined
-  /** Non-personal details: status, route, reason, purpose. International numbers (`+…`) in strings are masked. */
+  /** Non-personal details: status, route, reason, purpose. International numbers (`+…`) in strings are always masked; put free text in `body`. */
   readonly data?: { readonly [key: string]: Json } | undefined
   /** Values that must never be stored, such as a one-time code; removed from `body` and `data`. */
   readonly secrets?: ReadonlyArray<string> | undefined
