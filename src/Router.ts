@@ -562,7 +562,7 @@ const decode = (rules: unknown, transports: ReadonlyArray<string>): Effect.Effec
 export class Router extends Context.Service<Router, {
   /** Picks routes for a message and submits it, failing over until a carrier accepts it. */
   readonly dispatch: (request: RouteRequest, submission: DispatchSubmission) => Effect.Effect<Dispatch, RoutingError>
-  /** The candidates `dispatch` would try now, in order, without submitting or counting limits. */
+  /** The candidates `dispatch` would try now, in order, without submitting or counting limits; a region rule's content check fails as in `dispatch`. */
   readonly plan: (request: RouteRequest) => Effect.Effect<ReadonlyArray<Candidate>, RoutingError>
   /** Replaces the rules; running dispatches finish on the rules they started with. */
   readonly setRules: (rules: RoutingRulesInput) => Effect.Effect<void, RoutingError>
@@ -1316,8 +1316,11 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         : Effect.withSpan(untraced, "smsforge/Router.dispatch", { attributes: purposeAttributes[request.purpose], captureStackTrace: false })
     })
 
-  const plan = (request: RouteRequest): Effect.Effect<ReadonlyArray<Candidate>, RoutingError> =>
-    Effect.map(planFor(current, request), (planned) =>
+  // a text that breaks a region rule has no route, as `dispatch` would answer
+  const plan = (request: RouteRequest): Effect.Effect<ReadonlyArray<Candidate>, RoutingError> => {
+    const violation = RouteRegion.checkContent(current.regionRules, request)
+    if (violation !== undefined) return fail(new RegionRuleViolation(violation))
+    return Effect.map(planFor(current, request), (planned) =>
       planned.candidates.map((c): Candidate => ({
         route: c.route.name,
         transport: c.route.transport,
@@ -1326,6 +1329,7 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         exactCost: c.quote?.cost,
         reason: c.reason
       })))
+  }
 
   // typed for callers, still decoded: rules also arrive from JSON and JavaScript
   const setRules = (rules: RoutingRulesInput): Effect.Effect<void, RoutingError> =>

@@ -631,12 +631,8 @@ const settlementOf = (result: Result.Result<Router.Dispatch, Router.RoutingError
  * Reserves the message under the caps, at the cost of the route the router
  * would choose now; the message id makes a repeated run count once.
  */
-const reserveFor = (p: Pipeline, budget: Budget.Budget["Service"], request: Router.RouteRequest) =>
-  Effect.flatMap(
-    // a plan that fails (no route) fails the dispatch too, with nothing sent
-    Effect.orElseSucceed(p.router.plan(request), (): ReadonlyArray<Router.Candidate> => []),
-    (candidates) => budget.reserve({ id: request.messageId, tenant: request.tenant, cost: candidates[0]?.exactCost?.total })
-  )
+const reserveFor = (budget: Budget.Budget["Service"], request: Router.RouteRequest, candidates: ReadonlyArray<Router.Candidate>) =>
+  budget.reserve({ id: request.messageId, tenant: request.tenant, cost: candidates[0]?.exactCost?.total })
 
 /**
  * Commits the actual cost of the route that carried the message, or gives
@@ -675,11 +671,17 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
     if (p.budget._tag === "None") {
       result = yield* Effect.result(p.router.dispatch(request, submission))
     } else {
-      // counted before any carrier call; a refusal ends the message here
-      const held = yield* Effect.result(reserveFor(p, p.budget.value, request))
-      if (Result.isFailure(held)) return yield* refuseOnBudget(queued, held.failure, final)
-      result = yield* Effect.result(p.router.dispatch(request, submission))
-      yield* settleBudget(p.budget.value, held.success, result)
+      // a plan that fails is the dispatch's failure, with nothing sent or counted
+      const planned = yield* Effect.result(p.router.plan(request))
+      if (Result.isFailure(planned)) {
+        result = Result.fail(planned.failure)
+      } else {
+        // counted before any carrier call; a refusal ends the message here
+        const held = yield* Effect.result(reserveFor(p.budget.value, request, planned.success))
+        if (Result.isFailure(held)) return yield* refuseOnBudget(queued, held.failure, final)
+        result = yield* Effect.result(p.router.dispatch(request, submission))
+        yield* settleBudget(p.budget.value, held.success, result)
+      }
     }
     const settled = settlementOf(result, final)
     if (settled.status === undefined) {

@@ -147,6 +147,17 @@ describe("caps", () => {
         assert.deepStrictEqual(outboxSizes(sandboxes), [0, 0])
       })))
 
+  it.effect("a message with no route fails as without a budget: NoRoute, not a budget refusal", () =>
+    withPipeline({
+      routing: { routes: [{ name: "us", transport: "sandbox-1", countries: ["US"] }] },
+      budget: { caps: [{ name: "spend", metric: "spend", period: "day", limit: "10", currency: "USD" }] }
+    }, (sms, sandboxes) =>
+      Effect.gen(function*() {
+        assert.strictEqual((yield* reasonOf(sms.send({ to: UK, text: "hi" })))._tag, "NoRoute")
+        assert.strictEqual((yield* reasonOf(sms.estimate({ to: UK, text: "hi" })))._tag, "NoRoute")
+        assert.deepStrictEqual(outboxSizes(sandboxes), [0, 0])
+      })))
+
   it.effect("a message that fails on every route gives its count back", () =>
     withPipeline({ budget: messagesCap(1) }, (sms, [a, b]) =>
       Effect.gen(function*() {
@@ -272,6 +283,11 @@ describe("estimate", () => {
         assert.strictEqual((yield* reasonOf(sms.estimate({ to: "+44 12", text: "hi" })))._tag, "InvalidPhoneNumber")
         assert.strictEqual((yield* reasonOf(sms.estimate({ to: UK, template: "missing" })))._tag, "TemplateNotFound")
         assert.strictEqual((yield* reasonOf(sms.estimate("not a request")))._tag, "InvalidRequest")
+        // China's preset wants a leading 【signature】: estimate refuses as send does
+        const china = { to: "+8613800138000", text: "Your code is 123456" }
+        const refusedEstimate = yield* reasonOf(sms.estimate(china))
+        assert.strictEqual(refusedEstimate._tag, "RegionRuleViolation")
+        assert.strictEqual((yield* reasonOf(sms.send(china)))._tag, refusedEstimate._tag)
         // the test clock starts at midnight: inside quiet hours
         const estimate = yield* sms.estimate({ to: UK, text: "hi" })
         assert.isTrue(estimate.quietHours)
