@@ -11,6 +11,16 @@
  *   `inbound` (or a transport's own connection) and move statuses only forward.
  * - `Sms.layer(config)` builds the whole pipeline with in-memory stores;
  *   `Sms.layerPipeline(config)` leaves the stores to you.
+ * - Money, when configured: `pricing` ranks least-cost routes and puts the
+ *   carrying route's cost on receipts, stored messages and `submitted`
+ *   events; `budget` reserves each message under its caps before any carrier
+ *   call (a hard cap rejects it with `BudgetExceeded`), commits the actual
+ *   cost on acceptance and releases on failure; `balances` skip routes below
+ *   their floor. `estimate` answers all of it before a send.
+ *
+ * **Gotchas**
+ * - With `pricing`, `budget` or `balances`, sends take the general lane:
+ *   without them a send does no extra work.
  *
  * @since 0.1.0
  */
