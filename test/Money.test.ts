@@ -40,14 +40,19 @@ const reasonOf = <A>(effect: Effect.Effect<A, Sms.SmsError>) => Effect.map(Effec
 const outboxSizes = (sandboxes: ReadonlyArray<Sandbox.SandboxTransport>) => sandboxes.map((s) => s.controls.sent().length)
 
 describe("cost of a message", () => {
-  it("equals segments × the carrying route's price for generated texts, on the receipt and the stored message", async () => {
+  it("equals segments × the carrying route's price for generated texts, on the receipt and the stored message, as estimated", async () => {
     const sandboxes = [Sandbox.makeUnsafe({ name: "sandbox-1" }), Sandbox.makeUnsafe({ name: "sandbox-2" })]
     const client = createSmsClient({ transports: sandboxes, routing: leastCost, pricing: { prices } })
     try {
       await fc.assert(
         fc.asyncProperty(fc.oneof(gsm7Text, gsm7ExtendedText, ucs2Text).filter((t) => t.length > 0 && t.length < 600), async (text) => {
+          const estimate = await client.estimate({ to: UK, text })
           const receipt = await client.send({ to: UK, text })
           const segments = Encoding.analyze(text).segments.length
+          assert.deepStrictEqual(
+            [estimate.route, estimate.encoding, estimate.segmentCount, estimate.cost],
+            [receipt.route, receipt.encoding, receipt.segmentCount, receipt.cost]
+          )
           assert.strictEqual(receipt.segmentCount, segments)
           assert.strictEqual(receipt.route, "sandbox-1")
           // exact: 0.031 × n in micro-units, never a float sum
