@@ -115,7 +115,8 @@ const outages = (name: string, url: () => string, storeLayer: (proxied: string) 
         // Runs before the client's own finalizer, which would wait for black-holed sockets.
         yield* Effect.addFinalizer(() => proxy.cut)
         yield* proxy[outage]
-        for (const call of [budget.reserve({ tenant: "acme" }), budget.usage("acme")]) {
+        const calls: ReadonlyArray<Effect.Effect<unknown, Budget.BudgetError>> = [budget.reserve({ tenant: "acme" }), budget.usage("acme")]
+        for (const call of calls) {
           const start = yield* Clock.currentTimeMillis
           const error = yield* Effect.flip(call)
           assert.strictEqual(error.reason._tag, "StoreUnavailable")
