@@ -38,6 +38,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -75,6 +76,13 @@ export interface BalanceMonitorOptions {
   readonly schedule?: Schedule.Schedule<unknown> | undefined
   /** How long a reading counts for `isBelowFloor`; default 1 hour. */
   readonly maxAge?: Duration.Input | undefined
+  /**
+   * How long building the monitor waits for the first reading of every
+   * source, so that a route already below its floor is skipped from the
+   * first send; default 0, no wait. A source slower than this is read on in
+   * the background.
+   */
+  readonly awaitFirstReading?: Duration.Input | undefined
   /**
    * Called with every event, in order: an alert hook that sees the first
    * poll's events too, which a `subscribe` made after the layer is built can
@@ -261,7 +269,13 @@ export const make = (options: BalanceMonitorOptions): Effect.Effect<BalanceMonit
         Effect.map(Clock.currentTimeMillis, (now) =>
           reading.balance !== undefined && reading.at !== undefined && now - reading.at <= maxAge && below(reading.balance, floor)))
     }
-    yield* Effect.forkScoped(Effect.repeat(refresh, options.schedule ?? Schedule.spaced(Duration.minutes(5))))
+    const firstReading = yield* Deferred.make<void>()
+    yield* Effect.forkScoped(Effect.repeat(
+      Effect.andThen(refresh, Deferred.succeed(firstReading, undefined)),
+      options.schedule ?? Schedule.spaced(Duration.minutes(5))
+    ))
+    const wait = options.awaitFirstReading === undefined ? 0 : Duration.toMillis(Duration.fromInputUnsafe(options.awaitFirstReading))
+    if (wait > 0) yield* Effect.ignore(Effect.timeout(Deferred.await(firstReading), wait))
     return BalanceMonitor.of({
       isBelowFloor,
       belowFloor: Effect.map(

@@ -1522,6 +1522,8 @@ const layerBalances = (options: BalanceMonitor.BalanceMonitorOptions): Layer.Lay
     Effect.flatMap(Events.Events, (events) =>
       BalanceMonitor.make({
         ...options,
+        // the first sends already skip a route whose balance is below its floor
+        awaitFirstReading: options.awaitFirstReading ?? "5 seconds",
         onEvent: (event) =>
           Effect.andThen(
             event._tag === "BalanceQueryFailed" ? Effect.void : events.publish(event),

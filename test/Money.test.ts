@@ -252,6 +252,16 @@ describe("balances", () => {
           assert.strictEqual((yield* second!.outbox).length, 1)
         }))
     }))
+  it.effect("a route already below its floor when the pipeline starts is skipped from the first send", () =>
+    withPipeline({
+      balances: { sources: [{ route: "sandbox-1", query: Effect.succeed(usd("1")), floor: usd("5") }] }
+    }, (sms) =>
+      Effect.gen(function*() {
+        const receipt = yield* sms.send({ to: UK, text: "first" })
+        assert.strictEqual(receipt.route, "sandbox-2")
+        const estimate = yield* sms.estimate({ to: UK, text: "next" })
+        assert.deepStrictEqual(estimate.candidates.map((c) => c.route), ["sandbox-2"])
+      })))
 })
 
 describe("estimate", () => {
