@@ -252,6 +252,7 @@ describe("balances", () => {
           assert.strictEqual((yield* second!.outbox).length, 1)
         }))
     }))
+
   it.effect("a route already below its floor when the pipeline starts is skipped from the first send", () =>
     withPipeline({
       balances: { sources: [{ route: "sandbox-1", query: Effect.succeed(usd("1")), floor: usd("5") }] }
