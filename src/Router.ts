@@ -562,10 +562,12 @@ const decode = (rules: unknown, transports: ReadonlyArray<string>): Effect.Effec
 export class Router extends Context.Service<Router, {
   /** Picks routes for a message and submits it, failing over until a carrier accepts it. */
   readonly dispatch: (request: RouteRequest, submission: DispatchSubmission) => Effect.Effect<Dispatch, RoutingError>
-  /** The candidates `dispatch` would try now, in order, without submitting or counting limits; a region rule's content check fails as in `dispatch`. */
+  /** The candidates `dispatch` would try now, in order, without submitting or counting limits. */
   readonly plan: (request: RouteRequest) => Effect.Effect<ReadonlyArray<Candidate>, RoutingError>
   /** Replaces the rules; running dispatches finish on the rules they started with. */
   readonly setRules: (rules: RoutingRulesInput) => Effect.Effect<void, RoutingError>
+  /** The region rules' checks of the message itself (a 【signature】, approved templates) that `dispatch` runs first. */
+  readonly checkContent: (request: RouteRequest) => Effect.Effect<void, RoutingError>
   readonly routes: Effect.Effect<ReadonlyArray<RouteStatus>>
 }>()("smsforge/Router") {}
 
@@ -1316,11 +1318,14 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         : Effect.withSpan(untraced, "smsforge/Router.dispatch", { attributes: purposeAttributes[request.purpose], captureStackTrace: false })
     })
 
-  // a text that breaks a region rule has no route, as `dispatch` would answer
-  const plan = (request: RouteRequest): Effect.Effect<ReadonlyArray<Candidate>, RoutingError> => {
-    const violation = RouteRegion.checkContent(current.regionRules, request)
-    if (violation !== undefined) return fail(new RegionRuleViolation(violation))
-    return Effect.map(planFor(current, request), (planned) =>
+  const checkContent = (request: RouteRequest): Effect.Effect<void, RoutingError> =>
+    Effect.suspend(() => {
+      const violation = RouteRegion.checkContent(current.regionRules, request)
+      return violation === undefined ? Effect.void : fail(new RegionRuleViolation(violation))
+    })
+
+  const plan = (request: RouteRequest): Effect.Effect<ReadonlyArray<Candidate>, RoutingError> =>
+    Effect.map(planFor(current, request), (planned) =>
       planned.candidates.map((c): Candidate => ({
         route: c.route.name,
         transport: c.route.transport,
@@ -1329,7 +1334,6 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
         exactCost: c.quote?.cost,
         reason: c.reason
       })))
-  }
 
   // typed for callers, still decoded: rules also arrive from JSON and JavaScript
   const setRules = (rules: RoutingRulesInput): Effect.Effect<void, RoutingError> =>
@@ -1356,7 +1360,7 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     })
   )
 
-  return Router.of({ dispatch, plan, setRules, routes })
+  return Router.of({ dispatch, plan, setRules, checkContent, routes })
 })
 
 /**

@@ -681,7 +681,7 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
     if (p.budget._tag === "None") {
       result = yield* Effect.result(p.router.dispatch(request, submission))
     } else {
-      // a plan that fails is the dispatch's failure, with nothing sent or counted
+      // a plan that fails (no route) is the dispatch's failure, with nothing sent or counted
       const planned = yield* Effect.result(p.router.plan(request))
       if (Result.isFailure(planned)) {
         result = Result.fail(planned.failure)
@@ -1037,7 +1037,9 @@ const estimateWith = (p: Pipeline) => (input: unknown): Effect.Effect<Estimate, 
     const request = decoded.success
     const number = yield* p.phones.validate(request.to, validateOptionsOf(p.config))
     const { analysis, message } = yield* prepare(p, request, number, "estimate", plain)
-    const candidates = yield* p.router.plan(routeRequestOf(message, analysis.text, number, plain))
+    const routeRequest = routeRequestOf(message, analysis.text, number, plain)
+    yield* p.router.checkContent(routeRequest)
+    const candidates = yield* p.router.plan(routeRequest)
     const first = candidates[0]
     const cost = first?.exactCost
     const refusal = p.budget._tag === "None" ? undefined : yield* budgetRefusal(p.budget.value, request.tenant, cost?.total)
