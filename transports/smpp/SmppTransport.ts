@@ -45,7 +45,7 @@ import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import type * as Schedule from "effect/Schedule"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import smpp from "smpp"
@@ -60,7 +60,6 @@ import {
   backoff,
   type Connection,
   connectionLost,
-  defaultReconnect,
   errorCode,
   type Link,
   type Pending,
@@ -161,6 +160,13 @@ export interface SmppConfig {
 }
 
 // internals
+
+const defaultReconnect: Schedule.Schedule<unknown, Transport.TransportErrorReason> = Schedule.exponential(
+  "200 millis"
+).pipe(
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(30)))),
+  Schedule.jittered
+)
 
 /** The config as the transport runs it, defaults applied once at `make`. */
 interface Settings {

@@ -68,13 +68,6 @@ export const errorCode = (error: unknown): string =>
     ? error.code
     : "socket-error"
 
-export const defaultReconnect: Schedule.Schedule<unknown, Transport.TransportErrorReason> = Schedule.exponential(
-  "200 millis"
-).pipe(
-  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(30)))),
-  Schedule.jittered
-)
-
 /** The reconnect schedule, with authentication failures held to at least {@link authRetryFloor}. */
 export const backoff = (reconnect: Schedule.Schedule<unknown, Transport.TransportErrorReason>) =>
   Schedule.modifyDelay(reconnect, ({ duration, input }) =>
