@@ -755,7 +755,9 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
   const runJob: Outbox.Worker = (job, attempt) =>
     Effect.gen(function*() {
       const found = yield* p.store.get(job.messageId)
-      if (Option.isNone(found) || !(yield* due(found.value))) return
+      // A job may come due before its message is stored (see `commit`): ask again, up to the last run.
+      if (Option.isNone(found)) return attempt.last ? undefined : yield* new Outbox.RetryLater({ reason: "message not stored yet" })
+      if (!(yield* due(found.value))) return
       const queued = found.value.status === "queued" ? found.value : yield* status.move(found.value, "queued")
       const code = codes.get(queued.id)
       const delivered = yield* dispatch(queued, code ?? queued.text, code === undefined ? plain : verification, attempt.last)
@@ -918,8 +920,11 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
         const held = yield* p.keys.reserve(key.name, key.reservation, idempotencyWindow)
         if (Option.isSome(held)) return held
       }
-      yield* p.store.insert(message)
+      // The job first: where the two are not one transaction (Redis), a stored
+      // message without its job would never go, while a job without its
+      // message (the insert failed, the caller is told) ends on its own.
       yield* p.outbox.offer({ messageId: message.id }, { at: message.sendAt })
+      yield* p.store.insert(message)
       return Option.none<Idempotency.Reservation>()
     }))
 
