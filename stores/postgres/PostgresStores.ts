@@ -648,14 +648,28 @@ export const transaction = (sql: SqlClient.SqlClient, timeout: Duration.Input = 
     }),
     Effect.catchCause((cause): Effect.Effect<never, E | Store.StoreUnavailable> => {
       if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-      const error = Cause.findErrorOption(cause)
-      if (Option.isSome(error) && error.value instanceof Inner) return Effect.fail(error.value.error as E)
-      if (Option.isSome(error) && error.value instanceof Store.StoreUnavailable) return Effect.fail(error.value)
-      const squashed = Cause.squash(cause)
-      // A defect of the effect itself stays a defect; a database failure is StoreUnavailable.
-      return Option.isNone(error) && !isSqlError(squashed)
-        ? Effect.failCause(cause as Cause.Cause<never>)
-        : Effect.fail(new Store.StoreUnavailable({ store: "outbox", operation: "transaction", cause: squashed }))
+      // A connection lost mid-transaction fails the rollback too: the effect's
+      // own failure then arrives beside the database's, either may be a defect.
+      const values = cause.reasons.flatMap((reason) =>
+        reason._tag === "Fail" ? [reason.error] : reason._tag === "Die" ? [reason.defect] : []
+      )
+      const database = values.find((value) =>
+        isSqlError(value) || value instanceof Store.StoreUnavailable ||
+        (value instanceof Inner && value.error instanceof Store.StoreUnavailable)
+      )
+      if (database !== undefined) {
+        return Effect.fail(
+          database instanceof Store.StoreUnavailable
+            ? database
+            : database instanceof Inner
+            ? database.error as Store.StoreUnavailable
+            : new Store.StoreUnavailable({ store: "outbox", operation: "transaction", cause: database })
+        )
+      }
+      const inner = values.find((value): value is Inner => value instanceof Inner)
+      if (inner !== undefined) return Effect.fail(inner.error as E)
+      // A defect of the effect itself stays a defect.
+      return Effect.failCause(cause as Cause.Cause<never>)
     })
   )
 
