@@ -575,12 +575,20 @@ export const layerConsent = (
  * @category layers
  * @since 0.1.0
  */
-export const layerTemplates = (options: StoreOptions = {}): Layer.Layer<Templates.TemplateStore, never, SqlClient.SqlClient> =>
-  Layer.unwrap(Effect.sync(() =>
-    Templates.layerStoreKeyValue({ timeout: options.timeout }).pipe(
-      Layer.provide(KeyValueStore.layerSql({ table: `${tablePrefix(options)}templates` }))
-    )
-  ))
+export const layerTemplates = (
+  options: StoreOptions = {}
+): Layer.Layer<Templates.TemplateStore, Store.StoreUnavailable, SqlClient.SqlClient> =>
+  Layer.unwrap(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const table = `${tablePrefix(options)}templates`
+    // effect's SQL key-value store creates its table without a lock: instances
+    // starting together on an empty database raced (a unique violation), so
+    // the table is made first, as every other table here, under the lock.
+    yield* migrate(sql, "template", options, [
+      sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (id TEXT PRIMARY KEY, value BYTEA NOT NULL, value_type SMALLINT NOT NULL)`
+    ])
+    return Templates.layerStoreKeyValue({ timeout: options.timeout }).pipe(Layer.provide(KeyValueStore.layerSql({ table })))
+  }))
 
 // rate limits
 
