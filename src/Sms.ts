@@ -987,8 +987,18 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
     let launched = false
     return Effect.gen(function*() {
       const held = yield* commit(prepared.message, { name: key, reservation: { messageId: id, fingerprint: print } }).pipe(
-        // Nothing stored: the key is free for the retry (a transaction already rolled it back).
-        Effect.catch((error) => Effect.andThen(Effect.ignore(p.keys.release(key, id)), Effect.fail(toSmsError(error))))
+        // The key is freed for the retry only when the message is known not to be
+        // stored: a commit whose answer was lost may have committed, and a key
+        // left held without its message is taken over by the retry (`holderOf`).
+        Effect.catch((error) =>
+          Effect.andThen(
+            p.store.get(id).pipe(
+              Effect.flatMap((stored) => Option.isNone(stored) ? p.keys.release(key, id) : Effect.void),
+              Effect.ignore
+            ),
+            Effect.fail(toSmsError(error))
+          )
+        )
       )
       if (Option.isNone(held)) {
         yield* status.inserted(prepared.message)
