@@ -34,7 +34,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import { Store } from "smsforge"
 // `import { Budget } from "smsforge"` once the package exports Budget
 import { Budget } from "smsforge"
-import { digest } from "./internal/digest.ts"
+import { digest } from "../internal/digest.ts"
 
 /**
  * @category models

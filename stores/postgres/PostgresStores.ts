@@ -49,8 +49,8 @@ import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, Transport, Verification } from "smsforge"
-import { digest } from "./internal/digest.ts"
-import { boundedQueueStore, failLayerWith } from "./internal/outbox.ts"
+import { digest } from "../internal/digest.ts"
+import { boundedQueueStore, failLayerWith } from "../internal/outbox.ts"
 import { layerRateLimiterStore } from "./RateLimiterStore.ts"
 
 // models

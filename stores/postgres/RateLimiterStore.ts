@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as SqlClient from "effect/sql/SqlClient"
 import { Store } from "smsforge"
-import { digest } from "./internal/digest.ts"
+import { digest } from "../internal/digest.ts"
 
 const GRACE = 60_000
 const MAX_WINDOW = 60 * 60 * 1000

@@ -25,7 +25,7 @@ import * as Redacted from "effect/Redacted"
 import type * as SqlClient from "effect/sql/SqlClient"
 import { ConnectionError, SqlError } from "effect/sql/SqlError"
 import { Store } from "smsforge"
-import { failLayerWith } from "./internal/outbox.ts"
+import { failLayerWith } from "../internal/outbox.ts"
 
 export * from "./PostgresStores.ts"
 export { makeBudgetStore, layerBudgetStore, purgeBudget, type BudgetStoreOptions } from "./BudgetStore.ts"

@@ -30,7 +30,7 @@ import * as Redis from "effect/persistence/Redis"
 import { Store } from "smsforge"
 // `import { Budget } from "smsforge"` once the package exports Budget
 import { Budget } from "smsforge"
-import { digest } from "./internal/digest.ts"
+import { digest } from "../internal/digest.ts"
 
 /**
  * @category models

@@ -42,8 +42,8 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, type Transport, Verification } from "smsforge"
-import { digest } from "./internal/digest.ts"
-import { boundedQueueStore } from "./internal/outbox.ts"
+import { digest } from "../internal/digest.ts"
+import { boundedQueueStore } from "../internal/outbox.ts"
 
 // models
 

@@ -25,7 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
 import { Store } from "smsforge"
-import { failLayerWith } from "./internal/outbox.ts"
+import { failLayerWith } from "../internal/outbox.ts"
 
 export * from "./RedisStores.ts"
 export { makeBudgetStore, layerBudgetStore, type BudgetStoreOptions } from "./BudgetStore.ts"
