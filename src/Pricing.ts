@@ -52,7 +52,7 @@ import * as Schema from "effect/Schema"
 import { fieldName, firstProblem } from "./internal/issues.ts"
 import * as Csv from "./internal/money/csv.ts"
 import * as M from "./internal/money/money.ts"
-import type * as PhoneNumbers from "./PhoneNumbers.ts"
+import * as PhoneNumbers from "./PhoneNumbers.ts"
 
 // models
 
@@ -374,20 +374,7 @@ export const sum = (currency: string, amounts: Iterable<Money>): Result.Result<M
 
 // decoding
 
-const numberTypes = [
-  "mobile",
-  "fixed-line",
-  "fixed-line-or-mobile",
-  "premium-rate",
-  "toll-free",
-  "voip",
-  "shared-cost",
-  "personal",
-  "pager",
-  "uan",
-  "voicemail",
-  "unknown"
-] as const satisfies ReadonlyArray<PhoneNumbers.NumberType>
+const numberTypes = PhoneNumbers.NumberType.literals
 
 const pattern = (regex: RegExp) => Schema.String.check(Schema.isPattern(regex))
 const Decimal = Schema.String.check(Schema.makeFilter((s: string) => !s.startsWith("-") && M.parseMicros(s) !== undefined))
@@ -396,7 +383,7 @@ const Decimal = Schema.String.check(Schema.makeFilter((s: string) => !s.startsWi
 const PriceRow = Schema.Struct({
   route: Schema.NonEmptyString,
   country: pattern(/^(?:[A-Z]{2}|001|\*)$/),
-  numberType: Schema.optional(Schema.Literals(numberTypes)),
+  numberType: Schema.optional(PhoneNumbers.NumberType),
   mcc: Schema.optional(pattern(/^\d{3}$/)),
   mnc: Schema.optional(pattern(/^\d{2,3}$/)),
   price: Decimal,
