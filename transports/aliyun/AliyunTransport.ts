@@ -39,6 +39,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { reasonOfHttpFailure } from "../internal/httpFailure.ts"
 import { InvalidConfig, invalidSecret, reveal, type Secret, toRedacted } from "../internal/secret.ts"
 import { classify } from "./internal/classify.ts"
 import * as Pop from "./internal/pop.ts"
@@ -332,11 +333,7 @@ const build = (config: Checked, client: Http.Client): AliyunTransport => {
         headers: { accept: "application/json" },
         timeout
       }).pipe(
-        Effect.mapError((failure) =>
-          failure._tag === "HttpTimeout"
-            ? new Transport.Timeout({ code: "timeout" })
-            : new Transport.Unavailable({ code: "network", cause: failure.cause })
-        )
+        Effect.mapError(reasonOfHttpFailure)
       )
       const code = Http.asString(Http.getPath(response.json, "Code"))
       if (code === "OK" && response.status >= 200 && response.status < 300) {

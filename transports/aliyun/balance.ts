@@ -24,6 +24,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { reasonOfHttpFailure } from "../internal/httpFailure.ts"
 import * as M from "../../src/internal/money/money.ts"
 import { InvalidConfig, invalidSecret, toRedacted } from "../internal/secret.ts"
 import type { AliyunConfig } from "./AliyunTransport.ts"
@@ -98,7 +99,7 @@ export const balance = (
       timeout: config.timeout ?? Duration.seconds(10)
     }).pipe(
       Effect.catch((failure) =>
-        fail(name, failure._tag === "HttpTimeout" ? new Transport.Timeout({ code: "timeout" }) : new Transport.Unavailable({ code: "network", cause: failure.cause }))
+        fail(name, reasonOfHttpFailure(failure))
       )
     )
     const code = Http.asString(Http.getPath(response.json, "Code"))

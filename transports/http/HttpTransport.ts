@@ -35,6 +35,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { reasonOfHttpFailure } from "../internal/httpFailure.ts"
 import { InvalidConfig, invalidSecret, type Secret, toRedacted } from "../internal/secret.ts"
 import * as Mapping from "./internal/mapping.ts"
 import type { FieldSource, ReasonTag } from "./internal/mapping.ts"
@@ -193,11 +194,7 @@ export const make = (config: HttpTransportConfig): Effect.Effect<Transport.Trans
         const now = yield* Clock.currentTimeMillis
         const request = build(submission, now)
         const response = yield* Http.request(client, { method, timeout, ...request }).pipe(
-          Effect.mapError((failure) =>
-            failure._tag === "HttpTimeout"
-              ? new Transport.Timeout({ code: "timeout" })
-              : new Transport.Unavailable({ code: "network", cause: failure.cause })
-          )
+          Effect.mapError(reasonOfHttpFailure)
         )
         const code = config.response.code === undefined
           ? undefined

@@ -43,6 +43,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { reasonOfHttpFailure } from "../internal/httpFailure.ts"
 import { InvalidConfig, invalidSecret, type Secret, toRedacted } from "../internal/secret.ts"
 import { classify } from "./internal/classify.ts"
 import * as Tc3 from "./internal/tc3.ts"
@@ -423,11 +424,7 @@ const build = (config: Checked, client: Http.Client): TencentTransport => {
         body: payload,
         timeout
       }).pipe(
-        Effect.mapError((failure) =>
-          failure._tag === "HttpTimeout"
-            ? new Transport.Timeout({ code: "timeout" })
-            : new Transport.Unavailable({ code: "network", cause: failure.cause })
-        )
+        Effect.mapError(reasonOfHttpFailure)
       )
       const ok = response.status >= 200 && response.status < 300
       const errorCode = Http.asString(Http.getPath(response.json, "Response.Error.Code"))

@@ -38,6 +38,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { reasonOfHttpFailure } from "../internal/httpFailure.ts"
 import { InvalidConfig, invalidSecret, reveal, type Secret, toRedacted } from "../internal/secret.ts"
 import { classify } from "./internal/classify.ts"
 
@@ -489,11 +490,7 @@ const build = (config: Checked, client: Http.Client): TwilioTransport => {
         body: Http.formEncode(params),
         timeout
       }).pipe(
-        Effect.mapError((failure) =>
-          failure._tag === "HttpTimeout"
-            ? new Transport.Timeout({ code: "timeout" })
-            : new Transport.Unavailable({ code: "network", cause: failure.cause })
-        )
+        Effect.mapError(reasonOfHttpFailure)
       )
       if (response.status >= 200 && response.status < 300) {
         const sid = Http.getPath(response.json, "sid")

@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { reasonOfHttpFailure } from "../internal/httpFailure.ts"
 import * as M from "../../src/internal/money/money.ts"
 import { InvalidConfig, invalidSecret, toRedacted } from "../internal/secret.ts"
 import { classify } from "./internal/classify.ts"
@@ -75,7 +76,7 @@ export const balance = (config: TwilioConfig): Effect.Effect<Money, Transport.Tr
       timeout: config.timeout ?? Duration.seconds(10)
     }).pipe(
       Effect.catch((failure) =>
-        fail(name, failure._tag === "HttpTimeout" ? new Transport.Timeout({ code: "timeout" }) : new Transport.Unavailable({ code: "network", cause: failure.cause }))
+        fail(name, reasonOfHttpFailure(failure))
       )
     )
     if (response.status < 200 || response.status >= 300) {

@@ -37,6 +37,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Transport } from "smsforge"
 import * as Http from "../../src/internal/http.ts"
+import { reasonOfHttpFailure } from "../internal/httpFailure.ts"
 import { InvalidConfig, invalidSecret, reveal, type Secret, toRedacted } from "../internal/secret.ts"
 import { classifyHttp, classifyStatus } from "./internal/classify.ts"
 import { type SignatureMethod, sign } from "./internal/signature.ts"
@@ -471,11 +472,7 @@ const build = (config: Checked, client: Http.Client): VonageTransport => {
         body: Http.formEncode(Object.entries(params)),
         timeout
       }).pipe(
-        Effect.mapError((failure) =>
-          failure._tag === "HttpTimeout"
-            ? new Transport.Timeout({ code: "timeout" })
-            : new Transport.Unavailable({ code: "network", cause: failure.cause })
-        )
+        Effect.mapError(reasonOfHttpFailure)
       )
       const answered = parts(response.json)
       if (answered === undefined) {
