@@ -767,7 +767,11 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
       Effect.catchTag(["MessageNotFound", "InvalidTransition"], () => Effect.void),
       Effect.catchTag("StoreUnavailable", () =>
         attempt.last ? Effect.logWarning("smsforge: a store was down on a job's last run") : new Outbox.RetryLater({ reason: "store unavailable" })),
-      Effect.ensuring(Effect.sync(() => codes.delete(job.messageId)))
+      // the code is needed again when the job runs again; any other end is the job's last
+      Effect.onExit((exit) =>
+        Option.exists(Exit.findErrorOption(exit), (error) => error._tag === "RetryLater")
+          ? Effect.void
+          : Effect.sync(() => codes.delete(job.messageId)))
     )
 
   /** Keeps a waiting message's one-time code for its run. */

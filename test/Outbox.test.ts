@@ -4,7 +4,7 @@ import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import { TestClock } from "effect/testing"
 import { Consent, Idempotency, MessageStore, Outbox, Sms, Store, Templates, Verification } from "smsforge"
-import { Sandbox } from "smsforge/testing"
+import { Codes, Sandbox } from "smsforge/testing"
 
 const UK = "+447400123456"
 
@@ -36,7 +36,7 @@ const startProcess = (
       Layer.provide(Layer.succeedContext(shared))
     )
     const context = yield* Layer.buildWithScope(pipeline, scope)
-    return { sms: Context.get(context, Sms.Sms), stop: Scope.close(scope, Exit.void) }
+    return { sms: Context.get(context, Sms.Sms), context, stop: Scope.close(scope, Exit.void) }
   })
 
 const withShared = <A, E>(body: (shared: Context.Context<Shared>) => Effect.Effect<A, E, Scope.Scope>) =>
@@ -126,6 +126,26 @@ describe("durable Outbox (PersistedQueue, memory store)", () => {
         assert.deepStrictEqual((yield* process.sms.deadLetters()).map((m) => m.id), [receipt.id])
         // the first run in the accepting process, then maxAttempts runs of the job, the last one final
         assert.strictEqual(yield* carrier.attempts, 1 + 3)
+        yield* process.stop
+      })))
+
+  it.effect("a code deferred by quiet hours survives a transient failure of its run and goes out on the next", () =>
+    withShared((shared) =>
+      Effect.gen(function*() {
+        const carrier = yield* Sandbox.make()
+        const process = yield* startProcess(shared, carrier, {
+          consent: { quietHours: { start: "00:00", end: "06:00", purposes: ["transactional"] } }
+        })
+        const verification = yield* Effect.service(Verification.Verification).pipe(Effect.provide(process.context))
+        yield* verification.start({ to: UK })
+        // the run at the end of quiet hours fails; the job's next run goes through
+        yield* carrier.failNext(1, "Unavailable")
+        yield* TestClock.adjust("7 hours")
+        assert.strictEqual(yield* carrier.attempts, 2)
+        const [submission] = yield* carrier.outbox
+        assert.isDefined(submission)
+        assert.isDefined(Codes.extract(submission!.text))
+        assert.strictEqual((yield* process.sms.get(submission!.clientReference)).status, "submitted")
         yield* process.stop
       })))
 
