@@ -9,7 +9,13 @@
 //
 //   npm run bench                 every benchmark
 //   npm run bench -- pipeline     the ones whose file name contains "pipeline"
-import { spawnSync } from "node:child_process"
+//
+// A benchmark judges its goals (issue 15) by printing lines
+//   GOAL\t<goal id>\t<what>\t<measured>\t<goal>\t<met|not met>
+// The run echoes every child's output as it comes, collects those lines, and
+// ends with one table of every goal; a goal no benchmark of this run printed
+// is listed as not measured.
+import { spawn } from "node:child_process"
 import { existsSync, readdirSync } from "node:fs"
 import { delimiter, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -21,6 +27,20 @@ const files = readdirSync(here)
   .filter((f) => only.length === 0 || only.some((name) => f.includes(name)))
   .sort()
 
+// The goals of issue 15, in its order.
+const GOALS = [
+  "routes-10k",
+  "prefixes-10k",
+  "new-recipient",
+  "refusal",
+  "failover",
+  "repeating",
+  "kept-1m",
+  "memory-per-message",
+  "cold-import",
+  "outbox-memory"
+]
+
 const machineNode = () => {
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     if (dir === "" || dir.includes("node_modules")) continue
@@ -31,14 +51,52 @@ const machineNode = () => {
 }
 const choice = process.env.SMSFORGE_BENCH_NODE
 const node = choice === "toolchain" ? process.execPath : choice !== undefined && choice !== "" ? choice : machineNode()
-const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim()
+const version = await new Promise((resolve) => {
+  let out = ""
+  const child = spawn(node, ["--version"])
+  child.stdout.on("data", (chunk) => (out += chunk))
+  child.on("close", () => resolve(out.trim()))
+})
+
+const goals = []
+const parseGoal = (file, line) => {
+  const [tag, id, what, measured, goal, verdict] = line.split("\t")
+  if (tag !== "GOAL" || verdict === undefined) return
+  goals.push({ bench: file.replace(".bench.mjs", ""), id, what, measured, goal, verdict: verdict.trim() })
+}
+
+// Runs one benchmark, its output echoed and its GOAL lines kept; resolves to its exit code.
+const run = (file) =>
+  new Promise((resolve) => {
+    const child = spawn(node, ["--expose-gc", join(here, file)], { stdio: ["inherit", "pipe", "inherit"] })
+    let pending = ""
+    child.stdout.on("data", (chunk) => {
+      process.stdout.write(chunk)
+      const lines = (pending + chunk.toString("utf8")).split("\n")
+      pending = lines.pop()
+      for (const line of lines) parseGoal(file, line)
+    })
+    child.on("close", (code) => {
+      parseGoal(file, pending)
+      resolve(code)
+    })
+  })
 
 console.log(`node ${version} (${node}), ${files.length} benchmarks\n`)
 let failed = 0
 for (const file of files) {
   console.log(`== ${file}`)
-  const result = spawnSync(node, ["--expose-gc", join(here, file)], { stdio: "inherit" })
-  if (result.status !== 0) failed++
+  if ((await run(file)) !== 0) failed++
   console.log()
 }
+
+const rank = (id) => (GOALS.includes(id) ? GOALS.indexOf(id) : GOALS.length)
+const rows = [...goals].sort((a, b) => rank(a.id) - rank(b.id))
+for (const id of GOALS) {
+  if (!goals.some((g) => g.id === id)) rows.push({ bench: "", id, what: "", measured: "", goal: "", verdict: "not measured" })
+}
+console.log("== goals (issue 15)")
+console.table(rows.map((g) => ({ goal: g.id, bench: g.bench, what: g.what, measured: g.measured, target: g.goal, verdict: g.verdict })))
+const met = rows.filter((g) => g.verdict === "met").length
+console.log(`${met} of ${rows.length} goal rows met`)
 process.exit(failed === 0 ? 0 : 1)
