@@ -429,166 +429,200 @@ const unknownConsentKey = (change: object): SendRequest.InvalidRequest | undefin
 export const createSmsClient = (config: SmsClientConfig = {}): SmsClient => {
   const checked = validateConfig(config)
   if (Result.isFailure(checked)) throw checked.failure
-  const { observability, stores, ...pipelineConfig } = checked.success
-  const pipeline: Layer.Layer<Sms.Services, unknown> = stores === undefined
-    ? Sms.layer(pipelineConfig)
-    : Sms.layerPipeline(pipelineConfig).pipe(Layer.provideMerge(stores))
-  const runtime: ManagedRuntime.ManagedRuntime<Sms.Services, unknown> = ManagedRuntime.make(
-    observability === undefined
-      ? pipeline
-      : Layer.provideMerge(Layer.provideMerge(logEvents, pipeline), observabilityLayer(observability))
-  )
-
-  // A call after close() is refused before it reaches the disposed runtime;
-  // one in flight when the runtime goes down settles as ClientClosed too.
-  let closing: Promise<void> | undefined
-  const closed = (method: string) => Promise.reject(new ClientClosed({ method }))
-  const settle = (method: string) => (error: unknown): Promise<never> =>
-    Promise.reject(closing !== undefined && !isTagged(error) ? new ClientClosed({ method }) : reasonOf(error))
-  const run = <A, E extends { readonly reason: SmsClientError }>(
-    method: string,
-    effect: Effect.Effect<A, E, Sms.Services>
-  ): Promise<A> => {
-    if (closing !== undefined) return closed(method)
-    const promise = runtime.runPromise(Effect.mapError(effect, (error) => error.reason))
-    // Once the pipeline is built, a rejection is already the typed reason: the
-    // send path keeps its single promise.
-    return runtime.cachedContext === undefined ? promise.then(undefined, settle(method)) : promise
+  const client: ClientState = {
+    runtime: makeRuntime(checked.success),
+    closing: undefined,
+    sms: undefined,
+    verification: undefined
   }
-
-  // The services are looked up once: every call after the first runs the
-  // operation alone, with no lookup around it.
-  let smsService: Sms.Sms["Service"] | undefined
-  let verificationService: Verification.Verification["Service"] | undefined
-  const sms = <A>(method: string, f: (sms: Sms.Sms["Service"]) => Effect.Effect<A, Sms.SmsError>) =>
-    run(method, smsService !== undefined ? f(smsService) : Effect.flatMap(Sms.Sms, (service) => f(smsService = service)))
-  const verification = <A>(
-    method: string,
-    f: (v: Verification.Verification["Service"]) => Effect.Effect<A, Verification.StartError>
-  ) =>
-    run(
-      method,
-      verificationService !== undefined
-        ? f(verificationService)
-        : Effect.flatMap(Verification.Verification, (service) => f(verificationService = service))
-    )
-
-  // Consent is kept per E.164 number, so national formats are normalised first.
-  const recipient = (to: string) =>
-    Effect.flatMap(PhoneNumbers.PhoneNumbers, (phones) => Effect.map(phones.normalize(to), (n) => n.e164))
-  const consent = <A>(
-    method: string,
-    change: { readonly to: string },
-    f: (c: Consent.Consent["Service"], to: string) => Effect.Effect<A>
-  ) => {
-    const unknown = unknownConsentKey(change)
-    return run(
-      method,
-      unknown !== undefined
-        ? Effect.fail<{ readonly reason: SmsClientError }>(new Sms.SmsError({ reason: unknown }))
-        : Effect.flatMap(recipient(change.to), (to) => Effect.flatMap(Consent.Consent, (c) => f(c, to)))
-    )
-  }
-
-  const close = (): Promise<void> => {
-    closing ??= runtime.dispose()
-    return closing
-  }
-
+  const close = () => closeClient(client)
   return {
-    send: (request) => sms("send", (s) => s.send(request)),
-    sendBatch: (requests) =>
-      sms("sendBatch", (s) =>
-        Effect.map(s.sendBatch(requests), (results) =>
-          results.map((r) => (r.ok ? r : { ok: false as const, error: r.error.reason })))),
-    estimate: (request) => sms("estimate", (s) => s.estimate(request)),
-    get: (id) => sms("get", (s) => s.get(id)),
-    cancel: (id) => sms("cancel", (s) => s.cancel(id)),
-    verify: {
-      start: (request) => verification("verify.start", (v) => v.start(request)),
-      check: (request) => verification("verify.check", (v) => v.check(request)),
-      cancel: (verificationId) => verification("verify.cancel", (v) => v.cancel({ verificationId })),
-      resend: (request) => verification("verify.resend", (v) => v.resend(request)),
-      totp: {
-        enroll: (request) =>
-          verification("verify.totp.enroll", (v) =>
-            Effect.map(v.totp.enroll(request), (e) => ({
-              subject: e.subject,
-              uri: Redacted.value(e.uri),
-              secret: Redacted.value(e.secret)
-            }))),
-        check: (request) => verification("verify.totp.check", (v) => v.totp.check(request))
-      }
-    },
+    send: (request) => withSms(client, "send", (s) => s.send(request)),
+    sendBatch: (requests) => withSms(client, "sendBatch", (s) => sendBatch(s, requests)),
+    estimate: (request) => withSms(client, "estimate", (s) => s.estimate(request)),
+    get: (id) => withSms(client, "get", (s) => s.get(id)),
+    cancel: (id) => withSms(client, "cancel", (s) => s.cancel(id)),
+    verify: verifyMethods(client),
     routing: {
-      setRules: (rules) => run("routing.setRules", Effect.flatMap(Router.Router, (r) => r.setRules(rules))),
-      routes: () => run("routing.routes", Effect.flatMap(Router.Router, (r) => r.routes))
+      setRules: (rules) => run(client, "routing.setRules", Effect.flatMap(Router.Router, (r) => r.setRules(rules))),
+      routes: () => run(client, "routing.routes", Effect.flatMap(Router.Router, (r) => r.routes))
     },
-    consent: {
-      grant: (change) => consent("consent.grant", change, (c, to) => c.grant({ ...change, to })),
-      revoke: (change) => consent("consent.revoke", change, (c, to) => c.revoke({ ...change, to })),
-      get: (to, tenant) =>
-        consent("consent.get", { to }, (c, e164) => Effect.map(c.get(e164, tenant), Option.getOrUndefined)),
-      requestConfirmation: (change) =>
-        run(
-          "consent.requestConfirmation",
-          Effect.gen(function*() {
-            const unknown = unknownConsentKey(change)
-            if (unknown !== undefined) return yield* Effect.fail(new Sms.SmsError({ reason: unknown }))
-            const service = yield* Consent.Consent
-            const to = yield* recipient(change.to)
-            const confirmation = yield* service.requestConfirmation({ ...change, to })
-            const pipeline = yield* Sms.Sms
-            return yield* pipeline.send({
-              to,
-              text: confirmation.text,
-              purpose: confirmation.messagePurpose,
-              ...(change.tenant === undefined ? {} : { tenant: change.tenant })
-            })
-          })
-        )
-    },
-    inbound: (message) => sms("inbound", (s) => s.inbound(message)),
-    deliveryReceipt: (receipt) => sms("deliveryReceipt", (s) => s.deliveryReceipt(receipt)),
-    subscribe: (listener, options) => {
-      if (closing !== undefined) throw new ClientClosed({ method: "subscribe" })
-      const onError = options?.onError
-      const fiber = runtime.runFork(Effect.scoped(Effect.gen(function*() {
-        const events = yield* Events.Events
-        const subscription = yield* events.subscribe
-        while (true) {
-          const event = yield* PubSub.take(subscription)
-          const failure = callListener(listener, event)
-          if (failure !== undefined) yield* reportListenerFailure(failure, onError)
-        }
-      })))
-      return () => {
-        if (closing === undefined) runtime.runFork(Fiber.interrupt(fiber))
-      }
-    },
-    deadLetters: (options) => sms("deadLetters", (s) => s.deadLetters(options)),
-    prometheus: (options) =>
-      run(
-        "prometheus",
-        Effect.flatMap(
-          // Loaded on first use: the exporter's module is not on the send path.
-          Effect.promise(() => import("effect/observability/PrometheusMetrics")),
-          (prometheus) => prometheus.format(options?.prefix === undefined ? undefined : { prefix: options.prefix })
-        )
-      ),
-    ready: () =>
-      run(
-        "ready",
-        Effect.flatMap(Sms.Sms, (service) =>
-          Effect.map(Verification.Verification, (v) => {
-            smsService = service
-            verificationService = v
-          }))
-      ),
+    consent: consentMethods(client),
+    inbound: (message) => withSms(client, "inbound", (s) => s.inbound(message)),
+    deliveryReceipt: (receipt) => withSms(client, "deliveryReceipt", (s) => s.deliveryReceipt(receipt)),
+    subscribe: (listener, options) => subscribe(client, listener, options?.onError),
+    deadLetters: (options) => withSms(client, "deadLetters", (s) => s.deadLetters(options)),
+    prometheus: (options) => run(client, "prometheus", prometheusText(options?.prefix)),
+    ready: () => run(client, "ready", lookUpServices(client)),
     close,
     [asyncDispose]: close
   }
 }
+
+// What every method of one client shares. The services are looked up once:
+// every call after the first runs the operation alone, with no lookup around it.
+interface ClientState {
+  readonly runtime: ManagedRuntime.ManagedRuntime<Sms.Services, unknown>
+  closing: Promise<void> | undefined
+  sms: Sms.Sms["Service"] | undefined
+  verification: Verification.Verification["Service"] | undefined
+}
+
+const makeRuntime = (config: SmsClientConfig): ManagedRuntime.ManagedRuntime<Sms.Services, unknown> => {
+  const { observability, stores, ...pipelineConfig } = config
+  const pipeline: Layer.Layer<Sms.Services, unknown> = stores === undefined
+    ? Sms.layer(pipelineConfig)
+    : Sms.layerPipeline(pipelineConfig).pipe(Layer.provideMerge(stores))
+  return ManagedRuntime.make(
+    observability === undefined
+      ? pipeline
+      : Layer.provideMerge(Layer.provideMerge(logEvents, pipeline), observabilityLayer(observability))
+  )
+}
+
+const closeClient = (client: ClientState): Promise<void> => {
+  client.closing ??= client.runtime.dispose()
+  return client.closing
+}
+
+// A call after close() is refused before it reaches the disposed runtime;
+// one in flight when the runtime goes down settles as ClientClosed too.
+const run = <A, E extends { readonly reason: SmsClientError }>(
+  client: ClientState,
+  method: string,
+  effect: Effect.Effect<A, E, Sms.Services>
+): Promise<A> => {
+  if (client.closing !== undefined) return Promise.reject(new ClientClosed({ method }))
+  const promise = client.runtime.runPromise(Effect.mapError(effect, (error) => error.reason))
+  // Once the pipeline is built, a rejection is already the typed reason: the
+  // send path keeps its single promise.
+  return client.runtime.cachedContext === undefined ? promise.then(undefined, settle(client, method)) : promise
+}
+
+const settle = (client: ClientState, method: string) => (error: unknown): Promise<never> =>
+  Promise.reject(client.closing !== undefined && !isTagged(error) ? new ClientClosed({ method }) : reasonOf(error))
+
+const withSms = <A>(
+  client: ClientState,
+  method: string,
+  f: (sms: Sms.Sms["Service"]) => Effect.Effect<A, Sms.SmsError>
+): Promise<A> =>
+  run(
+    client,
+    method,
+    client.sms !== undefined ? f(client.sms) : Effect.flatMap(Sms.Sms, (service) => f(client.sms = service))
+  )
+
+const withVerification = <A>(
+  client: ClientState,
+  method: string,
+  f: (v: Verification.Verification["Service"]) => Effect.Effect<A, Verification.StartError>
+): Promise<A> =>
+  run(
+    client,
+    method,
+    client.verification !== undefined
+      ? f(client.verification)
+      : Effect.flatMap(Verification.Verification, (service) => f(client.verification = service))
+  )
+
+const lookUpServices = (client: ClientState) =>
+  Effect.flatMap(Sms.Sms, (service) =>
+    Effect.map(Verification.Verification, (v) => {
+      client.sms = service
+      client.verification = v
+    }))
+
+const sendBatch = (sms: Sms.Sms["Service"], requests: ReadonlyArray<SendInput>) =>
+  Effect.map(sms.sendBatch(requests), (results) =>
+    results.map((r) => (r.ok ? r : { ok: false as const, error: r.error.reason })))
+
+const verifyMethods = (client: ClientState): SmsClient["verify"] => ({
+  start: (request) => withVerification(client, "verify.start", (v) => v.start(request)),
+  check: (request) => withVerification(client, "verify.check", (v) => v.check(request)),
+  cancel: (verificationId) => withVerification(client, "verify.cancel", (v) => v.cancel({ verificationId })),
+  resend: (request) => withVerification(client, "verify.resend", (v) => v.resend(request)),
+  totp: {
+    enroll: (request) =>
+      withVerification(client, "verify.totp.enroll", (v) =>
+        Effect.map(v.totp.enroll(request), (e) => ({
+          subject: e.subject,
+          uri: Redacted.value(e.uri),
+          secret: Redacted.value(e.secret)
+        }))),
+    check: (request) => withVerification(client, "verify.totp.check", (v) => v.totp.check(request))
+  }
+})
+
+// Consent is kept per E.164 number, so national formats are normalised first.
+const recipient = (to: string) =>
+  Effect.flatMap(PhoneNumbers.PhoneNumbers, (phones) => Effect.map(phones.normalize(to), (n) => n.e164))
+
+const withConsent = <A>(
+  client: ClientState,
+  method: string,
+  change: { readonly to: string },
+  f: (c: Consent.Consent["Service"], to: string) => Effect.Effect<A>
+): Promise<A> => {
+  const unknown = unknownConsentKey(change)
+  return run(
+    client,
+    method,
+    unknown !== undefined
+      ? Effect.fail<{ readonly reason: SmsClientError }>(new Sms.SmsError({ reason: unknown }))
+      : Effect.flatMap(recipient(change.to), (to) => Effect.flatMap(Consent.Consent, (c) => f(c, to)))
+  )
+}
+
+const consentMethods = (client: ClientState): SmsClient["consent"] => ({
+  grant: (change) => withConsent(client, "consent.grant", change, (c, to) => c.grant({ ...change, to })),
+  revoke: (change) => withConsent(client, "consent.revoke", change, (c, to) => c.revoke({ ...change, to })),
+  get: (to, tenant) =>
+    withConsent(client, "consent.get", { to }, (c, e164) => Effect.map(c.get(e164, tenant), Option.getOrUndefined)),
+  requestConfirmation: (change) => run(client, "consent.requestConfirmation", requestConfirmation(change))
+})
+
+const requestConfirmation = Effect.fnUntraced(function*(change: Consent.ConsentChange) {
+  const unknown = unknownConsentKey(change)
+  if (unknown !== undefined) return yield* Effect.fail(new Sms.SmsError({ reason: unknown }))
+  const service = yield* Consent.Consent
+  const to = yield* recipient(change.to)
+  const confirmation = yield* service.requestConfirmation({ ...change, to })
+  const pipeline = yield* Sms.Sms
+  return yield* pipeline.send({
+    to,
+    text: confirmation.text,
+    purpose: confirmation.messagePurpose,
+    ...(change.tenant === undefined ? {} : { tenant: change.tenant })
+  })
+})
+
+const subscribe = (
+  client: ClientState,
+  listener: (event: Events.SmsEvent) => void,
+  onError: ((failure: ListenerFailed) => void) | undefined
+): () => void => {
+  if (client.closing !== undefined) throw new ClientClosed({ method: "subscribe" })
+  const fiber = client.runtime.runFork(Effect.scoped(Effect.gen(function*() {
+    const events = yield* Events.Events
+    const subscription = yield* events.subscribe
+    while (true) {
+      const event = yield* PubSub.take(subscription)
+      const failure = callListener(listener, event)
+      if (failure !== undefined) yield* reportListenerFailure(failure, onError)
+    }
+  })))
+  return () => {
+    if (client.closing === undefined) client.runtime.runFork(Fiber.interrupt(fiber))
+  }
+}
+
+const prometheusText = (prefix: string | undefined) =>
+  Effect.flatMap(
+    // Loaded on first use: the exporter's module is not on the send path.
+    Effect.promise(() => import("effect/observability/PrometheusMetrics")),
+    (prometheus) => prometheus.format(prefix === undefined ? undefined : { prefix })
+  )
 
 // Node 20.4+ has Symbol.asyncDispose; the fallback is TypeScript's own, so
 // `await using` compiled for an older runtime finds the same method.
