@@ -50,7 +50,7 @@ import * as Audit from "./Audit.ts"
 import * as Events from "./Events.ts"
 import { withNow } from "./internal/clock.ts"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
-import * as time from "./internal/consentTime.ts"
+import * as time from "./internal/consent/time.ts"
 import { StoreUnavailable } from "./Store.ts"
 
 // models

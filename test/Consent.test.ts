@@ -7,7 +7,7 @@ import * as Consent from "../src/Consent.ts"
 import * as Events from "../src/Events.ts"
 import * as Inbound from "../src/Inbound.ts"
 import * as PhoneNumbers from "../src/PhoneNumbers.ts"
-import * as time from "../src/internal/consentTime.ts"
+import * as time from "../src/internal/consent/time.ts"
 
 const US = "+12025550123"
 const GB = "+447400123456"

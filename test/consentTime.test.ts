@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
 import { getCountries } from "libphonenumber-js/max"
-import * as time from "../src/internal/consentTime.ts"
+import * as time from "../src/internal/consent/time.ts"
 import * as Consent from "../src/Consent.ts"
 
 const canonical = (zone: string) => new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone
