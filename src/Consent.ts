@@ -50,6 +50,7 @@ import * as Audit from "./Audit.ts"
 import * as Events from "./Events.ts"
 import { withNow } from "./internal/clock.ts"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
+import * as quietHours from "./internal/consent/quietHours.ts"
 import * as time from "./internal/consent/time.ts"
 import { StoreUnavailable } from "./Store.ts"
 
@@ -560,289 +561,291 @@ const liftStore = (store: ConsentStore["Service"]) => {
  */
 export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
   const rawStore = yield* ConsentStore
-  const store = liftStore(rawStore)
-  const lock = yield* Semaphore.make(1)
-  const logNumbers = yield* Events.LogPhoneNumbers
-  const ttl = options.confirmationTtlMillis ?? 2 * DAY
-  const warnings: Array<string> = []
-  let defaultZone = "UTC"
-  if (options.defaultTimeZone !== undefined) {
-    if (time.isValidTimeZone(options.defaultTimeZone)) defaultZone = options.defaultTimeZone
-    else warnings.push("defaultTimeZone is not a known time zone; using UTC")
-  }
-  const zoneOverrides: Record<string, string> = {}
-  for (const [country, zone] of Object.entries(options.timeZones ?? {})) {
-    if (time.isValidTimeZone(zone)) zoneOverrides[country.toUpperCase()] = zone
-    else warnings.push(`timeZones.${country} is not a known time zone; using the runtime's zone for the country`)
-  }
-  const quiet = options.quietHours
-  const compile = (
-    w: { readonly start: string; readonly end: string; readonly days?: ReadonlyArray<number> | undefined },
-    field: string
-  ): time.LocalWindow => {
-    const days = w.days === undefined ? undefined : new Set(w.days.filter((d) => Number.isInteger(d) && d >= 0 && d <= 6))
-    if (days !== undefined && days.size === 7) warnings.push(`${field}.days lists every day; ignoring days`)
-    const daysOption = days === undefined || days.size === 0 || days.size === 7 ? {} : { days }
-    const compiled = compileWindow(w.start, w.end)
-    if (compiled !== undefined) return { ...compiled, ...daysOption }
-    warnings.push(`${field} is not HH:MM to HH:MM; using 21:00 to 08:00`)
-    return { start: 21 * 60, end: 8 * 60, ...daysOption }
-  }
-  const window = quiet === undefined ? undefined : compile(quiet, "quietHours")
-  const windowsByCountry = new Map<string, time.LocalWindow>()
-  for (const [country, w] of Object.entries(quiet?.byCountry ?? {})) {
-    windowsByCountry.set(country.toUpperCase(), compile(w, `quietHours.byCountry.${country}`))
-  }
+  const { schedule, warnings } = quietHours.compile(options)
   for (const warning of warnings) yield* Effect.logWarning(`smsforge/Consent: ${warning}`)
-  const quietPurposes = new Set<string>(quiet?.purposes ?? ["marketing"])
+  const ctx: ConsentContext = {
+    options,
+    schedule,
+    store: liftStore(rawStore),
+    lock: yield* Semaphore.make(1),
+    logNumbers: yield* Events.LogPhoneNumbers,
+    ttl: options.confirmationTtlMillis ?? 2 * DAY
+  }
+  const service = Consent.of({
+    grant: (change) => untilTyped(setState(ctx, change, "granted")),
+    revoke: (change) => untilTyped(setState(ctx, change, "revoked")),
+    get: (to, tenant) => untilTyped(ctx.store.get(tenant ?? DEFAULT_TENANT, to)),
+    check: (request) => check(ctx, request),
+    record: (to, purpose, at, tenant) =>
+      untilTyped(Effect.flatMap(now(at), (t) => ctx.store.recordSend(tenant ?? DEFAULT_TENANT, to, purpose, t))),
+    requestConfirmation: (change) => untilTyped(requestConfirmation(ctx, change)),
+    confirm: (change) => untilTyped(confirm(ctx, change)),
+    hasPending: (to, tenant) => untilTyped(hasPending(ctx, to, tenant)),
+    setTimeZone: (to, timeZone, tenant) => setTimeZone(ctx, to, timeZone, tenant)
+  })
+  const storeCore = storeCores.of(rawStore)
+  return storeCore === undefined ? service : cores.register(service, makeCore(ctx, storeCore))
+})
 
-  const now = (at: number | undefined) => (at === undefined ? Clock.currentTimeMillis : Effect.succeed(at))
+// What the service's operations share, built once by make.
+interface ConsentContext {
+  readonly options: ConsentOptions
+  readonly schedule: quietHours.Schedule
+  readonly store: ReturnType<typeof liftStore>
+  /** Serialises read-modify-write of records. */
+  readonly lock: Semaphore.Semaphore
+  readonly logNumbers: boolean
+  /** How long a double opt-in waits, in milliseconds. */
+  readonly ttl: number
+}
 
-  const notify = Effect.fnUntraced(function*(
-    record: ConsentRecord,
-    purpose: string,
-    status: "granted" | "revoked" | "pending",
-    evidence: Evidence,
-    at: number
-  ) {
-    yield* Audit.append({
-      kind: "consent",
-      at,
-      tenant: record.tenant,
-      to: record.to,
-      // The wording shown is free text and may name the person: it goes in the purgeable body, not the chained data.
-      ...(evidence.text === undefined ? {} : { body: evidence.text }),
-      data: {
-        purpose,
-        status,
-        source: evidence.source,
-        ...(evidence.keyword === undefined ? {} : { keyword: evidence.keyword }),
-        ...(evidence.origin?.requestId === undefined ? {} : { requestId: evidence.origin.requestId }),
-        ...(evidence.origin?.channel === undefined ? {} : { channel: evidence.origin.channel })
-      }
-    })
-    const event: ConsentChanged = {
-      _tag: "ConsentChanged",
-      tenant: record.tenant,
+const now = (at: number | undefined) => (at === undefined ? Clock.currentTimeMillis : Effect.succeed(at))
+
+// Until these members get ConsentError in their signatures (callers in Inbound and the client must adapt),
+// an outage is the shared StoreUnavailable as a defect, never a silently dropped write.
+const untilTyped = <A>(effect: Effect.Effect<A, ConsentError>): Effect.Effect<A> =>
+  Effect.catch(effect, (error) => Effect.die(error.reason._tag === "StoreUnavailable" ? error.reason : error))
+
+/** Appends a change to the Audit log and publishes it on Events. */
+const notify = Effect.fnUntraced(function*(
+  ctx: ConsentContext,
+  record: ConsentRecord,
+  purpose: string,
+  status: "granted" | "revoked" | "pending",
+  evidence: Evidence,
+  at: number
+) {
+  yield* Audit.append({
+    kind: "consent",
+    at,
+    tenant: record.tenant,
+    to: record.to,
+    // The wording shown is free text and may name the person: it goes in the purgeable body, not the chained data.
+    ...(evidence.text === undefined ? {} : { body: evidence.text }),
+    data: {
       purpose,
       status,
       source: evidence.source,
-      ...(logNumbers ? { to: record.to } : {}),
-      at
+      ...(evidence.keyword === undefined ? {} : { keyword: evidence.keyword }),
+      ...(evidence.origin?.requestId === undefined ? {} : { requestId: evidence.origin.requestId }),
+      ...(evidence.origin?.channel === undefined ? {} : { channel: evidence.origin.channel })
     }
-    yield* Events.publish(event)
   })
-
-  const modify = <A>(
-    to: string,
-    tenant: string | undefined,
-    f: (record: ConsentRecord) => readonly [A, ConsentRecord]
-  ): Effect.Effect<readonly [A, ConsentRecord], ConsentError> =>
-    lock.withPermits(1)(Effect.gen(function*() {
-      const t = tenant ?? DEFAULT_TENANT
-      const current = Option.getOrElse(yield* store.get(t, to), () => emptyRecord(to, t))
-      const [a, next] = f(current)
-      if (next !== current) yield* store.put(next)
-      return [a, next] as const
-    }))
-
-  const evidenceOf = (change: ConsentChange, source: string): Evidence => ({
-    source: change.source ?? source,
-    ...(change.text === undefined ? {} : { text: change.text }),
-    ...(change.keyword === undefined ? {} : { keyword: change.keyword }),
-    ...(change.origin === undefined ? {} : { origin: change.origin })
-  })
-
-  const setState = Effect.fnUntraced(function*(change: ConsentChange, status: "granted" | "revoked") {
-    const at = yield* now(change.at)
-    const key = keyOf(change.purpose ?? "marketing", change.topic)
-    const evidence = evidenceOf(change, "api")
-    const [, record] = yield* modify(change.to, change.tenant, (r) => {
-      const seq = r.seq + 1
-      const pending = { ...r.pending }
-      // A revocation cancels what was waiting for confirmation (all of it for `all`); a grant fulfils it.
-      if (key === "all" && status === "revoked") for (const k of Object.keys(pending)) delete pending[k]
-      else delete pending[key]
-      return [undefined, { ...r, seq, pending, purposes: { ...r.purposes, [key]: { status, at, seq, evidence } } }] as const
-    })
-    yield* notify(record, key, status, evidence, at)
-    return record
-  })
-
-  const zonesFor = (record: ConsentRecord | undefined, country: string | undefined): ReadonlyArray<string> => {
-    if (record?.timeZone !== undefined) return [record.timeZone]
-    if (country === undefined) return [defaultZone]
-    const c = country.toUpperCase()
-    if (zoneOverrides[c] !== undefined) return [zoneOverrides[c]]
-    const zones = time.zonesOfCountry(c)
-    if (zones.representative === undefined) return [defaultZone]
-    return quiet?.multiZone === "strictest" ? zones.all : [zones.representative]
+  const event: ConsentChanged = {
+    _tag: "ConsentChanged",
+    tenant: record.tenant,
+    purpose,
+    status,
+    source: evidence.source,
+    ...(ctx.logNumbers ? { to: record.to } : {}),
+    at
   }
-
-  const capRefusal = (request: CheckRequest, at: number, sends: ReadonlyArray<number>, cap: FrequencyCap) => {
-    for (const [limit, span, name] of [[cap.perDay, DAY, "day"], [cap.perWeek, WEEK, "week"]] as const) {
-      if (limit === undefined) continue
-      const inWindow = sends.filter((s) => s > at - span && s <= at)
-      if (inWindow.length >= limit) {
-        // The window frees a slot when its oldest counted send leaves it.
-        const oldest = inWindow[inWindow.length - limit] ?? at
-        return new FrequencyCapExceeded({
-          field: "to",
-          purpose: request.purpose,
-          window: name,
-          limit,
-          retryAfter: Duration.millis(Math.max(0, oldest + span - at))
-        })
-      }
-    }
-    return undefined
-  }
-
-  // Quiet hours, once the record and the caps let the message through.
-  const timing = (request: CheckRequest, at: number, record: ConsentRecord | undefined): Result.Result<Decision, ConsentError> => {
-    const zones = zonesFor(record, request.country)
-    const zone = zones[0] ?? defaultZone
-    if (quiet !== undefined && quietPurposes.has(request.purpose)) {
-      const w = (request.country === undefined ? undefined : windowsByCountry.get(request.country.toUpperCase())) ?? window
-      if (w !== undefined) {
-        const until = time.quietUntilAll(at, zones, w)
-        if (until !== undefined) {
-          if (quiet.mode === "refuse") return Result.fail(new ConsentError({ reason: new QuietHours({ field: "to", until }) }))
-          return Result.succeed({ _tag: "Defer", until, timeZone: zone })
-        }
-      }
-    }
-    return Result.succeed({ _tag: "Allow", timeZone: zone })
-  }
-
-  /** The purpose's frequency cap, when it has one: only then are sends counted and read. */
-  const capOf = (purpose: Purpose): FrequencyCap | undefined => {
-    const cap = options.frequencyCaps?.[purpose]
-    return cap === undefined || (cap.perDay === undefined && cap.perWeek === undefined) ? undefined : cap
-  }
-
-  /** The decision on a record and, when the purpose is capped, its recent sends. */
-  const judge = (
-    request: CheckRequest,
-    at: number,
-    record: ConsentRecord | undefined,
-    sends: ReadonlyArray<number> | undefined
-  ): Result.Result<Decision, ConsentError> => {
-    const refusal = evaluate(record, request.purpose, request.topic, options)
-    if (refusal !== undefined) return Result.fail(new ConsentError({ reason: refusal }))
-    const cap = capOf(request.purpose)
-    const exceeded = cap === undefined || sends === undefined ? undefined : capRefusal(request, at, sends, cap)
-    return exceeded === undefined ? timing(request, at, record) : Result.fail(new ConsentError({ reason: exceeded }))
-  }
-
-  // Combinators rather than a generator: this runs for every message sent.
-  const decide = (request: CheckRequest, at: number): Effect.Effect<Decision, ConsentError> => {
-    const tenant = request.tenant ?? DEFAULT_TENANT
-    return Effect.flatMap(store.get(tenant, request.to), (found) => {
-      const record = Option.getOrUndefined(found)
-      if (capOf(request.purpose) === undefined) return Effect.fromResult(judge(request, at, record, undefined))
-      return Effect.flatMap(
-        store.sends(tenant, request.to, request.purpose, at - WEEK),
-        (sends) => Effect.fromResult(judge(request, at, record, sends))
-      )
-    })
-  }
-
-  const check = (request: CheckRequest): Effect.Effect<Decision, ConsentError> => {
-    const at = request.at ?? request.now
-    return at === undefined ? withNow((now) => decide(request, now)) : decide(request, at)
-  }
-
-  const storeCore = storeCores.of(rawStore)
-  const core: ConsentCore | undefined = storeCore === undefined ? undefined : {
-    check: (request, now) => {
-      const at = request.at ?? request.now ?? now
-      const tenant = request.tenant ?? DEFAULT_TENANT
-      const sends = capOf(request.purpose) === undefined ? undefined : storeCore.sends(tenant, request.to, request.purpose, at - WEEK)
-      return judge(request, at, storeCore.get(tenant, request.to), sends)
-    }
-  }
-
-  const requestConfirmation = Effect.fnUntraced(function*(change: ConsentChange): Effect.gen.Return<ConfirmationRequest, ConsentError> {
-    const at = yield* now(change.at)
-    const key = keyOf(change.purpose ?? "marketing", change.topic)
-    const text = change.text ??
-      (options.confirmationText ?? "Reply YES to receive {purpose} messages. Reply STOP to opt out.").replaceAll(
-        "{purpose}",
-        change.topic ?? change.purpose ?? "marketing"
-      )
-    const evidence = evidenceOf({ ...change, text }, "double-opt-in")
-    const [, record] = yield* modify(change.to, change.tenant, (r) => [
-      undefined,
-      { ...r, pending: { ...r.pending, [key]: { at, expiresAt: at + ttl, evidence } } }
-    ])
-    yield* notify(record, key, "pending", evidence, at)
-    return { to: change.to, tenant: record.tenant, purpose: key, text, expiresAt: at + ttl, messagePurpose: "transactional" }
-  })
-
-  const confirm = Effect.fnUntraced(function*(change: Omit<ConsentChange, "purpose" | "topic" | "text">) {
-    const at = yield* now(change.at)
-    const [confirmed, record] = yield* modify<ReadonlyArray<readonly [string, Evidence]>>(change.to, change.tenant, (r) => {
-      const keys = Object.keys(r.pending).filter((k) => (r.pending[k]?.expiresAt ?? 0) > at)
-      if (keys.length === 0 && Object.keys(r.pending).length === 0) return [[], r]
-      let seq = r.seq
-      const purposes: Record<string, PurposeState> = { ...r.purposes }
-      const out: Array<readonly [string, Evidence]> = []
-      for (const k of keys) {
-        const p = r.pending[k]
-        if (p === undefined) continue
-        const evidence: Evidence = {
-          source: "double-opt-in",
-          ...(p.evidence.text === undefined ? {} : { text: p.evidence.text }),
-          ...(change.keyword === undefined ? {} : { keyword: change.keyword }),
-          ...(change.origin ?? p.evidence.origin) === undefined ? {} : { origin: change.origin ?? p.evidence.origin }
-        }
-        seq++
-        purposes[k] = { status: "granted", at, seq, evidence }
-        out.push([k, evidence])
-      }
-      return [out, { ...r, seq, purposes, pending: {} }]
-    })
-    for (const [k, evidence] of confirmed) yield* notify(record, k, "granted", evidence, at)
-    return confirmed.map(([k]) => k)
-  })
-
-  // Until these members get ConsentError in their signatures (callers in Inbound and the client must adapt),
-  // an outage is the shared StoreUnavailable as a defect, never a silently dropped write.
-  const untilTyped = <A>(effect: Effect.Effect<A, ConsentError>): Effect.Effect<A> =>
-    Effect.catch(effect, (error) => Effect.die(error.reason._tag === "StoreUnavailable" ? error.reason : error))
-
-  const service = Consent.of({
-    grant: (change) => untilTyped(setState(change, "granted")),
-    revoke: (change) => untilTyped(setState(change, "revoked")),
-    get: (to, tenant) => untilTyped(store.get(tenant ?? DEFAULT_TENANT, to)),
-    check,
-    record: (to, purpose, at, tenant) =>
-      untilTyped(Effect.flatMap(now(at), (t) => store.recordSend(tenant ?? DEFAULT_TENANT, to, purpose, t))),
-    requestConfirmation: (change) => untilTyped(requestConfirmation(change)),
-    confirm: (change) => untilTyped(confirm(change)),
-    hasPending: (to, tenant) =>
-      untilTyped(Effect.gen(function*() {
-        const at = yield* Clock.currentTimeMillis
-        const record = yield* store.get(tenant ?? DEFAULT_TENANT, to)
-        return Option.isSome(record) && Object.values(record.value.pending).some((p) => p.expiresAt > at)
-      })),
-    setTimeZone: (to, timeZone, tenant) =>
-      timeZone !== undefined && !time.isValidTimeZone(timeZone)
-        ? Effect.fail(new ConsentError({ reason: new InvalidTimeZone({ field: "timeZone" }) }))
-        : Effect.asVoid(modify(to, tenant, (r) => {
-          const { timeZone: _, ...rest } = r
-          return [undefined, timeZone === undefined ? rest : { ...rest, timeZone }] as const
-        }))
-  })
-  return core === undefined ? service : cores.register(service, core)
+  yield* Events.publish(event)
 })
 
-const compileWindow = (start: string, end: string): time.LocalWindow | undefined => {
-  const s = time.parseHourMinute(start)
-  const e = time.parseHourMinute(end)
-  return s === undefined || e === undefined ? undefined : { start: s, end: e }
+/** Reads a record (an empty one when there is none), applies `f`, and stores the result when it changed. */
+const modify = <A>(
+  ctx: ConsentContext,
+  to: string,
+  tenant: string | undefined,
+  f: (record: ConsentRecord) => readonly [A, ConsentRecord]
+): Effect.Effect<readonly [A, ConsentRecord], ConsentError> =>
+  ctx.lock.withPermits(1)(Effect.gen(function*() {
+    const t = tenant ?? DEFAULT_TENANT
+    const current = Option.getOrElse(yield* ctx.store.get(t, to), () => emptyRecord(to, t))
+    const [a, next] = f(current)
+    if (next !== current) yield* ctx.store.put(next)
+    return [a, next] as const
+  }))
+
+const evidenceOf = (change: ConsentChange, source: string): Evidence => ({
+  source: change.source ?? source,
+  ...(change.text === undefined ? {} : { text: change.text }),
+  ...(change.keyword === undefined ? {} : { keyword: change.keyword }),
+  ...(change.origin === undefined ? {} : { origin: change.origin })
+})
+
+const setState = Effect.fnUntraced(function*(ctx: ConsentContext, change: ConsentChange, status: "granted" | "revoked") {
+  const at = yield* now(change.at)
+  const key = keyOf(change.purpose ?? "marketing", change.topic)
+  const evidence = evidenceOf(change, "api")
+  const [, record] = yield* modify(ctx, change.to, change.tenant, (r) => {
+    const seq = r.seq + 1
+    const pending = { ...r.pending }
+    // A revocation cancels what was waiting for confirmation (all of it for `all`); a grant fulfils it.
+    if (key === "all" && status === "revoked") for (const k of Object.keys(pending)) delete pending[k]
+    else delete pending[key]
+    return [undefined, { ...r, seq, pending, purposes: { ...r.purposes, [key]: { status, at, seq, evidence } } }] as const
+  })
+  yield* notify(ctx, record, key, status, evidence, at)
+  return record
+})
+
+const check = (ctx: ConsentContext, request: CheckRequest): Effect.Effect<Decision, ConsentError> => {
+  const at = request.at ?? request.now
+  return at === undefined ? withNow((now) => decide(ctx, request, now)) : decide(ctx, request, at)
 }
+
+// Combinators rather than a generator: this runs for every message sent.
+const decide = (ctx: ConsentContext, request: CheckRequest, at: number): Effect.Effect<Decision, ConsentError> => {
+  const tenant = request.tenant ?? DEFAULT_TENANT
+  return Effect.flatMap(ctx.store.get(tenant, request.to), (found) => {
+    const record = Option.getOrUndefined(found)
+    if (capOf(ctx.options, request.purpose) === undefined) {
+      return Effect.fromResult(judge(ctx, request, at, record, undefined))
+    }
+    return Effect.flatMap(
+      ctx.store.sends(tenant, request.to, request.purpose, at - WEEK),
+      (sends) => Effect.fromResult(judge(ctx, request, at, record, sends))
+    )
+  })
+}
+
+/** The synchronous check of the send path, on a store that answers synchronously. */
+const makeCore = (ctx: ConsentContext, storeCore: ConsentStoreCore): ConsentCore => ({
+  check: (request, now) => {
+    const at = request.at ?? request.now ?? now
+    const tenant = request.tenant ?? DEFAULT_TENANT
+    const sends = capOf(ctx.options, request.purpose) === undefined
+      ? undefined
+      : storeCore.sends(tenant, request.to, request.purpose, at - WEEK)
+    return judge(ctx, request, at, storeCore.get(tenant, request.to), sends)
+  }
+})
+
+/** The decision on a record and, when the purpose is capped, its recent sends. */
+const judge = (
+  ctx: ConsentContext,
+  request: CheckRequest,
+  at: number,
+  record: ConsentRecord | undefined,
+  sends: ReadonlyArray<number> | undefined
+): Result.Result<Decision, ConsentError> => {
+  const refusal = evaluate(record, request.purpose, request.topic, ctx.options)
+  if (refusal !== undefined) return Result.fail(new ConsentError({ reason: refusal }))
+  const cap = capOf(ctx.options, request.purpose)
+  const exceeded = cap === undefined || sends === undefined ? undefined : capRefusal(request, at, sends, cap)
+  return exceeded === undefined
+    ? timing(ctx.schedule, request, at, record)
+    : Result.fail(new ConsentError({ reason: exceeded }))
+}
+
+/** The purpose's frequency cap, when it has one: only then are sends counted and read. */
+const capOf = (options: ConsentOptions, purpose: Purpose): FrequencyCap | undefined => {
+  const cap = options.frequencyCaps?.[purpose]
+  return cap === undefined || (cap.perDay === undefined && cap.perWeek === undefined) ? undefined : cap
+}
+
+const capRefusal = (request: CheckRequest, at: number, sends: ReadonlyArray<number>, cap: FrequencyCap) => {
+  for (const [limit, span, name] of [[cap.perDay, DAY, "day"], [cap.perWeek, WEEK, "week"]] as const) {
+    if (limit === undefined) continue
+    const inWindow = sends.filter((s) => s > at - span && s <= at)
+    if (inWindow.length >= limit) {
+      // The window frees a slot when its oldest counted send leaves it.
+      const oldest = inWindow[inWindow.length - limit] ?? at
+      return new FrequencyCapExceeded({
+        field: "to",
+        purpose: request.purpose,
+        window: name,
+        limit,
+        retryAfter: Duration.millis(Math.max(0, oldest + span - at))
+      })
+    }
+  }
+  return undefined
+}
+
+// Quiet hours, once the record and the caps let the message through.
+const timing = (
+  schedule: quietHours.Schedule,
+  request: CheckRequest,
+  at: number,
+  record: ConsentRecord | undefined
+): Result.Result<Decision, ConsentError> => {
+  const zones = quietHours.zonesFor(schedule, record?.timeZone, request.country)
+  const zone = zones[0] ?? schedule.defaultZone
+  const quiet = schedule.quiet
+  const until = quiet === undefined ? undefined : quietHours.until(quiet, request.purpose, request.country, zones, at)
+  if (until === undefined) return Result.succeed({ _tag: "Allow", timeZone: zone })
+  return quiet?.refuse === true
+    ? Result.fail(new ConsentError({ reason: new QuietHours({ field: "to", until }) }))
+    : Result.succeed({ _tag: "Defer", until, timeZone: zone })
+}
+
+const requestConfirmation = Effect.fnUntraced(function*(
+  ctx: ConsentContext,
+  change: ConsentChange
+): Effect.gen.Return<ConfirmationRequest, ConsentError> {
+  const at = yield* now(change.at)
+  const key = keyOf(change.purpose ?? "marketing", change.topic)
+  const text = change.text ??
+    (ctx.options.confirmationText ?? "Reply YES to receive {purpose} messages. Reply STOP to opt out.").replaceAll(
+      "{purpose}",
+      change.topic ?? change.purpose ?? "marketing"
+    )
+  const evidence = evidenceOf({ ...change, text }, "double-opt-in")
+  const [, record] = yield* modify(ctx, change.to, change.tenant, (r) => [
+    undefined,
+    { ...r, pending: { ...r.pending, [key]: { at, expiresAt: at + ctx.ttl, evidence } } }
+  ])
+  yield* notify(ctx, record, key, "pending", evidence, at)
+  return { to: change.to, tenant: record.tenant, purpose: key, text, expiresAt: at + ctx.ttl, messagePurpose: "transactional" }
+})
+
+type ConfirmChange = Omit<ConsentChange, "purpose" | "topic" | "text">
+
+const confirm = Effect.fnUntraced(function*(ctx: ConsentContext, change: ConfirmChange) {
+  const at = yield* now(change.at)
+  const [confirmed, record] = yield* modify(ctx, change.to, change.tenant, (r) => confirmPending(r, change, at))
+  for (const [k, evidence] of confirmed) yield* notify(ctx, record, k, "granted", evidence, at)
+  return confirmed.map(([k]) => k)
+})
+
+/** Grants every pending consent unexpired at `at` and clears the pending ones; answers what was granted. */
+const confirmPending = (
+  r: ConsentRecord,
+  change: ConfirmChange,
+  at: number
+): readonly [ReadonlyArray<readonly [string, Evidence]>, ConsentRecord] => {
+  const keys = Object.keys(r.pending).filter((k) => (r.pending[k]?.expiresAt ?? 0) > at)
+  if (keys.length === 0 && Object.keys(r.pending).length === 0) return [[], r]
+  let seq = r.seq
+  const purposes: Record<string, PurposeState> = { ...r.purposes }
+  const out: Array<readonly [string, Evidence]> = []
+  for (const k of keys) {
+    const p = r.pending[k]
+    if (p === undefined) continue
+    const evidence: Evidence = {
+      source: "double-opt-in",
+      ...(p.evidence.text === undefined ? {} : { text: p.evidence.text }),
+      ...(change.keyword === undefined ? {} : { keyword: change.keyword }),
+      ...(change.origin ?? p.evidence.origin) === undefined ? {} : { origin: change.origin ?? p.evidence.origin }
+    }
+    seq++
+    purposes[k] = { status: "granted", at, seq, evidence }
+    out.push([k, evidence])
+  }
+  return [out, { ...r, seq, purposes, pending: {} }]
+}
+
+const hasPending = Effect.fnUntraced(function*(ctx: ConsentContext, to: string, tenant: string | undefined) {
+  const at = yield* Clock.currentTimeMillis
+  const record = yield* ctx.store.get(tenant ?? DEFAULT_TENANT, to)
+  return Option.isSome(record) && Object.values(record.value.pending).some((p) => p.expiresAt > at)
+})
+
+const setTimeZone = (
+  ctx: ConsentContext,
+  to: string,
+  timeZone: string | undefined,
+  tenant: string | undefined
+): Effect.Effect<void, ConsentError> =>
+  timeZone !== undefined && !time.isValidTimeZone(timeZone)
+    ? Effect.fail(new ConsentError({ reason: new InvalidTimeZone({ field: "timeZone" }) }))
+    : Effect.asVoid(modify(ctx, to, tenant, (r) => {
+      const { timeZone: _, ...rest } = r
+      return [undefined, timeZone === undefined ? rest : { ...rest, timeZone }] as const
+    }))
 
 /**
  * The consent service on the {@link ConsentStore} in context.
