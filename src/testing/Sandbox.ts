@@ -216,169 +216,29 @@ export const make = (options: SandboxOptions = {}): Effect.Effect<SandboxTranspo
  * @since 0.1.0
  */
 export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
-  const name = options.name ?? "sandbox"
-  const random = prng(options.seed ?? 1)
-  const failureRate = options.failureRate ?? 0
-  const sent: Array<SentMessage> = []
-  let attempts = 0
-  let counter = 0
-  let repeats = 0
-  // provider ids by client reference, to count (and, when asked, absorb) repeats
-  const references = new Map<string, string>()
-  let window = { start: 0, count: 0 }
-  let listener: Transport.FeedbackHandler | undefined
-  let faults: Faults = {
-    failNext: 0,
-    nextReason: undefined,
-    always: undefined,
-    rejected: new Map(),
-    throttle: undefined,
-    latency: toDuration(options.latency, Duration.zero)
-  }
-  // each control is a plain function first; the Effect and Promise forms wrap it
-  const set = {
-    failNext: (count: number, reason?: ReasonInput) => {
-      faults = { ...faults, failNext: Math.max(0, Math.floor(count)), nextReason: toReason(reason) }
-    },
-    failAlways: (reason?: ReasonInput) => {
-      faults = { ...faults, always: toReason(reason) ?? new Transport.Unavailable({}) }
-    },
-    recover: () => {
-      faults = { ...faults, always: undefined, failNext: 0, throttle: undefined }
-    },
-    rejectNumber: (to: string, reason?: ReasonInput) => {
-      faults = { ...faults, rejected: new Map(faults.rejected).set(to, toReason(reason) ?? new Transport.InvalidNumber({})) }
-    },
-    throttle: (perSecond: number, retryAfter: Duration.Input = "1 second") => {
-      faults = { ...faults, throttle: { perSecond, retryAfter: toDuration(retryAfter, Duration.seconds(1)) } }
-    },
-    setLatency: (latency: Duration.Input) => {
-      faults = { ...faults, latency: toDuration(latency, Duration.zero) }
-    },
-    clear: () => {
-      sent.length = 0
-      dropped = 0
-      attempts = 0
-      repeats = 0
-      references.clear()
-    }
-  }
-
-  const decide = (submission: Transport.Submission, now: number): Transport.TransportErrorReason | undefined => {
-    const current = faults
-    const rejected = current.rejected.get(submission.to)
-    if (rejected !== undefined) return rejected
-    if (current.always !== undefined) return current.always
-    if (current.failNext > 0) {
-      faults = { ...current, failNext: current.failNext - 1 }
-      return current.nextReason ?? new Transport.Unavailable({})
-    }
-    if (current.throttle !== undefined) {
-      if (now - window.start >= 1000) window = { start: now, count: 0 }
-      if (window.count >= current.throttle.perSecond) {
-        return new Transport.Throttled({ retryAfter: current.throttle.retryAfter })
-      }
-      window = { start: window.start, count: window.count + 1 }
-    }
-    if (failureRate > 0 && random() < failureRate) return new Transport.Unavailable({ code: "sandbox-random" })
-    return undefined
-  }
-
-  const feed = (feedback: Transport.Feedback) => (listener === undefined ? Effect.void : listener(feedback))
-
-  const deliver = (providerMessageId: string, status: Transport.DeliveryStatus = "delivered", errorCode?: string) =>
-    Effect.flatMap(Clock.currentTimeMillis, (at) =>
-      feed({
-        _tag: "DeliveryReport",
-        transport: name,
-        providerMessageId,
-        status,
-        providerStatus: status,
-        errorCode,
-        at
-      })
-    )
-
-  const outboxLimit = options.outboxLimit === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(options.outboxLimit))
-  let dropped = 0
-  const record = (message: SentMessage) => {
-    sent.push(message)
-    // drop in blocks, so that trimming the array is rare
-    if (sent.length - dropped > outboxLimit) dropped++
-    if (dropped > 1024 || (dropped > 0 && dropped >= sent.length / 2)) {
-      sent.splice(0, dropped)
-      dropped = 0
-    }
-  }
-
-  const accept = (submission: Transport.Submission, now: number): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> => {
-    attempts++
-    const failure = decide(submission, now)
-    if (failure !== undefined) return Effect.fail(failure)
-    const earlier = references.get(submission.clientReference)
-    if (earlier !== undefined) {
-      repeats++
-      if (options.dedupeByReference === true) return Effect.succeed({ providerMessageId: earlier })
-    }
-    const providerMessageId = `${name}-${++counter}`
-    references.set(submission.clientReference, providerMessageId)
-    // bounded like the outbox, so a long run's memory stays flat
-    if (references.size > outboxLimit) references.delete(references.keys().next().value!)
-    // Field by field: spreading a submission costs microseconds when its shape varies.
-    record({
-      to: submission.to,
-      from: submission.from,
-      text: submission.text,
-      segments: submission.segments,
-      encoding: submission.encoding,
-      validUntil: submission.validUntil,
-      clientReference: submission.clientReference,
-      purpose: submission.purpose,
-      template: submission.template,
-      providerMessageId,
-      submittedAt: now
-    })
-    const result = { providerMessageId }
-    return options.autoDeliver === true ? Effect.as(deliver(providerMessageId), result) : Effect.succeed(result)
-  }
-
-  // Combinators, not a generator: a benchmark's carrier is this sandbox.
-  const submit = (submission: Transport.Submission): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> => {
-    const latency = faults.latency
-    const now = Clock.clockWith((clock) => accept(submission, clock.currentTimeMillisUnsafe()))
-    return Duration.toMillis(latency) > 0 ? Effect.andThen(Effect.sleep(latency), now) : now
-  }
-
+  const state = makeState(options)
+  const set = setters(state)
   const transport = Transport.make({
-    name,
+    name: state.name,
     capabilities: { ...defaultCapabilities, ...options.capabilities },
-    submit,
+    submit: (submission) => submit(state, submission),
     listen: (handler) =>
       Effect.sync(() => {
-        listener = handler
+        state.listener = handler
       })
   })
-
-  const deliverAll = (status?: Transport.DeliveryStatus) =>
-    Effect.forEach(sent.slice(dropped), (m) => deliver(m.providerMessageId, status), { discard: true })
-  const reply = (message: { readonly from: string; readonly to?: string; readonly text: string }) =>
-    Effect.flatMap(Clock.currentTimeMillis, (receivedAt) =>
-      feed({
-        _tag: "InboundMessage",
-        transport: name,
-        from: message.from,
-        to: message.to ?? "sandbox",
-        text: message.text,
-        receivedAt
-      })
-    )
+  const deliver = (providerMessageId: string, status?: Transport.DeliveryStatus, errorCode?: string) =>
+    deliverReceipt(state, providerMessageId, status, errorCode)
+  const deliverAll = (status?: Transport.DeliveryStatus) => deliverEvery(state, status)
+  const reply = (message: Reply) => replyFrom(state, message)
+  const outbox = () => state.sent.slice(state.dropped)
 
   // Promise-side receipts and replies run on the default runtime (the real
   // clock): the listener is the pipeline's own Effect, already provided.
   const controls: SandboxControls = {
-    sent: () => sent.slice(dropped),
-    attempts: () => attempts,
-    repeats: () => repeats,
+    sent: outbox,
+    attempts: () => state.attempts,
+    repeats: () => state.repeats,
     ...set,
     deliver: (providerMessageId, status, errorCode) => Effect.runPromise(deliver(providerMessageId, status, errorCode)),
     deliverAll: (status) => Effect.runPromise(deliverAll(status)),
@@ -387,10 +247,10 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
 
   return {
     ...transport,
-    outbox: Effect.sync(() => sent.slice(dropped)),
-    sent: controls.sent,
-    attempts: Effect.sync(() => attempts),
-    repeats: Effect.sync(() => repeats),
+    outbox: Effect.sync(outbox),
+    sent: outbox,
+    attempts: Effect.sync(() => state.attempts),
+    repeats: Effect.sync(() => state.repeats),
     clear: Effect.sync(set.clear),
     failNext: (count, reason) => Effect.sync(() => set.failNext(count, reason)),
     failAlways: (reason) => Effect.sync(() => set.failAlways(reason)),
@@ -404,6 +264,205 @@ export const makeUnsafe = (options: SandboxOptions = {}): SandboxTransport => {
     controls
   }
 }
+
+type Reply = { readonly from: string; readonly to?: string; readonly text: string }
+
+// One sandbox's state, shared by its submit path and its controls.
+interface SandboxState {
+  readonly name: string
+  readonly random: () => number
+  readonly failureRate: number
+  readonly autoDeliver: boolean
+  readonly dedupeByReference: boolean
+  readonly outboxLimit: number
+  /** Accepted submissions; the first `dropped` are past the outbox limit. */
+  readonly sent: Array<SentMessage>
+  dropped: number
+  attempts: number
+  counter: number
+  repeats: number
+  /** Provider ids by client reference, to count (and, when asked, absorb) repeats. */
+  readonly references: Map<string, string>
+  /** The throttle's current one-second window. */
+  window: { readonly start: number; readonly count: number }
+  listener: Transport.FeedbackHandler | undefined
+  faults: Faults
+}
+
+const makeState = (options: SandboxOptions): SandboxState => ({
+  name: options.name ?? "sandbox",
+  random: prng(options.seed ?? 1),
+  failureRate: options.failureRate ?? 0,
+  autoDeliver: options.autoDeliver === true,
+  dedupeByReference: options.dedupeByReference === true,
+  outboxLimit: options.outboxLimit === undefined ? Number.POSITIVE_INFINITY : Math.max(1, Math.floor(options.outboxLimit)),
+  sent: [],
+  dropped: 0,
+  attempts: 0,
+  counter: 0,
+  repeats: 0,
+  references: new Map(),
+  window: { start: 0, count: 0 },
+  listener: undefined,
+  faults: {
+    failNext: 0,
+    nextReason: undefined,
+    always: undefined,
+    rejected: new Map(),
+    throttle: undefined,
+    latency: toDuration(options.latency, Duration.zero)
+  }
+})
+
+// Each control is a plain function first; the Effect and Promise forms wrap it.
+const setters = (state: SandboxState) => ({
+  failNext: (count: number, reason?: ReasonInput) => {
+    state.faults = { ...state.faults, failNext: Math.max(0, Math.floor(count)), nextReason: toReason(reason) }
+  },
+  failAlways: (reason?: ReasonInput) => {
+    state.faults = { ...state.faults, always: toReason(reason) ?? new Transport.Unavailable({}) }
+  },
+  recover: () => {
+    state.faults = { ...state.faults, always: undefined, failNext: 0, throttle: undefined }
+  },
+  rejectNumber: (to: string, reason?: ReasonInput) => {
+    state.faults = {
+      ...state.faults,
+      rejected: new Map(state.faults.rejected).set(to, toReason(reason) ?? new Transport.InvalidNumber({}))
+    }
+  },
+  throttle: (perSecond: number, retryAfter: Duration.Input = "1 second") => {
+    state.faults = { ...state.faults, throttle: { perSecond, retryAfter: toDuration(retryAfter, Duration.seconds(1)) } }
+  },
+  setLatency: (latency: Duration.Input) => {
+    state.faults = { ...state.faults, latency: toDuration(latency, Duration.zero) }
+  },
+  clear: () => {
+    state.sent.length = 0
+    state.dropped = 0
+    state.attempts = 0
+    state.repeats = 0
+    state.references.clear()
+  }
+})
+
+// Combinators, not a generator: a benchmark's carrier is this sandbox.
+const submit = (
+  state: SandboxState,
+  submission: Transport.Submission
+): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> => {
+  const latency = state.faults.latency
+  const now = Clock.clockWith((clock) => accept(state, submission, clock.currentTimeMillisUnsafe()))
+  return Duration.toMillis(latency) > 0 ? Effect.andThen(Effect.sleep(latency), now) : now
+}
+
+const accept = (
+  state: SandboxState,
+  submission: Transport.Submission,
+  now: number
+): Effect.Effect<Transport.SubmitResult, Transport.TransportErrorReason> => {
+  state.attempts++
+  const failure = decide(state, submission, now)
+  if (failure !== undefined) return Effect.fail(failure)
+  const earlier = state.references.get(submission.clientReference)
+  if (earlier !== undefined) {
+    state.repeats++
+    if (state.dedupeByReference) return Effect.succeed({ providerMessageId: earlier })
+  }
+  const providerMessageId = `${state.name}-${++state.counter}`
+  state.references.set(submission.clientReference, providerMessageId)
+  // bounded like the outbox, so a long run's memory stays flat
+  if (state.references.size > state.outboxLimit) state.references.delete(state.references.keys().next().value!)
+  // Field by field: spreading a submission costs microseconds when its shape varies.
+  record(state, {
+    to: submission.to,
+    from: submission.from,
+    text: submission.text,
+    segments: submission.segments,
+    encoding: submission.encoding,
+    validUntil: submission.validUntil,
+    clientReference: submission.clientReference,
+    purpose: submission.purpose,
+    template: submission.template,
+    providerMessageId,
+    submittedAt: now
+  })
+  const result = { providerMessageId }
+  return state.autoDeliver ? Effect.as(deliverReceipt(state, providerMessageId), result) : Effect.succeed(result)
+}
+
+/** The fault a submission meets, if any: a refused number, then failures, the throttle, random failures. */
+const decide = (
+  state: SandboxState,
+  submission: Transport.Submission,
+  now: number
+): Transport.TransportErrorReason | undefined => {
+  const current = state.faults
+  const rejected = current.rejected.get(submission.to)
+  if (rejected !== undefined) return rejected
+  if (current.always !== undefined) return current.always
+  if (current.failNext > 0) {
+    state.faults = { ...current, failNext: current.failNext - 1 }
+    return current.nextReason ?? new Transport.Unavailable({})
+  }
+  if (current.throttle !== undefined) {
+    if (now - state.window.start >= 1000) state.window = { start: now, count: 0 }
+    if (state.window.count >= current.throttle.perSecond) {
+      return new Transport.Throttled({ retryAfter: current.throttle.retryAfter })
+    }
+    state.window = { start: state.window.start, count: state.window.count + 1 }
+  }
+  if (state.failureRate > 0 && state.random() < state.failureRate) {
+    return new Transport.Unavailable({ code: "sandbox-random" })
+  }
+  return undefined
+}
+
+const record = (state: SandboxState, message: SentMessage) => {
+  state.sent.push(message)
+  // drop in blocks, so that trimming the array is rare
+  if (state.sent.length - state.dropped > state.outboxLimit) state.dropped++
+  if (state.dropped > 1024 || (state.dropped > 0 && state.dropped >= state.sent.length / 2)) {
+    state.sent.splice(0, state.dropped)
+    state.dropped = 0
+  }
+}
+
+const feed = (state: SandboxState, feedback: Transport.Feedback) =>
+  state.listener === undefined ? Effect.void : state.listener(feedback)
+
+const deliverReceipt = (
+  state: SandboxState,
+  providerMessageId: string,
+  status: Transport.DeliveryStatus = "delivered",
+  errorCode?: string
+) =>
+  Effect.flatMap(Clock.currentTimeMillis, (at) =>
+    feed(state, {
+      _tag: "DeliveryReport",
+      transport: state.name,
+      providerMessageId,
+      status,
+      providerStatus: status,
+      errorCode,
+      at
+    }))
+
+const deliverEvery = (state: SandboxState, status: Transport.DeliveryStatus | undefined) =>
+  Effect.forEach(state.sent.slice(state.dropped), (m) => deliverReceipt(state, m.providerMessageId, status), {
+    discard: true
+  })
+
+const replyFrom = (state: SandboxState, message: Reply) =>
+  Effect.flatMap(Clock.currentTimeMillis, (receivedAt) =>
+    feed(state, {
+      _tag: "InboundMessage",
+      transport: state.name,
+      from: message.from,
+      to: message.to ?? "sandbox",
+      text: message.text,
+      receivedAt
+    }))
 
 /**
  * Provides a sandbox as the pipeline's only transport.
