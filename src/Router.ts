@@ -102,12 +102,12 @@ import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
-import * as RouteEdge from "./internal/routeEdge.ts"
+import * as RouteEdge from "./internal/routing/edge.ts"
 import { hashedKey } from "./internal/routeKey.ts"
-import * as RouteRegion from "./internal/routeRegion.ts"
-import type { RegionRuleInput } from "./internal/routeRegion.ts"
-import { decodeRules, type RouteRule, type Rules, RoutingRulesSchema } from "./internal/routeRules.ts"
-import * as RouteSelect from "./internal/routeSelect.ts"
+import * as RouteRegion from "./internal/routing/region.ts"
+import type { RegionRuleInput } from "./internal/routing/region.ts"
+import { decodeRules, type RouteRule, type Rules, RoutingRulesSchema } from "./internal/routing/rules.ts"
+import * as RouteSelect from "./internal/routing/select.ts"
 import { nowOf, withNow } from "./internal/clock.ts"
 import * as BalanceMonitor from "./BalanceMonitor.ts"
 import type * as PhoneNumbers from "./PhoneNumbers.ts"
@@ -133,7 +133,7 @@ export type Purpose = "transactional" | "marketing" | "verification"
  * @category models
  * @since 0.1.0
  */
-export type { RegionRuleInput } from "./internal/routeRegion.ts"
+export type { RegionRuleInput } from "./internal/routing/region.ts"
 
 /**
  * A UTC time window: hours `from` (inclusive) to `to` (exclusive), wrapping

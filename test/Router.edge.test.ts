@@ -7,7 +7,7 @@ import { Cause, Clock, type Duration, Effect, Exit, Fiber, Layer, Option } from 
 import { CircuitBreaker, RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
-import { answerProblem } from "../src/internal/routeEdge.ts"
+import { answerProblem } from "../src/internal/routing/edge.ts"
 import * as Router from "../src/Router.ts"
 import * as Transport from "../src/Transport.ts"
 

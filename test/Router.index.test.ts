@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
 import { hash32, prng, prngAt, seedOf } from "../src/internal/routeHash.ts"
-import { decodeRules, type RouteRule, type Rules } from "../src/internal/routeRules.ts"
+import { decodeRules, type RouteRule, type Rules } from "../src/internal/routing/rules.ts"
 import {
   alphanumericRefused,
   chooseSender,
@@ -17,7 +17,7 @@ import {
   priceOf,
   recipientRoutes,
   type SelectRequest
-} from "../src/internal/routeSelect.ts"
+} from "../src/internal/routing/select.ts"
 
 // the model: the linear planner, every route in rule order
 

@@ -5,8 +5,8 @@
  *
  * @internal
  */
-import type { Purpose, RegionRuleSpec } from "./routeRules.ts"
-import { matchesRecipient, type Recipient } from "./routeSelect.ts"
+import type { Purpose, RegionRuleSpec } from "./rules.ts"
+import { matchesRecipient, type Recipient } from "./select.ts"
 
 /**
  * A region rule as written in config: which recipients and purposes it

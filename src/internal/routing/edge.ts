@@ -10,8 +10,8 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import { withoutStack } from "./errors.ts"
-import * as Transport from "../Transport.ts"
+import { withoutStack } from "../errors.ts"
+import * as Transport from "../../Transport.ts"
 
 const violation = (transport: string, problem: string, unknownOutcome: boolean): Transport.TransportError =>
   withoutStack(() => new Transport.TransportError({ transport, reason: new Transport.ContractViolation({ problem, unknownOutcome }) }))

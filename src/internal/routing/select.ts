@@ -4,10 +4,10 @@
  *
  * @internal
  */
-import type * as Pricing from "../Pricing.ts"
-import { compareQuotes } from "../Pricing.ts"
-import { hash32, prngAt, seedOf } from "./routeHash.ts"
-import type { Purpose, RouteRule, Rules, StrategyKey } from "./routeRules.ts"
+import type * as Pricing from "../../Pricing.ts"
+import { compareQuotes } from "../../Pricing.ts"
+import { hash32, prngAt, seedOf } from "../routeHash.ts"
+import type { Purpose, RouteRule, Rules, StrategyKey } from "./rules.ts"
 
 export interface Recipient {
   readonly e164: string
