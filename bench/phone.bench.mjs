@@ -1,49 +1,29 @@
 // Phone-number normalisation: raw libphonenumber-js/max against smsforge's
 // PhoneNumbers (pure parse, and the cached service with repeating and with
-// all-distinct recipients), measured side by side in one process.
+// all-distinct recipients), measured side by side in one process, on a mix of
+// what users type (bench/mixed-numbers.mjs): numbers of every country in
+// international and national format, and about a quarter refused.
+//
+// The floor is what PhoneNumbers asks of libphonenumber: parse (with the
+// input's default country), isValid and getType, on the same inputs. Issue 15's
+// goal for a never-seen recipient is within 1.2x of that floor (plus a
+// repeating-recipient send, which the pipeline benchmark adds); here the parse
+// alone is judged against the floor alone.
 //
 //   npm run build && node bench/phone.bench.mjs
+//   SMSFORGE_DIST=../.tmp/dist-before/index.js node bench/phone.bench.mjs   (another build, relative to bench/)
 import * as Effect from "effect/Effect"
-import examples from "libphonenumber-js/examples.mobile.json"
-import { getCountries, getExampleNumber, parsePhoneNumberWithError } from "libphonenumber-js/max"
-import { PhoneNumbers } from "../dist/index.js"
+import { parsePhoneNumberWithError } from "libphonenumber-js/max"
+import { mixedNumbers } from "./mixed-numbers.mjs"
 
-// Deterministic inputs: each country's example mobile number with its trailing
-// digits varied, kept when valid, written in international format with spaces.
-let state = 0x2545f491
-const random = () => {
-  state ^= state << 13
-  state ^= state >>> 17
-  state ^= state << 5
-  return (state >>> 0) / 0x100000000
-}
-const countries = getCountries().filter((c) => getExampleNumber(c, examples) !== undefined)
-const makeNumbers = (count) => {
-  const seen = new Set()
-  const out = []
-  for (let guard = 0; out.length < count && guard < count * 50; guard++) {
-    const example = getExampleNumber(countries[Math.floor(random() * countries.length)], examples)
-    const national = example.nationalNumber
-    const tail = String(Math.floor(random() * 10_000)).padStart(4, "0")
-    const candidate = `+${example.countryCallingCode}${national.slice(0, -4)}${tail}`
-    if (seen.has(candidate)) continue
-    try {
-      const parsed = parsePhoneNumberWithError(candidate)
-      if (!parsed.isValid()) continue
-      seen.add(candidate)
-      out.push(parsed.formatInternational())
-    } catch {
-      // skip
-    }
-  }
-  return out
-}
+const { PhoneNumbers } = await import(process.env.SMSFORGE_DIST ?? "../dist/index.js")
 
 const RECIPIENTS = 1_000
 const DISTINCT = 40_000
 const REPEAT_CALLS = 200_000
-const recipients = makeNumbers(RECIPIENTS)
-const distinct = makeNumbers(DISTINCT)
+const taken = new Set()
+const recipients = mixedNumbers(RECIPIENTS, { seed: 0x1234567, taken })
+const distinct = mixedNumbers(DISTINCT, { seed: 0x2545f491, taken })
 
 // Best of three runs, each on fresh state (a new service for the service rows),
 // after a warm-up on other numbers. Figures are process CPU time (user +
@@ -85,13 +65,27 @@ const loop = (inputs, body) => ({
     for (let i = 0; i < n; i++) sink += body(over[i % over.length])
   }
 })
+const rawParse = ({ input, defaultCountry }) => {
+  try {
+    const p = parsePhoneNumberWithError(input, { defaultCountry, extract: false })
+    return p.isValid() ? (p.getType() ?? "").length : 0
+  } catch {
+    return 0
+  }
+}
 const viaService = (inputs, options) => () => {
   const phones = Effect.runSync(PhoneNumbers.make(options))
   return {
     run: (n, over = inputs) =>
       Effect.runSync(
         Effect.gen(function*() {
-          for (let i = 0; i < n; i++) sink += (yield* phones.normalize(over[i % over.length])).e164.length
+          for (let i = 0; i < n; i++) {
+            const { input, defaultCountry } = over[i % over.length]
+            sink += yield* Effect.match(phones.normalize(input, { defaultCountry }), {
+              onFailure: (error) => error.reason.why.length,
+              onSuccess: (n) => n.e164.length
+            })
+          }
         })
       ),
     stats: () => Effect.runSync(phones.cacheStats)
@@ -101,17 +95,19 @@ const viaService = (inputs, options) => () => {
 const rows = []
 rows.push(
   time("libphonenumber-js/max parse only", 20_000, () =>
-    loop(measured, (input) => parsePhoneNumberWithError(input).number.length))
+    loop(measured, ({ input, defaultCountry }) => {
+      try {
+        return parsePhoneNumberWithError(input, { defaultCountry, extract: false }).number.length
+      } catch {
+        return 0
+      }
+    }))
 )
-const raw = time("libphonenumber-js/max parse + isValid + getType", 20_000, () =>
-  loop(measured, (input) => {
-    const p = parsePhoneNumberWithError(input)
-    return p.isValid() ? (p.getType() ?? "").length : 0
-  }))
+const raw = time("libphonenumber-js/max parse + isValid + getType (floor)", 20_000, () => loop(measured, rawParse))
 rows.push(raw)
-rows.push(
-  time("PhoneNumbers.parse (pure, uncached)", 20_000, () => loop(measured, (input) => PhoneNumbers.parse(input)._tag.length))
-)
+const pure = time("PhoneNumbers.parse (pure, uncached)", 20_000, () =>
+  loop(measured, ({ input, defaultCountry }) => PhoneNumbers.parse(input, { defaultCountry })._tag.length))
+rows.push(pure)
 const percent = (part, whole) => `${((100 * part) / whole).toFixed(2)}%`
 const repeat = time(`PhoneNumbers.normalize, ${recipients.length} repeating recipients`, REPEAT_CALLS, viaService(recipients))
 repeat.cache = `hit rate ${percent(repeat.stats.hits, repeat.stats.hits + repeat.stats.misses)}`
@@ -120,15 +116,26 @@ const all = time(`PhoneNumbers.normalize, ${measured.length} distinct recipients
 all.cache = `miss rate ${percent(all.stats.misses, all.stats.hits + all.stats.misses)}, size ${all.stats.size}/${all.stats.capacity}`
 rows.push(all)
 
-console.log(`node ${process.version}; ${recipients.length} repeating and ${distinct.length} distinct valid numbers, international format`)
+const share = (p) => `${Math.round((100 * distinct.filter(p).length) / distinct.length)} %`
+console.log(
+  `node ${process.version}; ${recipients.length} repeating and ${distinct.length} distinct inputs: ` +
+    `${share((n) => n.valid && n.defaultCountry === undefined)} valid international, ` +
+    `${share((n) => n.valid && n.defaultCountry !== undefined)} valid national, ${share((n) => !n.valid)} refused`
+)
 console.table(
   rows.map((row) => ({
     benchmark: row.name,
     "µs/op (CPU)": row.usPerOp.toFixed(2),
     "µs/op (wall)": row.wallUsPerOp.toFixed(2),
     "ops/s": Math.round(row.opsPerSec).toLocaleString("en-US"),
-    "vs raw parse+type": `${(raw.usPerOp / row.usPerOp).toFixed(2)}x`,
+    "time vs floor": `${(row.usPerOp / raw.usPerOp).toFixed(2)}x`,
     cache: row.cache ?? ""
   }))
+)
+// Issue 15: a never-seen recipient within 1.2x of the floor; judged on the parse here.
+const ratio = pure.usPerOp / raw.usPerOp
+console.log(
+  `GOAL\tnew-recipient\tparse, mixed input, vs raw parse + isValid + getType (${pure.usPerOp.toFixed(2)} vs ${raw.usPerOp.toFixed(2)} µs)\t` +
+    `${ratio.toFixed(2)}x\t≤ 1.2x\t${ratio <= 1.2 ? "met" : "not met"}`
 )
 if (sink === 42) console.log("")

@@ -47,9 +47,10 @@ import * as Layer from "effect/Layer"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
-import type { CountryCode, NumberType as LibNumberType } from "libphonenumber-js/max"
+import type { CountryCode, MetadataJson, PhoneNumber as LibPhoneNumber } from "libphonenumber-js/max"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
 import { Cache } from "./internal/e164Cache.ts"
+import { withoutStack } from "./internal/errors.ts"
 import { nodeRequire, once } from "./internal/lazy.ts"
 
 // Loaded at the first parse: at import it was about half of smsforge's cold import.
@@ -312,8 +313,6 @@ const typeNames: Record<string, NumberType> = {
   VOICEMAIL: "voicemail"
 }
 
-const toNumberType = (type: LibNumberType): NumberType => (type === undefined ? "unknown" : typeNames[type] ?? "unknown")
-
 /**
  * libphonenumber's error codes, classified once here. `INVALID_COUNTRY` is
  * resolved by the caller, which knows whether a default country was given.
@@ -344,28 +343,68 @@ const resolveCountry = (defaultCountry: unknown): CountryCode | undefined | null
   return libphonenumber().isSupportedCountry(upper) ? upper : null
 }
 
+interface LibParseOptions {
+  readonly defaultCountry?: CountryCode
+  readonly extract: false
+}
+
+// One options object per default country, not one per parse; libphonenumber only reads it.
+const noCountryOptions: LibParseOptions = { extract: false }
+const countryOptions = new Map<CountryCode, LibParseOptions>()
+const parseOptionsOf = (country: CountryCode | undefined): LibParseOptions => {
+  if (country === undefined) return noCountryOptions
+  let options = countryOptions.get(country)
+  if (options === undefined) {
+    options = { defaultCountry: country, extract: false }
+    countryOptions.set(country, options)
+  }
+  return options
+}
+
+// One metadata instance over max's data (the same modules the max entry
+// loaded), its numbering plan selected for each length verdict.
+const plans = once(() => {
+  const { Metadata } = nodeRequire("libphonenumber-js/core") as typeof import("libphonenumber-js/core")
+  return new Metadata(nodeRequire("libphonenumber-js/metadata.max.json") as MetadataJson)
+})
+
+/**
+ * Why a parsed but invalid number is invalid, from the lengths its plan
+ * allows: what libphonenumber's `validatePhoneNumberLength` answers, without
+ * parsing the input a second time (it parses with the same options, then
+ * checks these lengths).
+ */
+const lengthWhy = (parsed: LibPhoneNumber): InvalidPhoneNumberWhy => {
+  const plan = plans()
+  // A calling code selects the plan of a non-geographic number (country undefined).
+  plan.selectNumberingPlan((parsed.country ?? parsed.countryCallingCode) as CountryCode)
+  const lengths: ReadonlyArray<number> | undefined = plan.numberingPlan?.possibleLengths()
+  const length = parsed.nationalNumber.length
+  if (lengths === undefined) return "invalid-number"
+  if (length < lengths[0]!) return "too-short"
+  if (length > lengths[lengths.length - 1]!) return "too-long"
+  return lengths.includes(length) ? "invalid-number" : "invalid-length"
+}
+
 /** The whole parse: a number, or why not. Never throws. */
 const parseOutcome = (input: unknown, country: CountryCode | undefined | null): PhoneNumber | InvalidPhoneNumberWhy => {
   if (typeof input !== "string") return "not-a-number"
   if (input.length > MAX_INPUT_LENGTH) return /\d/u.test(input) ? "too-long" : "not-a-number"
-  const defaultCountry = country ?? undefined
-  const lengthOptions = defaultCountry === undefined ? {} : { defaultCountry }
   const text = clean(input)
-  const { parsePhoneNumberWithError, validatePhoneNumberLength } = libphonenumber()
   try {
-    const parsed = parsePhoneNumberWithError(text, { ...lengthOptions, extract: false })
+    const parsed = libphonenumber().parsePhoneNumberWithError(text, parseOptionsOf(country ?? undefined))
     if (parsed.number.length - 1 > E164_MAX_DIGITS) return "too-long"
-    if (!parsed.isValid()) {
-      const length = validatePhoneNumberLength(text, lengthOptions)
-      return length === undefined ? "invalid-number" : parseErrors[length] ?? "invalid-number"
-    }
+    // With `max` metadata every numbering plan has types, and libphonenumber's
+    // `isValid` is exactly "has a type": one type lookup answers both.
+    const type = parsed.getType()
+    if (type === undefined) return lengthWhy(parsed)
     // Frozen: the service hands the same object to every caller of a cached input.
     return Object.freeze({
       e164: parsed.number as E164,
       country: parsed.country ?? "001",
       countryCallingCode: parsed.countryCallingCode,
       nationalNumber: parsed.nationalNumber,
-      type: toNumberType(parsed.getType())
+      type: typeNames[type] ?? "unknown"
     })
   } catch (error) {
     const code = error instanceof Error ? error.message : ""
@@ -379,8 +418,10 @@ const parseOutcome = (input: unknown, country: CountryCode | undefined | null): 
 
 const fieldOf = (field: unknown): string => (typeof field === "string" ? field : "to")
 
+// A refusal is an expected answer, not a bug: built without a stack trace,
+// which was three quarters of a refused send's time (issue 15).
 const invalid = (field: string, why: InvalidPhoneNumberWhy): PhoneNumberError =>
-  new PhoneNumberError({ field, reason: new InvalidPhoneNumber({ field, why }) })
+  withoutStack(() => new PhoneNumberError({ field, reason: new InvalidPhoneNumber({ field, why }) }))
 
 /**
  * Parses a number in international (`+44 7400 123456`) or national
@@ -453,11 +494,14 @@ const applyPolicy = (
   field: string
 ): CountryNotAllowed | NumberTypeNotAllowed | undefined => {
   if (policy.denied.has(n.country) || (policy.allowed !== undefined && !policy.allowed.has(n.country))) {
-    return new CountryNotAllowed({ field, country: n.country })
+    return withoutStack(() => new CountryNotAllowed({ field, country: n.country }))
   }
-  if (!policy.types.has(n.type)) return new NumberTypeNotAllowed({ field, type: n.type })
+  if (!policy.types.has(n.type)) return withoutStack(() => new NumberTypeNotAllowed({ field, type: n.type }))
   return undefined
 }
+
+const refusedBy = (field: string, reason: CountryNotAllowed | NumberTypeNotAllowed): PhoneNumberError =>
+  withoutStack(() => new PhoneNumberError({ field, reason }))
 
 /**
  * Checks a parsed number against a policy: denied countries first, then
@@ -473,7 +517,7 @@ export const checkPolicy = (
 ): Result.Result<PhoneNumber, PhoneNumberError> => {
   const field = fieldOf(options?.field)
   const refused = applyPolicy(n, compilePolicy(policy), field)
-  return refused === undefined ? Result.succeed(n) : Result.fail(new PhoneNumberError({ field, reason: refused }))
+  return refused === undefined ? Result.succeed(n) : Result.fail(refusedBy(field, refused))
 }
 
 // schema
@@ -658,7 +702,7 @@ export const make = (options: PhoneNumbersOptions = {}): Effect.Effect<PhoneNumb
 
     const checked = (n: PhoneNumber, policy: PhoneNumberPolicy | undefined, field: string): Result.Result<PhoneNumber, PhoneNumberError> => {
       const refused = applyPolicy(n, policy === undefined ? defaultPolicy : compilePolicy(policy), field)
-      return refused === undefined ? Result.succeed(n) : Result.fail(new PhoneNumberError({ field, reason: refused }))
+      return refused === undefined ? Result.succeed(n) : Result.fail(refusedBy(field, refused))
     }
 
     const check = (

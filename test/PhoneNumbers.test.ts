@@ -1,7 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Result, Schema } from "effect"
 import fc from "fast-check"
-import { parsePhoneNumberWithError } from "libphonenumber-js/max"
+import {
+  type CountryCode,
+  getCountries,
+  Metadata,
+  parsePhoneNumberWithError,
+  validatePhoneNumberLength
+} from "libphonenumber-js/max"
+import maxMetadata from "libphonenumber-js/metadata.max.json"
 import * as PhoneNumbers from "../src/PhoneNumbers.ts"
 import { Cache } from "../src/internal/e164Cache.ts"
 import {
@@ -495,6 +502,61 @@ describe("properties", () => {
         assert.notStrictEqual(whyOf(input, country), "ok")
       }),
       { numRuns: 1000 }
+    )
+  })
+
+  // The model: libphonenumber asked as parse asked it before reading validity
+  // and type from one lookup and lengths from the parsed number.
+  const modelWhy = (input: string, defaultCountry: CountryCode | undefined): string => {
+    const options = defaultCountry === undefined ? {} : { defaultCountry }
+    try {
+      const parsed = parsePhoneNumberWithError(input, { ...options, extract: false })
+      if (parsed.number.length > 16) return "too-long"
+      if (parsed.isValid()) return "ok"
+      const length = validatePhoneNumberLength(input, options)
+      return length === "TOO_SHORT" ? "too-short" : length === "TOO_LONG" ? "too-long" : length === "INVALID_LENGTH" ? "invalid-length" : "invalid-number"
+    } catch {
+      return "not parsed"
+    }
+  }
+
+  it("every max numbering plan has number types, so validity is having a type", () => {
+    const metadata = new Metadata()
+    const nonGeographic = Object.keys((maxMetadata as { nonGeographic?: object }).nonGeographic ?? {})
+    assert.isAbove(nonGeographic.length, 0)
+    for (const plan of [...getCountries(), ...nonGeographic]) {
+      metadata.selectNumberingPlan(plan as CountryCode)
+      assert.isTrue((metadata.numberingPlan as unknown as { hasTypes(): boolean }).hasTypes(), plan)
+    }
+  })
+
+  it("validity, type and why agree with libphonenumber's isValid, getType and validatePhoneNumberLength", () => {
+    // digits edited into and out of real numbers: every length verdict, valid and invalid
+    const edited = fc.tuple(
+      fc.oneof(phoneNumber(), phoneNumber({ type: "fixed-line" })),
+      fc.boolean(),
+      fc.integer({ min: -3, max: 3 }),
+      fc.stringMatching(/^\d{0,3}$/)
+    ).map(([n, national, cut, extra]) => {
+      const digits = national ? n.national.replace(/\D/g, "") : n.e164
+      return { input: (cut < 0 ? digits.slice(0, cut) : digits) + extra.slice(0, Math.max(0, cut)), country: national ? n.country as CountryCode : undefined }
+    })
+    const random = fc.tuple(
+      fc.stringMatching(/^\+?\d{2,17}$/),
+      fc.constantFrom<CountryCode | undefined>(undefined, "GB", "US", "DE", "CN", "KR", "IN")
+    ).map(([input, country]) => ({ input, country }))
+    fc.assert(
+      fc.property(fc.oneof(edited, random), ({ input, country }) => {
+        const expected = modelWhy(input, country)
+        const result = PhoneNumbers.parse(input, country === undefined ? undefined : { defaultCountry: country })
+        if (expected === "not parsed") return assert.isTrue(Result.isFailure(result))
+        assert.strictEqual(whyOf(input, country), expected, input)
+        if (Result.isSuccess(result)) {
+          const parsed = parsePhoneNumberWithError(input, country === undefined ? { extract: false } : { defaultCountry: country, extract: false })
+          assert.strictEqual(result.success.type, parsed.getType()?.toLowerCase().replace(/_/g, "-").replace("personal-number", "personal"))
+        }
+      }),
+      { numRuns: 3000 }
     )
   })
 
