@@ -500,153 +500,195 @@ export class Inbound extends Context.Service<Inbound, {
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function*(options: InboundOptions = {}) {
-  const phones = yield* PhoneNumbers.PhoneNumbers
-  const consent = yield* Consent.Consent
-  const buffer = yield* Ref.make(emptyReassembly)
-  const stopScope = options.stopScope ?? "marketing"
-  const quiet = new Set(options.transactionalOnlySenders ?? [])
-  const custom = options.keywords ?? {}
-  const tables = new Map<string, keywords.KeywordTable>()
-  const tableFor = (country: string | undefined): keywords.KeywordTable => {
-    const c = country?.toUpperCase() ?? ""
-    let table = tables.get(c)
-    if (table === undefined) {
-      const sets: Array<KeywordSet | undefined> = [custom[c], custom["default"]]
-      if (options.replaceBuiltinKeywords !== true) sets.push(keywords.countryKeywords[c], keywords.defaultKeywords)
-      // Country sets come before default ones, custom before built-in.
-      const ordered = [sets[0], sets[2], sets[1], sets[3]].filter((s): s is KeywordSet => s !== undefined)
-      table = keywords.compile(ordered)
-      tables.set(c, table)
-    }
-    return table
+  const ctx: InboundContext = {
+    options,
+    phones: yield* PhoneNumbers.PhoneNumbers,
+    consent: yield* Consent.Consent,
+    buffer: yield* Ref.make(emptyReassembly),
+    quiet: new Set(options.transactionalOnlySenders ?? []),
+    tables: new Map()
   }
-
-  const handle = Effect.fnUntraced(function*(input: unknown): Effect.gen.Return<InboundResult, InboundError> {
-    const now = yield* Clock.currentTimeMillis
-    const decoded = decodeInput(input, now)
-    if (decoded instanceof InvalidRequest) return yield* new InboundError({ reason: decoded })
-    const tenant = typeof (input as { tenant?: unknown }).tenant === "string"
-      ? (input as { tenant: string }).tenant
-      : undefined
-    const sender = yield* Effect.option(
-      phones.normalize(decoded.from, { defaultCountry: options.defaultCountry, field: "from" })
-    )
-    const normalised: Transport.InboundMessage = sender._tag === "Some"
-      ? { ...decoded, from: sender.value.e164 }
-      : decoded
-    const step = yield* Ref.modify(buffer, (state) => {
-      const s = reassemble(state, normalised, now, options.reassembly)
-      return [s, s.state] as const
-    })
-    if (step.message === undefined) {
-      return { action: "none", message: normalised, complete: false }
-    }
-    const message = step.message
-    if (sender._tag === "None") {
-      yield* audit(message, "none", undefined, tenant)
-      return { action: "none", message, complete: true }
-    }
-    const country = sender.value.country
-    const match = keywords.matchTable(tableFor(country), message.text)
-    const change = {
-      to: message.from,
-      tenant,
-      source: "keyword",
-      keyword: message.text.trim(),
-      origin: {
-        channel: "sms",
-        ...(message.providerMessageId === undefined ? {} : { requestId: message.providerMessageId })
-      },
-      at: message.receivedAt
-    }
-    let action: InboundAction = "none"
-    let replyKey: "opt-out" | "opt-out-all" | "opt-in" | "help" | "confirm" | undefined
-    let scope: Consent.Scope | undefined
-    let confirmed: ReadonlyArray<string> | undefined
-    if (match !== undefined) {
-      switch (match.action) {
-        case "opt-out":
-        case "opt-out-all": {
-          scope = match.action === "opt-out-all" ? "all" : stopScope
-          yield* consent.revoke({ ...change, purpose: scope })
-          action = "opt-out"
-          replyKey = scope === "all" ? "opt-out-all" : "opt-out"
-          break
-        }
-        case "opt-in":
-        case "positive": {
-          const done = yield* consent.confirm(change)
-          if (done.length > 0) {
-            action = "confirm"
-            replyKey = "confirm"
-            confirmed = done
-          } else if (match.action === "opt-in") {
-            // Undo what an opt-out did: lift a revocation of `all`, restore revoked marketing.
-            const record = Option.getOrUndefined(yield* consent.get(message.from, tenant))
-            const lifted: Array<Consent.Scope> = []
-            if (record?.purposes["all"]?.status === "revoked") lifted.push("all")
-            const marketing = record?.purposes["marketing"]?.status
-            if (marketing === "revoked" || (marketing === undefined && options.keywordOptIn === true)) {
-              lifted.push("marketing")
-            }
-            for (const purpose of lifted) yield* consent.grant({ ...change, purpose })
-            if (lifted.length > 0) {
-              scope = lifted.includes("marketing") ? "marketing" : "all"
-              action = "opt-in"
-              replyKey = "opt-in"
-            }
-          }
-          break
-        }
-        case "help": {
-          action = "help"
-          replyKey = "help"
-        }
-      }
-    }
-    const reply = replyKey === undefined || options.replies === false || quiet.has(message.to)
-      ? undefined
-      : replyText(replyKey, match?.locale ?? "en", options)
-    yield* audit(message, action, match, tenant)
-    return {
-      action,
-      message,
-      complete: true,
-      ...(match === undefined ? {} : { keyword: match }),
-      ...(scope === undefined ? {} : { scope }),
-      ...(confirmed === undefined ? {} : { confirmed }),
-      ...(reply === undefined ? {} : {
-        reply,
-        replyMessage: {
-          to: message.from,
-          from: message.to,
-          text: reply,
-          purpose: "transactional",
-          bypassConsent: true,
-          ...(tenant === undefined ? {} : { tenant })
-        }
-      })
-    } satisfies InboundResult
-  })
-
-  const audit = (message: Transport.InboundMessage, action: InboundAction, match: KeywordMatch | undefined, tenant: string | undefined) =>
-    Audit.append({
-      kind: "inbound",
-      at: message.receivedAt,
-      tenant,
-      from: message.from,
-      to: message.to,
-      body: message.text,
-      data: {
-        action,
-        transport: message.transport,
-        ...(match === undefined ? {} : { keyword: match.keyword }),
-        ...(message.providerMessageId === undefined ? {} : { providerMessageId: message.providerMessageId })
-      }
-    })
-
-  return Inbound.of({ handle })
+  return Inbound.of({ handle: (input) => handle(ctx, input) })
 })
+
+// What every message handled shares, built once by make.
+interface InboundContext {
+  readonly options: InboundOptions
+  readonly phones: PhoneNumbers.PhoneNumbers["Service"]
+  readonly consent: Consent.Consent["Service"]
+  /** Parts of concatenated messages awaiting the rest. */
+  readonly buffer: Ref.Ref<ReassemblyState>
+  /** Our numbers that never send automatic replies. */
+  readonly quiet: ReadonlySet<string>
+  /** Compiled keyword tables by upper-case country ("" for none), built on first use. */
+  readonly tables: Map<string, keywords.KeywordTable>
+}
+
+const handle = Effect.fnUntraced(function*(
+  ctx: InboundContext,
+  input: unknown
+): Effect.gen.Return<InboundResult, InboundError> {
+  const now = yield* Clock.currentTimeMillis
+  const decoded = decodeInput(input, now)
+  if (decoded instanceof InvalidRequest) return yield* new InboundError({ reason: decoded })
+  const tenant = typeof (input as { tenant?: unknown }).tenant === "string"
+    ? (input as { tenant: string }).tenant
+    : undefined
+  const sender = yield* Effect.option(
+    ctx.phones.normalize(decoded.from, { defaultCountry: ctx.options.defaultCountry, field: "from" })
+  )
+  const normalised: Transport.InboundMessage = sender._tag === "Some"
+    ? { ...decoded, from: sender.value.e164 }
+    : decoded
+  const step = yield* Ref.modify(ctx.buffer, (state) => {
+    const s = reassemble(state, normalised, now, ctx.options.reassembly)
+    return [s, s.state] as const
+  })
+  if (step.message === undefined) {
+    return { action: "none", message: normalised, complete: false }
+  }
+  const message = step.message
+  if (sender._tag === "None") {
+    yield* audit(message, "none", undefined, tenant)
+    return { action: "none", message, complete: true }
+  }
+  const match = keywords.matchTable(tableFor(ctx, sender.value.country), message.text)
+  const outcome = match === undefined ? nothingDone : yield* act(ctx, match, changeOf(message, tenant))
+  const reply = outcome.replyKey === undefined || ctx.options.replies === false || ctx.quiet.has(message.to)
+    ? undefined
+    : replyText(outcome.replyKey, match?.locale ?? "en", ctx.options)
+  yield* audit(message, outcome.action, match, tenant)
+  return resultOf(message, match, outcome, reply, tenant)
+})
+
+const tableFor = (ctx: InboundContext, country: string | undefined): keywords.KeywordTable => {
+  const c = country?.toUpperCase() ?? ""
+  let table = ctx.tables.get(c)
+  if (table === undefined) {
+    const custom = ctx.options.keywords ?? {}
+    const sets: Array<KeywordSet | undefined> = [custom[c], custom["default"]]
+    if (ctx.options.replaceBuiltinKeywords !== true) sets.push(keywords.countryKeywords[c], keywords.defaultKeywords)
+    // Country sets come before default ones, custom before built-in.
+    const ordered = [sets[0], sets[2], sets[1], sets[3]].filter((s): s is KeywordSet => s !== undefined)
+    table = keywords.compile(ordered)
+    ctx.tables.set(c, table)
+  }
+  return table
+}
+
+/** The consent change a keyword makes, with the message as its evidence. */
+const changeOf = (message: Transport.InboundMessage, tenant: string | undefined): Consent.ConsentChange => ({
+  to: message.from,
+  tenant,
+  source: "keyword",
+  keyword: message.text.trim(),
+  origin: {
+    channel: "sms",
+    ...(message.providerMessageId === undefined ? {} : { requestId: message.providerMessageId })
+  },
+  at: message.receivedAt
+})
+
+/** What a keyword did, and which reply answers it. */
+interface Outcome {
+  readonly action: InboundAction
+  readonly replyKey?: "opt-out" | "opt-out-all" | "opt-in" | "help" | "confirm" | undefined
+  readonly scope?: Consent.Scope | undefined
+  readonly confirmed?: ReadonlyArray<string> | undefined
+}
+
+const nothingDone: Outcome = { action: "none" }
+
+const act = (ctx: InboundContext, match: KeywordMatch, change: Consent.ConsentChange): Effect.Effect<Outcome> => {
+  switch (match.action) {
+    case "opt-out":
+    case "opt-out-all": {
+      const scope = match.action === "opt-out-all" ? "all" : ctx.options.stopScope ?? "marketing"
+      return Effect.as(ctx.consent.revoke({ ...change, purpose: scope }), {
+        action: "opt-out",
+        replyKey: scope === "all" ? "opt-out-all" : "opt-out",
+        scope
+      })
+    }
+    case "opt-in":
+    case "positive":
+      return optIn(ctx, match.action === "opt-in", change)
+    case "help":
+      return Effect.succeed({ action: "help", replyKey: "help" })
+  }
+}
+
+/**
+ * A positive reply confirms what is pending; failing that, an opt-in keyword
+ * undoes what an opt-out did: it lifts a revocation of `all` and restores
+ * revoked marketing.
+ */
+const optIn = Effect.fnUntraced(function*(ctx: InboundContext, optInKeyword: boolean, change: Consent.ConsentChange) {
+  const confirmed = yield* ctx.consent.confirm(change)
+  if (confirmed.length > 0) return { action: "confirm", replyKey: "confirm", confirmed } satisfies Outcome
+  if (!optInKeyword) return nothingDone
+  const record = Option.getOrUndefined(yield* ctx.consent.get(change.to, change.tenant))
+  const lifted: Array<Consent.Scope> = []
+  if (record?.purposes["all"]?.status === "revoked") lifted.push("all")
+  const marketing = record?.purposes["marketing"]?.status
+  if (marketing === "revoked" || (marketing === undefined && ctx.options.keywordOptIn === true)) {
+    lifted.push("marketing")
+  }
+  for (const purpose of lifted) yield* ctx.consent.grant({ ...change, purpose })
+  if (lifted.length === 0) return nothingDone
+  return {
+    action: "opt-in",
+    replyKey: "opt-in",
+    scope: lifted.includes("marketing") ? "marketing" : "all"
+  } satisfies Outcome
+})
+
+const resultOf = (
+  message: Transport.InboundMessage,
+  match: KeywordMatch | undefined,
+  outcome: Outcome,
+  reply: string | undefined,
+  tenant: string | undefined
+): InboundResult => ({
+  action: outcome.action,
+  message,
+  complete: true,
+  ...(match === undefined ? {} : { keyword: match }),
+  ...(outcome.scope === undefined ? {} : { scope: outcome.scope }),
+  ...(outcome.confirmed === undefined ? {} : { confirmed: outcome.confirmed }),
+  ...(reply === undefined ? {} : {
+    reply,
+    replyMessage: {
+      to: message.from,
+      from: message.to,
+      text: reply,
+      purpose: "transactional",
+      bypassConsent: true,
+      ...(tenant === undefined ? {} : { tenant })
+    }
+  })
+})
+
+const audit = (
+  message: Transport.InboundMessage,
+  action: InboundAction,
+  match: KeywordMatch | undefined,
+  tenant: string | undefined
+) =>
+  Audit.append({
+    kind: "inbound",
+    at: message.receivedAt,
+    tenant,
+    from: message.from,
+    to: message.to,
+    body: message.text,
+    data: {
+      action,
+      transport: message.transport,
+      ...(match === undefined ? {} : { keyword: match.keyword }),
+      ...(message.providerMessageId === undefined ? {} : { providerMessageId: message.providerMessageId })
+    }
+  })
 
 /**
  * The inbound handler; needs PhoneNumbers and Consent.
