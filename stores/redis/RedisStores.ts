@@ -262,149 +262,194 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
     const redis = yield* Redis.Redis
     const guard = guardOf("message", options)
     const prefix = prefixOf(options)
-    const retention = Duration.toMillis(options.retention ?? "7 days")
-    const save = redis.eval(saveMessageScript)
-    const messageKey = (id: string) => `${prefix}msg:${id}`
-    const allKey = `${prefix}msgs:all`
-    const statusKey = (status: MessageStore.MessageStatus) => `${prefix}msgs:status:${status}`
-    const providerKey = (transport: string, id: string) => `${prefix}msgs:provider:${digest(`${transport}\u0000${id}`)}`
-    // A digest of tenant and number, never the number: `to` is E.164 (no NUL), so the pair is unambiguous.
-    const recipientKey = (to: string, tenant: string | undefined) => `${prefix}msgs:to:${digest(`${tenant ?? ""}\u0000${to}`)}`
-    const providerKeys = (message: MessageStore.StoredMessage): ReadonlyArray<string> =>
-      message.transport === undefined || message.providerMessageId === undefined
-        ? []
-        : [message.providerMessageId, ...(message.segmentIds ?? [])].map((id) => providerKey(message.transport!, id))
-
-    const read = (id: string) =>
-      Effect.map(
-        redis.send<ReadonlyArray<string | null>>("HMGET", messageKey(id), "data", "rev"),
-        ([data, rev]) =>
-          data === null || data === undefined || rev === null || rev === undefined
-            ? Option.none<{ readonly message: MessageStore.StoredMessage; readonly rev: string }>()
-            : Option.some({ message: JSON.parse(data) as MessageStore.StoredMessage, rev })
-      )
-
-    const write = (previous: MessageStore.MessageStatus, message: MessageStore.StoredMessage, expected: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        save(
-          [
-            messageKey(message.id),
-            allKey,
-            statusKey(previous),
-            statusKey(message.status),
-            recipientKey(message.to, message.tenant),
-            ...providerKeys(message)
-          ],
-          expected,
-          JSON.stringify(message),
-          message.id,
-          message.createdAt,
-          pttl(message.createdAt + retention, now)
-        ))
-
-    /** Read, change, compare-and-set; again while another writer got there first. */
-    const update = <E>(
-      id: string,
-      f: (message: MessageStore.StoredMessage) => Result.Result<MessageStore.StoredMessage, E>
-    ): Effect.Effect<Result.Result<MessageStore.StoredMessage, E | MessageStore.MessageNotFound>, Redis.RedisError> =>
-      Effect.gen(function*() {
-        while (true) {
-          const found = yield* read(id)
-          if (Option.isNone(found)) return Result.fail(new MessageStore.MessageNotFound({ field: "id" }))
-          const next = f(found.value.message)
-          if (Result.isFailure(next)) return next
-          const written = yield* write(found.value.message.status, next.success, found.value.rev)
-          if (written >= 0) return next
-        }
-      })
-
-    const cutoff = Effect.map(Clock.currentTimeMillis, (now) => String(now - retention))
-
-    /** The messages the recipient index names; ids whose message expired leave the index. */
-    const byRecipient = (to: string, tenant: string | undefined) =>
-      Effect.gen(function*() {
-        const key = recipientKey(to, tenant)
-        const ids = yield* redis.send<ReadonlyArray<string>>("ZRANGE", key, "0", "-1")
-        const found = yield* Effect.forEach(ids, read, { concurrency: 16 })
-        const messages: Array<MessageStore.StoredMessage> = []
-        for (const [i, entry] of found.entries()) {
-          if (Option.isNone(entry)) yield* redis.send("ZREM", key, ids[i]!)
-          // The digest could collide; the message's own fields decide.
-          else if (entry.value.message.to === to && entry.value.message.tenant === tenant) messages.push(entry.value.message)
-        }
-        return messages
-      })
-
-    const erase = (message: MessageStore.StoredMessage) =>
-      Effect.gen(function*() {
-        yield* redis.send("DEL", messageKey(message.id), ...providerKeys(message))
-        yield* redis.send("ZREM", allKey, message.id)
-        yield* redis.send("ZREM", statusKey(message.status), message.id)
-        yield* redis.send("ZREM", recipientKey(message.to, message.tenant), message.id)
-      })
-
+    const store: Messages = {
+      redis,
+      keys: messageKeys(prefix),
+      retention: Duration.toMillis(options.retention ?? "7 days"),
+      save: redis.eval(saveMessageScript)
+    }
     return MessageStore.MessageStore.of({
-      insert: (message) =>
-        Effect.gen(function*() {
-          const previous = yield* read(message.id)
-          yield* write(Option.isSome(previous) ? previous.value.message.status : message.status, message, "")
-          yield* redis.send("ZREMRANGEBYSCORE", allKey, "-inf", `(${yield* cutoff}`)
-        }).pipe(guard("insert")),
-      get: (id) => read(id).pipe(Effect.map(Option.map((found) => found.message)), guard("get")),
+      insert: (message) => insertMessage(store, message).pipe(guard("insert")),
+      get: (id) => readMessage(store, id).pipe(Effect.map(Option.map((found) => found.message)), guard("get")),
       transition: (id, change, patch) =>
-        update(id, (message) => MessageStore.applyChange(message, change, patch)).pipe(
+        updateMessage(store, id, (message) => MessageStore.applyChange(message, change, patch)).pipe(
           guard("transition"),
           Effect.flatMap(Effect.fromResult)
         ),
       annotate: (id, patch) =>
-        update(id, (message) => Result.succeed({ ...message, ...patch })).pipe(
+        updateMessage(store, id, (message) => Result.succeed({ ...message, ...patch })).pipe(
           guard("annotate"),
           Effect.flatMap(Effect.fromResult)
         ),
       findByProviderId: (transport, providerMessageId) =>
-        Effect.gen(function*() {
-          const id = yield* redis.send<string | null>("GET", providerKey(transport, providerMessageId))
-          if (id === null) return Option.none<MessageStore.StoredMessage>()
-          return Option.map(yield* read(id), (found) => found.message)
-        }).pipe(guard("findByProviderId")),
-      list: ({ limit = Number.POSITIVE_INFINITY, status }) =>
-        Effect.gen(function*() {
-          const key = statusKey(status)
-          yield* redis.send("ZREMRANGEBYSCORE", key, "-inf", `(${yield* cutoff}`)
-          const found: Array<MessageStore.StoredMessage> = []
-          const page = 100
-          let offset = 0
-          while (found.length < limit) {
-            const ids = yield* redis.send<ReadonlyArray<string>>("ZRANGE", key, String(offset), String(offset + page - 1))
-            if (ids.length === 0) break
-            offset += ids.length
-            const messages = yield* Effect.forEach(ids, read, { concurrency: 16 })
-            for (let i = 0; i < ids.length && found.length < limit; i++) {
-              const message = messages[i]
-              if (message !== undefined && Option.isSome(message) && message.value.message.status === status) {
-                found.push(message.value.message)
-              } else if (message !== undefined && Option.isNone(message)) {
-                // Expired: drop it from the index (another reader may already have).
-                yield* redis.send("ZREM", key, ids[i]!)
-                offset--
-              }
-            }
-          }
-          return found
-        }).pipe(guard("list")),
-      size: Effect.gen(function*() {
-        yield* redis.send("ZREMRANGEBYSCORE", allKey, "-inf", `(${yield* cutoff}`)
-        return yield* redis.send<number>("ZCARD", allKey)
-      }).pipe(guard("size")),
-      findByRecipient: (to, tenant) => byRecipient(to, tenant).pipe(guard("findByRecipient")),
-      eraseRecipient: (to, tenant) =>
-        Effect.gen(function*() {
-          const found = yield* byRecipient(to, tenant)
-          yield* Effect.forEach(found, erase, { concurrency: 16, discard: true })
-          return found.length
-        }).pipe(guard("eraseRecipient")),
+        messageByProviderId(store, transport, providerMessageId).pipe(guard("findByProviderId")),
+      list: ({ limit = Number.POSITIVE_INFINITY, status }) => listMessages(store, status, limit).pipe(guard("list")),
+      size: countMessages(store).pipe(guard("size")),
+      findByRecipient: (to, tenant) => messagesTo(store, to, tenant).pipe(guard("findByRecipient")),
+      eraseRecipient: (to, tenant) => eraseMessagesTo(store, to, tenant).pipe(guard("eraseRecipient")),
       ...heldReports(redis, prefix, guard)
     })
+  })
+
+// One message store: its connection, key names, retention and save script.
+interface Messages {
+  readonly redis: Redis.Redis["Service"]
+  readonly keys: ReturnType<typeof messageKeys>
+  /** Milliseconds a message is kept after its creation. */
+  readonly retention: number
+  readonly save: (
+    keys: ReadonlyArray<string>,
+    expected: string,
+    json: string,
+    id: string,
+    createdAt: number,
+    px: string
+  ) => Effect.Effect<number, Redis.RedisError>
+}
+
+const messageKeys = (prefix: string) => ({
+  message: (id: string) => `${prefix}msg:${id}`,
+  all: `${prefix}msgs:all`,
+  status: (status: MessageStore.MessageStatus) => `${prefix}msgs:status:${status}`,
+  provider: (transport: string, id: string) => `${prefix}msgs:provider:${digest(`${transport}\u0000${id}`)}`,
+  // A digest of tenant and number, never the number: `to` is E.164 (no NUL), so the pair is unambiguous.
+  recipient: (to: string, tenant: string | undefined) => `${prefix}msgs:to:${digest(`${tenant ?? ""}\u0000${to}`)}`
+})
+
+const providerKeys = (store: Messages, message: MessageStore.StoredMessage): ReadonlyArray<string> =>
+  message.transport === undefined || message.providerMessageId === undefined
+    ? []
+    : [message.providerMessageId, ...(message.segmentIds ?? [])].map((id) => store.keys.provider(message.transport!, id))
+
+const readMessage = (store: Messages, id: string) =>
+  Effect.map(
+    store.redis.send<ReadonlyArray<string | null>>("HMGET", store.keys.message(id), "data", "rev"),
+    ([data, rev]) =>
+      data === null || data === undefined || rev === null || rev === undefined
+        ? Option.none<{ readonly message: MessageStore.StoredMessage; readonly rev: string }>()
+        : Option.some({ message: JSON.parse(data) as MessageStore.StoredMessage, rev })
+  )
+
+/** Writes a message and its indexes; with an `expected` revision, only if the stored one is still it (else -1). */
+const writeMessage = (
+  store: Messages,
+  previous: MessageStore.MessageStatus,
+  message: MessageStore.StoredMessage,
+  expected: string
+) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    store.save(
+      [
+        store.keys.message(message.id),
+        store.keys.all,
+        store.keys.status(previous),
+        store.keys.status(message.status),
+        store.keys.recipient(message.to, message.tenant),
+        ...providerKeys(store, message)
+      ],
+      expected,
+      JSON.stringify(message),
+      message.id,
+      message.createdAt,
+      pttl(message.createdAt + store.retention, now)
+    ))
+
+/** Read, change, compare-and-set; again while another writer got there first. */
+const updateMessage = <E>(
+  store: Messages,
+  id: string,
+  f: (message: MessageStore.StoredMessage) => Result.Result<MessageStore.StoredMessage, E>
+): Effect.Effect<Result.Result<MessageStore.StoredMessage, E | MessageStore.MessageNotFound>, Redis.RedisError> =>
+  Effect.gen(function*() {
+    while (true) {
+      const found = yield* readMessage(store, id)
+      if (Option.isNone(found)) return Result.fail(new MessageStore.MessageNotFound({ field: "id" }))
+      const next = f(found.value.message)
+      if (Result.isFailure(next)) return next
+      const written = yield* writeMessage(store, found.value.message.status, next.success, found.value.rev)
+      if (written >= 0) return next
+    }
+  })
+
+/** Drops from an index the ids of messages created before the retention. */
+const dropExpired = (store: Messages, key: string) =>
+  Effect.flatMap(
+    Clock.currentTimeMillis,
+    (now) => store.redis.send("ZREMRANGEBYSCORE", key, "-inf", `(${String(now - store.retention)}`)
+  )
+
+const insertMessage = (store: Messages, message: MessageStore.StoredMessage) =>
+  Effect.gen(function*() {
+    const previous = yield* readMessage(store, message.id)
+    yield* writeMessage(store, Option.isSome(previous) ? previous.value.message.status : message.status, message, "")
+    yield* dropExpired(store, store.keys.all)
+  })
+
+const messageByProviderId = (store: Messages, transport: string, providerMessageId: string) =>
+  Effect.gen(function*() {
+    const id = yield* store.redis.send<string | null>("GET", store.keys.provider(transport, providerMessageId))
+    if (id === null) return Option.none<MessageStore.StoredMessage>()
+    return Option.map(yield* readMessage(store, id), (found) => found.message)
+  })
+
+/** Up to `limit` messages in `status`, oldest first, a page of the index at a time. */
+const listMessages = (store: Messages, status: MessageStore.MessageStatus, limit: number) =>
+  Effect.gen(function*() {
+    const key = store.keys.status(status)
+    yield* dropExpired(store, key)
+    const found: Array<MessageStore.StoredMessage> = []
+    const page = 100
+    let offset = 0
+    while (found.length < limit) {
+      const ids = yield* store.redis.send<ReadonlyArray<string>>("ZRANGE", key, String(offset), String(offset + page - 1))
+      if (ids.length === 0) break
+      offset += ids.length
+      const messages = yield* Effect.forEach(ids, (id) => readMessage(store, id), { concurrency: 16 })
+      for (let i = 0; i < ids.length && found.length < limit; i++) {
+        const message = messages[i]
+        if (message !== undefined && Option.isSome(message) && message.value.message.status === status) {
+          found.push(message.value.message)
+        } else if (message !== undefined && Option.isNone(message)) {
+          // Expired: drop it from the index (another reader may already have).
+          yield* store.redis.send("ZREM", key, ids[i]!)
+          offset--
+        }
+      }
+    }
+    return found
+  })
+
+const countMessages = (store: Messages) =>
+  Effect.andThen(dropExpired(store, store.keys.all), store.redis.send<number>("ZCARD", store.keys.all))
+
+/** The messages the recipient index names; ids whose message expired leave the index. */
+const messagesTo = (store: Messages, to: string, tenant: string | undefined) =>
+  Effect.gen(function*() {
+    const key = store.keys.recipient(to, tenant)
+    const ids = yield* store.redis.send<ReadonlyArray<string>>("ZRANGE", key, "0", "-1")
+    const found = yield* Effect.forEach(ids, (id) => readMessage(store, id), { concurrency: 16 })
+    const messages: Array<MessageStore.StoredMessage> = []
+    for (const [i, entry] of found.entries()) {
+      if (Option.isNone(entry)) yield* store.redis.send("ZREM", key, ids[i]!)
+      // The digest could collide; the message's own fields decide.
+      else if (entry.value.message.to === to && entry.value.message.tenant === tenant) messages.push(entry.value.message)
+    }
+    return messages
+  })
+
+const eraseMessagesTo = (store: Messages, to: string, tenant: string | undefined) =>
+  Effect.gen(function*() {
+    const found = yield* messagesTo(store, to, tenant)
+    yield* Effect.forEach(found, (message) => eraseMessage(store, message), { concurrency: 16, discard: true })
+    return found.length
+  })
+
+const eraseMessage = (store: Messages, message: MessageStore.StoredMessage) =>
+  Effect.gen(function*() {
+    yield* store.redis.send("DEL", store.keys.message(message.id), ...providerKeys(store, message))
+    yield* store.redis.send("ZREM", store.keys.all, message.id)
+    yield* store.redis.send("ZREM", store.keys.status(message.status), message.id)
+    yield* store.redis.send("ZREM", store.keys.recipient(message.to, message.tenant), message.id)
   })
 
 /**
