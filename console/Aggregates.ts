@@ -9,10 +9,13 @@
  *   once per message, on its first event, and held only until it ends.
  * - Latency is submit → final receipt, kept in a log-scale histogram (about
  *   4 % resolution), so percentiles need no sample list.
+ * - Spend is exact: the cost a `submitted` event carries (a `Pricing` table
+ *   priced its route) is summed in integer micro-units per currency, by
+ *   tenant, country, route, template and day; never a float sum.
  *
  * @since 0.2.0
  */
-import type { Events, MessageStore } from "smsforge"
+import { type Events, type MessageStore, Pricing } from "smsforge"
 
 /**
  * What the aggregates need to know about a message besides its events.
@@ -83,6 +86,43 @@ export interface Report {
   readonly latency: { readonly count: number; readonly p50?: number; readonly p90?: number; readonly p99?: number }
   readonly bucketMillis: number
   readonly overTime: ReadonlyArray<Bucket>
+  readonly spend: Spend
+}
+
+/**
+ * Exact spend in one currency for one tenant, country, route, template or day.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface SpendRow {
+  readonly key: string
+  /** ISO 4217. */
+  readonly currency: string
+  /** A decimal string, exact to the price table's six places (`"1.234567"`). */
+  readonly amount: string
+  /** Messages that carried a cost. */
+  readonly messages: number
+  readonly segments: number
+}
+
+/**
+ * What the priced messages cost, from the costs on `submitted` events.
+ *
+ * @category models
+ * @since 0.3.0
+ */
+export interface Spend {
+  /** One row per currency; its `key` is the currency. */
+  readonly total: ReadonlyArray<SpendRow>
+  readonly byTenant: ReadonlyArray<SpendRow>
+  readonly byCountry: ReadonlyArray<SpendRow>
+  readonly byRoute: ReadonlyArray<SpendRow>
+  readonly byTemplate: ReadonlyArray<SpendRow>
+  /** `YYYY-MM-DD` in {@link AggregatesOptions.timeZone}, oldest first. */
+  readonly byDay: ReadonlyArray<SpendRow>
+  /** The zone whose midnights end the days of `byDay`. */
+  readonly timeZone: string
 }
 
 interface Counter {
@@ -97,6 +137,57 @@ interface Open {
   readonly facts: MessageFacts
   submittedAt: number | undefined
   route: string | undefined
+}
+
+interface SpendCounter {
+  micros: bigint
+  messages: number
+  segments: number
+}
+
+type SpendDimension = "total" | "byTenant" | "byCountry" | "byRoute" | "byTemplate" | "byDay"
+
+const spendDimensions: ReadonlyArray<SpendDimension> = ["total", "byTenant", "byCountry", "byRoute", "byTemplate", "byDay"]
+
+// Keyed by key then currency: a route priced in two currencies keeps two rows.
+type SpendTable = Map<string, Map<string, SpendCounter>>
+
+const spendCounterOf = (table: SpendTable, key: string, currency: string): SpendCounter => {
+  let byCurrency = table.get(key)
+  if (byCurrency === undefined) {
+    byCurrency = new Map()
+    table.set(key, byCurrency)
+  }
+  let counter = byCurrency.get(currency)
+  if (counter === undefined) {
+    counter = { micros: 0n, messages: 0, segments: 0 }
+    byCurrency.set(currency, counter)
+  }
+  return counter
+}
+
+type CountedRow = SpendRow & { readonly micros: bigint }
+
+const spendRows = (table: SpendTable): Array<CountedRow> =>
+  Array.from(table, ([key, byCurrency]) =>
+    Array.from(byCurrency, ([currency, c]) => ({
+      key,
+      currency,
+      amount: Pricing.toJson(Pricing.fromMicros(c.micros, currency)).amount,
+      messages: c.messages,
+      segments: c.segments,
+      micros: c.micros
+    }))).flat()
+
+const largestFirst = (rows: Array<CountedRow>, limit: number): ReadonlyArray<SpendRow> =>
+  rows.sort((a, b) => (a.micros === b.micros ? a.key.localeCompare(b.key) : a.micros > b.micros ? -1 : 1))
+    .slice(0, limit)
+    .map(({ micros: _, ...row }) => row)
+
+/** `YYYY-MM-DD` of an instant in a zone; `en-CA` formats dates that way. */
+const dayFormatter = (timeZone: string): ((at: number) => string) => {
+  const format = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" })
+  return (at) => format.format(at)
 }
 
 const failedStatuses: ReadonlySet<MessageStore.MessageStatus> = new Set(["failed", "undelivered", "expired", "rejected"])
@@ -145,6 +236,10 @@ export interface AggregatesOptions {
   readonly buckets?: number | undefined
   /** Messages without a final status kept for facts and latency; default 100,000, the oldest dropped first. */
   readonly maxOpen?: number | undefined
+  /** IANA zone whose midnights end the days of the spend report; default `"UTC"`. */
+  readonly timeZone?: string | undefined
+  /** Days of spend kept; default 400, the oldest dropped first. */
+  readonly days?: number | undefined
 }
 
 /**
@@ -182,6 +277,10 @@ export const make = (options: AggregatesOptions = {}): Aggregates => {
   // Insertion-ordered, so the oldest open message is the first key.
   const open = new Map<string, Open>()
   const timeline = new Map<number, Counter>()
+  const timeZone = options.timeZone ?? "UTC"
+  const dayOf = dayFormatter(timeZone)
+  const maxDays = options.days ?? 400
+  const spend = new Map<SpendDimension, SpendTable>(spendDimensions.map((d) => [d, new Map()]))
 
   const bucket = (at: number): Counter => {
     const start = at - (at % bucketMillis)
@@ -233,10 +332,34 @@ export const make = (options: AggregatesOptions = {}): Aggregates => {
     }
   }
 
+  const addSpend = (event: Events.StatusChanged, state: Open, money: Pricing.Money): void => {
+    const keys: ReadonlyArray<readonly [SpendDimension, string]> = [
+      ["total", money.currency],
+      ["byTenant", event.tenant ?? state.facts.tenant ?? "(none)"],
+      ["byCountry", state.facts.country],
+      ["byRoute", state.route ?? "(none)"],
+      ["byTemplate", state.facts.template ?? "(text)"],
+      ["byDay", dayOf(event.at)]
+    ]
+    for (const [dimension, key] of keys) {
+      const counter = spendCounterOf(spend.get(dimension)!, key, money.currency)
+      counter.micros += money.micros
+      counter.messages++
+      counter.segments += state.facts.segments
+    }
+    const days = spend.get("byDay")!
+    if (days.size > maxDays) days.delete(Array.from(days.keys()).sort()[0]!)
+  }
+
   const submitted = (event: Events.StatusChanged, state: Open): void => {
     state.submittedAt = event.at
     state.route = event.route ?? state.route
-    const cost = (state.route === undefined ? 0 : state.facts.prices?.[state.route] ?? 0) * state.facts.segments
+    const money = event.cost === undefined ? undefined : Pricing.fromJson(event.cost)
+    if (money !== undefined) addSpend(event, state, money)
+    // The volume tables' cost column: the exact cost when the event has one, else the console's own price map.
+    const cost = money !== undefined
+      ? Number(event.cost!.amount)
+      : (state.route === undefined ? 0 : state.facts.prices?.[state.route] ?? 0) * state.facts.segments
     for (const counter of countersOf(state)) {
       counter.sent++
       counter.segments += state.facts.segments
@@ -273,6 +396,18 @@ export const make = (options: AggregatesOptions = {}): Aggregates => {
     return undefined
   }
 
+  const spendReport = (): Spend => ({
+    total: largestFirst(spendRows(spend.get("total")!), 20),
+    byTenant: largestFirst(spendRows(spend.get("byTenant")!), 50),
+    byCountry: largestFirst(spendRows(spend.get("byCountry")!), 50),
+    byRoute: largestFirst(spendRows(spend.get("byRoute")!), 50),
+    byTemplate: largestFirst(spendRows(spend.get("byTemplate")!), 50),
+    byDay: spendRows(spend.get("byDay")!)
+      .sort((a, b) => (a.key === b.key ? a.currency.localeCompare(b.currency) : a.key < b.key ? -1 : 1))
+      .map(({ micros: _, ...row }) => row),
+    timeZone
+  })
+
   const report = (): Report => {
     const latency = latencies === 0
       ? { count: 0 }
@@ -294,9 +429,36 @@ export const make = (options: AggregatesOptions = {}): Aggregates => {
       bucketMillis,
       overTime: Array.from(timeline, ([at, c]) => ({ at, sent: c.sent, delivered: c.delivered, failed: c.failed }))
         .sort((a, b) => a.at - b.at)
-        .slice(-120)
+        .slice(-120),
+      spend: spendReport()
     }
   }
 
   return { observe, knows: (id) => open.has(id), report }
+}
+
+const csvField = (value: string): string => (/[",\r\n]/.test(value) ? `"${value.replaceAll("\"", "\"\"")}"` : value)
+
+/**
+ * The spend report as CSV, one row per breakdown, key and currency:
+ * `breakdown,key,currency,amount,messages,segments`, for a spreadsheet or an
+ * invoice check.
+ *
+ * @category utils
+ * @since 0.3.0
+ */
+export const spendCsv = (spend: Spend): string => {
+  const lines = ["breakdown,key,currency,amount,messages,segments"]
+  const sections: ReadonlyArray<readonly [string, ReadonlyArray<SpendRow>]> = [
+    ["total", spend.total],
+    ["tenant", spend.byTenant],
+    ["country", spend.byCountry],
+    ["route", spend.byRoute],
+    ["template", spend.byTemplate],
+    ["day", spend.byDay]
+  ]
+  for (const [name, rows] of sections) {
+    for (const r of rows) lines.push([name, r.key, r.currency, r.amount, String(r.messages), String(r.segments)].map(csvField).join(","))
+  }
+  return lines.join("\r\n") + "\r\n"
 }

@@ -100,6 +100,8 @@ export interface LiveOptions {
    * leave it out in production, and codes stay withheld in the console too.
    */
   readonly reveal?: ((messageId: string) => string | undefined) | undefined
+  /** IANA zone whose midnights end the days of the spend report; default `"UTC"`. */
+  readonly timeZone?: string | undefined
   /** Price per segment by route and country (`"*"`: any other), for the cost column. */
   readonly prices?: Readonly<Record<string, Readonly<Record<string, number>>>> | undefined
   /** Tenants whose verifications the console may read (the API keys' tenants are added). */
@@ -323,7 +325,7 @@ export const make = Effect.fnUntraced(function*(options: LiveOptions = {}) {
   const sms = yield* Sms.Sms
   const verification = yield* Effect.serviceOption(Verification.Verification)
   const changes = yield* PubSub.sliding<Change>(1_024)
-  const aggregates = Aggregates.make()
+  const aggregates = Aggregates.make({ timeZone: options.timeZone })
   const inbox: Inbox = { byRecipient: new Map() }
   const verifications = { counts: new Map<string, number>(), recent: new Map<string, VerificationRow>() }
   const blocks: Array<VerificationsView["blocks"][number]> = []

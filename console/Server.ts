@@ -15,6 +15,7 @@ import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "e
 import { HttpApiBuilder } from "effect/http-api"
 import type { Sms as SmsModule } from "smsforge"
 import { Sms } from "smsforge"
+import * as Aggregates from "./Aggregates.ts"
 import * as Api from "./Api.ts"
 import * as ApiKeys from "./ApiKeys.ts"
 import * as Handlers from "./Handlers.ts"
@@ -129,6 +130,11 @@ const consoleRoutes = (options: ConsoleOptions) =>
       HttpRouter.route("GET", "/", Effect.succeed(HttpServerResponse.html(page))),
       HttpRouter.route("GET", "/console/inbox", (request) => Effect.sync(() => json(200, live.inbox(search(request, "recipient"))))),
       HttpRouter.route("GET", "/console/reports", Effect.sync(() => json(200, live.report()))),
+      HttpRouter.route("GET", "/console/reports/spend.csv", Effect.sync(() =>
+        HttpServerResponse.text(Aggregates.spendCsv(live.report().spend), {
+          contentType: "text/csv; charset=utf-8",
+          headers: { "content-disposition": "attachment; filename=\"smsforge-spend.csv\"", "cache-control": "no-store" }
+        }))),
       HttpRouter.route("GET", "/console/verifications", Effect.sync(() => json(200, live.verifications()))),
       HttpRouter.route("GET", "/console/events", Effect.sync(() => sse(live))),
       HttpRouter.route("POST", "/console/faults/:name/:action", Effect.map(HttpRouter.params, (params) => {

@@ -49,6 +49,7 @@ mark.code{background:#fff3b0;color:#000;font-weight:700;padding:0 .2rem;border-r
 .s-delivered{color:var(--ok)}.s-failed,.s-undelivered,.s-rejected,.s-expired{color:var(--bad)}
 .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:.6rem;margin-bottom:1rem}
 .tile{border:1px solid var(--line);border-radius:6px;padding:.5rem .7rem}.tile b{display:block;font-size:1.3rem}
+.spend{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:0 1.2rem}.spend h3{font-size:.95rem;margin:.6rem 0 .3rem}
 table{border-collapse:collapse;width:100%;margin-bottom:1rem}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
 .bar{height:.7rem;background:var(--accent);border-radius:2px}.bar.bad{background:var(--bad)}
 section h2{font-size:1rem;margin:1rem 0 .5rem}svg{max-width:100%}
@@ -125,14 +126,26 @@ function chart(points, bucketMillis) {
     '<line x1="' + pad + '" x2="' + w + '" y1="' + (h - 16) + '" y2="' + (h - 16) + '" stroke="var(--line)"/>';
   return '<svg role="img" aria-label="Messages sent per minute over the last hour, failures in red" viewBox="0 0 ' + w + ' ' + h + '" width="' + w + '" height="' + h + '">' + axis + rects + '</svg>';
 }
+function spendTable(rows, label) {
+  if (rows.length === 0) return '<p class="muted">Nothing priced yet.</p>';
+  return '<table><thead><tr><th scope="col">' + esc(label) + '</th><th scope="col">Amount</th><th scope="col">Messages</th><th scope="col">Segments</th></tr></thead><tbody>' +
+    rows.map((r) => '<tr><td>' + esc(r.key) + '</td><td class="num">' + esc(r.amount + " " + r.currency) + '</td><td>' + r.messages + '</td><td>' + r.segments + '</td></tr>').join("") + '</tbody></table>';
+}
+function spendSection(spend) {
+  if (spend.total.length === 0) return '<section><h2>Spend</h2><p class="muted">No message has a price yet: give the pipeline a price table (<code>pricing</code>) and each sent message\'s cost is summed here, exactly, by tenant, country, route, template and day.</p></section>';
+  return '<section><h2>Spend</h2><p><a href="console/reports/spend.csv" download>Download CSV</a> <span class="muted">days end at midnight ' + esc(spend.timeZone) + '</span></p>' +
+    '<div class="spend"><div><h3>By day</h3>' + spendTable(spend.byDay.slice(-14).reverse(), "Day") + '</div><div><h3>By tenant</h3>' + spendTable(spend.byTenant, "Tenant") + '</div>' +
+    '<div><h3>By country</h3>' + spendTable(spend.byCountry, "Country") + '</div><div><h3>By route</h3>' + spendTable(spend.byRoute, "Route") + '</div>' +
+    '<div><h3>By template</h3>' + spendTable(spend.byTemplate, "Template") + '</div></div></section>';
+}
 async function renderReports() {
   const r = await get("console/reports");
   const tile = (label, value, id) => '<div class="tile"' + (id ? ' data-testid="' + id + '"' : '') + '><span class="muted">' + esc(label) + '</span><b>' + esc(value) + '</b></div>';
   const lat = r.latency;
   $("#reports").innerHTML = '<div class="tiles">' + tile("Messages", r.total, "total") + tile("Delivered", r.deliveredPercent + " %", "delivered") +
-    tile("Failed", r.failed) + tile("Pending", r.pending) + tile("Segments", r.segments) + tile("Cost", r.cost) +
+    tile("Failed", r.failed) + tile("Pending", r.pending) + tile("Segments", r.segments) + tile("Spend", r.spend.total.map((t) => t.amount + " " + t.currency).join(" + ") || "–", "spend") +
     tile("Latency p50", lat.p50 === undefined ? "–" : lat.p50 + " ms") + tile("p90", lat.p90 === undefined ? "–" : lat.p90 + " ms") + tile("p99", lat.p99 === undefined ? "–" : lat.p99 + " ms") + '</div>' +
-    '<section><h2>Over time</h2>' + chart(r.overTime, r.bucketMillis) + '</section>' +
+    '<section><h2>Over time</h2>' + chart(r.overTime, r.bucketMillis) + '</section>' + spendSection(r.spend) +
     '<section><h2>Failure reasons</h2>' + (r.failureReasons.length ? '<table><tbody>' + r.failureReasons.map((f) => '<tr><td>' + esc(f.reason) + '</td><td>' + f.count + '</td></tr>').join("") + '</tbody></table>' : '<p class="muted">None.</p>') + '</section>' +
     '<section><h2>By country</h2>' + bars(r.byCountry, "Country") + '</section><section><h2>By route</h2>' + bars(r.byRoute, "Route") + '</section><section><h2>By template</h2>' + bars(r.byTemplate, "Template") + '</section>';
 }

@@ -231,3 +231,41 @@ describe("sharing the application's pipeline", () => {
     }
   })
 })
+
+describe("spend", () => {
+  it("sums exact costs from the price table by tenant, and downloads them as CSV", async () => {
+    const carrier = Sandbox.makeUnsafe({ autoDeliver: true })
+    const priced = makeHandler(Sms.layer({
+      transports: [carrier],
+      pricing: { prices: [{ route: "sandbox", country: "GB", price: "0.0415", currency: "GBP" }] }
+    }), { apiKeys: [{ tenant: "acme", hash: acme.hash }] })
+    const call = (path: string, body?: unknown) =>
+      priced.handler(new Request(`http://localhost${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${acme.key}` },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) })
+      }))
+    try {
+      await call("/console/reports") // builds the console, which subscribes
+      for (const text of ["Your order has shipped.", "x".repeat(200)]) {
+        assert.strictEqual((await call("/messages", { to: UK, text })).status, 202)
+      }
+      let spend: { total: Array<Record<string, unknown>>; byTenant: Array<Record<string, unknown>> } | undefined
+      for (let i = 0; i < 100 && spend?.total[0]?.messages !== 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        spend = (await json(await call("/console/reports"))).spend as typeof spend
+      }
+      // 1 + 2 segments at 0.0415: exact, no float dust
+      assert.deepStrictEqual(spend!.total, [{ key: "GBP", currency: "GBP", amount: "0.1245", messages: 2, segments: 3 }])
+      assert.deepStrictEqual(spend!.byTenant.map((r) => [r.key, r.amount]), [["acme", "0.1245"]])
+      const csv = await call("/console/reports/spend.csv")
+      assert.strictEqual(csv.headers.get("content-type"), "text/csv; charset=utf-8")
+      const lines = (await csv.text()).trim().split("\r\n")
+      assert.strictEqual(lines[0], "breakdown,key,currency,amount,messages,segments")
+      assert.include(lines, "tenant,acme,GBP,0.1245,2,3")
+      assert.include(lines, "country,GB,GBP,0.1245,2,3")
+    } finally {
+      await priced.dispose()
+    }
+  })
+})
