@@ -105,7 +105,7 @@ const runInstance = (dev: boolean) => (flags: {
     yield* Console.log(`  stores   ${stores.backend}`)
     if (dev) yield* Console.log("  carriers Sandbox (simulated receipts and latency); API key: the dev key, see docs/console.md")
     else yield* Console.log(`  API keys ${apiKeys.length} tenant key(s)`)
-    if (flags.demo) yield* Console.log("  demo     an online store's sign-ups and order notices")
+    if (flags.demo) yield* Console.log("  demo     two shops (Shopify, WooCommerce): signed webhooks, order notices, sign-ups")
     yield* Console.log("Press Ctrl+C to stop.")
     return yield* Effect.never
   }))

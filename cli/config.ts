@@ -17,7 +17,7 @@ import * as SchemaIssue from "effect/SchemaIssue"
 import { existsSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
-import { Router } from "smsforge"
+import { PhoneNumbers, Router } from "smsforge"
 import * as ApiKeys from "../console/ApiKeys.ts"
 import * as Carriers from "./carriers.ts"
 import * as Stores from "./stores.ts"
@@ -53,6 +53,20 @@ export const ConfigSchema = Schema.Struct({
   maxSegments: Schema.optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 255 }))),
   transports: Schema.optional(Schema.Array(Schema.Union([SandboxRoute, Carriers.TwilioRoute, Carriers.VonageRoute]))),
   routing: Schema.optional(Router.RoutingConfig),
+  /** Exact prices per route and country (the `Pricing` module's rows): costs on messages, spend in the console's reports. */
+  pricing: Schema.optional(Schema.Struct({
+    prices: Schema.optional(Schema.Array(Schema.Struct({
+      route: Schema.String.check(Schema.isMinLength(1)),
+      country: Schema.String.check(Schema.isPattern(/^(?:[A-Z]{2}|001|\*)$/)),
+      numberType: Schema.optional(PhoneNumbers.NumberType),
+      mcc: Schema.optional(Schema.String.check(Schema.isPattern(/^\d{3}$/))),
+      mnc: Schema.optional(Schema.String.check(Schema.isPattern(/^\d{2,3}$/))),
+      price: Schema.String.check(Schema.isPattern(/^\d+(?:\.\d{1,6})?$/)),
+      currency: Schema.String.check(Schema.isPattern(/^[A-Z]{3}$/))
+    }))),
+    /** Exchange rates into one currency for least-cost ranking across currencies, as decimal strings. */
+    rates: Schema.optional(Schema.Record(Schema.String, Schema.String))
+  })),
   templates: Schema.optional(Schema.Array(Schema.Struct({
     id: Schema.String,
     version: Schema.optional(Schema.Int),

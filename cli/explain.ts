@@ -5,7 +5,7 @@
  * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
-import { Encoding, PhoneNumbers, Router } from "smsforge"
+import { Encoding, PhoneNumbers, Pricing, Router } from "smsforge"
 
 const visible = (s: string): string => JSON.stringify(s)
 
@@ -41,6 +41,14 @@ export const segments = (text: string, options: { readonly smartEncoding?: boole
   return lines.join("\n")
 }
 
+// The exact price table's cost when there is one, else the route's own price.
+const costOf = (c: Router.Candidate): string =>
+  c.exactCost !== undefined
+    ? `, cost ${Pricing.format(c.exactCost.total)} (${Pricing.format(c.exactCost.unitPrice)} × ${c.exactCost.segments}, ${c.exactCost.basis} price)`
+    : c.cost === undefined
+    ? ""
+    : `, cost ${c.cost}`
+
 /**
  * Which route a message to `number` would take and why: the router's
  * candidates in order, each with its reason, without sending anything.
@@ -66,7 +74,7 @@ export const routes = (number: string, options: { readonly purpose?: Router.Purp
     const lines = [`recipient: country ${recipient.country}, ${recipient.type}, ${analysis.encoding} in ${analysis.segments.length} segment(s)`]
     if (candidates.length === 0) lines.push("no route accepts this recipient")
     candidates.forEach((c, i) => {
-      lines.push(`${i === 0 ? "→" : " "} ${i + 1}. ${c.route} (${c.transport})${c.from === undefined ? "" : ` from ${c.from}`}${c.cost === undefined ? "" : `, cost ${c.cost}`}`)
+      lines.push(`${i === 0 ? "→" : " "} ${i + 1}. ${c.route} (${c.transport})${c.from === undefined ? "" : ` from ${c.from}`}${costOf(c)}`)
       lines.push(`     ${c.reason}`)
     })
     return lines.join("\n")

@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { type Router, Sms, type Store, type Transport } from "smsforge"
+import { type Pricing, type Router, Sms, type Store, type Transport } from "smsforge"
 import { Sandbox } from "smsforge/testing"
 import { hash } from "../console/ApiKeys.ts"
 import { toNodeListener } from "../console/node.ts"
@@ -30,8 +30,21 @@ const defaultTransports: ReadonlyArray<typeof SandboxRoute.Type> = [
 
 const defaultRouting: Router.RoutingRulesInput = {
   routes: [
-    { name: "eu-primary", transport: "sandbox-eu", countries: ["GB", "DE", "ES", "FR", "IE", "NL"], price: { GB: 0.04, DE: 0.075, ES: 0.06, "*": 0.07 } },
-    { name: "global", transport: "sandbox-global", price: { CN: 0.03, US: 0.008, "*": 0.05 } }
+    { name: "eu-primary", transport: "sandbox-eu", countries: ["GB", "DE", "ES", "FR", "IE", "NL"] },
+    { name: "global", transport: "sandbox-global" }
+  ]
+}
+
+// What the Sandbox routes charge, per segment, so the demo's reports show spend.
+const defaultPricing: Pricing.PricingOptions = {
+  prices: [
+    { route: "eu-primary", country: "GB", price: "0.0400", currency: "USD" },
+    { route: "eu-primary", country: "DE", price: "0.0750", currency: "USD" },
+    { route: "eu-primary", country: "ES", price: "0.0600", currency: "USD" },
+    { route: "eu-primary", country: "*", price: "0.0700", currency: "USD" },
+    { route: "global", country: "CN", price: "0.0300", currency: "USD" },
+    { route: "global", country: "US", price: "0.0080", currency: "USD" },
+    { route: "global", country: "*", price: "0.0500", currency: "USD" }
   ]
 }
 
@@ -103,10 +116,15 @@ export const pipelineConfig = (
 ): Sms.SmsConfig => ({
   transports,
   routing: routingOf(config) ?? (config.transports === undefined ? defaultRouting : undefined),
+  ...(config.pricing !== undefined
+    ? { pricing: config.pricing }
+    : config.transports === undefined && config.routing === undefined
+    ? { pricing: defaultPricing }
+    : {}),
   ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry }),
   ...(config.smartEncoding === undefined ? {} : { smartEncoding: config.smartEncoding }),
   ...(config.maxSegments === undefined ? {} : { maxSegments: config.maxSegments }),
-  templates: [...Demo.templates, ...(config.templates ?? [])],
+  templates: [...Demo.templates, ...Demo.storeTemplates, ...(config.templates ?? [])],
   verification: { brand: "ShopLane", ...config.verification }
 })
 

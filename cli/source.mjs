@@ -8,7 +8,8 @@ const entries = {
   "smsforge": "src/index.ts",
   "smsforge/testing": "src/testing/index.ts",
   "smsforge/testing/arbitraries": "src/testing/arbitraries/index.ts",
-  "smsforge/console": "console/index.ts"
+  "smsforge/console": "console/index.ts",
+  "smsforge/commerce": "commerce/index.ts"
 }
 
 registerHooks({

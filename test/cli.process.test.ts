@@ -32,7 +32,8 @@ const entries: Record<string, string> = {
   "smsforge": "src/index.ts",
   "smsforge/testing": "src/testing/index.ts",
   "smsforge/testing/arbitraries": "src/testing/arbitraries/index.ts",
-  "smsforge/console": "console/index.ts"
+  "smsforge/console": "console/index.ts",
+  "smsforge/commerce": "commerce/index.ts"
 }
 
 beforeAll(async () => {

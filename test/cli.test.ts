@@ -30,7 +30,7 @@ describe("smsforge routes explain", () => {
     const transports = ["sandbox-eu", "sandbox-global"].map((name) => Sandbox.makeUnsafe({ name }))
     const layer = Sms.layer(Instance.pipelineConfig({}, transports))
     const uk = await Effect.runPromise(Explain.routes("+447400123456").pipe(Effect.provide(layer)))
-    assert.match(uk, /→ 1\. eu-primary \(sandbox-eu\), cost 0\.04/)
+    assert.match(uk, /→ 1\. eu-primary \(sandbox-eu\), cost 0\.04 USD \(0\.04 USD × 1, country price\)/)
     const cn = await Effect.runPromise(Explain.routes("+8613800138001").pipe(Effect.provide(layer)))
     assert.match(cn, /→ 1\. global/)
     assert.notInclude(cn, "eu-primary")
