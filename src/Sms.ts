@@ -659,6 +659,9 @@ const settleBudget = (
     (error) => Effect.logWarning(`smsforge: the budget did not record a message's outcome: ${error.reason._tag}`)
   )
 
+/** Ends a keyed send's in-flight entry with the delivery's outcome. */
+type Settle = (exit: Exit.Exit<Receipt | undefined, SmsError>) => Effect.Effect<void>
+
 const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
   // One-time codes of messages that wait (quiet hours), by message id: in
   // this process's memory only, never in a store.
@@ -789,7 +792,7 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
     message: MessageStore.StoredMessage,
     text: string,
     options: SendOptions,
-    done?: Deferred.Deferred<Receipt | undefined, SmsError>
+    settle?: Settle
   ) => {
     const again = Effect.gen(function*() {
       const current = yield* Effect.mapError(p.store.get(message.id), toSmsError)
@@ -798,7 +801,7 @@ const makeDelivery = (p: Pipeline, status: Status, reports: Reports) => {
       return delivered.receipt
     })
     return Effect.asVoid(Effect.forkIn(
-      done === undefined ? Effect.ignore(again) : Effect.flatMap(Effect.exit(again), (exit) => Deferred.done(done, exit)),
+      settle === undefined ? Effect.ignore(again) : Effect.flatMap(Effect.exit(again), settle),
       p.scope
     ))
   }
@@ -934,11 +937,13 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
 
   // A message sent now goes at once, in a fiber of the pipeline: a caller
   // that is interrupted stops waiting, and the message goes on.
-  const launch = (prepared: Prepared, done?: Deferred.Deferred<Receipt | undefined, SmsError>): Effect.Effect<Receipt, SmsError> => {
+  const launch = (prepared: Prepared, settle?: Settle): Effect.Effect<Receipt, SmsError> => {
     const { message } = prepared
     if (message.sendAt !== undefined) {
       delivery.keepCode(message, prepared.analysis.text)
-      return Effect.succeed(toReceipt(message))
+      // accepted is this caller's answer, and a racing duplicate's too: nothing is in flight until its time
+      const receipt = toReceipt(message)
+      return settle === undefined ? Effect.succeed(receipt) : Effect.as(settle(Exit.succeed(receipt)), receipt)
     }
     const text = prepared.analysis.text
     const first = delivery.dispatch(message, text, prepared.options, !p.outbox.durable, {
@@ -948,8 +953,8 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
     // An interrupted caller stops waiting; the message goes on, and a racing
     // duplicate waits for the delivery, not for this caller.
     return Effect.onExit(first, (exit) => {
-      if (Exit.hasInterrupts(exit)) return delivery.resume(message, text, prepared.options, done)
-      return done === undefined ? Effect.void : Deferred.done(done, exit)
+      if (Exit.hasInterrupts(exit)) return delivery.resume(message, text, prepared.options, settle)
+      return settle === undefined ? Effect.void : settle(exit)
     })
   }
 
@@ -988,6 +993,12 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
     const id = prepared.message.id
     const done = Deferred.makeUnsafe<Receipt | undefined, SmsError>()
     inflight.set(id, done)
+    // Whoever ends the delivery, this caller or the fiber that resumes it, answers a racing duplicate.
+    const settle: Settle = (exit) =>
+      Effect.sync(() => {
+        inflight.delete(id)
+        Deferred.doneUnsafe(done, exit)
+      })
     let launched = false
     return Effect.gen(function*() {
       const held = yield* commit(prepared.message, { name: key, reservation: { messageId: id, fingerprint: print } }).pipe(
@@ -1007,7 +1018,7 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
       if (Option.isNone(held)) {
         yield* status.inserted(prepared.message)
         launched = true
-        return yield* launch(prepared, done)
+        return yield* launch(prepared, settle)
       }
       if (held.value.fingerprint !== print) {
         return yield* fail(new SendRequest.InvalidRequest({ field: "idempotencyKey", problem: "already used for a different request" }))
@@ -1018,14 +1029,7 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
       return yield* sendKeyed(prepared, request, idempotencyKey, true)
     }).pipe(
       // Whatever ends this caller before a delivery started, a racing duplicate stops waiting.
-      Effect.onExit(() =>
-        launched
-          ? Effect.asVoid(Effect.forkIn(Effect.ensuring(Deferred.await(done), Effect.sync(() => inflight.delete(id))), p.scope))
-          : Effect.sync(() => {
-            inflight.delete(id)
-            Deferred.doneUnsafe(done, Exit.succeed(undefined))
-          })
-      )
+      Effect.onExit(() => (launched ? Effect.void : settle(Exit.succeed(undefined))))
     )
   })
 

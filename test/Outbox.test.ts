@@ -217,6 +217,23 @@ describe("the send path on the memory default", () => {
         }))
     }))
 
+  it.effect("a scheduled send repeated with its key answers the first receipt at once, and sends once at its time", () =>
+    Effect.gen(function*() {
+      const carrier = yield* Sandbox.make()
+      yield* withPipeline(carrier, (sms) =>
+        Effect.gen(function*() {
+          const request = { to: UK, text: "Your parcel arrives tomorrow", sendAt: 60 * 60_000, idempotencyKey: "parcel-7" }
+          const first = yield* sms.send(request)
+          assert.strictEqual(first.status, "accepted")
+          // answered without the clock moving: nothing waits on the scheduled delivery
+          const again = yield* sms.send(request)
+          assert.strictEqual(again.id, first.id)
+          yield* TestClock.adjust("61 minutes")
+          assert.strictEqual((yield* carrier.outbox).length, 1)
+          assert.strictEqual((yield* sms.get(first.id)).status, "submitted")
+        }))
+    }))
+
   it.effect("a caller interrupted mid-send without a key: the message still ends submitted", () =>
     Effect.gen(function*() {
       const carrier = yield* Sandbox.make({ latency: "5 seconds" })
