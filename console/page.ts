@@ -132,7 +132,7 @@ function spendTable(rows, label) {
     rows.map((r) => '<tr><td>' + esc(r.key) + '</td><td class="num">' + esc(r.amount + " " + r.currency) + '</td><td>' + r.messages + '</td><td>' + r.segments + '</td></tr>').join("") + '</tbody></table>';
 }
 function spendSection(spend) {
-  if (spend.total.length === 0) return '<section><h2>Spend</h2><p class="muted">No message has a price yet: give the pipeline a price table (<code>pricing</code>) and each sent message\'s cost is summed here, exactly, by tenant, country, route, template and day.</p></section>';
+  if (spend.total.length === 0) return '<section><h2>Spend</h2><p class="muted">No message has a price yet: give the pipeline a price table (<code>pricing</code>) and the cost of each message sent is summed here, exactly, by tenant, country, route, template and day.</p></section>';
   return '<section><h2>Spend</h2><p><a href="console/reports/spend.csv" download>Download CSV</a> <span class="muted">days end at midnight ' + esc(spend.timeZone) + '</span></p>' +
     '<div class="spend"><div><h3>By day</h3>' + spendTable(spend.byDay.slice(-14).reverse(), "Day") + '</div><div><h3>By tenant</h3>' + spendTable(spend.byTenant, "Tenant") + '</div>' +
     '<div><h3>By country</h3>' + spendTable(spend.byCountry, "Country") + '</div><div><h3>By route</h3>' + spendTable(spend.byRoute, "Route") + '</div>' +
