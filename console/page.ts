@@ -49,7 +49,7 @@ mark.code{background:#fff3b0;color:#000;font-weight:700;padding:0 .2rem;border-r
 .s-delivered{color:var(--ok)}.s-failed,.s-undelivered,.s-rejected,.s-expired{color:var(--bad)}
 .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:.6rem;margin-bottom:1rem}
 .tile{border:1px solid var(--line);border-radius:6px;padding:.5rem .7rem}.tile b{display:block;font-size:1.3rem}
-.spend{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:0 1.2rem}.spend h3{font-size:.95rem;margin:.6rem 0 .3rem}
+.spend{display:grid;grid-template-columns:repeat(auto-fit,minmax(26rem,1fr));gap:0 1.5rem}.spend td.num{white-space:nowrap}.spend h3{font-size:.95rem;margin:.6rem 0 .3rem}
 table{border-collapse:collapse;width:100%;margin-bottom:1rem}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line)}
 .bar{height:.7rem;background:var(--accent);border-radius:2px}.bar.bad{background:var(--bad)}
 section h2{font-size:1rem;margin:1rem 0 .5rem}svg{max-width:100%}
