@@ -86,12 +86,10 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
@@ -99,16 +97,17 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import * as Semaphore from "effect/Semaphore"
-import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
-import * as RouteEdge from "./internal/routing/edge.ts"
+import { nowOf, withNow } from "./internal/clock.ts"
 import { hashedKey } from "./internal/routeKey.ts"
+import { type Attempts, makeRuntimes, tryRoute } from "./internal/routing/attempt.ts"
+import { circuitKey, type Circuits, healthIn, logTransitions, makeCircuits, snapshotHealth } from "./internal/routing/circuits.ts"
+import { isUnknownOutcome } from "./internal/routing/edge.ts"
 import * as RouteRegion from "./internal/routing/region.ts"
 import type { RegionRuleInput } from "./internal/routing/region.ts"
-import { decodeRules, type RouteRule, type Rules, RoutingRulesSchema } from "./internal/routing/rules.ts"
+import { decodeRules, type Rules, RoutingRulesSchema } from "./internal/routing/rules.ts"
 import * as RouteSelect from "./internal/routing/select.ts"
-import { nowOf, withNow } from "./internal/clock.ts"
+import type { Pacing } from "./internal/routing/slots.ts"
 import * as BalanceMonitor from "./BalanceMonitor.ts"
 import type * as PhoneNumbers from "./PhoneNumbers.ts"
 import * as Pricing from "./Pricing.ts"
@@ -649,116 +648,7 @@ const transient = new Set([
   "BalanceBelowFloor"
 ])
 
-type Health = RouteSelect.Health
-
-/** What prices and balances add to a plan. */
-interface Money {
-  readonly quotes: ReadonlyMap<string, Pricing.Quote> | undefined
-  readonly belowFloor: ReadonlySet<string> | undefined
-}
-
-interface RouteFailure {
-  readonly _tag: "Failed"
-  readonly reason: string
-  /** The carrier may have accepted the message (a timeout, a malformed "accepted" answer). */
-  readonly unknown: boolean
-}
-
-interface RouteOutcome {
-  readonly attempts: number
-  readonly result: { readonly _tag: "Submitted"; readonly value: Transport.SubmitResult } | RouteFailure
-}
-
-interface Rate {
-  /** Hashed: the key never names the route or the transport. */
-  readonly key: string
-  readonly perSecond: number
-  readonly slot: Duration.Duration
-}
-
-interface RouteRuntime {
-  readonly rates: ReadonlyArray<Rate>
-  /** The longest slot of the route's rates (they are sorted slowest first), in milliseconds. */
-  readonly slowestSlot: number
-  /** Callers of this process waiting for or holding the route's turn. */
-  readonly queue: { waiting: number }
-  /** One caller per route and process asks the store for slots at a time. */
-  readonly permit: Semaphore.Semaphore
-  readonly timeoutMillis: number
-  readonly edge: RouteEdge.Edge
-}
-
-// Slots in a row that a shared store granted too late before a route gives up.
-const maxStaleSlots = 10
-
-class RouteSaturated {
-  readonly _tag = "RouteSaturated"
-  readonly reason: "RouteSaturated" | "DeadlineExceeded" | "RateLimiterUnavailable"
-  constructor(reason: "RouteSaturated" | "DeadlineExceeded" | "RateLimiterUnavailable") {
-    this.reason = reason
-  }
-}
-
-const healthOf = (state: CircuitBreaker.State): Health => {
-  switch (state._tag) {
-    case "Closed":
-      return "Closed"
-    case "Open":
-      return Duration.toMillis(state.retryAfter) > 0 ? "Open" : "HalfOpen"
-    case "HalfOpen":
-      return state.probing ? "Open" : "HalfOpen"
-  }
-}
-
-// The circuit's view of a submission: the message's fault, or the carrier
-// asking us to slow down, says nothing about the route's health.
-const classifyReason = (tag: string): CircuitBreaker.Outcome["_tag"] => {
-  switch (tag) {
-    case "Rejected":
-    case "InvalidNumber":
-    case "Blocked":
-    case "Throttled":
-      return "Ignored"
-    default:
-      return "Failure"
-  }
-}
-
-const outcomeOf = (exit: Exit.Exit<unknown, { readonly reason: { readonly _tag: string } }>): CircuitBreaker.Outcome["_tag"] => {
-  if (Exit.isSuccess(exit)) return "Success"
-  const error = Exit.findErrorOption(exit)
-  if (Option.isSome(error)) return classifyReason(error.value.reason._tag)
-  // as `execute` does: an interrupted call says nothing about the route
-  return Cause.hasInterruptsOnly(exit.cause) ? "Ignored" : "Failure"
-}
-
-const outcomes = { Success: CircuitBreaker.success, Ignored: CircuitBreaker.ignored, Failure: CircuitBreaker.failure() }
-
-const classify = (exit: Exit.Exit<unknown, Transport.TransportError>): CircuitBreaker.Outcome => outcomes[outcomeOf(exit)]
-
-const CIRCUIT_PREFIX = "smsforge/Router/circuit/"
-
-// Operators want to hear when a carrier is cut off and when it comes back;
-// route names are configuration, never personal data.
-const logTransitions = (breaker: CircuitBreaker.CircuitBreaker) =>
-  Stream.runForEach(breaker.transitions, (transition) => {
-    const route = transition.key.startsWith(CIRCUIT_PREFIX) ? transition.key.slice(CIRCUIT_PREFIX.length) : transition.key
-    const annotated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      Effect.annotateLogs(effect, { route, from: transition.from, to: transition.to })
-    return transition.to === "Open"
-      ? annotated(Effect.logWarning(`route ${route}: circuit open for ${Duration.format(transition.retryAfter)}`))
-      : transition.to === "Closed"
-      ? annotated(Effect.logInfo(`route ${route}: circuit closed again`))
-      : annotated(Effect.logDebug(`route ${route}: circuit half-open, probing`))
-  })
-
-const decision = (candidate: RouteSelect.Candidate, outcome: string, attempts: number): RouteDecision => ({
-  route: candidate.route.name,
-  transport: candidate.route.transport,
-  reason: candidate.reason,
-  outcome,
-  attempts
-})
+const fail = (reason: RoutingErrorReason) => Effect.fail(new RoutingError({ reason }))
 
 const toMillis = (input: Duration.Input | undefined): number | undefined => {
   if (input === undefined) return undefined
@@ -766,39 +656,46 @@ const toMillis = (input: Duration.Input | undefined): number | undefined => {
   return Option.isSome(decoded) ? Duration.toMillis(decoded.value) : undefined
 }
 
-/**
- * Builds a router in the current scope (its circuit breakers live there).
- *
- * @category constructors
- * @since 0.1.0
- */
-export const make = Effect.fnUntraced(function*(options: RouterOptions) {
-  const scope = yield* Scope.Scope
+const positiveMillis = (input: Duration.Input | undefined): number | undefined => {
+  const ms = toMillis(input)
+  return ms !== undefined && ms > 0 ? ms : undefined
+}
+
+// make's parts: options and stores
+
+/** The transports by name; a name given twice is refused. */
+const transportsOf = (
+  list: ReadonlyArray<Transport.Transport>
+): Effect.Effect<ReadonlyMap<string, Transport.Transport>, RoutingError> => {
   const transports = new Map<string, Transport.Transport>()
-  for (let i = 0; i < options.transports.length; i++) {
-    const transport = options.transports[i]!
+  for (let i = 0; i < list.length; i++) {
+    const transport = list[i]!
     if (transports.has(transport.name)) {
-      return yield* Effect.fail(
-        new RoutingError({ reason: new InvalidRoutingRules({ field: `transports[${i}].name`, problem: "Duplicate transport name" }) })
-      )
+      return fail(new InvalidRoutingRules({ field: `transports[${i}].name`, problem: "Duplicate transport name" }))
     }
     transports.set(transport.name, transport)
   }
-  const names = [...transports.keys()]
-  const initial = options.rules ?? { routes: names.map((name) => ({ name, transport: name })) }
-  let current = yield* decode(initial, names)
+  return Effect.succeed(transports)
+}
 
-  // stores: explicit, else from the context, else memory
+interface Stores {
+  readonly limiter: RateLimiter.RateLimiter
+  readonly breaker: CircuitBreaker.CircuitBreaker
+  /** The rate store is not the router's own: it may be shared between processes. */
+  readonly sharedRates: boolean
+  /** The circuit store is the router's own memory store, so routes may be steady. */
+  readonly ownsBreakerStore: boolean
+}
+
+/** The rate limiter and the circuit breaker over their stores: explicit, else from the context, else memory. */
+const storesOf = Effect.fnUntraced(function*(options: RouterOptions, scope: Scope.Scope) {
   const rateInContext = yield* Effect.serviceOption(RateLimiter.RateLimiterStore)
+  const breakerInContext = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
   const rateStoreLayer = options.stores?.rateLimiter ??
     Option.match(rateInContext, {
       onNone: () => RateLimiter.layerStoreMemory,
       onSome: (store) => Layer.succeed(RateLimiter.RateLimiterStore, store)
     })
-  const breakerInContext = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
-  // money: prices rank least-cost and price the dispatch; balances take routes out
-  const pricing = Option.getOrUndefined(yield* Effect.serviceOption(Pricing.Pricing))
-  const balances = Option.getOrUndefined(yield* Effect.serviceOption(BalanceMonitor.BalanceMonitor))
   const breakerStoreLayer = options.stores?.circuitBreaker ??
     Option.match(breakerInContext, {
       onNone: () => CircuitBreaker.layerStoreMemory(),
@@ -812,541 +709,350 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     openDuration: options.circuitBreaker?.openDuration ?? "30 seconds",
     onStoreError: "allow"
   }).pipe(Effect.provide(breakerStore))
+  return {
+    limiter,
+    breaker,
+    sharedRates: options.stores?.rateLimiter !== undefined || Option.isSome(rateInContext),
+    ownsBreakerStore: options.stores?.circuitBreaker === undefined && Option.isNone(breakerInContext)
+  } satisfies Stores
+})
 
-  const policy = Retry.policy(options.retry)
-  const seed = options.seed
-  const seedText = seed === undefined ? "" : String(seed)
-  const maxRateWait = toMillis(options.maxRateWait)
-  const terminal = new Set(options.terminalReasons ?? ["InvalidNumber"])
-  const unknownFails = options.unknownOutcome === "fail"
-  // an unknown outcome is retried only when the user accepts a possible duplicate
-  const retryable = unknownFails
-    ? (error: unknown) => Retry.isRetryable(error) && !RouteEdge.isUnknownOutcome(error)
-    : Retry.isRetryable
+/** The money services in the context: prices rank least-cost and price the dispatch; balances take routes out. */
+interface MoneyServices {
+  readonly pricing: Pricing.Pricing["Service"] | undefined
+  readonly balances: BalanceMonitor.BalanceMonitor["Service"] | undefined
+}
 
-  // time limits: the route's, else the transport's, else the router's (30 s)
-  const positiveMillis = (input: Duration.Input | undefined) => {
-    const ms = toMillis(input)
-    return ms !== undefined && ms > 0 ? ms : undefined
+const moneyServices: Effect.Effect<MoneyServices> = Effect.map(
+  Effect.all([Effect.serviceOption(Pricing.Pricing), Effect.serviceOption(BalanceMonitor.BalanceMonitor)]),
+  ([pricing, balances]) => ({ pricing: Option.getOrUndefined(pricing), balances: Option.getOrUndefined(balances) })
+)
+
+/** How each route tries a message: its runtime, pacing, time limits and retries, from the options. */
+const makeAttempts = (
+  options: RouterOptions,
+  transports: ReadonlyMap<string, Transport.Transport>,
+  stores: Stores,
+  circuits: Circuits
+): Attempts => {
+  const pacing: Pacing = {
+    limiter: stores.limiter,
+    sharedRates: stores.sharedRates,
+    // a shared store's slots carry a margin for the time between store and carrier
+    rateMargin: stores.sharedRates ? toMillis(options.rateMargin) ?? 10 : 0,
+    maxRateWait: toMillis(options.maxRateWait)
   }
-  const defaultTimeout = positiveMillis(options.timeout) ?? 30_000
+  // time limits: the route's, else the transport's, else the router's (30 s)
   const transportTimeouts = new Map<string, number>()
   for (const [name, input] of Object.entries(options.transportTimeouts ?? {})) {
     const ms = positiveMillis(input)
     if (ms !== undefined) transportTimeouts.set(name, ms)
   }
-  const edges = new Map<string, RouteEdge.Edge>()
-  for (const [name, transport] of transports) edges.set(name, RouteEdge.edgeOf(transport))
-
-  // A rate store this router does not own may be shared between processes:
-  // its slots then carry a margin for the time between store and carrier.
-  const sharedRates = options.stores?.rateLimiter !== undefined || Option.isSome(rateInContext)
-  const rateMargin = sharedRates ? toMillis(options.rateMargin) ?? 10 : 0
-
-  const circuitKey = (route: string) => `${CIRCUIT_PREFIX}${route}`
-  yield* Effect.forkIn(logTransitions(breaker), scope)
-
-  const fail = (reason: RoutingErrorReason) => Effect.fail(new RoutingError({ reason }))
-
-  // Steady routes. On the router's own memory store a circuit changes only
-  // through this router, so a route whose circuit is known to be closed with
-  // no failure streak is "steady": a success or an ignored outcome there would
-  // change nothing in the store, and `execute` costs more than the rest of a
-  // send (about 10 µs). Steady routes submit directly; a failure makes the
-  // route unsteady and is replayed through `execute`, so the circuit counts
-  // it. An unsteady route, or any route on a shared store (Redis), runs every
-  // call through `execute`. Every route starts steady: the store starts empty.
-  const ownsBreakerStore = options.stores?.circuitBreaker === undefined && Option.isNone(breakerInContext)
-  const unsteady = new Set<string>()
-  // Calls inside `execute` per route, and failures seen per route: a success
-  // makes its route steady again only when no other call was still to be
-  // recorded and no failure was recorded while it ran.
-  const executing = new Map<string, number>()
-  const failures = new Map<string, number>()
-  const isSteady = (route: string) => ownsBreakerStore && !unsteady.has(route)
-
-  const recordFailure = (route: string) => {
-    unsteady.add(route)
-    failures.set(route, (failures.get(route) ?? 0) + 1)
+  const runtimeOf = makeRuntimes({ transports, pacing, defaultTimeout: positiveMillis(options.timeout) ?? 30_000, transportTimeouts })
+  return {
+    runtimeOf,
+    circuits,
+    pacing,
+    policy: Retry.policy(options.retry),
+    seedText: options.seed === undefined ? "" : String(options.seed),
+    // an unknown outcome is retried only when the user accepts a possible duplicate
+    retryable: options.unknownOutcome === "fail"
+      ? (error: unknown) => Retry.isRetryable(error) && !isUnknownOutcome(error)
+      : Retry.isRetryable
   }
+}
 
-  const throughBreaker = <A>(route: string, call: Effect.Effect<A, Transport.TransportError>) =>
-    Effect.suspend(() => {
-      const failuresBefore = failures.get(route) ?? 0
-      executing.set(route, (executing.get(route) ?? 0) + 1)
-      return Effect.onExit(breaker.execute(call, { key: circuitKey(route), classify }), (exit) =>
-        Effect.sync(() => {
-          const left = (executing.get(route) ?? 1) - 1
-          if (left === 0) executing.delete(route)
-          else executing.set(route, left)
-          const outcome = outcomeOf(exit)
-          if (outcome === "Failure") recordFailure(route)
-          else if (outcome === "Success" && left === 0 && (failures.get(route) ?? 0) === failuresBefore) unsteady.delete(route)
-        }))
-    })
+/** What the router's operations share. */
+interface Parts {
+  /** Swapped by `setRules`; a dispatch reads it once, at its start. */
+  rules: Rules
+  readonly names: ReadonlyArray<string>
+  readonly transports: ReadonlyMap<string, Transport.Transport>
+  readonly limiter: RateLimiter.RateLimiter
+  readonly breaker: CircuitBreaker.CircuitBreaker
+  readonly circuits: Circuits
+  readonly attempts: Attempts
+  readonly money: MoneyServices
+  readonly seed: number | string | undefined
+  /** Failures after which the router stops failing over. */
+  readonly terminal: ReadonlySet<string>
+  /** `unknownOutcome: "fail"`: a submission whose outcome is unknown stops the failover. */
+  readonly unknownFails: boolean
+}
 
-  /**
-   * What the circuit must still record after a call made without `execute`:
-   * a failure, or a success that arrived after the route turned unsteady.
-   */
-  const settleDirect = (route: string, exit: Exit.Exit<Transport.SubmitResult, Transport.TransportError>) => {
-    const outcome = outcomeOf(exit)
-    if (outcome === "Ignored" || (outcome === "Success" && isSteady(route))) return undefined
-    if (outcome === "Failure") recordFailure(route)
-    return Effect.ignore(throughBreaker(route, exit))
+// plans: circuits, prices and balances
+
+/** What prices and balances add to a plan. */
+interface Money {
+  readonly quotes: ReadonlyMap<string, Pricing.Quote> | undefined
+  readonly belowFloor: ReadonlySet<string> | undefined
+}
+
+/** The matching routes' quotes and the routes below their balance floor; only asked when configured. */
+const moneyOf = Effect.fnUntraced(function*(services: MoneyServices, rules: Rules, request: RouteRequest) {
+  const { balances, pricing } = services
+  let quotes: Map<string, Pricing.Quote> | undefined
+  if (pricing !== undefined) {
+    const routes = RouteSelect.matchingRoutes(rules, request).map((route) => route.name)
+    const quoted = yield* pricing.quote({ routes, country: request.to.country, numberType: request.to.type, segments: request.segmentCount })
+    quotes = new Map(quoted.map((q) => [q.route, q]))
   }
+  const belowFloor = balances === undefined ? undefined : yield* balances.belowFloor
+  return { quotes, belowFloor } satisfies Money
+})
 
-  /** One submission under the route's circuit breaker. */
-  const guarded = (route: string, call: Effect.Effect<Transport.SubmitResult, Transport.TransportError>) =>
-    Effect.suspend(() =>
-      isSteady(route)
-        ? Effect.onExit(call, (exit) => settleDirect(route, exit) ?? Effect.void)
-        : throughBreaker(route, call)
-    )
+const hasMoney = (services: MoneyServices): boolean => services.pricing !== undefined || services.balances !== undefined
 
-  const health = (route: string): Effect.Effect<Health> =>
-    breaker.state(circuitKey(route)).pipe(
-      Effect.map(healthOf),
-      Effect.orElseSucceed((): Health => "Unknown")
-    )
-
-  // Per-number limits of region rules: look first (zero tokens), so a
-  // refused message counts in no window, then take one token from each.
-  const perNumberLimits = Effect.fnUntraced(function*(
-    rule: string,
-    limits: ReadonlyArray<{ readonly limit: number; readonly windowMillis: number }>,
-    e164: string
-  ) {
-    // hashed: the key names neither the number nor the rule
-    const keyOf = (i: number) => hashedKey("smsforge/Router/region", [rule, String(i), e164])
-    for (let i = 0; i < limits.length; i++) {
-      const limit = limits[i]!
-      const seen = yield* Effect.result(limiter.consume({
-        algorithm: "fixed-window",
-        onExceeded: "fail",
-        key: keyOf(i),
-        limit: limit.limit,
-        window: Duration.millis(limit.windowMillis),
-        tokens: 0
-      }))
-      if (Result.isSuccess(seen) && seen.success.remaining < 1) {
-        return yield* fail(new RateLimited({ field: "to", rule, retryAfter: seen.success.resetAfter }))
-      }
-    }
-    for (let i = 0; i < limits.length; i++) {
-      const limit = limits[i]!
-      const consumed = yield* Effect.result(limiter.consume({
-        algorithm: "fixed-window",
-        onExceeded: "fail",
-        key: keyOf(i),
-        limit: limit.limit,
-        window: Duration.millis(limit.windowMillis)
-      }))
-      if (Result.isFailure(consumed)) {
-        const reason = consumed.failure.reason
-        const retryAfter = reason._tag === "RateLimitExceeded" ? reason.retryAfter : Duration.millis(limit.windowMillis)
-        return yield* fail(new RateLimited({ field: "to", rule, retryAfter }))
-      }
-    }
+const planWith = (
+  parts: Parts,
+  rules: Rules,
+  request: RouteRequest,
+  now: number,
+  snapshot: ReadonlyMap<string, RouteSelect.Health> | undefined,
+  money: Money | undefined
+) =>
+  RouteSelect.plan(rules, request, {
+    now,
+    seed: parts.seed,
+    health: healthIn(parts.circuits, snapshot),
+    quotes: money?.quotes,
+    belowFloor: money?.belowFloor
   })
 
-  // The circuit state of every matching route that is not known to be closed.
-  const snapshotHealth = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
-    let map: Map<string, Health> | undefined
-    for (const route of RouteSelect.matchingRoutes(rules, request)) {
-      if (isSteady(route.name)) continue
-      ;(map ??= new Map()).set(route.name, yield* health(route.name))
-    }
-    return map
-  })
+const planFor = Effect.fnUntraced(function*(parts: Parts, rules: Rules, request: RouteRequest) {
+  const now = yield* Clock.currentTimeMillis
+  const money = hasMoney(parts.money) ? yield* moneyOf(parts.money, rules, request) : undefined
+  const planned = planWith(parts, rules, request, now, yield* snapshotHealth(parts.circuits, rules, request), money)
+  return planned.matched === 0 ? yield* fail(new NoRoute({ field: "to" })) : planned
+})
 
-  const knownHealth = (route: RouteRule): Health => (isSteady(route.name) ? "Closed" : "Unknown")
-  const planWith = (
-    rules: Rules,
-    request: RouteRequest,
-    now: number,
-    healthMap: Map<string, Health> | undefined,
-    money: Money | undefined
-  ) =>
-    RouteSelect.plan(rules, request, {
-      now,
-      seed,
-      health: healthMap === undefined ? knownHealth : (route) => healthMap.get(route.name) ?? knownHealth(route),
-      quotes: money?.quotes,
-      belowFloor: money?.belowFloor
-    })
+// region rules
 
-  /** The matching routes' quotes and the routes below their balance floor; only asked when configured. */
-  const moneyOf = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
-    let quotes: Map<string, Pricing.Quote> | undefined
-    if (pricing !== undefined) {
-      const routes = RouteSelect.matchingRoutes(rules, request).map((route) => route.name)
-      const quoted = yield* pricing.quote({ routes, country: request.to.country, numberType: request.to.type, segments: request.segmentCount })
-      quotes = new Map(quoted.map((q) => [q.route, q]))
-    }
-    const belowFloor = balances === undefined ? undefined : yield* balances.belowFloor
-    return { quotes, belowFloor } satisfies Money
-  })
-
-  const planFor = Effect.fnUntraced(function*(rules: Rules, request: RouteRequest) {
-    const now = yield* Clock.currentTimeMillis
-    const money = pricing === undefined && balances === undefined ? undefined : yield* moneyOf(rules, request)
-    const planned = planWith(rules, request, now, yield* snapshotHealth(rules, request), money)
-    return planned.matched === 0 ? yield* fail(new NoRoute({ field: "to" })) : planned
-  })
-
-  // What a route needs per submission, built once per route of the current rules.
-  const runtimeCache = new WeakMap<RouteRule, RouteRuntime>()
-  // per route name, so they outlive a `setRules`
-  const permits = new Map<string, Semaphore.Semaphore>()
-  const queues = new Map<string, { waiting: number }>()
-  const queueOf = (route: string) => {
-    let queue = queues.get(route)
-    if (queue === undefined) {
-      queue = { waiting: 0 }
-      queues.set(route, queue)
-    }
-    return queue
-  }
-  const rateOf = (kind: "route" | "transport", name: string, perSecond: number): Rate => ({
-    key: hashedKey("smsforge/Router/rate", [kind, name]),
-    perSecond,
-    slot: Duration.millis(RouteEdge.slotMillis(perSecond, sharedRates, rateMargin))
-  })
-  const runtimeOf = (route: RouteRule, transport: Transport.Transport): RouteRuntime => {
-    const cached = runtimeCache.get(route)
-    if (cached !== undefined) return cached
-    const rates: Array<Rate> = []
-    if (route.maxPerSecond !== undefined) rates.push(rateOf("route", route.name, route.maxPerSecond))
-    const carrier = transport.capabilities.maxPerSecond
-    if (carrier !== undefined && carrier > 0) rates.push(rateOf("transport", transport.name, carrier))
-    // the slower rate first: it is the one likely to refuse, and a slot taken
-    // before a refusal is lost
-    rates.sort((a, b) => a.perSecond - b.perSecond)
-    let permit = permits.get(route.name)
-    if (permit === undefined) {
-      permit = Semaphore.makeUnsafe(1)
-      permits.set(route.name, permit)
-    }
-    const runtime: RouteRuntime = {
-      rates,
-      slowestSlot: rates.length === 0 ? 0 : Duration.toMillis(rates[0]!.slot),
-      queue: queueOf(route.name),
-      permit,
-      timeoutMillis: route.timeoutMillis ?? transportTimeouts.get(transport.name) ?? defaultTimeout,
-      edge: edges.get(transport.name)!
-    }
-    runtimeCache.set(route, runtime)
-    return runtime
-  }
-
-  /** Takes a slot of one rate now (0), or says how long until the current one ends. */
-  const claim = (rate: Rate): Effect.Effect<number, RouteSaturated> =>
-    Effect.matchEffect(
-      limiter.consume({ algorithm: "fixed-window", onExceeded: "fail", key: rate.key, limit: 1, window: rate.slot }),
-      {
-        onSuccess: () => Effect.succeed(0),
-        onFailure: (error) =>
-          error.reason._tag === "RateLimitExceeded"
-            ? Effect.succeed(Math.max(1, Duration.toMillis(error.reason.retryAfter)))
-            : Effect.fail(new RouteSaturated("RateLimiterUnavailable"))
-      }
-    )
-
-  const claimAll = Effect.fnUntraced(function*(rates: ReadonlyArray<Rate>) {
-    for (const rate of rates) {
-      const wait = yield* claim(rate)
-      if (wait > 0) return wait
-    }
-    return 0
-  })
-
-  /** The claim loop of {@link takeSlots}, run by the caller holding the route's turn; `start` is its arrival. */
-  const claimSlots = (runtime: RouteRuntime, validUntil: number | undefined, start: number) =>
-    Effect.gen(function*() {
-      let stale = 0
-      while (true) {
-        const before = yield* Clock.currentTimeMillis
-        // a caller whose turn came late must not start after its deadline
-        if (validUntil !== undefined && before > validUntil) return yield* Effect.fail(new RouteSaturated("DeadlineExceeded"))
-        const wait = yield* claimAll(runtime.rates)
-        const now = yield* Clock.currentTimeMillis
-        if (wait === 0) {
-          if (!sharedRates || now - before <= rateMargin) return
-          // the store answered too late for the slot to hold: drop it, ask
-          // again; a store that is always that slow is as good as down
-          if (++stale >= maxStaleSlots) return yield* Effect.fail(new RouteSaturated("RateLimiterUnavailable"))
-          continue
-        }
-        if (maxRateWait !== undefined && now - start + wait > maxRateWait) return yield* Effect.fail(new RouteSaturated("RouteSaturated"))
-        if (validUntil !== undefined && now + wait > validUntil) return yield* Effect.fail(new RouteSaturated("DeadlineExceeded"))
-        // the store measured `wait` before its answer travelled back: ask
-        // again so as to reach it when the slot ends, not a round trip later
-        yield* Effect.sleep(Duration.millis(Math.max(1, wait - (now - before))))
-      }
-    })
-
-  /**
-   * Takes a slot of each of the route's rates right before a submission,
-   * waiting while another caller (in any process sharing the store) holds
-   * one. Slots are taken, never reserved ahead: a caller that wakes late
-   * takes a later slot instead of crowding the next caller's. In this
-   * process, one caller per route asks the store at a time, in arrival order;
-   * `maxRateWait` and `validUntil` bound the wait for that turn too.
-   */
-  const takeSlots = (runtime: RouteRuntime, validUntil: number | undefined): Effect.Effect<void, RouteSaturated> =>
-    withNow((now) => {
-      const untilDeadline = validUntil === undefined ? undefined : validUntil - now
-      const byDeadline = untilDeadline !== undefined && (maxRateWait === undefined || untilDeadline <= maxRateWait)
-      const budget = byDeadline ? untilDeadline : maxRateWait
-      // each caller ahead takes a slot first: fail over now when that alone
-      // is longer than the budget, rather than wait in the queue for nothing
-      if (budget !== undefined && runtime.queue.waiting * runtime.slowestSlot > budget) {
-        return Effect.fail(new RouteSaturated(byDeadline ? "DeadlineExceeded" : "RouteSaturated"))
-      }
-      runtime.queue.waiting++
-      const turn = Effect.ensuring(
-        runtime.permit.withPermit(claimSlots(runtime, validUntil, now)),
-        Effect.sync(() => {
-          runtime.queue.waiting--
-        })
-      )
-      if (budget === undefined) return turn
-      // 1 ms of slack: within the budget, the claim loop decides and says why
-      return Effect.timeoutOrElse(turn, {
-        duration: Math.max(0, budget) + 1,
-        orElse: () => Effect.fail(new RouteSaturated(byDeadline ? "DeadlineExceeded" : "RouteSaturated"))
-      })
-    })
-
-  const routeFailure = (error: Transport.TransportError | CircuitBreaker.CircuitBreakerError | RouteSaturated): RouteFailure =>
-    error instanceof RouteSaturated
-      ? { _tag: "Failed", reason: error.reason, unknown: false }
-      : { _tag: "Failed", reason: error.reason._tag, unknown: RouteEdge.isUnknownOutcome(error) }
-
-  /**
-   * Submissions on one route with its pacing, circuit and retries. `first`,
-   * when given, is the failure of a submission already made outside them: it
-   * is replayed as the retry schedule's first input.
-   */
-  const retried = (
-    route: RouteRule,
-    runtime: RouteRuntime,
-    sent: Transport.Submission,
-    request: RouteRequest,
-    first: Transport.TransportError | undefined
-  ): Effect.Effect<RouteOutcome> => {
-    let attempts = first === undefined ? 0 : 1
-    const submit = Effect.suspend(() => {
-      attempts++
-      return runtime.edge.submit(sent, runtime.timeoutMillis)
-    })
-    const once = runtime.rates.length === 0
-      ? guarded(route.name, submit)
-      : Effect.andThen(takeSlots(runtime, request.validUntil), guarded(route.name, submit))
-    let replay = first !== undefined
-    const effect = replay
-      ? Effect.suspend(() => {
-        if (!replay || first === undefined) return once
-        replay = false
-        return Effect.fail(first)
-      })
-      : once
-    return Effect.match(
-      Retry.retry(effect, policy, {
-        seed: `${seedText}\u0000${request.messageId}\u0000${route.name}`,
-        deadline: request.validUntil,
-        isRetryable: retryable
-      }),
-      {
-        onSuccess: (value): RouteOutcome => ({ attempts, result: { _tag: "Submitted", value } }),
-        onFailure: (error): RouteOutcome => ({ attempts, result: routeFailure(error) })
-      }
-    )
-  }
-
-  /** Tries one candidate and hands its outcome to `next`. */
-  const tryRoute = <A, E>(
-    candidate: RouteSelect.Candidate,
-    request: RouteRequest,
-    submission: DispatchSubmission,
-    next: (outcome: RouteOutcome) => Effect.Effect<A, E>
-  ): Effect.Effect<A, E> => {
-    const route = candidate.route
-    const runtime = runtimeOf(route, transports.get(route.transport)!)
-    const sent: Transport.Submission = candidate.from === submission.from ? submission : { ...submission, from: candidate.from }
-    if (runtime.rates.length > 0 || !isSteady(route.name)) return Effect.flatMap(retried(route, runtime, sent, request, undefined), next)
-    // A steady route without rates: the first submission goes straight to the
-    // carrier, and only a failure takes the general path.
-    return Effect.flatMap(Effect.exit(runtime.edge.submit(sent, runtime.timeoutMillis)), (first): Effect.Effect<A, E> => {
-      const settled = settleDirect(route.name, first)
-      let outcome: Effect.Effect<A, E>
-      if (Exit.isSuccess(first)) {
-        outcome = next({ attempts: 1, result: { _tag: "Submitted", value: first.value } })
-      } else {
-        const error = Exit.findErrorOption(first)
-        // the edge leaves only interruptions untyped: pass them on
-        outcome = Option.isNone(error)
-          ? Effect.orDie(Effect.failCause(first.cause))
-          : !retryable(error.value) || policy.maxAttempts <= 1
-          ? next({ attempts: 1, result: routeFailure(error.value) })
-          : Effect.flatMap(retried(route, runtime, sent, request, error.value), next)
-      }
-      return settled === undefined ? outcome : Effect.andThen(settled, outcome)
-    })
-  }
-
-  const purposeAttributes: Record<Purpose, { readonly purpose: Purpose }> = {
-    transactional: { purpose: "transactional" },
-    marketing: { purpose: "marketing" },
-    verification: { purpose: "verification" }
-  }
-
-  // Tries the candidates from `index` on; `decisions` holds what was decided
-  // about the earlier ones. Combinators, not a generator: this runs for every
-  // message, and most messages take one candidate.
-  const attempt = (
-    request: RouteRequest,
-    submission: DispatchSubmission,
-    candidates: ReadonlyArray<RouteSelect.Candidate>,
-    index: number,
-    now: number | undefined,
-    decisions: Array<RouteDecision>,
-    total: number,
-    stop: string | undefined
-  ): Effect.Effect<Dispatch, RoutingError> => {
-    if (index === candidates.length) {
-      const failures = decisions.map((d) => ({ route: d.route, transport: d.transport, reason: d.outcome ?? "", attempts: d.attempts }))
-      return fail(new AllRoutesFailed({ failures, decisions, attempts: total }))
-    }
-    const candidate = candidates[index]!
-    if (stop === undefined && request.validUntil !== undefined) {
-      // The plan's time holds for the first candidate; later ones come after a try.
-      if (now === undefined) {
-        return withNow((at) => attempt(request, submission, candidates, index, at, decisions, total, stop))
-      }
-      if (now >= request.validUntil) stop = "DeadlineExceeded"
-    }
-    if (stop !== undefined) {
-      decisions.push({
-        route: candidate.route.name,
-        transport: candidate.route.transport,
-        reason: `${candidate.reason}; not tried: ${stop}`,
-        outcome: stop,
-        attempts: 0
-      })
-      return attempt(request, submission, candidates, index + 1, undefined, decisions, total, stop)
-    }
-    return tryRoute(candidate, request, submission, (outcome) => {
-      const attempts = total + outcome.attempts
-      if (outcome.result._tag === "Submitted") {
-        const accepted = outcome.result.value
-        const chosen = decision(candidate, "submitted", outcome.attempts)
-        return Effect.succeed<Dispatch>({
-          route: candidate.route.name,
-          transport: candidate.route.transport,
-          from: candidate.from,
-          providerMessageId: accepted.providerMessageId,
-          segmentIds: accepted.segmentIds,
-          attempts,
-          // exactly sized: the decisions are kept with the message
-          decisions: decisions.length === 0 ? [chosen] : [...decisions, chosen],
-          cost: candidate.quote?.cost
-        })
-      }
-      const reason = outcome.result.reason
-      decisions.push(decision(candidate, reason, outcome.attempts))
-      const halt = terminal.has(reason) || (unknownFails && outcome.result.unknown)
-      return attempt(request, submission, candidates, index + 1, undefined, decisions, attempts, halt ? reason : stop)
-    })
-  }
-
-  const route = (
-    request: RouteRequest,
-    submission: DispatchSubmission,
-    rules: Rules,
-    now: number,
-    healthMap: Map<string, Health> | undefined,
-    money: Money | undefined
-  ) => {
-    const planned = planWith(rules, request, now, healthMap, money)
-    if (planned.matched === 0) return fail(new NoRoute({ field: "to" }))
-    const decisions: Array<RouteDecision> = planned.skipped.map((s) => ({
-      route: s.route.name,
-      transport: s.route.transport,
-      reason: s.reason,
-      outcome: s.tag,
-      attempts: 0
+// Per-number limits of region rules: look first (zero tokens), so a
+// refused message counts in no window, then take one token from each.
+const perNumberLimits = Effect.fnUntraced(function*(
+  limiter: RateLimiter.RateLimiter,
+  rule: string,
+  limits: ReadonlyArray<{ readonly limit: number; readonly windowMillis: number }>,
+  e164: string
+) {
+  // hashed: the key names neither the number nor the rule
+  const keyOf = (i: number) => hashedKey("smsforge/Router/region", [rule, String(i), e164])
+  for (let i = 0; i < limits.length; i++) {
+    const limit = limits[i]!
+    const seen = yield* Effect.result(limiter.consume({
+      algorithm: "fixed-window",
+      onExceeded: "fail",
+      key: keyOf(i),
+      limit: limit.limit,
+      window: Duration.millis(limit.windowMillis),
+      tokens: 0
     }))
-    return attempt(request, submission, planned.candidates, 0, now, decisions, 0, undefined)
-  }
-
-  const routedWith = (request: RouteRequest, submission: DispatchSubmission, rules: Rules, now: number, money: Money | undefined) =>
-    ownsBreakerStore && unsteady.size === 0
-      ? route(request, submission, rules, now, undefined, money)
-      : Effect.flatMap(snapshotHealth(rules, request), (healthMap) => route(request, submission, rules, now, healthMap, money))
-
-  // without prices or balances, nothing more per message
-  const routed = (request: RouteRequest, submission: DispatchSubmission, rules: Rules, now: number) =>
-    pricing === undefined && balances === undefined
-      ? routedWith(request, submission, rules, now, undefined)
-      : Effect.flatMap(moneyOf(rules, request), (money) => routedWith(request, submission, rules, now, money))
-
-  const dispatchAt = (request: RouteRequest, submission: DispatchSubmission, now: number): Effect.Effect<Dispatch, RoutingError> => {
-    const rules = current
-    const violation = RouteRegion.checkContent(rules.regionRules, request)
-    if (violation !== undefined) return fail(new RegionRuleViolation(violation))
-    let limited: Effect.Effect<void, RoutingError> | undefined
-    for (let i = 0; i < rules.regionRules.length; i++) {
-      const rule = rules.regionRules[i]!
-      if (rule.check._tag !== "PerNumberLimit" || !RouteRegion.applies(rule, request)) continue
-      const check = perNumberLimits(rule.name, rule.check.limits, request.to.e164)
-      limited = limited === undefined ? check : Effect.andThen(limited, check)
+    if (Result.isSuccess(seen) && seen.success.remaining < 1) {
+      return yield* fail(new RateLimited({ field: "to", rule, retryAfter: seen.success.resetAfter }))
     }
-    // the limits may wait on a shared store: the routing reads the clock after them
-    return limited === undefined
-      ? routed(request, submission, rules, now)
-      : Effect.andThen(limited, withNow((at) => routed(request, submission, rules, at)))
   }
+  for (let i = 0; i < limits.length; i++) {
+    const limit = limits[i]!
+    const consumed = yield* Effect.result(limiter.consume({
+      algorithm: "fixed-window",
+      onExceeded: "fail",
+      key: keyOf(i),
+      limit: limit.limit,
+      window: Duration.millis(limit.windowMillis)
+    }))
+    if (Result.isFailure(consumed)) {
+      const reason = consumed.failure.reason
+      const retryAfter = reason._tag === "RateLimitExceeded" ? reason.retryAfter : Duration.millis(limit.windowMillis)
+      return yield* fail(new RateLimited({ field: "to", rule, retryAfter }))
+    }
+  }
+})
 
-  // One operation reads the clock and checks for a tracer.
-  const dispatch = (request: RouteRequest, submission: DispatchSubmission): Effect.Effect<Dispatch, RoutingError> =>
-    Effect.withFiber((fiber) => {
-      const untraced = dispatchAt(request, submission, nowOf(fiber))
-      return fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
-        ? untraced
-        : Effect.withSpan(untraced, "smsforge/Router.dispatch", { attributes: purposeAttributes[request.purpose], captureStackTrace: false })
-    })
+/** The per-number limits of the region rules that apply, in order; `undefined` when none does. */
+const regionLimits = (limiter: RateLimiter.RateLimiter, rules: Rules, request: RouteRequest) => {
+  let limited: Effect.Effect<void, RoutingError> | undefined
+  for (let i = 0; i < rules.regionRules.length; i++) {
+    const rule = rules.regionRules[i]!
+    if (rule.check._tag !== "PerNumberLimit" || !RouteRegion.applies(rule, request)) continue
+    const check = perNumberLimits(limiter, rule.name, rule.check.limits, request.to.e164)
+    limited = limited === undefined ? check : Effect.andThen(limited, check)
+  }
+  return limited
+}
 
-  const checkContent = (request: RouteRequest): Effect.Effect<void, RoutingError> =>
-    Effect.suspend(() => {
-      const violation = RouteRegion.checkContent(current.regionRules, request)
-      return violation === undefined ? Effect.void : fail(new RegionRuleViolation(violation))
-    })
+const contentViolation = (rules: Rules, request: RouteRequest): Effect.Effect<never, RoutingError> | undefined => {
+  const violation = RouteRegion.checkContent(rules.regionRules, request)
+  return violation === undefined ? undefined : fail(new RegionRuleViolation(violation))
+}
 
-  const plan = (request: RouteRequest): Effect.Effect<ReadonlyArray<Candidate>, RoutingError> =>
-    Effect.map(planFor(current, request), (planned) =>
-      planned.candidates.map((c): Candidate => ({
-        route: c.route.name,
-        transport: c.route.transport,
-        from: c.from,
-        cost: c.cost,
-        exactCost: c.quote?.cost,
-        reason: c.reason
-      })))
+// failover across the plan
 
-  // typed for callers, still decoded: rules also arrive from JSON and JavaScript
-  const setRules = (rules: RoutingRulesInput): Effect.Effect<void, RoutingError> =>
-    Effect.flatMap(decode(rules, names), (decoded) =>
-      Effect.sync(() => {
-        current = decoded
-      }))
+/** One message's way through its plan's candidates, and what was decided about each so far. */
+interface Failover {
+  readonly parts: Parts
+  readonly request: RouteRequest
+  readonly submission: DispatchSubmission
+  readonly candidates: ReadonlyArray<RouteSelect.Candidate>
+  readonly decisions: Array<RouteDecision>
+}
 
-  const routes: Effect.Effect<ReadonlyArray<RouteStatus>> = Effect.suspend(() =>
-    Effect.forEach(current.routes, (route) => {
-      const carrier = transports.get(route.transport)?.capabilities.maxPerSecond
+const decision = (candidate: RouteSelect.Candidate, outcome: string, attempts: number): RouteDecision => ({
+  route: candidate.route.name,
+  transport: candidate.route.transport,
+  reason: candidate.reason,
+  outcome,
+  attempts
+})
+
+const allFailed = (decisions: ReadonlyArray<RouteDecision>, attempts: number) => {
+  const failures = decisions.map((d) => ({ route: d.route, transport: d.transport, reason: d.outcome ?? "", attempts: d.attempts }))
+  return fail(new AllRoutesFailed({ failures, decisions, attempts }))
+}
+
+const accepted = (way: Failover, candidate: RouteSelect.Candidate, value: Transport.SubmitResult, tries: number, attempts: number): Dispatch => {
+  const chosen = decision(candidate, "submitted", tries)
+  return {
+    route: candidate.route.name,
+    transport: candidate.route.transport,
+    from: candidate.from,
+    providerMessageId: value.providerMessageId,
+    segmentIds: value.segmentIds,
+    attempts,
+    // exactly sized: the decisions are kept with the message
+    decisions: way.decisions.length === 0 ? [chosen] : [...way.decisions, chosen],
+    cost: candidate.quote?.cost
+  }
+}
+
+// Tries the candidates from `index` on; `total` counts the submissions so far,
+// `stop` is why the rest are not tried. Combinators, not a generator: this
+// runs for every message, and most messages take one candidate.
+const failover = (
+  way: Failover,
+  index: number,
+  now: number | undefined,
+  total: number,
+  stop: string | undefined
+): Effect.Effect<Dispatch, RoutingError> => {
+  const { candidates, decisions, request } = way
+  if (index === candidates.length) return allFailed(decisions, total)
+  const candidate = candidates[index]!
+  if (stop === undefined && request.validUntil !== undefined) {
+    // The plan's time holds for the first candidate; later ones come after a try.
+    if (now === undefined) return withNow((at) => failover(way, index, at, total, stop))
+    if (now >= request.validUntil) stop = "DeadlineExceeded"
+  }
+  if (stop !== undefined) {
+    decisions.push({ ...decision(candidate, stop, 0), reason: `${candidate.reason}; not tried: ${stop}` })
+    return failover(way, index + 1, undefined, total, stop)
+  }
+  return tryRoute(way.parts.attempts, candidate, request, way.submission, (outcome) => {
+    const attempts = total + outcome.attempts
+    if (outcome.result._tag === "Submitted") {
+      return Effect.succeed(accepted(way, candidate, outcome.result.value, outcome.attempts, attempts))
+    }
+    const reason = outcome.result.reason
+    decisions.push(decision(candidate, reason, outcome.attempts))
+    const halt = way.parts.terminal.has(reason) || (way.parts.unknownFails && outcome.result.unknown)
+    return failover(way, index + 1, undefined, attempts, halt ? reason : undefined)
+  })
+}
+
+// dispatch: region rules, then the plan, then failover
+
+const runPlan = (
+  parts: Parts,
+  request: RouteRequest,
+  submission: DispatchSubmission,
+  rules: Rules,
+  now: number,
+  snapshot: ReadonlyMap<string, RouteSelect.Health> | undefined,
+  money: Money | undefined
+) => {
+  const planned = planWith(parts, rules, request, now, snapshot, money)
+  if (planned.matched === 0) return fail(new NoRoute({ field: "to" }))
+  const decisions: Array<RouteDecision> = planned.skipped.map((s) => ({
+    route: s.route.name,
+    transport: s.route.transport,
+    reason: s.reason,
+    outcome: s.tag,
+    attempts: 0
+  }))
+  return failover({ parts, request, submission, candidates: planned.candidates, decisions }, 0, now, 0, undefined)
+}
+
+// Circuits are read only when some route is not steady, prices and balances
+// only when configured: without them, nothing more per message.
+const routed = (parts: Parts, request: RouteRequest, submission: DispatchSubmission, rules: Rules, now: number) => {
+  const withMoney = (money: Money | undefined) =>
+    parts.circuits.allSteady()
+      ? runPlan(parts, request, submission, rules, now, undefined, money)
+      : Effect.flatMap(snapshotHealth(parts.circuits, rules, request), (snapshot) =>
+        runPlan(parts, request, submission, rules, now, snapshot, money))
+  return hasMoney(parts.money) ? Effect.flatMap(moneyOf(parts.money, rules, request), withMoney) : withMoney(undefined)
+}
+
+const dispatchAt = (
+  parts: Parts,
+  request: RouteRequest,
+  submission: DispatchSubmission,
+  now: number
+): Effect.Effect<Dispatch, RoutingError> => {
+  const rules = parts.rules
+  const violation = contentViolation(rules, request)
+  if (violation !== undefined) return violation
+  const limited = regionLimits(parts.limiter, rules, request)
+  // the limits may wait on a shared store: the routing reads the clock after them
+  return limited === undefined
+    ? routed(parts, request, submission, rules, now)
+    : Effect.andThen(limited, withNow((at) => routed(parts, request, submission, rules, at)))
+}
+
+const purposeAttributes: Record<Purpose, { readonly purpose: Purpose }> = {
+  transactional: { purpose: "transactional" },
+  marketing: { purpose: "marketing" },
+  verification: { purpose: "verification" }
+}
+
+// One operation reads the clock and checks for a tracer.
+const dispatch = (parts: Parts, request: RouteRequest, submission: DispatchSubmission): Effect.Effect<Dispatch, RoutingError> =>
+  Effect.withFiber((fiber) => {
+    const untraced = dispatchAt(parts, request, submission, nowOf(fiber))
+    return fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
+      ? untraced
+      : Effect.withSpan(untraced, "smsforge/Router.dispatch", { attributes: purposeAttributes[request.purpose], captureStackTrace: false })
+  })
+
+// the other operations
+
+const plan = (parts: Parts, request: RouteRequest): Effect.Effect<ReadonlyArray<Candidate>, RoutingError> =>
+  Effect.map(planFor(parts, parts.rules, request), (planned) =>
+    planned.candidates.map((c): Candidate => ({
+      route: c.route.name,
+      transport: c.route.transport,
+      from: c.from,
+      cost: c.cost,
+      exactCost: c.quote?.cost,
+      reason: c.reason
+    })))
+
+const checkContent = (parts: Parts, request: RouteRequest): Effect.Effect<void, RoutingError> =>
+  Effect.suspend(() => contentViolation(parts.rules, request) ?? Effect.void)
+
+// typed for callers, still decoded: rules also arrive from JSON and JavaScript
+const setRules = (parts: Parts, rules: RoutingRulesInput): Effect.Effect<void, RoutingError> =>
+  Effect.flatMap(decode(rules, parts.names), (decoded) =>
+    Effect.sync(() => {
+      parts.rules = decoded
+    }))
+
+const routeStatuses = (parts: Parts): Effect.Effect<ReadonlyArray<RouteStatus>> =>
+  Effect.suspend(() =>
+    Effect.forEach(parts.rules.routes, (route) => {
+      const carrier = parts.transports.get(route.transport)?.capabilities.maxPerSecond
       const rates = [route.maxPerSecond, carrier].filter((n): n is number => n !== undefined)
-      return breaker.state(circuitKey(route.name)).pipe(
+      return parts.breaker.state(circuitKey(route.name)).pipe(
         Effect.map((s): RouteStatus["circuit"] => s._tag),
         Effect.orElseSucceed((): RouteStatus["circuit"] => "Unknown"),
         Effect.map((circuit): RouteStatus => ({
@@ -1360,7 +1066,41 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
     })
   )
 
-  return Router.of({ dispatch, plan, setRules, checkContent, routes })
+/**
+ * Builds a router in the current scope (its circuit breakers live there).
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function*(options: RouterOptions) {
+  const scope = yield* Scope.Scope
+  const transports = yield* transportsOf(options.transports)
+  const names = [...transports.keys()]
+  const rules = yield* decode(options.rules ?? { routes: names.map((name) => ({ name, transport: name })) }, names)
+  const stores = yield* storesOf(options, scope)
+  const money = yield* moneyServices
+  const circuits = makeCircuits(stores.breaker, stores.ownsBreakerStore)
+  yield* Effect.forkIn(logTransitions(stores.breaker), scope)
+  const parts: Parts = {
+    rules,
+    names,
+    transports,
+    limiter: stores.limiter,
+    breaker: stores.breaker,
+    circuits,
+    attempts: makeAttempts(options, transports, stores, circuits),
+    money,
+    seed: options.seed,
+    terminal: new Set(options.terminalReasons ?? ["InvalidNumber"]),
+    unknownFails: options.unknownOutcome === "fail"
+  }
+  return Router.of({
+    dispatch: (request, submission) => dispatch(parts, request, submission),
+    plan: (request) => plan(parts, request),
+    setRules: (input) => setRules(parts, input),
+    checkContent: (request) => checkContent(parts, request),
+    routes: routeStatuses(parts)
+  })
 })
 
 /**

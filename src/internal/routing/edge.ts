@@ -110,13 +110,3 @@ export const isUnknownOutcome = (error: unknown): boolean => {
   const reason = error.reason
   return reason._tag === "Timeout" || (reason._tag === "ContractViolation" && reason.unknownOutcome)
 }
-
-/**
- * The rate slot of one key, in milliseconds. On the router's own memory
- * store a slot is exact. On a shared store it holds the margin too (a
- * submission reaches the carrier up to `margin` after its slot began), and
- * 1 ms more, since the store keeps whole milliseconds and expires a key up to
- * 1 ms early: so any N + 1 submissions span at least a second.
- */
-export const slotMillis = (perSecond: number, shared: boolean, marginMillis: number): number =>
-  shared ? Math.ceil((1000 + marginMillis) / perSecond + 1) : 1000 / perSecond
