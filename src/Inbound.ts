@@ -38,8 +38,8 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Audit from "./Audit.ts"
 import * as Consent from "./Consent.ts"
-import * as keywords from "./internal/keywords.ts"
-import type { KeywordMatch, KeywordSet } from "./internal/keywords.ts"
+import * as keywords from "./internal/inbound/keywords.ts"
+import type { KeywordMatch, KeywordSet } from "./internal/inbound/keywords.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
 import { InvalidRequest } from "./SendRequest.ts"
 import type * as Transport from "./Transport.ts"
@@ -52,7 +52,7 @@ import type * as Transport from "./Transport.ts"
  * @category models
  * @since 0.1.0
  */
-export type { KeywordAction, KeywordMatch, KeywordSet } from "./internal/keywords.ts"
+export type { KeywordAction, KeywordMatch, KeywordSet } from "./internal/inbound/keywords.ts"
 
 /**
  * What {@link Inbound} `handle` did with a message.
