@@ -327,13 +327,16 @@ const parseErrors: Record<string, InvalidPhoneNumberWhy> = {
 
 const startsInternational = (input: string): boolean => /^[\s\p{P}]*\+/u.test(input)
 
+/** ASCII digits and punctuation, single spaces between: what `clean` returns unchanged, found by one test. */
+const alreadyClean = /^[\d+().-]+(?: [\d+().-]+)*$/
+
 /**
  * What users paste: surrounding and non-breaking spaces, bidirectional marks
  * copied from a phone's contact card, a full-width plus from a CJK keyboard.
  * libphonenumber refuses these when it is not extracting a number from text.
  */
 const clean = (input: string): string =>
-  input.replace(/\p{Cf}+/gu, "").replace(/\s+/gu, " ").replace(/\uFF0B/gu, "+").trim()
+  alreadyClean.test(input) ? input : input.replace(/\p{Cf}+/gu, "").replace(/\s+/gu, " ").replace(/\uFF0B/gu, "+").trim()
 
 /** A default country as libphonenumber wants it; `null` when one was given but is unknown. */
 const resolveCountry = (defaultCountry: unknown): CountryCode | undefined | null => {
