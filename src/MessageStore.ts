@@ -301,6 +301,269 @@ export interface MemoryStoreOptions {
   readonly retention?: Duration.Input | undefined
 }
 
+// The memory store's records. A kept message is a slot in columns (typed
+// arrays for numbers, plain arrays for strings), not an object graph: a
+// `StoredMessage` with its history and decisions was about 20 objects and
+// 1 KB, and garbage collection traced every one of them, so a send cost more
+// the more messages were kept. The fields most messages share (country,
+// route, decisions …) sit in one interned `Shared` record; what few messages
+// have (a template, metadata, a history with reasons …) in a per-message
+// `Rare` record. Reads build the `StoredMessage` again, with every field.
+
+/** Fields that messages sent alike have in common. */
+interface Shared {
+  readonly tenant: string | undefined
+  readonly country: string
+  readonly from: string | undefined
+  readonly purpose: StoredMessage["purpose"]
+  readonly withheld: boolean | undefined
+  readonly encoding: MessageEncoding
+  readonly segmentCount: number
+  readonly route: string | undefined
+  readonly transport: string | undefined
+  readonly decisions: ReadonlyArray<RouteDecision>
+}
+
+/** Fields few messages have; `history` only when it does not fit the columns. */
+interface Rare {
+  readonly template: StoredMessage["template"]
+  readonly segmentIds: StoredMessage["segmentIds"]
+  readonly segmentStatuses: StoredMessage["segmentStatuses"]
+  readonly cost: MoneyJson | undefined
+  readonly sendAt: number | undefined
+  readonly metadata: StoredMessage["metadata"]
+  readonly history: ReadonlyArray<StatusChange> | undefined
+}
+
+const statusList: ReadonlyArray<MessageStatus> = [
+  "accepted",
+  "queued",
+  "submitted",
+  "delivered",
+  "failed",
+  "undelivered",
+  "expired",
+  "rejected",
+  "canceled"
+]
+const statusCode: Record<MessageStatus, number> = Object.fromEntries(statusList.map((s, i) => [s, i])) as Record<MessageStatus, number>
+
+/** History entries kept in the columns: their statuses (4 bits each) and times after `createdAt`. */
+const historySlots = 4
+const maxDelta = 2 ** 31 - 1
+
+const sameDecisions = (a: ReadonlyArray<RouteDecision>, b: ReadonlyArray<RouteDecision>) => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!
+    const y = b[i]!
+    if (x.route !== y.route || x.transport !== y.transport || x.reason !== y.reason || x.outcome !== y.outcome || x.attempts !== y.attempts) {
+      return false
+    }
+  }
+  return true
+}
+
+const sameShared = (s: Shared, m: StoredMessage) =>
+  s.tenant === m.tenant && s.country === m.country && s.from === m.from && s.purpose === m.purpose && s.withheld === m.withheld &&
+  s.encoding === m.encoding && s.segmentCount === m.segmentCount && s.route === m.route && s.transport === m.transport &&
+  sameDecisions(s.decisions, m.decisions)
+
+/**
+ * Kept messages by slot. Slots are reused once freed; the columns grow by
+ * doubling up to the most the store keeps, so a full store allocates nothing.
+ */
+class Records {
+  private size = 0
+  private free: Array<number> = []
+  private ids: Array<string | undefined> = []
+  private to: Array<string | undefined> = []
+  private text: Array<string | undefined> = []
+  private providerIds: Array<string | undefined> = []
+  private keys: Array<string | undefined> = []
+  private shared: Array<Shared | undefined> = []
+  private rare: Array<Rare | undefined> = []
+  private createdAt = new Float64Array(0)
+  private validUntil = new Float64Array(0)
+  private attempts = new Float64Array(0)
+  private status = new Uint8Array(0)
+  /** Bit 0: `validUntil` is set. */
+  private flags = new Uint8Array(0)
+  /** The count of history entries in the columns, then their statuses, 4 bits each; 0 when `Rare` holds the history. */
+  private history = new Uint32Array(0)
+  private historyAt = new Int32Array(0)
+  // Recently written shared records, newest first: most messages match one.
+  private recent: Array<Shared> = []
+
+  constructor(private readonly most: number) {}
+
+  /** Stores `message` in a new slot, or over `slot`. */
+  write(message: StoredMessage, slot = this.allocate()): number {
+    this.ids[slot] = message.id
+    this.to[slot] = message.to
+    this.text[slot] = message.text
+    this.providerIds[slot] = message.providerMessageId
+    this.keys[slot] = message.idempotencyKey
+    this.shared[slot] = this.intern(message)
+    this.createdAt[slot] = message.createdAt
+    this.validUntil[slot] = message.validUntil ?? 0
+    this.flags[slot] = message.validUntil === undefined ? 0 : 1
+    this.attempts[slot] = message.attempts
+    this.status[slot] = statusCode[message.status]
+    const compact = this.packHistory(slot, message.history, message.createdAt)
+    this.rare[slot] = compact && message.template === undefined && message.segmentIds === undefined &&
+        message.segmentStatuses === undefined && message.cost === undefined && message.sendAt === undefined &&
+        message.metadata === undefined
+      ? undefined
+      : {
+        template: message.template,
+        segmentIds: message.segmentIds,
+        segmentStatuses: message.segmentStatuses,
+        cost: message.cost,
+        sendAt: message.sendAt,
+        metadata: message.metadata,
+        history: compact ? undefined : message.history
+      }
+    return slot
+  }
+
+  read(slot: number): StoredMessage {
+    const shared = this.shared[slot]!
+    const rare = this.rare[slot]
+    return {
+      id: this.ids[slot]!,
+      tenant: shared.tenant,
+      to: this.to[slot]!,
+      country: shared.country,
+      from: shared.from,
+      purpose: shared.purpose,
+      text: this.text[slot]!,
+      withheld: shared.withheld,
+      encoding: shared.encoding,
+      segmentCount: shared.segmentCount,
+      template: rare?.template,
+      status: statusList[this.status[slot]!]!,
+      history: rare?.history ?? this.unpackHistory(slot),
+      route: shared.route,
+      transport: shared.transport,
+      providerMessageId: this.providerIds[slot],
+      segmentIds: rare?.segmentIds,
+      segmentStatuses: rare?.segmentStatuses,
+      attempts: this.attempts[slot]!,
+      decisions: shared.decisions,
+      cost: rare?.cost,
+      idempotencyKey: this.keys[slot],
+      createdAt: this.createdAt[slot]!,
+      sendAt: rare?.sendAt,
+      validUntil: (this.flags[slot]! & 1) === 0 ? undefined : this.validUntil[slot],
+      metadata: rare?.metadata
+    }
+  }
+
+  idOf = (slot: number): string => this.ids[slot]!
+  toOf = (slot: number): string => this.to[slot]!
+  tenantOf = (slot: number): string | undefined => this.shared[slot]!.tenant
+  statusOf = (slot: number): MessageStatus => statusList[this.status[slot]!]!
+  createdAtOf = (slot: number): number => this.createdAt[slot]!
+  transportOf = (slot: number): string | undefined => this.shared[slot]!.transport
+  providerIdOf = (slot: number): string | undefined => this.providerIds[slot]
+  segmentIdsOf = (slot: number): ReadonlyArray<string> | undefined => this.rare[slot]?.segmentIds
+
+  /** Frees a slot, and what it held, for reuse. */
+  release(slot: number): void {
+    this.ids[slot] = this.to[slot] = this.text[slot] = this.providerIds[slot] = this.keys[slot] = undefined
+    this.shared[slot] = undefined
+    this.rare[slot] = undefined
+    this.free.push(slot)
+  }
+
+  private allocate(): number {
+    const reused = this.free.pop()
+    if (reused !== undefined) return reused
+    if (this.size === this.createdAt.length) this.grow()
+    return this.size++
+  }
+
+  private grow(): void {
+    // One past the most kept: an insert lands before the eviction it triggers.
+    const length = Math.min(Math.max(1024, this.size * 2), this.most + 1)
+    const widen = <T extends Float64Array | Uint8Array | Uint32Array | Int32Array>(from: T, make: (n: number) => T, n = length) => {
+      const to = make(n)
+      to.set(from)
+      return to
+    }
+    this.createdAt = widen(this.createdAt, (n) => new Float64Array(n))
+    this.validUntil = widen(this.validUntil, (n) => new Float64Array(n))
+    this.attempts = widen(this.attempts, (n) => new Float64Array(n))
+    this.status = widen(this.status, (n) => new Uint8Array(n))
+    this.flags = widen(this.flags, (n) => new Uint8Array(n))
+    this.history = widen(this.history, (n) => new Uint32Array(n))
+    this.historyAt = widen(this.historyAt, (n) => new Int32Array(n), length * historySlots)
+  }
+
+  private intern(message: StoredMessage): Shared {
+    const recent = this.recent
+    for (let i = 0; i < recent.length; i++) {
+      const found = recent[i]!
+      if (!sameShared(found, message)) continue
+      if (i > 0) {
+        recent.splice(i, 1)
+        recent.unshift(found)
+      }
+      return found
+    }
+    const made: Shared = {
+      tenant: message.tenant,
+      country: message.country,
+      from: message.from,
+      purpose: message.purpose,
+      withheld: message.withheld,
+      encoding: message.encoding,
+      segmentCount: message.segmentCount,
+      route: message.route,
+      transport: message.transport,
+      decisions: message.decisions
+    }
+    recent.unshift(made)
+    if (recent.length > 8) recent.pop()
+    return made
+  }
+
+  /** Packs a history of at most four changes without reasons; answers false for any other. */
+  private packHistory(slot: number, history: ReadonlyArray<StatusChange>, createdAt: number): boolean {
+    if (history.length > historySlots) return this.noHistory(slot)
+    let packed = history.length
+    for (let i = 0; i < history.length; i++) {
+      const change = history[i]!
+      const code = statusCode[change.status]
+      const delta = change.at - createdAt
+      if (change.reason !== undefined || code === undefined || !Number.isInteger(delta) || Math.abs(delta) > maxDelta) {
+        return this.noHistory(slot)
+      }
+      packed |= code << (3 + 4 * i)
+      this.historyAt[slot * historySlots + i] = delta
+    }
+    this.history[slot] = packed >>> 0
+    return true
+  }
+
+  private noHistory(slot: number): false {
+    this.history[slot] = 0
+    return false
+  }
+
+  private unpackHistory(slot: number): Array<StatusChange> {
+    const packed = this.history[slot]!
+    const count = packed & 7
+    const createdAt = this.createdAt[slot]!
+    const history: Array<StatusChange> = []
+    for (let i = 0; i < count; i++) {
+      history.push({ status: statusList[(packed >>> (3 + 4 * i)) & 15]!, at: createdAt + this.historyAt[slot * historySlots + i]! })
+    }
+    return history
+  }
+}
+
 /**
  * Creates an in-memory store with bounded retention.
  *
@@ -311,8 +574,9 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
   Effect.sync(() => {
     const capacity = Math.max(1, options.capacity ?? 100_000)
     const retention = Duration.toMillis(options.retention ?? "7 days")
-    // Insertion order is creation order, so the oldest message is always first.
-    const messages = new Map<string, StoredMessage>()
+    const records = new Records(capacity)
+    // Slots by message id. Insertion order is creation order, so the oldest message is always first.
+    const messages = new Map<string, number>()
     // Message ids by transport, then by the carrier's id for the message or
     // for one of its segments. Nested, not one map on joined keys: a joined
     // key is one more string kept per message.
@@ -325,21 +589,29 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
       }
       return ids
     }
-    const forget = (message: StoredMessage) => {
-      messages.delete(message.id)
-      if (message.transport === undefined || message.providerMessageId === undefined) return
-      const ids = idsOf(message.transport)
-      if (ids.get(message.providerMessageId) === message.id) ids.delete(message.providerMessageId)
-      if (message.segmentIds === undefined) return
-      for (const id of message.segmentIds) if (ids.get(id) === message.id) ids.delete(id)
+    const forget = (slot: number) => {
+      const id = records.idOf(slot)
+      messages.delete(id)
+      const transport = records.transportOf(slot)
+      const providerId = records.providerIdOf(slot)
+      if (transport !== undefined && providerId !== undefined) {
+        const ids = idsOf(transport)
+        if (ids.get(providerId) === id) ids.delete(providerId)
+        for (const segment of records.segmentIdsOf(slot) ?? []) if (ids.get(segment) === id) ids.delete(segment)
+      }
+      records.release(slot)
     }
-    const save = (message: StoredMessage) => {
-      messages.set(message.id, message)
+    const save = (message: StoredMessage, slot?: number) => {
+      messages.set(message.id, records.write(message, slot))
       if (message.transport === undefined || message.providerMessageId === undefined) return message
       const ids = idsOf(message.transport)
       ids.set(message.providerMessageId, message.id)
       if (message.segmentIds !== undefined) for (const id of message.segmentIds) ids.set(id, message.id)
       return message
+    }
+    const read = (id: string) => {
+      const slot = messages.get(id)
+      return slot === undefined ? undefined : records.read(slot)
     }
     const order = new InsertionQueue<string>()
     const live = { get size() { return messages.size }, keys: () => messages.keys() }
@@ -350,8 +622,9 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
       order.drain((id) => {
         const oldest = messages.get(id)
         if (oldest === undefined) return true
-        if (messages.size <= capacity && oldest.createdAt >= now - retention) {
-          nextExpiry = oldest.createdAt + retention
+        const createdAt = records.createdAtOf(oldest)
+        if (messages.size <= capacity && createdAt >= now - retention) {
+          nextExpiry = createdAt + retention
           return false
         }
         forget(oldest)
@@ -363,25 +636,26 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
     const heldKey = (transport: string, id: string) => `${transport}\u0000${id}`
     const heldCapacity = 10_000
 
-    const recipientMessages = (to: string, tenant: string | undefined) => {
-      const found: Array<StoredMessage> = []
-      for (const message of messages.values()) if (message.to === to && message.tenant === tenant) found.push(message)
+    const recipientSlots = (to: string, tenant: string | undefined) => {
+      const found: Array<number> = []
+      for (const slot of messages.values()) if (records.toOf(slot) === to && records.tenantOf(slot) === tenant) found.push(slot)
       // Inserts may come out of creation order (a retried write); the answer is oldest first.
-      return found.sort((a, b) => a.createdAt - b.createdAt)
+      return found.sort((a, b) => records.createdAtOf(a) - records.createdAtOf(b))
     }
 
     const core: MessageStoreCore = {
       holdsReports: () => held.size > 0,
       insert: (message, now) => {
-        if (!messages.has(message.id)) order.push(message.id)
-        save(message)
+        const slot = messages.get(message.id)
+        if (slot === undefined) order.push(message.id)
+        save(message, slot)
         if (messages.size > capacity || now > nextExpiry) evict(now)
       },
       transition: (id, change, patch) => {
-        const current = messages.get(id)
-        if (current === undefined) return Result.fail(new MessageNotFound({ field: "id" }))
-        const next = applyChange(current, change, patch)
-        return Result.isFailure(next) ? next : Result.succeed(save(next.success))
+        const slot = messages.get(id)
+        if (slot === undefined) return Result.fail(new MessageNotFound({ field: "id" }))
+        const next = applyChange(records.read(slot), change, patch)
+        return Result.isFailure(next) ? next : Result.succeed(save(next.success, slot))
       }
     }
 
@@ -391,26 +665,26 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
           core.insert(message, now)
           return Effect.void
         }),
-      get: (id) => Effect.sync(() => Option.fromUndefinedOr(messages.get(id))),
+      get: (id) => Effect.sync(() => Option.fromUndefinedOr(read(id))),
       transition: (id, change, patch) => Effect.suspend(() => Effect.fromResult(core.transition(id, change, patch))),
       annotate: (id, patch) =>
         Effect.suspend(() => {
-          const current = messages.get(id)
-          return current === undefined
+          const slot = messages.get(id)
+          return slot === undefined
             ? Effect.fail(new MessageNotFound({ field: "id" }))
-            : Effect.succeed(save({ ...current, ...patch }))
+            : Effect.succeed(save({ ...records.read(slot), ...patch }, slot))
         }),
       findByProviderId: (transport, providerMessageId) =>
         Effect.sync(() => {
           const id = byProvider.get(transport)?.get(providerMessageId)
-          return Option.fromUndefinedOr(id === undefined ? undefined : messages.get(id))
+          return Option.fromUndefinedOr(id === undefined ? undefined : read(id))
         }),
       list: ({ limit = Number.POSITIVE_INFINITY, status }) =>
         Effect.sync(() => {
           const found: Array<StoredMessage> = []
-          for (const message of messages.values()) {
+          for (const slot of messages.values()) {
             if (found.length >= limit) break
-            if (message.status === status) found.push(message)
+            if (records.statusOf(slot) === status) found.push(records.read(slot))
           }
           return found
         }),
@@ -438,11 +712,11 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
           return Effect.succeed(found)
         }),
       // A scan, not an index: an index would cost every kept message memory for a rare request.
-      findByRecipient: (to, tenant) => Effect.sync(() => recipientMessages(to, tenant)),
+      findByRecipient: (to, tenant) => Effect.sync(() => recipientSlots(to, tenant).map((slot) => records.read(slot))),
       eraseRecipient: (to, tenant) =>
         Effect.sync(() => {
-          const found = recipientMessages(to, tenant)
-          for (const message of found) forget(message)
+          const found = recipientSlots(to, tenant)
+          for (const slot of found) forget(slot)
           return found.length
         })
     }), core)
