@@ -49,6 +49,30 @@ describe("configuration", () => {
     assert.notInclude(Result.isFailure(badHash) ? badHash.failure.message : "", "plain-key")
   })
 
+  it("takes exact price rows, naming the row and field at fault", async () => {
+    const prices = [{ route: "uk", country: "GB", price: "0.0400", currency: "GBP" }]
+    assert.isTrue(Result.isSuccess(Config.decode({ pricing: { prices } })))
+    for (const [row, key] of [
+      [{ ...prices[0], price: "0.04000001" }, "pricing.prices.0.price"],
+      [{ ...prices[0], price: 0.04 }, "pricing.prices.0.price"],
+      [{ ...prices[0], currency: "gbp" }, "pricing.prices.0.currency"],
+      [{ ...prices[0], country: "United Kingdom" }, "pricing.prices.0.country"],
+      [{ ...prices[0], numberType: "cell" }, "pricing.prices.0.numberType"]
+    ] as const) {
+      const decoded = Config.decode({ pricing: { prices: [row] } })
+      assert.isTrue(Result.isFailure(decoded) && decoded.failure.key === key, key)
+    }
+    // priced from the file: the route's exact cost is what routes explain prints
+    const transports = [Sandbox.makeUnsafe({ name: "sandbox-eu" })]
+    const config = Result.getOrThrow(Config.decode({
+      routing: { routes: [{ name: "uk", transport: "sandbox-eu" }] },
+      pricing: { prices: [{ route: "uk", country: "*", price: "0.035", currency: "EUR" }] }
+    }))
+    const layer = Sms.layer(Instance.pipelineConfig(config, transports))
+    const explained = await Effect.runPromise(Explain.routes("+447400123456").pipe(Effect.provide(layer)))
+    assert.match(explained, /→ 1\. uk \(sandbox-eu\), cost 0\.035 EUR \(0\.035 EUR × 1, default price\)/)
+  })
+
   it("takes PostgreSQL or Redis stores, their URLs from the environment, naming the key at fault", async () => {
     assert.isTrue(Result.isSuccess(Config.decode({ stores: { postgres: { url: "env:DATABASE_URL", tablePrefix: "shop_" } } })))
     assert.isTrue(Result.isSuccess(Config.decode({ stores: { redis: { url: "redis://127.0.0.1:6379" } } })))
