@@ -21,7 +21,6 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { withNow } from "./internal/clock.ts"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
-import { InsertionQueue } from "./internal/insertionQueue.ts"
 import type { MoneyJson } from "./Pricing.ts"
 import type { RouteDecision } from "./Router.ts"
 import type { StoreUnavailable } from "./Store.ts"
@@ -352,6 +351,18 @@ const statusCode: Record<MessageStatus, number> = Object.fromEntries(statusList.
 const historySlots = 4
 const maxDelta = 2 ** 31 - 1
 
+const fnv = (hash: number, text: string): number => {
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193)
+  return hash
+}
+
+/** FNV-1a, in the range of small integers: the id index's key. */
+const hashOf = (text: string): number => fnv(0x811c9dc5, text) & 0x3fffffff
+
+/** The carrier id index's key: the transport, a separator, the carrier's id. */
+const providerHashOf = (transport: string, providerMessageId: string): number =>
+  fnv(Math.imul(fnv(0x811c9dc5, transport), 0x01000193), providerMessageId) & 0x3fffffff
+
 const sameDecisions = (a: ReadonlyArray<RouteDecision>, b: ReadonlyArray<RouteDecision>) => {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) {
@@ -370,10 +381,13 @@ const sameShared = (s: Shared, m: StoredMessage) =>
   sameDecisions(s.decisions, m.decisions)
 
 /**
- * Kept messages by slot. Slots are reused once freed; the columns grow by
- * doubling up to the most the store keeps, so a full store allocates nothing.
+ * Kept messages by slot, found by id. Slots are reused once freed; the
+ * columns grow by doubling up to the most the store keeps, so a full store
+ * allocates nothing.
  */
 class Records {
+  /** Messages kept. */
+  count = 0
   private size = 0
   private free: Array<number> = []
   private ids: Array<string | undefined> = []
@@ -394,17 +408,55 @@ class Records {
   private historyAt = new Int32Array(0)
   // Recently written shared records, newest first: most messages match one.
   private recent: Array<Shared> = []
+  // Slots in insertion order, each with the serial it was given then: a
+  // slot freed and reused since no longer matches its serial there. The
+  // oldest is found without a lookup in the id map, which, a million
+  // messages large, costs a cache miss or two per call.
+  private serial = new Float64Array(0)
+  private nextSerial = 0
+  private orderSlots: Array<number> = []
+  private orderSerials: Array<number> = []
+  private head = 0
+  // Slots by a hash of their id, ids that share one chained through `next`:
+  // a map keyed by small integers. Keyed by the id strings, a lookup in a
+  // million-entry map compared candidates' text, a cache miss each: 3 µs
+  // for a send's four lookups, against 0.6 µs.
+  private index = new Map<number, number>()
+  private hashes = new Int32Array(0)
+  private next = new Int32Array(0)
+  // Slots by a hash of their transport and carrier id, the same way; -1 in
+  // `providerHashes`: not in this index. Segment ids are the store's to index.
+  private byProvider = new Map<number, number>()
+  private providerHashes = new Int32Array(0)
+  private nextByProvider = new Int32Array(0)
 
   constructor(private readonly most: number) {}
 
-  /** Stores `message` in a new slot, or over `slot`. */
-  write(message: StoredMessage, slot = this.allocate()): number {
+  /** The slot of the message with this id, or -1. */
+  find(id: string): number {
+    let slot = this.index.get(hashOf(id)) ?? -1
+    while (slot !== -1 && this.ids[slot] !== id) slot = this.next[slot]!
+    return slot
+  }
+
+  /** The slot of the message last stored with this transport and carrier id, or -1. */
+  findByProvider(transport: string, providerMessageId: string): number {
+    let slot = this.byProvider.get(providerHashOf(transport, providerMessageId)) ?? -1
+    while (slot !== -1 && (this.providerIds[slot] !== providerMessageId || this.shared[slot]!.transport !== transport)) {
+      slot = this.nextByProvider[slot]!
+    }
+    return slot
+  }
+
+  /** Stores `message` in a new slot, the newest, or over `slot`, which holds a message with its id. */
+  write(message: StoredMessage, slot = this.allocate(message.id)): number {
     this.ids[slot] = message.id
     this.to[slot] = message.to
     this.text[slot] = message.text
     this.providerIds[slot] = message.providerMessageId
     this.keys[slot] = message.idempotencyKey
     this.shared[slot] = this.intern(message)
+    this.indexProvider(slot, message.transport, message.providerMessageId)
     this.createdAt[slot] = message.createdAt
     this.validUntil[slot] = message.validUntil ?? 0
     this.flags[slot] = message.validUntil === undefined ? 0 : 1
@@ -460,28 +512,124 @@ class Records {
     }
   }
 
-  idOf = (slot: number): string => this.ids[slot]!
-  toOf = (slot: number): string => this.to[slot]!
-  tenantOf = (slot: number): string | undefined => this.shared[slot]!.tenant
-  statusOf = (slot: number): MessageStatus => statusList[this.status[slot]!]!
-  createdAtOf = (slot: number): number => this.createdAt[slot]!
-  transportOf = (slot: number): string | undefined => this.shared[slot]!.transport
-  providerIdOf = (slot: number): string | undefined => this.providerIds[slot]
-  segmentIdsOf = (slot: number): ReadonlyArray<string> | undefined => this.rare[slot]?.segmentIds
+  idOf(slot: number): string {
+    return this.ids[slot]!
+  }
+
+  toOf(slot: number): string {
+    return this.to[slot]!
+  }
+
+  tenantOf(slot: number): string | undefined {
+    return this.shared[slot]!.tenant
+  }
+
+  statusOf(slot: number): MessageStatus {
+    return statusList[this.status[slot]!]!
+  }
+
+  createdAtOf(slot: number): number {
+    return this.createdAt[slot]!
+  }
+
+  transportOf(slot: number): string | undefined {
+    return this.shared[slot]!.transport
+  }
+
+  providerIdOf(slot: number): string | undefined {
+    return this.providerIds[slot]
+  }
+
+  segmentIdsOf(slot: number): ReadonlyArray<string> | undefined {
+    return this.rare[slot]?.segmentIds
+  }
+
+  /** Kept slots, oldest first. */
+  *live(): Generator<number> {
+    for (let i = this.head; i < this.orderSlots.length; i++) {
+      const slot = this.orderSlots[i]!
+      if (this.ids[slot] !== undefined && this.serial[slot] === this.orderSerials[i]) yield slot
+    }
+  }
 
   /** Frees a slot, and what it held, for reuse. */
   release(slot: number): void {
+    this.unlink(this.index, this.hashes, this.next, slot)
+    if (this.providerHashes[slot] !== -1) this.unlink(this.byProvider, this.providerHashes, this.nextByProvider, slot)
+    this.count--
     this.ids[slot] = this.to[slot] = this.text[slot] = this.providerIds[slot] = this.keys[slot] = undefined
     this.shared[slot] = undefined
     this.rare[slot] = undefined
     this.free.push(slot)
   }
 
-  private allocate(): number {
-    const reused = this.free.pop()
-    if (reused !== undefined) return reused
-    if (this.size === this.createdAt.length) this.grow()
-    return this.size++
+  /** The oldest slot still kept, or -1. */
+  oldest(): number {
+    while (this.head < this.orderSlots.length) {
+      const slot = this.orderSlots[this.head]!
+      if (this.ids[slot] !== undefined && this.serial[slot] === this.orderSerials[this.head]) return slot
+      this.head++
+    }
+    return -1
+  }
+
+  /** Drops the consumed and stale order entries once they are most of it. */
+  compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.orderSlots.length) {
+      this.orderSlots = this.orderSlots.slice(this.head)
+      this.orderSerials = this.orderSerials.slice(this.head)
+      this.head = 0
+    }
+    // Erased messages leave stale entries behind the head: rebuild once they pile up.
+    if (this.orderSlots.length - this.head > 2 * this.count + 1024) {
+      this.orderSlots = Array.from(this.live())
+      this.orderSerials = this.orderSlots.map((slot) => this.serial[slot]!)
+      this.head = 0
+    }
+  }
+
+  private allocate(id: string): number {
+    let slot = this.free.pop()
+    if (slot === undefined) {
+      if (this.size === this.createdAt.length) this.grow()
+      slot = this.size++
+    }
+    this.link(this.index, this.hashes, this.next, slot, hashOf(id))
+    this.providerHashes[slot] = -1
+    this.count++
+    this.serial[slot] = this.nextSerial
+    this.orderSlots.push(slot)
+    this.orderSerials.push(this.nextSerial++)
+    return slot
+  }
+
+  /** Keeps a slot under its carrier id, first among the slots under the same one: the last stored wins. */
+  private indexProvider(slot: number, transport: string | undefined, providerMessageId: string | undefined): void {
+    const hash = transport === undefined || providerMessageId === undefined ? -1 : providerHashOf(transport, providerMessageId)
+    if (hash === this.providerHashes[slot] && (hash === -1 || this.byProvider.get(hash) === slot)) return
+    if (this.providerHashes[slot] !== -1) this.unlink(this.byProvider, this.providerHashes, this.nextByProvider, slot)
+    if (hash === -1) this.providerHashes[slot] = -1
+    else this.link(this.byProvider, this.providerHashes, this.nextByProvider, slot, hash)
+  }
+
+  private link(index: Map<number, number>, hashes: Int32Array, next: Int32Array, slot: number, hash: number): void {
+    hashes[slot] = hash
+    next[slot] = index.get(hash) ?? -1
+    index.set(hash, slot)
+  }
+
+  private unlink(index: Map<number, number>, hashes: Int32Array, next: Int32Array, slot: number): void {
+    const hash = hashes[slot]!
+    const first = index.get(hash)!
+    const after = next[slot]!
+    if (first === slot) {
+      if (after === -1) index.delete(hash)
+      else index.set(hash, after)
+      return
+    }
+    let before = first
+    while (next[before] !== slot) before = next[before]!
+    next[before] = after
   }
 
   private grow(): void {
@@ -493,6 +641,11 @@ class Records {
       return to
     }
     this.createdAt = widen(this.createdAt, (n) => new Float64Array(n))
+    this.serial = widen(this.serial, (n) => new Float64Array(n))
+    this.hashes = widen(this.hashes, (n) => new Int32Array(n))
+    this.next = widen(this.next, (n) => new Int32Array(n))
+    this.providerHashes = widen(this.providerHashes, (n) => new Int32Array(n))
+    this.nextByProvider = widen(this.nextByProvider, (n) => new Int32Array(n))
     this.validUntil = widen(this.validUntil, (n) => new Float64Array(n))
     this.attempts = widen(this.attempts, (n) => new Float64Array(n))
     this.status = widen(this.status, (n) => new Uint8Array(n))
@@ -574,62 +727,64 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
   Effect.sync(() => {
     const capacity = Math.max(1, options.capacity ?? 100_000)
     const retention = Duration.toMillis(options.retention ?? "7 days")
+    // Insertion order is creation order, so the oldest message is always first.
     const records = new Records(capacity)
-    // Slots by message id. Insertion order is creation order, so the oldest message is always first.
-    const messages = new Map<string, number>()
-    // Message ids by transport, then by the carrier's id for the message or
-    // for one of its segments. Nested, not one map on joined keys: a joined
-    // key is one more string kept per message.
-    const byProvider = new Map<string, Map<string, string>>()
+    // The records index each message's own carrier id. Message ids by
+    // transport, then by the carrier's id for one of a message's segments, or
+    // for the message before it was submitted again: nested, not one map on
+    // joined keys, as a joined key is one more string kept.
+    const others = new Map<string, Map<string, string>>()
     const idsOf = (transport: string) => {
-      let ids = byProvider.get(transport)
+      let ids = others.get(transport)
       if (ids === undefined) {
         ids = new Map()
-        byProvider.set(transport, ids)
+        others.set(transport, ids)
       }
       return ids
     }
     const forget = (slot: number) => {
       const id = records.idOf(slot)
-      messages.delete(id)
       const transport = records.transportOf(slot)
+      const ids = transport === undefined ? undefined : others.get(transport)
       const providerId = records.providerIdOf(slot)
-      if (transport !== undefined && providerId !== undefined) {
-        const ids = idsOf(transport)
+      if (ids !== undefined && providerId !== undefined) {
         if (ids.get(providerId) === id) ids.delete(providerId)
         for (const segment of records.segmentIdsOf(slot) ?? []) if (ids.get(segment) === id) ids.delete(segment)
       }
       records.release(slot)
     }
     const save = (message: StoredMessage, slot?: number) => {
-      messages.set(message.id, records.write(message, slot))
-      if (message.transport === undefined || message.providerMessageId === undefined) return message
+      const transport = slot === undefined ? undefined : records.transportOf(slot)
+      const providerId = slot === undefined ? undefined : records.providerIdOf(slot)
+      records.write(message, slot)
+      // A receipt for the carrier id a message had before still finds it.
+      if (
+        transport !== undefined && providerId !== undefined &&
+        (transport !== message.transport || providerId !== message.providerMessageId)
+      ) idsOf(transport).set(providerId, message.id)
+      if (message.transport === undefined || message.providerMessageId === undefined || message.segmentIds === undefined) return message
       const ids = idsOf(message.transport)
-      ids.set(message.providerMessageId, message.id)
-      if (message.segmentIds !== undefined) for (const id of message.segmentIds) ids.set(id, message.id)
+      for (const id of message.segmentIds) ids.set(id, message.id)
       return message
     }
     const read = (id: string) => {
-      const slot = messages.get(id)
-      return slot === undefined ? undefined : records.read(slot)
+      const slot = records.find(id)
+      return slot === -1 ? undefined : records.read(slot)
     }
-    const order = new InsertionQueue<string>()
-    const live = { get size() { return messages.size }, keys: () => messages.keys() }
     // When the oldest message kept passes its retention: until then, and
     // below capacity, an insert has nothing to evict and skips looking.
     let nextExpiry = Number.NEGATIVE_INFINITY
-    const evict = (now: number) =>
-      order.drain((id) => {
-        const oldest = messages.get(id)
-        if (oldest === undefined) return true
+    const evict = (now: number) => {
+      for (let oldest = records.oldest(); oldest !== -1; oldest = records.oldest()) {
         const createdAt = records.createdAtOf(oldest)
-        if (messages.size <= capacity && createdAt >= now - retention) {
+        if (records.count <= capacity && createdAt >= now - retention) {
           nextExpiry = createdAt + retention
-          return false
+          break
         }
         forget(oldest)
-        return true
-      }, live)
+      }
+      records.compact()
+    }
 
     // Receipts that came before their submit answer, by transport and carrier id, oldest first.
     const held = new Map<string, { readonly report: DeliveryReport; readonly keptUntil: number }>()
@@ -638,7 +793,7 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
 
     const recipientSlots = (to: string, tenant: string | undefined) => {
       const found: Array<number> = []
-      for (const slot of messages.values()) if (records.toOf(slot) === to && records.tenantOf(slot) === tenant) found.push(slot)
+      for (const slot of records.live()) if (records.toOf(slot) === to && records.tenantOf(slot) === tenant) found.push(slot)
       // Inserts may come out of creation order (a retried write); the answer is oldest first.
       return found.sort((a, b) => records.createdAtOf(a) - records.createdAtOf(b))
     }
@@ -646,14 +801,13 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
     const core: MessageStoreCore = {
       holdsReports: () => held.size > 0,
       insert: (message, now) => {
-        const slot = messages.get(message.id)
-        if (slot === undefined) order.push(message.id)
-        save(message, slot)
-        if (messages.size > capacity || now > nextExpiry) evict(now)
+        const slot = records.find(message.id)
+        save(message, slot === -1 ? undefined : slot)
+        if (records.count > capacity || now > nextExpiry) evict(now)
       },
       transition: (id, change, patch) => {
-        const slot = messages.get(id)
-        if (slot === undefined) return Result.fail(new MessageNotFound({ field: "id" }))
+        const slot = records.find(id)
+        if (slot === -1) return Result.fail(new MessageNotFound({ field: "id" }))
         const next = applyChange(records.read(slot), change, patch)
         return Result.isFailure(next) ? next : Result.succeed(save(next.success, slot))
       }
@@ -669,26 +823,28 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
       transition: (id, change, patch) => Effect.suspend(() => Effect.fromResult(core.transition(id, change, patch))),
       annotate: (id, patch) =>
         Effect.suspend(() => {
-          const slot = messages.get(id)
-          return slot === undefined
+          const slot = records.find(id)
+          return slot === -1
             ? Effect.fail(new MessageNotFound({ field: "id" }))
             : Effect.succeed(save({ ...records.read(slot), ...patch }, slot))
         }),
       findByProviderId: (transport, providerMessageId) =>
         Effect.sync(() => {
-          const id = byProvider.get(transport)?.get(providerMessageId)
+          const slot = records.findByProvider(transport, providerMessageId)
+          if (slot !== -1) return Option.some(records.read(slot))
+          const id = others.get(transport)?.get(providerMessageId)
           return Option.fromUndefinedOr(id === undefined ? undefined : read(id))
         }),
       list: ({ limit = Number.POSITIVE_INFINITY, status }) =>
         Effect.sync(() => {
           const found: Array<StoredMessage> = []
-          for (const slot of messages.values()) {
+          for (const slot of records.live()) {
             if (found.length >= limit) break
             if (records.statusOf(slot) === status) found.push(records.read(slot))
           }
           return found
         }),
-      size: Effect.sync(() => messages.size),
+      size: Effect.sync(() => records.count),
       holdReport: (report, ttl) =>
         withNow((now) => {
           for (const [key, entry] of held) {

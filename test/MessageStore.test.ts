@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Option, Result } from "effect"
+import { Duration, Effect, Option, Result } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import { MessageStore } from "smsforge"
@@ -108,4 +108,108 @@ describe("memory store", () => {
       assert.deepStrictEqual((yield* store.list({ status: "failed" })).map((m) => m.id), ["m1", "m3"])
       assert.strictEqual((yield* store.list({ status: "accepted", limit: 2 })).length, 2)
     }))
+})
+
+// The memory store keeps messages in columns and builds them again on read:
+// what comes back must be what went in, field for field (undefined fields
+// may be absent, as in every store's JSON).
+describe("memory store properties", () => {
+  const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
+  const optional = <A>(arb: fc.Arbitrary<A>) => fc.option(arb, { nil: undefined })
+  const text = fc.string({ maxLength: 12 })
+  const at = fc.oneof(fc.integer({ min: 0, max: 2_000_000_000_000 }), fc.double({ noNaN: true, noDefaultInfinity: true }))
+  const change = fc.record({ status: fc.constantFrom(...statuses), at, reason: optional(text) })
+  const decision = fc.record({
+    route: fc.constantFrom("a", "b"),
+    transport: fc.constantFrom("t1", "t2"),
+    reason: fc.constantFrom("rank 1", "rank 2"),
+    outcome: optional(fc.constantFrom("submitted", "Rejected")),
+    attempts: fc.nat(3)
+  })
+  const stored = (id: string): fc.Arbitrary<MessageStore.StoredMessage> =>
+    fc.record({
+      id: fc.constant(id),
+      tenant: optional(fc.constantFrom("acme", "globex")),
+      to: fc.constantFrom("+447700900123", "+447700900456"),
+      country: fc.constantFrom("GB", "US"),
+      from: optional(fc.constantFrom("ACME", "+15550001")),
+      purpose: fc.constantFrom("transactional" as const, "marketing" as const),
+      text,
+      withheld: optional(fc.boolean()),
+      encoding: fc.constantFrom("GSM-7" as const, "UCS-2" as const),
+      segmentCount: fc.nat(5),
+      template: optional(fc.record({ id: text, version: fc.nat(3), locale: fc.constantFrom("en", "de") })),
+      status: fc.constantFrom(...statuses),
+      history: fc.array(change, { maxLength: 6 }),
+      route: optional(fc.constantFrom("a", "b")),
+      transport: optional(fc.constantFrom("t1", "t2")),
+      providerMessageId: optional(fc.constantFrom("p1", "p2", "p3")),
+      segmentIds: optional(fc.array(fc.constantFrom("s1", "s2"), { maxLength: 2 })),
+      segmentStatuses: optional(fc.dictionary(fc.constantFrom("s1", "s2"), fc.constantFrom(...statuses))),
+      attempts: fc.oneof(fc.nat(5), fc.double({ noNaN: true })),
+      decisions: fc.array(decision, { maxLength: 2 }),
+      cost: optional(fc.record({ amount: fc.constantFrom("0.0075", "1"), currency: fc.constantFrom("EUR", "USD") })),
+      idempotencyKey: optional(text),
+      createdAt: at,
+      sendAt: optional(at),
+      validUntil: optional(at),
+      metadata: optional(fc.dictionary(text, fc.oneof(text, fc.integer(), fc.boolean()), { maxKeys: 2 }))
+    })
+
+  it("property: every message inserted reads back unchanged, however many share a slot's fields", () => {
+    fc.assert(fc.property(fc.array(fc.nat(9), { minLength: 1, maxLength: 40 }).chain((ids) =>
+      fc.tuple(...ids.map((n) => stored(`m${n}`)))
+    ), (messages) => {
+      const store = Effect.runSync(MessageStore.makeMemory({ capacity: 5, retention: Duration.infinity }))
+      const latest = new Map<string, MessageStore.StoredMessage>()
+      for (const message of messages) {
+        Effect.runSync(store.insert(message))
+        // Rewriting an id keeps its place; past capacity the oldest goes.
+        latest.set(message.id, message)
+        if (latest.size > 5) latest.delete(latest.keys().next().value!)
+      }
+      // Kept for ever (times are arbitrary): the store keeps the model's messages, each as last written.
+      const kept = [...latest.values()]
+      assert.strictEqual(Effect.runSync(store.size), kept.length)
+      for (const message of kept) {
+        assert.deepStrictEqual(plain(Option.getOrThrow(Effect.runSync(store.get(message.id)))), plain(message))
+      }
+    }))
+  })
+
+  it("property: transitions and annotations answer and keep what the rule applied to plain objects gives", () => {
+    const step = fc.oneof(
+      fc.record({ _tag: fc.constant("transition" as const), id: fc.constantFrom("m0", "m1", "m2"), change, patch: fc.record({ route: optional(fc.constantFrom("a", "b")), transport: optional(fc.constantFrom("t1", "t2")), providerMessageId: optional(fc.constantFrom("p1", "p2")), attempts: fc.nat(4), decisions: fc.array(decision, { maxLength: 2 }) }) }),
+      fc.record({ _tag: fc.constant("annotate" as const), id: fc.constantFrom("m0", "m1", "m2"), patch: fc.record({ segmentStatuses: fc.dictionary(fc.constantFrom("s1", "s2"), fc.constantFrom(...statuses)) }) })
+    )
+    fc.assert(fc.property(fc.tuple(stored("m0"), stored("m1"), stored("m2")), fc.array(step, { maxLength: 20 }), (initial, steps) => {
+      const store = Effect.runSync(MessageStore.makeMemory({ retention: Duration.infinity }))
+      const model = new Map(initial.map((m) => [m.id, m]))
+      for (const message of initial) Effect.runSync(store.insert(message))
+      for (const s of steps) {
+        const before = model.get(s.id)!
+        if (s._tag === "annotate") {
+          const expected = { ...before, ...s.patch }
+          model.set(s.id, expected)
+          assert.deepStrictEqual(plain(Effect.runSync(store.annotate(s.id, s.patch))), plain(expected))
+          continue
+        }
+        const expected = MessageStore.applyChange(before, s.change, s.patch)
+        const got = Effect.runSync(Effect.result(store.transition(s.id, s.change, s.patch)))
+        assert.strictEqual(got._tag, expected._tag)
+        if (Result.isSuccess(expected) && Result.isSuccess(got)) {
+          model.set(s.id, expected.success)
+          assert.deepStrictEqual(plain(got.success), plain(expected.success))
+        }
+      }
+      for (const [id, message] of model) {
+        assert.deepStrictEqual(plain(Option.getOrThrow(Effect.runSync(store.get(id)))), plain(message))
+        if (message.transport !== undefined && message.providerMessageId !== undefined) {
+          const found = Effect.runSync(store.findByProviderId(message.transport, message.providerMessageId))
+          // Another message may have taken the same carrier id since; it is found with that id.
+          assert.isTrue(Option.isSome(found) && found.value.providerMessageId === message.providerMessageId)
+        }
+      }
+    }))
+  })
 })
