@@ -11,7 +11,7 @@
 // alone is judged against the floor alone.
 //
 //   npm run build && node bench/phone.bench.mjs
-//   SMSFORGE_DIST=../.tmp/dist-before/index.js node bench/phone.bench.mjs   (another build, relative to bench/)
+//   SMSFORGE_DIST=../other-dist/index.js node bench/phone.bench.mjs   (another build, relative to bench/)
 import * as Effect from "effect/Effect"
 import { parsePhoneNumberWithError } from "libphonenumber-js/max"
 import { mixedNumbers } from "./mixed-numbers.mjs"

@@ -38,7 +38,7 @@ import { createRequire } from "node:module"
 import { allCountries, mixedNumbers, validInternational } from "./mixed-numbers.mjs"
 
 // SMSFORGE_DIST points at another build (relative to bench/), as in soak.bench.mjs.
-const { createSmsClient, PhoneNumbers, Sms, Transport } = await import(process.env.SMSFORGE_DIST ?? "../dist/index.js")
+const { createSmsClient, Sms, Transport } = await import(process.env.SMSFORGE_DIST ?? "../dist/index.js")
 const require = createRequire(import.meta.url)
 const NotifmeSdk = NotifmeModule.default ?? NotifmeModule
 const SENDS = Number(process.argv[2] ?? 20_000)
