@@ -60,7 +60,6 @@ import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Redacted from "effect/Redacted"
@@ -68,11 +67,12 @@ import * as Schema from "effect/Schema"
 import * as Events from "./Events.ts"
 import { currentMillis, nowOf } from "./internal/clock.ts"
 import { firstUnknownKey } from "./internal/issues.ts"
-import * as otp from "./internal/otp.ts"
 import { randomToken } from "./internal/random.ts"
 import { hashedKey } from "./internal/routeKey.ts"
-import * as texts from "./internal/verificationText.ts"
-import { makeVelocityGuard } from "./internal/verificationVelocity.ts"
+import * as otp from "./internal/verification/otp.ts"
+import { makeTelemetry, type Telemetry } from "./internal/verification/telemetry.ts"
+import * as texts from "./internal/verification/text.ts"
+import { makeVelocityGuard, type VelocityGuard } from "./internal/verification/velocity.ts"
 import { type E164, type NumberType, type PhoneNumber, PhoneNumberError, PhoneNumbers } from "./PhoneNumbers.ts"
 import { StoreUnavailable } from "./Store.ts"
 
@@ -739,11 +739,13 @@ export const isRecordOf = (value: StoredValue, to: string, tenant: string | unde
   value._tag === "Verification" && value.to === to && value.tenant === tenant
 
 /** The store as the service calls it: an outage is a {@link VerificationError} with reason `StoreUnavailable`. */
-const liftStore = (store: VerificationStore["Service"]): {
+type LiftedStore = {
   readonly [K in keyof VerificationStore["Service"]]: (
     ...args: Parameters<VerificationStore["Service"][K]>
   ) => Effect.Effect<Effect.Success<ReturnType<VerificationStore["Service"][K]>>, VerificationError>
-} => {
+}
+
+const liftStore = (store: VerificationStore["Service"]): LiftedStore => {
   const lift = <A>(effect: Effect.Effect<A, StoreUnavailable>) =>
     Effect.mapError(effect, (reason) => new VerificationError({ reason }))
   return {
@@ -812,17 +814,6 @@ const VERIFICATION_ID = /^vrf_[A-Za-z0-9_-]{16,64}$/
 const SUBJECT_MAX = 256
 const toField = { field: "to" } as const
 const DIGITS = /^\d+$/
-
-// The counters' names and descriptions; each series is a counter with its
-// attributes fixed (`Metric.withAttributes` rebuilds the context and the
-// series key on every update).
-const metrics = {
-  starts: { name: "smsforge_verification_starts", description: "Verifications started, by country" },
-  approvals: { name: "smsforge_verification_approvals", description: "Verifications approved, by country" },
-  expiries: { name: "smsforge_verification_expiries", description: "Verifications found expired, by country" },
-  sends: { name: "smsforge_verification_sends", description: "Codes sent, by country and channel" },
-  blocks: { name: "smsforge_verification_blocks", description: "Sends refused by a fraud guard, by reason" }
-} as const
 
 const millisOf = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
@@ -938,14 +929,6 @@ const unknownKey = (request: object, allowed: ReadonlySet<string>): InvalidReque
 const isText = (value: unknown, max: number): value is string =>
   typeof value === "string" && value.length > 0 && value.length <= max
 
-interface Counts {
-  starts: number
-  sends: number
-  approvals: number
-  expiries: number
-  blocks: number
-}
-
 const tenantPart = (tenant: string | undefined) => (tenant === undefined ? "" : encodeURIComponent(tenant))
 const verificationKey = (id: string) => `v:${id}`
 const pointerKey = (tenant: string | undefined, e164: string) => `r:${tenantPart(tenant)}:${e164}`
@@ -960,6 +943,863 @@ const pointerKey = (tenant: string | undefined, e164: string) => `r:${tenantPart
 export const recipientKey = (to: string, tenant?: string): string => pointerKey(tenant, to)
 const totpKey = (tenant: string | undefined, subject: string) => `t:${tenantPart(tenant)}:${encodeURIComponent(subject)}`
 
+// The service's parts are the top-level functions below, each given the
+// context `make` builds once: an `Env`.
+
+/** A rate limit with its window as a Duration, parsed once rather than per send. */
+interface Limit {
+  readonly limit: number
+  readonly window: Duration.Duration
+}
+
+/** The fraud guards a send passes: number policy, rate limits, velocity. */
+interface Guards {
+  readonly limiter: RateLimiter.RateLimiter
+  readonly limits: {
+    readonly sends: Limit
+    readonly recipient: Limit | undefined
+    readonly prefix: Limit | undefined
+    readonly client: Limit | undefined
+    readonly tenant: Limit | undefined
+  }
+  readonly velocity: VelocityGuard | undefined
+  readonly allowedCountries: ReadonlySet<string> | undefined
+  readonly allowedTypes: ReadonlySet<NumberType>
+  /** National digits that name a number's range (velocity guard) and prefix (rate limit). */
+  readonly rangeDigits: number
+  readonly prefixDigits: number
+}
+
+/** What every part of the service reads: its settings, the services it calls, the state it keeps. */
+interface Env {
+  readonly options: VerificationOptions
+  readonly settings: Settings
+  readonly store: LiftedStore
+  readonly sender: VerificationSender["Service"]
+  readonly phoneNumbers: PhoneNumbers["Service"]
+  readonly guards: Guards
+  readonly telemetry: Telemetry
+  /** The fallback fibers, scoped to the layer. */
+  readonly fibers: FiberSet.FiberSet<void, never>
+  readonly pepper: otp.Pepper
+  /** Channels in fallback order, by first channel. */
+  readonly orders: ReadonlyMap<Channel, ReadonlyArray<Channel>>
+  readonly totpIssuer: string
+}
+
+// Windows as Durations once, so the limiter does not parse them per send.
+const windowed = (rate: { readonly limit: number; readonly window: number }): Limit => ({
+  limit: rate.limit,
+  window: Duration.millis(rate.window)
+})
+
+const guardsOf = (options: VerificationOptions, settings: Settings, limiter: RateLimiter.RateLimiter): Guards => ({
+  limiter,
+  limits: {
+    sends: windowed(settings.maxSends),
+    recipient: settings.recipient && windowed(settings.recipient),
+    prefix: settings.prefix && windowed(settings.prefix),
+    client: settings.client && windowed(settings.client),
+    tenant: settings.tenant && windowed(settings.tenant)
+  },
+  velocity: settings.velocity === undefined ? undefined : makeVelocityGuard(settings.velocity),
+  allowedCountries: options.allowedCountries === undefined
+    ? undefined
+    : new Set(options.allowedCountries.map((c) => c.toUpperCase())),
+  allowedTypes: new Set<NumberType>(options.allowedTypes ?? ["mobile", "fixed-line-or-mobile"]),
+  rangeDigits: settings.velocity?.rangeDigits ?? 4,
+  prefixDigits: settings.prefix?.digits ?? 3
+})
+
+// One shared array per first channel: records reference it rather than copy it.
+const channelOrders = (channels: ReadonlyArray<Channel>): ReadonlyMap<Channel, ReadonlyArray<Channel>> =>
+  new Map(channels.map((first) => [first, [first, ...channels.filter((c) => c !== first)]]))
+
+// store access
+
+/** A stored verification and its version. */
+type Located = Versioned & { readonly value: VerificationRecord }
+
+const recordIn = (found: Option.Option<Versioned>): Located | undefined =>
+  found._tag === "Some" && found.value.value._tag === "Verification" ? found.value as Located : undefined
+
+const loadRecord = (env: Env, id: string) => Effect.map(env.store.get(verificationKey(id)), recordIn)
+
+const keepUntil = (env: Env, record: VerificationRecord) => record.expiresAt + env.settings.retention
+
+const save = (env: Env, record: VerificationRecord, version: number | undefined) =>
+  env.store.set(verificationKey(record.id), record, { expectedVersion: version, expiresAt: keepUntil(env, record) })
+
+/** Runs `attempt(0)`, `attempt(1)` … until one's compare-and-set wins (bounded). */
+const casLoop = <A, E, R>(
+  attempt: (n: number) => Effect.Effect<A | typeof Retry, E, R>,
+  n = 0
+): Effect.Effect<A, E | VerificationError, R> =>
+  Effect.flatMap(attempt(n), (a): Effect.Effect<A, E | VerificationError, R> =>
+    a !== Retry
+      ? Effect.succeed(a as A)
+      : n >= 16
+      ? fail(new StoreUnavailable({}))
+      : casLoop(attempt, n + 1))
+
+// input
+
+const resolveNumber = (env: Env, to: unknown, defaultCountry: unknown): Effect.Effect<PhoneNumber, StartError> => {
+  if (!isText(to, 256)) return fail(new InvalidRequest({ field: "to", problem: "a phone number string" }))
+  if (defaultCountry !== undefined && !(typeof defaultCountry === "string" && /^[A-Za-z]{2}$/.test(defaultCountry))) {
+    return fail(new InvalidRequest({ field: "defaultCountry", problem: "ISO 3166-1 alpha-2" }))
+  }
+  const country = (defaultCountry as string | undefined) ?? env.options.defaultCountry
+  return env.phoneNumbers.normalize(to, country === undefined ? toField : { defaultCountry: country, field: "to" })
+}
+
+// Field checks answer the refusal, or undefined when the field is fine.
+const badTenant = (tenant: unknown) =>
+  tenant === undefined || isText(tenant, 128)
+    ? undefined
+    : new InvalidRequest({ field: "tenant", problem: "a string of 1 to 128 characters" })
+
+const badLocale = (locale: unknown) =>
+  locale === undefined || (typeof locale === "string" && LOCALE.test(locale))
+    ? undefined
+    : new InvalidRequest({ field: "locale", problem: "a BCP 47 language tag" })
+
+const badChannel = (channels: ReadonlyArray<Channel>, channel: unknown) =>
+  channel === undefined || (isChannel(channel) && channels.includes(channel))
+    ? undefined
+    : new InvalidRequest({ field: "channel", problem: `one of ${channels.join(", ")}` })
+
+const badClientKey = (clientKey: unknown) =>
+  clientKey === undefined || isText(clientKey, 256)
+    ? undefined
+    : new InvalidRequest({ field: "clientKey", problem: "a string of 1 to 256 characters" })
+
+const checkTenant = (tenant: unknown) => {
+  const bad = badTenant(tenant)
+  return bad === undefined ? Effect.succeed(tenant as string | undefined) : fail(bad)
+}
+
+const locateByRecipient = Effect.fnUntraced(
+  function*(env: Env, to: string, defaultCountry: unknown, tenant: string | undefined) {
+    const n = yield* resolveNumber(env, to, defaultCountry)
+    const pointer = yield* env.store.get(pointerKey(tenant, n.e164))
+    if (pointer._tag === "None" || pointer.value.value._tag !== "Pointer") {
+      return yield* fail(new VerificationNotFound({ field: "to" }))
+    }
+    const found = yield* loadRecord(env, pointer.value.value.id)
+    if (found === undefined) return yield* fail(new VerificationNotFound({ field: "to" }))
+    return found
+  }
+)
+
+/** Finds the verification a target names; `undefined` fields fail with the field named. */
+const locate = (env: Env, target: VerificationTarget, allowed: ReadonlySet<string>): Effect.Effect<Located, StartError> => {
+  if (typeof target !== "object" || target === null) {
+    return fail(new InvalidRequest({ field: "verificationId", problem: "a request object" }))
+  }
+  const bad = unknownKey(target, allowed) ?? badTenant(target.tenant)
+  if (bad !== undefined) return fail(bad)
+  const tenant = target.tenant
+  if (target.verificationId !== undefined) {
+    if (typeof target.verificationId !== "string" || !VERIFICATION_ID.test(target.verificationId)) {
+      return fail(new InvalidRequest({ field: "verificationId", problem: "an id from start" }))
+    }
+    return Effect.flatMap(loadRecord(env, target.verificationId), (found) =>
+      found === undefined || found.value.tenant !== tenant
+        ? fail(new VerificationNotFound({ field: "verificationId" }))
+        : Effect.succeed(found))
+  }
+  if (target.to === undefined) {
+    return fail(new InvalidRequest({ field: "to", problem: "verificationId or to is required" }))
+  }
+  return locateByRecipient(env, target.to, target.defaultCountry, tenant)
+}
+
+// fraud guards
+
+/** The country allow-list and number types (premium-rate and unknown refused by default). */
+const guardNumber = (env: Env, n: PhoneNumber): Effect.Effect<never, VerificationError> | undefined => {
+  const { allowedCountries, allowedTypes } = env.guards
+  const reason = allowedCountries !== undefined && !allowedCountries.has(n.country)
+    ? "country" as const
+    : !allowedTypes.has(n.type)
+    ? "number-type" as const
+    : undefined
+  return reason === undefined
+    ? undefined
+    : Effect.andThen(env.telemetry.blocked(reason, undefined, n.country), fail(new Blocked({ field: "to", reason })))
+}
+
+type Scope = "recipient" | "prefix" | "client" | "tenant" | "sends"
+
+const consume = (limiter: RateLimiter.RateLimiter, scope: Scope, key: string, limit: Limit) =>
+  // hashed: a key name never holds a number, a client key or a tenant
+  limiter.consume({ key: hashedKey(`smsforge/verification/${scope}`, [key]), limit: limit.limit, window: limit.window })
+
+// One handler for every limit of a send; the key names the scope that refused.
+const refusal = (error: RateLimiter.RateLimiterError): Effect.Effect<never, VerificationError> => {
+  const reason = error.reason
+  if (reason._tag === "RateLimitStoreError") return fail(new StoreUnavailable({ cause: reason }))
+  const scope = reason.key.split("/")[2] as Scope
+  return scope === "sends"
+    ? fail(new TooManySends({ field: "to", retryAfter: reason.retryAfter }))
+    : fail(
+      new RateLimited({
+        field: scope === "client" ? "clientKey" : scope === "tenant" ? "tenant" : "to",
+        scope,
+        retryAfter: reason.retryAfter
+      })
+    )
+}
+
+/** Who a code goes to: what a resend keeps of its verification, or what a new one takes from its number. */
+interface Recipient {
+  readonly to: string
+  readonly country: string
+  readonly range: string
+  readonly prefix: string
+  readonly tenant: string | undefined
+}
+
+/** The rate limits of one send: per recipient, prefix, client key and tenant. */
+const rateLimits = (
+  env: Env,
+  recipient: Recipient,
+  clientKey: string | undefined
+): Effect.Effect<unknown, VerificationError> => {
+  const { limiter, limits } = env.guards
+  const { to, prefix, tenant } = recipient
+  const t = tenantPart(tenant)
+  let guards: Effect.Effect<unknown, RateLimiter.RateLimiterError> = consume(limiter, "sends", `${t}:${to}`, limits.sends)
+  if (limits.recipient !== undefined) {
+    guards = Effect.andThen(guards, consume(limiter, "recipient", `${t}:${to}`, limits.recipient))
+  }
+  if (limits.prefix !== undefined) {
+    guards = Effect.andThen(guards, consume(limiter, "prefix", `${t}:${prefix}`, limits.prefix))
+  }
+  if (limits.client !== undefined && clientKey !== undefined) {
+    guards = Effect.andThen(guards, consume(limiter, "client", `${t}:${clientKey}`, limits.client))
+  }
+  if (limits.tenant !== undefined && tenant !== undefined) {
+    guards = Effect.andThen(guards, consume(limiter, "tenant", t, limits.tenant))
+  }
+  return Effect.catchTag(guards, "RateLimiterError", refusal)
+}
+
+const velocityBlock = (env: Env, recipient: Recipient, until: number, now: number) =>
+  Effect.andThen(
+    env.telemetry.blocked("velocity", recipient.range, recipient.country),
+    fail(new Blocked({ field: "to", reason: "velocity", retryAfter: Duration.millis(until - now) }))
+  )
+
+/**
+ * The guards of one send, in order: a range the velocity guard blocks, the
+ * rate limits, then the velocity guard counting this send.
+ */
+const guardSend = Effect.fnUntraced(function*(env: Env, recipient: Recipient, clientKey: string | undefined, now: number) {
+  const velocity = env.guards.velocity
+  if (velocity !== undefined) {
+    const until = velocity.blockedUntil(recipient.range, now)
+    if (until > 0) return yield* velocityBlock(env, recipient, until, now)
+  }
+  yield* rateLimits(env, recipient, clientKey)
+  if (velocity !== undefined) {
+    const verdict = velocity.send(recipient.range, now)
+    if (verdict._tag === "Blocked") return yield* velocityBlock(env, recipient, verdict.until, now)
+  }
+})
+
+// delivery: the code's text, its send, the fallback to the next channel
+
+const textFor = (options: VerificationOptions, record: VerificationRecord, code: string, channel: Channel, now: number): string => {
+  const minutes = Math.max(1, Math.ceil((record.expiresAt - now) / 60_000))
+  const shown = channel === "voice" ? texts.spellOut(code) : code
+  if (options.text !== undefined) {
+    return options.text({ code: shown, minutes, locale: record.locale, channel, brand: options.brand })
+  }
+  return texts.render(texts.resolveLocale(record.locale), { code: shown, minutes, brand: options.brand })
+}
+
+const codeOf = (env: Env, record: VerificationRecord): string =>
+  otp.code(otp.deriveSecret(env.pepper, record.nonce), record.counter, env.settings.digits)
+
+const deliver = (env: Env, record: VerificationRecord, code: string, channel: Channel, now: number) =>
+  Effect.result(env.sender.send({
+    to: record.to as E164,
+    text: textFor(env.options, record, code, channel, now),
+    channel,
+    tenant: record.tenant,
+    locale: record.locale
+  }))
+
+/** Stores the provider's message id on the send it belongs to. */
+const noteMessageIdAttempt = Effect.fnUntraced(
+  function*(env: Env, id: string, counter: number, index: number, messageId: string) {
+    const found = yield* loadRecord(env, id)
+    if (found === undefined || found.value.counter !== counter) return undefined
+    const sends = found.value.sends.map((s, i) => (i === index ? { ...s, messageId } : s))
+    return (yield* save(env, { ...found.value, sends }, found.version)) ? undefined : Retry
+  }
+)
+
+const noteMessageId = (env: Env, id: string, counter: number, index: number, messageId: string) =>
+  casLoop(() => noteMessageIdAttempt(env, id, counter, index, messageId))
+
+const markDeliveredAttempt = Effect.fnUntraced(function*(env: Env, id: string, channel: Channel) {
+  const found = yield* loadRecord(env, id)
+  if (found === undefined || found.value.deliveredChannel !== undefined) return undefined
+  return (yield* save(env, { ...found.value, deliveredChannel: channel }, found.version)) ? undefined : Retry
+})
+
+/** Gives back the cooldown of a send that never left. */
+const releaseCooldownAttempt = Effect.fnUntraced(function*(env: Env, id: string, counter: number, lastSentAt: number) {
+  const found = yield* loadRecord(env, id)
+  if (found === undefined || found.value.counter !== counter) return undefined
+  return (yield* save(env, { ...found.value, lastSentAt }, found.version)) ? undefined : Retry
+})
+
+const nextChannel = (channels: ReadonlyArray<Channel>, current: Channel): Channel | undefined => {
+  const i = channels.indexOf(current)
+  return i < 0 ? undefined : channels[i + 1]
+}
+
+/**
+ * Every `fallbackAfter`, while the verification is pending and its latest
+ * send (at `startIndex`, then the ones this loop adds) has no delivery
+ * receipt, sends the same code on the next channel.
+ */
+const fallbackLoop = Effect.fnUntraced(function*(env: Env, id: string, startIndex: number) {
+  const { settings, telemetry } = env
+  let index = startIndex
+  while (true) {
+    yield* Effect.sleep(Duration.millis(settings.fallbackAfter))
+    const found = yield* loadRecord(env, id)
+    if (found === undefined) return
+    const record = found.value
+    const fiber = yield* currentFiber
+    const now = nowOf(fiber)
+    if (
+      record.status !== "pending" || now >= record.expiresAt || record.wrongChecks >= settings.maxChecks ||
+      record.sends.length !== index + 1
+    ) return
+    const last = record.sends[index]!
+    if (last.messageId !== undefined) {
+      const status = yield* env.sender.deliveryStatus(last.messageId)
+      if (status === "delivered") {
+        yield* casLoop(() => markDeliveredAttempt(env, id, last.channel))
+        return
+      }
+    }
+    const next = nextChannel(record.channels, last.channel)
+    if (next === undefined) return
+    const updated: VerificationRecord = {
+      ...record,
+      channel: next,
+      sendAttempts: record.sendAttempts + 1,
+      sends: [...record.sends, { channel: next, at: now, counter: record.counter, fallback: true, messageId: undefined }]
+    }
+    // A concurrent check or resend won: it decides what happens next.
+    if (!(yield* save(env, updated, found.version))) return
+    index += 1
+    telemetry.tally(fiber, "sends", record.country, "channel", next)
+    yield* telemetry.changed(updated, "fallback", now)
+    const sent = yield* deliver(env, updated, codeOf(env, updated), next, now)
+    if (sent._tag === "Success") {
+      yield* noteMessageId(env, id, record.counter, index, sent.success.messageId)
+    } else {
+      yield* telemetry.changed(updated, "delivery-failed", now)
+    }
+  }
+})
+
+const scheduleFallback = (env: Env, record: VerificationRecord) =>
+  nextChannel(record.channels, record.channel) === undefined
+    ? Effect.void
+    : Effect.asVoid(FiberSet.run(env.fibers, Effect.ignore(fallbackLoop(env, record.id, record.sends.length - 1))))
+
+// issuing a code
+
+const resultOf = (record: VerificationRecord): StartResult => ({
+  verificationId: record.id,
+  to: record.to as E164,
+  channel: record.channel,
+  status: "pending",
+  expiresAt: record.expiresAt,
+  sendAttempts: record.sendAttempts
+})
+
+/** A new verification's number, tenant, and the version of its recipient's pointer (`undefined`: none). */
+interface Fresh {
+  readonly number: PhoneNumber
+  readonly tenant: string | undefined
+  readonly pointerVersion: number | undefined
+}
+
+/** What `issue` is asked: a resend of `existing`, or a new verification of `fresh`. */
+interface IssueRequest {
+  readonly existing: Located | undefined
+  readonly fresh: Fresh | undefined
+  readonly channel: Channel | undefined
+  readonly locale: string | undefined
+  readonly clientKey: string | undefined
+  readonly now: number
+}
+
+const recipientOf = (env: Env, previous: VerificationRecord | undefined, fresh: Fresh | undefined): Recipient => {
+  if (previous !== undefined) {
+    return {
+      to: previous.to,
+      country: previous.country,
+      range: previous.range,
+      prefix: previous.prefix,
+      tenant: previous.tenant
+    }
+  }
+  const n = fresh!.number
+  return {
+    to: n.e164,
+    country: n.country,
+    range: `+${n.countryCallingCode}${n.nationalNumber.slice(0, env.guards.rangeDigits)}`,
+    prefix: `+${n.countryCallingCode}${n.nationalNumber.slice(0, env.guards.prefixDigits)}`,
+    tenant: fresh!.tenant
+  }
+}
+
+/** The record of a new code (and the code), for a resend of `previous` or a new verification. */
+const issuedRecord = (
+  env: Env,
+  previous: VerificationRecord | undefined,
+  recipient: Recipient,
+  request: IssueRequest
+): { readonly record: VerificationRecord; readonly code: string } => {
+  const { settings, pepper } = env
+  const now = request.now
+  const id = previous?.id ?? `vrf_${randomToken(18)}`
+  const channel = request.channel ?? previous?.channels[0] ?? settings.channels[0]!
+  const counter = previous === undefined ? 0 : previous.counter + 1
+  const nonce = previous?.nonce ?? randomToken(24)
+  const code = otp.code(otp.deriveSecret(pepper, nonce), counter, settings.digits)
+  // One object literal with every field, in one order: every record has
+  // the same shape, and nothing is spread and copied twice.
+  const record: VerificationRecord = {
+    _tag: "Verification",
+    id,
+    to: recipient.to,
+    country: recipient.country,
+    range: recipient.range,
+    prefix: recipient.prefix,
+    tenant: recipient.tenant,
+    locale: request.locale ?? previous?.locale ?? "en",
+    channels: env.orders.get(channel) ?? [channel],
+    channel,
+    status: "pending",
+    nonce,
+    counter,
+    codeHash: otp.hashCode(pepper, id, counter, code),
+    createdAt: previous?.createdAt ?? now,
+    expiresAt: now + settings.ttl,
+    lastSentAt: now,
+    sendAttempts: (previous?.sendAttempts ?? 0) + 1,
+    wrongChecks: previous?.wrongChecks ?? 0,
+    deliveredChannel: undefined,
+    approvedAt: undefined,
+    sends: previous === undefined
+      ? [{ channel, at: now, counter, fallback: false, messageId: undefined }]
+      : [...previous.sends.slice(-8), { channel, at: now, counter, fallback: false, messageId: undefined }]
+  }
+  return { record, code }
+}
+
+/**
+ * Saves an issued record and the pointer to it: a new verification's
+ * pointer by compare-and-set, a resend's kept as long as its record.
+ * Answers false when a compare-and-set lost.
+ */
+const persistIssued = Effect.fnUntraced(
+  function*(env: Env, record: VerificationRecord, existing: Located | undefined, fresh: Fresh | undefined) {
+    const { store } = env
+    if (!(yield* save(env, record, existing?.version))) return false
+    if (existing === undefined) {
+      const ok = yield* store.set(pointerKey(record.tenant, record.to), { _tag: "Pointer", id: record.id }, {
+        expectedVersion: fresh!.pointerVersion,
+        expiresAt: keepUntil(env, record)
+      })
+      if (!ok) {
+        yield* store.remove(verificationKey(record.id))
+        return false
+      }
+    } else {
+      // Keep the pointer as long as the record it names.
+      const key = pointerKey(record.tenant, record.to)
+      const pointer = yield* store.get(key)
+      if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer" && pointer.value.value.id === record.id) {
+        yield* store.set(key, pointer.value.value, {
+          expectedVersion: pointer.value.version,
+          expiresAt: keepUntil(env, record)
+        })
+      }
+    }
+    return true
+  }
+)
+
+/** Sends a saved code; one that never left gives its cooldown back and fails with `DeliveryFailed`. */
+const sendIssued = Effect.fnUntraced(
+  function*(env: Env, record: VerificationRecord, code: string, previous: VerificationRecord | undefined, now: number) {
+    const { settings, telemetry } = env
+    const { id, counter, channel } = record
+    const fiber = yield* currentFiber
+    if (previous === undefined) telemetry.tally(fiber, "starts", record.country)
+    telemetry.tally(fiber, "sends", record.country, "channel", channel)
+    const sent = yield* deliver(env, record, code, channel, now)
+    if (sent._tag === "Failure") {
+      // No cooldown for a code that never left.
+      const lastSentAt = previous?.lastSentAt ?? now - settings.cooldown
+      yield* casLoop(() => releaseCooldownAttempt(env, id, counter, lastSentAt))
+      yield* telemetry.changed(record, "delivery-failed", now)
+      return yield* fail(new DeliveryFailed({ channel, cause: sent.failure }))
+    }
+    // Message ids matter only to fallback, which asks for delivery receipts.
+    if (settings.channels.length > 1) {
+      yield* noteMessageId(env, id, counter, record.sends.length - 1, sent.success.messageId)
+    }
+    yield* telemetry.changed(record, "pending", now)
+    if (settings.channels.length > 1) yield* scheduleFallback(env, record)
+    return resultOf(record)
+  }
+)
+
+/**
+ * Sends a new code for `existing` (a resend) or for a new verification of
+ * `fresh`, after the cooldown and every guard.
+ */
+const issue = Effect.fnUntraced(function*(env: Env, request: IssueRequest) {
+  const now = request.now
+  const previous = request.existing?.value
+  if (previous !== undefined) {
+    const wait = previous.lastSentAt + env.settings.cooldown - now
+    if (wait > 0) return yield* fail(new ResendCooldown({ field: "to", retryAfter: Duration.millis(wait) }))
+  }
+  const recipient = recipientOf(env, previous, request.fresh)
+  yield* guardSend(env, recipient, request.clientKey, now)
+  const { code, record } = issuedRecord(env, previous, recipient, request)
+  if (!(yield* persistIssued(env, record, request.existing, request.fresh))) return Retry
+  return yield* sendIssued(env, record, code, previous, now)
+})
+
+// starting, checking, resending, canceling
+
+const isLive = (record: VerificationRecord, now: number) => record.status === "pending" && now < record.expiresAt
+
+/** Marks a pending verification past its time to live as expired, once. */
+const expire = Effect.fnUntraced(function*(env: Env, found: Located, now: number) {
+  const record: VerificationRecord = { ...found.value, status: "expired" }
+  if (!(yield* save(env, record, found.version))) return false
+  env.telemetry.tally(yield* currentFiber, "expiries", record.country)
+  yield* env.telemetry.changed(record, "expired", now)
+  return true
+})
+
+const startAttempt = Effect.fnUntraced(function*(env: Env, request: StartRequest, n: PhoneNumber) {
+  const now = yield* currentMillis
+  const tenant = request.tenant
+  const pointer = yield* env.store.get(pointerKey(tenant, n.e164))
+  let existing: Located | undefined
+  if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer") {
+    existing = yield* loadRecord(env, pointer.value.value.id)
+  }
+  if (existing !== undefined && existing.value.status === "pending" && now >= existing.value.expiresAt) {
+    if (!(yield* expire(env, existing, now))) return Retry
+    existing = undefined
+  }
+  const reusable = existing !== undefined && isLive(existing.value, now) &&
+    existing.value.wrongChecks < env.settings.maxChecks
+  return yield* issue(env, {
+    existing: reusable ? existing : undefined,
+    fresh: reusable
+      ? undefined
+      : { number: n, tenant, pointerVersion: pointer._tag === "Some" ? pointer.value.version : undefined },
+    channel: request.channel,
+    locale: request.locale,
+    clientKey: request.clientKey,
+    now
+  })
+})
+
+const start = (env: Env, request: StartRequest): Effect.Effect<StartResult, StartError> => {
+  if (typeof request !== "object" || request === null) {
+    return fail(new InvalidRequest({ field: "to", problem: "a request object" }))
+  }
+  const bad = unknownKey(request, START_KEYS) ?? badTenant(request.tenant) ??
+    badChannel(env.settings.channels, request.channel) ?? badLocale(request.locale) ?? badClientKey(request.clientKey)
+  if (bad !== undefined) return fail(bad)
+  return Effect.flatMap(
+    resolveNumber(env, request.to, request.defaultCountry),
+    (n) => guardNumber(env, n) ?? casLoop(() => startAttempt(env, request, n))
+  )
+}
+
+const checkResult = (env: Env, record: VerificationRecord, status: VerificationStatus): CheckResult => ({
+  verificationId: record.id,
+  to: record.to as E164,
+  status,
+  channel: record.deliveredChannel ?? record.channel,
+  attemptsLeft: Math.max(0, env.settings.maxChecks - record.wrongChecks),
+  expiresAt: record.expiresAt
+})
+
+const deliveredAmong = Effect.fnUntraced(function*(env: Env, candidates: VerificationRecord["sends"], otherwise: Channel) {
+  for (let i = candidates.length - 1; i >= 0; i--) {
+    const s = candidates[i]!
+    if (s.messageId !== undefined && (yield* env.sender.deliveryStatus(s.messageId)) === "delivered") return s.channel
+  }
+  return otherwise
+})
+
+/** The channel whose send carried the approved code. */
+const succeededChannel = (env: Env, record: VerificationRecord): Effect.Effect<Channel> => {
+  if (record.deliveredChannel !== undefined) return Effect.succeed(record.deliveredChannel)
+  const candidates = record.sends.filter((s) => s.counter === record.counter)
+  if (candidates.length <= 1) return Effect.succeed(candidates[0]?.channel ?? record.channel)
+  return deliveredAmong(env, candidates, record.channel)
+}
+
+/** Spends a verification whose code matched. */
+const approve = Effect.fnUntraced(function*(env: Env, found: Located, fiber: Fiber.Fiber<unknown, unknown>, now: number) {
+  const record = found.value
+  const deliveredChannel = yield* succeededChannel(env, record)
+  // Spent: the nonce and the hash can make or test no code any more, so they are not kept.
+  const approved: VerificationRecord = { ...record, status: "approved", approvedAt: now, deliveredChannel, nonce: "", codeHash: "" }
+  if (!(yield* save(env, approved, found.version))) return Retry
+  env.telemetry.tally(fiber, "approvals", record.country)
+  env.guards.velocity?.approve(record.range, now)
+  yield* env.telemetry.changed(approved, "approved", now)
+  return checkResult(env, approved, "approved")
+})
+
+const checkAttempt = Effect.fnUntraced(function*(env: Env, id: string, code: string, first: Located | undefined) {
+  let found = first
+  if (found === undefined) found = yield* loadRecord(env, id)
+  if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+  const record = found.value
+  const fiber = yield* currentFiber
+  const now = nowOf(fiber)
+  if (record.status === "approved") return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+  if (record.status !== "pending") return checkResult(env, record, record.status)
+  if (now >= record.expiresAt) {
+    return (yield* expire(env, found, now)) ? checkResult(env, record, "expired") : Retry
+  }
+  if (record.wrongChecks >= env.settings.maxChecks) {
+    return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.expiresAt - now) }))
+  }
+  if (otp.matchesHash(env.pepper, record.id, record.counter, code, record.codeHash)) {
+    return yield* approve(env, found, fiber, now)
+  }
+  const wrong: VerificationRecord = { ...record, wrongChecks: record.wrongChecks + 1 }
+  if (!(yield* save(env, wrong, found.version))) return Retry
+  if (wrong.wrongChecks >= env.settings.maxChecks) yield* env.telemetry.changed(wrong, "locked", now)
+  return checkResult(env, wrong, "pending")
+})
+
+const check = (env: Env, request: CheckRequest): Effect.Effect<CheckResult, StartError> => {
+  const unknown = typeof request === "object" && request !== null ? unknownKey(request, CHECK_KEYS) : undefined
+  if (unknown !== undefined) return fail(unknown)
+  const code = cleanCode(typeof request === "object" && request !== null ? request.code : undefined, env.settings.digits)
+  if (code === undefined) {
+    return fail(new InvalidCode({ field: "code" }))
+  }
+  // The first attempt checks the record `locate` read; a retry reads it again.
+  return Effect.flatMap(locate(env, request, CHECK_KEYS), (located) =>
+    casLoop((n) => checkAttempt(env, located.value.id, code, n === 0 ? located : undefined)))
+}
+
+const resendAttempt = Effect.fnUntraced(function*(env: Env, id: string, request: ResendRequest) {
+  const found = yield* loadRecord(env, id)
+  const now = yield* currentMillis
+  if (found === undefined || found.value.status !== "pending") {
+    return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+  }
+  if (now >= found.value.expiresAt) {
+    yield* expire(env, found, now)
+    return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+  }
+  if (found.value.wrongChecks >= env.settings.maxChecks) {
+    return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(found.value.expiresAt - now) }))
+  }
+  return yield* issue(env, {
+    existing: found,
+    fresh: undefined,
+    channel: request.channel,
+    locale: request.locale,
+    clientKey: request.clientKey,
+    now
+  })
+})
+
+const resend = (env: Env, request: ResendRequest): Effect.Effect<StartResult, StartError> => {
+  const bad = badChannel(env.settings.channels, request?.channel) ?? badLocale(request?.locale) ??
+    badClientKey(request?.clientKey)
+  if (bad !== undefined) return fail(bad)
+  return Effect.flatMap(
+    locate(env, request, RESEND_KEYS),
+    (first) => casLoop(() => resendAttempt(env, first.value.id, request))
+  )
+}
+
+const cancelAttempt = Effect.fnUntraced(function*(env: Env, id: string) {
+  const found = yield* loadRecord(env, id)
+  if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
+  const now = yield* currentMillis
+  const record = found.value
+  if (record.status !== "pending") return checkResult(env, record, record.status)
+  if (now >= record.expiresAt) return (yield* expire(env, found, now)) ? checkResult(env, record, "expired") : Retry
+  const canceled: VerificationRecord = { ...record, status: "canceled" }
+  if (!(yield* save(env, canceled, found.version))) return Retry
+  yield* env.telemetry.changed(canceled, "canceled", now)
+  return checkResult(env, canceled, "canceled")
+})
+
+const cancel = (env: Env, request: VerificationTarget): Effect.Effect<CheckResult, StartError> =>
+  Effect.flatMap(locate(env, request, TARGET_KEYS), (first) => casLoop(() => cancelAttempt(env, first.value.id)))
+
+const get = Effect.fnUntraced(function*(env: Env, request: VerificationTarget) {
+  const { value: record } = yield* locate(env, request, TARGET_KEYS)
+  const now = yield* currentMillis
+  const status: VerificationStatus = record.status === "pending" && now >= record.expiresAt
+    ? "expired"
+    : record.status
+  const info: VerificationInfo = {
+    verificationId: record.id,
+    to: record.to as E164,
+    country: record.country,
+    tenant: record.tenant,
+    status,
+    channel: record.deliveredChannel ?? record.channel,
+    deliveredChannel: record.deliveredChannel,
+    locked: record.wrongChecks >= env.settings.maxChecks,
+    sendAttempts: record.sendAttempts,
+    wrongChecks: record.wrongChecks,
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+    approvedAt: record.approvedAt,
+    sends: record.sends.map((s) => ({ channel: s.channel, at: s.at, fallback: s.fallback }))
+  }
+  return info
+})
+
+// authenticator apps (TOTP)
+
+type TotpCheckRequest = Parameters<Verification["Service"]["totp"]["check"]>[0]
+type TotpEnrollRequest = Parameters<Verification["Service"]["totp"]["enroll"]>[0]
+type TotpRemoveRequest = Parameters<Verification["Service"]["totp"]["remove"]>[0]
+
+const checkSubject = (subject: unknown) =>
+  isText(subject, SUBJECT_MAX)
+    ? Effect.succeed(subject)
+    : fail(new InvalidRequest({ field: "subject", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
+
+const totpEnroll = Effect.fnUntraced(function*(env: Env, request: TotpEnrollRequest) {
+  const subject = yield* checkSubject(request?.subject)
+  const tenant = yield* checkTenant(request.tenant)
+  if (request.label !== undefined && !isText(request.label, SUBJECT_MAX)) {
+    return yield* fail(new InvalidRequest({ field: "label", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
+  }
+  const now = yield* currentMillis
+  const secret = otp.totpSecret()
+  const key = totpKey(tenant, subject)
+  const current = yield* env.store.get(key)
+  const record: TotpRecord = {
+    _tag: "Totp",
+    subject,
+    sealedSecret: otp.seal(env.pepper, secret),
+    lastTimeStep: -1,
+    wrongChecks: 0,
+    lockedUntil: 0,
+    createdAt: now
+  }
+  const ok = yield* env.store.set(key, record, {
+    expectedVersion: current._tag === "Some" ? current.value.version : undefined,
+    expiresAt: Number.MAX_SAFE_INTEGER
+  })
+  if (!ok) return yield* fail(new StoreUnavailable({}))
+  const enrollment: TotpEnrollment = {
+    subject,
+    secret: Redacted.make(secret),
+    uri: Redacted.make(otp.totpUri({
+      issuer: env.totpIssuer,
+      label: request.label ?? subject,
+      secret,
+      digits: env.settings.totpDigits,
+      period: env.settings.totpPeriod
+    }))
+  }
+  return enrollment
+})
+
+const totpCheckAttempt = Effect.fnUntraced(function*(env: Env, key: string, subject: string, code: string) {
+  const { settings } = env
+  const found = yield* env.store.get(key)
+  if (found._tag === "None" || found.value.value._tag !== "Totp") {
+    return yield* fail(new VerificationNotFound({ field: "subject" }))
+  }
+  const record = found.value.value
+  const now = yield* currentMillis
+  if (record.lockedUntil > now) {
+    return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.lockedUntil - now) }))
+  }
+  const wrongChecks = record.lockedUntil > 0 ? 0 : record.wrongChecks
+  const secret = otp.unseal(env.pepper, record.sealedSecret)
+  const step = secret === undefined ? undefined : otp.totpVerify({
+    secret,
+    code,
+    epochSeconds: Math.floor(now / 1000),
+    digits: settings.totpDigits,
+    period: settings.totpPeriod,
+    afterTimeStep: record.lastTimeStep
+  })
+  const next: TotpRecord = step !== undefined
+    ? { ...record, lastTimeStep: step, wrongChecks: 0, lockedUntil: 0 }
+    : wrongChecks + 1 >= settings.maxChecks
+    ? { ...record, wrongChecks: wrongChecks + 1, lockedUntil: now + settings.ttl }
+    : { ...record, wrongChecks: wrongChecks + 1, lockedUntil: 0 }
+  const ok = yield* env.store.set(key, next, {
+    expectedVersion: found.value.version,
+    expiresAt: Number.MAX_SAFE_INTEGER
+  })
+  if (!ok) return Retry
+  const result: TotpCheckResult = {
+    subject,
+    status: step !== undefined ? "approved" : "pending",
+    attemptsLeft: step !== undefined ? settings.maxChecks : Math.max(0, settings.maxChecks - next.wrongChecks)
+  }
+  return result
+})
+
+const totpCheck = Effect.fnUntraced(function*(env: Env, request: TotpCheckRequest) {
+  const subject = yield* checkSubject(request?.subject)
+  const tenant = yield* checkTenant(request.tenant)
+  const code = cleanCode(request.code, env.settings.totpDigits)
+  if (code === undefined) {
+    return yield* fail(new InvalidCode({ field: "code" }))
+  }
+  const key = totpKey(tenant, subject)
+  return yield* casLoop(() => totpCheckAttempt(env, key, subject, code))
+})
+
+const totpRemove = Effect.fnUntraced(function*(env: Env, request: TotpRemoveRequest) {
+  const subject = yield* checkSubject(request?.subject)
+  const tenant = yield* checkTenant(request.tenant)
+  yield* env.store.remove(totpKey(tenant, subject))
+})
+
+// the service
+
+const statsOf = (env: Env): Effect.Effect<VerificationStats> =>
+  Effect.map(currentMillis, (now): VerificationStats => ({
+    ...env.telemetry.counts(),
+    blockedRanges: env.guards.velocity?.blocked(now) ?? []
+  }))
+
 /**
  * Builds the service from a {@link VerificationStore}, a
  * {@link VerificationSender}, `PhoneNumbers` and a `RateLimiter`; the
@@ -970,797 +1810,34 @@ const totpKey = (tenant: string | undefined, subject: string) => `t:${tenantPart
  */
 export const make = Effect.fnUntraced(function*(options: VerificationOptions = {}) {
   const settings = yield* settingsOf(options)
-  const store = liftStore(yield* VerificationStore)
-  const sender = yield* VerificationSender
-  const phoneNumbers = yield* PhoneNumbers
-  const limiter = yield* RateLimiter.RateLimiter
-  const events = yield* Effect.serviceOption(Events.Events)
-  const fibers = yield* FiberSet.make<void, never>()
-  const pepper = pepperOf(options.pepper)
-  const velocity = settings.velocity === undefined ? undefined : makeVelocityGuard(settings.velocity)
-  const totpIssuer = options.totp?.issuer ?? options.brand ?? "smsforge"
-  const allowedCountries = options.allowedCountries === undefined
-    ? undefined
-    : new Set(options.allowedCountries.map((c) => c.toUpperCase()))
-  const allowedTypes = new Set<NumberType>(options.allowedTypes ?? ["mobile", "fixed-line-or-mobile"])
-
-  // stats and events
-
-  const totals: Counts = { starts: 0, sends: 0, approvals: 0, expiries: 0, blocks: 0 }
-  const perCountry = new Map<string, Counts>()
-  // Counters with their attributes, made once per (event, country, label).
-  const metricCache = new Map<string, Metric.Counter<number>>()
-  /** Counts an event in `stats` and in its metric, on the fiber's context. */
-  const tally = (
-    fiber: Fiber.Fiber<unknown, unknown>,
-    field: keyof Counts,
-    country: string,
-    label?: "channel" | "reason",
-    value?: string
-  ): void => {
-    totals[field] += 1
-    let c = perCountry.get(country)
-    if (c === undefined) {
-      c = { starts: 0, sends: 0, approvals: 0, expiries: 0, blocks: 0 }
-      perCountry.set(country, c)
-    }
-    c[field] += 1
-    const key = label === undefined ? `${field}|${country}` : `${field}|${country}|${value}`
-    let m = metricCache.get(key)
-    if (m === undefined) {
-      m = Metric.counter(metrics[field].name, {
-        description: metrics[field].description,
-        attributes: label === undefined ? { country } : { country, [label]: value ?? "" }
-      })
-      metricCache.set(key, m)
-    }
-    m.updateUnsafe(1, fiber.context)
+  const env: Env = {
+    options,
+    settings,
+    store: liftStore(yield* VerificationStore),
+    sender: yield* VerificationSender,
+    phoneNumbers: yield* PhoneNumbers,
+    guards: guardsOf(options, settings, yield* RateLimiter.RateLimiter),
+    telemetry: makeTelemetry(yield* Effect.serviceOption(Events.Events)),
+    fibers: yield* FiberSet.make<void, never>(),
+    pepper: pepperOf(options.pepper),
+    orders: channelOrders(settings.channels),
+    totpIssuer: options.totp?.issuer ?? options.brand ?? "smsforge"
   }
-
-  // The built-in event bus says whether anyone listens: no event is built for nobody.
-  const bus = events._tag === "Some" ? Events.cores.of(events.value) : undefined
-  const quiet = (): boolean => events._tag === "None" || (bus !== undefined && !bus.listening())
-
-  const publish = (event: Events.SmsEvent): Effect.Effect<void> =>
-    events._tag === "Some" ? events.value.publish(event) : Effect.void
-
-  const changed = (record: VerificationRecord, status: string, at: number): Effect.Effect<void> =>
-    quiet() ? Effect.void : publish({
-      _tag: "VerificationChanged",
-      verificationId: record.id,
-      status,
-      channel: record.channel,
-      country: record.country,
-      at
-    })
-
-  const blocked = (reason: "country" | "number-type" | "velocity", subject: string | undefined, country: string) =>
-    Effect.withFiber((fiber) => {
-      const at = nowOf(fiber)
-      tally(fiber, "blocks", country, "reason", reason)
-      return publish({ _tag: "Blocked", scope: "verification", reason, subject, at })
-    })
-
-  // store helpers
-
-  /** A stored verification and its version. */
-  type Located = Versioned & { readonly value: VerificationRecord }
-
-  const recordIn = (found: Option.Option<Versioned>): Located | undefined =>
-    found._tag === "Some" && found.value.value._tag === "Verification" ? found.value as Located : undefined
-
-  const loadRecord = (id: string) => Effect.map(store.get(verificationKey(id)), recordIn)
-
-  const keepUntil = (record: VerificationRecord) => record.expiresAt + settings.retention
-
-  const save = (record: VerificationRecord, version: number | undefined) =>
-    store.set(verificationKey(record.id), record, { expectedVersion: version, expiresAt: keepUntil(record) })
-
-  /** Runs `attempt(0)`, `attempt(1)` … until one's compare-and-set wins (bounded). */
-  const casLoop = <A, E, R>(
-    attempt: (n: number) => Effect.Effect<A | typeof Retry, E, R>,
-    n = 0
-  ): Effect.Effect<A, E | VerificationError, R> =>
-    Effect.flatMap(attempt(n), (a): Effect.Effect<A, E | VerificationError, R> =>
-      a !== Retry
-        ? Effect.succeed(a as A)
-        : n >= 16
-        ? fail(new StoreUnavailable({}))
-        : casLoop(attempt, n + 1))
-
-  // input
-
-  const resolveNumber = (to: unknown, defaultCountry: unknown): Effect.Effect<PhoneNumber, StartError> => {
-    if (!isText(to, 256)) return fail(new InvalidRequest({ field: "to", problem: "a phone number string" }))
-    if (defaultCountry !== undefined && !(typeof defaultCountry === "string" && /^[A-Za-z]{2}$/.test(defaultCountry))) {
-      return fail(new InvalidRequest({ field: "defaultCountry", problem: "ISO 3166-1 alpha-2" }))
-    }
-    const country = (defaultCountry as string | undefined) ?? options.defaultCountry
-    return phoneNumbers.normalize(to, country === undefined ? toField : { defaultCountry: country, field: "to" })
-  }
-
-  /** The country allow-list and number types (premium-rate and unknown refused by default). */
-  const guardNumber = (n: PhoneNumber): Effect.Effect<never, VerificationError> | undefined => {
-    const reason = allowedCountries !== undefined && !allowedCountries.has(n.country)
-      ? "country" as const
-      : !allowedTypes.has(n.type)
-      ? "number-type" as const
-      : undefined
-    return reason === undefined
-      ? undefined
-      : Effect.andThen(blocked(reason, undefined, n.country), fail(new Blocked({ field: "to", reason })))
-  }
-
-  // Field checks answer the refusal, or undefined when the field is fine.
-  const badTenant = (tenant: unknown) =>
-    tenant === undefined || isText(tenant, 128)
-      ? undefined
-      : new InvalidRequest({ field: "tenant", problem: "a string of 1 to 128 characters" })
-
-  const badLocale = (locale: unknown) =>
-    locale === undefined || (typeof locale === "string" && LOCALE.test(locale))
-      ? undefined
-      : new InvalidRequest({ field: "locale", problem: "a BCP 47 language tag" })
-
-  const badChannel = (channel: unknown) =>
-    channel === undefined || (isChannel(channel) && settings.channels.includes(channel))
-      ? undefined
-      : new InvalidRequest({ field: "channel", problem: `one of ${settings.channels.join(", ")}` })
-
-  const badClientKey = (clientKey: unknown) =>
-    clientKey === undefined || isText(clientKey, 256)
-      ? undefined
-      : new InvalidRequest({ field: "clientKey", problem: "a string of 1 to 256 characters" })
-
-  const checkTenant = (tenant: unknown) => {
-    const bad = badTenant(tenant)
-    return bad === undefined ? Effect.succeed(tenant as string | undefined) : fail(bad)
-  }
-
-  const locateByRecipient = Effect.fnUntraced(
-    function*(to: string, defaultCountry: unknown, tenant: string | undefined) {
-      const n = yield* resolveNumber(to, defaultCountry)
-      const pointer = yield* store.get(pointerKey(tenant, n.e164))
-      if (pointer._tag === "None" || pointer.value.value._tag !== "Pointer") {
-        return yield* fail(new VerificationNotFound({ field: "to" }))
-      }
-      const found = yield* loadRecord(pointer.value.value.id)
-      if (found === undefined) return yield* fail(new VerificationNotFound({ field: "to" }))
-      return found
-    }
-  )
-
-  /** Finds the verification a target names; `undefined` fields fail with the field named. */
-  const locate = (target: VerificationTarget, allowed: ReadonlySet<string>): Effect.Effect<Located, StartError> => {
-    if (typeof target !== "object" || target === null) {
-      return fail(new InvalidRequest({ field: "verificationId", problem: "a request object" }))
-    }
-    const bad = unknownKey(target, allowed) ?? badTenant(target.tenant)
-    if (bad !== undefined) return fail(bad)
-    const tenant = target.tenant
-    if (target.verificationId !== undefined) {
-      if (typeof target.verificationId !== "string" || !VERIFICATION_ID.test(target.verificationId)) {
-        return fail(new InvalidRequest({ field: "verificationId", problem: "an id from start" }))
-      }
-      return Effect.flatMap(loadRecord(target.verificationId), (found) =>
-        found === undefined || found.value.tenant !== tenant
-          ? fail(new VerificationNotFound({ field: "verificationId" }))
-          : Effect.succeed(found))
-    }
-    if (target.to === undefined) {
-      return fail(new InvalidRequest({ field: "to", problem: "verificationId or to is required" }))
-    }
-    return locateByRecipient(target.to, target.defaultCountry, tenant)
-  }
-
-  // texts
-
-  const textFor = (record: VerificationRecord, code: string, channel: Channel, now: number): string => {
-    const minutes = Math.max(1, Math.ceil((record.expiresAt - now) / 60_000))
-    const shown = channel === "voice" ? texts.spellOut(code) : code
-    if (options.text !== undefined) {
-      return options.text({ code: shown, minutes, locale: record.locale, channel, brand: options.brand })
-    }
-    return texts.render(texts.resolveLocale(record.locale), { code: shown, minutes, brand: options.brand })
-  }
-
-  const rangeDigits = settings.velocity?.rangeDigits ?? 4
-  const prefixDigits = settings.prefix?.digits ?? 3
-
-  const codeOf = (record: VerificationRecord): string =>
-    otp.code(otp.deriveSecret(pepper, record.nonce), record.counter, settings.digits)
-
-  // guards
-
-  type Scope = "recipient" | "prefix" | "client" | "tenant" | "sends"
-  // Windows as Durations once, so the limiter does not parse them per send.
-  const windowed = (rate: { readonly limit: number; readonly window: number }) => ({
-    limit: rate.limit,
-    window: Duration.millis(rate.window)
-  })
-  const limits = {
-    sends: windowed(settings.maxSends),
-    recipient: settings.recipient && windowed(settings.recipient),
-    prefix: settings.prefix && windowed(settings.prefix),
-    client: settings.client && windowed(settings.client),
-    tenant: settings.tenant && windowed(settings.tenant)
-  }
-
-  const consume = (scope: Scope, key: string, limit: { readonly limit: number; readonly window: Duration.Duration }) =>
-    // hashed: a key name never holds a number, a client key or a tenant
-    limiter.consume({ key: hashedKey(`smsforge/verification/${scope}`, [key]), limit: limit.limit, window: limit.window })
-
-  // One handler for every limit of a send; the key names the scope that refused.
-  const refusal = (error: RateLimiter.RateLimiterError): Effect.Effect<never, VerificationError> => {
-    const reason = error.reason
-    if (reason._tag === "RateLimitStoreError") return fail(new StoreUnavailable({ cause: reason }))
-    const scope = reason.key.split("/")[2] as Scope
-    return scope === "sends"
-      ? fail(new TooManySends({ field: "to", retryAfter: reason.retryAfter }))
-      : fail(
-        new RateLimited({
-          field: scope === "client" ? "clientKey" : scope === "tenant" ? "tenant" : "to",
-          scope,
-          retryAfter: reason.retryAfter
-        })
-      )
-  }
-
-  /** The rate limits of one send: per recipient, prefix, client key and tenant. */
-  const rateLimits = (
-    to: string,
-    prefix: string,
-    tenant: string | undefined,
-    clientKey: string | undefined
-  ): Effect.Effect<unknown, VerificationError> => {
-    const t = tenantPart(tenant)
-    let guards: Effect.Effect<unknown, RateLimiter.RateLimiterError> = consume("sends", `${t}:${to}`, limits.sends)
-    if (limits.recipient !== undefined) {
-      guards = Effect.andThen(guards, consume("recipient", `${t}:${to}`, limits.recipient))
-    }
-    if (limits.prefix !== undefined) guards = Effect.andThen(guards, consume("prefix", `${t}:${prefix}`, limits.prefix))
-    if (limits.client !== undefined && clientKey !== undefined) {
-      guards = Effect.andThen(guards, consume("client", `${t}:${clientKey}`, limits.client))
-    }
-    if (limits.tenant !== undefined && tenant !== undefined) {
-      guards = Effect.andThen(guards, consume("tenant", t, limits.tenant))
-    }
-    return Effect.catchTag(guards, "RateLimiterError", refusal)
-  }
-
-  const velocityBlock = (range: string, country: string, until: number, now: number) =>
-    Effect.andThen(
-      blocked("velocity", range, country),
-      fail(new Blocked({ field: "to", reason: "velocity", retryAfter: Duration.millis(until - now) }))
-    )
-
-  // sending
-
-  const deliver = (record: VerificationRecord, code: string, channel: Channel, now: number) =>
-    Effect.result(sender.send({
-      to: record.to as E164,
-      text: textFor(record, code, channel, now),
-      channel,
-      tenant: record.tenant,
-      locale: record.locale
-    }))
-
-  /** Stores the provider's message id on the send it belongs to. */
-  const noteMessageIdAttempt = Effect.fnUntraced(function*(id: string, counter: number, index: number, messageId: string) {
-    const found = yield* loadRecord(id)
-    if (found === undefined || found.value.counter !== counter) return undefined
-    const sends = found.value.sends.map((s, i) => (i === index ? { ...s, messageId } : s))
-    return (yield* save({ ...found.value, sends }, found.version)) ? undefined : Retry
-  })
-
-  const noteMessageId = (id: string, counter: number, index: number, messageId: string) =>
-    casLoop(() => noteMessageIdAttempt(id, counter, index, messageId))
-
-  const markDeliveredAttempt = Effect.fnUntraced(function*(id: string, channel: Channel) {
-    const found = yield* loadRecord(id)
-    if (found === undefined || found.value.deliveredChannel !== undefined) return undefined
-    return (yield* save({ ...found.value, deliveredChannel: channel }, found.version)) ? undefined : Retry
-  })
-
-  /** Gives back the cooldown of a send that never left. */
-  const releaseCooldownAttempt = Effect.fnUntraced(function*(id: string, counter: number, lastSentAt: number) {
-    const found = yield* loadRecord(id)
-    if (found === undefined || found.value.counter !== counter) return undefined
-    return (yield* save({ ...found.value, lastSentAt }, found.version)) ? undefined : Retry
-  })
-
-  const nextChannel = (channels: ReadonlyArray<Channel>, current: Channel): Channel | undefined => {
-    const i = channels.indexOf(current)
-    return i < 0 ? undefined : channels[i + 1]
-  }
-
-  const fallbackLoop = Effect.fnUntraced(function*(id: string, startIndex: number) {
-    let index = startIndex
-    while (true) {
-      yield* Effect.sleep(Duration.millis(settings.fallbackAfter))
-      const found = yield* loadRecord(id)
-      if (found === undefined) return
-      const record = found.value
-      const fiber = yield* currentFiber
-      const now = nowOf(fiber)
-      if (
-        record.status !== "pending" || now >= record.expiresAt || record.wrongChecks >= settings.maxChecks ||
-        record.sends.length !== index + 1
-      ) return
-      const last = record.sends[index]!
-      if (last.messageId !== undefined) {
-        const status = yield* sender.deliveryStatus(last.messageId)
-        if (status === "delivered") {
-          yield* casLoop(() => markDeliveredAttempt(id, last.channel))
-          return
-        }
-      }
-      const next = nextChannel(record.channels, last.channel)
-      if (next === undefined) return
-      const updated: VerificationRecord = {
-        ...record,
-        channel: next,
-        sendAttempts: record.sendAttempts + 1,
-        sends: [...record.sends, { channel: next, at: now, counter: record.counter, fallback: true, messageId: undefined }]
-      }
-      // A concurrent check or resend won: it decides what happens next.
-      if (!(yield* save(updated, found.version))) return
-      index += 1
-      tally(fiber, "sends", record.country, "channel", next)
-      yield* changed(updated, "fallback", now)
-      const sent = yield* deliver(updated, codeOf(updated), next, now)
-      if (sent._tag === "Success") {
-        yield* noteMessageId(id, record.counter, index, sent.success.messageId)
-      } else {
-        yield* changed(updated, "delivery-failed", now)
-      }
-    }
-  })
-
-  const scheduleFallback = (record: VerificationRecord) =>
-    nextChannel(record.channels, record.channel) === undefined
-      ? Effect.void
-      : Effect.asVoid(FiberSet.run(fibers, Effect.ignore(fallbackLoop(record.id, record.sends.length - 1))))
-
-  // One shared array per first channel: records reference it rather than copy it.
-  const orders = new Map<Channel, ReadonlyArray<Channel>>(
-    settings.channels.map((first) => [first, [first, ...settings.channels.filter((c) => c !== first)]])
-  )
-  const channelOrder = (first: Channel): ReadonlyArray<Channel> => orders.get(first) ?? [first]
-
-  const resultOf = (record: VerificationRecord): StartResult => ({
-    verificationId: record.id,
-    to: record.to as E164,
-    channel: record.channel,
-    status: "pending",
-    expiresAt: record.expiresAt,
-    sendAttempts: record.sendAttempts
-  })
-
-  /**
-   * Sends a new code for `existing` (a resend) or for a new verification of
-   * `fresh`, after the cooldown and every guard.
-   */
-  const issue = Effect.fnUntraced(function*(args: {
-    readonly existing: Located | undefined
-    readonly fresh:
-      | { readonly number: PhoneNumber; readonly tenant: string | undefined; readonly pointerVersion: number | undefined }
-      | undefined
-    readonly channel: Channel | undefined
-    readonly locale: string | undefined
-    readonly clientKey: string | undefined
-    readonly now: number
-  }) {
-    const now = args.now
-    const previous = args.existing?.value
-    if (previous !== undefined) {
-      const wait = previous.lastSentAt + settings.cooldown - now
-      if (wait > 0) return yield* fail(new ResendCooldown({ field: "to", retryAfter: Duration.millis(wait) }))
-    }
-    // One object literal with every field, in one order: every record has
-    // the same shape, and nothing is spread and copied twice.
-    const n = args.fresh?.number
-    const to = previous?.to ?? n!.e164
-    const country = previous?.country ?? n!.country
-    const range = previous?.range ?? `+${n!.countryCallingCode}${n!.nationalNumber.slice(0, rangeDigits)}`
-    const prefix = previous?.prefix ?? `+${n!.countryCallingCode}${n!.nationalNumber.slice(0, prefixDigits)}`
-    const tenant = previous === undefined ? args.fresh!.tenant : previous.tenant
-    if (velocity !== undefined) {
-      const until = velocity.blockedUntil(range, now)
-      if (until > 0) return yield* velocityBlock(range, country, until, now)
-    }
-    yield* rateLimits(to, prefix, tenant, args.clientKey)
-    if (velocity !== undefined) {
-      const verdict = velocity.send(range, now)
-      if (verdict._tag === "Blocked") return yield* velocityBlock(range, country, verdict.until, now)
-    }
-    const id = previous?.id ?? `vrf_${randomToken(18)}`
-    const channel = args.channel ?? previous?.channels[0] ?? settings.channels[0]!
-    const counter = previous === undefined ? 0 : previous.counter + 1
-    const nonce = previous?.nonce ?? randomToken(24)
-    const code = otp.code(otp.deriveSecret(pepper, nonce), counter, settings.digits)
-    const record: VerificationRecord = {
-      _tag: "Verification",
-      id,
-      to,
-      country,
-      range,
-      prefix,
-      tenant,
-      locale: args.locale ?? previous?.locale ?? "en",
-      channels: channelOrder(channel),
-      channel,
-      status: "pending",
-      nonce,
-      counter,
-      codeHash: otp.hashCode(pepper, id, counter, code),
-      createdAt: previous?.createdAt ?? now,
-      expiresAt: now + settings.ttl,
-      lastSentAt: now,
-      sendAttempts: (previous?.sendAttempts ?? 0) + 1,
-      wrongChecks: previous?.wrongChecks ?? 0,
-      deliveredChannel: undefined,
-      approvedAt: undefined,
-      sends: previous === undefined
-        ? [{ channel, at: now, counter, fallback: false, messageId: undefined }]
-        : [...previous.sends.slice(-8), { channel, at: now, counter, fallback: false, messageId: undefined }]
-    }
-    if (!(yield* save(record, args.existing?.version))) return Retry
-    if (previous === undefined) {
-      const ok = yield* store.set(pointerKey(record.tenant, record.to), { _tag: "Pointer", id: record.id }, {
-        expectedVersion: args.fresh!.pointerVersion,
-        expiresAt: keepUntil(record)
-      })
-      if (!ok) {
-        yield* store.remove(verificationKey(record.id))
-        return Retry
-      }
-    } else {
-      // Keep the pointer as long as the record it names.
-      const key = pointerKey(record.tenant, record.to)
-      const pointer = yield* store.get(key)
-      if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer" && pointer.value.value.id === record.id) {
-        yield* store.set(key, pointer.value.value, {
-          expectedVersion: pointer.value.version,
-          expiresAt: keepUntil(record)
-        })
-      }
-    }
-    const fiber = yield* currentFiber
-    if (previous === undefined) tally(fiber, "starts", country)
-    tally(fiber, "sends", country, "channel", channel)
-    const sent = yield* deliver(record, code, channel, now)
-    if (sent._tag === "Failure") {
-      // No cooldown for a code that never left.
-      const lastSentAt = previous?.lastSentAt ?? now - settings.cooldown
-      yield* casLoop(() => releaseCooldownAttempt(id, counter, lastSentAt))
-      yield* changed(record, "delivery-failed", now)
-      return yield* fail(new DeliveryFailed({ channel, cause: sent.failure }))
-    }
-    // Message ids matter only to fallback, which asks for delivery receipts.
-    if (settings.channels.length > 1) {
-      yield* noteMessageId(id, counter, record.sends.length - 1, sent.success.messageId)
-    }
-    yield* changed(record, "pending", now)
-    if (settings.channels.length > 1) yield* scheduleFallback(record)
-    return resultOf(record)
-  })
-
-  const isLive = (record: VerificationRecord, now: number) =>
-    record.status === "pending" && now < record.expiresAt
-
-  /** Marks a pending verification past its time to live as expired, once. */
-  const expire = Effect.fnUntraced(function*(found: Located, now: number) {
-    const record: VerificationRecord = { ...found.value, status: "expired" }
-    if (!(yield* save(record, found.version))) return false
-    tally(yield* currentFiber, "expiries", record.country)
-    yield* changed(record, "expired", now)
-    return true
-  })
-
-  const startAttempt = Effect.fnUntraced(function*(request: StartRequest, n: PhoneNumber) {
-    const now = yield* currentMillis
-    const tenant = request.tenant
-    const pointer = yield* store.get(pointerKey(tenant, n.e164))
-    let existing: Located | undefined
-    if (pointer._tag === "Some" && pointer.value.value._tag === "Pointer") {
-      existing = yield* loadRecord(pointer.value.value.id)
-    }
-    if (existing !== undefined && existing.value.status === "pending" && now >= existing.value.expiresAt) {
-      if (!(yield* expire(existing, now))) return Retry
-      existing = undefined
-    }
-    const reusable = existing !== undefined && isLive(existing.value, now) &&
-      existing.value.wrongChecks < settings.maxChecks
-    return yield* issue({
-      existing: reusable ? existing : undefined,
-      fresh: reusable
-        ? undefined
-        : { number: n, tenant, pointerVersion: pointer._tag === "Some" ? pointer.value.version : undefined },
-      channel: request.channel,
-      locale: request.locale,
-      clientKey: request.clientKey,
-      now
-    })
-  })
-
-  const start = (request: StartRequest): Effect.Effect<StartResult, StartError> => {
-    if (typeof request !== "object" || request === null) {
-      return fail(new InvalidRequest({ field: "to", problem: "a request object" }))
-    }
-    const bad = unknownKey(request, START_KEYS) ?? badTenant(request.tenant) ?? badChannel(request.channel) ??
-      badLocale(request.locale) ?? badClientKey(request.clientKey)
-    if (bad !== undefined) return fail(bad)
-    return Effect.flatMap(
-      resolveNumber(request.to, request.defaultCountry),
-      (n) => guardNumber(n) ?? casLoop(() => startAttempt(request, n))
-    )
-  }
-
-  const checkResult = (record: VerificationRecord, status: VerificationStatus): CheckResult => ({
-    verificationId: record.id,
-    to: record.to as E164,
-    status,
-    channel: record.deliveredChannel ?? record.channel,
-    attemptsLeft: Math.max(0, settings.maxChecks - record.wrongChecks),
-    expiresAt: record.expiresAt
-  })
-
-  const deliveredAmong = Effect.fnUntraced(function*(candidates: VerificationRecord["sends"], otherwise: Channel) {
-    for (let i = candidates.length - 1; i >= 0; i--) {
-      const s = candidates[i]!
-      if (s.messageId !== undefined && (yield* sender.deliveryStatus(s.messageId)) === "delivered") return s.channel
-    }
-    return otherwise
-  })
-
-  /** The channel whose send carried the approved code. */
-  const succeededChannel = (record: VerificationRecord): Effect.Effect<Channel> => {
-    if (record.deliveredChannel !== undefined) return Effect.succeed(record.deliveredChannel)
-    const candidates = record.sends.filter((s) => s.counter === record.counter)
-    if (candidates.length <= 1) return Effect.succeed(candidates[0]?.channel ?? record.channel)
-    return deliveredAmong(candidates, record.channel)
-  }
-
-  const checkAttempt = Effect.fnUntraced(function*(id: string, code: string, first: Located | undefined) {
-    let found = first
-    if (found === undefined) found = yield* loadRecord(id)
-    if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-    const record = found.value
-    const fiber = yield* currentFiber
-    const now = nowOf(fiber)
-    if (record.status === "approved") return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-    if (record.status !== "pending") return checkResult(record, record.status)
-    if (now >= record.expiresAt) {
-      return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
-    }
-    if (record.wrongChecks >= settings.maxChecks) {
-      return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.expiresAt - now) }))
-    }
-    if (otp.matchesHash(pepper, record.id, record.counter, code, record.codeHash)) {
-      const deliveredChannel = yield* succeededChannel(record)
-      // Spent: the nonce and the hash can make or test no code any more, so they are not kept.
-      const approved: VerificationRecord = { ...record, status: "approved", approvedAt: now, deliveredChannel, nonce: "", codeHash: "" }
-      if (!(yield* save(approved, found.version))) return Retry
-      tally(fiber, "approvals", record.country)
-      velocity?.approve(record.range, now)
-      yield* changed(approved, "approved", now)
-      return checkResult(approved, "approved")
-    }
-    const wrong: VerificationRecord = { ...record, wrongChecks: record.wrongChecks + 1 }
-    if (!(yield* save(wrong, found.version))) return Retry
-    if (wrong.wrongChecks >= settings.maxChecks) yield* changed(wrong, "locked", now)
-    return checkResult(wrong, "pending")
-  })
-
-  const check = (request: CheckRequest): Effect.Effect<CheckResult, StartError> => {
-    const unknown = typeof request === "object" && request !== null ? unknownKey(request, CHECK_KEYS) : undefined
-    if (unknown !== undefined) return fail(unknown)
-    const code = cleanCode(typeof request === "object" && request !== null ? request.code : undefined, settings.digits)
-    if (code === undefined) {
-      return fail(new InvalidCode({ field: "code" }))
-    }
-    // The first attempt checks the record `locate` read; a retry reads it again.
-    return Effect.flatMap(locate(request, CHECK_KEYS), (located) =>
-      casLoop((n) => checkAttempt(located.value.id, code, n === 0 ? located : undefined)))
-  }
-
-  const resendAttempt = Effect.fnUntraced(function*(id: string, request: ResendRequest) {
-    const found = yield* loadRecord(id)
-    const now = yield* currentMillis
-    if (found === undefined || found.value.status !== "pending") {
-      return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-    }
-    if (now >= found.value.expiresAt) {
-      yield* expire(found, now)
-      return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-    }
-    if (found.value.wrongChecks >= settings.maxChecks) {
-      return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(found.value.expiresAt - now) }))
-    }
-    return yield* issue({
-      existing: found,
-      fresh: undefined,
-      channel: request.channel,
-      locale: request.locale,
-      clientKey: request.clientKey,
-      now
-    })
-  })
-
-  const resend = (request: ResendRequest): Effect.Effect<StartResult, StartError> => {
-    const bad = badChannel(request?.channel) ?? badLocale(request?.locale) ?? badClientKey(request?.clientKey)
-    if (bad !== undefined) return fail(bad)
-    return Effect.flatMap(locate(request, RESEND_KEYS), (first) => casLoop(() => resendAttempt(first.value.id, request)))
-  }
-
-  const cancelAttempt = Effect.fnUntraced(function*(id: string) {
-    const found = yield* loadRecord(id)
-    if (found === undefined) return yield* fail(new VerificationNotFound({ field: "verificationId" }))
-    const now = yield* currentMillis
-    const record = found.value
-    if (record.status !== "pending") return checkResult(record, record.status)
-    if (now >= record.expiresAt) return (yield* expire(found, now)) ? checkResult(record, "expired") : Retry
-    const canceled: VerificationRecord = { ...record, status: "canceled" }
-    if (!(yield* save(canceled, found.version))) return Retry
-    yield* changed(canceled, "canceled", now)
-    return checkResult(canceled, "canceled")
-  })
-
-  const cancel = (request: VerificationTarget): Effect.Effect<CheckResult, StartError> =>
-    Effect.flatMap(locate(request, TARGET_KEYS), (first) => casLoop(() => cancelAttempt(first.value.id)))
-
-  const get = Effect.fnUntraced(function*(request: VerificationTarget) {
-    const { value: record } = yield* locate(request, TARGET_KEYS)
-    const now = yield* currentMillis
-    const status: VerificationStatus = record.status === "pending" && now >= record.expiresAt
-      ? "expired"
-      : record.status
-    const info: VerificationInfo = {
-      verificationId: record.id,
-      to: record.to as E164,
-      country: record.country,
-      tenant: record.tenant,
-      status,
-      channel: record.deliveredChannel ?? record.channel,
-      deliveredChannel: record.deliveredChannel,
-      locked: record.wrongChecks >= settings.maxChecks,
-      sendAttempts: record.sendAttempts,
-      wrongChecks: record.wrongChecks,
-      createdAt: record.createdAt,
-      expiresAt: record.expiresAt,
-      approvedAt: record.approvedAt,
-      sends: record.sends.map((s) => ({ channel: s.channel, at: s.at, fallback: s.fallback }))
-    }
-    return info
-  })
-
-  // TOTP
-
-  const checkSubject = (subject: unknown) =>
-    isText(subject, SUBJECT_MAX)
-      ? Effect.succeed(subject)
-      : fail(new InvalidRequest({ field: "subject", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
-
-  const totpEnroll = Effect.fnUntraced(function*(request: { readonly subject: string; readonly label?: string | undefined; readonly tenant?: string | undefined }) {
-    const subject = yield* checkSubject(request?.subject)
-    const tenant = yield* checkTenant(request.tenant)
-    if (request.label !== undefined && !isText(request.label, SUBJECT_MAX)) {
-      return yield* fail(new InvalidRequest({ field: "label", problem: `a string of 1 to ${SUBJECT_MAX} characters` }))
-    }
-    const now = yield* currentMillis
-    const secret = otp.totpSecret()
-    const key = totpKey(tenant, subject)
-    const current = yield* store.get(key)
-    const record: TotpRecord = {
-      _tag: "Totp",
-      subject,
-      sealedSecret: otp.seal(pepper, secret),
-      lastTimeStep: -1,
-      wrongChecks: 0,
-      lockedUntil: 0,
-      createdAt: now
-    }
-    const ok = yield* store.set(key, record, {
-      expectedVersion: current._tag === "Some" ? current.value.version : undefined,
-      expiresAt: Number.MAX_SAFE_INTEGER
-    })
-    if (!ok) return yield* fail(new StoreUnavailable({}))
-    const enrollment: TotpEnrollment = {
-      subject,
-      secret: Redacted.make(secret),
-      uri: Redacted.make(otp.totpUri({
-        issuer: totpIssuer,
-        label: request.label ?? subject,
-        secret,
-        digits: settings.totpDigits,
-        period: settings.totpPeriod
-      }))
-    }
-    return enrollment
-  })
-
-  const totpCheckAttempt = Effect.fnUntraced(function*(key: string, subject: string, code: string) {
-    const found = yield* store.get(key)
-    if (found._tag === "None" || found.value.value._tag !== "Totp") {
-      return yield* fail(new VerificationNotFound({ field: "subject" }))
-    }
-    const record = found.value.value
-    const now = yield* currentMillis
-    if (record.lockedUntil > now) {
-      return yield* fail(new TooManyAttempts({ field: "code", retryAfter: Duration.millis(record.lockedUntil - now) }))
-    }
-    const wrongChecks = record.lockedUntil > 0 ? 0 : record.wrongChecks
-    const secret = otp.unseal(pepper, record.sealedSecret)
-    const step = secret === undefined ? undefined : otp.totpVerify({
-      secret,
-      code,
-      epochSeconds: Math.floor(now / 1000),
-      digits: settings.totpDigits,
-      period: settings.totpPeriod,
-      afterTimeStep: record.lastTimeStep
-    })
-    const next: TotpRecord = step !== undefined
-      ? { ...record, lastTimeStep: step, wrongChecks: 0, lockedUntil: 0 }
-      : wrongChecks + 1 >= settings.maxChecks
-      ? { ...record, wrongChecks: wrongChecks + 1, lockedUntil: now + settings.ttl }
-      : { ...record, wrongChecks: wrongChecks + 1, lockedUntil: 0 }
-    const ok = yield* store.set(key, next, {
-      expectedVersion: found.value.version,
-      expiresAt: Number.MAX_SAFE_INTEGER
-    })
-    if (!ok) return Retry
-    const result: TotpCheckResult = {
-      subject,
-      status: step !== undefined ? "approved" : "pending",
-      attemptsLeft: step !== undefined ? settings.maxChecks : Math.max(0, settings.maxChecks - next.wrongChecks)
-    }
-    return result
-  })
-
-  const totpCheck = Effect.fnUntraced(function*(request: { readonly subject: string; readonly code: string; readonly tenant?: string | undefined }) {
-    const subject = yield* checkSubject(request?.subject)
-    const tenant = yield* checkTenant(request.tenant)
-    const code = cleanCode(request.code, settings.totpDigits)
-    if (code === undefined) {
-      return yield* fail(new InvalidCode({ field: "code" }))
-    }
-    const key = totpKey(tenant, subject)
-    return yield* casLoop(() => totpCheckAttempt(key, subject, code))
-  })
-
-  const totpRemove = Effect.fnUntraced(function*(request: { readonly subject: string; readonly tenant?: string | undefined }) {
-    const subject = yield* checkSubject(request?.subject)
-    const tenant = yield* checkTenant(request.tenant)
-    yield* store.remove(totpKey(tenant, subject))
-  })
-
-  const statsOf = (c: Counts): CountryStats => ({
-    starts: c.starts,
-    sends: c.sends,
-    approvals: c.approvals,
-    expiries: c.expiries,
-    blocks: c.blocks,
-    conversion: c.starts === 0 ? 0 : c.approvals / c.starts
-  })
-
-  const stats = Effect.map(currentMillis, (now): VerificationStats => {
-    const countries: Record<string, CountryStats> = {}
-    for (const [country, c] of perCountry) countries[country] = statsOf(c)
-    return { ...statsOf(totals), countries, blockedRanges: velocity?.blocked(now) ?? [] }
-  })
-
   // No tracing span per call: a span costs more than the whole check. The
   // pipeline's send span covers the code's delivery.
   return Verification.of({
-    start,
-    check,
-    resend,
-    cancel,
-    get,
-    totp: { enroll: totpEnroll, check: totpCheck, remove: totpRemove },
-    stats,
-    unblock: (range) => Effect.sync(() => velocity?.unblock(range))
+    start: (request) => start(env, request),
+    check: (request) => check(env, request),
+    resend: (request) => resend(env, request),
+    cancel: (request) => cancel(env, request),
+    get: (request) => get(env, request),
+    totp: {
+      enroll: (request) => totpEnroll(env, request),
+      check: (request) => totpCheck(env, request),
+      remove: (request) => totpRemove(env, request)
+    },
+    stats: statsOf(env),
+    unblock: (range) => Effect.sync(() => env.guards.velocity?.unblock(range))
   })
 })
 

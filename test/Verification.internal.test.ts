@@ -4,10 +4,10 @@ import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as crypto from "node:crypto"
 import { NobleCryptoPlugin } from "otplib"
-import * as otp from "../src/internal/otp.ts"
+import * as otp from "../src/internal/verification/otp.ts"
 import { randomId, randomToken } from "../src/internal/random.ts"
-import * as texts from "../src/internal/verificationText.ts"
-import { makeVelocityGuard } from "../src/internal/verificationVelocity.ts"
+import * as texts from "../src/internal/verification/text.ts"
+import { makeVelocityGuard } from "../src/internal/verification/velocity.ts"
 import * as Verification from "../src/Verification.ts"
 
 // RFC 4226 appendix D: secret "12345678901234567890", counters 0..9.

@@ -5,7 +5,7 @@ import { afterEach, assert, describe, it } from "vitest"
 import { createSmsClient, Outbox, Sms, type SmsClient } from "smsforge"
 import type { ListenerFailed } from "../src/client.ts"
 import { Codes, Sandbox } from "smsforge/testing"
-import { totpGenerate } from "../src/internal/otp.ts"
+import { totpGenerate } from "../src/internal/verification/otp.ts"
 
 const UK = "+447400123456"
 let client: SmsClient | undefined

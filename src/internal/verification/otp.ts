@@ -7,8 +7,8 @@
  */
 import * as crypto from "node:crypto"
 import type { CryptoPlugin } from "otplib"
-import { equalBytes } from "./constantTime.ts"
-import { nodeRequire, once } from "./lazy.ts"
+import { equalBytes } from "../constantTime.ts"
+import { nodeRequire, once } from "../lazy.ts"
 
 const otplib = once(() => nodeRequire("otplib") as typeof import("otplib"))
 const generateHotp = once(() => (nodeRequire("@otplib/hotp") as typeof import("@otplib/hotp")).generateSync)
