@@ -223,6 +223,62 @@ const breakdown = (map: ReadonlyMap<string, Counter>, limit: number): ReadonlyAr
     cost: Math.round(c.cost * 10_000) / 10_000
   })).sort((a, b) => b.sent - a.sent).slice(0, limit)
 
+/** Submit → final receipt in a log-scale histogram: percentiles without a sample list. */
+const makeLatency = () => {
+  const histogram = new Uint32Array(BUCKETS)
+  let count = 0
+  const percentile = (p: number): number => {
+    const rank = Math.ceil(count * p)
+    let seen = 0
+    for (let i = 0; i < BUCKETS; i++) {
+      seen += histogram[i]!
+      if (seen >= rank) return bucketValue(i)
+    }
+    return bucketValue(BUCKETS - 1)
+  }
+  return {
+    record: (millis: number): void => {
+      histogram[bucketOf(millis)]!++
+      count++
+    },
+    report: (): Report["latency"] => count === 0 ? { count: 0 } : { count, p50: percentile(0.5), p90: percentile(0.9), p99: percentile(0.99) }
+  }
+}
+
+/** Exact spend by dimension, key and currency; days in `timeZone`, the oldest dropped past `maxDays`. */
+const makeSpendLedger = (timeZone: string, maxDays: number) => {
+  const dayOf = dayFormatter(timeZone)
+  const tables = new Map<SpendDimension, SpendTable>(spendDimensions.map((d) => [d, new Map()]))
+  const add = (
+    money: Pricing.Money,
+    segments: number,
+    keys: ReadonlyArray<readonly [Exclude<SpendDimension, "total" | "byDay">, string]>,
+    at: number
+  ): void => {
+    const all: ReadonlyArray<readonly [SpendDimension, string]> = [["total", money.currency], ["byDay", dayOf(at)], ...keys]
+    for (const [dimension, key] of all) {
+      const counter = spendCounterOf(tables.get(dimension)!, key, money.currency)
+      counter.micros += money.micros
+      counter.messages++
+      counter.segments += segments
+    }
+    const days = tables.get("byDay")!
+    if (days.size > maxDays) days.delete(Array.from(days.keys()).sort()[0]!)
+  }
+  const report = (): Spend => ({
+    total: largestFirst(spendRows(tables.get("total")!), 20),
+    byTenant: largestFirst(spendRows(tables.get("byTenant")!), 50),
+    byCountry: largestFirst(spendRows(tables.get("byCountry")!), 50),
+    byRoute: largestFirst(spendRows(tables.get("byRoute")!), 50),
+    byTemplate: largestFirst(spendRows(tables.get("byTemplate")!), 50),
+    byDay: spendRows(tables.get("byDay")!)
+      .sort((a, b) => (a.key === b.key ? a.currency.localeCompare(b.currency) : a.key < b.key ? -1 : 1))
+      .map(({ micros: _, ...row }) => row),
+    timeZone
+  })
+  return { add, report }
+}
+
 /**
  * Options of {@link make}.
  *
@@ -272,15 +328,11 @@ export const make = (options: AggregatesOptions = {}): Aggregates => {
   const routes = new Map<string, Counter>()
   const templates = new Map<string, Counter>()
   const reasons = new Map<string, number>()
-  const histogram = new Uint32Array(BUCKETS)
-  let latencies = 0
+  const latency = makeLatency()
   // Insertion-ordered, so the oldest open message is the first key.
   const open = new Map<string, Open>()
   const timeline = new Map<number, Counter>()
-  const timeZone = options.timeZone ?? "UTC"
-  const dayOf = dayFormatter(timeZone)
-  const maxDays = options.days ?? 400
-  const spend = new Map<SpendDimension, SpendTable>(spendDimensions.map((d) => [d, new Map()]))
+  const spend = makeSpendLedger(options.timeZone ?? "UTC", options.days ?? 400)
 
   const bucket = (at: number): Counter => {
     const start = at - (at % bucketMillis)
@@ -327,35 +379,22 @@ export const make = (options: AggregatesOptions = {}): Aggregates => {
     else inBucket.failed++
     if (failed) reasons.set(event.reason ?? event.status, (reasons.get(event.reason ?? event.status) ?? 0) + 1)
     if (delivered && state.submittedAt !== undefined) {
-      histogram[bucketOf(event.at - state.submittedAt)]!++
-      latencies++
+      latency.record(event.at - state.submittedAt)
     }
-  }
-
-  const addSpend = (event: Events.StatusChanged, state: Open, money: Pricing.Money): void => {
-    const keys: ReadonlyArray<readonly [SpendDimension, string]> = [
-      ["total", money.currency],
-      ["byTenant", event.tenant ?? state.facts.tenant ?? "(none)"],
-      ["byCountry", state.facts.country],
-      ["byRoute", state.route ?? "(none)"],
-      ["byTemplate", state.facts.template ?? "(text)"],
-      ["byDay", dayOf(event.at)]
-    ]
-    for (const [dimension, key] of keys) {
-      const counter = spendCounterOf(spend.get(dimension)!, key, money.currency)
-      counter.micros += money.micros
-      counter.messages++
-      counter.segments += state.facts.segments
-    }
-    const days = spend.get("byDay")!
-    if (days.size > maxDays) days.delete(Array.from(days.keys()).sort()[0]!)
   }
 
   const submitted = (event: Events.StatusChanged, state: Open): void => {
     state.submittedAt = event.at
     state.route = event.route ?? state.route
     const money = event.cost === undefined ? undefined : Pricing.fromJson(event.cost)
-    if (money !== undefined) addSpend(event, state, money)
+    if (money !== undefined) {
+      spend.add(money, state.facts.segments, [
+        ["byTenant", event.tenant ?? state.facts.tenant ?? "(none)"],
+        ["byCountry", state.facts.country],
+        ["byRoute", state.route ?? "(none)"],
+        ["byTemplate", state.facts.template ?? "(text)"]
+      ], event.at)
+    }
     // The volume tables' cost column: the exact cost when the event has one, else the console's own price map.
     const cost = money !== undefined
       ? Number(event.cost!.amount)
@@ -385,54 +424,26 @@ export const make = (options: AggregatesOptions = {}): Aggregates => {
     } else if (event.status !== "accepted" && event.status !== "queued") finish(event, state)
   }
 
-  const percentile = (p: number): number | undefined => {
-    if (latencies === 0) return undefined
-    const rank = Math.ceil(latencies * p)
-    let seen = 0
-    for (let i = 0; i < BUCKETS; i++) {
-      seen += histogram[i]!
-      if (seen >= rank) return bucketValue(i)
-    }
-    return undefined
-  }
-
-  const spendReport = (): Spend => ({
-    total: largestFirst(spendRows(spend.get("total")!), 20),
-    byTenant: largestFirst(spendRows(spend.get("byTenant")!), 50),
-    byCountry: largestFirst(spendRows(spend.get("byCountry")!), 50),
-    byRoute: largestFirst(spendRows(spend.get("byRoute")!), 50),
-    byTemplate: largestFirst(spendRows(spend.get("byTemplate")!), 50),
-    byDay: spendRows(spend.get("byDay")!)
-      .sort((a, b) => (a.key === b.key ? a.currency.localeCompare(b.currency) : a.key < b.key ? -1 : 1))
-      .map(({ micros: _, ...row }) => row),
-    timeZone
+  const report = (): Report => ({
+    total: totals.sent,
+    delivered: totals.delivered,
+    failed: totals.failed,
+    pending: Math.max(0, totals.sent - totals.delivered - totals.failed),
+    deliveredPercent: percent(totals.delivered, totals.failed),
+    segments: totals.segments,
+    cost: Math.round(totals.cost * 10_000) / 10_000,
+    byStatus: Object.fromEntries(Array.from(byStatus).filter(([, n]) => n > 0)),
+    failureReasons: Array.from(reasons, ([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count).slice(0, 20),
+    byCountry: breakdown(countries, 50),
+    byRoute: breakdown(routes, 50),
+    byTemplate: breakdown(templates, 50),
+    latency: latency.report(),
+    bucketMillis,
+    overTime: Array.from(timeline, ([at, c]) => ({ at, sent: c.sent, delivered: c.delivered, failed: c.failed }))
+      .sort((a, b) => a.at - b.at)
+      .slice(-120),
+    spend: spend.report()
   })
-
-  const report = (): Report => {
-    const latency = latencies === 0
-      ? { count: 0 }
-      : { count: latencies, p50: percentile(0.5)!, p90: percentile(0.9)!, p99: percentile(0.99)! }
-    return {
-      total: totals.sent,
-      delivered: totals.delivered,
-      failed: totals.failed,
-      pending: Math.max(0, totals.sent - totals.delivered - totals.failed),
-      deliveredPercent: percent(totals.delivered, totals.failed),
-      segments: totals.segments,
-      cost: Math.round(totals.cost * 10_000) / 10_000,
-      byStatus: Object.fromEntries(Array.from(byStatus).filter(([, n]) => n > 0)),
-      failureReasons: Array.from(reasons, ([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count).slice(0, 20),
-      byCountry: breakdown(countries, 50),
-      byRoute: breakdown(routes, 50),
-      byTemplate: breakdown(templates, 50),
-      latency,
-      bucketMillis,
-      overTime: Array.from(timeline, ([at, c]) => ({ at, sent: c.sent, delivered: c.delivered, failed: c.failed }))
-        .sort((a, b) => a.at - b.at)
-        .slice(-120),
-      spend: spendReport()
-    }
-  }
 
   return { observe, knows: (id) => open.has(id), report }
 }
