@@ -99,6 +99,41 @@ describe("memory store", () => {
       assert.strictEqual(yield* store.size, 1)
     }))
 
+  // The store finds messages through maps keyed by a 30-bit hash of the id (and
+  // of the transport with the carrier id), ids sharing one chained: these
+  // pairs share theirs, so each removal path of a chain runs.
+  it.effect("finds and forgets messages whose ids and carrier ids share an index hash", () =>
+    Effect.gen(function*() {
+      const [first, second] = [message("m19986"), { ...message("m987209"), to: "+447700900456" }]
+      const submitted = (m: MessageStore.StoredMessage, providerMessageId: string) =>
+        store.transition(m.id, { status: "submitted", at: 1 }, { transport: "t", providerMessageId })
+      const found = (providerMessageId: string) =>
+        Effect.map(store.findByProviderId("t", providerMessageId), (m) => Option.getOrUndefined(Option.map(m, (m) => m.id)))
+      let store = yield* MessageStore.makeMemory()
+      for (const m of [first, second]) yield* store.insert(m)
+      yield* submitted(first, "p61026")
+      yield* submitted(second, "p191998")
+      assert.deepStrictEqual([yield* found("p61026"), yield* found("p191998")], ["m19986", "m987209"])
+      // the later, first in its chain, goes: the earlier stays
+      assert.strictEqual(yield* store.eraseRecipient(second.to), 1)
+      assert.isTrue(Option.isSome(yield* store.get(first.id)))
+      assert.deepStrictEqual([yield* found("p61026"), yield* found("p191998")], ["m19986", undefined])
+
+      // the earlier, behind the later in its chain, goes: the later stays
+      store = yield* MessageStore.makeMemory()
+      for (const m of [first, second]) yield* store.insert(m)
+      yield* submitted(first, "p61026")
+      yield* submitted(second, "p191998")
+      assert.strictEqual(yield* store.eraseRecipient(first.to), 1)
+      assert.isTrue(Option.isNone(yield* store.get(first.id)))
+      assert.strictEqual((yield* store.get(second.id)).pipe(Option.getOrThrow).id, second.id)
+      assert.deepStrictEqual([yield* found("p61026"), yield* found("p191998")], [undefined, "m987209"])
+      // its slot is reused by the next message, which the chain's survivor never answers for
+      yield* store.insert(message("m3"))
+      assert.isTrue(Option.isNone(yield* store.get(first.id)))
+      assert.strictEqual(yield* store.size, 2)
+    }))
+
   it.effect("lists by status, oldest first, with a limit", () =>
     Effect.gen(function*() {
       const store = yield* MessageStore.makeMemory()
