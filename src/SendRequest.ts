@@ -17,7 +17,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { withoutStack } from "./internal/errors.ts"
 import { fieldName, firstProblem } from "./internal/issues.ts"
-import { decodeCommon } from "./internal/requestFast.ts"
+import { type CommonFields, decodeCommon } from "./internal/requestFast.ts"
 
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
 
@@ -137,6 +137,17 @@ const parseDuration = (input: string | number): number | undefined => {
 }
 
 type Fields = typeof TextRequest.Type | typeof TemplateRequest.Type
+
+/** `true` when A and B name the same fields. */
+type SameFields<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : false
+
+// The hand decoder answers the Schema's own shapes, field for field: a field
+// added to one and not the other fails to compile here (its answers must also
+// be assignable to `Fields`, below), where the differential test only samples.
+;[true, true] satisfies [
+  SameFields<Extract<CommonFields, { readonly text: string }>, typeof TextRequest.Type>,
+  SameFields<Extract<CommonFields, { readonly template: string }>, typeof TemplateRequest.Type>
+]
 
 /**
  * Decodes untrusted input into a request, or names the field that is wrong.
