@@ -690,7 +690,8 @@ class Records {
       const change = history[i]!
       const code = statusCode[change.status]
       const delta = change.at - createdAt
-      if (change.reason !== undefined || code === undefined || !Number.isInteger(delta) || Math.abs(delta) > maxDelta) {
+      // kept in the columns only when it reads back exactly (a fractional time can round to an integer delta)
+      if (change.reason !== undefined || code === undefined || !Number.isInteger(delta) || Math.abs(delta) > maxDelta || createdAt + delta !== change.at) {
         return this.noHistory(slot)
       }
       packed |= code << (3 + 4 * i)
