@@ -5,7 +5,7 @@
  * full. This queue costs O(1) amortised.
  */
 export class InsertionQueue<K> {
-  private order: Array<K> = []
+  private order: Array<K | undefined> = []
   private head = 0
 
   push(key: K): void {
@@ -18,7 +18,11 @@ export class InsertionQueue<K> {
    * keys still kept, to drop stale ones when they pile up.
    */
   drain(evict: (key: K) => boolean, live: { readonly size: number; readonly keys: () => Iterable<K> }): void {
-    while (this.head < this.order.length && evict(this.order[this.head]!)) this.head++
+    // a slot is cleared as the head passes it, so an evicted key is garbage at once, not when the array is compacted
+    while (this.head < this.order.length && evict(this.order[this.head]!)) {
+      this.order[this.head] = undefined
+      this.head++
+    }
     if (this.head > 1024 && this.head * 2 > this.order.length) {
       this.order = this.order.slice(this.head)
       this.head = 0
