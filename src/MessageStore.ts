@@ -718,6 +718,36 @@ class Records {
   }
 }
 
+/** Receipts that came before their submit answer, by transport and carrier id, oldest first; at most 10,000. */
+const makeHeldReports = () => {
+  const held = new Map<string, { readonly report: DeliveryReport; readonly keptUntil: number }>()
+  const keyOf = (transport: string, id: string) => `${transport}\u0000${id}`
+  const capacity = 10_000
+  const hold = (report: DeliveryReport, ttl: Duration.Input): Effect.Effect<void> =>
+    withNow((now) => {
+      for (const [key, entry] of held) {
+        if (entry.keptUntil > now && held.size < capacity) break
+        held.delete(key)
+      }
+      held.set(keyOf(report.transport, report.providerMessageId), { report, keptUntil: now + Duration.toMillis(ttl) })
+      return Effect.void
+    })
+  const take = (transport: string, ids: ReadonlyArray<string>): Effect.Effect<Array<DeliveryReport>> =>
+    withNow((now) => {
+      const found: Array<DeliveryReport> = []
+      if (held.size === 0) return Effect.succeed(found)
+      for (const id of ids) {
+        const key = keyOf(transport, id)
+        const entry = held.get(key)
+        if (entry === undefined) continue
+        held.delete(key)
+        if (entry.keptUntil > now) found.push(entry.report)
+      }
+      return Effect.succeed(found)
+    })
+  return { hold, take, holds: () => held.size > 0 }
+}
+
 /**
  * Creates an in-memory store with bounded retention.
  *
@@ -787,10 +817,7 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
       records.compact()
     }
 
-    // Receipts that came before their submit answer, by transport and carrier id, oldest first.
-    const held = new Map<string, { readonly report: DeliveryReport; readonly keptUntil: number }>()
-    const heldKey = (transport: string, id: string) => `${transport}\u0000${id}`
-    const heldCapacity = 10_000
+    const held = makeHeldReports()
 
     const recipientSlots = (to: string, tenant: string | undefined) => {
       const found: Array<number> = []
@@ -800,7 +827,7 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
     }
 
     const core: MessageStoreCore = {
-      holdsReports: () => held.size > 0,
+      holdsReports: held.holds,
       insert: (message, now) => {
         const slot = records.find(message.id)
         save(message, slot === -1 ? undefined : slot)
@@ -846,28 +873,8 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Mess
           return found
         }),
       size: Effect.sync(() => records.count),
-      holdReport: (report, ttl) =>
-        withNow((now) => {
-          for (const [key, entry] of held) {
-            if (entry.keptUntil > now && held.size < heldCapacity) break
-            held.delete(key)
-          }
-          held.set(heldKey(report.transport, report.providerMessageId), { report, keptUntil: now + Duration.toMillis(ttl) })
-          return Effect.void
-        }),
-      takeReports: (transport, ids) =>
-        withNow((now) => {
-          const found: Array<DeliveryReport> = []
-          if (held.size === 0) return Effect.succeed(found)
-          for (const id of ids) {
-            const key = heldKey(transport, id)
-            const entry = held.get(key)
-            if (entry === undefined) continue
-            held.delete(key)
-            if (entry.keptUntil > now) found.push(entry.report)
-          }
-          return Effect.succeed(found)
-        }),
+      holdReport: held.hold,
+      takeReports: held.take,
       // A scan, not an index: an index would cost every kept message memory for a rare request.
       findByRecipient: (to, tenant) => Effect.sync(() => recipientSlots(to, tenant).map((slot) => records.read(slot))),
       eraseRecipient: (to, tenant) =>
