@@ -43,7 +43,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Events from "./Events.ts"
 import type { StoreUnavailable } from "./Store.ts"
-import * as internal from "./internal/auditHash.ts"
+import * as internal from "./internal/audit/hash.ts"
 
 // models
 

@@ -47,8 +47,8 @@ import {
   smartReplacements,
   TABLE_SIZE,
   unionCosts
-} from "./internal/gsm7.ts"
-import { splitGsm, splitUcs2 } from "./internal/encodingSegments.ts"
+} from "./internal/encoding/gsm7.ts"
+import { splitGsm, splitUcs2 } from "./internal/encoding/segments.ts"
 
 // models
 

@@ -18,7 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { InsertionQueue } from "./internal/insertionQueue.ts"
+import { InsertionQueue } from "./internal/idempotency/insertionQueue.ts"
 import type { StoreUnavailable } from "./Store.ts"
 
 /**

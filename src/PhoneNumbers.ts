@@ -49,7 +49,7 @@ import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import type { CountryCode, MetadataJson, PhoneNumber as LibPhoneNumber } from "libphonenumber-js/max"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
-import { Cache } from "./internal/e164Cache.ts"
+import { Cache } from "./internal/phone/e164Cache.ts"
 import { withoutStack } from "./internal/errors.ts"
 import { nodeRequire, once } from "./internal/lazy.ts"
 

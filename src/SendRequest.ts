@@ -17,7 +17,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { withoutStack } from "./internal/errors.ts"
 import { fieldName, firstProblem } from "./internal/issues.ts"
-import { type CommonFields, decodeCommon } from "./internal/requestFast.ts"
+import { type CommonFields, decodeCommon } from "./internal/request/fast.ts"
 
 const NonEmpty = Schema.String.check(Schema.isMinLength(1))
 

@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Audit from "../src/Audit.ts"
 import * as Events from "../src/Events.ts"
-import { canonicalJson } from "../src/internal/auditHash.ts"
+import { canonicalJson } from "../src/internal/audit/hash.ts"
 
 const NUMBER = "+447400123456"
 

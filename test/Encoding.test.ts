@@ -12,7 +12,7 @@ fc.configureGlobal({ numRuns: Number(process.env["FC_RUNS"] ?? 100) })
 const require = createRequire(import.meta.url)
 const splitSms = require("split-sms") as { split: (text: string) => { parts: ReadonlyArray<unknown> } }
 
-// Reference tables written out again from 3GPP TS 23.038 (6.2.1, 6.2.1.1), independently of src/internal/gsm7.ts.
+// Reference tables written out again from 3GPP TS 23.038 (6.2.1, 6.2.1.1), independently of src/internal/encoding/gsm7.ts.
 const BASIC =
   "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
   "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"

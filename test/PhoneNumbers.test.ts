@@ -10,7 +10,7 @@ import {
 } from "libphonenumber-js/max"
 import maxMetadata from "libphonenumber-js/metadata.max.json"
 import * as PhoneNumbers from "../src/PhoneNumbers.ts"
-import { Cache } from "../src/internal/e164Cache.ts"
+import { Cache } from "../src/internal/phone/e164Cache.ts"
 import {
   e164 as e164Arbitrary,
   exampleNumber,

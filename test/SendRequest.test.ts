@@ -3,7 +3,7 @@ import { Result, Schema } from "effect"
 import fc from "fast-check"
 import { SendRequest } from "smsforge"
 import { Arbitraries } from "smsforge/testing/arbitraries"
-import { decodeCommon } from "../src/internal/requestFast.ts"
+import { decodeCommon } from "../src/internal/request/fast.ts"
 
 const invalid = (input: unknown) => {
   const decoded = SendRequest.decode(input)
