@@ -36,6 +36,7 @@ import { parsePhoneNumberWithError } from "libphonenumber-js/max"
 import NotifmeModule from "notifme-sdk"
 import { createRequire } from "node:module"
 import { allCountries, mixedNumbers, validInternational } from "./mixed-numbers.mjs"
+import { capabilities } from "./carrier.mjs"
 
 // SMSFORGE_DIST points at another build (relative to bench/), as in soak.bench.mjs.
 const { createSmsClient, Sms, Transport } = await import(process.env.SMSFORGE_DIST ?? "../dist/index.js")
@@ -137,14 +138,6 @@ const mixRequests = (n) =>
 
 // ---------------------------------------------------------------- contenders
 
-const capabilities = {
-  channel: "sms",
-  unicode: true,
-  concatenation: true,
-  deliveryReceipts: false,
-  inbound: false,
-  senderTypes: ["alphanumeric", "long-code"]
-}
 const accepted = { providerMessageId: "id" }
 const noop = (name) => Transport.make({ name, capabilities, submit: () => Effect.succeed(accepted) })
 // A fresh error every call, as a carrier's answer is: retryable, so failing

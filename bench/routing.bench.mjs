@@ -16,6 +16,7 @@
 // colour them less.
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import { capabilities } from "./carrier.mjs"
 
 const { Sms, Transport } = await import(process.env.SMSFORGE_DIST ?? "../dist/index.js")
 const SENDS = Number(process.argv[2] ?? 20_000)
@@ -25,14 +26,6 @@ const ROUNDS = 3
 const recipients = Array.from({ length: 1_000 }, (_, i) => `+4474001${String(10_000 + i).padStart(5, "0")}`)
 const requests = (n) => Array.from({ length: n }, (_, i) => ({ to: recipients[i % recipients.length], text: "Your code is 123456" }))
 
-const capabilities = {
-  channel: "sms",
-  unicode: true,
-  concatenation: true,
-  deliveryReceipts: false,
-  inbound: false,
-  senderTypes: ["alphanumeric", "long-code"]
-}
 const carrier = Transport.make({ name: "only", capabilities, submit: () => Effect.succeed({ providerMessageId: "id" }) })
 
 // Prefixes no recipient has: +1 NANP area codes and exchanges, 10,000 distinct ones.

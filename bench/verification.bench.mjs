@@ -31,6 +31,7 @@
 import { Effect, Layer, ManagedRuntime } from "effect"
 import NotifmeModule from "notifme-sdk"
 import { generateSecret, generateSync, verifySync } from "otplib"
+import { capabilities } from "./carrier.mjs"
 
 const { createSmsClient, PhoneNumbers, Sms, Transport, Verification } = await import(process.env.SMSFORGE_DIST ?? "../dist/index.js")
 const NotifmeSdk = NotifmeModule.default ?? NotifmeModule
@@ -82,14 +83,6 @@ const notifmeSend = async (to, text) => {
   if (result.status !== "success") throw new Error("notifme failed")
 }
 
-const capabilities = {
-  channel: "sms",
-  unicode: true,
-  concatenation: true,
-  deliveryReceipts: false,
-  inbound: false,
-  senderTypes: ["alphanumeric", "long-code"]
-}
 const noopCarrier = Transport.make({ name: "noop", capabilities, submit: () => Effect.succeed({ providerMessageId: "id" }) })
 const client = createSmsClient({ transports: [noopCarrier] })
 const smsforgeSend = (to, text) => client.send({ to, text })
