@@ -36,7 +36,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import { seedOf, unit } from "./internal/routeHash.ts"
+import { seedOf, unit } from "./internal/seededHash.ts"
 import { TransportError } from "./Transport.ts"
 
 // models

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
-import { hash32, prng, prngAt, seedOf } from "../src/internal/routeHash.ts"
+import { hash32, prng, prngAt, seedOf } from "../src/internal/seededHash.ts"
 import { decodeRules, type RouteRule, type Rules } from "../src/internal/routing/rules.ts"
 import {
   alphanumericRefused,

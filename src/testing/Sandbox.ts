@@ -48,7 +48,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Transport } from "smsforge"
-import { prng } from "../internal/routeHash.ts"
+import { prng } from "../internal/seededHash.ts"
 
 /**
  * A submission the sandbox accepted.

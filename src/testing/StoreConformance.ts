@@ -38,7 +38,7 @@ import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
 import { randomUUID } from "node:crypto"
 import { Audit, Consent, Idempotency, MessageStore, Outbox, type Transport, Verification } from "smsforge"
-import { prng } from "../internal/routeHash.ts"
+import { prng } from "../internal/seededHash.ts"
 
 /**
  * A store broke a rule of its contract.

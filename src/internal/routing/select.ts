@@ -6,7 +6,7 @@
  */
 import type * as Pricing from "../../Pricing.ts"
 import { compareQuotes } from "../../Pricing.ts"
-import { hash32, prngAt, seedOf } from "../routeHash.ts"
+import { hash32, prngAt, seedOf } from "../seededHash.ts"
 import type { Purpose, RouteRule, Rules, StrategyKey } from "./rules.ts"
 
 export interface Recipient {

@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import type * as RateLimiter from "effect/persistence/RateLimiter"
 import type * as Semaphore from "effect/Semaphore"
 import { withNow } from "../clock.ts"
-import { hashedKey } from "../routeKey.ts"
+import { hashedKey } from "../hashedKey.ts"
 
 /** How the router's rate slots are taken. */
 export interface Pacing {

@@ -1,5 +1,5 @@
 /**
- * Stable hashes and a small seeded PRNG shared by routing and retries.
+ * Stable hashes and a small seeded PRNG, shared by routing, retries and the testing kit.
  * Pure, deterministic across processes and Node versions.
  *
  * @internal
