@@ -143,14 +143,9 @@ const noop = (name) => Transport.make({ name, capabilities, submit: () => Effect
 // A fresh error every call, as a carrier's answer is: retryable, so failing
 // over is the router's choice, not a shortcut for a final refusal.
 const failing = (name) => Transport.make({ name, capabilities, submit: () => Effect.fail(new Transport.Unavailable({ code: "503" })) })
-// The same answer built by `Transport.reasonFromTag`, without a stack trace:
-// shown beside the failover row, not judged, to tell the router's own cost
-// from V8's stack capture in the carrier's error.
-const failingWithoutStack = (name) =>
-  Transport.make({ name, capabilities, submit: () => Effect.fail(Transport.reasonFromTag("Unavailable", { code: "503" })) })
 
 const configFor = (kind) => {
-  const first = kind === "failover" ? failing("first") : kind === "failover-without-stack" ? failingWithoutStack("first") : undefined
+  const first = kind === "failover" ? failing("first") : undefined
   const config = { transports: first === undefined ? [noop("only")] : [first, noop("second")], templates }
   // Straight to the next carrier (notifme's fallback neither retries nor
   // waits), and a circuit that never opens (notifme has none; an open one
@@ -312,7 +307,6 @@ for (const concurrency of [1, 100]) {
   for (const [name, make] of ours) add(`refused: invalid number, ${c}`, name, () => make("plain"), concurrency, () => textRequests(invalidNumbers, SENDS), true)
   add(`failover, text, ${c}`, "notifme-sdk fallback", () => notifme("failover"), concurrency, () => textRequests(repeating, SENDS))
   for (const [name, make] of ours) add(`failover, text, ${c}`, name, () => make("failover"), concurrency, () => textRequests(repeating, SENDS))
-  add(`failover, text, ${c}`, "smsforge Effect API, error without stack", () => effectApi("failover-without-stack"), concurrency, () => textRequests(repeating, SENDS))
   add(`realistic mix, ${c}`, "notifme-sdk", () => notifme("mix"), concurrency, () => mixRequests(SENDS), true)
   for (const [name, make] of ours) add(`realistic mix, ${c}`, name, () => make("mix"), concurrency, () => mixRequests(SENDS), true)
 }
