@@ -481,8 +481,9 @@ const compileUncached = (policy: PhoneNumberPolicy | undefined): CompiledPolicy 
 
 // A policy is configuration, passed again with every check: compiled once per object.
 const compiled = new WeakMap<PhoneNumberPolicy, CompiledPolicy>()
+const noPolicy = compileUncached(undefined)
 const compilePolicy = (policy: PhoneNumberPolicy | undefined): CompiledPolicy => {
-  if (policy === undefined) return compileUncached(undefined)
+  if (policy === undefined) return noPolicy
   let done = compiled.get(policy)
   if (done === undefined) {
     done = compileUncached(policy)

@@ -416,6 +416,8 @@ interface Pipeline {
   /** Purposes with a frequency cap: only their sends are counted, so memory does not grow otherwise. */
   readonly capped: ReadonlySet<string>
   readonly defaultValidity: number
+  /** How every send validates its recipient: one object, so its number policy compiles once. */
+  readonly validateOptions: ReturnType<typeof validateOptionsOf>
 }
 
 const pipelineOf = Effect.fnUntraced(function*(config: SmsConfig, transports: ReadonlyArray<Transport.Transport>) {
@@ -439,7 +441,8 @@ const pipelineOf = Effect.fnUntraced(function*(config: SmsConfig, transports: Re
     logNumbers: yield* Events.LogPhoneNumbers,
     scope: yield* Effect.scope,
     capped: new Set(Object.keys(config.consent?.frequencyCaps ?? {})),
-    defaultValidity: Duration.toMillis(config.validity ?? "48 hours")
+    defaultValidity: Duration.toMillis(config.validity ?? "48 hours"),
+    validateOptions: validateOptionsOf(config)
   } satisfies Pipeline
 })
 
@@ -1038,7 +1041,7 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
   })
 
   const sendDecoded = Effect.fnUntraced(function*(request: SendRequest.DecodedRequest, options: SendOptions) {
-    const number = yield* p.phones.validate(request.to, validateOptionsOf(p.config))
+    const number = yield* p.phones.validate(request.to, p.validateOptions)
     const prepared = yield* prepare(p, request, number, newId(), options)
     return request.idempotencyKey === undefined
       ? yield* sendOnce(prepared)
@@ -1062,7 +1065,7 @@ const estimateWith = (p: Pipeline) => (input: unknown): Effect.Effect<Estimate, 
     const decoded = decodeGuarded(input)
     if (Result.isFailure(decoded)) return yield* fail(decoded.failure)
     const request = decoded.success
-    const number = yield* p.phones.validate(request.to, validateOptionsOf(p.config))
+    const number = yield* p.phones.validate(request.to, p.validateOptions)
     const { analysis, message } = yield* prepare(p, request, number, "estimate", plain)
     const routeRequest = routeRequestOf(message, analysis.text, number, plain)
     yield* p.router.checkContent(routeRequest)
@@ -1105,7 +1108,7 @@ const makeExpress = (p: Pipeline, status: Status, reports: Reports, delivery: De
   const consentCore = p.consent._tag === "Some" ? Consent.cores.of(p.consent.value) : null
   const eventsCore = p.events._tag === "Some" ? Events.cores.of(p.events.value) : null
   const templatesCore = Templates.cores.of(p.templates)
-  const validateOptions = validateOptionsOf(p.config)
+  const validateOptions = p.validateOptions
   const open = !p.outbox.durable && !p.money && phonesCore !== undefined && storeCore !== undefined && consentCore !== undefined &&
     eventsCore !== undefined
 
