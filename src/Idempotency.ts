@@ -18,6 +18,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { type CoreRegistry, registry } from "./internal/cores.ts"
 import { InsertionQueue } from "./internal/idempotency/insertionQueue.ts"
 import type { StoreUnavailable } from "./Store.ts"
 
@@ -63,6 +64,19 @@ export interface MemoryStoreOptions {
 }
 
 /**
+ * The memory store's synchronous core, for the send path (internal/cores.ts).
+ *
+ * @internal
+ */
+export interface IdempotencyCore {
+  /** `reserve` at `now`, for `ttlMillis`. */
+  readonly reserve: (key: string, reservation: Reservation, ttlMillis: number, now: number) => Option.Option<Reservation>
+}
+
+/** @internal */
+export const cores: CoreRegistry<IdempotencyCore> = registry()
+
+/**
  * Creates an in-memory key store.
  *
  * @category constructors
@@ -87,24 +101,27 @@ export const makeMemory = (options: MemoryStoreOptions = {}): Effect.Effect<Idem
         keys.delete(oldest.key)
         return true
       }, live)
-    return IdempotencyStore.of({
-      // Synchronous check-and-set: two fibers cannot interleave inside it.
+    // Synchronous check-and-set: two fibers cannot interleave inside it.
+    const core: IdempotencyCore = {
+      reserve: (key, reservation, ttlMillis, now) => {
+        const held = keys.get(key)
+        if (held !== undefined && held.expiresAt > now) return Option.some(held.reservation)
+        keys.delete(key)
+        const entry: Entry = { key, reservation, expiresAt: now + ttlMillis }
+        keys.set(key, entry)
+        order.push(entry)
+        evict(now)
+        return Option.none()
+      }
+    }
+    return cores.register(IdempotencyStore.of({
       reserve: (key, reservation, ttl) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          const held = keys.get(key)
-          if (held !== undefined && held.expiresAt > now) return Option.some(held.reservation)
-          keys.delete(key)
-          const entry: Entry = { key, reservation, expiresAt: now + Duration.toMillis(ttl) }
-          keys.set(key, entry)
-          order.push(entry)
-          evict(now)
-          return Option.none()
-        }),
+        Effect.map(Clock.currentTimeMillis, (now) => core.reserve(key, reservation, Duration.toMillis(ttl), now)),
       release: (key, messageId) =>
         Effect.sync(() => {
           if (keys.get(key)?.reservation.messageId === messageId) keys.delete(key)
         })
-    })
+    }), core)
   })
 
 /**

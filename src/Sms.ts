@@ -923,6 +923,17 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
   // Sends in flight by message id, so a racing duplicate on this instance waits for the first outcome.
   const inflight = new Map<string, Deferred.Deferred<Receipt | undefined, SmsError>>()
 
+  /** A keyed send in flight; whoever ends its delivery, its caller or the fiber that resumes it, settles it. */
+  const track = (id: string): Settle => {
+    const done = Deferred.makeUnsafe<Receipt | undefined, SmsError>()
+    inflight.set(id, done)
+    return (exit) =>
+      Effect.sync(() => {
+        inflight.delete(id)
+        Deferred.doneUnsafe(done, exit)
+      })
+  }
+
   /**
    * Stores the message and offers its job, with the key's reservation when
    * there is one, in one transaction where the Outbox's backend has them.
@@ -998,14 +1009,7 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
     const key = Idempotency.scopedKey(request.tenant, idempotencyKey)
     const print = fingerprint(request, prepared.number.e164)
     const id = prepared.message.id
-    const done = Deferred.makeUnsafe<Receipt | undefined, SmsError>()
-    inflight.set(id, done)
-    // Whoever ends the delivery, this caller or the fiber that resumes it, answers a racing duplicate.
-    const settle: Settle = (exit) =>
-      Effect.sync(() => {
-        inflight.delete(id)
-        Deferred.doneUnsafe(done, exit)
-      })
+    const settle = track(id)
     let launched = false
     return Effect.gen(function*() {
       const held = yield* commit(prepared.message, { name: key, reservation: { messageId: id, fingerprint: print } }).pipe(
@@ -1048,8 +1052,9 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
       : yield* sendKeyed(prepared, request, request.idempotencyKey, false)
   })
 
-  return { sendDecoded, sendOnce, commit }
+  return { sendDecoded, sendOnce, commit, track, idempotencyWindow }
 }
+type Acceptance = ReturnType<typeof makeAcceptance>
 
 /** Why a cap would refuse a message now; a store outage fails the estimate. */
 const budgetRefusal = (budget: Budget.Budget["Service"], tenant: string | undefined, cost: Pricing.Money | undefined) =>
@@ -1096,13 +1101,17 @@ const validateOptionsOf = (config: SmsConfig) => ({
   ...(config.defaultCountry === undefined ? {} : { defaultCountry: config.defaultCountry })
 })
 
-// The express lane: a text sent now, without an idempotency key, through
-// the built-in in-memory services, runs on their synchronous cores (see
-// internal/cores.ts). It does what `prepare`, `commit` and `dispatch` do, in
-// the same order, with the same results; a property test holds the two
-// lanes to it. Its dispatch runs in a fiber of the pipeline, as `launch`'s.
-const makeExpress = (p: Pipeline, status: Status, reports: Reports, delivery: Delivery) => {
+// The express lane: a message sent now through the built-in in-memory
+// services runs on their synchronous cores (see internal/cores.ts). It does
+// what `prepare`, `commit` and `dispatch` do, in the same order, with the same
+// results; a property test holds the two lanes to it. A key it reserves is
+// tracked in flight as `sendKeyed` tracks it; a key already held goes to the
+// general lane, which answers repeats. Its dispatch runs in a fiber of the
+// pipeline, as `launch`'s.
+const makeExpress = (p: Pipeline, status: Status, reports: Reports, delivery: Delivery, acceptance: Acceptance) => {
   const phonesCore = PhoneNumbers.cores.of(p.phones)
+  const keysCore = Idempotency.cores.of(p.keys)
+  const keyMillis = Duration.toMillis(acceptance.idempotencyWindow)
   const storeCore = MessageStore.cores.of(p.store)
   // `null`: the service is absent, so nothing to run; `undefined`: present, without a core
   const consentCore = p.consent._tag === "Some" ? Consent.cores.of(p.consent.value) : null
@@ -1158,6 +1167,14 @@ const makeExpress = (p: Pipeline, status: Status, reports: Reports, delivery: De
     if (Result.isFailure(analyzed)) return fail(analyzed.failure)
     const analysis = analyzed.success
     const queued = messageOf(p, request, number, analysis, rendered, newId(), now, undefined, options)
+    let settleKey: Settle | undefined
+    if (request.idempotencyKey !== undefined) {
+      const reservation = { messageId: queued.id, fingerprint: fingerprint(request, number.e164) }
+      const held = keysCore!.reserve(Idempotency.scopedKey(request.tenant, request.idempotencyKey), reservation, keyMillis, now)
+      // the key's first message answers a repeat: the general lane knows how
+      if (Option.isSome(held)) return undefined
+      settleKey = acceptance.track(queued.id)
+    }
     storeCore.insert(queued, now)
     announce(queued, queued.history[0], undefined)
     announce(queued, queued.history[1], "accepted")
@@ -1167,11 +1184,13 @@ const makeExpress = (p: Pipeline, status: Status, reports: Reports, delivery: De
       onSuccess: (sent) => settleQueued(Result.succeed(sent)),
       onFailure: (error) => settleQueued(Result.fail(error))
     })
-    return Effect.onInterrupt(settled, () => delivery.resume(queued, analysis.text, options))
+    if (settleKey === undefined) return Effect.onInterrupt(settled, () => delivery.resume(queued, analysis.text, options))
+    const key = settleKey
+    return Effect.onExit(settled, (exit) => Exit.hasInterrupts(exit) ? delivery.resume(queued, analysis.text, options, key) : key(exit))
   }
 
   const takes = (request: SendRequest.DecodedRequest) =>
-    open && request.idempotencyKey === undefined && !p.capped.has(request.purpose) &&
+    open && (request.idempotencyKey === undefined || keysCore !== undefined) && !p.capped.has(request.purpose) &&
     (request.content._tag === "Text" || templatesCore !== undefined)
 
   return { sendNow, takes }
@@ -1188,7 +1207,7 @@ const build = Effect.fnUntraced(function*(
   const reports = makeReports(p, status)
   const delivery = makeDelivery(p, status, reports)
   const acceptance = makeAcceptance(p, status, delivery)
-  const express = makeExpress(p, status, reports, delivery)
+  const express = makeExpress(p, status, reports, delivery, acceptance)
   yield* p.outbox.run(delivery.runJob)
 
   const sendRequest = (

@@ -21,7 +21,15 @@ const variableSets = [
 ]
 
 type Step =
-  | { readonly _tag: "send"; readonly who: number; readonly text: number; readonly marketing: boolean; readonly past: boolean; readonly from: boolean }
+  | {
+    readonly _tag: "send"
+    readonly who: number
+    readonly text: number
+    readonly marketing: boolean
+    readonly past: boolean
+    readonly from: boolean
+    readonly key: string | undefined
+  }
   | { readonly _tag: "template"; readonly who: number; readonly id: string; readonly variables: number; readonly locale: string | undefined }
   | { readonly _tag: "consent"; readonly who: number; readonly grant: boolean; readonly all: boolean }
   | { readonly _tag: "fail"; readonly count: number; readonly reason: "Unavailable" | "Rejected" | "InvalidNumber" | "Throttled" }
@@ -34,7 +42,9 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     text: fc.nat(texts.length - 1),
     marketing: fc.boolean(),
     past: fc.boolean(),
-    from: fc.boolean()
+    from: fc.boolean(),
+    // a few keys, so repeats (the same request, or another one) come up
+    key: fc.option(fc.constantFrom("order-1", "order-2", "order-3"), { nil: undefined })
   }) },
   { weight: 3, arbitrary: fc.record({
     _tag: fc.constant("template" as const),
@@ -117,7 +127,8 @@ const run = (steps: ReadonlyArray<Step>, lane: "express" | "general") =>
             text: texts[s.text]!,
             purpose: s.marketing ? "marketing" : "transactional",
             ...(s.past ? { sendAt: now - 1_000 } : {}),
-            ...(s.from ? { from: "ACME" } : {})
+            ...(s.from ? { from: "ACME" } : {}),
+            ...(s.key === undefined ? {} : { idempotencyKey: s.key })
           })
           break
         }
@@ -158,7 +169,7 @@ const run = (steps: ReadonlyArray<Step>, lane: "express" | "general") =>
   }).pipe(Effect.scoped)
 
 describe("express and general lanes", () => {
-  it("property: any sequence of sends, consent changes, carrier faults and waits ends the same way on both", async () => {
+  it("property: any sequence of sends (keyed or not), consent changes, carrier faults and waits ends the same way on both", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 30 }), async (steps) => {
         const express = await Effect.runPromise(run(steps, "express").pipe(Effect.provide(TestClock.layer())))
