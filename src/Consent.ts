@@ -475,26 +475,26 @@ export const cores: CoreRegistry<ConsentCore> = registry()
  */
 export class Consent extends Context.Service<Consent, {
   /** Records a consent; for `all`, lifts an opt-out of everything (marketing still needs its own grant). */
-  readonly grant: (change: ConsentChange) => Effect.Effect<ConsentRecord>
+  readonly grant: (change: ConsentChange) => Effect.Effect<ConsentRecord, ConsentError>
   /** Records an opt-out of a purpose, a topic, or `all`. */
-  readonly revoke: (change: ConsentChange) => Effect.Effect<ConsentRecord>
+  readonly revoke: (change: ConsentChange) => Effect.Effect<ConsentRecord, ConsentError>
   /** The record, if any. */
-  readonly get: (to: string, tenant?: string) => Effect.Effect<Option.Option<ConsentRecord>>
+  readonly get: (to: string, tenant?: string) => Effect.Effect<Option.Option<ConsentRecord>, ConsentError>
   /** May a message go? `Allow`, `Defer` (quiet hours) or a typed refusal. */
   readonly check: (request: CheckRequest) => Effect.Effect<Decision, ConsentError>
   /** Counts one send for frequency caps; the pipeline calls it after a send. */
-  readonly record: (to: string, purpose: Purpose, at?: number, tenant?: string) => Effect.Effect<void>
+  readonly record: (to: string, purpose: Purpose, at?: number, tenant?: string) => Effect.Effect<void, ConsentError>
   /** Starts a double opt-in: records a pending consent and answers the text to send. */
-  readonly requestConfirmation: (change: ConsentChange) => Effect.Effect<ConfirmationRequest>
+  readonly requestConfirmation: (change: ConsentChange) => Effect.Effect<ConfirmationRequest, ConsentError>
   /**
    * Confirms every unexpired pending consent of a recipient (their positive
    * reply); answers the purposes confirmed, empty when nothing was pending.
    * The evidence's source is `"double-opt-in"`, with the confirmation text,
    * the reply keyword and the origin.
    */
-  readonly confirm: (change: Omit<ConsentChange, "purpose" | "topic" | "text">) => Effect.Effect<ReadonlyArray<string>>
+  readonly confirm: (change: Omit<ConsentChange, "purpose" | "topic" | "text">) => Effect.Effect<ReadonlyArray<string>, ConsentError>
   /** Whether the recipient has an unexpired pending confirmation. */
-  readonly hasPending: (to: string, tenant?: string) => Effect.Effect<boolean>
+  readonly hasPending: (to: string, tenant?: string) => Effect.Effect<boolean, ConsentError>
   /** Sets or clears (`undefined`) the recipient's own time zone. */
   readonly setTimeZone: (to: string, timeZone: string | undefined, tenant?: string) => Effect.Effect<void, ConsentError>
 }>()("smsforge/Consent") {}
@@ -572,15 +572,15 @@ export const make = Effect.fnUntraced(function*(options: ConsentOptions = {}) {
     ttl: options.confirmationTtlMillis ?? 2 * DAY
   }
   const service = Consent.of({
-    grant: (change) => untilTyped(setState(ctx, change, "granted")),
-    revoke: (change) => untilTyped(setState(ctx, change, "revoked")),
-    get: (to, tenant) => untilTyped(ctx.store.get(tenant ?? DEFAULT_TENANT, to)),
+    grant: (change) => setState(ctx, change, "granted"),
+    revoke: (change) => setState(ctx, change, "revoked"),
+    get: (to, tenant) => ctx.store.get(tenant ?? DEFAULT_TENANT, to),
     check: (request) => check(ctx, request),
     record: (to, purpose, at, tenant) =>
-      untilTyped(Effect.flatMap(now(at), (t) => ctx.store.recordSend(tenant ?? DEFAULT_TENANT, to, purpose, t))),
-    requestConfirmation: (change) => untilTyped(requestConfirmation(ctx, change)),
-    confirm: (change) => untilTyped(confirm(ctx, change)),
-    hasPending: (to, tenant) => untilTyped(hasPending(ctx, to, tenant)),
+      Effect.flatMap(now(at), (t) => ctx.store.recordSend(tenant ?? DEFAULT_TENANT, to, purpose, t)),
+    requestConfirmation: (change) => requestConfirmation(ctx, change),
+    confirm: (change) => confirm(ctx, change),
+    hasPending: (to, tenant) => hasPending(ctx, to, tenant),
     setTimeZone: (to, timeZone, tenant) => setTimeZone(ctx, to, timeZone, tenant)
   })
   const storeCore = storeCores.of(rawStore)
@@ -601,10 +601,6 @@ interface ConsentContext {
 
 const now = (at: number | undefined) => (at === undefined ? Clock.currentTimeMillis : Effect.succeed(at))
 
-// Until these members get ConsentError in their signatures (callers in Inbound and the client must adapt),
-// an outage is the shared StoreUnavailable as a defect, never a silently dropped write.
-const untilTyped = <A>(effect: Effect.Effect<A, ConsentError>): Effect.Effect<A> =>
-  Effect.catch(effect, (error) => Effect.die(error.reason._tag === "StoreUnavailable" ? error.reason : error))
 
 /** Appends a change to the Audit log and publishes it on Events. */
 const notify = Effect.fnUntraced(function*(

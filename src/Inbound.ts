@@ -42,6 +42,7 @@ import * as keywords from "./internal/inbound/keywords.ts"
 import type { KeywordMatch, KeywordSet } from "./internal/inbound/keywords.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
 import { InvalidRequest } from "./SendRequest.ts"
+import { StoreUnavailable } from "./Store.ts"
 import type * as Transport from "./Transport.ts"
 
 // models
@@ -156,7 +157,7 @@ export interface InboundOptions {
  * @category errors
  * @since 0.1.0
  */
-export const InboundErrorReason = Schema.Union([InvalidRequest])
+export const InboundErrorReason = Schema.Union([InvalidRequest, StoreUnavailable])
 
 /**
  * @category errors
@@ -176,8 +177,9 @@ export class InboundError extends Schema.TaggedError<InboundError>("smsforge/Inb
   override get message(): string {
     return this.reason.message
   }
+  /** A store that was down (the consent change a keyword makes) may be up on the next try. */
   get isRetryable(): boolean {
-    return false
+    return this.reason._tag === "StoreUnavailable"
   }
 }
 
@@ -599,12 +601,18 @@ interface Outcome {
 
 const nothingDone: Outcome = { action: "none" }
 
-const act = (ctx: InboundContext, match: KeywordMatch, change: Consent.ConsentChange): Effect.Effect<Outcome> => {
+// The consent change a keyword makes: an outage is the caller's to retry; any
+// other refusal of a change built here from a decoded message is a bug.
+const consentChange = <A>(effect: Effect.Effect<A, Consent.ConsentError>): Effect.Effect<A, InboundError> =>
+  Effect.catch(effect, (error) =>
+    error.reason._tag === "StoreUnavailable" ? Effect.fail(new InboundError({ reason: error.reason })) : Effect.die(error))
+
+const act = (ctx: InboundContext, match: KeywordMatch, change: Consent.ConsentChange): Effect.Effect<Outcome, InboundError> => {
   switch (match.action) {
     case "opt-out":
     case "opt-out-all": {
       const scope = match.action === "opt-out-all" ? "all" : ctx.options.stopScope ?? "marketing"
-      return Effect.as(ctx.consent.revoke({ ...change, purpose: scope }), {
+      return Effect.as(consentChange(ctx.consent.revoke({ ...change, purpose: scope })), {
         action: "opt-out",
         replyKey: scope === "all" ? "opt-out-all" : "opt-out",
         scope
@@ -612,7 +620,7 @@ const act = (ctx: InboundContext, match: KeywordMatch, change: Consent.ConsentCh
     }
     case "opt-in":
     case "positive":
-      return optIn(ctx, match.action === "opt-in", change)
+      return consentChange(optIn(ctx, match.action === "opt-in", change))
     case "help":
       return Effect.succeed({ action: "help", replyKey: "help" })
   }

@@ -562,7 +562,7 @@ const withConsent = <A>(
   client: ClientState,
   method: string,
   change: { readonly to: string },
-  f: (c: Consent.Consent["Service"], to: string) => Effect.Effect<A>
+  f: (c: Consent.Consent["Service"], to: string) => Effect.Effect<A, Consent.ConsentError>
 ): Promise<A> => {
   const unknown = unknownConsentKey(change)
   return run(

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Layer, Option, PubSub } from "effect"
+import { Duration, Effect, Layer, Option, PubSub } from "effect"
 import { TestClock } from "effect/testing"
 import fc from "fast-check"
 import * as Audit from "../src/Audit.ts"
@@ -490,11 +490,29 @@ describe("Consent on a store that does not answer", () => {
       assert.strictEqual(zone.reason._tag, "StoreUnavailable")
     }).pipe(Effect.provide(Consent.layer().pipe(Layer.provide(Down)))))
 
-  it.effect("a change that cannot be written is never dropped silently (the shared StoreUnavailable as a defect until typed)", () =>
+  it.effect("every change and read fails with ConsentError { StoreUnavailable }, typed and retryable, never a defect", () =>
     Effect.gen(function*() {
       const consent = yield* Consent.Consent
-      const exit = yield* Effect.exit(consent.revoke({ to: US, purpose: "marketing" }))
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit)) assert.instanceOf(Cause.squash(exit.cause), Consent.StoreUnavailable)
+      const failures = [
+        yield* Effect.flip(consent.revoke({ to: US, purpose: "marketing" })),
+        yield* Effect.flip(consent.grant({ to: US, purpose: "marketing", source: "web-form" })),
+        yield* Effect.flip(consent.get(US)),
+        yield* Effect.flip(consent.record(US, "marketing")),
+        yield* Effect.flip(consent.confirm({ to: US })),
+        yield* Effect.flip(consent.hasPending(US)),
+        yield* Effect.flip(consent.requestConfirmation({ to: US, purpose: "marketing" }))
+      ]
+      for (const error of failures) {
+        assert.strictEqual(error.reason._tag, "StoreUnavailable")
+        assert.isTrue(error.isRetryable)
+      }
     }).pipe(Effect.provide(Consent.layer().pipe(Layer.provide(Down)))))
+
+  it.effect("a STOP that cannot be written is an InboundError { StoreUnavailable } the carrier's webhook can retry", () =>
+    Effect.gen(function*() {
+      const inbound = yield* Inbound.Inbound
+      const error = yield* Effect.flip(inbound.handle({ from: US, to: "+447400000001", text: "STOP" }))
+      assert.strictEqual(error.reason._tag, "StoreUnavailable")
+      assert.isTrue(error.isRetryable)
+    }).pipe(Effect.provide(Inbound.layer().pipe(Layer.provideMerge(Consent.layer().pipe(Layer.provide(Down))), Layer.provide(PhoneNumbers.layer())))))
 })

@@ -234,6 +234,24 @@ describe("the send path on the memory default", () => {
         }))
     }))
 
+  it.effect("a send counted for a frequency cap ends submitted when the count cannot be written", () =>
+    Effect.gen(function*() {
+      const carrier = yield* Sandbox.make()
+      // the consent store answers reads, but its send counter is down
+      const counterDown = Layer.effect(Consent.ConsentStore, Effect.map(Consent.makeStoreMemory, (store) =>
+        Consent.ConsentStore.of({
+          ...store,
+          recordSend: () => Effect.fail(new Store.StoreUnavailable({ store: "consent", operation: "recordSend" }))
+        })))
+      const stores = Layer.merge(Sms.layerStoresMemory(), counterDown)
+      yield* withPipeline(carrier, (sms) =>
+        Effect.gen(function*() {
+          const receipt = yield* sms.send({ to: UK, text: "Your parcel is on its way", purpose: "transactional" })
+          assert.strictEqual(receipt.status, "submitted")
+          assert.strictEqual((yield* carrier.outbox).length, 1)
+        }), { consent: { frequencyCaps: { transactional: { perDay: 10 } } } }, stores)
+    }))
+
   it.effect("a caller interrupted mid-send without a key: the message still ends submitted", () =>
     Effect.gen(function*() {
       const carrier = yield* Sandbox.make({ latency: "5 seconds" })
