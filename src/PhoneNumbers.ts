@@ -50,7 +50,7 @@ import * as SchemaTransformation from "effect/SchemaTransformation"
 import type { CountryCode, MetadataJson, PhoneNumber as LibPhoneNumber } from "libphonenumber-js/max"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
 import { Cache } from "./internal/phone/e164Cache.ts"
-import { withoutStack } from "./internal/errors.ts"
+import { stackless } from "./internal/errors.ts"
 import { nodeRequire, once } from "./internal/lazy.ts"
 
 // Loaded at the first parse: at import it was about half of smsforge's cold import.
@@ -201,12 +201,12 @@ export interface ParseOptions {
  * @category errors
  * @since 0.1.0
  */
-export class InvalidPhoneNumber extends Schema.TaggedError<InvalidPhoneNumber>(
+export class InvalidPhoneNumber extends stackless(Schema.TaggedError<InvalidPhoneNumber>(
   "smsforge/PhoneNumbers/InvalidPhoneNumber"
 )("InvalidPhoneNumber", {
   field: Schema.String,
   why: InvalidPhoneNumberWhy
-}) {
+})) {
   override get message(): string {
     return `${this.field}: invalid phone number (${this.why})`
   }
@@ -221,12 +221,12 @@ export class InvalidPhoneNumber extends Schema.TaggedError<InvalidPhoneNumber>(
  * @category errors
  * @since 0.1.0
  */
-export class CountryNotAllowed extends Schema.TaggedError<CountryNotAllowed>(
+export class CountryNotAllowed extends stackless(Schema.TaggedError<CountryNotAllowed>(
   "smsforge/PhoneNumbers/CountryNotAllowed"
 )("CountryNotAllowed", {
   field: Schema.String,
   country: Schema.String
-}) {
+})) {
   override get message(): string {
     return `${this.field}: country ${this.country} not allowed`
   }
@@ -242,12 +242,12 @@ export class CountryNotAllowed extends Schema.TaggedError<CountryNotAllowed>(
  * @category errors
  * @since 0.1.0
  */
-export class NumberTypeNotAllowed extends Schema.TaggedError<NumberTypeNotAllowed>(
+export class NumberTypeNotAllowed extends stackless(Schema.TaggedError<NumberTypeNotAllowed>(
   "smsforge/PhoneNumbers/NumberTypeNotAllowed"
 )("NumberTypeNotAllowed", {
   field: Schema.String,
   type: NumberType
-}) {
+})) {
   override get message(): string {
     return `${this.field}: number type ${this.type} not allowed`
   }
@@ -276,13 +276,13 @@ export type PhoneNumberErrorReason = typeof PhoneNumberErrorReason.Type
  * @category errors
  * @since 0.1.0
  */
-export class PhoneNumberError extends Schema.TaggedError<PhoneNumberError>("smsforge/PhoneNumberError")(
+export class PhoneNumberError extends stackless(Schema.TaggedError<PhoneNumberError>("smsforge/PhoneNumberError")(
   "PhoneNumberError",
   {
     field: Schema.String,
     reason: PhoneNumberErrorReason
   }
-) {
+)) {
   override get message(): string {
     return this.reason.message
   }
@@ -421,10 +421,8 @@ const parseOutcome = (input: unknown, country: CountryCode | undefined | null): 
 
 const fieldOf = (field: unknown): string => (typeof field === "string" ? field : "to")
 
-// A refusal is an expected answer, not a bug: built without a stack trace,
-// which was three quarters of a refused send's time (issue 15).
 const invalid = (field: string, why: InvalidPhoneNumberWhy): PhoneNumberError =>
-  withoutStack(() => new PhoneNumberError({ field, reason: new InvalidPhoneNumber({ field, why }) }))
+  new PhoneNumberError({ field, reason: new InvalidPhoneNumber({ field, why }) })
 
 /**
  * Parses a number in international (`+44 7400 123456`) or national
@@ -498,14 +496,11 @@ const applyPolicy = (
   field: string
 ): CountryNotAllowed | NumberTypeNotAllowed | undefined => {
   if (policy.denied.has(n.country) || (policy.allowed !== undefined && !policy.allowed.has(n.country))) {
-    return withoutStack(() => new CountryNotAllowed({ field, country: n.country }))
+    return new CountryNotAllowed({ field, country: n.country })
   }
-  if (!policy.types.has(n.type)) return withoutStack(() => new NumberTypeNotAllowed({ field, type: n.type }))
+  if (!policy.types.has(n.type)) return new NumberTypeNotAllowed({ field, type: n.type })
   return undefined
 }
-
-const refusedBy = (field: string, reason: CountryNotAllowed | NumberTypeNotAllowed): PhoneNumberError =>
-  withoutStack(() => new PhoneNumberError({ field, reason }))
 
 /**
  * Checks a parsed number against a policy: denied countries first, then
@@ -521,7 +516,7 @@ export const checkPolicy = (
 ): Result.Result<PhoneNumber, PhoneNumberError> => {
   const field = fieldOf(options?.field)
   const refused = applyPolicy(n, compilePolicy(policy), field)
-  return refused === undefined ? Result.succeed(n) : Result.fail(refusedBy(field, refused))
+  return refused === undefined ? Result.succeed(n) : Result.fail(new PhoneNumberError({ field, reason: refused }))
 }
 
 // schema
@@ -706,7 +701,7 @@ export const make = (options: PhoneNumbersOptions = {}): Effect.Effect<PhoneNumb
 
     const checked = (n: PhoneNumber, policy: PhoneNumberPolicy | undefined, field: string): Result.Result<PhoneNumber, PhoneNumberError> => {
       const refused = applyPolicy(n, policy === undefined ? defaultPolicy : compilePolicy(policy), field)
-      return refused === undefined ? Result.succeed(n) : Result.fail(refusedBy(field, refused))
+      return refused === undefined ? Result.succeed(n) : Result.fail(new PhoneNumberError({ field, reason: refused }))
     }
 
     const check = (

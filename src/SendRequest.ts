@@ -15,7 +15,7 @@
 import * as Duration from "effect/Duration"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
-import { withoutStack } from "./internal/errors.ts"
+import { stackless } from "./internal/errors.ts"
 import { fieldName, firstProblem } from "./internal/issues.ts"
 import { type CommonFields, decodeCommon } from "./internal/request/fast.ts"
 
@@ -100,19 +100,17 @@ export interface DecodedRequest {
  * @category errors
  * @since 0.1.0
  */
-export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("smsforge/SendRequest/InvalidRequest")(
+export class InvalidRequest extends stackless(Schema.TaggedError<InvalidRequest>("smsforge/SendRequest/InvalidRequest")(
   "InvalidRequest",
   { field: Schema.String, problem: Schema.String }
-) {
+)) {
   override get message(): string {
     return `Invalid request: ${this.field} is ${this.problem}`
   }
 }
 
-// A refused request is an expected answer, not a bug: built without a stack
-// trace, which cost more than the rest of the refusal (issue 15).
 const refuse = (field: string, problem: string): Result.Result<never, InvalidRequest> =>
-  Result.fail(withoutStack(() => new InvalidRequest({ field, problem })))
+  Result.fail(new InvalidRequest({ field, problem }))
 
 const options = { onExcessProperty: "error" } as const
 const decodeText = Schema.decodeUnknownResult(TextRequest, options)

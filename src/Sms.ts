@@ -48,7 +48,7 @@ import * as Encoding from "./Encoding.ts"
 import * as Events from "./Events.ts"
 import * as Idempotency from "./Idempotency.ts"
 import * as Inbound from "./Inbound.ts"
-import { withoutStack } from "./internal/errors.ts"
+import { stackless } from "./internal/errors.ts"
 import { currentMillis, withNow } from "./internal/clock.ts"
 import { randomId } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
@@ -270,18 +270,15 @@ export type SmsErrorReason = typeof SmsErrorReason.Type
  * @category errors
  * @since 0.1.0
  */
-export class SmsError extends Schema.TaggedError<SmsError>("smsforge/SmsError")("SmsError", {
+export class SmsError extends stackless(Schema.TaggedError<SmsError>("smsforge/SmsError")("SmsError", {
   reason: SmsErrorReason
-}) {
+})) {
   override get message(): string {
     return this.reason.message
   }
 }
 
-// A refusal wraps its reason, which says why; a stack of our own code says nothing and costs more than a send.
-const smsError = (reason: SmsErrorReason): SmsError => withoutStack(() => new SmsError({ reason }))
-
-const fail = (reason: SmsErrorReason) => Effect.fail(smsError(reason))
+const fail = (reason: SmsErrorReason) => Effect.fail(new SmsError({ reason }))
 
 // A request is untrusted input: a getter or a Proxy that throws while it is
 // read is that request's InvalidRequest, never a defect.
@@ -448,7 +445,7 @@ const pipelineOf = Effect.fnUntraced(function*(config: SmsConfig, transports: Re
 
 // Every refusal becomes an SmsError once, where a send ends, not at each step.
 const toSmsError = (error: SmsError | { readonly reason: SmsErrorReason } | StoreUnavailable): SmsError =>
-  error instanceof SmsError ? error : smsError(error instanceof StoreUnavailable ? error : error.reason)
+  error instanceof SmsError ? error : new SmsError({ reason: error instanceof StoreUnavailable ? error : error.reason })
 
 // status: every change stored, then announced
 
@@ -1324,7 +1321,7 @@ const retryFailed = (p: Pipeline, acceptance: ReturnType<typeof makeAcceptance>,
       sendAt: undefined,
       validUntil: now + p.defaultValidity
     }
-    const number = yield* Effect.mapError(p.phones.normalize(again.to), (error) => smsError(error.reason))
+    const number = yield* Effect.mapError(p.phones.normalize(again.to), (error) => new SmsError({ reason: error.reason }))
     const analysis = Encoding.analyze(again.text, { smartEncoding: false })
     return yield* acceptance.sendOnce({ message: again, analysis, number, options: plain })
   })
@@ -1363,7 +1360,7 @@ const deliveryReceipt = (p: Pipeline, reports: Reports, input: unknown) =>
 const makeInbound = (p: Pipeline, status: Status, send: (input: unknown, options: SendOptions) => Effect.Effect<Receipt, SmsError>) =>
   Effect.fnUntraced(function*(input: unknown) {
     const result = yield* p.inbound.handle(input).pipe(
-      Effect.mapError((error) => smsError(error.reason))
+      Effect.mapError((error) => new SmsError({ reason: error.reason }))
     )
     if (!result.complete) return result
     yield* status.publish({

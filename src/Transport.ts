@@ -23,7 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
-import { withoutStack } from "./internal/errors.ts"
+import { stackless } from "./internal/errors.ts"
 
 // models
 
@@ -159,22 +159,8 @@ export type FeedbackHandler = (feedback: Feedback) => Effect.Effect<void>
 // errors
 
 // A carrier's refusal or outage is an answer, not a bug: its fields say what
-// happened, and a stack of the transport's frames costs more than the rest of
+// happened, and a stack of the transport's frames cost more than the rest of
 // a failed attempt (about 9 µs of a failover's). Built without one.
-const stackless = <C extends abstract new(...args: Array<any>) => object>(Base: C): C => {
-  abstract class Stackless extends Base {
-    constructor(...args: Array<any>) {
-      const limit = Error.stackTraceLimit
-      Error.stackTraceLimit = 0
-      try {
-        super(...args)
-      } finally {
-        Error.stackTraceLimit = limit
-      }
-    }
-  }
-  return Stackless
-}
 
 /**
  * The carrier asks us to slow down.
@@ -351,8 +337,8 @@ export type TransportErrorReason = typeof TransportErrorReason.Type
 
 /**
  * The reason for a tag, for transports that classify carrier codes into tags
- * by a table and build the reason afterwards. Built without a stack trace:
- * it would show this function, not the carrier's answer.
+ * by a table and build the reason afterwards. Like every reason, built
+ * without a stack trace.
  *
  * @category constructors
  * @since 0.1.0
@@ -360,7 +346,7 @@ export type TransportErrorReason = typeof TransportErrorReason.Type
 export const reasonFromTag = (
   tag: TransportErrorReason["_tag"],
   options: { readonly code?: string | undefined; readonly retryAfter?: Duration.Duration | undefined } = {}
-): TransportErrorReason => withoutStack(() => {
+): TransportErrorReason => {
   const code = options.code === undefined ? {} : { code: options.code }
   switch (tag) {
     case "Throttled":
@@ -382,7 +368,7 @@ export const reasonFromTag = (
     case "ContractViolation":
       return new ContractViolation({ ...code, problem: "reported by the transport", unknownOutcome: false })
   }
-})
+}
 
 /**
  * A failed submission: which transport, and why.
@@ -390,10 +376,10 @@ export const reasonFromTag = (
  * @category errors
  * @since 0.1.0
  */
-export class TransportError extends Schema.TaggedError<TransportError>("smsforge/TransportError")("TransportError", {
+export class TransportError extends stackless(Schema.TaggedError<TransportError>("smsforge/TransportError")("TransportError", {
   transport: Schema.String,
   reason: TransportErrorReason
-}) {
+})) {
   override get message(): string {
     return `${this.transport}: ${this.reason._tag}`
   }
@@ -480,7 +466,7 @@ export const make = (options: {
       const counted = Effect.matchEffect(options.submit(submission), {
         onFailure: (reason: TransportErrorReason) => {
           failedCounter(reason._tag).updateUnsafe(1, fiber.context)
-          return Effect.fail(withoutStack(() => new TransportError({ transport: options.name, reason })))
+          return Effect.fail(new TransportError({ transport: options.name, reason }))
         },
         onSuccess: (result: SubmitResult) => {
           ok.updateUnsafe(1, fiber.context)

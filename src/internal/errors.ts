@@ -5,18 +5,23 @@
  */
 
 /**
- * Builds an error without capturing a stack trace. Capturing one costs more
- * than a whole send (about 3 µs); an error that wraps a carrier's answer in
- * our own code has no stack worth reading, and its reason carries the cause.
- * The same holds for expected refusals (an invalid number, a malformed
- * request): answers to the caller's input, whose stack says nothing.
+ * An error class whose instances are built without a stack trace, whoever
+ * builds them. Capturing one costs more than a whole send (about 3 µs), and
+ * these errors are answers, not bugs: a carrier's refusal or outage, or a
+ * caller's invalid input, whose fields say what happened while a stack would
+ * show only our own frames.
  */
-export const withoutStack = <A>(make: () => A): A => {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  try {
-    return make()
-  } finally {
-    Error.stackTraceLimit = limit
+export const stackless = <C extends abstract new(...args: Array<any>) => object>(Base: C): C => {
+  abstract class Stackless extends Base {
+    constructor(...args: Array<any>) {
+      const limit = Error.stackTraceLimit
+      Error.stackTraceLimit = 0
+      try {
+        super(...args)
+      } finally {
+        Error.stackTraceLimit = limit
+      }
+    }
   }
+  return Stackless
 }

@@ -10,14 +10,13 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import { withoutStack } from "../errors.ts"
 import * as Transport from "../../Transport.ts"
 
 const violation = (transport: string, problem: string, unknownOutcome: boolean): Transport.TransportError =>
-  withoutStack(() => new Transport.TransportError({ transport, reason: new Transport.ContractViolation({ problem, unknownOutcome }) }))
+  new Transport.TransportError({ transport, reason: new Transport.ContractViolation({ problem, unknownOutcome }) })
 
 const timedOut = (transport: string): Transport.TransportError =>
-  withoutStack(() => new Transport.TransportError({ transport, reason: new Transport.Timeout({}) }))
+  new Transport.TransportError({ transport, reason: new Transport.Timeout({}) })
 
 /** Why an answer is not a `SubmitResult`, or `undefined` when it is one. Names the field, never its value. */
 export const answerProblem = (answer: unknown): string | undefined => {
