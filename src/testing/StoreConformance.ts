@@ -439,6 +439,21 @@ export const messages: ReadonlyArray<StoreCase<MessageStore.MessageStore>> = [
       yield* store.annotate(id, { segmentIds: [...segments, late] })
       const foundLate = yield* store.findByProviderId("sandbox", late)
       yield* check(Option.isSome(foundLate) && foundLate.value.id === id, "findByProviderId", "annotate indexes carrier ids")
+      // So does an insert of a message that already has them (written again, as after a retried write).
+      const written = unique("msg")
+      const writtenProvider = unique("prov")
+      const writtenSegment = unique("seg")
+      yield* store.insert({
+        ...message(written, now),
+        status: "submitted",
+        transport: "sandbox",
+        providerMessageId: writtenProvider,
+        segmentIds: [writtenProvider, writtenSegment]
+      })
+      for (const providerId of [writtenProvider, writtenSegment]) {
+        const byInsert = yield* store.findByProviderId("sandbox", providerId)
+        yield* check(Option.isSome(byInsert) && byInsert.value.id === written, "findByProviderId", "insert indexes carrier ids")
+      }
     })
   },
   {
