@@ -298,8 +298,12 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
           sql`(${message.transport!}, ${providerId}, ${message.id})`
         )
 
-    const upsertIds = (rows: ReadonlyArray<ReturnType<typeof idRows>[number]>) =>
-      sql`INSERT INTO ${ids} (transport, provider_id, message_id) VALUES ${sql.join(", ", false)(rows)}
+    // The carrier ids' upsert; `when` limits it to a condition of the statement it is part of.
+    const upsertIds = (rows: ReturnType<typeof idRows>, when = sql.literal("WHERE true")) =>
+      sql`INSERT INTO ${ids} (transport, provider_id, message_id)
+        SELECT v.transport, v.provider_id, v.message_id
+        FROM (VALUES ${sql.join(", ", false)(rows)}) AS v (transport, provider_id, message_id)
+        ${when}
         ON CONFLICT (transport, provider_id) DO UPDATE SET message_id = EXCLUDED.message_id`
 
     /**
@@ -310,13 +314,7 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
      */
     const writeIf = (id: string, read: string, next: MessageStore.StoredMessage) => {
       const rows = idRows(next)
-      const indexed = rows.length === 0
-        ? sql`SELECT 1`
-        : sql`INSERT INTO ${ids} (transport, provider_id, message_id)
-            SELECT v.transport, v.provider_id, v.message_id
-            FROM (VALUES ${sql.join(", ", false)(rows)}) AS v (transport, provider_id, message_id)
-            WHERE EXISTS (SELECT 1 FROM updated)
-            ON CONFLICT (transport, provider_id) DO UPDATE SET message_id = EXCLUDED.message_id`
+      const indexed = rows.length === 0 ? sql`SELECT 1` : upsertIds(rows, sql.literal("WHERE EXISTS (SELECT 1 FROM updated)"))
       return Effect.map(
         sql<{ readonly n: number }>`WITH updated AS (
             UPDATE ${messages} SET status = ${next.status}, data = ${JSON.stringify(next)}
