@@ -837,33 +837,26 @@ const perNumberLimits = Effect.fnUntraced(function*(
   e164: string
 ) {
   // hashed: the key names neither the number nor the rule
-  const keyOf = (i: number) => hashedKey("smsforge/Router/region", [rule, String(i), e164])
-  for (let i = 0; i < limits.length; i++) {
-    const limit = limits[i]!
-    const seen = yield* Effect.result(limiter.consume({
+  const consume = (i: number, tokens?: number) =>
+    Effect.result(limiter.consume({
       algorithm: "fixed-window",
       onExceeded: "fail",
-      key: keyOf(i),
-      limit: limit.limit,
-      window: Duration.millis(limit.windowMillis),
-      tokens: 0
+      key: hashedKey("smsforge/Router/region", [rule, String(i), e164]),
+      limit: limits[i]!.limit,
+      window: Duration.millis(limits[i]!.windowMillis),
+      ...(tokens === undefined ? {} : { tokens })
     }))
+  for (let i = 0; i < limits.length; i++) {
+    const seen = yield* consume(i, 0)
     if (Result.isSuccess(seen) && seen.success.remaining < 1) {
       return yield* fail(new RateLimited({ field: "to", rule, retryAfter: seen.success.resetAfter }))
     }
   }
   for (let i = 0; i < limits.length; i++) {
-    const limit = limits[i]!
-    const consumed = yield* Effect.result(limiter.consume({
-      algorithm: "fixed-window",
-      onExceeded: "fail",
-      key: keyOf(i),
-      limit: limit.limit,
-      window: Duration.millis(limit.windowMillis)
-    }))
+    const consumed = yield* consume(i)
     if (Result.isFailure(consumed)) {
       const reason = consumed.failure.reason
-      const retryAfter = reason._tag === "RateLimitExceeded" ? reason.retryAfter : Duration.millis(limit.windowMillis)
+      const retryAfter = reason._tag === "RateLimitExceeded" ? reason.retryAfter : Duration.millis(limits[i]!.windowMillis)
       return yield* fail(new RateLimited({ field: "to", rule, retryAfter }))
     }
   }
