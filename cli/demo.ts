@@ -130,6 +130,8 @@ const webhook = (shop: Shop, topic: string, payload: unknown, forged = false): R
   return new Request("http://demo/webhooks", { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
 }
 
+const placedTopic = (shop: Shop) => (shop.platform === "shopify" ? "orders/create" : "order.created")
+
 const placedPayload = (order: Order): unknown =>
   order.shop.platform === "shopify"
     ? {
@@ -159,7 +161,7 @@ const fulfilledPayload = (order: Order): unknown =>
 // Each order's steps: the platform's webhooks, then the tracking feed's scans
 // (customs only for a parcel that crosses a border: the shops ship from the UK).
 const stepsOf = (order: Order): ReadonlyArray<{ readonly topic: string; readonly payload: () => unknown } | OrderEvents.Stage> => [
-  { topic: order.shop.platform === "shopify" ? "orders/create" : "order.created", payload: () => placedPayload(order) },
+  { topic: placedTopic(order.shop), payload: () => placedPayload(order) },
   { topic: order.shop.platform === "shopify" ? "fulfillments/create" : "order.updated", payload: () => fulfilledPayload(order) },
   ...(order.shopper.country === "GB" ? [] : ["in_customs" as const]),
   "out_for_delivery",
@@ -210,6 +212,7 @@ export const run = (lastTextTo: (to: string) => string | undefined) =>
       const verifier = shop.platform === "shopify" ? Signatures.shopify({ secret: shop.secret }) : Signatures.woocommerce({ secret: shop.secret })
       return { shop, notices, handle: webhookHandler({ verifier, notices }) }
     })
+    const storeOf = (shop: Shop) => stores.find((s) => s.shop === shop)!
     const signupClient: Signup.SignupClient = {
       verify: {
         start: (request) => runPromise(Effect.mapError(verification.start({ ...request, tenant: "shoplane" }), (error) => error.reason)),
@@ -229,7 +232,7 @@ export const run = (lastTextTo: (to: string) => string | undefined) =>
     let nextId = 5_000 + Math.floor(Math.random() * 1_000)
 
     const advance = async (order: Order) => {
-      const store = stores.find((s) => s.shop === order.shop)!
+      const store = storeOf(order.shop)
       const step = stepsOf(order)[order.step++]
       if (step === undefined) return
       if (typeof step === "string") {
@@ -252,11 +255,10 @@ export const run = (lastTextTo: (to: string) => string | undefined) =>
       const roll = Math.random()
       if (roll < 0.05) {
         // a late scan, out of order: stale, nothing sent
-        const store = stores.find((s) => s.shop === order.shop)!
-        await store.notices.notify({ platform: order.shop.platform, shop: order.shop.domain, orderId: String(order.id), stage: "fulfilled" })
+        await storeOf(order.shop).notices.notify({ platform: order.shop.platform, shop: order.shop.domain, orderId: String(order.id), stage: "fulfilled" })
       } else if (roll < 0.08) {
         // someone posting as the platform without its secret: refused 401
-        await stores[0]!.handle(webhook(shops[0]!, "orders/create", placedPayload(order), true))
+        await storeOf(order.shop).handle(webhook(order.shop, placedTopic(order.shop), placedPayload(order), true))
       }
     }
 
