@@ -184,6 +184,25 @@ export const layerIdempotency = (
 
 type Row = { readonly data: string }
 
+/**
+ * The rows this instance wrote last, as written, oldest dropped first: a
+ * status change starts its compare-and-set from one of them instead of
+ * reading the row. A row another instance changed since fails the compare
+ * and is read as usual.
+ */
+const lastWrites = (capacity: number) => {
+  const rows = new Map<string, { readonly data: string; readonly message: MessageStore.StoredMessage }>()
+  return {
+    get: (id: string) => rows.get(id),
+    remember: (id: string, data: string, message: MessageStore.StoredMessage) => {
+      rows.delete(id)
+      rows.set(id, { data, message })
+      if (rows.size > capacity) rows.delete(rows.keys().next().value!)
+    },
+    forget: (id: string) => void rows.delete(id)
+  }
+}
+
 const messageTables = (sql: SqlClient.SqlClient, prefix: string) => {
   const messages = sql(`${prefix}messages`)
   const ids = sql(`${prefix}message_ids`)
@@ -277,6 +296,7 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
     yield* migrate(sql, "message", options, ddl)
 
     const cutoff = Effect.map(Clock.currentTimeMillis, (now) => now - retention)
+    const written = lastWrites(4_096)
     const decode = (row: Row) => JSON.parse(row.data) as MessageStore.StoredMessage
     // `to` is E.164 (no NUL), so the pair is unambiguous.
     const recipientOf = (to: string, tenant: string | undefined) => digest(`${tenant ?? ""}\u0000${to}`)
@@ -312,36 +332,52 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
      * A compare-and-set instead of `SELECT … FOR UPDATE` in a transaction: two
      * round trips for a status change instead of five.
      */
-    const writeIf = (id: string, read: string, next: MessageStore.StoredMessage) => {
+    const writeIf = (id: string, read: string, next: MessageStore.StoredMessage, from: number) => {
       const rows = idRows(next)
+      const data = JSON.stringify(next)
       const indexed = rows.length === 0 ? sql`SELECT 1` : upsertIds(rows, sql.literal("WHERE EXISTS (SELECT 1 FROM updated)"))
       return Effect.map(
         sql<{ readonly n: number }>`WITH updated AS (
-            UPDATE ${messages} SET status = ${next.status}, data = ${JSON.stringify(next)}
-            WHERE id = ${id} AND data = ${read} RETURNING id
+            UPDATE ${messages} SET status = ${next.status}, data = ${data}
+            WHERE id = ${id} AND data = ${read} AND created_at >= ${from} RETURNING id
           ), indexed AS (${indexed})
           SELECT count(*)::int4 AS n FROM updated`,
-        (result) => Number(result[0]?.n ?? 0) === 1
+        (result) => {
+          const changed = Number(result[0]?.n ?? 0) === 1
+          if (changed) written.remember(id, data, next)
+          else written.forget(id)
+          return changed
+        }
       )
     }
 
     // The domain answer travels as a Result, so the guard turns only the database's failures into StoreUnavailable.
-    // A write that lost a race to another instance's reads the row again and re-applies `f`.
+    // A write that lost a race to another instance's reads the row again and re-applies `f`. The
+    // first try starts from what this instance last wrote, when it still holds it: one statement, no read.
     const update = <E>(
       operation: string,
       id: string,
       f: (message: MessageStore.StoredMessage) => Result.Result<MessageStore.StoredMessage, E>
     ) => {
-      const attempt = Effect.gen(function*() {
+      const readAndWrite = Effect.gen(function*() {
         const from = yield* cutoff
         const rows = yield* sql<Row>`SELECT data FROM ${messages} WHERE id = ${id} AND created_at >= ${from}`
         const row = rows[0]
         if (row === undefined) return Result.fail<E | MessageStore.MessageNotFound>(new MessageStore.MessageNotFound({ field: "id" }))
         const next = f(decode(row))
         if (Result.isFailure(next)) return next
-        return (yield* writeIf(id, row.data, next.success)) ? next : undefined
+        return (yield* writeIf(id, row.data, next.success, from)) ? next : undefined
       })
-      return Effect.repeat(attempt, { until: (outcome) => outcome !== undefined }).pipe(
+      const fromLastWrite = Effect.suspend(() => {
+        const last = written.get(id)
+        if (last === undefined) return Effect.undefined
+        const next = f(last.message)
+        // a refusal is decided on the row as it is now, not as this instance last saw it
+        if (Result.isFailure(next)) return Effect.undefined
+        return Effect.flatMap(cutoff, (from) => Effect.map(writeIf(id, last.data, next.success, from), (changed) => changed ? next : undefined))
+      })
+      return fromLastWrite.pipe(
+        Effect.flatMap((outcome) => outcome !== undefined ? Effect.succeed(outcome) : Effect.repeat(readAndWrite, { until: (outcome) => outcome !== undefined })),
         Effect.map((outcome) => outcome!),
         guard(operation),
         Effect.flatMap(Effect.fromResult)
@@ -350,13 +386,17 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
 
     return MessageStore.MessageStore.of({
       insert: (message) => {
+        const data = JSON.stringify(message)
         const row = sql`INSERT INTO ${messages} (id, status, created_at, data, recipient)
-          VALUES (${message.id}, ${message.status}, ${message.createdAt}, ${JSON.stringify(message)}, ${recipientOf(message.to, message.tenant)})
+          VALUES (${message.id}, ${message.status}, ${message.createdAt}, ${data}, ${recipientOf(message.to, message.tenant)})
           ON CONFLICT (id) DO UPDATE SET
             status = EXCLUDED.status, created_at = EXCLUDED.created_at, data = EXCLUDED.data, recipient = EXCLUDED.recipient`
         const rows = idRows(message)
         // A new message has no carrier ids yet: one statement, with no transaction (or savepoint) around it.
-        return (rows.length === 0 ? Effect.asVoid(row) : Effect.andThen(row, upsertIds(rows)).pipe(sql.withTransaction)).pipe(guard("insert"))
+        return (rows.length === 0 ? Effect.asVoid(row) : Effect.andThen(row, upsertIds(rows)).pipe(sql.withTransaction)).pipe(
+          Effect.tap(() => Effect.sync(() => written.remember(message.id, data, message))),
+          guard("insert")
+        )
       },
       get: (id) =>
         Effect.gen(function*() {
@@ -396,6 +436,7 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
           const found = yield* byRecipient(to, tenant)
           if (found.length === 0) return 0
           const rows = yield* sql`DELETE FROM ${messages} WHERE id IN ${sql.in(found.map((m) => m.id))} RETURNING id`
+          for (const message of found) written.forget(message.id)
           return rows.length
         }).pipe(sql.withTransaction, guard("eraseRecipient")),
       ...heldReports(sql, held, guard)

@@ -161,6 +161,28 @@ describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {
         assert.strictEqual(ids.length, 0)
       }))
 
+    it.effect("a status change from this instance's last write loses to another instance's change and applies after it", () =>
+      Effect.gen(function*() {
+        const a = yield* MessageStore.MessageStore
+        // another instance: its own store on the same tables
+        const b = yield* PgStores.makeMessages({ tablePrefix })
+        const now = yield* Clock.currentTimeMillis
+        const id = randomUUID()
+        yield* a.insert({ ...message(id, now), status: "queued" })
+        yield* b.transition(id, { status: "submitted", at: now + 1 }, { transport: "t", providerMessageId: id })
+        // A still holds the queued row it wrote: queued → submitted again would be refused on the row as it is now
+        const refused = yield* Effect.exit(a.transition(id, { status: "submitted", at: now + 2 }))
+        assert.isTrue(Exit.isFailure(refused))
+        const delivered = yield* a.transition(id, { status: "delivered", at: now + 3 })
+        assert.deepStrictEqual(delivered.history.map((h) => h.status), ["submitted", "delivered"])
+        assert.strictEqual(delivered.providerMessageId, id)
+        const seen = yield* b.get(id)
+        assert.isTrue(Option.isSome(seen) && seen.value.status === "delivered")
+        // and B, whose last write is now stale, applies its change after A's
+        const failed = yield* Effect.exit(b.transition(id, { status: "failed", at: now + 4 }))
+        assert.isTrue(Exit.isFailure(failed), "delivered is terminal, whatever B last wrote")
+      }).pipe(Effect.scoped))
+
     it.effect("the rate limiter store answers as effect's memory store does", () =>
       Effect.gen(function*() {
         const pg = yield* PgStores.makeRateLimiterStore(tablePrefix)
