@@ -21,6 +21,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { withNow } from "./internal/clock.ts"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
+import type { Reservation } from "./Idempotency.ts"
 import type { MoneyJson } from "./Pricing.ts"
 import type { RouteDecision } from "./Router.ts"
 import type { StoreUnavailable } from "./Store.ts"
@@ -287,7 +288,32 @@ export class MessageStore extends Context.Service<MessageStore, {
    * nothing, as one for an expired message does.
    */
   readonly eraseRecipient: (to: string, tenant?: string) => Effect.Effect<number, StoreUnavailable>
+  /**
+   * Stores a new message with its durable Outbox job and, when it has one,
+   * its idempotency key's reservation, in one write; answers the earlier
+   * reservation when the key was held (and then writes nothing). Offered by
+   * a store that keeps all three on one backend (the PostgreSQL `layer`);
+   * without it `send` calls the three stores inside the Outbox's
+   * `transaction`.
+   *
+   * @since 0.2.0
+   */
+  readonly accept?: ((message: StoredMessage, key: AcceptKey | undefined) => Effect.Effect<Option.Option<Reservation>, StoreUnavailable>) | undefined
 }>()("smsforge/MessageStore") {}
+
+/**
+ * A send's idempotency key, for {@link MessageStore}'s `accept`.
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface AcceptKey {
+  /** The key as the idempotency store is given it. */
+  readonly name: string
+  readonly reservation: Reservation
+  /** How long the key is held. */
+  readonly ttl: Duration.Duration
+}
 
 /**
  * @category models

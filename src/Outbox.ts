@@ -206,6 +206,22 @@ export interface PersistedOptions extends Options {
   readonly transaction?: (<A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StoreUnavailable, R>) | undefined
 }
 
+/**
+ * The durable Outbox's queue name when none is given.
+ *
+ * @category constants
+ * @since 0.2.0
+ */
+export const defaultName = "smsforge_outbox"
+
+/**
+ * When the job of a message sent now runs, when not configured.
+ *
+ * @category constants
+ * @since 0.2.0
+ */
+export const defaultRecoverAfter: Duration.Duration = Duration.minutes(2)
+
 const unavailable = (operation: string) => (cause: unknown) => new StoreUnavailable({ store: "outbox", operation, cause })
 
 /**
@@ -216,9 +232,9 @@ const unavailable = (operation: string) => (cause: unknown) => new StoreUnavaila
  */
 export const makePersisted = Effect.fnUntraced(function*(options: PersistedOptions = {}) {
   const maxAttempts = Math.max(1, options.maxAttempts ?? 8)
-  const recoverAfter = Duration.fromInputUnsafe(options.recoverAfter ?? "2 minutes")
+  const recoverAfter = Duration.fromInputUnsafe(options.recoverAfter ?? defaultRecoverAfter)
   const queue = yield* PersistedQueue.make({
-    name: options.name ?? "smsforge_outbox",
+    name: options.name ?? defaultName,
     schema: Job,
     maxAttempts,
     retrySchedule: options.backoff ?? defaultBackoff

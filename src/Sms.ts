@@ -933,10 +933,16 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
 
   /**
    * Stores the message and offers its job, with the key's reservation when
-   * there is one, in one transaction where the Outbox's backend has them.
-   * Answers the earlier reservation when the key was already held.
+   * there is one: in one write where the message store offers it, otherwise
+   * in one transaction where the Outbox's backend has them. Answers the
+   * earlier reservation when the key was already held.
    */
   const commit = (message: MessageStore.StoredMessage, key?: { readonly name: string; readonly reservation: Idempotency.Reservation }) =>
+    p.outbox.durable && p.store.accept !== undefined
+      ? p.store.accept(message, key === undefined ? undefined : { ...key, ttl: idempotencyWindow })
+      : commitEach(message, key)
+
+  const commitEach = (message: MessageStore.StoredMessage, key?: { readonly name: string; readonly reservation: Idempotency.Reservation }) =>
     p.outbox.transaction(Effect.gen(function*() {
       if (key !== undefined) {
         const held = yield* p.keys.reserve(key.name, key.reservation, idempotencyWindow)

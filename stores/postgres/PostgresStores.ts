@@ -48,6 +48,7 @@ import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import type * as Statement from "effect/sql/Statement"
 import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, Transport, Verification } from "smsforge"
 import { digest } from "../internal/digest.ts"
 import { boundedQueueStore, failLayerWith } from "../internal/outbox.ts"
@@ -268,6 +269,30 @@ const heldReports = (
     }).pipe(guard("takeReports"))
 })
 
+const decode = (row: Row) => JSON.parse(row.data) as MessageStore.StoredMessage
+// `to` is E.164 (no NUL), so the pair is unambiguous.
+const recipientOf = (to: string, tenant: string | undefined) => digest(`${tenant ?? ""}\u0000${to}`)
+
+/** A message's carrier ids as rows of `<prefix>message_ids`, and their upsert. */
+const carrierIds = (sql: SqlClient.SqlClient, ids: ReturnType<typeof messageTables>["ids"]) => {
+  // The carrier's ids of a message (its own and its segments'), once each.
+  const idRows = (message: MessageStore.StoredMessage) =>
+    message.transport === undefined || message.providerMessageId === undefined
+      ? []
+      : [...new Set([message.providerMessageId, ...(message.segmentIds ?? [])])].map((providerId) =>
+        sql`(${message.transport!}, ${providerId}, ${message.id})`
+      )
+
+  // The carrier ids' upsert; `when` limits it to a condition of the statement it is part of.
+  const upsertIds = (rows: ReturnType<typeof idRows>, when = sql.literal("WHERE true")) =>
+    sql`INSERT INTO ${ids} (transport, provider_id, message_id)
+      SELECT v.transport, v.provider_id, v.message_id
+      FROM (VALUES ${sql.join(", ", false)(rows)}) AS v (transport, provider_id, message_id)
+      ${when}
+      ON CONFLICT (transport, provider_id) DO UPDATE SET message_id = EXCLUDED.message_id`
+  return { idRows, upsertIds }
+}
+
 /**
  * Builds a message store on tables `<prefix>messages` (one row per message,
  * the message as JSON), `<prefix>message_ids` (carrier and segment ids) and
@@ -287,19 +312,25 @@ const heldReports = (
  * @category constructors
  * @since 0.1.0
  */
-export const makeMessages = (options: MessageStoreOptions = {}) =>
+export const makeMessages = (options: MessageStoreOptions = {}) => messagesStore(options, undefined)
+
+/** Where {@link layer}'s message store writes a new message's Outbox job, so `accept` is one statement. */
+interface AcceptInto {
+  readonly queue: string
+  readonly recoverAfter: Duration.Duration
+}
+
+const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefined) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const guard = guardOf("message", options)
     const retention = Duration.toMillis(options.retention ?? "7 days")
-    const { ddl, held, ids, messages } = messageTables(sql, tablePrefix(options))
+    const prefix = tablePrefix(options)
+    const { ddl, held, ids, messages } = messageTables(sql, prefix)
     yield* migrate(sql, "message", options, ddl)
 
     const cutoff = Effect.map(Clock.currentTimeMillis, (now) => now - retention)
     const written = lastWrites(4_096)
-    const decode = (row: Row) => JSON.parse(row.data) as MessageStore.StoredMessage
-    // `to` is E.164 (no NUL), so the pair is unambiguous.
-    const recipientOf = (to: string, tenant: string | undefined) => digest(`${tenant ?? ""}\u0000${to}`)
 
     /** Every row still held for the recipient, expired or not; rows from before the column by their JSON. */
     const byRecipient = (to: string, tenant: string | undefined) =>
@@ -310,21 +341,7 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
         (rows) => rows.map(decode).filter((message) => message.to === to && message.tenant === tenant)
       )
 
-    // The carrier's ids of a message (its own and its segments'), once each.
-    const idRows = (message: MessageStore.StoredMessage) =>
-      message.transport === undefined || message.providerMessageId === undefined
-        ? []
-        : [...new Set([message.providerMessageId, ...(message.segmentIds ?? [])])].map((providerId) =>
-          sql`(${message.transport!}, ${providerId}, ${message.id})`
-        )
-
-    // The carrier ids' upsert; `when` limits it to a condition of the statement it is part of.
-    const upsertIds = (rows: ReturnType<typeof idRows>, when = sql.literal("WHERE true")) =>
-      sql`INSERT INTO ${ids} (transport, provider_id, message_id)
-        SELECT v.transport, v.provider_id, v.message_id
-        FROM (VALUES ${sql.join(", ", false)(rows)}) AS v (transport, provider_id, message_id)
-        ${when}
-        ON CONFLICT (transport, provider_id) DO UPDATE SET message_id = EXCLUDED.message_id`
+    const { idRows, upsertIds } = carrierIds(sql, ids)
 
     /**
      * One statement: the row changes only if it still holds what was read,
@@ -439,9 +456,80 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
           for (const message of found) written.forget(message.id)
           return rows.length
         }).pipe(sql.withTransaction, guard("eraseRecipient")),
-      ...heldReports(sql, held, guard)
+      ...heldReports(sql, held, guard),
+      accept: into === undefined ? undefined : acceptStatement(sql, prefix, into, written, guard("accept"))
     })
   })
+
+/**
+ * The message, its Outbox job and its key's reservation as one statement (a
+ * statement is atomic): one round trip where a transaction takes five. The
+ * job row is the one effect's SQL `PersistedQueue` writes for an offer, and
+ * its poll finds it as it finds those.
+ */
+const acceptStatement = (
+  sql: SqlClient.SqlClient,
+  prefix: string,
+  into: AcceptInto,
+  written: ReturnType<typeof lastWrites>,
+  guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, Store.StoreUnavailable, R>
+) => {
+  const { messages } = messageTables(sql, prefix)
+  const keys = sql(`${prefix}idempotency`)
+  const jobs = sql(`${prefix}outbox`)
+  const recoverAfter = Duration.toMillis(into.recoverAfter)
+  type Held = { readonly won: number; readonly message_id: string | null; readonly fingerprint: string | null }
+
+  return (message: MessageStore.StoredMessage, key: MessageStore.AcceptKey | undefined) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const data = JSON.stringify(message)
+      // As the queue's own offer: a delay in whole seconds from the database's clock.
+      const delay = Math.ceil((message.sendAt === undefined ? recoverAfter : message.sendAt - now) / 1000)
+      const visibleAt = delay <= 0 ? sql`NOW()` : sql`clock_timestamp() + INTERVAL '${sql.literal(String(delay))} seconds'`
+      const storeMessage = (when: Statement.Fragment) =>
+        sql`INSERT INTO ${messages} (id, status, created_at, data, recipient)
+          SELECT ${message.id}::text, ${message.status}::text, ${message.createdAt}::bigint, ${data}::text, ${recipientOf(message.to, message.tenant)}::text
+          ${when}
+          ON CONFLICT (id) DO UPDATE SET
+            status = EXCLUDED.status, created_at = EXCLUDED.created_at, data = EXCLUDED.data, recipient = EXCLUDED.recipient`
+      const storeJob = (when: Statement.Fragment) =>
+        sql`INSERT INTO ${jobs} (id, queue_name, element, state, attempts, visible_at, created_at, updated_at)
+          SELECT ${message.id}::text, ${into.queue}::text, ${JSON.stringify({ messageId: message.id })}::text, 'pending', 0, ${visibleAt}, NOW(), NOW()
+          ${when}
+          ON CONFLICT (id, queue_name) DO NOTHING`
+      if (key === undefined) {
+        yield* sql`WITH stored AS (${storeMessage(sql.literal(""))}) ${storeJob(sql.literal(""))}`
+        written.remember(message.id, data, message)
+        return Option.none<Idempotency.Reservation>()
+      }
+      const name = digest(key.name)
+      const expiresAt = now + Math.max(0, Math.ceil(Duration.toMillis(key.ttl)))
+      const won = sql.literal("WHERE EXISTS (SELECT 1 FROM won)")
+      while (true) {
+        // The final SELECT sees the table as the statement began: the holder when the key was held.
+        const rows = yield* sql<Held>`WITH won AS (
+            INSERT INTO ${keys} AS held (key, message_id, fingerprint, expires_at)
+            VALUES (${name}, ${key.reservation.messageId}, ${key.reservation.fingerprint}, ${expiresAt})
+            ON CONFLICT (key) DO UPDATE SET
+              message_id = EXCLUDED.message_id, fingerprint = EXCLUDED.fingerprint, expires_at = EXCLUDED.expires_at
+            WHERE held.expires_at <= ${now}
+            RETURNING key
+          ), stored AS (${storeMessage(won)}), job AS (${storeJob(won)})
+          SELECT (SELECT count(*) FROM won)::int4 AS won, h.message_id, h.fingerprint
+          FROM (SELECT 1) AS one LEFT JOIN ${keys} h ON h.key = ${name} AND h.expires_at > ${now}`
+        const row = rows[0]
+        if (row !== undefined && Number(row.won) === 1) {
+          written.remember(message.id, data, message)
+          return Option.none<Idempotency.Reservation>()
+        }
+        // Released, or held by a send committed after this statement began: ask again.
+        if (row?.message_id != null && row.fingerprint != null) {
+          return Option.some<Idempotency.Reservation>({ messageId: row.message_id, fingerprint: row.fingerprint })
+        }
+      }
+    }).pipe(guard)
+}
 
 /**
  * @category layers
@@ -853,6 +941,9 @@ export const layerPurge = (
  * - Every table is created when the layer is built (`CREATE TABLE IF NOT
  *   EXISTS` under an advisory lock, and the Outbox's own migrations), so a
  *   fleet can start together against an empty database.
+ * - A send's message, Outbox job and idempotency key are written by one
+ *   statement (the message store's `accept`), so replace these stores
+ *   together, not one of the three alone.
  * - The `RateLimiterStore` is provided as well, so the Router's per-route
  *   limits are shared. Circuit breakers stay per instance: effect has no SQL
  *   `CircuitBreakerStore` (use `CircuitBreaker.layerStoreRedis` for shared
@@ -881,7 +972,13 @@ export const layer = (
     : layerPurge({ ...options.messages, ...store, every: options.purgeEvery })
   return Layer.mergeAll(
     layerIdempotency(store),
-    layerMessages({ ...options.messages, ...store }),
+    Layer.effect(
+      MessageStore.MessageStore,
+      messagesStore({ ...options.messages, ...store }, {
+        queue: options.outbox?.name ?? Outbox.defaultName,
+        recoverAfter: Duration.fromInputUnsafe(options.outbox?.recoverAfter ?? Outbox.defaultRecoverAfter)
+      })
+    ),
     layerVerifications(store),
     layerConsent(store),
     layerTemplates(store),

@@ -3,7 +3,8 @@ import { Clock, Context, Deferred, Effect, Exit, Layer, Option, Schedule } from 
 import { Redis } from "effect/persistence"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import { MessageStore, Outbox } from "smsforge"
+import { MessageStore, Outbox, Sms } from "smsforge"
+import { Sandbox } from "smsforge/testing"
 import * as StoreConformance from "../../src/testing/StoreConformance.ts"
 import * as PgStores from "../../stores/postgres/index.ts"
 import * as RedisStores from "../../stores/redis/index.ts"
@@ -181,6 +182,54 @@ describeWith(databaseUrl, "durable Outbox on PostgreSQL: the send's transaction"
       assert.isTrue(Option.isSome(error) && error.value._tag === "StoreUnavailable")
       assert.isBelow((yield* Clock.currentTimeMillis) - start, 2_500)
     }).pipe(Effect.scoped), { timeout: 30_000 })
+})
+
+describeWith(databaseUrl, "durable Outbox on PostgreSQL: a send through the all-in-one layer", "DATABASE_URL", () => {
+  const prefix = `${tablePrefix}s_`
+  const instance = (sandbox: Sandbox.SandboxTransport) =>
+    Layer.build(Sms.layerPipeline({ transports: [sandbox] }).pipe(
+      Layer.provideMerge(PgStores.layer({ tablePrefix: prefix, purgeEvery: false, outbox: { pollInterval: "100 millis", recoverAfter: "1 second" } })),
+      Layer.provideMerge(PgStores.layerFromUrl(databaseUrl ?? ""))
+    ))
+  const rows = (sql: SqlClient.SqlClient, table: string, id: string) =>
+    sql<{ readonly state: string }>`SELECT ${sql(table === "outbox" ? "state" : "id")} AS state FROM ${sql(`${prefix}${table}`)} WHERE id = ${id}`
+
+  it.live("message, job and key are written together, and effect's queue runs the job when it comes due", () =>
+    Effect.gen(function*() {
+      const sandbox = yield* Sandbox.make({ name: "sandbox" })
+      const context = yield* instance(sandbox)
+      const sms = Context.get(context, Sms.Sms)
+      const sql = Context.get(context, SqlClient.SqlClient)
+      const now = yield* Clock.currentTimeMillis
+      const request = { to: "+447400123456", text: "Your parcel is out for delivery", idempotencyKey: randomUUID() }
+
+      const scheduled = yield* sms.send({ ...request, sendAt: now + 1_500 })
+      assert.strictEqual(scheduled.status, "accepted")
+      assert.strictEqual((yield* rows(sql, "messages", scheduled.id)).length, 1)
+      assert.deepStrictEqual((yield* rows(sql, "outbox", scheduled.id)).map((r) => r.state), ["pending"])
+      // the held key writes nothing and answers the first message
+      const again = yield* sms.send({ ...request, sendAt: now + 1_500 })
+      assert.strictEqual(again.id, scheduled.id)
+
+      // the queue takes the row the statement wrote, as it takes its own offers
+      const status = (id: string) => Effect.map(sms.get(id), (m) => m.status)
+      const submitted = yield* status(scheduled.id).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (s) => s !== "accepted" && s !== "queued" }),
+        Effect.timeout("15 seconds")
+      )
+      assert.strictEqual(submitted, "submitted")
+      assert.strictEqual(sandbox.sent().length, 1)
+
+      // a message sent now: delivered at once; its job comes due after recoverAfter, finds it settled and sends nothing more
+      const now2 = yield* sms.send({ to: "+447400123457", text: "Shipped" })
+      assert.strictEqual(now2.status, "submitted")
+      const state = yield* Effect.map(rows(sql, "outbox", now2.id), (r) => r[0]?.state).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (s) => s === "completed" }),
+        Effect.timeout("15 seconds")
+      )
+      assert.strictEqual(state, "completed")
+      assert.strictEqual(sandbox.sent().length, 2)
+    }).pipe(Effect.scoped, Effect.ensuring(postgres.cleanup)), { timeout: 40_000 })
 })
 
 describe("durable Outbox options", () => {
