@@ -1072,7 +1072,8 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
   const rules = yield* decode(options.rules ?? { routes: names.map((name) => ({ name, transport: name })) }, names)
   const stores = yield* storesOf(options, scope)
   const money = yield* moneyServices
-  const circuits = makeCircuits(stores.breaker, stores.ownsBreakerStore)
+  const clock = yield* Clock.Clock
+  const circuits = makeCircuits(stores.breaker, stores.ownsBreakerStore, () => clock.currentTimeMillisUnsafe())
   yield* Effect.forkIn(logTransitions(stores.breaker), scope)
   const parts: Parts = {
     rules,

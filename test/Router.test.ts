@@ -628,6 +628,31 @@ describe("Router", () => {
         Effect.provide(Layer.mergeAll(RateLimiter.layerStoreMemory, CircuitBreaker.layerStoreMemory()))
       ))
 
+    it.effect("on a shared store a route that succeeded is steady for a second: another router's open circuit is seen at most that late", () =>
+      Effect.gen(function*() {
+        const a1 = fake("a", down)
+        const a2 = fake("a")
+        const b = fake("b")
+        const options = { retry: { maxAttempts: 1 }, circuitBreaker: { failures: 1, openDuration: "1 minute" } } as const
+        const [one, two] = yield* Effect.all([
+          Router.make({ transports: [a1.transport, b.transport], ...options }),
+          Router.make({ transports: [a2.transport, b.transport], ...options })
+        ])
+        assert.strictEqual(success(yield* send(two, request("1"), "0 millis")).route, "a")
+        // the first router's failure opens the shared circuit
+        assert.strictEqual(success(yield* send(one, request("2"), "0 millis")).route, "b")
+        // within the second the second router sends on a without asking the store
+        assert.strictEqual(success(yield* send(two, request("3"), "999 millis")).route, "a")
+        yield* TestClock.adjust("1 millis")
+        const late = success(yield* send(two, request("4"), "0 millis"))
+        assert.strictEqual(late.route, "b")
+        assert.strictEqual(late.decisions[0]!.outcome, "CircuitOpen")
+        assert.strictEqual(a2.calls.length, 2)
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(Layer.mergeAll(RateLimiter.layerStoreMemory, CircuitBreaker.layerStoreMemory()))
+      ))
+
     it.effect("explicit stores option", () =>
       Effect.scoped(Effect.gen(function*() {
         const a = fake("a", undefined, 5)

@@ -8,8 +8,14 @@
  *   nothing in the store, and `execute` costs more than the rest of a send
  *   (about 10 µs). Steady routes submit directly; a failure makes the route
  *   unsteady and is replayed through `execute`, so the circuit counts it. An
- *   unsteady route, or any route on a shared store (Redis), runs every call
- *   through `execute`. Every route starts steady: the store starts empty.
+ *   unsteady route runs every call through `execute`. Every route starts
+ *   steady: the store starts empty.
+ * - On a shared store (Redis) other instances change the circuits too. A
+ *   route whose last call through `execute` succeeded is steady for
+ *   {@link sharedSteadyFor}, then asks the store again: an instance sees a
+ *   circuit another one opened at most that late, and a busy route costs the
+ *   store three scripts a second instead of three a send. Failures are
+ *   recorded at once, as on the memory store.
  *
  * @internal
  */
@@ -108,19 +114,35 @@ export interface Circuits {
   readonly knownHealth: (route: RouteRule) => Health
 }
 
-/** `ownsStore`: the breaker's store is the router's own memory store, so routes may be steady. */
-export const makeCircuits = (breaker: CircuitBreaker.CircuitBreaker, ownsStore: boolean): Circuits => {
+/** How long a route on a shared store stays steady after a success through its circuit. */
+export const sharedSteadyFor = 1_000
+
+/**
+ * `ownsStore`: the breaker's store is the router's own memory store, so routes
+ * are steady until a failure; otherwise for {@link sharedSteadyFor} after a
+ * success. `now` is the clock's time in milliseconds.
+ */
+export const makeCircuits = (breaker: CircuitBreaker.CircuitBreaker, ownsStore: boolean, now: () => number): Circuits => {
   const unsteady = new Set<string>()
+  const steadyUntil = new Map<string, number>()
   // Calls inside `execute` per route, and failures seen per route: a success
   // makes its route steady again only when no other call was still to be
   // recorded and no failure was recorded while it ran.
   const executing = new Map<string, number>()
   const failures = new Map<string, number>()
-  const isSteady = (route: string) => ownsStore && !unsteady.has(route)
+  const isSteady = ownsStore
+    ? (route: string) => !unsteady.has(route)
+    : (route: string) => (steadyUntil.get(route) ?? 0) > now()
 
   const recordFailure = (route: string) => {
     unsteady.add(route)
+    steadyUntil.delete(route)
     failures.set(route, (failures.get(route) ?? 0) + 1)
+  }
+
+  const recordSuccess = (route: string) => {
+    unsteady.delete(route)
+    if (!ownsStore) steadyUntil.set(route, now() + sharedSteadyFor)
   }
 
   const throughBreaker = <A>(route: string, call: Effect.Effect<A, Transport.TransportError>) =>
@@ -134,7 +156,7 @@ export const makeCircuits = (breaker: CircuitBreaker.CircuitBreaker, ownsStore: 
           else executing.set(route, left)
           const outcome = outcomeOf(exit)
           if (outcome === "Failure") recordFailure(route)
-          else if (outcome === "Success" && left === 0 && (failures.get(route) ?? 0) === failuresBefore) unsteady.delete(route)
+          else if (outcome === "Success" && left === 0 && (failures.get(route) ?? 0) === failuresBefore) recordSuccess(route)
         }))
     })
 
