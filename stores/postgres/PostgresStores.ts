@@ -51,6 +51,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
 import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, Transport, Verification } from "smsforge"
 import { digest } from "../internal/digest.ts"
+import { lastWrites, type LastWrites } from "../internal/lastWrites.ts"
 import { boundedQueueStore, failLayerWith } from "../internal/outbox.ts"
 import { layerRateLimiterStore } from "./RateLimiterStore.ts"
 
@@ -185,25 +186,6 @@ export const layerIdempotency = (
 
 type Row = { readonly data: string }
 
-/**
- * The rows this instance wrote last, as written, oldest dropped first: a
- * status change starts its compare-and-set from one of them instead of
- * reading the row. A row another instance changed since fails the compare
- * and is read as usual.
- */
-const lastWrites = (capacity: number) => {
-  const rows = new Map<string, { readonly data: string; readonly message: MessageStore.StoredMessage }>()
-  return {
-    get: (id: string) => rows.get(id),
-    remember: (id: string, data: string, message: MessageStore.StoredMessage) => {
-      rows.delete(id)
-      rows.set(id, { data, message })
-      if (rows.size > capacity) rows.delete(rows.keys().next().value!)
-    },
-    forget: (id: string) => void rows.delete(id)
-  }
-}
-
 const messageTables = (sql: SqlClient.SqlClient, prefix: string) => {
   const messages = sql(`${prefix}messages`)
   const ids = sql(`${prefix}message_ids`)
@@ -330,7 +312,7 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
     yield* migrate(sql, "message", options, ddl)
 
     const cutoff = Effect.map(Clock.currentTimeMillis, (now) => now - retention)
-    const written = lastWrites(4_096)
+    const written = lastWrites<string>(4_096)
 
     /** Every row still held for the recipient, expired or not; rows from before the column by their JSON. */
     const byRecipient = (to: string, tenant: string | undefined) =>
@@ -391,7 +373,7 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
         const next = f(last.message)
         // a refusal is decided on the row as it is now, not as this instance last saw it
         if (Result.isFailure(next)) return Effect.undefined
-        return Effect.flatMap(cutoff, (from) => Effect.map(writeIf(id, last.data, next.success, from), (changed) => changed ? next : undefined))
+        return Effect.flatMap(cutoff, (from) => Effect.map(writeIf(id, last.version, next.success, from), (changed) => changed ? next : undefined))
       })
       return fromLastWrite.pipe(
         Effect.flatMap((outcome) => outcome !== undefined ? Effect.succeed(outcome) : Effect.repeat(readAndWrite, { until: (outcome) => outcome !== undefined })),
@@ -471,7 +453,7 @@ const acceptStatement = (
   sql: SqlClient.SqlClient,
   prefix: string,
   into: AcceptInto,
-  written: ReturnType<typeof lastWrites>,
+  written: LastWrites<string>,
   guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, Store.StoreUnavailable, R>
 ) => {
   const { messages } = messageTables(sql, prefix)

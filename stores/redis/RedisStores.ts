@@ -43,6 +43,7 @@ import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, type Transport, Verification } from "smsforge"
 import { digest } from "../internal/digest.ts"
+import { lastWrites, type LastWrites } from "../internal/lastWrites.ts"
 import { boundedQueueStore } from "../internal/outbox.ts"
 
 // models
@@ -165,27 +166,41 @@ export const layerIdempotency = (
  * KEYS: message hash, index of all messages, old status index, new status
  * index, recipient index, provider-id keys…
  * ARGV: expected revision ("" writes unconditionally), JSON, id, createdAt,
- * PX for the message.
+ * PX for the message, status, the status indexes' key prefix, and the
+ * retention's cutoff ("" keeps the index of all as it is).
+ * An unconditional write (an insert) finds the old status in the hash
+ * itself, so it needs no read first; messages written before the hash kept
+ * a status give it from their JSON.
  */
 const saveMessageScript = Redis.script(
-  (keys: ReadonlyArray<string>, expected: string, json: string, id: string, createdAt: number, px: string) => [
-    ...keys,
-    expected,
-    json,
-    id,
-    createdAt,
-    px
-  ],
+  (
+    keys: ReadonlyArray<string>,
+    expected: string,
+    json: string,
+    id: string,
+    createdAt: number,
+    px: string,
+    status: string,
+    statusPrefix: string,
+    cutoff: string
+  ) => [...keys, expected, json, id, createdAt, px, status, statusPrefix, cutoff],
   {
     numberOfKeys: (keys) => keys.length,
     lua: `
-local rev = redis.call("HGET", KEYS[1], "rev")
+local current = redis.call("HMGET", KEYS[1], "rev", "status", "data")
+local rev = current[1]
 if ARGV[1] ~= "" and rev ~= ARGV[1] then return -1 end
 local nextRev = (tonumber(rev) or 0) + 1
-redis.call("HSET", KEYS[1], "data", ARGV[2], "rev", nextRev)
+local old = KEYS[3]
+if ARGV[1] == "" and current[3] then
+  local was = current[2] or cjson.decode(current[3]).status
+  old = ARGV[7] .. was
+end
+redis.call("HSET", KEYS[1], "data", ARGV[2], "rev", nextRev, "status", ARGV[6])
 redis.call("PEXPIRE", KEYS[1], ARGV[5])
+if ARGV[8] ~= "" then redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", "(" .. ARGV[8]) end
 redis.call("ZADD", KEYS[2], ARGV[4], ARGV[3])
-if KEYS[3] ~= KEYS[4] then redis.call("ZREM", KEYS[3], ARGV[3]) end
+if old ~= KEYS[4] then redis.call("ZREM", old, ARGV[3]) end
 redis.call("ZADD", KEYS[4], ARGV[4], ARGV[3])
 redis.call("ZADD", KEYS[5], ARGV[4], ARGV[3])
 if redis.call("PTTL", KEYS[5]) < tonumber(ARGV[5]) then redis.call("PEXPIRE", KEYS[5], ARGV[5]) end
@@ -266,7 +281,8 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
       redis,
       keys: messageKeys(prefix),
       retention: Duration.toMillis(options.retention ?? "7 days"),
-      save: redis.eval(saveMessageScript)
+      save: redis.eval(saveMessageScript),
+      written: lastWrites<string>(4_096)
     }
     return MessageStore.MessageStore.of({
       insert: (message) => insertMessage(store, message).pipe(guard("insert")),
@@ -303,14 +319,20 @@ interface Messages {
     json: string,
     id: string,
     createdAt: number,
-    px: string
+    px: string,
+    status: string,
+    statusPrefix: string,
+    cutoff: string
   ) => Effect.Effect<number, Redis.RedisError>
+  /** The revision this instance last wrote of a message, and the message. */
+  readonly written: LastWrites<string>
 }
 
 const messageKeys = (prefix: string) => ({
   message: (id: string) => `${prefix}msg:${id}`,
   all: `${prefix}msgs:all`,
   status: (status: MessageStore.MessageStatus) => `${prefix}msgs:status:${status}`,
+  statusPrefix: `${prefix}msgs:status:`,
   provider: (transport: string, id: string) => `${prefix}msgs:provider:${digest(`${transport}\u0000${id}`)}`,
   // A digest of tenant and number, never the number: `to` is E.164 (no NUL), so the pair is unambiguous.
   recipient: (to: string, tenant: string | undefined) => `${prefix}msgs:to:${digest(`${tenant ?? ""}\u0000${to}`)}`
@@ -330,15 +352,20 @@ const readMessage = (store: Messages, id: string) =>
         : Option.some({ message: JSON.parse(data) as MessageStore.StoredMessage, rev })
   )
 
-/** Writes a message and its indexes; with an `expected` revision, only if the stored one is still it (else -1). */
+/**
+ * Writes a message and its indexes; with an `expected` revision, only if the
+ * stored one is still it (else -1). Without one it is an insert: the index of
+ * all messages drops those past the retention as well.
+ */
 const writeMessage = (
   store: Messages,
   previous: MessageStore.MessageStatus,
   message: MessageStore.StoredMessage,
   expected: string
 ) =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    store.save(
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const json = JSON.stringify(message)
+    return store.save(
       [
         store.keys.message(message.id),
         store.keys.all,
@@ -348,19 +375,38 @@ const writeMessage = (
         ...providerKeys(store, message)
       ],
       expected,
-      JSON.stringify(message),
+      json,
       message.id,
       message.createdAt,
-      pttl(message.createdAt + store.retention, now)
+      pttl(message.createdAt + store.retention, now),
+      message.status,
+      store.keys.statusPrefix,
+      expected === "" ? String(now - store.retention) : ""
+    ).pipe(Effect.tap((rev) =>
+      Effect.sync(() => {
+        if (rev >= 0) store.written.remember(message.id, String(rev), message)
+        else store.written.forget(message.id)
+      })
     ))
+  })
 
-/** Read, change, compare-and-set; again while another writer got there first. */
+/**
+ * Change and compare-and-set, from what this instance last wrote when it has
+ * it; otherwise, or when another writer got there first, read, change,
+ * compare-and-set, again while another writer gets there first.
+ */
 const updateMessage = <E>(
   store: Messages,
   id: string,
   f: (message: MessageStore.StoredMessage) => Result.Result<MessageStore.StoredMessage, E>
 ): Effect.Effect<Result.Result<MessageStore.StoredMessage, E | MessageStore.MessageNotFound>, Redis.RedisError> =>
   Effect.gen(function*() {
+    const last = store.written.get(id)
+    // a refusal is decided on the message as it is now, not as this instance last saw it
+    const fromLast = last === undefined ? undefined : f(last.message)
+    if (last !== undefined && fromLast !== undefined && Result.isSuccess(fromLast)) {
+      if ((yield* writeMessage(store, last.message.status, fromLast.success, last.version)) >= 0) return fromLast
+    }
     while (true) {
       const found = yield* readMessage(store, id)
       if (Option.isNone(found)) return Result.fail(new MessageStore.MessageNotFound({ field: "id" }))
@@ -379,11 +425,7 @@ const dropExpired = (store: Messages, key: string) =>
   )
 
 const insertMessage = (store: Messages, message: MessageStore.StoredMessage) =>
-  Effect.gen(function*() {
-    const previous = yield* readMessage(store, message.id)
-    yield* writeMessage(store, Option.isSome(previous) ? previous.value.message.status : message.status, message, "")
-    yield* dropExpired(store, store.keys.all)
-  })
+  Effect.asVoid(writeMessage(store, message.status, message, ""))
 
 const messageByProviderId = (store: Messages, transport: string, providerMessageId: string) =>
   Effect.gen(function*() {
@@ -446,6 +488,7 @@ const eraseMessagesTo = (store: Messages, to: string, tenant: string | undefined
 
 const eraseMessage = (store: Messages, message: MessageStore.StoredMessage) =>
   Effect.gen(function*() {
+    store.written.forget(message.id)
     yield* store.redis.send("DEL", store.keys.message(message.id), ...providerKeys(store, message))
     yield* store.redis.send("ZREM", store.keys.all, message.id)
     yield* store.redis.send("ZREM", store.keys.status(message.status), message.id)
