@@ -16,6 +16,7 @@ export const entries = {
   "stores/redis/index": "stores/redis/index.ts",
   "transports/aliyun/index": "transports/aliyun/index.ts",
   "transports/http/index": "transports/http/index.ts",
+  "transports/placed/index": "transports/placed/index.ts",
   "transports/smpp/index": "transports/smpp/index.ts",
   "transports/tencent/index": "transports/tencent/index.ts",
   "transports/twilio/index": "transports/twilio/index.ts",
