@@ -5,69 +5,16 @@
  * real socket peer in another process, so the waits are bounded waits on its
  * events, never fixed sleeps.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process"
-import { fileURLToPath } from "node:url"
-import { createInterface } from "node:readline"
 import { afterEach, assert, describe, it, test } from "vitest"
 import { createSmsClient, type SmsClient } from "smsforge"
 import { SmppTransport } from "../../transports/smpp/index.ts"
+import { available, type Smsc, startSmsc, stopSmscs, waitFor } from "../fixtures/smsc.ts"
 
-const fixture = fileURLToPath(new URL("../fixtures/smpp-smsc.pl", import.meta.url))
-const available = spawnSync("perl", ["-MNet::SMPP", "-e1"], { stdio: "ignore" }).status === 0
-
-interface Smsc {
-  readonly port: number
-  readonly binds: Array<{ readonly session: number; readonly ok: boolean; readonly at: number }>
-  readonly submits: Array<{ readonly session: number; readonly seq: number; readonly dataCoding: number; readonly body: Buffer }>
-  /** answered submit_sm by session and sequence number, with the message id */
-  readonly answers: Array<{ readonly session: number; readonly seq: number; readonly id: string }>
-  readonly drops: Array<{ readonly session: number; readonly at: number }>
-  readonly process: ChildProcess
-}
-
-const running: Array<ChildProcess> = []
 const clients: Array<SmsClient> = []
 afterEach(async () => {
   for (const client of clients.splice(0)) await client.close()
-  for (const child of running.splice(0)) child.kill()
+  stopSmscs()
 })
-
-const startSmsc = (args: ReadonlyArray<string> = []): Promise<Smsc> =>
-  new Promise((resolve, reject) => {
-    const child = spawn("perl", [fixture, ...args], { stdio: ["ignore", "pipe", "inherit"] })
-    running.push(child)
-    const smsc = { binds: [], submits: [], answers: [], drops: [], process: child } as unknown as Smsc & { port: number }
-    child.on("error", reject)
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const [event, ...f] = line.split("\t")
-      switch (event) {
-        case "listening":
-          smsc.port = Number(f[0])
-          resolve(smsc)
-          return
-        case "bind":
-          smsc.binds.push({ session: Number(f[0]), ok: f[3] === "ok", at: Date.now() })
-          return
-        case "submit":
-          smsc.submits.push({ session: Number(f[0]), seq: Number(f[1]), dataCoding: Number(f[2]), body: Buffer.from(f[4] ?? "", "hex") })
-          return
-        case "answer":
-          smsc.answers.push({ session: Number(f[0]), seq: Number(f[1]), id: f[2]! })
-          return
-        case "drop":
-          smsc.drops.push({ session: Number(f[0]), at: Date.now() })
-      }
-    })
-  })
-
-/** Resolves once `predicate` holds; fails after `millis`. */
-const waitFor = async (predicate: () => boolean, what: string, millis = 5_000): Promise<void> => {
-  const until = Date.now() + millis
-  while (!predicate()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
 
 const client = (smsc: Smsc, overrides: Partial<SmppTransport.SmppConfig> = {}): SmsClient => {
   const c = createSmsClient({

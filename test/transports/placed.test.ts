@@ -83,6 +83,27 @@ describe("PlacedTransport", () => {
       assert.isTrue(smsc.built.every((sandbox) => sandbox.sent().length > 0), "both connections carry messages")
     }).pipe(Effect.scoped, Effect.provide(TestRunner.layer)))
 
+  it.live("a connect that fails fails that submission with its reason, and the next one connects again", () =>
+    Effect.gen(function*() {
+      const smsc = connections()
+      let tries = 0
+      const flaky = Effect.suspend(() =>
+        ++tries === 1
+          ? Effect.fail(new Transport.TransportError({ transport: "smsc-inner", reason: new Transport.Unavailable({ code: "bind refused" }) }))
+          : smsc.connect
+      )
+      const transport = yield* PlacedTransport.make({ name: "smsc", capabilities, connect: flaky })
+      const submission: Transport.Submission = {
+        to: UK(3), text: "Out for delivery", segments: ["Out for delivery"], encoding: "GSM-7", clientReference: "msg_c", purpose: "transactional"
+      }
+      const error = yield* Effect.flip(transport.submit(submission))
+      assert.strictEqual(error.reason._tag, "Unavailable")
+      assert.isTrue(error.isRetryable)
+      yield* transport.submit(submission)
+      assert.strictEqual(tries, 2)
+      assert.strictEqual(smsc.built[0]!.sent().length, 1)
+    }).pipe(Effect.scoped, Effect.provide(TestRunner.layer)))
+
   it.live("the connection's refusal crosses as the same reason, under the placed transport's name", () =>
     Effect.gen(function*() {
       const smsc = connections()

@@ -15,7 +15,9 @@
  * - `connect` runs in the entity's scope: on the runner the cluster assigns
  *   the entity to, when its first submission arrives. The scope closes (the
  *   bind is closed) when the entity has been idle for `idleTime` or moves
- *   to another runner (a runner joins, leaves or dies).
+ *   to another runner (a runner joins, leaves or dies). A `connect` that
+ *   fails fails that submission (a `TransportError`'s own reason, anything
+ *   else as `Unavailable`), and the next submission connects again.
  * - Receipts and replies arriving on the connection go to the pipeline of the
  *   instance holding it; with shared stores (`smsforge/stores/postgres`,
  *   `smsforge/stores/redis`) that updates the message whichever instance
@@ -41,7 +43,7 @@ import * as Entity from "effect/cluster/Entity"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { Transport } from "smsforge"
 
 // models
@@ -106,7 +108,7 @@ export interface Options {
   readonly name: string
   readonly capabilities: Transport.Capabilities
   /** Builds the connection, in the entity's scope, on the runner that holds it: for example `SmppTransport.make(…)`. */
-  readonly connect: Effect.Effect<Transport.Transport, never, Scope.Scope>
+  readonly connect: Effect.Effect<Transport.Transport, unknown, Scope.Scope>
   /** Connections the fleet holds at most. Default 1. */
   readonly connections?: number | undefined
   /** How long an idle connection stays open. Default 5 minutes. */
@@ -123,6 +125,26 @@ const connectionOf = (reference: string, connections: number): number => {
   for (let i = 0; i < reference.length; i++) hash = Math.imul(hash ^ reference.charCodeAt(i), 0x01000193)
   return (hash >>> 0) % connections
 }
+
+/** The connection, opened in the entity's scope and listened to for the pipeline of this runner. */
+const connectIn = (
+  options: Options,
+  pipeline: Deferred.Deferred<Transport.FeedbackHandler>,
+  scope: Scope.Scope
+): Effect.Effect<Transport.Transport, Transport.TransportErrorReason> =>
+  Effect.gen(function*() {
+    const connection = yield* Scope.provide(options.connect, scope)
+    yield* connection.listen((feedback) =>
+      Effect.flatMap(Deferred.await(pipeline), (handler) => handler({ ...feedback, transport: options.name }))
+    )
+    return connection
+  }).pipe(Effect.mapError((error) =>
+    Schema.is(Transport.TransportError)(error)
+      ? error.reason
+      : isReason(error)
+      ? error
+      : new Transport.Unavailable({ code: "connect", cause: error })
+  ))
 
 const isReason = (error: unknown): error is Transport.TransportErrorReason =>
   Schema.is(Transport.TransportErrorReason)(error)
@@ -143,12 +165,15 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   yield* sharding.registerEntity(
     placed,
     Effect.gen(function*() {
-      const connection = yield* options.connect
-      yield* connection.listen((feedback) =>
-        Effect.flatMap(Deferred.await(pipeline), (handler) => handler({ ...feedback, transport: options.name }))
-      )
+      const scope = yield* Effect.scope
+      const connected = yield* Effect.cachedInvalidateWithTTL(connectIn(options, pipeline, scope), Duration.infinity)
       return placed.of({
-        Submit: ({ payload }) => Effect.mapError(connection.submit(payload), (error) => error.reason)
+        Submit: ({ payload }) =>
+          connected[0].pipe(
+            // a failed connect is not kept: the next submission tries again
+            Effect.tapError(() => connected[1]),
+            Effect.flatMap((connection) => Effect.mapError(connection.submit(payload), (error) => error.reason))
+          )
       })
     }),
     { concurrency: "unbounded", maxIdleTime: options.idleTime ?? Duration.minutes(5) }
