@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redis from "effect/persistence/Redis"
 import * as References from "effect/References"
+import * as SchemaIssue from "effect/SchemaIssue"
 import * as SqlClient from "effect/sql/SqlClient"
 import { randomUUID } from "node:crypto"
 import { createServer } from "node:http"
@@ -356,7 +357,11 @@ for (const [variable, fallback, make] of stores) {
   verdicts[store.name] = result.verdict
 }
 console.table(verdicts)
-if (untypedSample !== undefined) console.log("an untyped error:", untypedSample)
+if (untypedSample !== undefined) {
+  // a construction failure carries its schema issue: say which field
+  const issue = untypedSample?.cause?.["~effect/SchemaIssue/Issue"] === undefined ? undefined : SchemaIssue.makeFormatterDefault()(untypedSample.cause)
+  console.log("an untyped error:", untypedSample?.stack ?? untypedSample, issue === undefined ? "" : `\n${issue}`)
+}
 const failed = Object.entries(verdicts).filter(([, v]) => Object.values(v).some((n) => n > 0)).map(([name]) => name)
 console.log(
   Object.keys(verdicts).length === 0

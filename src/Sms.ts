@@ -444,8 +444,15 @@ const pipelineOf = Effect.fnUntraced(function*(config: SmsConfig, transports: Re
 })
 
 // Every refusal becomes an SmsError once, where a send ends, not at each step.
-const toSmsError = (error: SmsError | { readonly reason: SmsErrorReason } | StoreUnavailable): SmsError =>
-  error instanceof SmsError ? error : new SmsError({ reason: error instanceof StoreUnavailable ? error : error.reason })
+// By tag, not by class: a store bundle that loaded its own copy of smsforge
+// (CommonJS beside ESM) fails with a StoreUnavailable of that copy's class,
+// which the reason's schema would refuse; it is rebuilt as this copy's.
+const toSmsError = (error: SmsError | { readonly reason: SmsErrorReason } | StoreUnavailable): SmsError => {
+  if (error instanceof SmsError) return error
+  if (!("_tag" in error && error._tag === "StoreUnavailable")) return new SmsError({ reason: error.reason })
+  const { cause, operation, store } = error as StoreUnavailable
+  return new SmsError({ reason: error instanceof StoreUnavailable ? error : new StoreUnavailable({ store, operation, cause }) })
+}
 
 // status: every change stored, then announced
 

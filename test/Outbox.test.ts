@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Schema, Scope } from "effect"
 import * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import { TestClock } from "effect/testing"
@@ -174,14 +174,21 @@ const withPipeline = <A, E>(
     Effect.flatMap((context) => Effect.provide(Effect.flatMap(Sms.Sms, body), context))
   ))
 
+// StoreUnavailable as another copy of smsforge defines it (a store bundle
+// loaded as CommonJS beside an ESM application): same tag, another class.
+class ForeignStoreUnavailable extends Schema.TaggedError<ForeignStoreUnavailable>("smsforge/Store/StoreUnavailable")("StoreUnavailable", {
+  store: Schema.optional(Schema.String),
+  operation: Schema.optional(Schema.String)
+}) {}
+
 // A message store whose backend can be switched off.
-const flakyStores = (down: { value: boolean }) =>
+const flakyStores = (down: { value: boolean }, failWith: () => Store.StoreUnavailable = () => new Store.StoreUnavailable({ store: "message", operation: "test" })) =>
   Layer.merge(
     Layer.effect(
       MessageStore.MessageStore,
       Effect.map(MessageStore.makeMemory(), (store) => {
         const guarded = <A>(effect: Effect.Effect<A, Store.StoreUnavailable>) =>
-          Effect.suspend(() => down.value ? Effect.fail(new Store.StoreUnavailable({ store: "message", operation: "test" })) : effect)
+          Effect.suspend(() => down.value ? Effect.fail(failWith()) : effect)
         return MessageStore.MessageStore.of({
           ...store,
           insert: (message) => guarded(store.insert(message)),
@@ -265,6 +272,19 @@ describe("the send path on the memory default", () => {
           assert.isDefined(sent)
           assert.strictEqual((yield* sms.get(sent!.clientReference)).status, "submitted")
         }))
+    }))
+
+  it.effect("a StoreUnavailable of another copy of smsforge's class is still a typed SmsError, not a defect", () =>
+    Effect.gen(function*() {
+      const carrier = yield* Sandbox.make()
+      const foreign = () => new ForeignStoreUnavailable({ store: "message", operation: "insert" }) as unknown as Store.StoreUnavailable
+      yield* withPipeline(carrier, (sms) =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(sms.send({ to: UK, text: "Paid" }))
+          assert.strictEqual(error._tag, "SmsError")
+          assert.instanceOf(error.reason, Store.StoreUnavailable)
+          assert.strictEqual((error.reason as Store.StoreUnavailable).operation, "insert")
+        }), {}, flakyStores({ value: true }, foreign))
     }))
 
   it.effect("a store outage is a typed, retryable StoreUnavailable, and a retry with the key sends once", () =>
