@@ -163,52 +163,93 @@ export const layerIdempotency = (
 // messages
 
 /*
+ * Writes a message and its indexes. `k` and `a` are where its keys and
+ * arguments start in KEYS and ARGV, so the accept script can run it after
+ * its own.
  * KEYS: message hash, index of all messages, old status index, new status
- * index, recipient index, provider-id keys…
+ * index, recipient index, provider-id keys… (to the end of KEYS)
  * ARGV: expected revision ("" writes unconditionally), JSON, id, createdAt,
  * PX for the message, status, the status indexes' key prefix, and the
  * retention's cutoff ("" keeps the index of all as it is).
  * An unconditional write (an insert) finds the old status in the hash
  * itself, so it needs no read first; messages written before the hash kept
- * a status give it from their JSON.
+ * a status give it from their JSON. Evaluates to the new revision, or -1
+ * when the expected one moved.
  */
-const saveMessageScript = Redis.script(
-  (
-    keys: ReadonlyArray<string>,
-    expected: string,
-    json: string,
-    id: string,
-    createdAt: number,
-    px: string,
-    status: string,
-    statusPrefix: string,
-    cutoff: string
-  ) => [...keys, expected, json, id, createdAt, px, status, statusPrefix, cutoff],
-  {
-    numberOfKeys: (keys) => keys.length,
-    lua: `
-local current = redis.call("HMGET", KEYS[1], "rev", "status", "data")
+const saveMessageLua = (k: number, a: number) => {
+  const key = (i: number) => `KEYS[${k + i}]`
+  const arg = (i: number) => `ARGV[${a + i}]`
+  return `
+local current = redis.call("HMGET", ${key(1)}, "rev", "status", "data")
 local rev = current[1]
-if ARGV[1] ~= "" and rev ~= ARGV[1] then return -1 end
+if ${arg(1)} ~= "" and rev ~= ${arg(1)} then return -1 end
 local nextRev = (tonumber(rev) or 0) + 1
-local old = KEYS[3]
-if ARGV[1] == "" and current[3] then
+local old = ${key(3)}
+if ${arg(1)} == "" and current[3] then
   local was = current[2] or cjson.decode(current[3]).status
-  old = ARGV[7] .. was
+  old = ${arg(7)} .. was
 end
-redis.call("HSET", KEYS[1], "data", ARGV[2], "rev", nextRev, "status", ARGV[6])
-redis.call("PEXPIRE", KEYS[1], ARGV[5])
-if ARGV[8] ~= "" then redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", "(" .. ARGV[8]) end
-redis.call("ZADD", KEYS[2], ARGV[4], ARGV[3])
-if old ~= KEYS[4] then redis.call("ZREM", old, ARGV[3]) end
-redis.call("ZADD", KEYS[4], ARGV[4], ARGV[3])
-redis.call("ZADD", KEYS[5], ARGV[4], ARGV[3])
-if redis.call("PTTL", KEYS[5]) < tonumber(ARGV[5]) then redis.call("PEXPIRE", KEYS[5], ARGV[5]) end
-for i = 6, #KEYS do redis.call("SET", KEYS[i], ARGV[3], "PX", ARGV[5]) end
+redis.call("HSET", ${key(1)}, "data", ${arg(2)}, "rev", nextRev, "status", ${arg(6)})
+redis.call("PEXPIRE", ${key(1)}, ${arg(5)})
+if ${arg(8)} ~= "" then redis.call("ZREMRANGEBYSCORE", ${key(2)}, "-inf", "(" .. ${arg(8)}) end
+redis.call("ZADD", ${key(2)}, ${arg(4)}, ${arg(3)})
+if old ~= ${key(4)} then redis.call("ZREM", old, ${arg(3)}) end
+redis.call("ZADD", ${key(4)}, ${arg(4)}, ${arg(3)})
+redis.call("ZADD", ${key(5)}, ${arg(4)}, ${arg(3)})
+if redis.call("PTTL", ${key(5)}) < tonumber(${arg(5)}) then redis.call("PEXPIRE", ${key(5)}, ${arg(5)}) end
+for i = ${k + 6}, #KEYS do redis.call("SET", KEYS[i], ${arg(3)}, "PX", ${arg(5)}) end
 return nextRev
 `
-  }
+}
+
+/** The arguments of {@link saveMessageLua}, after its keys. */
+type SaveArguments = readonly [
+  expected: string,
+  json: string,
+  id: string,
+  createdAt: number,
+  px: string,
+  status: string,
+  statusPrefix: string,
+  cutoff: string
+]
+
+const saveMessageScript = Redis.script(
+  (keys: ReadonlyArray<string>, ...save: SaveArguments) => [...keys, ...save],
+  { numberOfKeys: (keys) => keys.length, lua: saveMessageLua(0, 0) }
 ).withReturnType<number>()
+
+/*
+ * A send's acceptance in one script: the idempotency key (when ARGV[1] is
+ * "1"; KEYS[1]), the Outbox job as effect's Redis `PersistedQueue` writes a
+ * delayed offer with an id (KEYS[2] its delayed set, KEYS[3] its ids), and
+ * the message (KEYS from 4, ARGV from 6, as saveMessageLua). Answers the
+ * held reservation's JSON when the key was held (and writes nothing),
+ * otherwise the message's revision.
+ * ARGV: has key, reservation JSON, now, key PX, job id, job payload,
+ * visible at, then the message's.
+ */
+const acceptScript = Redis.script(
+  (
+    keys: readonly [idempotency: string, delayed: string, ids: string],
+    job: readonly [hasKey: string, reservation: string, now: number, px: string, id: string, payload: string, visibleAt: number],
+    messageKeys: ReadonlyArray<string>,
+    ...save: SaveArguments
+  ) => [...keys, ...messageKeys, ...job, ...save],
+  {
+    numberOfKeys: (_keys, _job, messageKeys) => 3 + messageKeys.length,
+    lua: `
+if ARGV[1] == "1" then
+  local held = redis.call("GET", KEYS[1])
+  if held and tonumber(cjson.decode(held).e) > tonumber(ARGV[3]) then return held end
+  redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[4])
+end
+if redis.call("ZADD", KEYS[3], "NX", "+inf", ARGV[5]) == 1 then
+  redis.call("ZADD", KEYS[2], ARGV[7], ARGV[6])
+end
+${saveMessageLua(3, 7)}`
+  }
+).withReturnType<number | string>()
 
 /**
  * Receipts that came before their submit answer: one key per receipt with
@@ -272,7 +313,9 @@ const heldReports = (
  * @category constructors
  * @since 0.1.0
  */
-export const makeMessages = (options: MessageStoreOptions = {}) =>
+export const makeMessages = (options: MessageStoreOptions = {}) => messagesStore(options, undefined)
+
+const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefined) =>
   Effect.gen(function*() {
     const redis = yield* Redis.Redis
     const guard = guardOf("message", options)
@@ -284,6 +327,7 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
       save: redis.eval(saveMessageScript),
       written: lastWrites<string>(4_096)
     }
+    const accept = into === undefined ? undefined : acceptMessage(store, into)
     return MessageStore.MessageStore.of({
       insert: (message) => insertMessage(store, message).pipe(guard("insert")),
       get: (id) => readMessage(store, id).pipe(Effect.map(Option.map((found) => found.message)), guard("get")),
@@ -303,7 +347,8 @@ export const makeMessages = (options: MessageStoreOptions = {}) =>
       size: countMessages(store).pipe(guard("size")),
       findByRecipient: (to, tenant) => messagesTo(store, to, tenant).pipe(guard("findByRecipient")),
       eraseRecipient: (to, tenant) => eraseMessagesTo(store, to, tenant).pipe(guard("eraseRecipient")),
-      ...heldReports(redis, prefix, guard)
+      ...heldReports(redis, prefix, guard),
+      accept: accept === undefined ? undefined : (message, key) => accept(message, key).pipe(guard("accept"))
     })
   })
 
@@ -357,6 +402,41 @@ const readMessage = (store: Messages, id: string) =>
  * stored one is still it (else -1). Without one it is an insert: the index of
  * all messages drops those past the retention as well.
  */
+/** The keys and arguments of {@link saveMessageLua} for `message`. */
+const saveParts = (
+  store: Messages,
+  previous: MessageStore.MessageStatus,
+  message: MessageStore.StoredMessage,
+  expected: string,
+  now: number
+): readonly [ReadonlyArray<string>, SaveArguments] => [
+  [
+    store.keys.message(message.id),
+    store.keys.all,
+    store.keys.status(previous),
+    store.keys.status(message.status),
+    store.keys.recipient(message.to, message.tenant),
+    ...providerKeys(store, message)
+  ],
+  [
+    expected,
+    JSON.stringify(message),
+    message.id,
+    message.createdAt,
+    pttl(message.createdAt + store.retention, now),
+    message.status,
+    store.keys.statusPrefix,
+    expected === "" ? String(now - store.retention) : ""
+  ]
+]
+
+/** Keeps (or drops) what this instance last wrote of a message, by the script's answer. */
+const remember = (store: Messages, message: MessageStore.StoredMessage) => (rev: number) =>
+  Effect.sync(() => {
+    if (rev >= 0) store.written.remember(message.id, String(rev), message)
+    else store.written.forget(message.id)
+  })
+
 const writeMessage = (
   store: Messages,
   previous: MessageStore.MessageStatus,
@@ -364,31 +444,46 @@ const writeMessage = (
   expected: string
 ) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    const json = JSON.stringify(message)
-    return store.save(
-      [
-        store.keys.message(message.id),
-        store.keys.all,
-        store.keys.status(previous),
-        store.keys.status(message.status),
-        store.keys.recipient(message.to, message.tenant),
-        ...providerKeys(store, message)
-      ],
-      expected,
-      json,
-      message.id,
-      message.createdAt,
-      pttl(message.createdAt + store.retention, now),
-      message.status,
-      store.keys.statusPrefix,
-      expected === "" ? String(now - store.retention) : ""
-    ).pipe(Effect.tap((rev) =>
-      Effect.sync(() => {
-        if (rev >= 0) store.written.remember(message.id, String(rev), message)
-        else store.written.forget(message.id)
-      })
-    ))
+    const [keys, save] = saveParts(store, previous, message, expected, now)
+    return store.save(keys, ...save).pipe(Effect.tap(remember(store, message)))
   })
+
+/** Where {@link layer}'s message store writes a new message's Outbox job and key, so `accept` is one script. */
+interface AcceptInto {
+  /** The idempotency store's key prefix. */
+  readonly keys: string
+  /** The queue's keys without their suffix: effect's `<prefix><name>`. */
+  readonly queue: string
+  readonly recoverAfter: Duration.Duration
+}
+
+const acceptMessage = (store: Messages, into: AcceptInto) => {
+  const accept = store.redis.eval(acceptScript)
+  return (message: MessageStore.StoredMessage, key: MessageStore.AcceptKey | undefined) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const [keys, save] = saveParts(store, message.status, message, "", now)
+      const delay = message.sendAt === undefined ? Duration.toMillis(into.recoverAfter) : Math.max(0, message.sendAt - now)
+      const millis = key === undefined ? 0 : Math.max(0, Duration.toMillis(key.ttl))
+      const reservation = key === undefined
+        ? ""
+        : JSON.stringify({ m: key.reservation.messageId, f: key.reservation.fingerprint, e: now + millis })
+      // as effect's Redis queue writes a delayed offer with an id
+      const job = JSON.stringify({ id: message.id, element: { messageId: message.id } })
+      const answer: number | string = yield* accept(
+        [key === undefined ? keys[0]! : into.keys + digest(key.name), `${into.queue}:delayed`, `${into.queue}:ids`],
+        [key === undefined ? "0" : "1", reservation, now, pttl(now + millis, now), message.id, job, now + delay],
+        keys,
+        ...save
+      )
+      if (typeof answer === "string") {
+        const held = yield* decodeIdempotency(answer)
+        return Option.some<Idempotency.Reservation>({ messageId: held.m, fingerprint: held.f })
+      }
+      yield* remember(store, message)(answer)
+      return Option.none<Idempotency.Reservation>()
+    })
+}
 
 /**
  * Change and compare-and-set, from what this instance last wrote when it has
@@ -905,6 +1000,10 @@ export const layerOutbox = (options: OutboxOptions = {}): Layer.Layer<Outbox.Out
  * `Sms.layerPipeline(config)`.
  *
  * **Details**
+ * A send's message, Outbox job and idempotency key are written by one
+ * script (the message store's `accept`), so replace these stores together,
+ * not one of the three alone.
+ *
  * It also provides the `RateLimiterStore` ({@link layerRateLimiterStore})
  * and effect's Redis `CircuitBreakerStore` (under `<prefix>circuit:`, keyed
  * by route names), which the Router picks up from its context: per-route
@@ -931,7 +1030,14 @@ export const layer = (
   const store = { prefix: prefixOf(options), timeout: options.timeout }
   return Layer.mergeAll(
     layerIdempotency(store),
-    layerMessages({ ...options.messages, ...store }),
+    Layer.effect(
+      MessageStore.MessageStore,
+      messagesStore({ ...options.messages, ...store }, {
+        keys: `${store.prefix}idem:`,
+        queue: `${store.prefix}queue:${options.outbox?.name ?? Outbox.defaultName}`,
+        recoverAfter: Duration.fromInputUnsafe(options.outbox?.recoverAfter ?? Outbox.defaultRecoverAfter)
+      })
+    ),
     layerVerifications(store),
     layerConsent(store),
     layerTemplates(store),

@@ -184,52 +184,81 @@ describeWith(databaseUrl, "durable Outbox on PostgreSQL: the send's transaction"
     }).pipe(Effect.scoped), { timeout: 30_000 })
 })
 
-describeWith(databaseUrl, "durable Outbox on PostgreSQL: a send through the all-in-one layer", "DATABASE_URL", () => {
+// A send through each all-in-one layer, whose message store writes the
+// message, its job and its key in one go: effect's queue must take that job
+// as it takes its own offers.
+const allInOneCase = <C>(
+  backend: Backend,
+  stores: () => {
+    readonly layer: Layer.Layer<Sms.Stores | C, unknown>
+    /** The job's state: pending or completed; undefined without one. */
+    readonly job: (id: string) => Effect.Effect<string | undefined, unknown, C>
+  }
+) => {
+  describeWith(backend.url, `durable Outbox on ${backend.name}: a send through the all-in-one layer`, backend.variable, () => {
+    it.live("message, job and key are written together, and effect's queue runs the job when it comes due", () =>
+      Effect.gen(function*() {
+        const { job, layer } = stores()
+        const sandbox = yield* Sandbox.make({ name: "sandbox" })
+        const context = yield* Layer.build(Sms.layerPipeline({ transports: [sandbox] }).pipe(Layer.provideMerge(layer)))
+        const sms = Context.get(context, Sms.Sms)
+        const jobOf = (id: string) => Effect.provide(job(id), context)
+        const now = yield* Clock.currentTimeMillis
+        const request = { to: "+447400123456", text: "Your parcel is out for delivery", idempotencyKey: randomUUID() }
+
+        const scheduled = yield* sms.send({ ...request, sendAt: now + 1_500 })
+        assert.strictEqual(scheduled.status, "accepted")
+        assert.strictEqual((yield* sms.get(scheduled.id)).status, "accepted")
+        assert.strictEqual(yield* jobOf(scheduled.id), "pending")
+        // the held key writes nothing and answers the first message
+        const again = yield* sms.send({ ...request, sendAt: now + 1_500 })
+        assert.strictEqual(again.id, scheduled.id)
+
+        // the queue takes the job the one write made, as it takes its own offers
+        const submitted = yield* Effect.map(sms.get(scheduled.id), (m) => m.status).pipe(
+          Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (s) => s !== "accepted" && s !== "queued" }),
+          Effect.timeout("15 seconds")
+        )
+        assert.strictEqual(submitted, "submitted")
+        assert.strictEqual(sandbox.sent().length, 1)
+
+        // a message sent now: delivered at once; its job comes due after recoverAfter, finds it settled and sends nothing more
+        const sentNow = yield* sms.send({ to: "+447400123457", text: "Shipped" })
+        assert.strictEqual(sentNow.status, "submitted")
+        const state = yield* jobOf(sentNow.id).pipe(
+          Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (s) => s === "completed" }),
+          Effect.timeout("15 seconds")
+        )
+        assert.strictEqual(state, "completed")
+        assert.strictEqual(sandbox.sent().length, 2)
+      }).pipe(Effect.scoped, Effect.ensuring(backend.cleanup)), { timeout: 40_000 })
+  })
+}
+
+allInOneCase(postgres, () => {
   const prefix = `${tablePrefix}s_`
-  const instance = (sandbox: Sandbox.SandboxTransport) =>
-    Layer.build(Sms.layerPipeline({ transports: [sandbox] }).pipe(
-      Layer.provideMerge(PgStores.layer({ tablePrefix: prefix, purgeEvery: false, outbox: { pollInterval: "100 millis", recoverAfter: "1 second" } })),
+  return {
+    layer: PgStores.layer({ tablePrefix: prefix, purgeEvery: false, outbox: { pollInterval: "100 millis", recoverAfter: "1 second" } }).pipe(
       Layer.provideMerge(PgStores.layerFromUrl(databaseUrl ?? ""))
-    ))
-  const rows = (sql: SqlClient.SqlClient, table: string, id: string) =>
-    sql<{ readonly state: string }>`SELECT ${sql(table === "outbox" ? "state" : "id")} AS state FROM ${sql(`${prefix}${table}`)} WHERE id = ${id}`
+    ),
+    job: (id: string) =>
+      Effect.flatMap(Effect.service(SqlClient.SqlClient), (sql) =>
+        Effect.map(sql<{ readonly state: string }>`SELECT state FROM ${sql(`${prefix}outbox`)} WHERE id = ${id}`, (rows) => rows[0]?.state))
+  }
+})
 
-  it.live("message, job and key are written together, and effect's queue runs the job when it comes due", () =>
-    Effect.gen(function*() {
-      const sandbox = yield* Sandbox.make({ name: "sandbox" })
-      const context = yield* instance(sandbox)
-      const sms = Context.get(context, Sms.Sms)
-      const sql = Context.get(context, SqlClient.SqlClient)
-      const now = yield* Clock.currentTimeMillis
-      const request = { to: "+447400123456", text: "Your parcel is out for delivery", idempotencyKey: randomUUID() }
-
-      const scheduled = yield* sms.send({ ...request, sendAt: now + 1_500 })
-      assert.strictEqual(scheduled.status, "accepted")
-      assert.strictEqual((yield* rows(sql, "messages", scheduled.id)).length, 1)
-      assert.deepStrictEqual((yield* rows(sql, "outbox", scheduled.id)).map((r) => r.state), ["pending"])
-      // the held key writes nothing and answers the first message
-      const again = yield* sms.send({ ...request, sendAt: now + 1_500 })
-      assert.strictEqual(again.id, scheduled.id)
-
-      // the queue takes the row the statement wrote, as it takes its own offers
-      const status = (id: string) => Effect.map(sms.get(id), (m) => m.status)
-      const submitted = yield* status(scheduled.id).pipe(
-        Effect.repeat({ schedule: Schedule.spaced("100 millis"), until: (s) => s !== "accepted" && s !== "queued" }),
-        Effect.timeout("15 seconds")
-      )
-      assert.strictEqual(submitted, "submitted")
-      assert.strictEqual(sandbox.sent().length, 1)
-
-      // a message sent now: delivered at once; its job comes due after recoverAfter, finds it settled and sends nothing more
-      const now2 = yield* sms.send({ to: "+447400123457", text: "Shipped" })
-      assert.strictEqual(now2.status, "submitted")
-      const state = yield* Effect.map(rows(sql, "outbox", now2.id), (r) => r[0]?.state).pipe(
-        Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (s) => s === "completed" }),
-        Effect.timeout("15 seconds")
-      )
-      assert.strictEqual(state, "completed")
-      assert.strictEqual(sandbox.sent().length, 2)
-    }).pipe(Effect.scoped, Effect.ensuring(postgres.cleanup)), { timeout: 40_000 })
+allInOneCase(redis, () => {
+  const prefix = `${redisPrefix}s:`
+  return {
+    layer: RedisStores.layer({ prefix, outbox: { pollInterval: "100 millis", recoverAfter: "1 second" } }).pipe(
+      Layer.provideMerge(RedisStores.layerFromUrl(redisUrl ?? ""))
+    ),
+    // the queue parks an id at +inf until its job completes, then scores it with the time
+    job: (id: string) =>
+      Effect.flatMap(Effect.service(Redis.Redis), (client) =>
+        Effect.map(client.send<string | null>("ZSCORE", `${prefix}queue:${Outbox.defaultName}:ids`, id), (score) =>
+          score === null ? undefined : score === "inf" ? "pending" : "completed"))
+  }
 })
 
 describe("durable Outbox options", () => {
