@@ -1,5 +1,19 @@
 import type { MessageStore } from "smsforge"
 
+/** A map that keeps its `capacity` newest entries, the oldest dropped first. */
+export const bounded = <V>(capacity: number) => {
+  const entries = new Map<string, V>()
+  return {
+    get: (key: string) => entries.get(key),
+    set: (key: string, value: V) => {
+      entries.delete(key)
+      entries.set(key, value)
+      if (entries.size > capacity) entries.delete(entries.keys().next().value!)
+    },
+    delete: (key: string) => void entries.delete(key)
+  }
+}
+
 /**
  * The messages this instance wrote last, each with what its compare-and-set
  * compares (the row as written, a revision), oldest dropped first: a status
@@ -7,15 +21,11 @@ import type { MessageStore } from "smsforge"
  * another instance changed since fails the compare and is read as usual.
  */
 export const lastWrites = <Version>(capacity: number) => {
-  const entries = new Map<string, { readonly version: Version; readonly message: MessageStore.StoredMessage }>()
+  const entries = bounded<{ readonly version: Version; readonly message: MessageStore.StoredMessage }>(capacity)
   return {
-    get: (id: string) => entries.get(id),
-    remember: (id: string, version: Version, message: MessageStore.StoredMessage) => {
-      entries.delete(id)
-      entries.set(id, { version, message })
-      if (entries.size > capacity) entries.delete(entries.keys().next().value!)
-    },
-    forget: (id: string) => void entries.delete(id)
+    get: entries.get,
+    remember: (id: string, version: Version, message: MessageStore.StoredMessage) => entries.set(id, { version, message }),
+    forget: entries.delete
   }
 }
 

@@ -51,7 +51,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
 import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, Transport, Verification } from "smsforge"
 import { digest } from "../internal/digest.ts"
-import { lastWrites, type LastWrites } from "../internal/lastWrites.ts"
+import { bounded, lastWrites, type LastWrites } from "../internal/lastWrites.ts"
 import { boundedQueueStore, failLayerWith } from "../internal/outbox.ts"
 import { layerRateLimiterStore } from "./RateLimiterStore.ts"
 
@@ -227,9 +227,21 @@ const messageTables = (sql: SqlClient.SqlClient, prefix: string) => {
 }
 
 /** Receipts that came before their submit answer, kept until their ttl by the Effect Clock. */
+/** A held receipt as the table keeps it. */
+type HeldRow = { readonly report: string; readonly expires_at: string | number }
+
+/**
+ * Receipts a submission's status change took in its own statement, by
+ * transport and carrier id (an empty list: none was held), so that the
+ * send's `takeReports` right after needs no round trip of its own.
+ */
+const takenReports = () => bounded<ReadonlyArray<HeldRow>>(4_096)
+const takenKey = (transport: string, providerId: string) => `${transport}\u0000${providerId}`
+
 const heldReports = (
   sql: SqlClient.SqlClient,
   held: ReturnType<typeof messageTables>["held"],
+  taken: ReturnType<typeof takenReports>,
   guard: (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, Store.StoreUnavailable, R>
 ): Pick<MessageStore.MessageStore["Service"], "holdReport" | "takeReports"> => ({
   holdReport: (report, ttl) =>
@@ -244,9 +256,13 @@ const heldReports = (
   takeReports: (transport, providerIds) =>
     providerIds.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const rows = yield* sql<{ readonly report: string; readonly expires_at: string | number }>`
-        DELETE FROM ${held} WHERE transport = ${transport} AND provider_id IN ${sql.in(providerIds)}
-        RETURNING report, expires_at`
+      const stashed = providerIds.map((id) => taken.get(takenKey(transport, id)))
+      for (const id of providerIds) taken.delete(takenKey(transport, id))
+      const rows = stashed.every((entry) => entry !== undefined)
+        ? stashed.flat()
+        : yield* sql<HeldRow>`
+          DELETE FROM ${held} WHERE transport = ${transport} AND provider_id IN ${sql.in(providerIds)}
+          RETURNING report, expires_at`
       return rows.filter((row) => Number(row.expires_at) > now).map((row) => JSON.parse(row.report) as Transport.DeliveryReport)
     }).pipe(guard("takeReports"))
 })
@@ -313,6 +329,7 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
 
     const cutoff = Effect.map(Clock.currentTimeMillis, (now) => now - retention)
     const written = lastWrites<string>(4_096)
+    const taken = takenReports()
 
     /** Every row still held for the recipient, expired or not; rows from before the column by their JSON. */
     const byRecipient = (to: string, tenant: string | undefined) =>
@@ -335,16 +352,32 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
       const rows = idRows(next)
       const data = JSON.stringify(next)
       const indexed = rows.length === 0 ? sql`SELECT 1` : upsertIds(rows, sql.literal("WHERE EXISTS (SELECT 1 FROM updated)"))
+      // A submission's answer takes the receipts that came before it in the same statement.
+      const providerIds = next.status === "submitted" && next.transport !== undefined ? [...new Set([next.providerMessageId!, ...(next.segmentIds ?? [])])] : []
+      const take = providerIds.length === 0
+        ? sql`SELECT NULL::text AS provider_id, NULL::text AS report, NULL::bigint AS expires_at WHERE false`
+        : sql`DELETE FROM ${held} WHERE transport = ${next.transport!} AND provider_id IN ${sql.in(providerIds)}
+            AND EXISTS (SELECT 1 FROM updated) RETURNING provider_id, report, expires_at`
       return Effect.map(
-        sql<{ readonly n: number }>`WITH updated AS (
+        sql<{ readonly n: number; readonly taken: string }>`WITH updated AS (
             UPDATE ${messages} SET status = ${next.status}, data = ${data}
             WHERE id = ${id} AND data = ${read} AND created_at >= ${from} RETURNING id
-          ), indexed AS (${indexed})
-          SELECT count(*)::int4 AS n FROM updated`,
+          ), indexed AS (${indexed}), taken AS (${take})
+          SELECT (SELECT count(*) FROM updated)::int4 AS n,
+            (SELECT coalesce(json_agg(json_build_array(provider_id, report, expires_at)), '[]'::json) FROM taken)::text AS taken`,
         (result) => {
           const changed = Number(result[0]?.n ?? 0) === 1
           if (changed) written.remember(id, data, next)
           else written.forget(id)
+          if (changed && providerIds.length > 0) {
+            const found = JSON.parse(result[0]?.taken ?? "[]") as ReadonlyArray<readonly [string, string, number]>
+            for (const providerId of providerIds) {
+              taken.set(
+                takenKey(next.transport!, providerId),
+                found.filter(([id]) => id === providerId).map(([, report, expires_at]) => ({ report, expires_at }))
+              )
+            }
+          }
           return changed
         }
       )
@@ -438,7 +471,7 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
           for (const message of found) written.forget(message.id)
           return rows.length
         }).pipe(sql.withTransaction, guard("eraseRecipient")),
-      ...heldReports(sql, held, guard),
+      ...heldReports(sql, held, taken, guard),
       accept: into === undefined ? undefined : acceptStatement(sql, prefix, into, written, guard("accept"))
     })
   })
