@@ -4,7 +4,7 @@ import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import { Consent, Idempotency, MessageStore, Outbox, Sms, Verification } from "smsforge"
+import { Consent, Idempotency, MessageStore, Outbox, Sms, type Transport, Verification } from "smsforge"
 import { Sandbox } from "smsforge/testing"
 import fc from "fast-check"
 import { OrderProgressSql } from "../../commerce/index.ts"
@@ -189,7 +189,7 @@ describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {
         const store = yield* MessageStore.MessageStore
         const now = yield* Clock.currentTimeMillis
         const id = randomUUID()
-        const report = { transport: "t", providerMessageId: `p-${id}`, status: "delivered" as const, at: now }
+        const report: Transport.DeliveryReport = { _tag: "DeliveryReport", transport: "t", providerMessageId: `p-${id}`, status: "delivered", at: now }
         yield* store.holdReport(report, Duration.minutes(5))
         yield* store.insert({ ...message(id, now), status: "queued" })
         yield* store.transition(id, { status: "submitted", at: now + 1 }, { transport: "t", providerMessageId: `p-${id}`, segmentIds: [`p-${id}`, `q-${id}`] })
