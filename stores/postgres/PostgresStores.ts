@@ -292,6 +292,60 @@ const carrierIds = (sql: SqlClient.SqlClient, ids: ReturnType<typeof messageTabl
 }
 
 /**
+ * A message's compare-and-set for {@link makeMessages}; answers whether it
+ * changed the row.
+ */
+const compareAndSet = (
+  sql: SqlClient.SqlClient,
+  tables: ReturnType<typeof messageTables>,
+  written: LastWrites<string>,
+  taken: ReturnType<typeof takenReports>
+) => {
+  const { held, ids, messages } = tables
+  const { idRows, upsertIds } = carrierIds(sql, ids)
+  /**
+   * One statement: the row changes only if it still holds what was read,
+   * and the carrier's ids are indexed with it; answers whether it changed.
+   * A compare-and-set instead of `SELECT … FOR UPDATE` in a transaction: two
+   * round trips for a status change instead of five.
+   */
+  return (id: string, read: string, next: MessageStore.StoredMessage, from: number) => {
+    const rows = idRows(next)
+    const data = JSON.stringify(next)
+    const indexed = rows.length === 0 ? sql`SELECT 1` : upsertIds(rows, sql.literal("WHERE EXISTS (SELECT 1 FROM updated)"))
+    // A submission's answer takes the receipts that came before it in the same statement.
+    const providerIds = next.status === "submitted" && next.transport !== undefined ? [...new Set([next.providerMessageId!, ...(next.segmentIds ?? [])])] : []
+    const take = providerIds.length === 0
+      ? sql`SELECT NULL::text AS provider_id, NULL::text AS report, NULL::bigint AS expires_at WHERE false`
+      : sql`DELETE FROM ${held} WHERE transport = ${next.transport!} AND provider_id IN ${sql.in(providerIds)}
+          AND EXISTS (SELECT 1 FROM updated) RETURNING provider_id, report, expires_at`
+    return Effect.map(
+      sql<{ readonly n: number; readonly taken: string }>`WITH updated AS (
+          UPDATE ${messages} SET status = ${next.status}, data = ${data}
+          WHERE id = ${id} AND data = ${read} AND created_at >= ${from} RETURNING id
+        ), indexed AS (${indexed}), taken AS (${take})
+        SELECT (SELECT count(*) FROM updated)::int4 AS n,
+          (SELECT coalesce(json_agg(json_build_array(provider_id, report, expires_at)), '[]'::json) FROM taken)::text AS taken`,
+      (result) => {
+        const changed = Number(result[0]?.n ?? 0) === 1
+        if (changed) written.remember(id, data, next)
+        else written.forget(id)
+        if (changed && providerIds.length > 0) {
+          const found = JSON.parse(result[0]?.taken ?? "[]") as ReadonlyArray<readonly [string, string, number]>
+          for (const providerId of providerIds) {
+            taken.set(
+              takenKey(next.transport!, providerId),
+              found.filter(([id]) => id === providerId).map(([, report, expires_at]) => ({ report, expires_at }))
+            )
+          }
+        }
+        return changed
+      }
+    )
+  }
+}
+
+/**
  * Builds a message store on tables `<prefix>messages` (one row per message,
  * the message as JSON), `<prefix>message_ids` (carrier and segment ids) and
  * `<prefix>held_reports` (receipts that came before their submit answer).
@@ -324,7 +378,8 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
     const guard = guardOf("message", options)
     const retention = Duration.toMillis(options.retention ?? "7 days")
     const prefix = tablePrefix(options)
-    const { ddl, held, ids, messages } = messageTables(sql, prefix)
+    const tables = messageTables(sql, prefix)
+    const { ddl, held, ids, messages } = tables
     yield* migrate(sql, "message", options, ddl)
 
     const cutoff = Effect.map(Clock.currentTimeMillis, (now) => now - retention)
@@ -342,46 +397,7 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
 
     const { idRows, upsertIds } = carrierIds(sql, ids)
 
-    /**
-     * One statement: the row changes only if it still holds what was read,
-     * and the carrier's ids are indexed with it; answers whether it changed.
-     * A compare-and-set instead of `SELECT … FOR UPDATE` in a transaction: two
-     * round trips for a status change instead of five.
-     */
-    const writeIf = (id: string, read: string, next: MessageStore.StoredMessage, from: number) => {
-      const rows = idRows(next)
-      const data = JSON.stringify(next)
-      const indexed = rows.length === 0 ? sql`SELECT 1` : upsertIds(rows, sql.literal("WHERE EXISTS (SELECT 1 FROM updated)"))
-      // A submission's answer takes the receipts that came before it in the same statement.
-      const providerIds = next.status === "submitted" && next.transport !== undefined ? [...new Set([next.providerMessageId!, ...(next.segmentIds ?? [])])] : []
-      const take = providerIds.length === 0
-        ? sql`SELECT NULL::text AS provider_id, NULL::text AS report, NULL::bigint AS expires_at WHERE false`
-        : sql`DELETE FROM ${held} WHERE transport = ${next.transport!} AND provider_id IN ${sql.in(providerIds)}
-            AND EXISTS (SELECT 1 FROM updated) RETURNING provider_id, report, expires_at`
-      return Effect.map(
-        sql<{ readonly n: number; readonly taken: string }>`WITH updated AS (
-            UPDATE ${messages} SET status = ${next.status}, data = ${data}
-            WHERE id = ${id} AND data = ${read} AND created_at >= ${from} RETURNING id
-          ), indexed AS (${indexed}), taken AS (${take})
-          SELECT (SELECT count(*) FROM updated)::int4 AS n,
-            (SELECT coalesce(json_agg(json_build_array(provider_id, report, expires_at)), '[]'::json) FROM taken)::text AS taken`,
-        (result) => {
-          const changed = Number(result[0]?.n ?? 0) === 1
-          if (changed) written.remember(id, data, next)
-          else written.forget(id)
-          if (changed && providerIds.length > 0) {
-            const found = JSON.parse(result[0]?.taken ?? "[]") as ReadonlyArray<readonly [string, string, number]>
-            for (const providerId of providerIds) {
-              taken.set(
-                takenKey(next.transport!, providerId),
-                found.filter(([id]) => id === providerId).map(([, report, expires_at]) => ({ report, expires_at }))
-              )
-            }
-          }
-          return changed
-        }
-      )
-    }
+    const writeIf = compareAndSet(sql, tables, written, taken)
 
     // The domain answer travels as a Result, so the guard turns only the database's failures into StoreUnavailable.
     // A write that lost a race to another instance's reads the row again and re-applies `f`. The
