@@ -43,7 +43,7 @@ import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import { Consent, Idempotency, MessageStore, Outbox, Store, Templates, type Transport, Verification } from "smsforge"
 import { digest } from "../internal/digest.ts"
-import { lastWrites, type LastWrites } from "../internal/lastWrites.ts"
+import { bounded, lastWrites, type LastWrites } from "../internal/lastWrites.ts"
 import { boundedQueueStore } from "../internal/outbox.ts"
 
 // models
@@ -174,7 +174,9 @@ export const layerIdempotency = (
  * An unconditional write (an insert) finds the old status in the hash
  * itself, so it needs no read first; messages written before the hash kept
  * a status give it from their JSON. Evaluates to the new revision, or -1
- * when the expected one moved.
+ * when the expected one moved; with a held-receipt key prefix (ARGV 9; ARGV
+ * 10 the provider keys' prefix length) it also takes the receipts held for
+ * the provider ids and evaluates to { revision, provider key, receipt … }.
  */
 const saveMessageLua = (k: number, a: number) => {
   const key = (i: number) => `KEYS[${k + i}]`
@@ -198,7 +200,16 @@ redis.call("ZADD", ${key(4)}, ${arg(4)}, ${arg(3)})
 redis.call("ZADD", ${key(5)}, ${arg(4)}, ${arg(3)})
 if redis.call("PTTL", ${key(5)}) < tonumber(${arg(5)}) then redis.call("PEXPIRE", ${key(5)}, ${arg(5)}) end
 for i = ${k + 6}, #KEYS do redis.call("SET", KEYS[i], ${arg(3)}, "PX", ${arg(5)}) end
-return nextRev
+if ${arg(9)} == "" then return nextRev end
+local taken = { nextRev }
+for i = ${k + 6}, #KEYS do
+  local held = redis.call("GETDEL", ${arg(9)} .. string.sub(KEYS[i], tonumber(${arg(10)}) + 1))
+  if held then
+    table.insert(taken, KEYS[i])
+    table.insert(taken, held)
+  end
+end
+return taken
 `
 }
 
@@ -211,13 +222,15 @@ type SaveArguments = readonly [
   px: string,
   status: string,
   statusPrefix: string,
-  cutoff: string
+  cutoff: string,
+  heldPrefix: string,
+  providerPrefixLength: number
 ]
 
 const saveMessageScript = Redis.script(
   (keys: ReadonlyArray<string>, ...save: SaveArguments) => [...keys, ...save],
   { numberOfKeys: (keys) => keys.length, lua: saveMessageLua(0, 0) }
-).withReturnType<number>()
+).withReturnType<number | ReadonlyArray<number | string>>()
 
 /*
  * A send's acceptance in one script: the idempotency key (when ARGV[1] is
@@ -255,41 +268,44 @@ ${saveMessageLua(3, 7)}`
  * Receipts that came before their submit answer: one key per receipt with
  * Redis's own expiry; the kept-until time inside follows the Effect Clock.
  */
+/** Receipts a submission's status change took in its script, by provider key (an empty list: none). */
+type Taken = ReturnType<typeof bounded<ReadonlyArray<string>>>
+
 const heldReports = (
-  redis: Redis.Redis["Service"],
-  prefix: string,
+  store: Messages,
   guard: (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, Store.StoreUnavailable, R>
-): Pick<MessageStore.MessageStore["Service"], "holdReport" | "takeReports"> => {
-  const heldKey = (transport: string, id: string) => `${prefix}msgs:held:${digest(`${transport}\u0000${id}`)}`
-  return {
-    holdReport: (report, ttl) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const until = now + Math.max(0, Math.ceil(Duration.toMillis(ttl)))
-        return redis.send(
-          "SET",
-          heldKey(report.transport, report.providerMessageId),
-          JSON.stringify({ r: report, e: until }),
-          "PX",
-          pttl(until, now)
-        )
-      }).pipe(Effect.asVoid, guard("holdReport")),
-    takeReports: (transport, ids) =>
-      ids.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        // GETDEL: of two instances taking one receipt, one gets it.
-        const found = yield* Effect.forEach(ids, (id) => redis.send<string | null>("GETDEL", heldKey(transport, id)), {
+): Pick<MessageStore.MessageStore["Service"], "holdReport" | "takeReports"> => ({
+  holdReport: (report, ttl) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const until = now + Math.max(0, Math.ceil(Duration.toMillis(ttl)))
+      return store.redis.send(
+        "SET",
+        store.keys.held(report.transport, report.providerMessageId),
+        JSON.stringify({ r: report, e: until }),
+        "PX",
+        pttl(until, now)
+      )
+    }).pipe(Effect.asVoid, guard("holdReport")),
+  takeReports: (transport, ids) =>
+    ids.length === 0 ? Effect.succeed([]) : Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const stashed = ids.map((id) => store.taken.get(store.keys.provider(transport, id)))
+      for (const id of ids) store.taken.delete(store.keys.provider(transport, id))
+      // GETDEL: of two instances taking one receipt, one gets it.
+      const found = stashed.every((entry) => entry !== undefined)
+        ? stashed.flat()
+        : yield* Effect.forEach(ids, (id) => store.redis.send<string | null>("GETDEL", store.keys.held(transport, id)), {
           concurrency: 16
         })
-        const reports: Array<Transport.DeliveryReport> = []
-        for (const held of found) {
-          if (held === null) continue
-          const entry = JSON.parse(held) as { readonly r: Transport.DeliveryReport; readonly e: number }
-          if (entry.e > now) reports.push(entry.r)
-        }
-        return reports
-      }).pipe(guard("takeReports"))
-  }
-}
+      const reports: Array<Transport.DeliveryReport> = []
+      for (const held of found) {
+        if (held === null) continue
+        const entry = JSON.parse(held) as { readonly r: Transport.DeliveryReport; readonly e: number }
+        if (entry.e > now) reports.push(entry.r)
+      }
+      return reports
+    }).pipe(guard("takeReports"))
+})
 
 /**
  * Builds a message store.
@@ -325,7 +341,8 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
       keys: messageKeys(prefix),
       retention: Duration.toMillis(options.retention ?? "7 days"),
       save: redis.eval(saveMessageScript),
-      written: lastWrites<string>(4_096)
+      written: lastWrites<string>(4_096),
+      taken: bounded<ReadonlyArray<string>>(4_096)
     }
     const accept = into === undefined ? undefined : acceptMessage(store, into)
     return MessageStore.MessageStore.of({
@@ -347,7 +364,7 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
       size: countMessages(store).pipe(guard("size")),
       findByRecipient: (to, tenant) => messagesTo(store, to, tenant).pipe(guard("findByRecipient")),
       eraseRecipient: (to, tenant) => eraseMessagesTo(store, to, tenant).pipe(guard("eraseRecipient")),
-      ...heldReports(redis, prefix, guard),
+      ...heldReports(store, guard),
       accept: accept === undefined ? undefined : (message, key) => accept(message, key).pipe(guard("accept"))
     })
   })
@@ -358,19 +375,11 @@ interface Messages {
   readonly keys: ReturnType<typeof messageKeys>
   /** Milliseconds a message is kept after its creation. */
   readonly retention: number
-  readonly save: (
-    keys: ReadonlyArray<string>,
-    expected: string,
-    json: string,
-    id: string,
-    createdAt: number,
-    px: string,
-    status: string,
-    statusPrefix: string,
-    cutoff: string
-  ) => Effect.Effect<number, Redis.RedisError>
+  readonly save: (keys: ReadonlyArray<string>, ...save: SaveArguments) => Effect.Effect<number | ReadonlyArray<number | string>, Redis.RedisError>
   /** The revision this instance last wrote of a message, and the message. */
   readonly written: LastWrites<string>
+  /** Receipts a submission's status change took, by provider key; see {@link heldReports}. */
+  readonly taken: Taken
 }
 
 const messageKeys = (prefix: string) => ({
@@ -379,6 +388,10 @@ const messageKeys = (prefix: string) => ({
   status: (status: MessageStore.MessageStatus) => `${prefix}msgs:status:${status}`,
   statusPrefix: `${prefix}msgs:status:`,
   provider: (transport: string, id: string) => `${prefix}msgs:provider:${digest(`${transport}\u0000${id}`)}`,
+  providerPrefix: `${prefix}msgs:provider:`,
+  // the same digest as the provider key's: the save script derives one from the other
+  held: (transport: string, id: string) => `${prefix}msgs:held:${digest(`${transport}\u0000${id}`)}`,
+  heldPrefix: `${prefix}msgs:held:`,
   // A digest of tenant and number, never the number: `to` is E.164 (no NUL), so the pair is unambiguous.
   recipient: (to: string, tenant: string | undefined) => `${prefix}msgs:to:${digest(`${tenant ?? ""}\u0000${to}`)}`
 })
@@ -426,15 +439,28 @@ const saveParts = (
     pttl(message.createdAt + store.retention, now),
     message.status,
     store.keys.statusPrefix,
-    expected === "" ? String(now - store.retention) : ""
+    expected === "" ? String(now - store.retention) : "",
+    // a submission's answer takes the receipts that came before it
+    expected !== "" && message.status === "submitted" ? store.keys.heldPrefix : "",
+    store.keys.providerPrefix.length
   ]
 ]
 
-/** Keeps (or drops) what this instance last wrote of a message, by the script's answer. */
-const remember = (store: Messages, message: MessageStore.StoredMessage) => (rev: number) =>
+/**
+ * Keeps (or drops) what this instance last wrote of a message, and the
+ * receipts the write took, by the script's answer; answers the revision.
+ */
+const remember = (store: Messages, message: MessageStore.StoredMessage) => (answer: number | ReadonlyArray<number | string>) =>
   Effect.sync(() => {
+    const rev = typeof answer === "number" ? answer : Number(answer[0])
     if (rev >= 0) store.written.remember(message.id, String(rev), message)
     else store.written.forget(message.id)
+    if (rev >= 0 && typeof answer !== "number") {
+      const found = new Map<string, string>()
+      for (let i = 1; i + 1 < answer.length; i += 2) found.set(String(answer[i]), String(answer[i + 1]))
+      for (const key of providerKeys(store, message)) store.taken.set(key, found.has(key) ? [found.get(key)!] : [])
+    }
+    return rev
   })
 
 const writeMessage = (
@@ -445,7 +471,7 @@ const writeMessage = (
 ) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const [keys, save] = saveParts(store, previous, message, expected, now)
-    return store.save(keys, ...save).pipe(Effect.tap(remember(store, message)))
+    return Effect.flatMap(store.save(keys, ...save), remember(store, message))
   })
 
 /** Where {@link layer}'s message store writes a new message's Outbox job and key, so `accept` is one script. */
