@@ -520,6 +520,26 @@ export const messages: ReadonlyArray<StoreCase<MessageStore.MessageStore>> = [
     })
   },
   {
+    name: "messages: receipts held before a submission's status change are taken once after it",
+    run: Effect.gen(function*() {
+      const store = yield* MessageStore.MessageStore
+      const now = yield* Clock.currentTimeMillis
+      const [id, first, second] = [unique("msg"), unique("pid"), unique("pid")]
+      yield* store.holdReport(report("carrier", first, "delivered", now), Duration.hours(1))
+      yield* store.holdReport(report("carrier", second, "undelivered", now), Duration.zero)
+      yield* store.insert(message(id, now, { status: "queued" }))
+      yield* store.transition(id, { status: "submitted", at: now }, { transport: "carrier", providerMessageId: first, segmentIds: [first, second] })
+      const taken = yield* store.takeReports("carrier", [first, second])
+      yield* check(
+        same(taken, [report("carrier", first, "delivered", now)]),
+        "takeReports",
+        "the receipt held for the submission, and not one past its ttl"
+      )
+      const again = yield* store.takeReports("carrier", [first, second])
+      yield* check(again.length === 0, "takeReports", "a taken receipt is gone")
+    })
+  },
+  {
     name: "messages: a held receipt past its ttl is not taken",
     run: Effect.gen(function*() {
       const store = yield* MessageStore.MessageStore

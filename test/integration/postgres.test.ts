@@ -4,7 +4,7 @@ import { RateLimiter } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import { Consent, Idempotency, MessageStore, Outbox, Sms, type Transport, Verification } from "smsforge"
+import { Consent, Idempotency, MessageStore, Outbox, Sms, Verification } from "smsforge"
 import { Sandbox } from "smsforge/testing"
 import fc from "fast-check"
 import { OrderProgressSql } from "../../commerce/index.ts"
@@ -182,23 +182,6 @@ describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {
         const failed = yield* Effect.exit(b.transition(id, { status: "failed", at: now + 4 }))
         assert.isTrue(Exit.isFailure(failed), "delivered is terminal, whatever B last wrote")
       }).pipe(Effect.scoped))
-
-    it.effect("a submission's status change takes the receipts held for it in the same statement", () =>
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const store = yield* MessageStore.MessageStore
-        const now = yield* Clock.currentTimeMillis
-        const id = randomUUID()
-        const report: Transport.DeliveryReport = { _tag: "DeliveryReport", transport: "t", providerMessageId: `p-${id}`, status: "delivered", at: now }
-        yield* store.holdReport(report, Duration.minutes(5))
-        yield* store.insert({ ...message(id, now), status: "queued" })
-        yield* store.transition(id, { status: "submitted", at: now + 1 }, { transport: "t", providerMessageId: `p-${id}`, segmentIds: [`p-${id}`, `q-${id}`] })
-        const rows = yield* sql`SELECT 1 FROM ${sql(`${tablePrefix}held_reports`)} WHERE provider_id IN (${`p-${id}`}, ${`q-${id}`})`
-        assert.strictEqual(rows.length, 0, "taken by the status change")
-        assert.deepStrictEqual(yield* store.takeReports("t", [`p-${id}`, `q-${id}`]), [report])
-        // taken once: another ask finds nothing, in memory or in the table
-        assert.deepStrictEqual(yield* store.takeReports("t", [`p-${id}`, `q-${id}`]), [])
-      }))
 
     it.effect("the rate limiter store answers as effect's memory store does", () =>
       Effect.gen(function*() {

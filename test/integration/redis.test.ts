@@ -2,13 +2,12 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Clock, Duration, Effect, Exit, Layer, Option } from "effect"
 import { RateLimiter, Redis } from "effect/persistence"
 import { randomUUID } from "node:crypto"
-import { Consent, Idempotency, MessageStore, Outbox, Sms, type Transport, Verification } from "smsforge"
+import { Consent, Idempotency, MessageStore, Outbox, Sms, Verification } from "smsforge"
 import { Sandbox } from "smsforge/testing"
 import fc from "fast-check"
 import { OrderProgressRedis } from "../../commerce/index.ts"
 import * as Erasure from "../fixtures/erasure.ts"
 import * as StoreConformance from "../../src/testing/StoreConformance.ts"
-import { digest } from "../../stores/internal/digest.ts"
 import * as RedisStores from "../../stores/redis/index.ts"
 import { closedPort, describeWith, proxyTo } from "./env.ts"
 
@@ -111,25 +110,6 @@ describeWith(url, "Redis stores", "REDIS_URL", () => {
         assert.isNull(yield* redis.send<string | null>("ZSCORE", `${prefix}msgs:status:delivered`, id))
         assert.isFalse((yield* a.list({ status: "delivered" })).some((m) => m.id === id))
         assert.isTrue((yield* a.list({ status: "expired" })).some((m) => m.id === id))
-      }))
-
-    it.effect("a submission's status change takes the receipts held for it in the same script", () =>
-      Effect.gen(function*() {
-        const redis = yield* Redis.Redis
-        const store = yield* MessageStore.MessageStore
-        const now = yield* Clock.currentTimeMillis
-        const id = randomUUID()
-        const report: Transport.DeliveryReport = { _tag: "DeliveryReport", transport: "t", providerMessageId: `p-${id}`, status: "delivered", at: now }
-        yield* store.holdReport(report, Duration.minutes(5))
-        yield* store.insert({
-          id, to: "+447700900123", country: "GB", purpose: "transactional", text: "hi", encoding: "GSM-7",
-          segmentCount: 1, status: "queued", history: [], attempts: 0, decisions: [], createdAt: now
-        })
-        yield* store.transition(id, { status: "submitted", at: now + 1 }, { transport: "t", providerMessageId: `p-${id}`, segmentIds: [`p-${id}`, `q-${id}`] })
-        const held = yield* redis.send<number>("EXISTS", `${prefix}msgs:held:${digest(`t\u0000p-${id}`)}`)
-        assert.strictEqual(held, 0, "taken by the status change")
-        assert.deepStrictEqual(yield* store.takeReports("t", [`p-${id}`, `q-${id}`]), [report])
-        assert.deepStrictEqual(yield* store.takeReports("t", [`p-${id}`, `q-${id}`]), [])
       }))
 
     it.effect("messages expire with their retention", () =>
