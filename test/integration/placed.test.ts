@@ -45,6 +45,11 @@ const clusterDatabase = Effect.gen(function*() {
   return clusterUrl.toString()
 })
 
+const submission = (i: number): Transport.Submission => ({
+  to: `+4474009${String(i).padStart(5, "0")}`, text: `Order ${i} is in customs`, segments: [`Order ${i} is in customs`],
+  encoding: "GSM-7", clientReference: `msg_${i}`, purpose: "transactional"
+})
+
 /**
  * Instances of an application, each a runner on its own port with the placed
  * transport over `connect`; records which instance opened each connection
@@ -84,26 +89,27 @@ const fleet = Effect.fnUntraced(function*(connect: Effect.Effect<Transport.Trans
     )
     return { name, transport, stop: Scope.close(scope, Exit.void) }
   })
-  return { instance, openedBy, most: () => most }
+  /** Instances a and b, and `count` submissions made by them in turn, 8 at a time. */
+  const twoSubmitting = Effect.fnUntraced(function*(count: number) {
+    const a = yield* instance("a")
+    const b = yield* instance("b")
+    const results = yield* Effect.forEach(
+      Array.from({ length: count }, (_, i) => i),
+      (i) => (i % 2 === 0 ? a : b).transport.submit(submission(i)),
+      { concurrency: 8 }
+    )
+    return { a, b, results }
+  })
+  return { twoSubmitting, openedBy, most: () => most }
 })
 
-const submission = (i: number): Transport.Submission => ({
-  to: `+4474009${String(i).padStart(5, "0")}`, text: `Order ${i} is in customs`, segments: [`Order ${i} is in customs`],
-  encoding: "GSM-7", clientReference: `msg_${i}`, purpose: "transactional"
-})
 
 describeWith(url, "placed transport on a cluster of two runners on PostgreSQL", "DATABASE_URL", () => {
   it.live("one connection for the fleet carries both instances' submissions, and reopens on the survivor", () =>
     Effect.gen(function*() {
       const built: Array<Sandbox.SandboxTransport> = []
       const cluster = yield* fleet(Effect.tap(Sandbox.make({ name: "smsc-bind" }), (sandbox) => Effect.sync(() => built.push(sandbox))))
-      const a = yield* cluster.instance("a")
-      const b = yield* cluster.instance("b")
-      const results = yield* Effect.forEach(
-        Array.from({ length: 40 }, (_, i) => i),
-        (i) => (i % 2 === 0 ? a : b).transport.submit(submission(i)),
-        { concurrency: 8 }
-      )
+      const { a, b, results } = yield* cluster.twoSubmitting(40)
       assert.strictEqual(results.length, 40)
       assert.strictEqual(cluster.most(), 1, "never more than one connection open across the fleet")
       const carried = built.flatMap((sandbox) => sandbox.sent().map((m) => m.clientReference))
@@ -128,13 +134,7 @@ describeWith(url, "placed transport on a cluster of two runners on PostgreSQL", 
     Effect.gen(function*() {
       const smsc = yield* Effect.acquireRelease(Effect.promise(() => startSmsc()), () => Effect.sync(stopSmscs))
       const cluster = yield* fleet(SmppTransport.make({ host: "127.0.0.1", port: smsc.port, systemId: "esme", password: "secret", defaultFrom: "smsforge" }))
-      const a = yield* cluster.instance("a")
-      const b = yield* cluster.instance("b")
-      const results = yield* Effect.forEach(
-        Array.from({ length: 30 }, (_, i) => i),
-        (i) => (i % 2 === 0 ? a : b).transport.submit(submission(i)),
-        { concurrency: 6 }
-      )
+      const { results } = yield* cluster.twoSubmitting(30)
       yield* Effect.promise(() => waitFor(() => smsc.answers.length === 30, "the SMSC's answer lines"))
       assert.deepStrictEqual(results.map((r) => r.providerMessageId).sort(), smsc.answers.map((answer) => answer.id).sort())
       assert.strictEqual(cluster.most(), 1)

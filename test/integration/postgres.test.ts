@@ -9,6 +9,7 @@ import { Sandbox } from "smsforge/testing"
 import fc from "fast-check"
 import { OrderProgressSql } from "../../commerce/index.ts"
 import * as Erasure from "../fixtures/erasure.ts"
+import { lastWriteLosesToAnotherInstance } from "../fixtures/instances.ts"
 import * as StoreConformance from "../../src/testing/StoreConformance.ts"
 import * as PgStores from "../../stores/postgres/index.ts"
 import { closedPort, describeWith, proxyTo } from "./env.ts"
@@ -163,24 +164,8 @@ describeWith(url, "PostgreSQL stores", "DATABASE_URL", () => {
 
     it.effect("a status change from this instance's last write loses to another instance's change and applies after it", () =>
       Effect.gen(function*() {
-        const a = yield* MessageStore.MessageStore
         // another instance: its own store on the same tables
-        const b = yield* PgStores.makeMessages({ tablePrefix })
-        const now = yield* Clock.currentTimeMillis
-        const id = randomUUID()
-        yield* a.insert({ ...message(id, now), status: "queued" })
-        yield* b.transition(id, { status: "submitted", at: now + 1 }, { transport: "t", providerMessageId: id })
-        // A still holds the queued row it wrote: queued → submitted again would be refused on the row as it is now
-        const refused = yield* Effect.exit(a.transition(id, { status: "submitted", at: now + 2 }))
-        assert.isTrue(Exit.isFailure(refused))
-        const delivered = yield* a.transition(id, { status: "delivered", at: now + 3 })
-        assert.deepStrictEqual(delivered.history.map((h) => h.status), ["submitted", "delivered"])
-        assert.strictEqual(delivered.providerMessageId, id)
-        const seen = yield* b.get(id)
-        assert.isTrue(Option.isSome(seen) && seen.value.status === "delivered")
-        // and B, whose last write is now stale, applies its change after A's
-        const failed = yield* Effect.exit(b.transition(id, { status: "failed", at: now + 4 }))
-        assert.isTrue(Exit.isFailure(failed), "delivered is terminal, whatever B last wrote")
+        yield* lastWriteLosesToAnotherInstance(yield* MessageStore.MessageStore, yield* PgStores.makeMessages({ tablePrefix }))
       }).pipe(Effect.scoped))
 
     it.effect("the rate limiter store answers as effect's memory store does", () =>
