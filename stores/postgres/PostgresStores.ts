@@ -123,6 +123,29 @@ const migrate = (
 // idempotency
 
 /**
+ * Reserves `key` unless a live reservation holds it: one `INSERT … ON
+ * CONFLICT DO UPDATE … WHERE expired … RETURNING key`, which returns a row
+ * only when this reservation won. `now` is when the key is judged.
+ */
+const reserveKey = (
+  sql: SqlClient.SqlClient,
+  table: Statement.Identifier,
+  key: string,
+  reservation: Idempotency.Reservation,
+  expiresAt: number,
+  now: number
+) =>
+  sql`INSERT INTO ${table} AS held (key, message_id, fingerprint, expires_at)
+    VALUES (${key}, ${reservation.messageId}, ${reservation.fingerprint}, ${expiresAt})
+    ON CONFLICT (key) DO UPDATE SET
+      message_id = EXCLUDED.message_id, fingerprint = EXCLUDED.fingerprint, expires_at = EXCLUDED.expires_at
+    WHERE held.expires_at <= ${now}
+    RETURNING key`
+
+/** When a key reserved `now` for `ttl` expires, in epoch milliseconds. */
+const expiryOf = (now: number, ttl: Duration.Duration) => now + Math.max(0, Math.ceil(Duration.toMillis(ttl)))
+
+/**
  * Builds an idempotency store on table `<prefix>idempotency`. `reserve` is one
  * `INSERT … ON CONFLICT DO UPDATE … WHERE expired`: of any number of
  * concurrent reserves of a key exactly one wins.
@@ -146,15 +169,9 @@ export const makeIdempotency = (options: StoreOptions = {}) =>
     const reserve = (key: string, reservation: Idempotency.Reservation, ttl: Duration.Duration) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const expiresAt = now + Math.max(0, Math.ceil(Duration.toMillis(ttl)))
+        const expiresAt = expiryOf(now, ttl)
         while (true) {
-          const won = yield* sql`
-            INSERT INTO ${table} AS held (key, message_id, fingerprint, expires_at)
-            VALUES (${key}, ${reservation.messageId}, ${reservation.fingerprint}, ${expiresAt})
-            ON CONFLICT (key) DO UPDATE SET
-              message_id = EXCLUDED.message_id, fingerprint = EXCLUDED.fingerprint, expires_at = EXCLUDED.expires_at
-            WHERE held.expires_at <= ${now}
-            RETURNING key`
+          const won = yield* reserveKey(sql, table, key, reservation, expiresAt, now)
           if (won.length > 0) return Option.none<Idempotency.Reservation>()
           const rows = yield* sql<{ readonly message_id: string; readonly fingerprint: string }>`
             SELECT message_id, fingerprint FROM ${table} WHERE key = ${key} AND expires_at > ${now}`
@@ -226,7 +243,6 @@ const messageTables = (sql: SqlClient.SqlClient, prefix: string) => {
   } as const
 }
 
-/** Receipts that came before their submit answer, kept until their ttl by the Effect Clock. */
 /** A held receipt as the table keeps it. */
 type HeldRow = { readonly report: string; readonly expires_at: string | number }
 
@@ -238,6 +254,7 @@ type HeldRow = { readonly report: string; readonly expires_at: string | number }
 const takenReports = () => bounded<ReadonlyArray<HeldRow>>(4_096)
 const takenKey = (transport: string, providerId: string) => `${transport}\u0000${providerId}`
 
+/** Receipts that came before their submit answer, kept until their ttl by the Effect Clock. */
 const heldReports = (
   sql: SqlClient.SqlClient,
   held: ReturnType<typeof messageTables>["held"],
@@ -271,15 +288,30 @@ const decode = (row: Row) => JSON.parse(row.data) as MessageStore.StoredMessage
 // `to` is E.164 (no NUL), so the pair is unambiguous.
 const recipientOf = (to: string, tenant: string | undefined) => digest(`${tenant ?? ""}\u0000${to}`)
 
+/** A message's row, written as `data` (its JSON); `when` makes it part of a statement's condition. */
+const insertMessage = (
+  sql: SqlClient.SqlClient,
+  messages: Statement.Identifier,
+  message: MessageStore.StoredMessage,
+  data: string,
+  when: Statement.Fragment = sql.literal("")
+) =>
+  sql`INSERT INTO ${messages} (id, status, created_at, data, recipient)
+    SELECT ${message.id}::text, ${message.status}::text, ${message.createdAt}::bigint, ${data}::text, ${recipientOf(message.to, message.tenant)}::text
+    ${when}
+    ON CONFLICT (id) DO UPDATE SET
+      status = EXCLUDED.status, created_at = EXCLUDED.created_at, data = EXCLUDED.data, recipient = EXCLUDED.recipient`
+
+/** The carrier's ids of a message (its own and its segments'), once each; none before it was submitted. */
+const providerIdsOf = (message: MessageStore.StoredMessage): ReadonlyArray<string> =>
+  message.transport === undefined || message.providerMessageId === undefined
+    ? []
+    : [...new Set([message.providerMessageId, ...(message.segmentIds ?? [])])]
+
 /** A message's carrier ids as rows of `<prefix>message_ids`, and their upsert. */
 const carrierIds = (sql: SqlClient.SqlClient, ids: ReturnType<typeof messageTables>["ids"]) => {
-  // The carrier's ids of a message (its own and its segments'), once each.
   const idRows = (message: MessageStore.StoredMessage) =>
-    message.transport === undefined || message.providerMessageId === undefined
-      ? []
-      : [...new Set([message.providerMessageId, ...(message.segmentIds ?? [])])].map((providerId) =>
-        sql`(${message.transport!}, ${providerId}, ${message.id})`
-      )
+    providerIdsOf(message).map((providerId) => sql`(${message.transport!}, ${providerId}, ${message.id})`)
 
   // The carrier ids' upsert; `when` limits it to a condition of the statement it is part of.
   const upsertIds = (rows: ReturnType<typeof idRows>, when = sql.literal("WHERE true")) =>
@@ -314,7 +346,7 @@ const compareAndSet = (
     const data = JSON.stringify(next)
     const indexed = rows.length === 0 ? sql`SELECT 1` : upsertIds(rows, sql.literal("WHERE EXISTS (SELECT 1 FROM updated)"))
     // A submission's answer takes the receipts that came before it in the same statement.
-    const providerIds = next.status === "submitted" && next.transport !== undefined ? [...new Set([next.providerMessageId!, ...(next.segmentIds ?? [])])] : []
+    const providerIds = next.status === "submitted" ? providerIdsOf(next) : []
     const take = providerIds.length === 0
       ? sql`SELECT NULL::text AS provider_id, NULL::text AS report, NULL::bigint AS expires_at WHERE false`
       : sql`DELETE FROM ${held} WHERE transport = ${next.transport!} AND provider_id IN ${sql.in(providerIds)}
@@ -435,10 +467,7 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
     return MessageStore.MessageStore.of({
       insert: (message) => {
         const data = JSON.stringify(message)
-        const row = sql`INSERT INTO ${messages} (id, status, created_at, data, recipient)
-          VALUES (${message.id}, ${message.status}, ${message.createdAt}, ${data}, ${recipientOf(message.to, message.tenant)})
-          ON CONFLICT (id) DO UPDATE SET
-            status = EXCLUDED.status, created_at = EXCLUDED.created_at, data = EXCLUDED.data, recipient = EXCLUDED.recipient`
+        const row = insertMessage(sql, messages, message, data)
         const rows = idRows(message)
         // A new message has no carrier ids yet: one statement, with no transaction (or savepoint) around it.
         return (rows.length === 0 ? Effect.asVoid(row) : Effect.andThen(row, upsertIds(rows)).pipe(sql.withTransaction)).pipe(
@@ -488,7 +517,7 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
           return rows.length
         }).pipe(sql.withTransaction, guard("eraseRecipient")),
       ...heldReports(sql, held, taken, guard),
-      accept: into === undefined ? undefined : acceptStatement(sql, prefix, into, written, guard("accept"))
+      accept: into === undefined ? undefined : acceptStatement(sql, prefix, messages, into, written, guard("accept"))
     })
   })
 
@@ -501,11 +530,11 @@ const messagesStore = (options: MessageStoreOptions, into: AcceptInto | undefine
 const acceptStatement = (
   sql: SqlClient.SqlClient,
   prefix: string,
+  messages: Statement.Identifier,
   into: AcceptInto,
   written: LastWrites<string>,
   guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, Store.StoreUnavailable, R>
 ) => {
-  const { messages } = messageTables(sql, prefix)
   const keys = sql(`${prefix}idempotency`)
   const jobs = sql(`${prefix}outbox`)
   const recoverAfter = Duration.toMillis(into.recoverAfter)
@@ -518,12 +547,7 @@ const acceptStatement = (
       // As the queue's own offer: a delay in whole seconds from the database's clock.
       const delay = Math.ceil((message.sendAt === undefined ? recoverAfter : message.sendAt - now) / 1000)
       const visibleAt = delay <= 0 ? sql`NOW()` : sql`clock_timestamp() + INTERVAL '${sql.literal(String(delay))} seconds'`
-      const storeMessage = (when: Statement.Fragment) =>
-        sql`INSERT INTO ${messages} (id, status, created_at, data, recipient)
-          SELECT ${message.id}::text, ${message.status}::text, ${message.createdAt}::bigint, ${data}::text, ${recipientOf(message.to, message.tenant)}::text
-          ${when}
-          ON CONFLICT (id) DO UPDATE SET
-            status = EXCLUDED.status, created_at = EXCLUDED.created_at, data = EXCLUDED.data, recipient = EXCLUDED.recipient`
+      const storeMessage = (when: Statement.Fragment) => insertMessage(sql, messages, message, data, when)
       const storeJob = (when: Statement.Fragment) =>
         sql`INSERT INTO ${jobs} (id, queue_name, element, state, attempts, visible_at, created_at, updated_at)
           SELECT ${message.id}::text, ${into.queue}::text, ${JSON.stringify({ messageId: message.id })}::text, 'pending', 0, ${visibleAt}, NOW(), NOW()
@@ -535,18 +559,12 @@ const acceptStatement = (
         return Option.none<Idempotency.Reservation>()
       }
       const name = digest(key.name)
-      const expiresAt = now + Math.max(0, Math.ceil(Duration.toMillis(key.ttl)))
+      const expiresAt = expiryOf(now, key.ttl)
       const won = sql.literal("WHERE EXISTS (SELECT 1 FROM won)")
       while (true) {
         // The final SELECT sees the table as the statement began: the holder when the key was held.
-        const rows = yield* sql<Held>`WITH won AS (
-            INSERT INTO ${keys} AS held (key, message_id, fingerprint, expires_at)
-            VALUES (${name}, ${key.reservation.messageId}, ${key.reservation.fingerprint}, ${expiresAt})
-            ON CONFLICT (key) DO UPDATE SET
-              message_id = EXCLUDED.message_id, fingerprint = EXCLUDED.fingerprint, expires_at = EXCLUDED.expires_at
-            WHERE held.expires_at <= ${now}
-            RETURNING key
-          ), stored AS (${storeMessage(won)}), job AS (${storeJob(won)})
+        const rows = yield* sql<Held>`WITH won AS (${reserveKey(sql, keys, name, key.reservation, expiresAt, now)}),
+          stored AS (${storeMessage(won)}), job AS (${storeJob(won)})
           SELECT (SELECT count(*) FROM won)::int4 AS won, h.message_id, h.fingerprint
           FROM (SELECT 1) AS one LEFT JOIN ${keys} h ON h.key = ${name} AND h.expires_at > ${now}`
         const row = rows[0]
