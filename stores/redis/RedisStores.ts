@@ -87,21 +87,30 @@ const pttl = (expiresAt: number, now: number) => String(Math.max(1, Math.ceil(ex
 
 // idempotency
 
+/**
+ * Answers the live reservation of KEYS[k] (its JSON) if there is one, and
+ * otherwise reserves it; ARGV from `a`: the reservation's JSON, now, PX.
+ */
+const reserveLua = (k: number, a: number) => `
+local held = redis.call("GET", KEYS[${k}])
+if held and tonumber(cjson.decode(held).e) > tonumber(ARGV[${a + 1}]) then return held end
+redis.call("SET", KEYS[${k}], ARGV[${a}], "PX", ARGV[${a + 2}])
+`
+
 const reserveScript = Redis.script(
   (key: string, value: string, now: number, ttl: string) => [key, value, now, ttl],
-  {
-    numberOfKeys: 1,
-    lua: `
-local held = redis.call("GET", KEYS[1])
-if held then
-  local decoded = cjson.decode(held)
-  if tonumber(decoded.e) > tonumber(ARGV[2]) then return held end
-end
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
-return false
-`
-  }
+  { numberOfKeys: 1, lua: `${reserveLua(1, 1)}return false` }
 ).withReturnType<string | null>()
+
+/** A reservation as its key holds it, and the key's PX, for `ttl` from `now`. */
+const reservationEntry = (reservation: Idempotency.Reservation, now: number, ttl: Duration.Duration) => {
+  const expiresAt = now + Math.max(0, Duration.toMillis(ttl))
+  return { value: JSON.stringify({ m: reservation.messageId, f: reservation.fingerprint, e: expiresAt }), px: pttl(expiresAt, now) }
+}
+
+/** The reservation a held key answered. */
+const heldReservation = (held: string) =>
+  Effect.map(decodeIdempotency(held), (entry) => Option.some<Idempotency.Reservation>({ messageId: entry.m, fingerprint: entry.f }))
 
 const releaseScript = Redis.script((key: string, messageId: string) => [key, messageId], {
   numberOfKeys: 1,
@@ -140,12 +149,9 @@ export const makeIdempotency = (options: StoreOptions = {}) =>
       reserve: (key, reservation, ttl) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
-          const millis = Math.max(0, Duration.toMillis(ttl))
-          const value = JSON.stringify({ m: reservation.messageId, f: reservation.fingerprint, e: now + millis })
-          const held = yield* reserve(prefix + digest(key), value, now, pttl(now + millis, now))
-          if (held === null) return Option.none<Idempotency.Reservation>()
-          const entry = yield* decodeIdempotency(held)
-          return Option.some<Idempotency.Reservation>({ messageId: entry.m, fingerprint: entry.f })
+          const entry = reservationEntry(reservation, now, ttl)
+          const held = yield* reserve(prefix + digest(key), entry.value, now, entry.px)
+          return held === null ? Option.none<Idempotency.Reservation>() : yield* heldReservation(held)
         }).pipe(guard("reserve")),
       release: (key, messageId) => release(prefix + digest(key), messageId).pipe(Effect.asVoid, guard("release"))
     })
@@ -253,9 +259,7 @@ const acceptScript = Redis.script(
     numberOfKeys: (_keys, _job, messageKeys) => 3 + messageKeys.length,
     lua: `
 if ARGV[1] == "1" then
-  local held = redis.call("GET", KEYS[1])
-  if held and tonumber(cjson.decode(held).e) > tonumber(ARGV[3]) then return held end
-  redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[4])
+${reserveLua(1, 2)}
 end
 if redis.call("ZADD", KEYS[3], "NX", "+inf", ARGV[5]) == 1 then
   redis.call("ZADD", KEYS[2], ARGV[7], ARGV[6])
@@ -264,13 +268,13 @@ ${saveMessageLua(3, 7)}`
   }
 ).withReturnType<number | string>()
 
+/** Receipts a submission's status change took in its script, by provider key (an empty list: none). */
+type Taken = ReturnType<typeof bounded<ReadonlyArray<string>>>
+
 /**
  * Receipts that came before their submit answer: one key per receipt with
  * Redis's own expiry; the kept-until time inside follows the Effect Clock.
  */
-/** Receipts a submission's status change took in its script, by provider key (an empty list: none). */
-type Taken = ReturnType<typeof bounded<ReadonlyArray<string>>>
-
 const heldReports = (
   store: Messages,
   guard: (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, Store.StoreUnavailable, R>
@@ -410,11 +414,6 @@ const readMessage = (store: Messages, id: string) =>
         : Option.some({ message: JSON.parse(data) as MessageStore.StoredMessage, rev })
   )
 
-/**
- * Writes a message and its indexes; with an `expected` revision, only if the
- * stored one is still it (else -1). Without one it is an insert: the index of
- * all messages drops those past the retention as well.
- */
 /** The keys and arguments of {@link saveMessageLua} for `message`. */
 const saveParts = (
   store: Messages,
@@ -463,6 +462,11 @@ const remember = (store: Messages, message: MessageStore.StoredMessage) => (answ
     return rev
   })
 
+/**
+ * Writes a message and its indexes; with an `expected` revision, only if the
+ * stored one is still it (else -1). Without one it is an insert: the index of
+ * all messages drops those past the retention as well.
+ */
 const writeMessage = (
   store: Messages,
   previous: MessageStore.MessageStatus,
@@ -490,22 +494,16 @@ const acceptMessage = (store: Messages, into: AcceptInto) => {
       const now = yield* Clock.currentTimeMillis
       const [keys, save] = saveParts(store, message.status, message, "", now)
       const delay = message.sendAt === undefined ? Duration.toMillis(into.recoverAfter) : Math.max(0, message.sendAt - now)
-      const millis = key === undefined ? 0 : Math.max(0, Duration.toMillis(key.ttl))
-      const reservation = key === undefined
-        ? ""
-        : JSON.stringify({ m: key.reservation.messageId, f: key.reservation.fingerprint, e: now + millis })
+      const entry = key === undefined ? { value: "", px: "1" } : reservationEntry(key.reservation, now, key.ttl)
       // as effect's Redis queue writes a delayed offer with an id
       const job = JSON.stringify({ id: message.id, element: { messageId: message.id } })
       const answer: number | string = yield* accept(
         [key === undefined ? keys[0]! : into.keys + digest(key.name), `${into.queue}:delayed`, `${into.queue}:ids`],
-        [key === undefined ? "0" : "1", reservation, now, pttl(now + millis, now), message.id, job, now + delay],
+        [key === undefined ? "0" : "1", entry.value, now, entry.px, message.id, job, now + delay],
         keys,
         ...save
       )
-      if (typeof answer === "string") {
-        const held = yield* decodeIdempotency(answer)
-        return Option.some<Idempotency.Reservation>({ messageId: held.m, fingerprint: held.f })
-      }
+      if (typeof answer === "string") return yield* heldReservation(answer)
       yield* remember(store, message)(answer)
       return Option.none<Idempotency.Reservation>()
     })
