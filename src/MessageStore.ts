@@ -292,8 +292,8 @@ export class MessageStore extends Context.Service<MessageStore, {
    * Stores a new message with its durable Outbox job and, when it has one,
    * its idempotency key's reservation, in one write; answers the earlier
    * reservation when the key was held (and then writes nothing). Offered by
-   * a store that keeps all three on one backend (the PostgreSQL `layer`);
-   * without it `send` calls the three stores inside the Outbox's
+   * a store that keeps all three on one backend (the PostgreSQL and Redis
+   * `layer`s); without it `send` calls the three stores inside the Outbox's
    * `transaction`.
    *
    * @since 0.2.0

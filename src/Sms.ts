@@ -922,6 +922,9 @@ const prepare = Effect.fnUntraced(function*(
   return { message, analysis: analyzed.success, number, options } satisfies Prepared
 })
 
+/** A send's idempotency key and its reservation; held for the pipeline's window. */
+type SendKey = Omit<MessageStore.AcceptKey, "ttl">
+
 const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
   const idempotencyWindow = Duration.fromInputUnsafe(p.config.idempotencyWindow ?? "24 hours")
   // Sends in flight by message id, so a racing duplicate on this instance waits for the first outcome.
@@ -944,12 +947,12 @@ const makeAcceptance = (p: Pipeline, status: Status, delivery: Delivery) => {
    * in one transaction where the Outbox's backend has them. Answers the
    * earlier reservation when the key was already held.
    */
-  const commit = (message: MessageStore.StoredMessage, key?: { readonly name: string; readonly reservation: Idempotency.Reservation }) =>
+  const commit = (message: MessageStore.StoredMessage, key?: SendKey) =>
     p.outbox.durable && p.store.accept !== undefined
       ? p.store.accept(message, key === undefined ? undefined : { ...key, ttl: idempotencyWindow })
       : commitEach(message, key)
 
-  const commitEach = (message: MessageStore.StoredMessage, key?: { readonly name: string; readonly reservation: Idempotency.Reservation }) =>
+  const commitEach = (message: MessageStore.StoredMessage, key?: SendKey) =>
     p.outbox.transaction(Effect.gen(function*() {
       if (key !== undefined) {
         const held = yield* p.keys.reserve(key.name, key.reservation, idempotencyWindow)

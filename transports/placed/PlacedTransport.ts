@@ -139,15 +139,15 @@ const connectIn = (
     )
     return connection
   }).pipe(Effect.mapError((error) =>
-    Schema.is(Transport.TransportError)(error)
+    isTransportError(error)
       ? error.reason
       : isReason(error)
       ? error
       : new Transport.Unavailable({ code: "connect", cause: error })
   ))
 
-const isReason = (error: unknown): error is Transport.TransportErrorReason =>
-  Schema.is(Transport.TransportErrorReason)(error)
+const isReason = Schema.is(Transport.TransportErrorReason)
+const isTransportError = Schema.is(Transport.TransportError)
 
 /**
  * Registers the carrier's entity with this runner and answers the transport
