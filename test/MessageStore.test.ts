@@ -212,6 +212,25 @@ describe("memory store properties", () => {
     }))
   })
 
+  // A carrier may answer many messages with the same id (a sandbox, a
+  // carrier's own bug): they share a chain, and evicting one must leave the
+  // lookup answering with the last stored of those still kept.
+  it("property: a carrier id finds the last stored message of those kept under it", () => {
+    const write = fc.record({ transport: fc.constantFrom("t1", "t2"), providerMessageId: optional(fc.constantFrom("p1", "p2")) })
+    fc.assert(fc.property(fc.array(write, { minLength: 1, maxLength: 60 }), (writes) => {
+      const store = Effect.runSync(MessageStore.makeMemory({ capacity: 4, retention: Duration.infinity }))
+      writes.forEach((w, i) => Effect.runSync(store.insert({ ...message(`m${i}`), ...w })))
+      const kept = writes.map((w, i) => ({ ...w, id: `m${i}` })).slice(-4)
+      for (const transport of ["t1", "t2"]) {
+        for (const providerMessageId of ["p1", "p2"]) {
+          const expected = kept.findLast((w) => w.transport === transport && w.providerMessageId === providerMessageId)
+          const found = Option.getOrUndefined(Effect.runSync(store.findByProviderId(transport, providerMessageId)))
+          assert.strictEqual(found?.id, expected?.id)
+        }
+      }
+    }))
+  })
+
   it("property: transitions and annotations answer and keep what the rule applied to plain objects gives", () => {
     const step = fc.oneof(
       fc.record({ _tag: fc.constant("transition" as const), id: fc.constantFrom("m0", "m1", "m2"), change, patch: fc.record({ route: optional(fc.constantFrom("a", "b")), transport: optional(fc.constantFrom("t1", "t2")), providerMessageId: optional(fc.constantFrom("p1", "p2")), attempts: fc.nat(4), decisions: fc.array(decision, { maxLength: 2 }) }) }),
