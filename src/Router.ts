@@ -685,6 +685,8 @@ interface Stores {
   readonly sharedRates: boolean
   /** The circuit store is the router's own memory store, so routes may be steady. */
   readonly ownsBreakerStore: boolean
+  /** Consecutive failures that open a circuit. */
+  readonly tripAfter: number
 }
 
 /** The rate limiter and the circuit breaker over their stores: explicit, else from the context, else memory. */
@@ -704,8 +706,9 @@ const storesOf = Effect.fnUntraced(function*(options: RouterOptions, scope: Scop
   const rateStore = yield* Layer.buildWithScope(rateStoreLayer, scope)
   const breakerStore = yield* Layer.buildWithScope(breakerStoreLayer, scope)
   const limiter = yield* Effect.provide(RateLimiter.make, rateStore)
+  const tripAfter = Math.max(1, Math.floor(options.circuitBreaker?.failures ?? 5))
   const breaker = yield* CircuitBreaker.make({
-    tripPolicy: CircuitBreaker.consecutive(Math.max(1, Math.floor(options.circuitBreaker?.failures ?? 5))),
+    tripPolicy: CircuitBreaker.consecutive(tripAfter),
     openDuration: options.circuitBreaker?.openDuration ?? "30 seconds",
     onStoreError: "allow"
   }).pipe(Effect.provide(breakerStore))
@@ -713,7 +716,8 @@ const storesOf = Effect.fnUntraced(function*(options: RouterOptions, scope: Scop
     limiter,
     breaker,
     sharedRates: options.stores?.rateLimiter !== undefined || Option.isSome(rateInContext),
-    ownsBreakerStore: options.stores?.circuitBreaker === undefined && Option.isNone(breakerInContext)
+    ownsBreakerStore: options.stores?.circuitBreaker === undefined && Option.isNone(breakerInContext),
+    tripAfter
   } satisfies Stores
 })
 
@@ -1073,7 +1077,7 @@ export const make = Effect.fnUntraced(function*(options: RouterOptions) {
   const stores = yield* storesOf(options, scope)
   const money = yield* moneyServices
   const clock = yield* Clock.Clock
-  const circuits = makeCircuits(stores.breaker, stores.ownsBreakerStore, () => clock.currentTimeMillisUnsafe())
+  const circuits = makeCircuits(stores.breaker, stores.ownsBreakerStore, stores.tripAfter, () => clock.currentTimeMillisUnsafe())
   yield* Effect.forkIn(logTransitions(stores.breaker), scope)
   const parts: Parts = {
     rules,

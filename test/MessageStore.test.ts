@@ -223,7 +223,7 @@ describe("memory store properties", () => {
       const kept = writes.map((w, i) => ({ ...w, id: `m${i}` })).slice(-4)
       for (const transport of ["t1", "t2"]) {
         for (const providerMessageId of ["p1", "p2"]) {
-          const expected = kept.findLast((w) => w.transport === transport && w.providerMessageId === providerMessageId)
+          const expected = [...kept].reverse().find((w) => w.transport === transport && w.providerMessageId === providerMessageId)
           const found = Option.getOrUndefined(Effect.runSync(store.findByProviderId(transport, providerMessageId)))
           assert.strictEqual(found?.id, expected?.id)
         }

@@ -421,4 +421,49 @@ describe("Router edge", () => {
         assert.strictEqual((yield* router.routes).find((r) => r.name === "t")!.circuit, "Open")
       })))
   })
+
+  describe("circuits", () => {
+    // Steady routes count a failure streak outside the breaker and hand it
+    // over when one more failure could trip the circuit: whatever the mix of
+    // outcomes, the circuit opens exactly when N failures come in a row,
+    // successes ending a streak and ignored outcomes leaving it be.
+    it("property: a circuit opens exactly after `failures` consecutive failures, as the breaker alone counts them", async () => {
+      const answerOf = (answer: string) =>
+        answer === "ok"
+          ? Effect.succeed({ providerMessageId: "ok" })
+          : Effect.fail(
+            new Transport.TransportError({
+              transport: "t",
+              reason: answer === "down" ? new Transport.Unavailable({}) : new Transport.Rejected({ code: "x" })
+            })
+          )
+      const check = (failures: number, answers: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          let next = 0
+          const t = raw("t", () => answerOf(answers[next++]!))
+          const router = yield* Router.make({
+            transports: [t, good("b").transport],
+            retry: { maxAttempts: 1 },
+            circuitBreaker: { failures, openDuration: "1 hour" }
+          })
+          let streak = 0
+          for (let i = 0; next < answers.length && streak < failures; i++) {
+            const answer = answers[next]!
+            yield* send(router, request(`m${i}`), "1 second")
+            if (answer === "ok") streak = 0
+            else if (answer === "down") streak++
+            const circuit = (yield* router.routes).find((r) => r.name === "t")!.circuit
+            assert.strictEqual(circuit, streak >= failures ? "Open" : "Closed", `after ${answers.slice(0, next).join(", ")}`)
+          }
+        })
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 5 }),
+          fc.array(fc.constantFrom("ok", "down", "rejected"), { minLength: 1, maxLength: 30 }),
+          (failures, answers) => Effect.runPromise(check(failures, answers).pipe(Effect.scoped, Effect.provide(TestClock.layer())))
+        ),
+        { numRuns: 60 }
+      )
+    })
+  })
 })

@@ -3,13 +3,15 @@
  *
  * **Details**
  * - On the router's own memory store a circuit changes only through this
- *   router, so a route whose circuit is known to be closed with no failure
- *   streak is "steady": a success or an ignored outcome there would change
- *   nothing in the store, and `execute` costs more than the rest of a send
- *   (about 10 µs). Steady routes submit directly; a failure makes the route
- *   unsteady and is replayed through `execute`, so the circuit counts it. An
- *   unsteady route runs every call through `execute`. Every route starts
- *   steady: the store starts empty.
+ *   router, so a route whose circuit is known to be closed is "steady": it
+ *   submits directly, as `execute` costs more than the rest of a send (about
+ *   6 µs). Its failure streak is counted here: a success ends it, as it would
+ *   in the breaker, which never saw it, and the failure that completes the
+ *   breaker's count replays the streak through `execute`, which opens the
+ *   circuit, and makes the route unsteady. An unsteady route runs every call
+ *   through `execute`. Every route starts steady: the store starts empty. A
+ *   carrier failing now and then, or a failover route whose circuit never
+ *   opens, costs no `execute`.
  * - On a shared store (Redis) other instances change the circuits too. A
  *   route whose last call through `execute` succeeded is steady for
  *   {@link sharedSteadyFor}, then asks the store again: an instance sees a
@@ -119,11 +121,19 @@ export const sharedSteadyFor = 1_000
 
 /**
  * `ownsStore`: the breaker's store is the router's own memory store, so routes
- * are steady until a failure; otherwise for {@link sharedSteadyFor} after a
+ * are steady until a streak of `tripAfter` failures (the breaker's trip
+ * policy) opens their circuit; otherwise for {@link sharedSteadyFor} after a
  * success. `now` is the clock's time in milliseconds.
  */
-export const makeCircuits = (breaker: CircuitBreaker.CircuitBreaker, ownsStore: boolean, now: () => number): Circuits => {
+export const makeCircuits = (
+  breaker: CircuitBreaker.CircuitBreaker,
+  ownsStore: boolean,
+  tripAfter: number,
+  now: () => number
+): Circuits => {
   const unsteady = new Set<string>()
+  // Failures of steady routes since their last success, not yet told to the breaker.
+  const streaks = new Map<string, number>()
   const steadyUntil = new Map<string, number>()
   // Calls inside `execute` per route, and failures seen per route: a success
   // makes its route steady again only when no other call was still to be
@@ -134,13 +144,16 @@ export const makeCircuits = (breaker: CircuitBreaker.CircuitBreaker, ownsStore: 
     ? (route: string) => !unsteady.has(route)
     : (route: string) => (steadyUntil.get(route) ?? 0) > now()
 
+  // Either way the breaker now holds the route's streak.
   const recordFailure = (route: string) => {
+    streaks.delete(route)
     unsteady.add(route)
     steadyUntil.delete(route)
     failures.set(route, (failures.get(route) ?? 0) + 1)
   }
 
   const recordSuccess = (route: string) => {
+    streaks.delete(route)
     unsteady.delete(route)
     if (!ownsStore) steadyUntil.set(route, now() + sharedSteadyFor)
   }
@@ -162,8 +175,22 @@ export const makeCircuits = (breaker: CircuitBreaker.CircuitBreaker, ownsStore: 
 
   const settleDirect = (route: string, exit: Exit.Exit<Transport.SubmitResult, Transport.TransportError>) => {
     const outcome = outcomeOf(exit)
-    if (outcome === "Ignored" || (outcome === "Success" && isSteady(route))) return undefined
-    if (outcome === "Failure") recordFailure(route)
+    if (outcome === "Ignored") return undefined
+    if (outcome === "Success") {
+      if (!isSteady(route)) return Effect.ignore(throughBreaker(route, exit))
+      streaks.delete(route)
+      return undefined
+    }
+    if (ownsStore && isSteady(route)) {
+      const streak = (streaks.get(route) ?? 0) + 1
+      if (streak < tripAfter) {
+        streaks.set(route, streak)
+        return undefined
+      }
+      recordFailure(route)
+      return Effect.repeat(Effect.ignore(throughBreaker(route, exit)), { times: streak - 1 })
+    }
+    recordFailure(route)
     return Effect.ignore(throughBreaker(route, exit))
   }
 
