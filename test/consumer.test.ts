@@ -12,7 +12,7 @@
 // `src` (readme.test.ts, examples.test.ts) give quicker feedback; this one is
 // the gate.
 import { availableParallelism, tmpdir } from "node:os"
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { build, transform } from "esbuild"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -36,7 +36,14 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
   peerDependencies: Record<string, string>
   peerDependenciesMeta: Record<string, { optional?: boolean }>
 }
-const versionOf = (name: string) => `${pkg.devDependencies[name] ?? pkg.peerDependencies[name] ?? "latest"}`
+// The version the repository's lockfile installed, else the declared range: a
+// range alone drifts with the registry (a newer @effect/platform-node asking for
+// a newer effect than the one pinned here fails to resolve).
+const installedVersion = (name: string): string | undefined => {
+  const manifest = join(root, "node_modules", name, "package.json")
+  return existsSync(manifest) ? (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version : undefined
+}
+const versionOf = (name: string) => `${installedVersion(name) ?? pkg.devDependencies[name] ?? pkg.peerDependencies[name] ?? "latest"}`
 const optionalPeers = Object.keys(pkg.peerDependenciesMeta).filter((name) => pkg.peerDependenciesMeta[name]?.optional)
 
 // Subpaths that cannot load without an optional peer, and which.
