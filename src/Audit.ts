@@ -38,12 +38,13 @@ import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Events from "./Events.ts"
 import type { StoreUnavailable } from "./Store.ts"
 import * as internal from "./internal/audit/hash.ts"
+import { loadStream } from "./internal/lazy.ts"
 
 // models
 
@@ -303,6 +304,7 @@ const PAGE = 512
  */
 export const make = Effect.fnUntraced(function*(options: AuditOptions = {}) {
   const store = yield* AuditStore
+  const streams = yield* loadStream
   const logPlain = options.logPhoneNumbers ?? (yield* Events.LogPhoneNumbers)
   const key = options.hashKey === undefined
     ? internal.nonce()
@@ -373,7 +375,7 @@ export const make = Effect.fnUntraced(function*(options: AuditOptions = {}) {
     }
   })
 
-  const exportStream: Stream.Stream<string> = Stream.paginate(0, (from: number) =>
+  const exportStream: Stream.Stream<string> = streams.paginate(0, (from: number) =>
     Effect.map(store.read(from, PAGE), (page) =>
       [
         page.map((entry) => `${JSON.stringify(entry)}\n`),
@@ -410,7 +412,7 @@ export const make = Effect.fnUntraced(function*(options: AuditOptions = {}) {
     entries: (o) => store.read(o?.from ?? 0, o?.limit ?? Number.MAX_SAFE_INTEGER),
     head,
     verify,
-    exportJsonl: Stream.mkString(exportStream),
+    exportJsonl: streams.mkString(exportStream),
     exportStream,
     purge,
     purgeExpired: retention === undefined

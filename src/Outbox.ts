@@ -32,11 +32,12 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as PersistedQueue from "effect/persistence/PersistedQueue"
+import type * as PersistedQueue from "effect/persistence/PersistedQueue"
 import * as Pull from "effect/Pull"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import { loadPersistedQueue } from "./internal/lazy.ts"
 import { StoreUnavailable } from "./Store.ts"
 
 // models
@@ -233,7 +234,8 @@ const unavailable = (operation: string) => (cause: unknown) => new StoreUnavaila
 export const makePersisted = Effect.fnUntraced(function*(options: PersistedOptions = {}) {
   const maxAttempts = Math.max(1, options.maxAttempts ?? 8)
   const recoverAfter = Duration.fromInputUnsafe(options.recoverAfter ?? defaultRecoverAfter)
-  const queue = yield* PersistedQueue.make({
+  const queues = yield* loadPersistedQueue
+  const queue = yield* queues.make({
     name: options.name ?? defaultName,
     schema: Job,
     maxAttempts,

@@ -92,14 +92,15 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
-import * as RateLimiter from "effect/persistence/RateLimiter"
+import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import type * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import { nowOf, withNow } from "./internal/clock.ts"
 import { hashedKey } from "./internal/hashedKey.ts"
+import { loadCircuitBreaker, loadRateLimiter } from "./internal/lazy.ts"
 import { type Attempts, makeRuntimes, tryRoute } from "./internal/routing/attempt.ts"
 import { circuitKey, type Circuits, healthIn, logTransitions, makeCircuits, snapshotHealth } from "./internal/routing/circuits.ts"
 import { isUnknownOutcome } from "./internal/routing/edge.ts"
@@ -691,24 +692,26 @@ interface Stores {
 
 /** The rate limiter and the circuit breaker over their stores: explicit, else from the context, else memory. */
 const storesOf = Effect.fnUntraced(function*(options: RouterOptions, scope: Scope.Scope) {
-  const rateInContext = yield* Effect.serviceOption(RateLimiter.RateLimiterStore)
-  const breakerInContext = yield* Effect.serviceOption(CircuitBreaker.CircuitBreakerStore)
+  const limiters = yield* loadRateLimiter
+  const breakers = yield* loadCircuitBreaker
+  const rateInContext = yield* Effect.serviceOption(limiters.RateLimiterStore)
+  const breakerInContext = yield* Effect.serviceOption(breakers.CircuitBreakerStore)
   const rateStoreLayer = options.stores?.rateLimiter ??
     Option.match(rateInContext, {
-      onNone: () => RateLimiter.layerStoreMemory,
-      onSome: (store) => Layer.succeed(RateLimiter.RateLimiterStore, store)
+      onNone: () => limiters.layerStoreMemory,
+      onSome: (store) => Layer.succeed(limiters.RateLimiterStore, store)
     })
   const breakerStoreLayer = options.stores?.circuitBreaker ??
     Option.match(breakerInContext, {
-      onNone: () => CircuitBreaker.layerStoreMemory(),
-      onSome: (store) => Layer.succeed(CircuitBreaker.CircuitBreakerStore, store)
+      onNone: () => breakers.layerStoreMemory(),
+      onSome: (store) => Layer.succeed(breakers.CircuitBreakerStore, store)
     })
   const rateStore = yield* Layer.buildWithScope(rateStoreLayer, scope)
   const breakerStore = yield* Layer.buildWithScope(breakerStoreLayer, scope)
-  const limiter = yield* Effect.provide(RateLimiter.make, rateStore)
+  const limiter = yield* Effect.provide(limiters.make, rateStore)
   const tripAfter = Math.max(1, Math.floor(options.circuitBreaker?.failures ?? 5))
-  const breaker = yield* CircuitBreaker.make({
-    tripPolicy: CircuitBreaker.consecutive(tripAfter),
+  const breaker = yield* breakers.make({
+    tripPolicy: breakers.consecutive(tripAfter),
     openDuration: options.circuitBreaker?.openDuration ?? "30 seconds",
     onStoreError: "allow"
   }).pipe(Effect.provide(breakerStore))

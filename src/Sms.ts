@@ -37,7 +37,7 @@ import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import * as RateLimiter from "effect/persistence/RateLimiter"
+import type * as RateLimiter from "effect/persistence/RateLimiter"
 import type * as Scope from "effect/Scope"
 import { createHash } from "node:crypto"
 import * as Audit from "./Audit.ts"
@@ -50,6 +50,7 @@ import * as Idempotency from "./Idempotency.ts"
 import * as Inbound from "./Inbound.ts"
 import { stackless } from "./internal/errors.ts"
 import { currentMillis, withNow } from "./internal/clock.ts"
+import { rateLimiterMemory } from "./internal/lazy.ts"
 import { randomId } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
 import * as Outbox from "./Outbox.ts"
@@ -1662,7 +1663,7 @@ export const layerStoresMemory = (config: SmsConfig = {}): Layer.Layer<Stores> =
     Templates.layerStoreMemory,
     Consent.layerStoreMemory,
     Verification.layerStoreMemory,
-    RateLimiter.layer.pipe(Layer.provide(RateLimiter.layerStoreMemory))
+    rateLimiterMemory
   )
 
 /**

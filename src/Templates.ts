@@ -58,10 +58,11 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as KeyValueStore from "effect/persistence/KeyValueStore"
+import type * as KeyValueStore from "effect/persistence/KeyValueStore"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
+import { loadKeyValueStore } from "./internal/lazy.ts"
 import * as Tracing from "./internal/tracing.ts"
 import type * as SchemaIssue from "effect/SchemaIssue"
 import * as SchemaParser from "effect/SchemaParser"
@@ -1750,7 +1751,10 @@ export const layerStoreKeyValue = (
 ): Layer.Layer<TemplateStore, never, KeyValueStore.KeyValueStore> =>
   Layer.effect(
     TemplateStore,
-    Effect.map(Effect.service(KeyValueStore.KeyValueStore), (kv) => makeStoreKeyValue(kv, options.prefix, options.timeout))
+    Effect.map(
+      Effect.flatMap(loadKeyValueStore, (stores) => Effect.service(stores.KeyValueStore)),
+      (kv) => makeStoreKeyValue(kv, options.prefix, options.timeout)
+    )
   )
 
 /**

@@ -61,12 +61,13 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as RateLimiter from "effect/persistence/RateLimiter"
+import type * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Events from "./Events.ts"
 import { currentMillis, nowOf } from "./internal/clock.ts"
 import { firstUnknownKey } from "./internal/issues.ts"
+import { loadRateLimiter, rateLimiterMemory } from "./internal/lazy.ts"
 import { randomToken } from "./internal/random.ts"
 import { hashedKey } from "./internal/hashedKey.ts"
 import * as otp from "./internal/verification/otp.ts"
@@ -1816,7 +1817,7 @@ export const make = Effect.fnUntraced(function*(options: VerificationOptions = {
     store: liftStore(yield* VerificationStore),
     sender: yield* VerificationSender,
     phoneNumbers: yield* PhoneNumbers,
-    guards: guardsOf(options, settings, yield* RateLimiter.RateLimiter),
+    guards: guardsOf(options, settings, yield* Effect.flatMap(loadRateLimiter, (limiters) => Effect.service(limiters.RateLimiter))),
     telemetry: makeTelemetry(yield* Effect.serviceOption(Events.Events)),
     fibers: yield* FiberSet.make<void, never>(),
     pepper: pepperOf(options.pepper),
@@ -1946,9 +1947,6 @@ export const makeStoreMemory: Effect.Effect<VerificationStore["Service"]> = Effe
  */
 export const layerStoreMemory: Layer.Layer<VerificationStore> = Layer.effect(VerificationStore, makeStoreMemory)
 
-const rateLimiterMemory: Layer.Layer<RateLimiter.RateLimiter> = RateLimiter.layer.pipe(
-  Layer.provide(RateLimiter.layerStoreMemory)
-)
 
 /**
  * The service with memory state and an in-memory rate limiter; needs a

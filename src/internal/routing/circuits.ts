@@ -26,8 +26,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as CircuitBreaker from "effect/persistence/CircuitBreaker"
-import * as Stream from "effect/Stream"
+import type * as CircuitBreaker from "effect/persistence/CircuitBreaker"
+import { loadStream } from "../lazy.ts"
 import type * as Transport from "../../Transport.ts"
 import type { RouteRule, Rules } from "./rules.ts"
 import { type Health, matchingRoutes, type SelectRequest } from "./select.ts"
@@ -70,7 +70,12 @@ const outcomeOf = (exit: Exit.Exit<unknown, { readonly reason: { readonly _tag: 
   return Cause.hasInterruptsOnly(exit.cause) ? "Ignored" : "Failure"
 }
 
-const outcomes = { Success: CircuitBreaker.success, Ignored: CircuitBreaker.ignored, Failure: CircuitBreaker.failure() }
+// effect's `success`, `ignored` and `failure()`, without loading its module at import
+const outcomes: Record<CircuitBreaker.Outcome["_tag"], CircuitBreaker.Outcome> = {
+  Success: { _tag: "Success" },
+  Ignored: { _tag: "Ignored" },
+  Failure: { _tag: "Failure", retryAfter: undefined }
+}
 
 const classify = (exit: Exit.Exit<unknown, Transport.TransportError>): CircuitBreaker.Outcome => outcomes[outcomeOf(exit)]
 
@@ -80,7 +85,7 @@ const classify = (exit: Exit.Exit<unknown, Transport.TransportError>): CircuitBr
  * personal data.
  */
 export const logTransitions = (breaker: CircuitBreaker.CircuitBreaker): Effect.Effect<void> =>
-  Stream.runForEach(breaker.transitions, (transition) => {
+  Effect.flatMap(loadStream, (Stream) => Stream.runForEach(breaker.transitions, (transition) => {
     const route = transition.key.startsWith(CIRCUIT_PREFIX) ? transition.key.slice(CIRCUIT_PREFIX.length) : transition.key
     const annotated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       Effect.annotateLogs(effect, { route, from: transition.from, to: transition.to })
@@ -89,7 +94,7 @@ export const logTransitions = (breaker: CircuitBreaker.CircuitBreaker): Effect.E
       : transition.to === "Closed"
       ? annotated(Effect.logInfo(`route ${route}: circuit closed again`))
       : annotated(Effect.logDebug(`route ${route}: circuit half-open, probing`))
-  })
+  }))
 
 /** The routes' circuits, as the router's submissions and plans use them. */
 export interface Circuits {
