@@ -432,8 +432,9 @@ class Records {
   /** The count of history entries in the columns, then their statuses, 4 bits each; 0 when `Rare` holds the history. */
   private history = new Uint32Array(0)
   private historyAt = new Int32Array(0)
-  // Recently written shared records, newest first: most messages match one.
-  private recent: Array<Shared> = []
+  // Recently written shared records by country, newest first: most messages
+  // match one, and traffic to many countries does not push each other's out.
+  private recent = new Map<string, Array<Shared>>()
   // Slots in insertion order, each with the serial it was given then: a
   // slot freed and reused since no longer matches its serial there. The
   // oldest is found without a lookup in the id map, which, a million
@@ -686,7 +687,13 @@ class Records {
   }
 
   private intern(message: StoredMessage): Shared {
-    const recent = this.recent
+    let recent = this.recent.get(message.country)
+    if (recent === undefined) {
+      // bounded: a country is whatever string a message was stored with
+      if (this.recent.size >= 512) this.recent.clear()
+      recent = []
+      this.recent.set(message.country, recent)
+    }
     for (let i = 0; i < recent.length; i++) {
       const found = recent[i]!
       if (!sameShared(found, message)) continue
