@@ -681,8 +681,13 @@ export const make = (options: PhoneNumbersOptions = {}): Effect.Effect<PhoneNumb
       if (typeof input !== "string" || input.length > MAX_INPUT_LENGTH || cache.capacity === 0) {
         return parseOutcome(input, country)
       }
-      // `country` is a supported code, "" or "!": the separator cannot be confused.
-      const key = `${country === undefined ? "" : country === null ? "!" : country}\u0000${input}`
+      // Without a default country an input is its own key: no string is built
+      // and hashed per lookup. Other keys hold a separator ("\0") that such an
+      // input does not: the country (a supported code, "!" for an unknown
+      // one, or nothing) and the input after it.
+      const key = country === undefined && !input.includes("\u0000")
+        ? input
+        : `${country === undefined ? "" : country === null ? "!" : country}\u0000${input}`
       const hit = cache.get(key)
       if (hit !== undefined) return hit
       const outcome = parseOutcome(input, country)

@@ -335,6 +335,20 @@ describe("PhoneNumbers service", () => {
       assert.deepStrictEqual(stats, { hits: 0, misses: 200, size: 8, capacity: 8 })
     }).pipe(Effect.provide(PhoneNumbers.layer({ cacheSize: 8 }))))
 
+  // Keys: a bare input without a default country, else country + "\0" + input.
+  it.effect("an input that spells another key's country and separator is cached apart from it", () =>
+    Effect.gen(function*() {
+      const phones = yield* PhoneNumbers.PhoneNumbers
+      const national = yield* phones.normalize("07400 123456", { defaultCountry: "GB" })
+      assert.strictEqual(national.e164, "+447400123456")
+      const spelled = yield* Effect.flip(phones.normalize("GB\u000007400 123456"))
+      assert.strictEqual(spelled.reason._tag, "InvalidPhoneNumber")
+      const bare = yield* Effect.flip(phones.normalize("\u000007400 123456"))
+      assert.strictEqual(bare.reason._tag, "InvalidPhoneNumber")
+      assert.strictEqual((yield* phones.normalize("07400 123456", { defaultCountry: "GB" })).e164, "+447400123456")
+      assert.deepStrictEqual(yield* phones.cacheStats, { hits: 1, misses: 3, size: 3, capacity: 10_000 })
+    }).pipe(Effect.provide(PhoneNumbers.layer())))
+
   it.effect("cacheSize 0 turns the cache off", () =>
     Effect.gen(function*() {
       const phones = yield* PhoneNumbers.PhoneNumbers
