@@ -34,7 +34,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
@@ -44,7 +43,7 @@ import * as Duration from "effect/Duration"
 import * as Events from "./Events.ts"
 import type { StoreUnavailable } from "./Store.ts"
 import * as internal from "./internal/audit/hash.ts"
-import { loadStream } from "./internal/lazy.ts"
+import { loadPubSub, loadStream } from "./internal/lazy.ts"
 
 // models
 
@@ -506,7 +505,8 @@ export const recordEvents: Effect.Effect<void, never, Audit | Events.Events | Sc
   const audit = yield* Audit
   const events = yield* Events.Events
   const subscription = yield* events.subscribe
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(subscription), (event) => {
+  const PubSubs = yield* loadPubSub
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSubs.take(subscription), (event) => {
     const input = fromEvent(event)
     return input === undefined ? Effect.void : Effect.asVoid(audit.append(input))
   })))

@@ -42,10 +42,11 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as PubSub from "effect/PubSub"
+import type * as PubSub from "effect/PubSub"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import { loadPubSub } from "./internal/lazy.ts"
 import type * as Pricing from "./Pricing.ts"
 
 // models
@@ -245,7 +246,8 @@ const poll = (
  */
 export const make = (options: BalanceMonitorOptions): Effect.Effect<BalanceMonitor["Service"], never, Scope.Scope> =>
   Effect.gen(function*() {
-    const events = yield* PubSub.sliding<BalanceEvent>(1024)
+    const PubSubs = yield* loadPubSub
+    const events = yield* PubSubs.sliding<BalanceEvent>(1024)
     const maxAge = Duration.toMillis(Duration.fromInputUnsafe(options.maxAge ?? Duration.hours(1)))
     const sources = new Map<string, { readonly source: BalanceSource; readonly state: Ref.Ref<State> }>()
     for (const source of options.sources) {
@@ -254,7 +256,7 @@ export const make = (options: BalanceMonitorOptions): Effect.Effect<BalanceMonit
     const entries = [...sources.values()]
     const publish = (raised: ReadonlyArray<BalanceEvent>) =>
       Effect.andThen(
-        PubSub.publishAll(events, raised),
+        PubSubs.publishAll(events, raised),
         options.onEvent === undefined ? Effect.void : Effect.forEach(raised, options.onEvent, { discard: true })
       )
     const refresh = Effect.forEach(entries, ({ source, state }) => poll(source, state, publish), {
@@ -284,7 +286,7 @@ export const make = (options: BalanceMonitorOptions): Effect.Effect<BalanceMonit
       ),
       readings: Effect.forEach(entries, ({ state }) => Effect.map(Ref.get(state), (s) => s.reading)),
       refresh,
-      subscribe: PubSub.subscribe(events)
+      subscribe: PubSubs.subscribe(events)
     })
   })
 

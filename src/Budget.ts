@@ -51,12 +51,12 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as PubSub from "effect/PubSub"
+import type * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { randomUUID } from "node:crypto"
 import { fieldName, firstProblem } from "./internal/issues.ts"
+import { cryptoModule, loadPubSub } from "./internal/lazy.ts"
 import * as M from "./internal/money/money.ts"
 import { isTimeZone, periodKey, retention } from "./internal/money/period.ts"
 import type * as Pricing from "./Pricing.ts"
@@ -572,6 +572,7 @@ interface Env {
   readonly caps: ReadonlyArray<Cap>
   readonly store: BudgetStore["Service"]
   readonly events: PubSub.PubSub<BudgetEvent>
+  readonly publish: (event: BudgetEvent) => Effect.Effect<boolean>
   readonly unpriced: "refuse" | "count-zero"
   readonly reservationTtl: number
   readonly call: <A>(operation: string, effect: Effect.Effect<A, Store.StoreUnavailable>) => Effect.Effect<A, BudgetError>
@@ -579,7 +580,7 @@ interface Env {
 
 const alert = (env: Env, cap: Cap, tenant: string | undefined, now: number, before: bigint, after: bigint) =>
   Effect.forEach(crossed(cap, before, after), (percent) =>
-    PubSub.publish(env.events, { _tag: "BudgetThresholdReached", ...usageOf(cap, tenant, now, after), percent, at: now }), {
+    env.publish({ _tag: "BudgetThresholdReached", ...usageOf(cap, tenant, now, after), percent, at: now }), {
     discard: true
   })
 
@@ -600,7 +601,7 @@ const exceeded = (cap: Cap, tenant: string | undefined, amount: bigint, now: num
 
 const refuse = (env: Env, cap: Cap, request: ReserveRequest, amount: bigint, now: number, used: bigint) =>
   Effect.andThen(
-    PubSub.publish(env.events, {
+    env.publish({
       _tag: "BudgetRefused",
       ...usageOf(cap, request.tenant, now, used),
       requested: show(cap, amount),
@@ -626,7 +627,7 @@ const reserveWith = (env: Env) => (request: ReserveRequest): Effect.Effect<Reser
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const planned = yield* Effect.fromResult(holdsFor(env.caps, request, now, env.unpriced))
-    const id = request.id ?? randomUUID()
+    const id = request.id ?? cryptoModule().randomUUID()
     // no cap applies: nothing to count, no store round trip
     const outcome: StoreOutcome = planned.length === 0
       ? { _tag: "Reserved", used: [] }
@@ -693,10 +694,13 @@ export const make = (options: BudgetOptions): Effect.Effect<Budget["Service"], B
     const store = yield* BudgetStore
     const caps = yield* Effect.fromResult(decodeCaps(options))
     const timeout = options.storeTimeout ?? Store.defaultTimeout
+    const PubSubs = yield* loadPubSub
+    const events = yield* PubSubs.sliding<BudgetEvent>(4096)
     const env: Env = {
       caps,
       store,
-      events: yield* PubSub.sliding<BudgetEvent>(4096),
+      events,
+      publish: (event) => PubSubs.publish(events, event),
       unpriced: options.unpriced ?? "refuse",
       reservationTtl: Duration.toMillis(Duration.fromInputUnsafe(options.reservationTtl ?? Duration.days(1))),
       call: (operation, effect) =>
@@ -709,7 +713,7 @@ export const make = (options: BudgetOptions): Effect.Effect<Budget["Service"], B
         reservation.holds.length === 0 ? Effect.void : Effect.asVoid(env.call("release", store.release(reservation.id))),
       commit: commitWith(env),
       usage: usageWith(env),
-      subscribe: PubSub.subscribe(env.events)
+      subscribe: PubSubs.subscribe(env.events)
   })
   })
 

@@ -15,11 +15,12 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as PubSub from "effect/PubSub"
+import type * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import type { BalanceLow, BalanceRecovered } from "./BalanceMonitor.ts"
 import type { BudgetRefused, BudgetThresholdReached } from "./Budget.ts"
 import { type CoreRegistry, registry } from "./internal/cores.ts"
+import { loadPubSub } from "./internal/lazy.ts"
 import type { MessageStatus } from "./MessageStore.ts"
 import type { MoneyJson } from "./Pricing.ts"
 
@@ -174,7 +175,7 @@ export class Events extends Context.Service<Events, {
  * @since 0.1.0
  */
 export const make = (options: { readonly capacity?: number | undefined } = {}): Effect.Effect<Events["Service"]> =>
-  Effect.map(PubSub.sliding<SmsEvent>(options.capacity ?? 16_384), (pubsub) => {
+  Effect.flatMap(loadPubSub, (PubSubs) => Effect.map(PubSubs.sliding<SmsEvent>(options.capacity ?? 16_384), (pubsub) => {
     // An event nobody listens to is dropped by the PubSub anyway; counting the
     // subscribers lets `publish` skip the PubSub altogether on the send path.
     let subscribers = 0
@@ -182,13 +183,13 @@ export const make = (options: { readonly capacity?: number | undefined } = {}): 
     const core: EventsCore = {
       listening: () => subscribers > 0,
       publish: (event) => {
-        if (subscribers > 0) PubSub.publishUnsafe(pubsub, event)
+        if (subscribers > 0) PubSubs.publishUnsafe(pubsub, event)
       }
     }
     return cores.register(Events.of({
       publish: (event) => subscribers === 0 ? Effect.void : Effect.sync(() => core.publish(event)),
       subscribe: Effect.acquireRelease(
-        Effect.tap(PubSub.subscribe(pubsub), () =>
+        Effect.tap(PubSubs.subscribe(pubsub), () =>
           Effect.sync(() => {
             subscribers++
           })),
@@ -198,7 +199,7 @@ export const make = (options: { readonly capacity?: number | undefined } = {}): 
           })
       )
     }), core)
-  })
+  }))
 
 /**
  * @category layers

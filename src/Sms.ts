@@ -33,13 +33,11 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as RateLimiter from "effect/persistence/RateLimiter"
 import type * as Scope from "effect/Scope"
-import { createHash } from "node:crypto"
 import * as Audit from "./Audit.ts"
 import * as BalanceMonitor from "./BalanceMonitor.ts"
 import * as Budget from "./Budget.ts"
@@ -50,7 +48,7 @@ import * as Idempotency from "./Idempotency.ts"
 import * as Inbound from "./Inbound.ts"
 import { stackless } from "./internal/errors.ts"
 import { currentMillis, withNow } from "./internal/clock.ts"
-import { rateLimiterMemory } from "./internal/lazy.ts"
+import { cryptoModule, loadPubSub, rateLimiterMemory } from "./internal/lazy.ts"
 import { randomId } from "./internal/random.ts"
 import * as MessageStore from "./MessageStore.ts"
 import * as Outbox from "./Outbox.ts"
@@ -375,7 +373,7 @@ const ReportInput = Schema.Struct({
 const decodeReport = Schema.decodeUnknownResult(ReportInput)
 
 const fingerprint = (request: SendRequest.DecodedRequest, to: string): string =>
-  createHash("sha256")
+  cryptoModule().createHash("sha256")
     .update(JSON.stringify([to, request.content, request.from, request.purpose, request.sendAt, request.metadata]))
     .digest("base64url")
 
@@ -1575,7 +1573,8 @@ const layerBudget = (options: Budget.BudgetOptions): Layer.Layer<Budget.Budget, 
       const events = yield* Events.Events
       // subscribed before the first send, so no alert is missed
       const alerts = yield* budget.subscribe
-      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.take(alerts), events.publish)))
+      const PubSubs = yield* loadPubSub
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSubs.take(alerts), events.publish)))
       return budget
     })
   )

@@ -21,7 +21,6 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as PubSub from "effect/PubSub"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
@@ -31,6 +30,7 @@ import * as Events from "./Events.ts"
 import type * as Inbound from "./Inbound.ts"
 import * as OtelBridge from "./internal/client/otel.ts"
 import { fieldName, firstProblem, firstUnknownKey } from "./internal/issues.ts"
+import { loadPubSub } from "./internal/lazy.ts"
 import type * as MessageStore from "./MessageStore.ts"
 import * as PhoneNumbers from "./PhoneNumbers.ts"
 import * as Pricing from "./Pricing.ts"
@@ -606,8 +606,9 @@ const subscribe = (
   const fiber = client.runtime.runFork(Effect.scoped(Effect.gen(function*() {
     const events = yield* Events.Events
     const subscription = yield* events.subscribe
+    const PubSubs = yield* loadPubSub
     while (true) {
-      const event = yield* PubSub.take(subscription)
+      const event = yield* PubSubs.take(subscription)
       const failure = callListener(listener, event)
       if (failure !== undefined) yield* reportListenerFailure(failure, onError)
     }
@@ -697,6 +698,7 @@ const logAll = (batch: ReadonlyArray<Events.SmsEvent>) => Effect.forEach(batch, 
 const logEvents = Layer.effectDiscard(Effect.gen(function*() {
   const events = yield* Events.Events
   const subscription = yield* events.subscribe
-  yield* Effect.addFinalizer(() => Effect.flatMap(PubSub.takeUpTo(subscription, Number.MAX_SAFE_INTEGER), logAll))
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSub.takeAll(subscription), logAll)))
+  const PubSubs = yield* loadPubSub
+  yield* Effect.addFinalizer(() => Effect.flatMap(PubSubs.takeUpTo(subscription, Number.MAX_SAFE_INTEGER), logAll))
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSubs.takeAll(subscription), logAll)))
 }))

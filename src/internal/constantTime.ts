@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto"
+import { cryptoModule } from "./lazy.ts"
 
 /**
  * Compares two byte strings in constant time. Different lengths are a
@@ -6,8 +6,8 @@ import { timingSafeEqual } from "node:crypto"
  */
 export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
   if (a.length !== b.length) {
-    timingSafeEqual(a, a)
+    cryptoModule().timingSafeEqual(a, a)
     return false
   }
-  return timingSafeEqual(a, b)
+  return cryptoModule().timingSafeEqual(a, b)
 }

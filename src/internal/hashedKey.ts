@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { createHash } from "node:crypto"
+import { cryptoModule } from "./lazy.ts"
 
 /**
  * `namespace/<digest>`: SHA-256 over the parts, truncated to 128 bits
@@ -18,7 +18,7 @@ import { createHash } from "node:crypto"
  *   every phone number of a country to find a match.
  */
 export const hashedKey = (namespace: string, parts: ReadonlyArray<string>): string => {
-  const hash = createHash("sha256")
+  const hash = cryptoModule().createHash("sha256")
   for (const part of parts) hash.update(`${part.length}:${part}`)
   return `${namespace}/${hash.digest("base64url").slice(0, 22)}`
 }

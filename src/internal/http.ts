@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import * as Crypto from "node:crypto"
+import { cryptoModule } from "./lazy.ts"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
@@ -172,11 +172,11 @@ export const hmac = (
   key: string,
   data: string,
   encoding: "base64" | "hex"
-): string => Crypto.createHmac(algorithm, key).update(data, "utf8").digest(encoding)
+): string => cryptoModule().createHmac(algorithm, key).update(data, "utf8").digest(encoding)
 
 /** @internal */
 export const hash = (algorithm: string, data: string, encoding: "base64" | "hex"): string =>
-  Crypto.createHash(algorithm).update(data, "utf8").digest(encoding)
+  cryptoModule().createHash(algorithm).update(data, "utf8").digest(encoding)
 
 /**
  * Compares two strings in constant time (for their common length).
@@ -187,7 +187,7 @@ export const safeEqual = (a: string, b: string): boolean =>
   equalBytes(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"))
 
 /** @internal */
-export const randomNonce = (): string => Crypto.randomUUID()
+export const randomNonce = (): string => cryptoModule().randomUUID()
 
 /**
  * Reads a value at a dotted path (`data.messages.0.id`) of a JSON value.

@@ -5,10 +5,10 @@
  * cost, and not every program parses a number or makes a code. Synchronous,
  * because `PhoneNumbers.parse` and the code functions are.
  *
- * effect's persistence modules and `Stream` serve layers (the router's
- * circuits and rates, the Outbox's queue, the audit export), not the
- * definitions of smsforge's modules: loaded when a layer is built, they take
- * about 35 ms off a cold import.
+ * effect's persistence modules, `PubSub` and `Stream` serve layers (the
+ * router's circuits and rates, the Outbox's queue, the event bus, the audit
+ * export), not the definitions of smsforge's modules: loaded when a layer is
+ * built, they take about 40 ms off a cold import.
  *
  * @internal
  */
@@ -32,6 +32,9 @@ export const loadKeyValueStore = Effect.promise(() => import("effect/persistence
 /** effect's `PersistedQueue` module. @internal */
 export const loadPersistedQueue = Effect.promise(() => import("effect/persistence/PersistedQueue"))
 
+/** effect's `PubSub` module. @internal */
+export const loadPubSub = Effect.promise(() => import("effect/PubSub"))
+
 /** effect's `Stream` module. @internal */
 export const loadStream = Effect.promise(() => import("effect/Stream"))
 
@@ -45,3 +48,6 @@ export const once = <A>(make: () => A): (() => A) => {
   let made: { readonly value: A } | undefined
   return () => (made ??= { value: make() }).value
 }
+
+/** node:crypto, which takes about 4 ms to load: ids, hashes and codes are made after import. @internal */
+export const cryptoModule = once(() => nodeRequire("node:crypto") as typeof import("node:crypto"))

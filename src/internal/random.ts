@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { randomFillSync } from "node:crypto"
+import { cryptoModule } from "./lazy.ts"
 
 const pool = Buffer.alloc(4096)
 let offset = pool.length
@@ -13,7 +13,7 @@ let offset = pool.length
 const reserve = (bytes: number): number => {
   if (bytes > pool.length) throw new RangeError(`at most ${pool.length} random bytes at a time`)
   if (offset + bytes > pool.length) {
-    randomFillSync(pool)
+    cryptoModule().randomFillSync(pool)
     offset = 0
   }
   const at = offset

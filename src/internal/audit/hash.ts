@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { createHash, createHmac, randomBytes } from "node:crypto"
+import { cryptoModule } from "../lazy.ts"
 
 /**
  * Serialises a value as canonical JSON: object keys sorted by code unit,
@@ -40,13 +40,13 @@ export const canonicalJson = (value: unknown): string => {
 }
 
 /** Hex SHA-256 of a UTF-8 string. */
-export const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex")
+export const sha256 = (text: string): string => cryptoModule().createHash("sha256").update(text, "utf8").digest("hex")
 
 /** Hex HMAC-SHA-256. */
-export const hmac = (key: string, text: string): string => createHmac("sha256", key).update(text, "utf8").digest("hex")
+export const hmac = (key: string, text: string): string => cryptoModule().createHmac("sha256", key).update(text, "utf8").digest("hex")
 
 /** 128 random bits, hex. */
-export const nonce = (): string => randomBytes(16).toString("hex")
+export const nonce = (): string => cryptoModule().randomBytes(16).toString("hex")
 
 /** The hash a chain starts from. */
 export const genesis = "0".repeat(64)

@@ -5,10 +5,10 @@
  *
  * @internal
  */
-import * as crypto from "node:crypto"
+import type * as crypto from "node:crypto"
 import type { CryptoPlugin } from "otplib"
 import { equalBytes } from "../constantTime.ts"
-import { nodeRequire, once } from "../lazy.ts"
+import { cryptoModule, nodeRequire, once } from "../lazy.ts"
 
 const otplib = once(() => nodeRequire("otplib") as typeof import("otplib"))
 const generateHotp = once(() => (nodeRequire("@otplib/hotp") as typeof import("@otplib/hotp")).generateSync)
@@ -30,7 +30,7 @@ const toBuffer = (value: string | Uint8Array): Buffer =>
 // KeyObject; Node 20 is fastest with raw bytes. Measured, not guessed.
 const keyObjects = Number(process.versions.node.split(".")[0]) >= 22
 
-const hmacKey = (bytes: Buffer): crypto.KeyObject | Buffer => (keyObjects ? crypto.createSecretKey(bytes) : bytes)
+const hmacKey = (bytes: Buffer): crypto.KeyObject | Buffer => (keyObjects ? cryptoModule().createSecretKey(bytes) : bytes)
 
 /**
  * The process's secret: its bytes, and the same as an HMAC key in the form
@@ -52,23 +52,23 @@ export interface Pepper {
 export const nodeCrypto: CryptoPlugin = {
   name: "node",
   hmac: (algorithm, key, data) => {
-    const digest = crypto.createHmac(algorithm, hmacKey(toBuffer(key))).update(toBuffer(data)).digest()
+    const digest = cryptoModule().createHmac(algorithm, hmacKey(toBuffer(key))).update(toBuffer(data)).digest()
     return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength)
   },
   randomBytes: (length) => {
-    const bytes = crypto.randomBytes(length)
+    const bytes = cryptoModule().randomBytes(length)
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   },
   constantTimeEqual: (a, b) => equalBytes(toBuffer(a), toBuffer(b))
 }
 
 /** @internal */
-export const newPepper = (): Pepper => pepperFrom(crypto.randomBytes(32))
+export const newPepper = (): Pepper => pepperFrom(cryptoModule().randomBytes(32))
 
 /** @internal */
 export const pepperFrom = (input: Uint8Array): Pepper => {
   // Always 32 bytes, whatever the configured length.
-  const bytes = crypto.createHash("sha256").update("smsforge/pepper\0").update(input).digest()
+  const bytes = cryptoModule().createHash("sha256").update("smsforge/pepper\0").update(input).digest()
   return { bytes, key: hmacKey(bytes) }
 }
 
@@ -148,7 +148,7 @@ export const code = (secret: Uint8Array, counter: number, digits: number): strin
   digits <= HOTP_MAX_DIGITS ? hotp(secret, counter, digits) : uniformCode(secret, counter, digits)
 
 const codeDigest = (pepper: Pepper, verificationId: string, counter: number, code: string): Buffer =>
-  crypto.createHmac("sha256", pepper.key).update(`smsforge/otp-code\0${verificationId}\0${counter}\0${code}`).digest()
+  cryptoModule().createHmac("sha256", pepper.key).update(`smsforge/otp-code\0${verificationId}\0${counter}\0${code}`).digest()
 
 /**
  * A keyed hash of a code, bound to one verification and one counter.
@@ -175,7 +175,7 @@ export const matchesHash = (
 // TOTP (authenticator apps)
 
 const sealKey = (pepper: Pepper): Buffer =>
-  crypto.createHmac("sha256", pepper.key).update("smsforge/totp-seal").digest()
+  cryptoModule().createHmac("sha256", pepper.key).update("smsforge/totp-seal").digest()
 
 /**
  * Encrypts a TOTP secret with a key derived from the pepper (AES-256-GCM).
@@ -183,8 +183,8 @@ const sealKey = (pepper: Pepper): Buffer =>
  * @internal
  */
 export const seal = (pepper: Pepper, plain: string): string => {
-  const iv = crypto.randomBytes(12)
-  const cipher = crypto.createCipheriv("aes-256-gcm", sealKey(pepper), iv)
+  const iv = cryptoModule().randomBytes(12)
+  const cipher = cryptoModule().createCipheriv("aes-256-gcm", sealKey(pepper), iv)
   const body = Buffer.concat([cipher.update(plain, "utf8"), cipher.final()])
   return Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64url")
 }
@@ -198,7 +198,7 @@ export const seal = (pepper: Pepper, plain: string): string => {
 export const unseal = (pepper: Pepper, sealed: string): string | undefined => {
   try {
     const raw = Buffer.from(sealed, "base64url")
-    const decipher = crypto.createDecipheriv("aes-256-gcm", sealKey(pepper), raw.subarray(0, 12))
+    const decipher = cryptoModule().createDecipheriv("aes-256-gcm", sealKey(pepper), raw.subarray(0, 12))
     decipher.setAuthTag(raw.subarray(12, 28))
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8")
   } catch {
