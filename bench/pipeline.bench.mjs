@@ -24,7 +24,7 @@
 // Each judged row prints a GOAL line for bench/run.mjs's goal table (issue 15).
 //
 //   npm run bench -- pipeline          (builds first)
-//   node --expose-gc bench/pipeline.bench.mjs [sends]
+//   node bench/pipeline.bench.mjs [sends]
 //
 // Every row runs in a process of its own: the contender is built, warmed on
 // 30,000 repeating sends (in a new process V8 is still compiling smsforge's
@@ -316,12 +316,19 @@ const warmRepeating = () => textRequests(repeating.slice(500), WARM_SENDS)
 const add = (group, name, make, concurrency, requests, expectFailures = false, warm = warmRepeating) =>
   cases.push({ group, name, make, concurrency, requests, expectFailures, warm })
 // New-recipient rows: warmed on repeating sends, then on other new recipients.
+// Made once, in the row's process, for its warm-up and its timed sends.
 let newRecipients
+const newRecipientsOnce = () => (newRecipients ??= distinctNumbers(DISTINCT_SENDS))
 const addDistinct = (group, name, make, concurrency) =>
-  add(group, name, make, concurrency, () => textRequests(newRecipients.timed, DISTINCT_SENDS), false, () => {
-    newRecipients = distinctNumbers(DISTINCT_SENDS)
-    return [...warmRepeating(), ...textRequests(newRecipients.warm, DISTINCT_SENDS)]
-  })
+  add(
+    group,
+    name,
+    make,
+    concurrency,
+    () => textRequests(newRecipientsOnce().timed, DISTINCT_SENDS),
+    false,
+    () => [...warmRepeating(), ...textRequests(newRecipientsOnce().warm, DISTINCT_SENDS)]
+  )
 const ours = [["smsforge facade", facade], ["smsforge Effect API", effectApi]]
 
 const FLOOR = "libphonenumber-js/max parse + isValid + getType"

@@ -505,8 +505,8 @@ export const recordEvents: Effect.Effect<void, never, Audit | Events.Events | Sc
   const audit = yield* Audit
   const events = yield* Events.Events
   const subscription = yield* events.subscribe
-  const PubSubs = yield* loadPubSub
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSubs.take(subscription), (event) => {
+  const pubsubs = yield* loadPubSub
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(pubsubs.take(subscription), (event) => {
     const input = fromEvent(event)
     return input === undefined ? Effect.void : Effect.asVoid(audit.append(input))
   })))

@@ -246,8 +246,8 @@ const poll = (
  */
 export const make = (options: BalanceMonitorOptions): Effect.Effect<BalanceMonitor["Service"], never, Scope.Scope> =>
   Effect.gen(function*() {
-    const PubSubs = yield* loadPubSub
-    const events = yield* PubSubs.sliding<BalanceEvent>(1024)
+    const pubsubs = yield* loadPubSub
+    const events = yield* pubsubs.sliding<BalanceEvent>(1024)
     const maxAge = Duration.toMillis(Duration.fromInputUnsafe(options.maxAge ?? Duration.hours(1)))
     const sources = new Map<string, { readonly source: BalanceSource; readonly state: Ref.Ref<State> }>()
     for (const source of options.sources) {
@@ -256,7 +256,7 @@ export const make = (options: BalanceMonitorOptions): Effect.Effect<BalanceMonit
     const entries = [...sources.values()]
     const publish = (raised: ReadonlyArray<BalanceEvent>) =>
       Effect.andThen(
-        PubSubs.publishAll(events, raised),
+        pubsubs.publishAll(events, raised),
         options.onEvent === undefined ? Effect.void : Effect.forEach(raised, options.onEvent, { discard: true })
       )
     const refresh = Effect.forEach(entries, ({ source, state }) => poll(source, state, publish), {
@@ -286,7 +286,7 @@ export const make = (options: BalanceMonitorOptions): Effect.Effect<BalanceMonit
       ),
       readings: Effect.forEach(entries, ({ state }) => Effect.map(Ref.get(state), (s) => s.reading)),
       refresh,
-      subscribe: PubSubs.subscribe(events)
+      subscribe: pubsubs.subscribe(events)
     })
   })
 

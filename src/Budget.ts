@@ -694,13 +694,13 @@ export const make = (options: BudgetOptions): Effect.Effect<Budget["Service"], B
     const store = yield* BudgetStore
     const caps = yield* Effect.fromResult(decodeCaps(options))
     const timeout = options.storeTimeout ?? Store.defaultTimeout
-    const PubSubs = yield* loadPubSub
-    const events = yield* PubSubs.sliding<BudgetEvent>(4096)
+    const pubsubs = yield* loadPubSub
+    const events = yield* pubsubs.sliding<BudgetEvent>(4096)
     const env: Env = {
       caps,
       store,
       events,
-      publish: (event) => PubSubs.publish(events, event),
+      publish: (event) => pubsubs.publish(events, event),
       unpriced: options.unpriced ?? "refuse",
       reservationTtl: Duration.toMillis(Duration.fromInputUnsafe(options.reservationTtl ?? Duration.days(1))),
       call: (operation, effect) =>
@@ -713,7 +713,7 @@ export const make = (options: BudgetOptions): Effect.Effect<Budget["Service"], B
         reservation.holds.length === 0 ? Effect.void : Effect.asVoid(env.call("release", store.release(reservation.id))),
       commit: commitWith(env),
       usage: usageWith(env),
-      subscribe: PubSubs.subscribe(env.events)
+      subscribe: pubsubs.subscribe(env.events)
   })
   })
 

@@ -175,7 +175,7 @@ export class Events extends Context.Service<Events, {
  * @since 0.1.0
  */
 export const make = (options: { readonly capacity?: number | undefined } = {}): Effect.Effect<Events["Service"]> =>
-  Effect.flatMap(loadPubSub, (PubSubs) => Effect.map(PubSubs.sliding<SmsEvent>(options.capacity ?? 16_384), (pubsub) => {
+  Effect.flatMap(loadPubSub, (pubsubs) => Effect.map(pubsubs.sliding<SmsEvent>(options.capacity ?? 16_384), (pubsub) => {
     // An event nobody listens to is dropped by the PubSub anyway; counting the
     // subscribers lets `publish` skip the PubSub altogether on the send path.
     let subscribers = 0
@@ -183,13 +183,13 @@ export const make = (options: { readonly capacity?: number | undefined } = {}): 
     const core: EventsCore = {
       listening: () => subscribers > 0,
       publish: (event) => {
-        if (subscribers > 0) PubSubs.publishUnsafe(pubsub, event)
+        if (subscribers > 0) pubsubs.publishUnsafe(pubsub, event)
       }
     }
     return cores.register(Events.of({
       publish: (event) => subscribers === 0 ? Effect.void : Effect.sync(() => core.publish(event)),
       subscribe: Effect.acquireRelease(
-        Effect.tap(PubSubs.subscribe(pubsub), () =>
+        Effect.tap(pubsubs.subscribe(pubsub), () =>
           Effect.sync(() => {
             subscribers++
           })),

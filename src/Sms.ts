@@ -1573,8 +1573,8 @@ const layerBudget = (options: Budget.BudgetOptions): Layer.Layer<Budget.Budget, 
       const events = yield* Events.Events
       // subscribed before the first send, so no alert is missed
       const alerts = yield* budget.subscribe
-      const PubSubs = yield* loadPubSub
-      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSubs.take(alerts), events.publish)))
+      const pubsubs = yield* loadPubSub
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(pubsubs.take(alerts), events.publish)))
       return budget
     })
   )

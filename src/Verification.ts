@@ -1947,7 +1947,6 @@ export const makeStoreMemory: Effect.Effect<VerificationStore["Service"]> = Effe
  */
 export const layerStoreMemory: Layer.Layer<VerificationStore> = Layer.effect(VerificationStore, makeStoreMemory)
 
-
 /**
  * The service with memory state and an in-memory rate limiter; needs a
  * sender and `PhoneNumbers`.

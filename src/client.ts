@@ -606,9 +606,9 @@ const subscribe = (
   const fiber = client.runtime.runFork(Effect.scoped(Effect.gen(function*() {
     const events = yield* Events.Events
     const subscription = yield* events.subscribe
-    const PubSubs = yield* loadPubSub
+    const pubsubs = yield* loadPubSub
     while (true) {
-      const event = yield* PubSubs.take(subscription)
+      const event = yield* pubsubs.take(subscription)
       const failure = callListener(listener, event)
       if (failure !== undefined) yield* reportListenerFailure(failure, onError)
     }
@@ -698,7 +698,7 @@ const logAll = (batch: ReadonlyArray<Events.SmsEvent>) => Effect.forEach(batch, 
 const logEvents = Layer.effectDiscard(Effect.gen(function*() {
   const events = yield* Events.Events
   const subscription = yield* events.subscribe
-  const PubSubs = yield* loadPubSub
-  yield* Effect.addFinalizer(() => Effect.flatMap(PubSubs.takeUpTo(subscription, Number.MAX_SAFE_INTEGER), logAll))
-  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(PubSubs.takeAll(subscription), logAll)))
+  const pubsubs = yield* loadPubSub
+  yield* Effect.addFinalizer(() => Effect.flatMap(pubsubs.takeUpTo(subscription, Number.MAX_SAFE_INTEGER), logAll))
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(pubsubs.takeAll(subscription), logAll)))
 }))
